@@ -1,0 +1,92 @@
+# unlockd: `make run` starts the whole development stack; `make test` runs every test.
+# Both install what is missing first (as root with apt; otherwise they name the package to install).
+
+SHELL := /bin/bash
+GO ?= go
+MAILPIT_VERSION := v1.27.11
+AXE_VERSION := 4.14.1
+DATA := .data
+BIN := $(DATA)/bin/unlockd
+GOBIN := $(shell $(GO) env GOPATH)/bin
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: run test bench build check fmt prereqs-run prereqs-test clean
+
+run: prereqs-run build
+	@exec $(BIN) dev
+
+build:
+	@mkdir -p $(DATA)/bin
+	$(GO) build -o $(BIN) ./cmd/unlockd
+
+test: prereqs-test
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal web migrations)" || { echo "gofmt needed:"; gofmt -l cmd internal web migrations; exit 1; }
+	UNLOCKD_AXE_JS=$(CURDIR)/$(DATA)/axe/node_modules/axe-core/axe.min.js \
+		$(GO) test -race -count=1 -timeout 30m ./...
+
+# Benchmarks: hashing, sign-ins through HTTP against raw argon2id, and the load test.
+bench: prereqs-run
+	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./internal/secret ./internal/server
+
+check:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd internal web migrations)" || { gofmt -l cmd internal web migrations; exit 1; }
+
+fmt:
+	gofmt -w cmd internal web migrations
+
+prereqs-run:
+	@$(call need_postgres)
+	@$(call need_mailpit)
+
+prereqs-test: prereqs-run
+	@$(call need_chromium)
+	@$(call need_axe)
+
+clean:
+	rm -rf $(DATA)/bin $(DATA)/axe
+
+# need_postgres: the PostgreSQL server binaries (initdb, pg_ctl), from Debian's postgresql package.
+define need_postgres
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "installing postgresql (apt)"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+  else \
+    echo "PostgreSQL server missing: install the 'postgresql' package (sudo apt-get install postgresql)"; exit 1; \
+  fi; \
+fi
+endef
+
+# need_mailpit: the development mail catcher.
+define need_mailpit
+if ! command -v mailpit >/dev/null; then \
+  echo "installing mailpit $(MAILPIT_VERSION) (go install)"; \
+  $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION); \
+fi
+endef
+
+# need_chromium: Debian's Chromium for the browser tests.
+define need_chromium
+if ! command -v chromium >/dev/null; then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "installing chromium (apt)"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+  else \
+    echo "Chromium missing: install the 'chromium' package (sudo apt-get install chromium)"; exit 1; \
+  fi; \
+fi
+endef
+
+# need_axe: axe-core, the accessibility engine the browser tests inject into every page.
+define need_axe
+if [ ! -f $(DATA)/axe/node_modules/axe-core/axe.min.js ]; then \
+  if command -v npm >/dev/null; then \
+    echo "installing axe-core $(AXE_VERSION) (npm)"; \
+    mkdir -p $(DATA)/axe && npm install --silent --no-audit --no-fund --prefix $(DATA)/axe axe-core@$(AXE_VERSION) >/dev/null; \
+  else \
+    echo "npm missing: install Node.js and npm (apt-get install npm) for the accessibility tests"; \
+  fi; \
+fi
+endef

@@ -1,0 +1,97 @@
+// Package account is unlockd's domain: accounts, their states and roles, the errors every layer
+// speaks, and the Service with the use cases (signing in, adding and importing accounts). It states
+// the small interfaces it needs (Store, Hasher, Clock) and imports only the standard library.
+package account
+
+import (
+	"time"
+)
+
+// State is where an account stands. The words are part of the contract (CLI, API, pages).
+type State string
+
+const (
+	StateActive              State = "active"
+	StateLockedTemporarily   State = "locked_temporarily"
+	StateLocked              State = "locked"
+	StateFrozen              State = "frozen"
+	StateDisabled            State = "disabled"
+	StatePendingVerification State = "pending_verification"
+	StateExpired             State = "expired"
+)
+
+// States lists every state, in the order pages show them.
+var States = []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StateDisabled,
+	StatePendingVerification, StateExpired}
+
+// Valid reports whether s is one of the contract's states.
+func (s State) Valid() bool {
+	for _, v := range States {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Role is what an account may do. Staff roles reach the dashboard.
+type Role string
+
+const (
+	RoleUser     Role = "user"
+	RoleHelpdesk Role = "helpdesk"
+	RoleAuditor  Role = "auditor"
+	RoleAdmin    Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleUser, RoleHelpdesk, RoleAuditor, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// IsStaff reports whether the role reaches the dashboard (and so gets the shorter session timeouts).
+func (r Role) IsStaff() bool { return r.Valid() && r != RoleUser }
+
+// Account is one person's account in the business system.
+type Account struct {
+	ID             int64
+	Username       string
+	Email          string
+	Phone          string // E.164, or empty
+	DisplayName    string
+	Role           Role
+	State          State
+	Reason         string // why the account is in its state, when someone said
+	LockedUntil    *time.Time
+	PasswordHash   string
+	Language       string // "", "en" or "zh-CN"
+	ExpiresAt      *time.Time
+	FailedAttempts int
+	LastSignInAt   *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// EffectiveState is the state as of now: a temporary lock whose time has passed has lifted, and an
+// account past its expiry is expired, even before any write has recorded it.
+func (a *Account) EffectiveState(now time.Time) State {
+	if a.State == StateLockedTemporarily && a.LockedUntil != nil && !now.Before(*a.LockedUntil) {
+		return StateActive
+	}
+	if a.State == StateActive && a.ExpiresAt != nil && !now.Before(*a.ExpiresAt) {
+		return StateExpired
+	}
+	return a.State
+}
+
+// Name is how pages greet the account: the display name, else the username.
+func (a *Account) Name() string {
+	if a.DisplayName != "" {
+		return a.DisplayName
+	}
+	return a.Username
+}

@@ -1,0 +1,55 @@
+package account
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps accounts. Methods return *Error with ENOTFOUND or ECONFLICT where they say so; any
+// other error is a failure of the storage itself.
+type Store interface {
+	// AccountByLogin finds the account whose username or email (any letter case) or phone is login. ENOTFOUND.
+	AccountByLogin(ctx context.Context, login string) (*Account, error)
+	// AccountByID loads one account. ENOTFOUND.
+	AccountByID(ctx context.Context, id int64) (*Account, error)
+	// CreateAccount inserts a, filling ID and timestamps. ECONFLICT when the username, email or phone is taken.
+	CreateAccount(ctx context.Context, a *Account) error
+	// ImportAccounts creates or updates accounts by username (case-insensitive) in one transaction:
+	// all rows or none. ECONFLICT names the row whose email or phone belongs to another account.
+	ImportAccounts(ctx context.Context, rows []ImportRow) (created, updated int, err error)
+	// ListAccounts returns accounts ordered by username, optionally only those in state.
+	ListAccounts(ctx context.Context, state State, limit int) ([]*Account, error)
+	// SetPasswordHash replaces the stored hash only if it is still oldHash (a rehash racing a password
+	// change must not undo the change); it reports whether it did.
+	SetPasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error)
+	// RecordSignIn notes a successful sign-in.
+	RecordSignIn(ctx context.Context, id int64, at time.Time) error
+}
+
+// Hasher hashes and checks passwords with bounded concurrency (see package secret).
+type Hasher interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error)
+	VerifyDummy(ctx context.Context, password string) error
+}
+
+// Clock tells the time; tests replace it.
+type Clock func() time.Time
+
+// Service holds unlockd's use cases.
+type Service struct {
+	store  Store
+	hasher Hasher
+	now    Clock
+}
+
+// NewService wires a Service. now may be nil for the real clock.
+func NewService(store Store, hasher Hasher, now Clock) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, hasher: hasher, now: now}
+}
+
+// Now is the service's clock, for callers that must agree with it.
+func (s *Service) Now() time.Time { return s.now() }

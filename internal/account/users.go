@@ -1,0 +1,189 @@
+package account
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// NewAccount is what an operator gives to create one account.
+type NewAccount struct {
+	Username    string
+	Email       string
+	Phone       string
+	DisplayName string
+	Role        Role
+	Password    string // optional; hashed here
+	Pending     bool   // start in pending_verification instead of active
+}
+
+// AddAccount validates and creates one account.
+func (s *Service) AddAccount(ctx context.Context, in NewAccount) (*Account, error) {
+	a, err := validateNew(in.Username, in.Email, in.Phone, in.DisplayName, in.Role)
+	if err != nil {
+		return nil, err
+	}
+	if in.Pending {
+		a.State = StatePendingVerification
+	}
+	if in.Password != "" {
+		if err := CheckPasswordShape(in.Password, 1); err != nil {
+			return nil, err
+		}
+		if a.PasswordHash, err = s.hasher.Hash(ctx, in.Password); err != nil {
+			return nil, fmt.Errorf("add account: %w", err)
+		}
+	}
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// CheckPasswordShape applies the rules every password obeys: at least minLen and at most
+// MaxPasswordLength code points, valid UTF-8. Strength rules come on top where a person chooses one.
+func CheckPasswordShape(pw string, minLen int) error {
+	if !utf8.ValidString(pw) {
+		return Errorf(EINVALID, "password is not valid text")
+	}
+	n := utf8.RuneCountInString(pw)
+	if n < minLen {
+		return Errorf(EINVALID, "password must be at least %d characters", minLen)
+	}
+	if n > MaxPasswordLength {
+		return Errorf(EINVALID, "password must be at most %d characters", MaxPasswordLength)
+	}
+	return nil
+}
+
+func validateNew(username, email, phone, displayName string, role Role) (*Account, error) {
+	username = strings.TrimSpace(username)
+	if err := ValidateUsername(username); err != nil {
+		return nil, err
+	}
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	if phone, err = ValidatePhone(phone); err != nil {
+		return nil, err
+	}
+	if displayName, err = ValidateDisplayName(displayName); err != nil {
+		return nil, err
+	}
+	if role == "" {
+		role = RoleUser
+	}
+	if !role.Valid() {
+		return nil, Errorf(EINVALID, "role %q must be user, helpdesk, auditor or admin", role)
+	}
+	return &Account{Username: username, Email: email, Phone: phone, DisplayName: displayName,
+		Role: role, State: StateActive}, nil
+}
+
+// ImportRow is one validated line of an import file.
+type ImportRow struct {
+	Line         int
+	Account      *Account
+	PasswordHash string // may be empty: the account then signs in by code or reset only
+}
+
+// ImportHeader is the exact header an import file starts with.
+var ImportHeader = []string{"username", "email", "phone", "display_name", "role", "password_hash"}
+
+// ParseImport reads and validates a whole CSV import before anything is written. validHash checks
+// one password hash (argon2id PHC or bcrypt). The error names the first bad line.
+func ParseImport(r io.Reader, validHash func(string) error, pending bool) ([]ImportRow, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = len(ImportHeader)
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, Errorf(EINVALID, "line 1: the file is empty; it must start with the header %s", strings.Join(ImportHeader, ","))
+	} else if err != nil {
+		return nil, csvError(err)
+	}
+	header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	for i, h := range header {
+		if strings.TrimSpace(strings.ToLower(h)) != ImportHeader[i] {
+			return nil, Errorf(EINVALID, "line 1: the header must be %s", strings.Join(ImportHeader, ","))
+		}
+	}
+	var rows []ImportRow
+	seen := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, csvError(err)
+		}
+		line, _ := cr.FieldPos(0)
+		a, err := validateNew(rec[0], rec[1], rec[2], rec[3], Role(strings.TrimSpace(rec[4])))
+		if err != nil {
+			return nil, Errorf(EINVALID, "line %d: %s", line, ErrorMessage(err))
+		}
+		if pending {
+			a.State = StatePendingVerification
+		}
+		for _, k := range []string{"u:" + strings.ToLower(a.Username), "e:" + strings.ToLower(a.Email), "p:" + a.Phone} {
+			if k == "p:" {
+				continue
+			}
+			if prev, dup := seen[k]; dup {
+				return nil, Errorf(EINVALID, "line %d: %s repeats line %d", line, k[2:], prev)
+			}
+			seen[k] = line
+		}
+		hash := strings.TrimSpace(rec[5])
+		if hash != "" {
+			if err := validHash(hash); err != nil {
+				return nil, Errorf(EINVALID, "line %d: password_hash: %v", line, err)
+			}
+		}
+		a.PasswordHash = hash
+		rows = append(rows, ImportRow{Line: line, Account: a, PasswordHash: hash})
+	}
+	if len(rows) == 0 {
+		return nil, Errorf(EINVALID, "the file has a header but no accounts")
+	}
+	return rows, nil
+}
+
+func csvError(err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return Errorf(EINVALID, "line %d: %v", pe.Line, pe.Err)
+	}
+	return Errorf(EINVALID, "reading the file: %v", err)
+}
+
+// ImportAccounts writes validated rows: all or nothing.
+func (s *Service) ImportAccounts(ctx context.Context, rows []ImportRow) (created, updated int, err error) {
+	return s.store.ImportAccounts(ctx, rows)
+}
+
+// AccountByLogin finds one account by username, email or phone.
+func (s *Service) AccountByLogin(ctx context.Context, login string) (*Account, error) {
+	l, ok := NormalizeLogin(login)
+	if !ok {
+		return nil, Errorf(ENOTFOUND, "no account %q", login)
+	}
+	return s.store.AccountByLogin(ctx, l)
+}
+
+// AccountByID loads one account.
+func (s *Service) AccountByID(ctx context.Context, id int64) (*Account, error) {
+	return s.store.AccountByID(ctx, id)
+}
+
+// ListAccounts lists accounts, optionally in one state.
+func (s *Service) ListAccounts(ctx context.Context, state State, limit int) ([]*Account, error) {
+	if state != "" && !state.Valid() {
+		return nil, Errorf(EINVALID, "state %q is not one of the account states", state)
+	}
+	return s.store.ListAccounts(ctx, state, limit)
+}

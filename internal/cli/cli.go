@@ -1,0 +1,191 @@
+// Package cli is the unlockd command: its subcommands, and the one place that wires configuration,
+// storage, the domain and the server together. Nothing imports it but main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/config"
+	"github.com/unlockd/unlockd/internal/postgres"
+	"github.com/unlockd/unlockd/internal/secret"
+)
+
+// IO is where a command reads and writes.
+type IO struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// Exit codes (CONTRACT.md).
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError is a mistake in how the command was called: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+const usage = `unlockd: self-service account unlock
+
+usage:
+  unlockd serve [flags]                 run the HTTP server (migrates first unless --no-migrate)
+  unlockd migrate [up|down|status]      apply, roll back one, or list migrations
+  unlockd dev                           the development stack of 'make run'
+  unlockd user add --username U --email E [--phone P] [--display-name N] [--role R] [--password-stdin] [--pending]
+  unlockd user import FILE.csv [--pending]
+  unlockd user show U [--json]
+  unlockd user list [--state S] [--json]
+
+Configuration comes from the environment (UNLOCKD_DATABASE_URL, ...); see the README.
+`
+
+// Run executes one command line and returns the process exit code.
+func Run(ctx context.Context, args []string, stdio IO, getenv config.Getenv) int {
+	err := run(ctx, args, stdio, getenv)
+	if err == nil {
+		return exitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdio.Err, "unlockd:", ue.msg)
+		}
+		fmt.Fprint(stdio.Err, usage)
+		return exitUsage
+	}
+	fmt.Fprintln(stdio.Err, "unlockd:", oneLine(err))
+	return exitFailure
+}
+
+func run(ctx context.Context, args []string, stdio IO, getenv config.Getenv) error {
+	if len(args) == 0 {
+		return usagef("a command is required")
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(ctx, args[1:], stdio, getenv)
+	case "migrate":
+		return cmdMigrate(ctx, args[1:], stdio, getenv)
+	case "dev":
+		return cmdDev(ctx, args[1:], stdio, getenv)
+	case "user":
+		return cmdUser(ctx, args[1:], stdio, getenv)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdio.Out, usage)
+		return nil
+	}
+	return usagef("unknown command %q", args[0])
+}
+
+// oneLine keeps an error on one line for the terminal.
+func oneLine(err error) string {
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return ce.Error()
+	}
+	msg := err.Error()
+	if code := account.ErrorCode(err); code != account.EINTERNAL {
+		msg = account.ErrorMessage(err)
+	}
+	return strings.ReplaceAll(msg, "\n", " ")
+}
+
+// newFlagSet makes a flag set whose errors come back as usage errors rather than exiting.
+func newFlagSet(name string, stdio IO) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	// Allow flags after positional arguments ("user show alice --json").
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+// app is everything a command needs, wired from the configuration.
+type app struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	db       *postgres.DB
+	hasher   *secret.Hasher
+	store    *postgres.AccountStore
+	accounts *account.Service
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// open loads the configuration and connects to the database.
+func open(ctx context.Context, getenv config.Getenv, overrides map[string]string, stdio IO) (*app, error) {
+	cfg, err := config.Load(getenv, overrides)
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(cfg, stdio.Err)
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	workers := cfg.HashWorkers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	hasher := secret.NewHasher(secret.DefaultParams, workers, cfg.HashQueue, 5*time.Second)
+	store := postgres.NewAccountStore(db)
+	return &app{cfg: cfg, log: log, db: db, hasher: hasher, store: store,
+		accounts: account.NewService(store, hasher, nil)}, nil
+}
+
+func (a *app) Close() { a.db.Close() }
+
+// migrateUp applies pending migrations under the advisory lock.
+func (a *app) migrateUp(ctx context.Context) error {
+	m, err := postgres.NewMigrator(a.db, a.log)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	n, err := m.Up(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		a.log.Info("migrations applied", "count", n)
+	}
+	return nil
+}

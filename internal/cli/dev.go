@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/config"
+	"github.com/unlockd/unlockd/internal/pgtest"
+)
+
+// Development stack addresses.
+const (
+	devMailSMTP = "127.0.0.1:1025"
+	devMailWeb  = "127.0.0.1:8025"
+	devDataDir  = ".data"
+)
+
+// cmdDev runs what `make run` promises: a PostgreSQL cluster under .data/ (unless
+// UNLOCKD_DATABASE_URL is set), mailpit, migrations, the demo seed and the server. Ctrl-C stops all
+// of it; the data stays for the next run.
+func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) error {
+	if len(args) > 0 {
+		return usagef("dev takes no arguments")
+	}
+	env := map[string]string{"UNLOCKD_DEV": "1"}
+	if getenv("UNLOCKD_DATABASE_URL") == "" && getenv("DATABASE_URL") == "" {
+		cluster, err := pgtest.New(filepath.Join(devDataDir, "pg"), 0)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdio.Err, "unlockd dev: starting PostgreSQL in", cluster.Dir)
+		if err := cluster.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			fmt.Fprintln(stdio.Err, "unlockd dev: stopping PostgreSQL")
+			if err := cluster.Stop(); err != nil {
+				fmt.Fprintln(stdio.Err, "unlockd dev:", err)
+			}
+		}()
+		if err := cluster.EnsureDatabase(ctx, "unlockd"); err != nil {
+			return err
+		}
+		env["UNLOCKD_DATABASE_URL"] = cluster.URL("unlockd")
+	}
+	mailWeb := ""
+	if getenv("UNLOCKD_SMTP_URL") == "" {
+		stop, err := startMailpit(ctx, stdio)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		env["UNLOCKD_SMTP_URL"] = "smtp://" + devMailSMTP + "?tls=none"
+		mailWeb = "http://" + devMailWeb
+	}
+	merged := func(k string) string {
+		if v, ok := env[k]; ok && getenv(k) == "" {
+			return v
+		}
+		return getenv(k)
+	}
+	a, err := open(ctx, merged, nil, stdio)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if err := a.migrateUp(ctx); err != nil {
+		return err
+	}
+	if err := seedDemo(ctx, a); err != nil {
+		return fmt.Errorf("demo seed: %w", err)
+	}
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return &config.Error{Var: "UNLOCKD_LISTEN", Msg: err.Error()}
+	}
+	return a.serve(ctx, ln, func(addr string) {
+		printDemo(stdio, a.cfg.BaseURL.String(), mailWeb)
+	})
+}
+
+// startMailpit runs mailpit as the development mail catcher, storing mail under .data/.
+func startMailpit(ctx context.Context, stdio IO) (stop func(), err error) {
+	bin, err := findMailpit()
+	if err != nil {
+		return nil, err
+	}
+	if conn, err := net.DialTimeout("tcp", devMailSMTP, 200*time.Millisecond); err == nil {
+		conn.Close()
+		fmt.Fprintln(stdio.Err, "unlockd dev: a mail catcher already listens on", devMailSMTP)
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(devDataDir, 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--smtp", devMailSMTP, "--listen", devMailWeb, "--disable-version-check",
+		"--database", filepath.Join(devDataDir, "mailpit.db"), "--quiet")
+	cmd.Stdout, cmd.Stderr = stdio.Err, stdio.Err
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start mailpit: %w", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", devMailSMTP, 200*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			return nil, errors.New("mailpit did not start listening on " + devMailSMTP)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+	}, nil
+}
+
+// findMailpit looks on PATH and in the Go bin directory (where `go install` puts it).
+func findMailpit() (string, error) {
+	if p, err := exec.LookPath("mailpit"); err == nil {
+		return p, nil
+	}
+	var dirs []string
+	if gobin := os.Getenv("GOBIN"); gobin != "" {
+		dirs = append(dirs, gobin)
+	}
+	if gopath := os.Getenv("GOPATH"); gopath != "" {
+		for _, p := range filepath.SplitList(gopath) {
+			dirs = append(dirs, filepath.Join(p, "bin"))
+		}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, "go", "bin"))
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, "mailpit")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("mailpit not found: install it with 'go install github.com/axllent/mailpit@v1.27.11' (make run does this)")
+}
+
+// demoAccount is one account of the demo seed.
+type demoAccount struct {
+	username, email, phone, name, password string
+	role                                   account.Role
+	state                                  account.State
+	reason                                 string
+}
+
+// demoPassword is every demo account's password: long enough for the policy, easy to type.
+const demoPassword = "unlockd-demo-password"
+
+var demoAccounts = []demoAccount{
+	{"admin", "admin@example.com", "", "Ada Admin", demoPassword, account.RoleAdmin, account.StateActive, ""},
+	{"helpdesk", "helpdesk@example.com", "", "Hui Helpdesk", demoPassword, account.RoleHelpdesk, account.StateActive, ""},
+	{"alice", "alice@example.com", "+14155550100", "Alice Adams", demoPassword, account.RoleUser, account.StateActive, ""},
+	{"li.wei", "li.wei@example.cn", "+8613800000000", "李伟", demoPassword, account.RoleUser, account.StateActive, ""},
+	{"bob", "bob@example.com", "", "Bob Brown", demoPassword, account.RoleUser, account.StateLockedTemporarily, "too many failed sign-ins"},
+	{"carol", "carol@example.com", "", "Carol Chen", demoPassword, account.RoleUser, account.StateLocked, "repeated lockouts"},
+	{"dave", "dave@example.com", "", "Dave Davis", demoPassword, account.RoleUser, account.StateFrozen, "compliance review"},
+	{"erin", "erin@example.com", "", "Erin Evans", demoPassword, account.RoleUser, account.StateExpired, ""},
+	{"frank", "frank@example.com", "", "Frank Fu", demoPassword, account.RoleUser, account.StatePendingVerification, ""},
+}
+
+// seedDemo creates the demo accounts once; a second run leaves them as they are.
+func seedDemo(ctx context.Context, a *app) error {
+	for _, d := range demoAccounts {
+		if _, err := a.accounts.AccountByLogin(ctx, d.username); err == nil {
+			continue
+		} else if account.ErrorCode(err) != account.ENOTFOUND {
+			return err
+		}
+		acc, err := a.accounts.AddAccount(ctx, account.NewAccount{Username: d.username, Email: d.email,
+			Phone: d.phone, DisplayName: d.name, Role: d.role, Password: d.password})
+		if err != nil {
+			return err
+		}
+		if d.state == account.StateActive {
+			continue
+		}
+		now := a.accounts.Now()
+		var until, expires *time.Time
+		switch d.state {
+		case account.StateLockedTemporarily:
+			t := now.Add(15 * time.Minute)
+			until = &t
+		case account.StateExpired:
+			t := now.Add(-24 * time.Hour)
+			expires = &t
+		}
+		if err := a.store.SetState(ctx, acc.ID, d.state, d.reason, until, expires); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printDemo(stdio IO, baseURL, mailWeb string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n  unlockd is running at %s\n\n", baseURL)
+	fmt.Fprintf(&b, "  Demo accounts (password for all: %s):\n", demoPassword)
+	for _, d := range demoAccounts {
+		fmt.Fprintf(&b, "    %-10s %-9s %s\n", d.username, d.role, d.state)
+	}
+	if mailWeb != "" {
+		fmt.Fprintf(&b, "\n  Mail (and SMS, once configured) arrives in the inbox at %s\n", mailWeb)
+	}
+	fmt.Fprintf(&b, "  Press Ctrl-C to stop everything.\n\n")
+	fmt.Fprint(stdio.Out, b.String())
+}

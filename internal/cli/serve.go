@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/config"
+	"github.com/unlockd/unlockd/internal/postgres"
+	"github.com/unlockd/unlockd/internal/server"
+)
+
+// serveFlags maps serve's flags onto the variables they override.
+var serveFlags = []struct{ flag, env, help string }{
+	{"listen", "UNLOCKD_LISTEN", "listen address"},
+	{"base-url", "UNLOCKD_BASE_URL", "public origin"},
+	{"database-url", "UNLOCKD_DATABASE_URL", "PostgreSQL connection string"},
+	{"smtp-url", "UNLOCKD_SMTP_URL", "smtp://[user:pass@]host:port[?tls=none|starttls|tls]"},
+	{"mail-from", "UNLOCKD_MAIL_FROM", "sender address"},
+	{"sms-webhook-url", "UNLOCKD_SMS_WEBHOOK_URL", "SMS webhook URL"},
+	{"trusted-proxies", "UNLOCKD_TRUSTED_PROXIES", "CIDRs whose X-Forwarded-For is believed"},
+	{"cookie-secure", "UNLOCKD_COOKIE_SECURE", "Secure cookies"},
+	{"log-format", "UNLOCKD_LOG_FORMAT", "text or json"},
+	{"log-level", "UNLOCKD_LOG_LEVEL", "debug, info, warn or error"},
+	{"metrics-listen", "UNLOCKD_METRICS_LISTEN", "separate listener for /metrics"},
+	{"dev", "UNLOCKD_DEV", "development mode"},
+}
+
+func cmdServe(ctx context.Context, args []string, stdio IO, getenv config.Getenv) error {
+	fs := newFlagSet("serve", stdio)
+	noMigrate := fs.Bool("no-migrate", false, "do not apply migrations at start")
+	values := map[string]*string{}
+	for _, f := range serveFlags {
+		values[f.env] = fs.String(f.flag, "", f.help)
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve takes no arguments")
+	}
+	overrides := map[string]string{}
+	for env, v := range values {
+		if *v != "" {
+			overrides[env] = *v
+		}
+	}
+	a, err := open(ctx, getenv, overrides, stdio)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if !*noMigrate {
+		if err := a.migrateUp(ctx); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return &config.Error{Var: "UNLOCKD_LISTEN", Msg: err.Error()}
+	}
+	return a.serve(ctx, ln, nil)
+}
+
+// serve runs the HTTP server on ln until ctx ends. ready, if not nil, is told the address.
+func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string)) error {
+	sessions := postgres.NewSessionStore(a.db, server.SessionCodec())
+	m, err := postgres.NewMigrator(a.db, nil)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	srv, err := server.New(server.Deps{
+		Config:   a.cfg,
+		Accounts: a.accounts,
+		Sessions: sessions,
+		Log:      a.log,
+		Ready: func(ctx context.Context) error {
+			if err := a.db.Ping(ctx); err != nil {
+				return fmt.Errorf("database: %w", err)
+			}
+			current, err := m.Current(ctx)
+			if err != nil {
+				return fmt.Errorf("migrations: %w", err)
+			}
+			if !current {
+				return errors.New("migrations: schema is behind this binary")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	go sweepSessions(ctx, a, sessions)
+	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String(), "dev", a.cfg.Dev)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	err = srv.Serve(ctx, ln, srv.Handler())
+	a.log.Info("stopped")
+	return err
+}
+
+// sweepSessions deletes expired sessions every few minutes.
+func sweepSessions(ctx context.Context, a *app, store *postgres.SessionStore) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := store.DeleteExpired(ctx); err != nil {
+				a.log.Warn("session sweep", "err", err)
+			} else if n > 0 {
+				a.log.Debug("session sweep", "deleted", n)
+			}
+		}
+	}
+}

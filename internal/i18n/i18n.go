@@ -1,0 +1,157 @@
+// Package i18n picks the language of a request (English or Simplified Chinese) and translates
+// message ids from web/locales. A missing message fails loudly at start-up, not on a page.
+package i18n
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+// Languages are the supported languages, the default first.
+var Languages = []string{"en", "zh-CN"}
+
+var tags = []language.Tag{language.English, language.MustParse("zh-CN")}
+
+var matcher = language.NewMatcher(tags)
+
+// Bundle holds every translation.
+type Bundle struct {
+	b    *goi18n.Bundle
+	ids  map[string]map[string]bool // lang -> ids
+	locs map[string]*Localizer
+}
+
+// Load reads locales/<lang>.toml for every language from fsys and checks that each language has
+// exactly the same message ids.
+func Load(fsys fs.FS) (*Bundle, error) {
+	b := goi18n.NewBundle(language.English)
+	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	bundle := &Bundle{b: b, ids: map[string]map[string]bool{}, locs: map[string]*Localizer{}}
+	for _, lang := range Languages {
+		name := path.Join("locales", lang+".toml")
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("i18n: %w", err)
+		}
+		mf, err := b.ParseMessageFileBytes(data, name)
+		if err != nil {
+			return nil, fmt.Errorf("i18n: %s: %w", name, err)
+		}
+		bundle.ids[lang] = map[string]bool{}
+		for _, m := range mf.Messages {
+			bundle.ids[lang][m.ID] = true
+		}
+	}
+	for _, lang := range Languages[1:] {
+		if missing := diff(bundle.ids["en"], bundle.ids[lang]); len(missing) > 0 {
+			return nil, fmt.Errorf("i18n: %s lacks %s", lang, strings.Join(missing, ", "))
+		}
+		if extra := diff(bundle.ids[lang], bundle.ids["en"]); len(extra) > 0 {
+			return nil, fmt.Errorf("i18n: en lacks %s", strings.Join(extra, ", "))
+		}
+	}
+	for _, lang := range Languages {
+		bundle.locs[lang] = &Localizer{Lang: lang, l: goi18n.NewLocalizer(b, lang), known: bundle.ids[lang]}
+	}
+	return bundle, nil
+}
+
+func diff(a, b map[string]bool) []string {
+	var out []string
+	for id := range a {
+		if !b[id] {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Has reports whether id exists (in every language: Load checked they agree).
+func (b *Bundle) Has(id string) bool { return b.ids["en"][id] }
+
+// IDs lists every message id.
+func (b *Bundle) IDs() []string {
+	var out []string
+	for id := range b.ids["en"] {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Localizer returns the localizer of a supported language (English for anything else).
+func (b *Bundle) Localizer(lang string) *Localizer {
+	if l, ok := b.locs[lang]; ok {
+		return l
+	}
+	return b.locs["en"]
+}
+
+// Supported returns the canonical spelling of lang when it is supported ("zh-cn" -> "zh-CN").
+func Supported(lang string) (string, bool) {
+	for _, l := range Languages {
+		if strings.EqualFold(l, lang) {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+// Match picks the best supported language for an Accept-Language header. Any Chinese other than
+// explicitly Traditional is served Simplified Chinese.
+func Match(acceptLanguage string) string {
+	prefs, _, err := language.ParseAcceptLanguage(acceptLanguage)
+	if err != nil || len(prefs) == 0 {
+		return "en"
+	}
+	_, idx, conf := matcher.Match(prefs...)
+	if conf == language.No {
+		return "en"
+	}
+	return Languages[idx]
+}
+
+// Localizer translates for one language.
+type Localizer struct {
+	Lang  string
+	l     *goi18n.Localizer
+	known map[string]bool
+}
+
+// T translates id; kv are pairs of template field name and value ("Name", "Alice").
+// An unknown id renders as the id itself, which the templates test catches.
+func (l *Localizer) T(id string, kv ...any) string {
+	if !l.known[id] {
+		return id
+	}
+	var data map[string]any
+	if len(kv) > 1 {
+		data = make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			data[fmt.Sprint(kv[i])] = kv[i+1]
+		}
+	}
+	s, err := l.l.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	if err != nil {
+		return id
+	}
+	return s
+}
+
+// Time formats a moment for people in this language, in UTC with the zone shown.
+func (l *Localizer) Time(t time.Time) string {
+	t = t.UTC()
+	if l.Lang == "zh-CN" {
+		return t.Format("2006年1月2日 15:04 MST")
+	}
+	return t.Format("2 Jan 2006, 15:04 MST")
+}

@@ -1,0 +1,207 @@
+// Package pgtest runs throwaway PostgreSQL clusters: one per test package (each test gets its own
+// database in it) and the persistent development cluster of `unlockd dev` under .data/.
+// When the process runs as root the server runs as the postgres user, because PostgreSQL refuses root.
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrNoServer means the PostgreSQL server binaries are not installed.
+var ErrNoServer = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found: install the postgresql package")
+
+// Cluster is a PostgreSQL server started from a data directory, listening on a Unix socket only
+// (and, when Port is set, on 127.0.0.1).
+type Cluster struct {
+	Dir     string // holds data/ and the socket
+	Port    int
+	bin     string
+	asUser  string // run server commands as this user ("" = ourselves)
+	started bool
+}
+
+// FindBin returns the directory holding initdb and pg_ctl: PATH first, then Debian's versioned
+// directories (newest first).
+func FindBin() (string, error) {
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if _, err := exec.LookPath("initdb"); err == nil {
+			return filepath.Dir(p), nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	return "", ErrNoServer
+}
+
+func versionOf(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+// New prepares a cluster in dir (created when missing). port 0 means Unix socket only.
+func New(dir string, port int) (*Cluster, error) {
+	bin, err := FindBin()
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Dir: abs, Port: port, bin: bin}
+	if os.Geteuid() == 0 {
+		c.asUser = "postgres"
+		if _, err := user.Lookup("postgres"); err != nil {
+			return nil, fmt.Errorf("running as root needs the postgres system user (from the postgresql package): %w", err)
+		}
+	}
+	return c, nil
+}
+
+// SocketDir is where the server's Unix socket lives. Kept short: socket paths are limited to ~100 bytes.
+func (c *Cluster) SocketDir() string { return filepath.Join(c.Dir, "run") }
+
+func (c *Cluster) dataDir() string { return filepath.Join(c.Dir, "data") }
+
+// URL is a connection string for database name on this cluster.
+func (c *Cluster) URL(dbname string) string {
+	return fmt.Sprintf("postgres://postgres@/%s?host=%s&sslmode=disable", dbname, c.SocketDir())
+}
+
+// Start initialises the data directory when needed and starts the server, waiting until it accepts
+// connections. Starting a cluster whose server already runs is fine (the dev cluster across restarts).
+func (c *Cluster) Start(ctx context.Context) error {
+	for _, d := range []string{c.Dir, c.SocketDir()} {
+		if err := c.mkdirOwned(d); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(c.dataDir(), "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		if err := c.mkdirOwned(c.dataDir()); err != nil {
+			return err
+		}
+		if out, err := c.run(ctx, "initdb", "-D", c.dataDir(), "-U", "postgres", "--auth=trust",
+			"--encoding=UTF8", "--locale=C", "--no-sync"); err != nil {
+			return fmt.Errorf("initdb: %w: %s", err, out)
+		}
+	}
+	if c.running(ctx) {
+		c.started = true
+		return nil
+	}
+	listen := "''"
+	if c.Port != 0 {
+		listen = "127.0.0.1"
+	}
+	port := c.Port
+	if port == 0 {
+		port = 5432 // only names the socket file; no TCP listener
+	}
+	opts := fmt.Sprintf("-k %s -c listen_addresses=%s -p %d -c fsync=off -c synchronous_commit=off "+
+		"-c full_page_writes=off -c max_connections=200 -c shared_buffers=128MB", c.SocketDir(), listen, port)
+	if out, err := c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.dataDir(), "-l",
+		filepath.Join(c.Dir, "server.log"), "-o", opts); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.Dir, "server.log"))
+		return fmt.Errorf("pg_ctl start: %w: %s\n%s", err, out, tail(log, 2000))
+	}
+	c.started = true
+	return nil
+}
+
+func (c *Cluster) running(ctx context.Context) bool {
+	_, err := c.run(ctx, "pg_ctl", "status", "-D", c.dataDir())
+	return err == nil
+}
+
+// Stop stops the server (fast mode: sessions are disconnected, data is kept).
+func (c *Cluster) Stop() error {
+	if !c.started {
+		return nil
+	}
+	c.started = false
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := c.run(ctx, "pg_ctl", "stop", "-w", "-m", "fast", "-D", c.dataDir()); err != nil {
+		return fmt.Errorf("pg_ctl stop: %w: %s", err, out)
+	}
+	return nil
+}
+
+// Destroy stops the server and removes its directory.
+func (c *Cluster) Destroy() error {
+	if err := c.Stop(); err != nil {
+		// Still try to remove the files; the error says why the server may linger.
+		_ = os.RemoveAll(c.Dir)
+		return err
+	}
+	return os.RemoveAll(c.Dir)
+}
+
+func (c *Cluster) run(ctx context.Context, tool string, args ...string) ([]byte, error) {
+	path := filepath.Join(c.bin, tool)
+	var cmd *exec.Cmd
+	if c.asUser != "" {
+		cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", c.asUser, "--", path}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, path, args...)
+	}
+	cmd.Dir = "/"
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+func (c *Cluster) mkdirOwned(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if c.asUser == "" {
+		return nil
+	}
+	u, err := user.Lookup(c.asUser)
+	if err != nil {
+		return err
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return err
+	}
+	// The postgres user must be able to reach the directory through its parents.
+	for p := filepath.Dir(dir); p != "/" && p != "."; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()|0o001); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.TrimSpace(string(b))
+}

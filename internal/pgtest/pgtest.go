@@ -1,0 +1,156 @@
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var shared struct {
+	once     sync.Once
+	cluster  *Cluster
+	err      error
+	tmplOnce sync.Once
+	tmplErr  error
+	seq      atomic.Int64
+}
+
+// Main runs a test package's tests and then removes the package's cluster, if one was started.
+// Call it from TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared.cluster != nil {
+		if err := shared.cluster.Destroy(); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest:", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// InCI reports whether missing prerequisites must fail rather than skip.
+func InCI() bool { v := os.Getenv("CI"); return v == "true" || v == "1" }
+
+// Prerequisite skips the test when something it needs is missing, or fails it in CI.
+func Prerequisite(tb testing.TB, err error) {
+	tb.Helper()
+	if err == nil {
+		return
+	}
+	if InCI() {
+		tb.Fatalf("prerequisite missing (CI=true, so this fails instead of skipping): %v", err)
+	}
+	tb.Skipf("prerequisite missing: %v", err)
+}
+
+// Cluster returns this test process's throwaway cluster, starting it on first use.
+func SharedCluster(tb testing.TB) *Cluster {
+	tb.Helper()
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "unlockd-pg-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		c, err := New(dir, 0)
+		if err != nil {
+			shared.err = err
+			_ = os.RemoveAll(dir)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := c.Start(ctx); err != nil {
+			shared.err = err
+			_ = os.RemoveAll(dir)
+			return
+		}
+		shared.cluster = c
+	})
+	Prerequisite(tb, shared.err)
+	return shared.cluster
+}
+
+// NewDatabase creates a fresh database for one test, made from a template that setup (typically the
+// migrations) prepared once per process, and drops it when the test ends. It returns the URL.
+func NewDatabase(tb testing.TB, setup func(ctx context.Context, url string) error) string {
+	tb.Helper()
+	c := SharedCluster(tb)
+	ctx := context.Background()
+	shared.tmplOnce.Do(func() {
+		shared.tmplErr = createDB(ctx, c, "unlockd_template", "")
+		if shared.tmplErr == nil && setup != nil {
+			shared.tmplErr = setup(ctx, c.URL("unlockd_template"))
+		}
+	})
+	if shared.tmplErr != nil {
+		tb.Fatalf("pgtest: preparing template database: %v", shared.tmplErr)
+	}
+	name := fmt.Sprintf("t%d_%d_%s", os.Getpid(), shared.seq.Add(1), sanitize(tb.Name()))
+	if err := createDB(ctx, c, name, "unlockd_template"); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	tb.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), c.URL("postgres"))
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	return c.URL(name)
+}
+
+func createDB(ctx context.Context, c *Cluster, name, template string) error {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+		if b.Len() >= 30 {
+			break
+		}
+	}
+	return b.String()
+}
+
+// EnsureDatabase creates database name unless it exists.
+func (c *Cluster) EnsureDatabase(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	return createDB(ctx, c, name, "")
+}

@@ -1,0 +1,191 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+// AccountStore implements account.Store.
+type AccountStore struct{ db *DB }
+
+// NewAccountStore returns the account store over db.
+func NewAccountStore(db *DB) *AccountStore { return &AccountStore{db: db} }
+
+var _ account.Store = (*AccountStore)(nil)
+
+const accountColumns = `id, username, email, phone, display_name, role, state, state_reason, locked_until,
+	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at`
+
+func scanAccount(row pgx.Row) (*account.Account, error) {
+	var a account.Account
+	var role, state string
+	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.Phone, &a.DisplayName, &role, &state, &a.Reason,
+		&a.LockedUntil, &a.PasswordHash, &a.Language, &a.ExpiresAt, &a.FailedAttempts, &a.LastSignInAt,
+		&a.CreatedAt, &a.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	a.Role, a.State = account.Role(role), account.State(state)
+	return &a, nil
+}
+
+// AccountByLogin matches the username or email without regard to case, or the phone exactly.
+// The username wins over another account's email of the same spelling.
+func (s *AccountStore) AccountByLogin(ctx context.Context, login string) (*account.Account, error) {
+	q := `SELECT ` + accountColumns + ` FROM accounts
+		WHERE lower(username) = lower($1) OR lower(email) = lower($1) OR (phone <> '' AND phone = $1)
+		ORDER BY (lower(username) = lower($1)) DESC LIMIT 1`
+	a, err := scanAccount(s.db.Pool.QueryRow(ctx, q, login))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, account.Errorf(account.ENOTFOUND, "no account %q", login)
+	}
+	if err != nil {
+		return nil, unavailable("account by login", err)
+	}
+	return a, nil
+}
+
+// AccountByID loads one account.
+func (s *AccountStore) AccountByID(ctx context.Context, id int64) (*account.Account, error) {
+	a, err := scanAccount(s.db.Pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, account.Errorf(account.ENOTFOUND, "no account with id %d", id)
+	}
+	if err != nil {
+		return nil, unavailable("account by id", err)
+	}
+	return a, nil
+}
+
+// CreateAccount inserts one account.
+func (s *AccountStore) CreateAccount(ctx context.Context, a *account.Account) error {
+	now := s.db.now()
+	err := s.db.Pool.QueryRow(ctx, `INSERT INTO accounts
+		(username, email, phone, display_name, role, state, password_hash, language, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id, created_at, updated_at`,
+		a.Username, a.Email, a.Phone, a.DisplayName, string(a.Role), string(a.State), a.PasswordHash,
+		a.Language, now).Scan(&a.ID, &a.CreatedAt, &a.UpdatedAt)
+	if c, ok := isUniqueViolation(err); ok {
+		return conflict(c, a)
+	}
+	return unavailable("create account", err)
+}
+
+func conflict(constraint string, a *account.Account) error {
+	switch constraint {
+	case "accounts_username_key":
+		return account.Errorf(account.ECONFLICT, "username %q is taken", a.Username)
+	case "accounts_email_key":
+		return account.Errorf(account.ECONFLICT, "email %q belongs to another account", a.Email)
+	case "accounts_phone_key":
+		return account.Errorf(account.ECONFLICT, "phone %q belongs to another account", a.Phone)
+	}
+	return account.Errorf(account.ECONFLICT, "account %q conflicts with an existing one", a.Username)
+}
+
+// ImportAccounts upserts every row by username in one transaction. An update changes contact details,
+// display name and role, and the hash only when the row has one; it never touches state or counters.
+func (s *AccountStore) ImportAccounts(ctx context.Context, rows []account.ImportRow) (created, updated int, err error) {
+	now := s.db.now()
+	err = s.db.Transact(ctx, func(tx pgx.Tx) error {
+		created, updated = 0, 0
+		for _, r := range rows {
+			a := r.Account
+			var inserted bool
+			err := tx.QueryRow(ctx, `INSERT INTO accounts
+				(username, email, phone, display_name, role, state, password_hash, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+				ON CONFLICT (lower(username)) DO UPDATE SET
+					email = EXCLUDED.email, phone = EXCLUDED.phone, display_name = EXCLUDED.display_name,
+					role = EXCLUDED.role,
+					password_hash = CASE WHEN EXCLUDED.password_hash = '' THEN accounts.password_hash
+					                     ELSE EXCLUDED.password_hash END,
+					updated_at = EXCLUDED.updated_at
+				RETURNING id, (xmax = 0)`,
+				a.Username, a.Email, a.Phone, a.DisplayName, string(a.Role), string(a.State), r.PasswordHash, now,
+			).Scan(&a.ID, &inserted)
+			if c, ok := isUniqueViolation(err); ok {
+				return account.Errorf(account.ECONFLICT, "line %d: %s", r.Line, account.ErrorMessage(conflict(c, a)))
+			} else if err != nil {
+				return fmt.Errorf("line %d: %w", r.Line, err)
+			}
+			if inserted {
+				created++
+			} else {
+				updated++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, unavailable("import accounts", err)
+	}
+	return created, updated, nil
+}
+
+// ListAccounts lists accounts by username.
+func (s *AccountStore) ListAccounts(ctx context.Context, state account.State, limit int) ([]*account.Account, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	var where []string
+	args := []any{limit}
+	if state != "" {
+		where = append(where, "state = $2")
+		args = append(args, string(state))
+	}
+	q := `SELECT ` + accountColumns + ` FROM accounts`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY lower(username) LIMIT $1"
+	rows, err := s.db.Pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, unavailable("list accounts", err)
+	}
+	defer rows.Close()
+	var out []*account.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list accounts", err)
+	}
+	return out, nil
+}
+
+// SetPasswordHash swaps the hash only when it is still oldHash.
+func (s *AccountStore) SetPasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
+	tag, err := s.db.Pool.Exec(ctx, `UPDATE accounts SET password_hash = $3, updated_at = $4
+		WHERE id = $1 AND password_hash = $2`, id, oldHash, newHash, s.db.now())
+	if err != nil {
+		return false, unavailable("set password hash", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// RecordSignIn notes a successful sign-in and clears the failure count.
+func (s *AccountStore) RecordSignIn(ctx context.Context, id int64, at time.Time) error {
+	_, err := s.db.Pool.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2, failed_attempts = 0 WHERE id = $1`, id, at)
+	return unavailable("record sign-in", err)
+}
+
+// SetState puts an account into a state directly. The demo seed uses it; the lockout engine has its
+// own audited transitions.
+func (s *AccountStore) SetState(ctx context.Context, id int64, state account.State, reason string, lockedUntil, expiresAt *time.Time) error {
+	_, err := s.db.Pool.Exec(ctx, `UPDATE accounts SET state = $2, state_reason = $3, locked_until = $4,
+		expires_at = COALESCE($5, expires_at), updated_at = $6 WHERE id = $1`,
+		id, string(state), reason, lockedUntil, expiresAt, s.db.now())
+	return unavailable("set state", err)
+}

@@ -1,0 +1,111 @@
+// Package postgres stores unlockd's data in PostgreSQL with pgx: it implements account.Store and the
+// session store, applies the embedded migrations, and owns transactions (Transact).
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+// DB is the connection pool and the clock that timestamps what it writes.
+type DB struct {
+	Pool *pgxpool.Pool
+	now  func() time.Time
+}
+
+// Open connects to url and checks the connection.
+func Open(ctx context.Context, url string, now func() time.Time) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", redactURLError(err))
+	}
+	if cfg.MaxConns < 20 {
+		cfg.MaxConns = 20
+	}
+	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	cfg.ConnConfig.RuntimeParams["application_name"] = "unlockd"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &DB{Pool: pool, now: now}, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.Pool.Close() }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
+
+// Transact runs fn in a transaction, committing when it returns nil and rolling back on an error or
+// a panic. Serialization failures and deadlocks are retried a few times.
+func (db *DB) Transact(ctx context.Context, fn func(pgx.Tx) error) error {
+	const attempts = 3
+	var err error
+	for i := 0; i < attempts; i++ {
+		err = pgx.BeginFunc(ctx, db.Pool, fn)
+		if !isRetryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func isRetryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+func isUniqueViolation(err error) (constraint string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}
+
+// redactURLError keeps a password in a malformed connection string out of logs.
+func redactURLError(err error) error {
+	return errors.New("the connection string is malformed")
+}
+
+// Unavailable wraps connection failures as account.EUNAVAILABLE so the server answers 503.
+func unavailable(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if pgconn.SafeToRetry(err) || isConnError(err) {
+		return fmt.Errorf("%s: %w: %w", op, account.Errorf(account.EUNAVAILABLE, "The database is unavailable."), err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isConnError(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	// Acquiring from a pool whose server is gone, or a dial that times out.
+	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || isNetError(err)
+}

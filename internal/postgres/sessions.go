@@ -1,0 +1,98 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5"
+)
+
+// SessionAccountKey is the session value holding the signed-in account's id. The store copies it to
+// a column so that every session of an account can be ended at once.
+const SessionAccountKey = "account_id"
+
+// SessionStore is an scs store that keeps only the SHA-256 of each session token.
+type SessionStore struct {
+	db    *DB
+	codec scs.Codec
+}
+
+// NewSessionStore returns a session store; codec must be the session manager's codec.
+func NewSessionStore(db *DB, codec scs.Codec) *SessionStore {
+	return &SessionStore{db: db, codec: codec}
+}
+
+var _ scs.CtxStore = (*SessionStore)(nil)
+
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// FindCtx returns a live session's data.
+func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	var data []byte
+	err := s.db.Pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token_hash = $1 AND expiry > $2`,
+		tokenHash(token), s.db.now()).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, unavailable("find session", err)
+	}
+	return data, true, nil
+}
+
+// CommitCtx saves a session.
+func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	var accountID *int64
+	if _, values, err := s.codec.Decode(b); err == nil {
+		if id, ok := values[SessionAccountKey].(int64); ok && id > 0 {
+			accountID = &id
+		}
+	}
+	_, err := s.db.Pool.Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry, account_id, created_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (token_hash) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry,
+			account_id = EXCLUDED.account_id`,
+		tokenHash(token), b, expiry, accountID, s.db.now())
+	return unavailable("commit session", err)
+}
+
+// DeleteCtx removes a session.
+func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
+	_, err := s.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash(token))
+	return unavailable("delete session", err)
+}
+
+// Find, Commit and Delete satisfy scs.Store for callers without a context.
+func (s *SessionStore) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
+}
+
+func (s *SessionStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
+}
+
+func (s *SessionStore) Delete(token string) error { return s.DeleteCtx(context.Background(), token) }
+
+// EndAccountSessions deletes every session of an account and reports how many there were.
+func (s *SessionStore) EndAccountSessions(ctx context.Context, accountID int64) (int, error) {
+	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID)
+	if err != nil {
+		return 0, unavailable("end sessions", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// DeleteExpired removes sessions past their expiry; run it now and then.
+func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
+	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE expiry <= $1`, s.db.now())
+	if err != nil {
+		return 0, unavailable("delete expired sessions", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -1,0 +1,365 @@
+package secret
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hold occupies a worker slot of h, as an in-flight hash would, until the
+// returned function is called.
+func hold(t *testing.T, h *Hasher) (release func()) {
+	t.Helper()
+	if err := h.acquire(context.Background()); err != nil {
+		t.Fatalf("acquire: %v", err)
+	}
+	var once sync.Once
+	release = func() { once.Do(h.release) }
+	t.Cleanup(release)
+	return release
+}
+
+// waitForWaiters waits until n callers are queued for a slot.
+func waitForWaiters(t *testing.T, h *Hasher, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for h.waiting.Load() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiters = %d, want %d", h.waiting.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestHasherRoundTrip(t *testing.T) {
+	h := NewHasher(testParams, 2, 4, time.Second)
+	if h.Params() != testParams {
+		t.Fatalf("Params() = %+v", h.Params())
+	}
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := bcryptHash(t, "correct horse")
+	tests := []struct {
+		name, password, encoded string
+		ok, rehash              bool
+		err                     error
+	}{
+		{"match", "correct horse", enc, true, false, nil},
+		{"mismatch", "wrong", enc, false, false, nil},
+		{"bcrypt needs rehash", "correct horse", bc, true, true, nil},
+		{"other params need rehash", "correct horse", refOtherParams, true, true, nil},
+		{"malformed", "correct horse", "garbage", false, false, ErrMalformedHash},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, rehash, err := h.Verify(ctx, tt.password, tt.encoded)
+			if ok != tt.ok || rehash != tt.rehash || !errors.Is(err, tt.err) || (tt.err == nil && err != nil) {
+				t.Errorf("Verify = %v, %v, %v; want %v, %v, %v", ok, rehash, err, tt.ok, tt.rehash, tt.err)
+			}
+		})
+	}
+	if len(h.slots) != 0 || h.waiting.Load() != 0 {
+		t.Errorf("slots or waiters leaked: %d, %d", len(h.slots), h.waiting.Load())
+	}
+}
+
+func TestHasherDummy(t *testing.T) {
+	for _, p := range []Params{testParams, DefaultParams, {Memory: 256, Time: 3, Threads: 4, SaltLen: 24, KeyLen: 64}} {
+		h := NewHasher(p, 1, 0, 0)
+		// The dummy has exactly the Hasher's parameters, so verifying
+		// against it costs the same as verifying a current user's hash.
+		d, err := parseHash(h.dummy)
+		if err != nil {
+			t.Fatalf("dummy hash does not parse: %v", err)
+		}
+		if d.bcrypt || d.params != p {
+			t.Errorf("dummy params = %+v, want %+v", d.params, p)
+		}
+		if p == DefaultParams {
+			continue // slow; the parameters check is what matters
+		}
+		for _, pw := range []string{"", "password", "correct horse"} {
+			if err := h.VerifyDummy(context.Background(), pw); err != nil {
+				t.Errorf("VerifyDummy(%q) = %v", pw, err)
+			}
+		}
+	}
+	// Each Hasher has its own dummy.
+	if NewHasher(testParams, 1, 0, 0).dummy == NewHasher(testParams, 1, 0, 0).dummy {
+		t.Error("two Hashers share a dummy hash")
+	}
+}
+
+func TestHasherBusy(t *testing.T) {
+	h := NewHasher(testParams, 1, 0, 10*time.Second)
+	release := hold(t, h) // a hash in flight
+	var observed []time.Duration
+	var mu sync.Mutex
+	h.SetWaitObserver(func(d time.Duration) { mu.Lock(); observed = append(observed, d); mu.Unlock() })
+
+	ctx := context.Background()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Hash", func() error { _, err := h.Hash(ctx, "pw"); return err }},
+		{"Verify", func() error { _, _, err := h.Verify(ctx, "pw", validArgon); return err }},
+		{"VerifyDummy", func() error { return h.VerifyDummy(ctx, "pw") }},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			err := c.call()
+			if !errors.Is(err, ErrBusy) {
+				t.Fatalf("err = %v, want ErrBusy", err)
+			}
+			// queue=0: no waiting at all, despite maxWait of 10s.
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("ErrBusy took %v", d)
+			}
+		})
+	}
+	if h.waiting.Load() != 0 {
+		t.Errorf("waiters leaked: %d", h.waiting.Load())
+	}
+
+	release()
+	if _, err := h.Hash(ctx, "pw"); err != nil {
+		t.Fatalf("Hash after release: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(observed) != 4 {
+		t.Errorf("observer called %d times, want 4", len(observed))
+	}
+}
+
+// A real hash in flight (not a held slot) also makes a second caller busy.
+func TestHasherBusyWithRealHash(t *testing.T) {
+	// Heavy enough that the first hash is still running when the second
+	// call arrives, light enough to keep the test quick.
+	p := Params{Memory: 8 * 1024, Time: 3, Threads: 1, SaltLen: 16, KeyLen: 32}
+	h := NewHasher(p, 1, 0, 10*time.Second)
+	entered := make(chan struct{})
+	h.SetWaitObserver(func(time.Duration) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(context.Background(), "pw")
+		done <- err
+	}()
+	<-entered // the first call holds the slot and is hashing
+	if len(h.slots) == 1 {
+		start := time.Now()
+		_, _, err := h.Verify(context.Background(), "pw", validArgon)
+		if len(h.slots) == 1 { // still in flight: the result is meaningful
+			if !errors.Is(err, ErrBusy) {
+				t.Errorf("Verify during a hash = %v, want ErrBusy", err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("ErrBusy took %v", d)
+			}
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHasherQueue(t *testing.T) {
+	h := NewHasher(testParams, 1, 1, 10*time.Second)
+	var waited atomic.Int64
+	h.SetWaitObserver(func(d time.Duration) {
+		if int64(d) > waited.Load() {
+			waited.Store(int64(d))
+		}
+	})
+	release := hold(t, h)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(context.Background(), "pw")
+		done <- err
+	}()
+	waitForWaiters(t, h, 1)
+
+	// The queue (1) is full: the next caller is refused at once.
+	start := time.Now()
+	if _, err := h.Hash(context.Background(), "pw"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Hash with full queue = %v, want ErrBusy", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("ErrBusy took %v", d)
+	}
+
+	time.Sleep(20 * time.Millisecond)
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("queued Hash = %v", err)
+	}
+	if d := time.Duration(waited.Load()); d < 20*time.Millisecond {
+		t.Errorf("observed wait %v, want at least 20ms", d)
+	}
+	if h.waiting.Load() != 0 || len(h.slots) != 0 {
+		t.Errorf("leaked waiters %d or slots %d", h.waiting.Load(), len(h.slots))
+	}
+}
+
+func TestHasherMaxWait(t *testing.T) {
+	const maxWait = 50 * time.Millisecond
+	h := NewHasher(testParams, 1, 4, maxWait)
+	hold(t, h)
+	start := time.Now()
+	_, _, err := h.Verify(context.Background(), "pw", validArgon)
+	d := time.Since(start)
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("Verify = %v, want ErrBusy", err)
+	}
+	if d < maxWait || d > 5*time.Second {
+		t.Errorf("waited %v, want about %v", d, maxWait)
+	}
+	if h.waiting.Load() != 0 {
+		t.Errorf("waiters leaked: %d", h.waiting.Load())
+	}
+}
+
+func TestHasherContext(t *testing.T) {
+	tests := []struct {
+		name    string
+		maxWait time.Duration
+		ctx     func() (context.Context, context.CancelFunc)
+		cancel  bool // cancel once the call is queued
+		want    error
+	}{
+		{"cancel while waiting, no maxWait", 0, func() (context.Context, context.CancelFunc) {
+			return context.WithCancel(context.Background())
+		}, true, context.Canceled},
+		{"cancel while waiting, long maxWait", time.Hour, func() (context.Context, context.CancelFunc) {
+			return context.WithCancel(context.Background())
+		}, true, context.Canceled},
+		{"deadline while waiting", time.Hour, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 30*time.Millisecond)
+		}, false, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := NewHasher(testParams, 1, 1, tt.maxWait)
+			hold(t, h)
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := h.Verify(ctx, "pw", validArgon)
+				done <- err
+			}()
+			if tt.cancel {
+				waitForWaiters(t, h, 1)
+				cancel()
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, tt.want) {
+					t.Errorf("Verify = %v, want %v", err, tt.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Verify did not return after the context ended")
+			}
+			if h.waiting.Load() != 0 {
+				t.Errorf("waiters leaked: %d", h.waiting.Load())
+			}
+		})
+	}
+
+	t.Run("already cancelled", func(t *testing.T) {
+		h := NewHasher(testParams, 1, 1, time.Second)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := h.Hash(ctx, "pw"); !errors.Is(err, context.Canceled) {
+			t.Errorf("Hash = %v, want context.Canceled", err)
+		}
+		if err := h.VerifyDummy(ctx, "pw"); !errors.Is(err, context.Canceled) {
+			t.Errorf("VerifyDummy = %v, want context.Canceled", err)
+		}
+		if len(h.slots) != 0 {
+			t.Error("slot leaked")
+		}
+	})
+}
+
+func TestHasherConcurrent(t *testing.T) {
+	const workers, callers = 2, 32
+	h := NewHasher(testParams, workers, callers, 30*time.Second)
+	enc, err := HashPassword("pw", testParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var maxSlots atomic.Int64
+	h.SetWaitObserver(func(time.Duration) {
+		if n := int64(len(h.slots)); n > maxSlots.Load() {
+			maxSlots.Store(n)
+		}
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := 0; i < callers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 5; j++ {
+				ok, _, err := h.Verify(context.Background(), "pw", enc)
+				if err != nil || !ok {
+					errs <- err
+					return
+				}
+				if err := h.VerifyDummy(context.Background(), "pw"); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent Verify: %v", err)
+	}
+	if n := maxSlots.Load(); n > workers {
+		t.Errorf("%d slots in use, want at most %d", n, workers)
+	}
+	if len(h.slots) != 0 || h.waiting.Load() != 0 {
+		t.Errorf("leaked slots %d or waiters %d", len(h.slots), h.waiting.Load())
+	}
+}
+
+func TestNewHasherDefaults(t *testing.T) {
+	h := NewHasher(testParams, 0, -1, 0)
+	if cap(h.slots) != runtime.GOMAXPROCS(0) {
+		t.Errorf("workers = %d, want GOMAXPROCS %d", cap(h.slots), runtime.GOMAXPROCS(0))
+	}
+	if h.queue != 0 {
+		t.Errorf("queue = %d, want 0", h.queue)
+	}
+	h.SetWaitObserver(func(time.Duration) {})
+	h.SetWaitObserver(nil)
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+
+	defer func() {
+		if recover() == nil {
+			t.Error("NewHasher with invalid params did not panic")
+		}
+	}()
+	NewHasher(Params{}, 1, 1, time.Second)
+}

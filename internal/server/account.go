@@ -1,0 +1,22 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+type accountData struct {
+	State      account.State
+	LastSignIn *time.Time
+}
+
+// accountPage shows the signed-in user's account and what its state means.
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
+	a := currentAccount(r)
+	p := s.newPage(r, "account_title", accountData{State: a.EffectiveState(s.accounts.Now()), LastSignIn: a.LastSignInAt})
+	p.Flash = s.popFlash(r)
+	s.render(w, r, http.StatusOK, "account", p)
+	return nil
+}

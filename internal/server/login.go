@@ -1,0 +1,82 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+type loginData struct {
+	Username string
+}
+
+// loginForm shows the sign-in form, or sends a signed-in visitor to their account.
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
+	if currentAccount(r) != nil {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return nil
+	}
+	p := s.newPage(r, "login_title", loginData{})
+	p.Flash = s.popFlash(r)
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, r, http.StatusOK, "login", p)
+	return nil
+}
+
+// loginSubmit checks the password. Every failure shows the same page with the same status, so the
+// answer does not tell whether the account exists or is locked.
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return nil
+	}
+	username := r.PostForm.Get("username")
+	a, err := s.accounts.SignIn(r.Context(), account.SignInRequest{
+		Login:     username,
+		Password:  r.PostForm.Get("password"),
+		ClientIP:  s.clientIP(r),
+		UserAgent: r.UserAgent(),
+	})
+	if errors.Is(err, account.ErrBadCredentials) {
+		s.log.Info("sign-in failed", "username", username, "client_ip", s.clientIP(r))
+		// The username is not echoed back: the page must read the same for every account.
+		p := s.newPage(r, "login_title", loginData{})
+		p.Error = p.L.T("login_failed")
+		w.Header().Set("Cache-Control", "no-store")
+		s.render(w, r, http.StatusOK, "login", p)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	// A new session id at every sign-in: an id planted before sign-in is worthless after it.
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
+		return err
+	}
+	now := s.accounts.Now().Unix()
+	s.sessions.Put(r.Context(), sessAccountID, a.ID)
+	s.sessions.Put(r.Context(), sessAuthAt, now)
+	s.sessions.Put(r.Context(), sessSeenAt, now)
+	s.log.Info("signed in", "account_id", a.ID, "client_ip", s.clientIP(r))
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	return nil
+}
+
+// logout ends the session on the server, not just in the browser.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		return err
+	}
+	s.putFlash(r, "ok", "login_signed_out")
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+// formErrorStatus tells a body that is too large from one that cannot be parsed.
+func formErrorStatus(err error) int {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}

@@ -1,0 +1,59 @@
+package server
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/unlockd/unlockd/web"
+)
+
+// routes is every URL unlockd answers, readable top to bottom.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.logRequests, securityHeaders(s.cfg.CookieSecure), limitBody)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.renderStatus(w, r, http.StatusNotFound) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { s.renderStatus(w, r, http.StatusMethodNotAllowed) })
+
+	// Operations: no session, no language.
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	static, _ := fs.Sub(web.Static, "static")
+	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+
+	// Pages.
+	r.Group(func(r chi.Router) {
+		r.Use(s.language, s.sessions.LoadAndSave, s.loadAccount)
+		r.Get("/", s.handle(s.home))
+		r.Get("/help", s.handle(s.help))
+
+		r.Get("/login", s.handle(s.loginForm))
+		r.Post("/login", s.handle(s.loginSubmit))
+		r.Post("/logout", s.handle(s.logout))
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireAccount)
+			r.Get("/account", s.handle(s.accountPage))
+		})
+	})
+
+	// Every POST must come from our own pages (SECURITY.md 18).
+	cop := http.NewCrossOriginProtection()
+	_ = cop.AddTrustedOrigin(s.cfg.BaseURL.Scheme + "://" + s.cfg.BaseURL.Host)
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		s.log.Warn("cross-origin request refused", "method", req.Method, "path", req.URL.Path,
+			"origin", req.Header.Get("Origin"), "client_ip", s.clientIP(req))
+		securityHeaders(s.cfg.CookieSecure)(s.language(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			s.renderStatus(w, req, http.StatusForbidden)
+		}))).ServeHTTP(w, req)
+	}))
+	return cop.Handler(r)
+}
+
+func cacheStatic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		next.ServeHTTP(w, r)
+	})
+}
