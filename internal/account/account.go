@@ -76,10 +76,10 @@ type Account struct {
 	UpdatedAt      time.Time
 }
 
-// EffectiveState is the state as of now: a temporary lock whose time has passed has lifted, and an
-// account past its expiry is expired, even before any write has recorded it.
+// EffectiveState is the state as of now: a temporary lock or a time-limited freeze whose time has
+// passed has lifted, and an account past its expiry is expired, even before any write records it.
 func (a *Account) EffectiveState(now time.Time) State {
-	if a.State == StateLockedTemporarily && a.LockedUntil != nil && !now.Before(*a.LockedUntil) {
+	if (a.State == StateLockedTemporarily || a.State == StateFrozen) && a.LockedUntil != nil && !now.Before(*a.LockedUntil) {
 		return StateActive
 	}
 	if a.State == StateActive && a.ExpiresAt != nil && !now.Before(*a.ExpiresAt) {

@@ -13,6 +13,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // credentials not accepted; deliberately says no more
 	EFORBIDDEN    = "forbidden"    // the actor may not do this
 	EBUSY         = "busy"         // too much work at once; try again shortly
+	ETHROTTLED    = "throttled"    // this client tried too much; try again later
 	EUNAVAILABLE  = "unavailable"  // a dependency (the database) is down
 	EINTERNAL     = "internal"     // a bug or unexpected failure; details only in the log
 )

@@ -22,8 +22,9 @@ type Store interface {
 	// SetPasswordHash replaces the stored hash only if it is still oldHash (a rehash racing a password
 	// change must not undo the change); it reports whether it did.
 	SetPasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error)
-	// RecordSignIn notes a successful sign-in.
-	RecordSignIn(ctx context.Context, id int64, at time.Time) error
+
+	LockoutStore
+	StateStore
 }
 
 // Hasher hashes and checks passwords with bounded concurrency (see package secret).
@@ -38,18 +39,31 @@ type Clock func() time.Time
 
 // Service holds unlockd's use cases.
 type Service struct {
-	store  Store
-	hasher Hasher
-	now    Clock
+	store   Store
+	hasher  Hasher
+	key     []byte // keys device cookies and the HMACs of wrong passwords
+	now     Clock
+	metrics Metrics
 }
 
-// NewService wires a Service. now may be nil for the real clock.
-func NewService(store Store, hasher Hasher, now Clock) *Service {
+// NewService wires a Service. key is the server's secret key (at least 32 bytes); now may be nil
+// for the real clock.
+func NewService(store Store, hasher Hasher, key []byte, now Clock) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, hasher: hasher, now: now}
+	return &Service{store: store, hasher: hasher, key: key, now: now, metrics: noMetrics{}}
 }
+
+// SetMetrics sets where the service reports what it does.
+func (s *Service) SetMetrics(m Metrics) {
+	if m != nil {
+		s.metrics = m
+	}
+}
+
+// Policy returns the policy in force.
+func (s *Service) Policy(ctx context.Context) (Policy, error) { return s.store.Policy(ctx) }
 
 // Now is the service's clock, for callers that must agree with it.
 func (s *Service) Now() time.Time { return s.now() }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
+
+	"github.com/unlockd/unlockd/internal/lockout"
 )
 
 // MaxPasswordLength is the longest password accepted, in code points (SECURITY.md: up to 256, no truncation).
@@ -14,62 +17,195 @@ const MaxPasswordLength = 256
 // right password on an account that may not sign in all look the same.
 var ErrBadCredentials = &Error{Code: EUNAUTHORIZED, Message: "The username or password is not correct, or the account cannot sign in right now."}
 
+// ErrThrottled answers a client that failed on too many accounts.
+var ErrThrottled = &Error{Code: ETHROTTLED, Message: "Too many failed sign-ins from this network. Try again later."}
+
 // SignInRequest is one password sign-in attempt.
 type SignInRequest struct {
-	Login     string
-	Password  string
-	ClientIP  string
-	UserAgent string
+	Login       string
+	Password    string
+	ClientIP    string
+	UserAgent   string
+	DeviceToken string // the browser's device cookie, if any
 }
 
-// SignIn checks a password and returns the account when it may sign in. Every failure is
-// ErrBadCredentials, and an unknown login costs the same hashing work as a known one. A hash with
-// outdated parameters (or an imported bcrypt hash) is replaced after a successful check.
-func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*Account, error) {
-	login, ok := NormalizeLogin(req.Login)
-	tooLong := utf8.RuneCountInString(req.Password) > MaxPasswordLength || len(req.Password) > 4*MaxPasswordLength
-	if !ok || tooLong {
-		// Hash anyway so the answer takes as long as for a real account.
-		if err := s.hasher.VerifyDummy(ctx, req.Password[:min(len(req.Password), 4*MaxPasswordLength)]); err != nil {
+// SignInResult is a successful sign-in.
+type SignInResult struct {
+	Account *Account
+	// DeviceToken is a new device cookie to give the browser; empty when it already has a valid one.
+	DeviceToken string
+}
+
+// SignIn checks a password under the lockout policy. The order matters:
+//  1. a client spraying many accounts is throttled before anything else;
+//  2. unknown logins cost the same hashing work as known ones;
+//  3. the attempt is counted atomically before the password is checked, so concurrent attempts
+//     (also in other processes) can never check more passwords than the allowance;
+//  4. only then is the password hashed, and the outcome recorded.
+//
+// Every refusal is ErrBadCredentials (or ErrThrottled for the whole client).
+func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
+	now := s.now()
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	login, valid := NormalizeLogin(req.Login)
+	if utf8.RuneCountInString(req.Password) > MaxPasswordLength || len(req.Password) > 4*MaxPasswordLength {
+		valid = false
+	}
+	password := req.Password[:min(len(req.Password), 4*MaxPasswordLength)]
+	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
+
+	n, err := s.store.ClientFailureCount(ctx, req.ClientIP, now.Add(-ClientWindow))
+	if err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	if n >= ClientAccountLimit {
+		reject.Reason, reject.Throttled = "throttled", true
+		s.metrics.Throttled("sign_in")
+		s.metrics.SignIn("throttled")
+		if err := s.store.RecordRejection(ctx, reject); err != nil {
 			return nil, err
 		}
-		return nil, ErrBadCredentials
+		return nil, ErrThrottled
+	}
+	if !valid {
+		reject.Reason, reject.ClientKey = "invalid", "invalid"
+		return nil, s.refuse(ctx, password, reject, "unknown")
 	}
 	a, err := s.store.AccountByLogin(ctx, login)
 	if ErrorCode(err) == ENOTFOUND {
-		if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
-			return nil, err
-		}
-		return nil, ErrBadCredentials
+		reject.Reason, reject.ClientKey = "unknown_user", "login:"+strings.ToLower(login)
+		return nil, s.refuse(ctx, password, reject, "unknown")
 	} else if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
+	reject.AccountID, reject.Username = &a.ID, a.Username
 	if a.PasswordHash == "" {
-		// No password set (an account that signs in by code only): same work, same answer.
-		if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
-			return nil, err
-		}
-		return nil, ErrBadCredentials
+		reject.Reason, reject.ClientKey = "no_password", accountKey(a.ID)
+		return nil, s.refuse(ctx, password, reject, "failure")
 	}
-	match, needsRehash, err := s.hasher.Verify(ctx, req.Password, a.PasswordHash)
+
+	mac := s.passwordMAC(a.ID, password)
+	if policy.Lockout.IgnoreRepeated {
+		repeated, err := s.store.IsRepeatedPassword(ctx, a.ID, mac, now.Add(-RepeatedPasswordMemory))
+		if err != nil {
+			return nil, fmt.Errorf("sign in: %w", err)
+		}
+		if repeated {
+			// Known to be wrong already: a device retrying a stale saved password. Not counted again.
+			reject.Reason = "repeated_password"
+			return nil, s.refuse(ctx, password, reject, "repeated")
+		}
+	}
+
+	var deviceID int64
+	if hash, ok := s.deviceNonceHash(req.DeviceToken); ok {
+		id, owner, err := s.store.DeviceAccount(ctx, hash)
+		if err == nil && owner == a.ID {
+			deviceID = id
+		} else if err != nil && ErrorCode(err) != ENOTFOUND {
+			return nil, fmt.Errorf("sign in: %w", err)
+		}
+	}
+
+	res, err := s.store.ReserveAttempt(ctx, a.ID, deviceID, policy, now)
 	if err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	if !res.Allowed {
+		// Locked, frozen, disabled, expired, or over the allowance: the same work, the same answer,
+		// and the lock is not extended.
+		reject.Reason, reject.ClientKey = "locked", accountKey(a.ID)
+		return nil, s.refuse(ctx, password, reject, "locked")
+	}
+	if !res.Trusted {
+		deviceID = 0
+	}
+
+	match, needsRehash, err := s.hasher.Verify(ctx, password, a.PasswordHash)
+	if err != nil {
+		// The password was never checked: the attempt must not count against the owner.
+		if rerr := s.store.RefundAttempt(context.WithoutCancel(ctx), a.ID, res, deviceID); rerr != nil {
+			return nil, errors.Join(err, rerr)
+		}
 		return nil, fmt.Errorf("sign in: verify: %w", err)
 	}
 	if !match {
+		f := Failure{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Failures: res.Failures,
+			PasswordMAC: mac, Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
+		if res.Trusted {
+			if lockout.DeviceLocked(policy.Lockout, res.Failures) {
+				until := now.Add(policy.Lockout.Duration)
+				f.DeviceUntil = &until
+			}
+		} else if res.Failures >= policy.Lockout.Threshold {
+			starts, err := s.store.RecentTemporaryLocks(ctx, a.ID, now.Add(-policy.Lockout.Memory))
+			if err != nil {
+				return nil, fmt.Errorf("sign in: %w", err)
+			}
+			f.Lock = lockout.AfterFailure(policy.Lockout, res.Failures, lockout.CountRecent(policy.Lockout, starts, now), now)
+		}
+		if err := s.store.RecordFailure(ctx, f); err != nil {
+			return nil, fmt.Errorf("sign in: %w", err)
+		}
+		s.metrics.SignIn("failure")
+		if f.Lock.Outcome != lockout.NoLock {
+			s.metrics.Lock(f.Lock.Outcome.String())
+		}
 		return nil, ErrBadCredentials
 	}
-	if a.EffectiveState(s.now()) != StateActive {
+
+	result := &SignInResult{Account: a}
+	succ := Success{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Client: req.ClientIP,
+		UserAgent: printable(req.UserAgent), Method: "password", Now: now}
+	if deviceID == 0 {
+		token, hash, err := s.newDeviceToken()
+		if err != nil {
+			return nil, err
+		}
+		result.DeviceToken, succ.NewDeviceHash = token, hash
+	}
+	ok, err := s.store.RecordSuccess(ctx, succ)
+	if err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	if !ok {
+		// Locked by concurrent failures while this password was being checked.
+		s.metrics.SignIn("locked")
 		return nil, ErrBadCredentials
 	}
 	if needsRehash {
-		if err := s.rehash(ctx, a, req.Password); err != nil {
+		if err := s.rehash(ctx, a, password); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.store.RecordSignIn(ctx, a.ID, s.now()); err != nil {
-		return nil, fmt.Errorf("sign in: record: %w", err)
+	a.LastSignInAt = &now
+	s.metrics.SignIn("success")
+	return result, nil
+}
+
+// refuse answers a refused attempt after the same hashing work a real check costs.
+func (s *Service) refuse(ctx context.Context, password string, r Rejection, result string) error {
+	if err := s.hasher.VerifyDummy(ctx, password); err != nil {
+		return err
 	}
-	return a, nil
+	if err := s.store.RecordRejection(ctx, r); err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	s.metrics.SignIn(result)
+	return ErrBadCredentials
+}
+
+func accountKey(id int64) string { return fmt.Sprintf("account:%d", id) }
+
+// printable bounds and cleans text that goes into the audit log.
+func printable(s string) string {
+	if len(s) > 256 {
+		s = s[:256]
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // rehash upgrades a stored hash to the current parameters. Losing the race to a concurrent password

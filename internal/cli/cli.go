@@ -168,7 +168,7 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	hasher := secret.NewHasher(secret.DefaultParams, workers, cfg.HashQueue, 5*time.Second)
 	store := postgres.NewAccountStore(db)
 	return &app{cfg: cfg, log: log, db: db, hasher: hasher, store: store,
-		accounts: account.NewService(store, hasher, nil)}, nil
+		accounts: account.NewService(store, hasher, cfg.SecretKey, nil)}, nil
 }
 
 func (a *app) Close() { a.db.Close() }

@@ -175,12 +175,6 @@ func (s *AccountStore) SetPasswordHash(ctx context.Context, id int64, oldHash, n
 	return tag.RowsAffected() == 1, nil
 }
 
-// RecordSignIn notes a successful sign-in and clears the failure count.
-func (s *AccountStore) RecordSignIn(ctx context.Context, id int64, at time.Time) error {
-	_, err := s.db.Pool.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2, failed_attempts = 0 WHERE id = $1`, id, at)
-	return unavailable("record sign-in", err)
-}
-
 // SetState puts an account into a state directly. The demo seed uses it; the lockout engine has its
 // own audited transitions.
 func (s *AccountStore) SetState(ctx context.Context, id int64, state account.State, reason string, lockedUntil, expiresAt *time.Time) error {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -86,19 +87,32 @@ func redactURLError(err error) error {
 	return errors.New("the connection string is malformed")
 }
 
-// Unavailable wraps connection failures as account.EUNAVAILABLE so the server answers 503.
+// unavailable wraps failures to reach the database as account.EUNAVAILABLE, so the server answers
+// 503 and nothing is half done; other errors are wrapped with the operation's name.
 func unavailable(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if pgconn.SafeToRetry(err) || isConnError(err) {
+	if isUnavailable(err) {
 		return fmt.Errorf("%s: %w: %w", op, account.Errorf(account.EUNAVAILABLE, "The database is unavailable."), err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isUnavailable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Connection exceptions, operator intervention (shutdown, restart), insufficient resources.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "53")
+	}
+	return pgconn.SafeToRetry(err) || isConnError(err)
 }
 
 func isConnError(err error) bool {

@@ -35,6 +35,8 @@ func classify(err error) errorView {
 	switch {
 	case errors.Is(err, secret.ErrBusy) || account.ErrorCode(err) == account.EBUSY:
 		return errorView{http.StatusServiceUnavailable, "error_busy_title", "error_busy", "2"}
+	case account.ErrorCode(err) == account.ETHROTTLED:
+		return errorView{http.StatusTooManyRequests, "error_throttled_title", "error_throttled", "900"}
 	case account.ErrorCode(err) == account.EUNAVAILABLE:
 		return errorView{http.StatusServiceUnavailable, "error_unavailable_title", "error_unavailable", "30"}
 	case errors.Is(err, context.DeadlineExceeded):

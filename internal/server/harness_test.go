@@ -81,7 +81,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		hasher = secret.NewHasher(testParams, 4, 64, 5*time.Second)
 	}
 	store := postgres.NewAccountStore(db)
-	svc := account.NewService(store, hasher, nil)
+	svc := account.NewService(store, hasher, cfg.SecretKey, nil)
 	srv, err := server.New(server.Deps{
 		Config:   cfg,
 		Accounts: svc,

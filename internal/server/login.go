@@ -32,11 +32,12 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	username := r.PostForm.Get("username")
-	a, err := s.accounts.SignIn(r.Context(), account.SignInRequest{
-		Login:     username,
-		Password:  r.PostForm.Get("password"),
-		ClientIP:  s.clientIP(r),
-		UserAgent: r.UserAgent(),
+	res, err := s.accounts.SignIn(r.Context(), account.SignInRequest{
+		Login:       username,
+		Password:    r.PostForm.Get("password"),
+		ClientIP:    s.clientIP(r),
+		UserAgent:   r.UserAgent(),
+		DeviceToken: deviceCookie(r),
 	})
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.log.Info("sign-in failed", "username", username, "client_ip", s.clientIP(r))
@@ -54,10 +55,13 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := s.accounts.Now().Unix()
-	s.sessions.Put(r.Context(), sessAccountID, a.ID)
+	s.sessions.Put(r.Context(), sessAccountID, res.Account.ID)
 	s.sessions.Put(r.Context(), sessAuthAt, now)
 	s.sessions.Put(r.Context(), sessSeenAt, now)
-	s.log.Info("signed in", "account_id", a.ID, "client_ip", s.clientIP(r))
+	if res.DeviceToken != "" {
+		s.setDeviceCookie(w, res.DeviceToken)
+	}
+	s.log.Info("signed in", "account_id", res.Account.ID, "client_ip", s.clientIP(r))
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }
@@ -79,4 +83,21 @@ func formErrorStatus(err error) int {
 		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusBadRequest
+}
+
+// The device cookie marks a browser where the owner signed in before (the OWASP device-cookie
+// pattern): failures elsewhere do not lock the owner out of it.
+const deviceCookieName = "unlockd_device"
+
+func deviceCookie(r *http.Request) string {
+	c, err := r.Cookie(deviceCookieName)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+func (s *Server) setDeviceCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{Name: deviceCookieName, Value: token, Path: "/", MaxAge: 365 * 24 * 3600,
+		HttpOnly: true, Secure: s.cfg.CookieSecure, SameSite: http.SameSiteLaxMode})
 }

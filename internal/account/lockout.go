@@ -1,0 +1,113 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/lockout"
+)
+
+// Spraying throttle: one client failing to sign in to more than ClientAccountLimit different accounts
+// within ClientWindow gets 429 for every sign-in until the window has passed. A person mistyping
+// their own password fails on one account and never meets it; the account's own lockout handles
+// them.
+const (
+	ClientAccountLimit = 20
+	ClientWindow       = 15 * time.Minute
+	// RepeatedPasswordMemory is how long the HMAC of a wrong password is kept to recognise a retry.
+	RepeatedPasswordMemory = time.Hour
+	// RepeatedPasswordKeep is how many recent wrong passwords are remembered per account.
+	RepeatedPasswordKeep = 5
+)
+
+// Reservation is the outcome of counting an attempt before its password is checked.
+type Reservation struct {
+	Allowed  bool // the attempt is within the allowance and the account (or device) may sign in
+	Failures int  // the counter after this attempt
+	Trusted  bool // counted on a known device's own allowance rather than the account's
+}
+
+// Failure is a wrong password on a counted attempt, and what it leads to.
+type Failure struct {
+	AccountID   int64
+	Username    string
+	DeviceID    int64 // the known device counted, or 0
+	Failures    int
+	Lock        lockout.Decision
+	DeviceUntil *time.Time // a known device that used up its allowance is not trusted until then
+	PasswordMAC []byte
+	Client      string
+	UserAgent   string
+	Now         time.Time
+}
+
+// Success is a right password on a counted attempt.
+type Success struct {
+	AccountID     int64
+	Username      string
+	DeviceID      int64  // the known device, or 0
+	NewDeviceHash []byte // SHA-256 of a new device cookie's nonce, when the browser had none
+	Client        string
+	UserAgent     string
+	Method        string // "password"
+	Now           time.Time
+}
+
+// Rejection is an attempt refused without counting on an account: unknown user, throttled client,
+// a retried wrong password, or an account that may not sign in.
+type Rejection struct {
+	AccountID *int64
+	Username  string // the account's, or what was typed
+	Reason    string // unknown_user, throttled, repeated_password, locked, no_password, invalid
+	Client    string
+	ClientKey string // when set, counts towards the client's spraying throttle
+	Throttled bool
+	UserAgent string
+	Now       time.Time
+}
+
+// LockoutStore keeps the counters, locks and devices. Every method is atomic on its own; counters
+// change in single statements so that concurrent attempts and several processes agree.
+type LockoutStore interface {
+	// Policy loads the current policy.
+	Policy(ctx context.Context) (Policy, error)
+	// SetPolicy stores changed keys (already validated) and audits each change, in one transaction.
+	SetPolicy(ctx context.Context, changes map[string]string, actor string, now time.Time) error
+	// ClientFailureCount counts the accounts client failed on since then.
+	ClientFailureCount(ctx context.Context, client string, since time.Time) (int, error)
+	// IsRepeatedPassword reports whether mac is one of the account's recent wrong passwords.
+	IsRepeatedPassword(ctx context.Context, accountID int64, mac []byte, since time.Time) (bool, error)
+	// DeviceAccount returns the device id and its account for a device cookie's nonce hash. ENOTFOUND.
+	DeviceAccount(ctx context.Context, nonceHash []byte) (deviceID, accountID int64, err error)
+	// ReserveAttempt counts an attempt before the password is checked: on the known device's own
+	// counter when deviceID is set and that device is not locked out, else on the account's. An
+	// expired temporary lock lifts here.
+	ReserveAttempt(ctx context.Context, accountID, deviceID int64, p Policy, now time.Time) (Reservation, error)
+	// RefundAttempt takes back a reservation whose password could not be checked (hashing saturated).
+	RefundAttempt(ctx context.Context, accountID int64, r Reservation, deviceID int64) error
+	// RecentTemporaryLocks lists when the account's automatic temporary locks started since then.
+	RecentTemporaryLocks(ctx context.Context, accountID int64, since time.Time) ([]time.Time, error)
+	// RecordFailure applies a failure: the lock decision, the device lockout, the remembered wrong
+	// password, the client's count and the audit events, in one transaction.
+	RecordFailure(ctx context.Context, f Failure) error
+	// RecordSuccess resets the counters and notes the sign-in, unless the account was locked in the
+	// meantime (ok false). It registers a new device when NewDeviceHash is set.
+	RecordSuccess(ctx context.Context, s Success) (ok bool, err error)
+	// RecordRejection audits a refused attempt and counts it for the client when ClientKey is set.
+	RecordRejection(ctx context.Context, r Rejection) error
+}
+
+// Metrics observes what the service does; the server exports it to Prometheus.
+type Metrics interface {
+	SignIn(result string)
+	Lock(cause string)
+	Unlock(method string)
+	Throttled(where string)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) SignIn(string)    {}
+func (noMetrics) Lock(string)      {}
+func (noMetrics) Unlock(string)    {}
+func (noMetrics) Throttled(string) {}

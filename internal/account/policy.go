@@ -1,0 +1,174 @@
+package account
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/lockout"
+)
+
+// Policy is every tunable rule of CONTRACT.md: the lockout rules plus codes, reset links, passwords
+// and unlocking. It is stored in PostgreSQL as the keys that differ from DefaultPolicy.
+type Policy struct {
+	Lockout               lockout.Policy
+	CodeLength            int
+	CodeTTL               time.Duration
+	CodeMaxAttempts       int
+	CodeResendInterval    time.Duration
+	ResetTTL              time.Duration
+	PasswordMinLength     int
+	UnlockMethodsRequired int
+	ResetClearsLock       bool
+}
+
+// DefaultPolicy is the policy before anyone changes it.
+func DefaultPolicy() Policy {
+	return Policy{
+		Lockout:               lockout.DefaultPolicy(),
+		CodeLength:            6,
+		CodeTTL:               10 * time.Minute,
+		CodeMaxAttempts:       5,
+		CodeResendInterval:    60 * time.Second,
+		ResetTTL:              30 * time.Minute,
+		PasswordMinLength:     15,
+		UnlockMethodsRequired: 1,
+		ResetClearsLock:       true,
+	}
+}
+
+// PolicyKeys lists every key in the order of CONTRACT.md.
+func PolicyKeys() []string {
+	return append(lockout.Keys(), "code.length", "code.ttl", "code.max_attempts", "code.resend_interval",
+		"reset.ttl", "password.min_length", "unlock.methods_required", "unlock.reset_clears_lock")
+}
+
+// PolicyHelp explains each key, for `policy show` and the policy editor.
+var PolicyHelp = map[string]string{
+	lockout.KeyThreshold:       "consecutive failed sign-ins that lock the account",
+	lockout.KeyDuration:        "length of the first temporary lock",
+	lockout.KeyBackoff:         "each further temporary lock lasts this many times longer",
+	lockout.KeyMaxDuration:     "cap on one temporary lock",
+	lockout.KeyMaxTemporary:    "temporary locks allowed within lockout.memory before the account needs verification",
+	lockout.KeyMemory:          "how long past temporary locks are remembered",
+	lockout.KeyIgnoreRepeated:  "the same wrong password again does not count",
+	"code.length":              "digits in one-time codes",
+	"code.ttl":                 "lifetime of a one-time code",
+	"code.max_attempts":        "wrong entries that burn a code",
+	"code.resend_interval":     "minimum gap between two codes to one account",
+	"reset.ttl":                "lifetime of a reset link",
+	"password.min_length":      "minimum password length in characters (8 with a second factor)",
+	"unlock.methods_required":  "verified methods needed to unlock or reset",
+	"unlock.reset_clears_lock": "a completed password reset also unlocks",
+}
+
+// Set changes one key. Ranges are checked by Validate, once every change is applied.
+func (p *Policy) Set(key, value string) error {
+	value = strings.TrimSpace(value)
+	err := p.Lockout.Set(key, value)
+	if !errors.Is(err, lockout.ErrUnknownKey) {
+		if err != nil {
+			return Errorf(EINVALID, "%v", err)
+		}
+		return nil
+	}
+	switch key {
+	case "code.length":
+		return setInt(key, value, &p.CodeLength)
+	case "code.ttl":
+		return setDuration(key, value, &p.CodeTTL)
+	case "code.max_attempts":
+		return setInt(key, value, &p.CodeMaxAttempts)
+	case "code.resend_interval":
+		return setDuration(key, value, &p.CodeResendInterval)
+	case "reset.ttl":
+		return setDuration(key, value, &p.ResetTTL)
+	case "password.min_length":
+		return setInt(key, value, &p.PasswordMinLength)
+	case "unlock.methods_required":
+		return setInt(key, value, &p.UnlockMethodsRequired)
+	case "unlock.reset_clears_lock":
+		b, err := strconv.ParseBool(value)
+		if err != nil || (value != "true" && value != "false") {
+			return Errorf(EINVALID, "%s must be true or false, not %q", key, value)
+		}
+		p.ResetClearsLock = b
+		return nil
+	}
+	return Errorf(EINVALID, "unknown policy key %q (known: %s)", key, strings.Join(PolicyKeys(), ", "))
+}
+
+func setInt(key, value string, dst *int) error {
+	n, err := strconv.Atoi(value)
+	if err != nil {
+		return Errorf(EINVALID, "%s must be a whole number, not %q", key, value)
+	}
+	*dst = n
+	return nil
+}
+
+func setDuration(key, value string, dst *time.Duration) error {
+	d, err := time.ParseDuration(value)
+	if err != nil {
+		return Errorf(EINVALID, "%s must be a duration such as 90s, 15m or 1h, not %q", key, value)
+	}
+	*dst = d
+	return nil
+}
+
+// Values returns every key's value as text, in the form Set accepts.
+func (p Policy) Values() map[string]string {
+	v := p.Lockout.Values()
+	v["code.length"] = strconv.Itoa(p.CodeLength)
+	v["code.ttl"] = p.CodeTTL.String()
+	v["code.max_attempts"] = strconv.Itoa(p.CodeMaxAttempts)
+	v["code.resend_interval"] = p.CodeResendInterval.String()
+	v["reset.ttl"] = p.ResetTTL.String()
+	v["password.min_length"] = strconv.Itoa(p.PasswordMinLength)
+	v["unlock.methods_required"] = strconv.Itoa(p.UnlockMethodsRequired)
+	v["unlock.reset_clears_lock"] = strconv.FormatBool(p.ResetClearsLock)
+	return v
+}
+
+// Validate refuses values that would disable a protection or make the product unusable.
+func (p Policy) Validate() error {
+	var problems []string
+	if err := p.Lockout.Validate(); err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			problems = append(problems, line)
+		}
+	}
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+	}
+	check(p.CodeLength >= 6 && p.CodeLength <= 10, "code.length must be 6 to 10 digits, got %d", p.CodeLength)
+	check(p.CodeTTL >= 30*time.Second && p.CodeTTL <= time.Hour, "code.ttl must be 30s to 1h, got %s", p.CodeTTL)
+	check(p.CodeMaxAttempts >= 1 && p.CodeMaxAttempts <= 10, "code.max_attempts must be 1 to 10, got %d", p.CodeMaxAttempts)
+	check(p.CodeResendInterval >= time.Second && p.CodeResendInterval <= time.Hour, "code.resend_interval must be 1s to 1h, got %s", p.CodeResendInterval)
+	check(p.ResetTTL >= time.Minute && p.ResetTTL <= 24*time.Hour, "reset.ttl must be 1m to 24h, got %s", p.ResetTTL)
+	check(p.PasswordMinLength >= 8 && p.PasswordMinLength <= 64, "password.min_length must be 8 to 64, got %d", p.PasswordMinLength)
+	check(p.UnlockMethodsRequired >= 1 && p.UnlockMethodsRequired <= 2, "unlock.methods_required must be 1 or 2, got %d", p.UnlockMethodsRequired)
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return Errorf(EINVALID, "%s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// PolicyFromOverrides applies stored overrides to the defaults. A stored value that no longer
+// parses or validates is ignored in favour of the default, never of a weaker value.
+func PolicyFromOverrides(overrides map[string]string) Policy {
+	p := DefaultPolicy()
+	for k, v := range overrides {
+		q := p
+		if q.Set(k, v) == nil && q.Validate() == nil {
+			p = q
+		}
+	}
+	return p
+}

@@ -1,0 +1,82 @@
+package account
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaultPolicyMatchesContract(t *testing.T) {
+	want := map[string]string{
+		"lockout.threshold": "10", "lockout.duration": "15m0s", "lockout.backoff": "2", "lockout.max_duration": "1h0m0s",
+		"lockout.max_temporary": "3", "lockout.memory": "24h0m0s", "lockout.ignore_repeated_password": "true",
+		"code.length": "6", "code.ttl": "10m0s", "code.max_attempts": "5", "code.resend_interval": "1m0s",
+		"reset.ttl": "30m0s", "password.min_length": "15", "unlock.methods_required": "1", "unlock.reset_clears_lock": "true",
+	}
+	got := DefaultPolicy().Values()
+	if len(got) != len(want) || len(PolicyKeys()) != len(want) {
+		t.Fatalf("got %d values and %d keys, want %d", len(got), len(PolicyKeys()), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+		if PolicyHelp[k] == "" {
+			t.Errorf("%s has no help text", k)
+		}
+	}
+	if err := DefaultPolicy().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPolicyRefusesSillyValues(t *testing.T) {
+	tests := []struct{ key, value, want string }{
+		{"lockout.threshold", "0", "lockout.threshold"},
+		{"lockout.threshold", "-3", "lockout.threshold"},
+		{"lockout.duration", "0s", "lockout.duration"},
+		{"lockout.duration", "-1m", "lockout.duration"},
+		{"lockout.backoff", "0", "lockout.backoff"},
+		{"lockout.max_temporary", "0", "lockout.max_temporary"},
+		{"lockout.memory", "10000h", "lockout.memory"},
+		{"code.length", "3", "code.length"},
+		{"code.ttl", "240h", "code.ttl"},
+		{"code.max_attempts", "0", "code.max_attempts"},
+		{"password.min_length", "4", "password.min_length"},
+		{"unlock.methods_required", "0", "unlock.methods_required"},
+	}
+	for _, tt := range tests {
+		p := DefaultPolicy()
+		err := p.Set(tt.key, tt.value)
+		if err == nil {
+			err = p.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s=%s: %v, want a refusal naming %s", tt.key, tt.value, err, tt.want)
+		}
+	}
+	for _, bad := range [][2]string{{"lockout.threshold", "ten"}, {"code.ttl", "10"}, {"no.such.key", "1"}, {"unlock.reset_clears_lock", "yes"}} {
+		p := DefaultPolicy()
+		if err := p.Set(bad[0], bad[1]); ErrorCode(err) != EINVALID {
+			t.Errorf("Set(%s, %s) = %v, want invalid", bad[0], bad[1], err)
+		}
+	}
+}
+
+func TestShortDurationsForTestsAreAccepted(t *testing.T) {
+	p := DefaultPolicy()
+	for k, v := range map[string]string{"lockout.duration": "2s", "lockout.max_duration": "8s", "lockout.threshold": "3"} {
+		if err := p.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStoredOverridesNeverWeakenThePolicy(t *testing.T) {
+	p := PolicyFromOverrides(map[string]string{"lockout.threshold": "0", "lockout.duration": "2s", "code.length": "x"})
+	if p.Lockout.Threshold != 10 || p.Lockout.Duration.String() != "2s" || p.CodeLength != 6 {
+		t.Fatalf("got %+v", p)
+	}
+}

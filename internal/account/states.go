@@ -1,0 +1,177 @@
+package account
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Transition is one audited change of an account's state by an administrator or the system.
+type Transition struct {
+	AccountID   int64
+	From        []State // allowed current states
+	To          State
+	Reason      string     // for the record
+	UserMessage string     // what the owner is told, when different from Reason
+	Until       *time.Time // for frozen: lifts by itself then
+	LockKind    string     // "freeze" or "disable": a lock row is opened
+	LiftLocks   bool       // open lock rows are closed
+	EndSessions bool
+	Action      string // the audit action
+	Method      string // how it was unlocked, for the audit and metrics ("administrator", "bulk")
+	Actor       string
+	Client      string
+	Now         time.Time
+}
+
+// StateStore changes account states.
+type StateStore interface {
+	// Transition applies t in one transaction with its lock row, session ending and audit event.
+	// EINVALID when the account is not in one of t.From (the message names its state).
+	Transition(ctx context.Context, t Transition) (*Account, error)
+	// LockedSince lists the accounts whose current automatic lock started at or after since.
+	LockedSince(ctx context.Context, since time.Time) ([]int64, error)
+}
+
+// Actor names who acts, for the audit log: "cli", "admin:bob", "token:crm", "system".
+type Actor struct {
+	Name   string
+	Client string
+}
+
+func checkReason(reason string) (string, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return "", Errorf(EINVALID, "a reason is required")
+	}
+	if utf8.RuneCountInString(reason) > 500 || !utf8.ValidString(reason) {
+		return "", Errorf(EINVALID, "the reason must be valid text of at most 500 characters")
+	}
+	return reason, nil
+}
+
+func (s *Service) transition(ctx context.Context, login string, actor Actor, t Transition) (*Account, error) {
+	a, err := s.AccountByLogin(ctx, login)
+	if err != nil {
+		return nil, err
+	}
+	t.AccountID, t.Actor, t.Client, t.Now = a.ID, actor.Name, actor.Client, s.now()
+	return s.store.Transition(ctx, t)
+}
+
+// Unlock lifts an automatic lock or an administrator's freeze. The owner's counters start afresh.
+func (s *Service) Unlock(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.transition(ctx, login, actor, Transition{
+		From: []State{StateLockedTemporarily, StateLocked, StateFrozen}, To: StateActive, Reason: reason,
+		LiftLocks: true, Action: "account.unlocked", Method: "administrator"})
+	if err == nil {
+		s.metrics.Unlock("administrator")
+	}
+	return a, err
+}
+
+// Freeze is an administrator's lock with a reason (and optionally an end). Only an administrator
+// lifts it. The account's sessions end.
+func (s *Service) Freeze(ctx context.Context, login, reason, userMessage string, until *time.Time, actor Actor) (*Account, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, err
+	}
+	if until != nil && !until.After(s.now()) {
+		return nil, Errorf(EINVALID, "--until must be in the future")
+	}
+	a, err := s.transition(ctx, login, actor, Transition{
+		From: []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification},
+		To:   StateFrozen, Reason: reason, UserMessage: strings.TrimSpace(userMessage), Until: until,
+		LockKind: "freeze", LiftLocks: true, EndSessions: true, Action: "account.frozen"})
+	if err == nil {
+		s.metrics.Lock("freeze")
+	}
+	return a, err
+}
+
+// Disable switches an account off; its sessions end.
+func (s *Service) Disable(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, login, actor, Transition{
+		From: []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification, StateExpired},
+		To:   StateDisabled, Reason: reason, LockKind: "disable", LiftLocks: true, EndSessions: true,
+		Action: "account.disabled"})
+}
+
+// Enable switches a disabled account back on.
+func (s *Service) Enable(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, login, actor, Transition{
+		From: []State{StateDisabled}, To: StateActive, Reason: reason, LiftLocks: true, Action: "account.enabled"})
+}
+
+// UnlockAll is the emergency lift of every automatic lock that started within the last `since`
+// (a credential-stuffing wave locked many accounts). It returns how many accounts it unlocked.
+func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason string, actor Actor) (int, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return 0, err
+	}
+	if since <= 0 {
+		return 0, Errorf(EINVALID, "--locked-since must be a positive duration such as 2h")
+	}
+	now := s.now()
+	ids, err := s.store.LockedSince(ctx, now.Add(-since))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		_, err := s.store.Transition(ctx, Transition{AccountID: id, From: []State{StateLockedTemporarily, StateLocked},
+			To: StateActive, Reason: reason, LiftLocks: true, Action: "account.unlocked", Method: "bulk",
+			Actor: actor.Name, Client: actor.Client, Now: now})
+		if ErrorCode(err) == EINVALID {
+			continue // unlocked meanwhile
+		} else if err != nil {
+			return n, err
+		}
+		n++
+		s.metrics.Unlock("bulk")
+	}
+	return n, nil
+}
+
+// SetPolicy applies KEY=VALUE changes: all valid together, or none.
+func (s *Service) SetPolicy(ctx context.Context, changes map[string]string, actor Actor) (Policy, error) {
+	if len(changes) == 0 {
+		return Policy{}, Errorf(EINVALID, "no changes given")
+	}
+	p, err := s.store.Policy(ctx)
+	if err != nil {
+		return Policy{}, err
+	}
+	for k, v := range changes {
+		if err := p.Set(k, v); err != nil {
+			return Policy{}, err
+		}
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	normalized := map[string]string{}
+	values := p.Values()
+	for k := range changes {
+		normalized[k] = values[k]
+	}
+	if err := s.store.SetPolicy(ctx, normalized, actor.Name, s.now()); err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}

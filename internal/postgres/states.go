@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/audit"
+)
+
+// Transition changes an account's state with its lock rows, sessions and audit event, atomically.
+func (s *AccountStore) Transition(ctx context.Context, t account.Transition) (*account.Account, error) {
+	var out *account.Account
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		var current string
+		var lockedUntil *time.Time
+		err := tx.QueryRow(ctx, `SELECT state, locked_until FROM accounts WHERE id = $1 FOR UPDATE`, t.AccountID).Scan(&current, &lockedUntil)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return account.Errorf(account.ENOTFOUND, "no account with id %d", t.AccountID)
+		} else if err != nil {
+			return err
+		}
+		effective := (&account.Account{State: account.State(current), LockedUntil: lockedUntil}).EffectiveState(t.Now)
+		allowed := false
+		for _, f := range t.From {
+			allowed = allowed || f == account.State(current)
+		}
+		if !allowed {
+			return account.Errorf(account.EINVALID, "the account is %s; %s applies only to %s", effective,
+				strings.TrimPrefix(t.Action, "account."), joinStates(t.From))
+		}
+		reason := t.Reason
+		if t.To == account.StateActive {
+			reason = ""
+		}
+		out, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET state = $2, state_reason = $3, locked_until = $4,
+				failed_attempts = CASE WHEN $2 = 'active' THEN 0 ELSE failed_attempts END, updated_at = $5
+			WHERE id = $1 RETURNING `+accountColumns, t.AccountID, string(t.To), reason, t.Until, t.Now))
+		if err != nil {
+			return err
+		}
+		if t.LiftLocks {
+			if _, err := tx.Exec(ctx, `UPDATE locks SET lifted_at = $2, lifted_by = $3, lift_reason = $4
+				WHERE account_id = $1 AND lifted_at IS NULL`, t.AccountID, t.Now, t.Actor, t.Reason); err != nil {
+				return err
+			}
+		}
+		if t.LockKind != "" {
+			if _, err := tx.Exec(ctx, `INSERT INTO locks (account_id, kind, source, reason, user_message, actor, started_at, until)
+				VALUES ($1, $2, 'administrator', $3, $4, $5, $6, $7)`,
+				t.AccountID, t.LockKind, t.Reason, t.UserMessage, t.Actor, t.Now, t.Until); err != nil {
+				return err
+			}
+		}
+		if t.EndSessions {
+			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, t.AccountID); err != nil {
+				return err
+			}
+		}
+		kv := []string{"from", current, "to", string(t.To), "reason", t.Reason}
+		if t.Method != "" {
+			kv = append(kv, "method", t.Method)
+		}
+		if t.Until != nil {
+			kv = append(kv, "until", t.Until.UTC().Format(time.RFC3339))
+		}
+		if t.UserMessage != "" {
+			kv = append(kv, "user_message", t.UserMessage)
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: t.Now, Actor: t.Actor, Action: t.Action,
+			AccountID: idPtr(t.AccountID), Username: out.Username, ClientIP: t.Client, Details: audit.Details(kv...)})
+	})
+	if err != nil {
+		var ae *account.Error
+		if errors.As(err, &ae) {
+			return nil, err
+		}
+		return nil, unavailable("transition", err)
+	}
+	return out, nil
+}
+
+func joinStates(states []account.State) string {
+	parts := make([]string, len(states))
+	for i, s := range states {
+		parts[i] = string(s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// LockedSince lists accounts under an automatic lock that started at or after since.
+func (s *AccountStore) LockedSince(ctx context.Context, since time.Time) ([]int64, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT DISTINCT l.account_id FROM locks l JOIN accounts a ON a.id = l.account_id
+		WHERE l.lifted_at IS NULL AND l.kind IN ('temporary', 'hard') AND l.source = 'automatic'
+		  AND l.started_at >= $1 AND a.state IN ('locked_temporarily', 'locked')
+		ORDER BY l.account_id`, since)
+	if err != nil {
+		return nil, unavailable("locked since", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return ids, unavailable("locked since", err)
+}
+
+// Locks lists an account's lock history, newest first.
+func (s *AccountStore) Locks(ctx context.Context, accountID int64, limit int) ([]Lock, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT kind, source, reason, user_message, actor, started_at, until, lifted_at, lifted_by, lift_reason
+		FROM locks WHERE account_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, accountID, limit)
+	if err != nil {
+		return nil, unavailable("locks", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Lock])
+	return out, unavailable("locks", err)
+}
+
+// Lock is one row of an account's lock history.
+type Lock struct {
+	Kind        string
+	Source      string
+	Reason      string
+	UserMessage string
+	Actor       string
+	StartedAt   time.Time
+	Until       *time.Time
+	LiftedAt    *time.Time
+	LiftedBy    string
+	LiftReason  string
+}
