@@ -112,7 +112,9 @@ type Problem struct {
 	Reason string
 }
 
-func (p *Problem) Error() string { return "audit event " + strconv.FormatInt(p.ID, 10) + ": " + p.Reason }
+func (p *Problem) Error() string {
+	return "audit event " + strconv.FormatInt(p.ID, 10) + ": " + p.Reason
+}
 
 // Check verifies the next event. It returns a *Problem for the first event that was changed, inserted,
 // or that follows a removed one.

@@ -345,4 +345,3 @@ func (s *AccountStore) PruneClientFailures(ctx context.Context, before time.Time
 	}
 	return unavailable("prune", err)
 }
-
