@@ -50,6 +50,14 @@ usage:
   unlockd user import FILE.csv [--pending]
   unlockd user show U [--json]
   unlockd user list [--state S] [--json]
+  unlockd user unlock U --reason R
+  unlockd user lock U --reason R [--until RFC3339] [--message M]   an administrator's freeze
+  unlockd user disable|enable U --reason R
+  unlockd user unlock-all --locked-since DURATION --reason R      emergency bulk unlock
+  unlockd policy show [--json]
+  unlockd policy set KEY=VALUE...
+  unlockd audit verify                  exit 0 when the chain is intact, 1 at the first bad event
+  unlockd audit export [--since RFC3339] [--format jsonl|csv]
 
 Configuration comes from the environment (UNLOCKD_DATABASE_URL, ...); see the README.
 `
@@ -59,6 +67,9 @@ func Run(ctx context.Context, args []string, stdio IO, getenv config.Getenv) int
 	err := run(ctx, args, stdio, getenv)
 	if err == nil {
 		return exitOK
+	}
+	if errors.Is(err, errChainBroken) {
+		return exitFailure
 	}
 	var ue *usageError
 	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
@@ -85,6 +96,10 @@ func run(ctx context.Context, args []string, stdio IO, getenv config.Getenv) err
 		return cmdDev(ctx, args[1:], stdio, getenv)
 	case "user":
 		return cmdUser(ctx, args[1:], stdio, getenv)
+	case "policy":
+		return cmdPolicy(ctx, args[1:], stdio, getenv)
+	case "audit":
+		return cmdAudit(ctx, args[1:], stdio, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdio.Out, usage)
 		return nil

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
+	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/config"
 	"github.com/unlockd/unlockd/internal/postgres"
 	"github.com/unlockd/unlockd/internal/server"
@@ -72,11 +74,15 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 		return err
 	}
 	defer m.Close()
+	metrics := server.NewMetrics()
+	a.accounts.SetMetrics(metrics)
+	a.hasher.SetWaitObserver(metrics.HashWait)
 	srv, err := server.New(server.Deps{
 		Config:   a.cfg,
 		Accounts: a.accounts,
 		Sessions: sessions,
 		Log:      a.log,
+		Metrics:  metrics,
 		Ready: func(ctx context.Context) error {
 			if err := a.db.Ping(ctx); err != nil {
 				return fmt.Errorf("database: %w", err)
@@ -94,7 +100,20 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 	if err != nil {
 		return err
 	}
-	go sweepSessions(ctx, a, sessions)
+	go sweep(ctx, a, sessions)
+	if a.cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", a.cfg.MetricsListen)
+		if err != nil {
+			return &config.Error{Var: "UNLOCKD_METRICS_LISTEN", Msg: err.Error()}
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics.Handler())
+		go func() {
+			if err := srv.Serve(ctx, mln, mux); err != nil {
+				a.log.Error("metrics listener", "err", err)
+			}
+		}()
+	}
 	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String(), "dev", a.cfg.Dev)
 	if ready != nil {
 		ready(ln.Addr().String())
@@ -104,8 +123,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 	return err
 }
 
-// sweepSessions deletes expired sessions every few minutes.
-func sweepSessions(ctx context.Context, a *app, store *postgres.SessionStore) {
+// sweep deletes expired sessions and forgets old throttle counts every few minutes.
+func sweep(ctx context.Context, a *app, store *postgres.SessionStore) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
@@ -117,6 +136,9 @@ func sweepSessions(ctx context.Context, a *app, store *postgres.SessionStore) {
 				a.log.Warn("session sweep", "err", err)
 			} else if n > 0 {
 				a.log.Debug("session sweep", "deleted", n)
+			}
+			if err := a.store.PruneClientFailures(ctx, time.Now().Add(-account.ClientWindow)); err != nil {
+				a.log.Warn("throttle sweep", "err", err)
 			}
 		}
 	}

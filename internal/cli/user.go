@@ -18,7 +18,7 @@ import (
 
 func cmdUser(ctx context.Context, args []string, stdio IO, getenv config.Getenv) error {
 	if len(args) == 0 {
-		return usagef("user needs an action: add, import, show or list")
+		return usagef("user needs an action: add, import, show, list, unlock, lock, disable, enable or unlock-all")
 	}
 	switch args[0] {
 	case "add":
@@ -29,6 +29,10 @@ func cmdUser(ctx context.Context, args []string, stdio IO, getenv config.Getenv)
 		return cmdUserShow(ctx, args[1:], stdio, getenv)
 	case "list":
 		return cmdUserList(ctx, args[1:], stdio, getenv)
+	case "unlock", "lock", "disable", "enable":
+		return cmdUserState(ctx, args[0], args[1:], stdio, getenv)
+	case "unlock-all":
+		return cmdUserUnlockAll(ctx, args[1:], stdio, getenv)
 	}
 	return usagef("user: unknown action %q", args[0])
 }

@@ -19,6 +19,9 @@ func (s *Server) routes() http.Handler {
 	// Operations: no session, no language.
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	if s.cfg.MetricsListen == "" {
+		r.Handle("/metrics", s.metrics.Handler())
+	}
 	static, _ := fs.Sub(web.Static, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
 

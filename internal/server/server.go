@@ -29,6 +29,7 @@ type Deps struct {
 	Sessions scs.Store
 	Ready    Readiness
 	Log      *slog.Logger
+	Metrics  *Metrics // served at /metrics unless UNLOCKD_METRICS_LISTEN moves it
 }
 
 // Server serves unlockd's pages.
@@ -41,6 +42,7 @@ type Server struct {
 	bundle   *i18n.Bundle
 	views    *views
 	proxies  *clientIPResolver
+	metrics  *Metrics
 	handler  http.Handler
 }
 
@@ -64,7 +66,10 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: d.Config, accounts: d.Accounts, ready: d.Ready, log: d.Log, bundle: bundle, views: v,
-		proxies: newClientIPResolver(d.Config.TrustedProxies)}
+		proxies: newClientIPResolver(d.Config.TrustedProxies), metrics: d.Metrics}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

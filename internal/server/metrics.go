@@ -1,0 +1,54 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the Prometheus series unlockd exports. It implements account.Metrics.
+type Metrics struct {
+	registry  *prometheus.Registry
+	signIns   *prometheus.CounterVec
+	locks     *prometheus.CounterVec
+	unlocks   *prometheus.CounterVec
+	throttled *prometheus.CounterVec
+	hashWait  prometheus.Histogram
+}
+
+// NewMetrics registers unlockd's series (and the Go runtime's) in a fresh registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_sign_ins_total",
+			Help: "Sign-in attempts by result (success, failure, unknown, locked, repeated, throttled)."}, []string{"result"}),
+		locks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_locks_total",
+			Help: "Accounts locked, by cause (lock_temporarily, lock_hard, freeze)."}, []string{"cause"}),
+		unlocks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_unlocks_total",
+			Help: "Accounts unlocked, by method (administrator, bulk, self-service methods)."}, []string{"method"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_throttled_total",
+			Help: "Requests refused by a per-client throttle, by where."}, []string{"where"}),
+		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "unlockd_hash_queue_wait_seconds",
+			Help:    "How long password hashing waited for a free worker.",
+			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}}),
+	}
+	m.registry.MustRegister(m.signIns, m.locks, m.unlocks, m.throttled, m.hashWait,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *Metrics) SignIn(result string)   { m.signIns.WithLabelValues(result).Inc() }
+func (m *Metrics) Lock(cause string)      { m.locks.WithLabelValues(cause).Inc() }
+func (m *Metrics) Unlock(method string)   { m.unlocks.WithLabelValues(method).Inc() }
+func (m *Metrics) Throttled(where string) { m.throttled.WithLabelValues(where).Inc() }
+
+// HashWait records a hashing queue wait; give it to the hasher's wait observer.
+func (m *Metrics) HashWait(d time.Duration) { m.hashWait.Observe(d.Seconds()) }
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
