@@ -337,7 +337,9 @@ func TestStateTransitions(t *testing.T) {
 		ok   bool
 	}{
 		{"unlock an active account", func() (*account.Account, error) { return e.svc.Unlock(ctx, "alice", "r", cli) }, account.StateActive, false},
-		{"freeze", func() (*account.Account, error) { return e.svc.Freeze(ctx, "alice", "compliance", "call the desk", nil, cli) }, account.StateFrozen, true},
+		{"freeze", func() (*account.Account, error) {
+			return e.svc.Freeze(ctx, "alice", "compliance", "call the desk", nil, cli)
+		}, account.StateFrozen, true},
 		{"enable a frozen account", func() (*account.Account, error) { return e.svc.Enable(ctx, "alice", "r", cli) }, account.StateFrozen, false},
 		{"unlock the freeze", func() (*account.Account, error) { return e.svc.Unlock(ctx, "alice", "cleared", cli) }, account.StateActive, true},
 		{"disable", func() (*account.Account, error) { return e.svc.Disable(ctx, "alice", "left", cli) }, account.StateDisabled, true},
