@@ -13,10 +13,10 @@ type Store interface {
 	// AccountByID loads one account. ENOTFOUND.
 	AccountByID(ctx context.Context, id int64) (*Account, error)
 	// CreateAccount inserts a, filling ID and timestamps. ECONFLICT when the username, email or phone is taken.
-	CreateAccount(ctx context.Context, a *Account) error
+	CreateAccount(ctx context.Context, a *Account, actor Actor) error
 	// ImportAccounts creates or updates accounts by username (case-insensitive) in one transaction:
 	// all rows or none. ECONFLICT names the row whose email or phone belongs to another account.
-	ImportAccounts(ctx context.Context, rows []ImportRow) (created, updated int, err error)
+	ImportAccounts(ctx context.Context, rows []ImportRow, actor Actor) (created, updated int, err error)
 	// ListAccounts returns accounts ordered by username, optionally only those in state.
 	ListAccounts(ctx context.Context, state State, limit int) ([]*Account, error)
 	// SetPasswordHash replaces the stored hash only if it is still oldHash (a rehash racing a password

@@ -22,7 +22,7 @@ type NewAccount struct {
 }
 
 // AddAccount validates and creates one account.
-func (s *Service) AddAccount(ctx context.Context, in NewAccount) (*Account, error) {
+func (s *Service) AddAccount(ctx context.Context, in NewAccount, actor Actor) (*Account, error) {
 	a, err := validateNew(in.Username, in.Email, in.Phone, in.DisplayName, in.Role)
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func (s *Service) AddAccount(ctx context.Context, in NewAccount) (*Account, erro
 			return nil, fmt.Errorf("add account: %w", err)
 		}
 	}
-	if err := s.store.CreateAccount(ctx, a); err != nil {
+	if err := s.store.CreateAccount(ctx, a, actor); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -162,8 +162,8 @@ func csvError(err error) error {
 }
 
 // ImportAccounts writes validated rows: all or nothing.
-func (s *Service) ImportAccounts(ctx context.Context, rows []ImportRow) (created, updated int, err error) {
-	return s.store.ImportAccounts(ctx, rows)
+func (s *Service) ImportAccounts(ctx context.Context, rows []ImportRow, actor Actor) (created, updated int, err error) {
+	return s.store.ImportAccounts(ctx, rows, actor)
 }
 
 // AccountByLogin finds one account by username, email or phone.

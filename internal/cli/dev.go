@@ -190,7 +190,7 @@ func seedDemo(ctx context.Context, a *app) error {
 			return err
 		}
 		acc, err := a.accounts.AddAccount(ctx, account.NewAccount{Username: d.username, Email: d.email,
-			Phone: d.phone, DisplayName: d.name, Role: d.role, Password: d.password})
+			Phone: d.phone, DisplayName: d.name, Role: d.role, Password: d.password}, account.Actor{Name: "dev-seed"})
 		if err != nil {
 			return err
 		}

@@ -69,7 +69,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdio IO, getenv config.Gete
 		return err
 	}
 	defer a.Close()
-	acc, err := a.accounts.AddAccount(ctx, in)
+	acc, err := a.accounts.AddAccount(ctx, in, cliActor)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func cmdUserImport(ctx context.Context, args []string, stdio IO, getenv config.G
 		return err
 	}
 	defer a.Close()
-	created, updated, err := a.accounts.ImportAccounts(ctx, rows)
+	created, updated, err := a.accounts.ImportAccounts(ctx, rows, cliActor)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}

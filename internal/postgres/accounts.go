@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/audit"
 )
 
 // AccountStore implements account.Store.
@@ -64,14 +66,22 @@ func (s *AccountStore) AccountByID(ctx context.Context, id int64) (*account.Acco
 	return a, nil
 }
 
-// CreateAccount inserts one account.
-func (s *AccountStore) CreateAccount(ctx context.Context, a *account.Account) error {
+// CreateAccount inserts one account and audits it.
+func (s *AccountStore) CreateAccount(ctx context.Context, a *account.Account, actor account.Actor) error {
 	now := s.db.now()
-	err := s.db.Pool.QueryRow(ctx, `INSERT INTO accounts
-		(username, email, phone, display_name, role, state, password_hash, language, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id, created_at, updated_at`,
-		a.Username, a.Email, a.Phone, a.DisplayName, string(a.Role), string(a.State), a.PasswordHash,
-		a.Language, now).Scan(&a.ID, &a.CreatedAt, &a.UpdatedAt)
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO accounts
+			(username, email, phone, display_name, role, state, password_hash, language, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id, created_at, updated_at`,
+			a.Username, a.Email, a.Phone, a.DisplayName, string(a.Role), string(a.State), a.PasswordHash,
+			a.Language, now).Scan(&a.ID, &a.CreatedAt, &a.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.AccountCreated,
+			AccountID: idPtr(a.ID), Username: a.Username, ClientIP: actor.Client,
+			Details: audit.Details("role", string(a.Role), "state", string(a.State))})
+	})
 	if c, ok := isUniqueViolation(err); ok {
 		return conflict(c, a)
 	}
@@ -92,10 +102,11 @@ func conflict(constraint string, a *account.Account) error {
 
 // ImportAccounts upserts every row by username in one transaction. An update changes contact details,
 // display name and role, and the hash only when the row has one; it never touches state or counters.
-func (s *AccountStore) ImportAccounts(ctx context.Context, rows []account.ImportRow) (created, updated int, err error) {
+func (s *AccountStore) ImportAccounts(ctx context.Context, rows []account.ImportRow, actor account.Actor) (created, updated int, err error) {
 	now := s.db.now()
 	err = s.db.Transact(ctx, func(tx pgx.Tx) error {
 		created, updated = 0, 0
+		var events []*audit.Event
 		for _, r := range rows {
 			a := r.Account
 			var inserted bool
@@ -121,8 +132,12 @@ func (s *AccountStore) ImportAccounts(ctx context.Context, rows []account.Import
 			} else {
 				updated++
 			}
+			events = append(events, &audit.Event{At: now, Actor: actor.Name, Action: audit.AccountImported,
+				AccountID: idPtr(a.ID), Username: a.Username, ClientIP: actor.Client,
+				Details: audit.Details("created", strconv.FormatBool(inserted), "role", string(a.Role),
+					"password_hash", strconv.FormatBool(r.PasswordHash != ""))})
 		}
-		return nil
+		return appendAudit(ctx, tx, events...)
 	})
 	if err != nil {
 		return 0, 0, unavailable("import accounts", err)

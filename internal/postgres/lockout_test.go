@@ -67,7 +67,7 @@ func newEngine(t *testing.T, policy ...string) *engine {
 
 func (e *engine) add(username string) *account.Account {
 	e.t.Helper()
-	a, err := e.svc.AddAccount(context.Background(), account.NewAccount{Username: username, Email: username + "@example.com", Password: password})
+	a, err := e.svc.AddAccount(context.Background(), account.NewAccount{Username: username, Email: username + "@example.com", Password: password}, account.Actor{Name: "test"})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -106,17 +106,17 @@ func TestUsernamesAndEmailsAreUniqueWhateverTheCase(t *testing.T) {
 	db := mustDB(t)
 	s := postgres.NewAccountStore(db)
 	ctx := context.Background()
-	if err := s.CreateAccount(ctx, newAccount("Alice")); err != nil {
+	if err := s.CreateAccount(ctx, newAccount("Alice"), account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	dup := newAccount("ALICE")
 	dup.Email = "other@example.com"
-	if err := s.CreateAccount(ctx, dup); account.ErrorCode(err) != account.ECONFLICT {
+	if err := s.CreateAccount(ctx, dup, account.Actor{Name: "test"}); account.ErrorCode(err) != account.ECONFLICT {
 		t.Fatalf("ALICE after Alice: %v, want conflict", err)
 	}
 	dupMail := newAccount("bob")
 	dupMail.Email = "ALICE@EXAMPLE.COM"
-	if err := s.CreateAccount(ctx, dupMail); account.ErrorCode(err) != account.ECONFLICT || !strings.Contains(account.ErrorMessage(err), "email") {
+	if err := s.CreateAccount(ctx, dupMail, account.Actor{Name: "test"}); account.ErrorCode(err) != account.ECONFLICT || !strings.Contains(account.ErrorMessage(err), "email") {
 		t.Fatalf("same email other case: %v, want an email conflict", err)
 	}
 	for _, login := range []string{"alice", "ALICE", "alice@EXAMPLE.com"} {
@@ -136,7 +136,7 @@ func TestAccountByLoginFindsPhone(t *testing.T) {
 	ctx := context.Background()
 	a := newAccount("li.wei")
 	a.Phone = "+8613800000000"
-	if err := s.CreateAccount(ctx, a); err != nil {
+	if err := s.CreateAccount(ctx, a, account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.AccountByLogin(ctx, "+8613800000000")
@@ -149,7 +149,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	db := mustDB(t)
 	s := postgres.NewAccountStore(db)
 	ctx := context.Background()
-	if err := s.CreateAccount(ctx, newAccount("taken")); err != nil {
+	if err := s.CreateAccount(ctx, newAccount("taken"), account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	clash := newAccount("newcomer")
@@ -158,7 +158,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 		{Line: 2, Account: newAccount("first")},
 		{Line: 3, Account: clash},
 	}
-	if _, _, err := s.ImportAccounts(ctx, rows); account.ErrorCode(err) != account.ECONFLICT || !strings.Contains(account.ErrorMessage(err), "line 3") {
+	if _, _, err := s.ImportAccounts(ctx, rows, account.Actor{Name: "test"}); account.ErrorCode(err) != account.ECONFLICT || !strings.Contains(account.ErrorMessage(err), "line 3") {
 		t.Fatalf("import with a clash: %v, want a conflict naming line 3", err)
 	}
 	if _, err := s.AccountByLogin(ctx, "first"); account.ErrorCode(err) != account.ENOTFOUND {
@@ -166,12 +166,12 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	}
 	// The same import, fixed, creates then updates (idempotent by username).
 	clash.Email = "newcomer@example.com"
-	created, updated, err := s.ImportAccounts(ctx, rows)
+	created, updated, err := s.ImportAccounts(ctx, rows, account.Actor{Name: "test"})
 	if err != nil || created != 2 || updated != 0 {
 		t.Fatalf("first import: %d created %d updated, %v", created, updated, err)
 	}
 	rows[0].Account.DisplayName = "First Person"
-	created, updated, err = s.ImportAccounts(ctx, rows)
+	created, updated, err = s.ImportAccounts(ctx, rows, account.Actor{Name: "test"})
 	if err != nil || created != 0 || updated != 2 {
 		t.Fatalf("second import: %d created %d updated, %v", created, updated, err)
 	}
@@ -186,7 +186,7 @@ func TestSessionStoreKeepsOnlyTokenHashes(t *testing.T) {
 	ctx := context.Background()
 	accounts := postgres.NewAccountStore(db)
 	a := newAccount("alice")
-	if err := accounts.CreateAccount(ctx, a); err != nil {
+	if err := accounts.CreateAccount(ctx, a, account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	codec := scs.GobCodec{}

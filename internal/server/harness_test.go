@@ -106,7 +106,7 @@ func (h *harness) addAccount(username string) *account.Account {
 	a, err := h.accounts.AddAccount(context.Background(), account.NewAccount{
 		Username: username, Email: username + "@example.com", DisplayName: strings.ToUpper(username[:1]) + username[1:],
 		Password: goodPassword,
-	})
+	}, account.Actor{Name: "test"})
 	if err != nil {
 		h.t.Fatal(err)
 	}

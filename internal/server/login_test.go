@@ -157,7 +157,7 @@ func TestImportedBcryptHashIsUpgradedAtSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := h.accounts.ImportAccounts(context.Background(), rows); err != nil {
+	if _, _, err := h.accounts.ImportAccounts(context.Background(), rows, account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	if res := h.signIn(h.client(), "legacy", goodPassword); res.status != http.StatusSeeOther {
