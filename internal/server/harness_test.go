@@ -50,11 +50,16 @@ func withEnv(k, v string) harnessOption { return func(o *harnessOptions) { o.env
 // newHarness runs the real server on a real listener over a fresh database.
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
+	return newHarnessOn(t, pgtest.NewDatabase(t, postgres.MigrateURL), opts...)
+}
+
+// newHarnessOn runs another server over an existing database, as a second process would.
+func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
+	t.Helper()
 	o := harnessOptions{env: map[string]string{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	dbURL := pgtest.NewDatabase(t, postgres.MigrateURL)
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, dbURL, nil)
 	if err != nil {
@@ -82,7 +87,11 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	}
 	store := postgres.NewAccountStore(db)
 	svc := account.NewService(store, hasher, cfg.SecretKey, nil)
+	metrics := server.NewMetrics()
+	svc.SetMetrics(metrics)
+	hasher.SetWaitObserver(metrics.HashWait)
 	srv, err := server.New(server.Deps{
+		Metrics:  metrics,
 		Config:   cfg,
 		Accounts: svc,
 		Sessions: postgres.NewSessionStore(db, server.SessionCodec()),
