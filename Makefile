@@ -28,6 +28,7 @@ test: prereqs-test
 # Benchmarks: hashing, sign-ins through HTTP against raw argon2id, and the load test.
 bench: prereqs-run
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 30m ./internal/secret
+	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./internal/postgres
 	set -o pipefail; UNLOCKD_LOAD=1 $(GO) test -count=1 -run 'Load' -v -timeout 30m ./internal/... | grep -E '^(LOAD|---|ok|FAIL)'
 
 

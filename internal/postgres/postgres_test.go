@@ -17,10 +17,12 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+func pgtestURL(tb testing.TB) string { return pgtest.NewDatabase(tb, postgres.MigrateURL) }
+
 // mustDB returns a fresh, migrated database for one test.
 func mustDB(t *testing.T) *postgres.DB {
 	t.Helper()
-	url := pgtest.NewDatabase(t, postgres.MigrateURL)
+	url := pgtestURL(t)
 	db, err := postgres.Open(context.Background(), url, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -109,6 +109,8 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 
 const goodPassword = "correct horse battery staple"
 
+var testActor = account.Actor{Name: "test"}
+
 // addAccount creates an active account with goodPassword.
 func (h *harness) addAccount(username string) *account.Account {
 	h.t.Helper()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unlockd/unlockd/internal/postgres"
 	"github.com/unlockd/unlockd/internal/secret"
 )
 
@@ -184,4 +185,99 @@ func report(t *testing.T, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	t.Log(msg)
 	fmt.Println("LOAD:", msg)
+}
+
+// loadSignIns posts sign-ins from `workers` goroutines for d, each request built by next, and
+// returns the rate and the status counts.
+func loadSignIns(h *harness, d time.Duration, workers int, next func(i int64) (url.Values, string)) (float64, map[int]int64) {
+	var seq atomic.Int64
+	var mu sync.Mutex
+	statuses := map[int]int64{}
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			local := map[int]int64{}
+			for time.Now().Before(deadline) {
+				form, xff := next(seq.Add(1))
+				req, _ := http.NewRequest(http.MethodPost, h.url+"/login", strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				if xff != "" {
+					req.Header.Set("X-Forwarded-For", xff)
+				}
+				res, err := c.Do(req)
+				if err != nil {
+					local[0]++
+					continue
+				}
+				res.Body.Close()
+				local[res.StatusCode]++
+			}
+			mu.Lock()
+			for k, v := range local {
+				statuses[k] += v
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	var total int64
+	for _, v := range statuses {
+		total += v
+	}
+	return float64(total) / time.Since(start).Seconds(), statuses
+}
+
+// TestLoadFailedSignInsWithAudit measures failed sign-ins per second with every one written to
+// the hash-chained audit log: on one account (threshold raised so it never locks), across 1,000
+// accounts (from many clients behind a trusted proxy, as a credential-stuffing wave arrives), and
+// rejections per second for a locked account.
+func TestLoadFailedSignInsWithAudit(t *testing.T) {
+	needLoad(t)
+	h := newHarness(t, withHasher(secret.NewHasher(secret.DefaultParams, runtime.NumCPU(), 64, 10*time.Second)),
+		withEnv("UNLOCKD_TRUSTED_PROXIES", "127.0.0.1/32"))
+	ctx := context.Background()
+	if _, err := h.accounts.SetPolicy(ctx, map[string]string{"lockout.threshold": "1000", "lockout.ignore_repeated_password": "false"}, testActor); err != nil {
+		t.Fatal(err)
+	}
+	h.addAccount("alice")
+	hash, _ := secret.HashPassword(goodPassword, secret.DefaultParams)
+	if _, err := h.db.Pool.Exec(ctx, `INSERT INTO accounts (username, email, password_hash)
+		SELECT 'user' || g, 'user' || g || '@example.com', $1 FROM generate_series(1, 1000) g`, hash); err != nil {
+		t.Fatal(err)
+	}
+	const d = 8 * time.Second
+	workers := 2 * runtime.NumCPU()
+	rate, st := loadSignIns(h, d, workers, func(i int64) (url.Values, string) {
+		return url.Values{"username": {"alice"}, "password": {fmt.Sprintf("wrong %d", i)}}, ""
+	})
+	report(t, "failed sign-ins on one account, audited: %.1f/s %v", rate, st)
+	rate, st = loadSignIns(h, d, workers, func(i int64) (url.Values, string) {
+		return url.Values{"username": {fmt.Sprintf("user%d", i%1000+1)}, "password": {"Spring2026!"}},
+			fmt.Sprintf("10.%d.%d.%d", i/65536%256, i/256%256, i%256)
+	})
+	report(t, "failed sign-ins across 1,000 accounts, audited: %.1f/s %v", rate, st)
+
+	if _, err := h.accounts.Freeze(ctx, "alice", "load test", "", nil, testActor); err != nil {
+		t.Fatal(err)
+	}
+	rate, st = loadSignIns(h, d, workers, func(i int64) (url.Values, string) {
+		return url.Values{"username": {"alice"}, "password": {goodPassword}}, ""
+	})
+	report(t, "rejections for a locked account (each still costs one dummy hash): %.1f/s %v", rate, st)
+	var events int64
+	h.db.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events`).Scan(&events)
+	n, err := postgresVerify(h)
+	report(t, "audit events written: %d; chain verified: %d events, %v", events, n, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func postgresVerify(h *harness) (int64, error) {
+	return postgres.NewAuditStore(h.db).Verify(context.Background())
 }
