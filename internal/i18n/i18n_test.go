@@ -1,0 +1,75 @@
+package i18n_test
+
+import (
+	"io/fs"
+	"regexp"
+	"testing"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/i18n"
+	"github.com/unlockd/unlockd/web"
+)
+
+// Every message a template asks for exists, in both languages (Load checks they agree).
+func TestTemplatesUseOnlyKnownMessages(t *testing.T) {
+	b, err := i18n.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`\.T "([a-z0-9_]+)"`)
+	err = fs.WalkDir(web.Templates, "templates", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := fs.ReadFile(web.Templates, path)
+		if err != nil {
+			return err
+		}
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			if !b.Has(m[1]) {
+				t.Errorf("%s uses unknown message %q", path, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range account.States {
+		for _, id := range []string{"state_" + string(s), "state_" + string(s) + "_meaning"} {
+			if !b.Has(id) {
+				t.Errorf("no message %q for state %s", id, s)
+			}
+		}
+	}
+}
+
+func TestMatchPicksChineseForAnyChineseBrowser(t *testing.T) {
+	for header, want := range map[string]string{
+		"":                   "en",
+		"en-US,en;q=0.9":     "en",
+		"zh-CN,zh;q=0.9":     "zh-CN",
+		"zh":                 "zh-CN",
+		"zh-Hans-CN":         "zh-CN",
+		"fr-FR, zh-CN;q=0.5": "zh-CN",
+		"de-DE":              "en",
+		"garbage;;;q=x":      "en",
+	} {
+		if got := i18n.Match(header); got != want {
+			t.Errorf("Match(%q) = %s, want %s", header, got, want)
+		}
+	}
+}
+
+func TestLocalizerFillsTemplateData(t *testing.T) {
+	b, err := i18n.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Localizer("zh-CN").T("account_hello", "Name", "李伟"); got != "当前登录：李伟。" {
+		t.Fatalf("got %q", got)
+	}
+	if got := b.Localizer("xx").T("nav_help"); got != "Help" {
+		t.Fatalf("unknown language fell back to %q", got)
+	}
+}
