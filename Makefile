@@ -75,7 +75,7 @@ define need_chromium
 if ! command -v chromium >/dev/null; then \
   if [ "$$(id -u)" = 0 ]; then \
     echo "installing chromium (apt)"; \
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
   else \
     echo "Chromium missing: install the 'chromium' package (sudo apt-get install chromium)"; exit 1; \
   fi; \

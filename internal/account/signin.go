@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/unlockd/unlockd/internal/lockout"
@@ -34,6 +35,8 @@ type SignInResult struct {
 	Account *Account
 	// DeviceToken is a new device cookie to give the browser; empty when it already has a valid one.
 	DeviceToken string
+	// PreviousSignIn is when the account last signed in before this one, if ever: the owner checks it.
+	PreviousSignIn *time.Time
 }
 
 // SignIn checks a password under the lockout policy. The order matters:
@@ -157,7 +160,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		return nil, ErrBadCredentials
 	}
 
-	result := &SignInResult{Account: a}
+	result := &SignInResult{Account: a, PreviousSignIn: a.LastSignInAt}
 	succ := Success{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Client: req.ClientIP,
 		UserAgent: printable(req.UserAgent), Method: "password", Now: now}
 	if deviceID == 0 {

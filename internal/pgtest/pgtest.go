@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,11 +56,15 @@ func Prerequisite(tb testing.TB, err error) {
 func SharedCluster(tb testing.TB) *Cluster {
 	tb.Helper()
 	shared.once.Do(func() {
+		reapStale()
 		dir, err := os.MkdirTemp("", "unlockd-pg-")
 		if err != nil {
 			shared.err = err
 			return
 		}
+		// Remember who owns the cluster, so that a later run can remove it if this process is
+		// killed before Main's cleanup (go test -timeout does that).
+		_ = os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
 		c, err := New(dir, 0)
 		if err != nil {
 			shared.err = err
@@ -153,4 +160,24 @@ func (c *Cluster) EnsureDatabase(ctx context.Context, name string) error {
 		return nil
 	}
 	return createDB(ctx, c, name, "")
+}
+
+// reapStale stops and removes clusters left behind by test processes that no longer exist.
+func reapStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "unlockd-pg-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil {
+			continue // still running (or unreadable): not ours to touch
+		}
+		if c, err := New(dir, 0); err == nil {
+			c.started = true
+			_ = c.Stop()
+		}
+		_ = os.RemoveAll(dir)
+	}
 }

@@ -15,7 +15,12 @@ type accountData struct {
 // accountPage shows the signed-in user's account and what its state means.
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 	a := currentAccount(r)
-	p := s.newPage(r, "account_title", accountData{State: a.EffectiveState(s.accounts.Now()), LastSignIn: a.LastSignInAt})
+	data := accountData{State: a.EffectiveState(s.accounts.Now())}
+	if prev := s.sessions.GetInt64(r.Context(), sessPreviousSignIn); prev > 0 {
+		t := time.Unix(prev, 0)
+		data.LastSignIn = &t
+	}
+	p := s.newPage(r, "account_title", data)
 	p.Flash = s.popFlash(r)
 	s.render(w, r, http.StatusOK, "account", p)
 	return nil

@@ -58,6 +58,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	s.sessions.Put(r.Context(), sessAccountID, res.Account.ID)
 	s.sessions.Put(r.Context(), sessAuthAt, now)
 	s.sessions.Put(r.Context(), sessSeenAt, now)
+	if res.PreviousSignIn != nil {
+		s.sessions.Put(r.Context(), sessPreviousSignIn, res.PreviousSignIn.Unix())
+	}
 	if res.DeviceToken != "" {
 		s.setDeviceCookie(w, res.DeviceToken)
 	}

@@ -139,6 +139,8 @@ const (
 	sessAuthAt    = "auth_at"    // when the password was last proven (unix seconds)
 	sessSeenAt    = "seen_at"    // last request (unix seconds), for the staff idle timeout
 	sessFlash     = "flash"
+	// sessPreviousSignIn is the sign-in before this session's (unix seconds), shown on /account.
+	sessPreviousSignIn = "previous_sign_in"
 )
 
 // loadAccount puts the signed-in account, if any, into the request context. A session whose

@@ -49,6 +49,7 @@ type flash struct {
 
 // page is what every template receives.
 type page struct {
+	Path    string // for aria-current in the navigation
 	Lang    string
 	L       *i18n.Localizer
 	Title   string
@@ -61,7 +62,7 @@ type page struct {
 // newPage prepares the data for a page whose title is the message titleID.
 func (s *Server) newPage(r *http.Request, titleID string, data any) *page {
 	l := s.localizer(r)
-	return &page{Lang: l.Lang, L: l, Title: l.T(titleID), Account: currentAccount(r), Data: data}
+	return &page{Path: r.URL.Path, Lang: l.Lang, L: l, Title: l.T(titleID), Account: currentAccount(r), Data: data}
 }
 
 // render writes a page. It renders into a buffer first, so a template failure becomes a clean

@@ -13,8 +13,14 @@ import (
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.logRequests, securityHeaders(s.cfg.CookieSecure), limitBody)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) { s.renderStatus(w, r, http.StatusNotFound) })
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) { s.renderStatus(w, r, http.StatusMethodNotAllowed) })
+	// Error pages speak the visitor's language and know who is signed in, like every other page.
+	page := func(h http.Handler) http.Handler { return s.language(s.sessions.LoadAndSave(s.loadAccount(h))) }
+	r.NotFound(page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderStatus(w, r, http.StatusNotFound)
+	})).ServeHTTP)
+	r.MethodNotAllowed(page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderStatus(w, r, http.StatusMethodNotAllowed)
+	})).ServeHTTP)
 
 	// Operations: no session, no language.
 	r.Get("/healthz", s.healthz)
@@ -27,7 +33,7 @@ func (s *Server) routes() http.Handler {
 
 	// Pages.
 	r.Group(func(r chi.Router) {
-		r.Use(s.language, s.sessions.LoadAndSave, s.loadAccount)
+		r.Use(page)
 		r.Get("/", s.handle(s.home))
 		r.Get("/help", s.handle(s.help))
 

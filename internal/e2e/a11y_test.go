@@ -1,0 +1,205 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/unlockd/unlockd/internal/pgtest"
+)
+
+// axe-core, the accessibility engine, is read once per process from UNLOCKD_AXE_JS (the Makefile
+// sets it) or from where `make test` installs it.
+var axeJS struct {
+	once sync.Once
+	src  string
+	err  error
+}
+
+func axeSource(t *testing.T) string {
+	t.Helper()
+	axeJS.once.Do(func() {
+		path := os.Getenv("UNLOCKD_AXE_JS")
+		if path == "" {
+			root, err := findModuleRoot()
+			if err != nil {
+				axeJS.err = err
+				return
+			}
+			path = filepath.Join(root, ".data", "axe", "node_modules", "axe-core", "axe.min.js")
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			axeJS.err = fmt.Errorf("axe-core not found (make test installs it with npm into .data/axe; or set UNLOCKD_AXE_JS): %w", err)
+			return
+		}
+		axeJS.src = string(data)
+	})
+	pgtest.Prerequisite(t, axeJS.err)
+	return axeJS.src
+}
+
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	URL    string `json:"helpUrl"`
+	Nodes  []struct {
+		Target  []string `json:"target"`
+		HTML    string   `json:"html"`
+		Summary string   `json:"summary"`
+	} `json:"nodes"`
+}
+
+type axeResults struct {
+	Violations []axeViolation `json:"violations"`
+	Passes     int            `json:"passes"`
+	Incomplete []string       `json:"incomplete"`
+}
+
+// axeRun runs every axe rule on the page. Runtime.evaluate is not subject to the page's
+// Content-Security-Policy (script-src 'self': an inline <script> added to the DOM does not run,
+// yet the evaluated axe source does), so the audit sees the real, unmodified pages; the check for
+// window.axe in runAxe fails loudly if that ever changes.
+const axeRun = `axe.run(document, {resultTypes: ['violations']}).then(r => ({
+	violations: r.violations.map(v => ({
+		id: v.id, impact: v.impact || '', help: v.help, helpUrl: v.helpUrl,
+		nodes: v.nodes.map(n => ({
+			target: n.target.map(s => Array.isArray(s) ? s.join(' >>> ') : String(s)),
+			html: n.html, summary: n.failureSummary || '',
+		})),
+	})),
+	passes: r.passes.length,
+	incomplete: r.incomplete.map(v => v.id),
+}))`
+
+// runAxe injects axe-core into the page the tab shows and runs it.
+func runAxe(t *testing.T, p *tab) axeResults {
+	t.Helper()
+	p.do(t, chromedp.Evaluate[chromedp.Void](axeSource(t)))
+	if !eval[bool](t, p, `typeof window.axe === "object" && typeof window.axe.run === "function"`) {
+		t.Fatal("axe-core did not load into the page")
+	}
+	return run(t, p, "axe.run", chromedp.Evaluate[axeResults](axeRun, chromedp.EvalAwaitPromise))
+}
+
+// audit runs axe on the page the tab shows: serious and critical violations fail the test, the
+// others are logged.
+func audit(t *testing.T, p *tab) {
+	t.Helper()
+	res := runAxe(t, p)
+	for _, v := range res.Violations {
+		switch v.Impact {
+		case "serious", "critical":
+			t.Errorf("accessibility violation: %s", v)
+		default:
+			t.Logf("accessibility note (not failing): %s", v)
+		}
+	}
+	t.Logf("axe: %d rules passed, %d violated, needs review: %v", res.Passes, len(res.Violations), res.Incomplete)
+}
+
+func (v axeViolation) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s [%s] %s (%s)", v.ID, v.Impact, v.Help, v.URL)
+	for _, n := range v.Nodes {
+		fmt.Fprintf(&b, "\n    %s  %s", strings.Join(n.Target, ", "), n.HTML)
+		if n.Summary != "" {
+			fmt.Fprintf(&b, "\n      %s", strings.ReplaceAll(n.Summary, "\n", "\n      "))
+		}
+	}
+	return b.String()
+}
+
+func TestAccessibility(t *testing.T) {
+	axeSource(t) // skip (or fail in CI) before starting anything when axe-core is missing
+	b := newBrowser(t)
+	srv := startServer(t)
+	const password = "a long and accessible passphrase"
+	srv.addUser(t, "carol", "carol@example.com", password, "--display-name", "Carol 张", "--phone", "+8613800000000")
+
+	// The audit must be able to fail: plant two violations axe rates critical and see it report them.
+	t.Run("axe catches a planted violation", func(t *testing.T) {
+		p := b.newTab(t, srv.URL, "en")
+		p.open(t, "/login")
+		p.do(t, chromedp.Evaluate[chromedp.Void](`document.querySelector("main form").insertAdjacentHTML("beforeend",
+			'<img src="/static/img/icon.svg" id="planted-img"><input type="text" id="planted-input">')`))
+		found := map[string]bool{}
+		for _, v := range runAxe(t, p).Violations {
+			if v.Impact == "critical" || v.Impact == "serious" {
+				found[v.ID] = true
+			}
+		}
+		for _, id := range []string{"image-alt", "label"} {
+			if !found[id] {
+				t.Errorf("axe did not report the planted %s violation (found %v)", id, found)
+			}
+		}
+	})
+
+	for _, lang := range []struct{ tag, acceptLanguage string }{
+		{"en", "en"},
+		{"zh-CN", "zh-CN,zh;q=0.9"},
+	} {
+		t.Run(lang.tag, func(t *testing.T) {
+			p := b.newTab(t, srv.URL, lang.acceptLanguage)
+			page := func(name, path string, wantStatus int, prepare func(t *testing.T)) {
+				t.Run(name, func(t *testing.T) {
+					if path != "" {
+						if resp := p.open(t, path); resp.Status != int64(wantStatus) {
+							t.Fatalf("GET %s: status %d, want %d", path, resp.Status, wantStatus)
+						}
+					}
+					if prepare != nil {
+						prepare(t)
+					}
+					audit(t, p)
+					if got := p.lang(t); got != lang.tag {
+						t.Errorf("html lang = %q, want %q", got, lang.tag)
+					}
+				})
+			}
+			page("home", "/", http.StatusOK, nil)
+			page("help", "/help", http.StatusOK, nil)
+			page("login", "/login", http.StatusOK, nil)
+			page("not found", "/no-such-page", http.StatusNotFound, nil)
+			page("login error", "", 0, func(t *testing.T) {
+				p.signIn(t, "carol", wrongPassword)
+				if p.count(t, ".notice.error") != 1 {
+					t.Fatal("the failed sign-in shows no error notice")
+				}
+			})
+			page("account", "", 0, func(t *testing.T) {
+				p.signIn(t, "carol", password)
+				if got := p.path(t); got != "/account" {
+					t.Fatalf("signing in landed on %s, want /account", got)
+				}
+			})
+			page("signed out", "", 0, func(t *testing.T) {
+				p.navigate(t, "click Sign out", chromedp.Click(chromedp.CSS(`header form[action="/logout"] button`)))
+				if p.count(t, ".notice.ok") != 1 {
+					t.Fatal("signing out shows no notice")
+				}
+			})
+			t.Run("login at phone width", func(t *testing.T) {
+				p.do(t, chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile, chromedp.EmulateTouch))
+				t.Cleanup(func() { p.do(t, chromedp.ResetViewport()) })
+				p.open(t, "/login")
+				if got := p.lang(t); got != lang.tag {
+					t.Fatalf("html lang = %q, want %q", got, lang.tag)
+				}
+				audit(t, p)
+				// WCAG 1.4.10 (reflow): nothing may need sideways scrolling at phone width.
+				if w := eval[[]int](t, p, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
+					t.Errorf("the page scrolls sideways at 375px: content %dpx wide in a %dpx viewport", w[0], w[1])
+				}
+			})
+		})
+	}
+}

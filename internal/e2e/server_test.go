@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/pgtest"
+	"github.com/unlockd/unlockd/internal/postgres"
+)
+
+func TestMain(m *testing.M) {
+	pgtest.Main(m)
+}
+
+// moduleRoot is the directory holding this module's go.mod.
+func moduleRoot(tb testing.TB) string {
+	tb.Helper()
+	root, err := findModuleRoot()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return root
+}
+
+var modulePath = regexp.MustCompile(`(?m)^module\s+github\.com/unlockd/unlockd\s*$`)
+
+// findModuleRoot walks up from the working directory (go test runs a test binary in its package
+// directory) to the go.mod of github.com/unlockd/unlockd, and asks the go command otherwise.
+func findModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil &&
+			modulePath.Match(data) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if gomod := strings.TrimSpace(string(out)); err == nil && gomod != "" && gomod != os.DevNull {
+		return filepath.Dir(gomod), nil
+	}
+	return "", fmt.Errorf("cannot find the module root of github.com/unlockd/unlockd above %s", dir)
+}
+
+var built struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// binary builds cmd/unlockd once per test process. It goes into the package's throwaway
+// PostgreSQL cluster directory, which pgtest.Main removes when the tests end, so no build is left
+// behind in the temporary directory.
+func binary(t *testing.T) string {
+	t.Helper()
+	cluster := pgtest.SharedCluster(t) // skips (or fails in CI) without PostgreSQL
+	built.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			built.err = fmt.Errorf("the go command is needed to build unlockd: %w", err)
+			return
+		}
+		dir := filepath.Join(cluster.Dir, "e2e-bin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			built.err = err
+			return
+		}
+		bin := filepath.Join(dir, "unlockd")
+		root, err := findModuleRoot()
+		if err != nil {
+			built.err = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, "./cmd/unlockd")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build ./cmd/unlockd: %w\n%s", err, out)
+			return
+		}
+		built.bin = bin
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.bin
+}
+
+// testServer is one `unlockd serve` process with its own database.
+type testServer struct {
+	URL string // http://127.0.0.1:PORT, also its UNLOCKD_BASE_URL
+	bin string
+	env []string
+	out *syncBuffer
+}
+
+// startServer runs `unlockd serve` on a free loopback port against a fresh migrated database,
+// waits until /readyz answers 200, and stops it with SIGTERM when the test ends.
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	bin := binary(t)
+	dbURL := pgtest.NewDatabase(t, postgres.MigrateURL)
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &testServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), bin: bin, out: &syncBuffer{}}
+		s.env = []string{
+			"PATH=" + os.Getenv("PATH"),
+			"HOME=" + os.Getenv("HOME"),
+			"UNLOCKD_DATABASE_URL=" + dbURL,
+			"UNLOCKD_LISTEN=127.0.0.1:" + strconv.Itoa(port),
+			"UNLOCKD_BASE_URL=" + s.URL,
+			"UNLOCKD_DEV=1",
+			"UNLOCKD_LOG_LEVEL=warn",
+		}
+		err = s.start(t)
+		if err == nil {
+			return s
+		}
+		lastErr = err
+		// Another process may have taken the port between freePort and the server's listen.
+		if !strings.Contains(s.out.String(), "address already in use") {
+			break
+		}
+	}
+	t.Fatal(lastErr)
+	return nil
+}
+
+func (s *testServer) start(t *testing.T) error {
+	t.Helper()
+	cmd := exec.Command(s.bin, "serve")
+	cmd.Env = s.env
+	dieWithTest(cmd)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start unlockd serve: %w", err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-exited:
+			return fmt.Errorf("unlockd serve exited before it was ready (%v):\n%s", waitErr, s.out)
+		default:
+		}
+		if resp, err := client.Get(s.URL + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("unlockd serve: /readyz did not answer 200 within 30s:\n%s", s.out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	t.Cleanup(func() {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Errorf("SIGTERM to unlockd serve: %v", err)
+		}
+		select {
+		case <-exited:
+			if waitErr != nil {
+				t.Errorf("unlockd serve did not exit cleanly after SIGTERM: %v", waitErr)
+			}
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Errorf("unlockd serve did not exit within 10s of SIGTERM")
+		}
+		out := s.out.String()
+		if strings.Contains(out, "level=ERROR") || strings.Contains(out, "panic") {
+			t.Errorf("unlockd serve logged an error:\n%s", out)
+		} else if t.Failed() && out != "" {
+			t.Logf("unlockd serve output:\n%s", out)
+		}
+	})
+	return nil
+}
+
+// addUser runs `unlockd user add` against the server's database, with the password on standard
+// input. extra holds more flags, such as "--display-name", "Alice".
+func (s *testServer) addUser(t *testing.T, username, email, password string, extra ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	args := append([]string{"user", "add", "--username", username, "--email", email, "--password-stdin"}, extra...)
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Env = s.env
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("unlockd %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return 0, errors.New("listener has no TCP address")
+	}
+	return addr.Port, nil
+}
+
+// syncBuffer collects a subprocess's output; the test reads it while the process still writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
