@@ -108,25 +108,31 @@ func binary(t *testing.T) string {
 
 // testServer is one `unlockd serve` process with its own database.
 type testServer struct {
-	URL string // http://127.0.0.1:PORT, also its UNLOCKD_BASE_URL
-	bin string
-	env []string
-	out *syncBuffer
+	URL         string // http://127.0.0.1:PORT, also its UNLOCKD_BASE_URL
+	DatabaseURL string
+	bin         string
+	env         []string
+	out         *syncBuffer
 }
 
 // startServer runs `unlockd serve` on a free loopback port against a fresh migrated database,
 // waits until /readyz answers 200, and stops it with SIGTERM when the test ends.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
+	return startServerOn(t, pgtest.NewDatabase(t, postgres.MigrateURL))
+}
+
+// startServerOn runs another `unlockd serve` process over an existing database.
+func startServerOn(t *testing.T, dbURL string) *testServer {
+	t.Helper()
 	bin := binary(t)
-	dbURL := pgtest.NewDatabase(t, postgres.MigrateURL)
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		port, err := freePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &testServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), bin: bin, out: &syncBuffer{}}
+		s := &testServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), DatabaseURL: dbURL, bin: bin, out: &syncBuffer{}}
 		s.env = []string{
 			"PATH=" + os.Getenv("PATH"),
 			"HOME=" + os.Getenv("HOME"),
@@ -253,4 +259,20 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// cli runs an unlockd command against the server's database and returns its standard output.
+func (s *testServer) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.bin, args...)
+	cmd.Env = s.env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("unlockd %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
 }
