@@ -1,0 +1,134 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/notify"
+)
+
+// Enqueue queues messages inside tx, so that they are sent if and only if the caller's transaction
+// commits: the change that causes a message and the message are one unit. Messages are checked with
+// notify.Message.Validate first; an invalid one is an error and nothing is queued.
+func Enqueue(ctx context.Context, tx pgx.Tx, msgs ...notify.Message) error {
+	return unavailable("outbox enqueue", enqueue(ctx, tx, msgs))
+}
+
+func enqueue(ctx context.Context, tx pgx.Tx, msgs []notify.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for _, m := range msgs {
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		data := m.Data
+		if data == nil {
+			data = map[string]string{}
+		}
+		b.Queue(`INSERT INTO outbox (channel, recipient, template, lang, data) VALUES ($1, $2, $3, $4, $5)`,
+			m.Channel, m.To, m.Template, notify.NormalizeLang(m.Lang), data)
+	}
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+// Enqueue queues messages in a transaction of their own, for messages no other change goes with.
+func (db *DB) Enqueue(ctx context.Context, msgs ...notify.Message) error {
+	return unavailable("outbox enqueue", db.Transact(ctx, func(tx pgx.Tx) error {
+		return enqueue(ctx, tx, msgs)
+	}))
+}
+
+// Outbox is the delivery side of the queue; it implements notify.OutboxQueue.
+type Outbox struct{ db *DB }
+
+// NewOutbox returns the queue of db.
+func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
+
+var _ notify.OutboxQueue = (*Outbox)(nil)
+
+// Claim takes up to limit due messages, oldest due first, and leases them to the caller until now +
+// lease; each claim counts as an attempt. One statement selects and leases, skipping rows another
+// transaction has locked, so concurrent claimers (in any number of processes) never get the same
+// message; a message whose lease has run out without being settled is due again.
+func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]notify.Queued, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	now := o.db.now()
+	// MATERIALIZED: the locking subquery runs once, so LIMIT bounds the batch.
+	rows, err := o.db.Pool.Query(ctx, `WITH due AS MATERIALIZED (
+			SELECT id FROM outbox
+			WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $1
+			  AND (leased_until IS NULL OR leased_until <= $1)
+			ORDER BY next_attempt_at, id
+			LIMIT $3
+			FOR UPDATE SKIP LOCKED)
+		UPDATE outbox o SET attempts = o.attempts + 1, leased_until = $2
+		FROM due WHERE o.id = due.id
+		RETURNING o.id, o.attempts, o.channel, o.recipient, o.template, o.lang, o.data`,
+		now, now.Add(lease), limit)
+	if err != nil {
+		return nil, unavailable("outbox claim", err)
+	}
+	defer rows.Close()
+	var out []notify.Queued
+	for rows.Next() {
+		var q notify.Queued
+		if err := rows.Scan(&q.ID, &q.Attempts, &q.Channel, &q.To, &q.Template, &q.Lang, &q.Data); err != nil {
+			return nil, fmt.Errorf("outbox claim: %w", err)
+		}
+		out = append(out, q)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("outbox claim", err)
+	}
+	slices.SortFunc(out, func(a, b notify.Queued) int { return int(a.ID - b.ID) })
+	return out, nil
+}
+
+// MarkSent records a delivery and empties the message's data (it may hold a code or a link). A
+// message already settled (sent by another worker after this one's lease ran out) is left alone.
+func (o *Outbox) MarkSent(ctx context.Context, id int64) error {
+	_, err := o.db.Pool.Exec(ctx, `UPDATE outbox SET sent_at = $2, leased_until = NULL, data = '{}'
+		WHERE id = $1 AND sent_at IS NULL AND dead_at IS NULL`, id, o.db.now())
+	return unavailable("outbox mark sent", err)
+}
+
+// MarkFailed records a failed attempt: the message is due again at retryAt, or, when dead, never; a
+// dead message is kept, with its error and without its data.
+func (o *Outbox) MarkFailed(ctx context.Context, id int64, errText string, retryAt time.Time, dead bool) error {
+	_, err := o.db.Pool.Exec(ctx, `UPDATE outbox SET leased_until = NULL, last_error = $2, next_attempt_at = $3,
+			dead_at = CASE WHEN $4::boolean THEN $5::timestamptz END,
+			data = CASE WHEN $4::boolean THEN '{}'::jsonb ELSE data END
+		WHERE id = $1 AND sent_at IS NULL AND dead_at IS NULL`, id, errText, retryAt, dead, o.db.now())
+	return unavailable("outbox mark failed", err)
+}
+
+// Pending counts messages not yet sent nor given up, whether due or waiting for a retry.
+func (o *Outbox) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := o.db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL`).Scan(&n)
+	return n, unavailable("outbox pending", err)
+}
+
+// Dead counts messages given up.
+func (o *Outbox) Dead(ctx context.Context) (int, error) {
+	var n int
+	err := o.db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL`).Scan(&n)
+	return n, unavailable("outbox dead", err)
+}
+
+// Purge deletes messages sent or given up before before; run it now and then.
+func (o *Outbox) Purge(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := o.db.Pool.Exec(ctx, `DELETE FROM outbox WHERE sent_at < $1 OR dead_at < $1`, before)
+	if err != nil {
+		return 0, unavailable("outbox purge", err)
+	}
+	return tag.RowsAffected(), nil
+}
