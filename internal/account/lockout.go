@@ -35,10 +35,12 @@ type Failure struct {
 	Failures    int
 	Lock        lockout.Decision
 	DeviceUntil *time.Time // a known device that used up its allowance is not trusted until then
-	PasswordMAC []byte
+	PasswordMAC []byte     // nil when the secret was a code
+	Method      string     // password, code, totp
 	Client      string
 	UserAgent   string
 	Now         time.Time
+	Notify      []Message // queued with the lock
 }
 
 // Success is a right password on a counted attempt.

@@ -25,6 +25,8 @@ type Store interface {
 
 	LockoutStore
 	StateStore
+	CodeStore
+	SelfServiceStore
 }
 
 // Hasher hashes and checks passwords with bounded concurrency (see package secret).
@@ -44,7 +46,23 @@ type Service struct {
 	key     []byte // keys device cookies and the HMACs of wrong passwords
 	now     Clock
 	metrics Metrics
+	opts    Options
 }
+
+// Options are what the self-service flows need from outside the domain.
+type Options struct {
+	BaseURL   string                           // links in messages are built from it only
+	SMS       bool                             // an SMS gateway is configured
+	NewCode   func(digits int) (string, error) // uniform random digits
+	NewToken  func() (string, error)           // 32 random bytes, URL-safe
+	HashToken func(token string) []byte        // SHA-256 for storage
+	// Strength scores a password from 0 to 4 (zxcvbn) given words from the user's context, with a
+	// short reason when it is weak.
+	Strength func(password string, context []string) (score int, reason string)
+}
+
+// SetOptions configures the self-service flows.
+func (s *Service) SetOptions(o Options) { s.opts = o }
 
 // NewService wires a Service. key is the server's secret key (at least 32 bytes); now may be nil
 // for the real clock.

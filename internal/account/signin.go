@@ -103,6 +103,30 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		}
 	}
 
+	req.Password = password
+	var needsRehash bool
+	res, err := s.attempt(ctx, a, req, policy, reject, "password", mac, func() (bool, error) {
+		match, rehash, err := s.hasher.Verify(ctx, password, a.PasswordHash)
+		needsRehash = rehash
+		return match, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if needsRehash {
+		if err := s.rehash(ctx, a, password); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// attempt runs one counted sign-in attempt on a known account: the attempt is reserved (counted)
+// first, then check proves the secret (password or code), then the outcome is recorded. Every way
+// in goes through here, so every way in honours the lock (SECURITY.md 4).
+func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, policy Policy, reject Rejection,
+	method string, mac []byte, check func() (bool, error)) (*SignInResult, error) {
+	now := reject.Now
 	var deviceID int64
 	if hash, ok := s.deviceNonceHash(req.DeviceToken); ok {
 		id, owner, err := s.store.DeviceAccount(ctx, hash)
@@ -112,7 +136,6 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 			return nil, fmt.Errorf("sign in: %w", err)
 		}
 	}
-
 	res, err := s.store.ReserveAttempt(ctx, a.ID, deviceID, policy, now)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
@@ -121,15 +144,14 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		// Locked, frozen, disabled, expired, or over the allowance: the same work, the same answer,
 		// and the lock is not extended.
 		reject.Reason, reject.ClientKey = "locked", accountKey(a.ID)
-		return nil, s.refuse(ctx, password, reject, "locked")
+		return nil, s.refuse(ctx, req.Password, reject, "locked")
 	}
 	if !res.Trusted {
 		deviceID = 0
 	}
-
-	match, needsRehash, err := s.hasher.Verify(ctx, password, a.PasswordHash)
-	if err != nil {
-		// The password was never checked: the attempt must not count against the owner.
+	match, err := check()
+	if err != nil && !errors.Is(err, ErrBadCode) {
+		// The secret was never checked: the attempt must not count against the owner.
 		if rerr := s.store.RefundAttempt(context.WithoutCancel(ctx), a.ID, res, deviceID); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
@@ -137,7 +159,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 	}
 	if !match {
 		f := Failure{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Failures: res.Failures,
-			PasswordMAC: mac, Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
+			PasswordMAC: mac, Method: method, Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
 		if res.Trusted {
 			if lockout.DeviceLocked(policy.Lockout, res.Failures) {
 				until := now.Add(policy.Lockout.Duration)
@@ -149,6 +171,9 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 				return nil, fmt.Errorf("sign in: %w", err)
 			}
 			f.Lock = lockout.AfterFailure(policy.Lockout, res.Failures, lockout.CountRecent(policy.Lockout, starts, now), now)
+			if f.Lock.Outcome != lockout.NoLock {
+				f.Notify = []Message{s.lockedMessage(a, f, req.ClientIP)}
+			}
 		}
 		if err := s.store.RecordFailure(ctx, f); err != nil {
 			return nil, fmt.Errorf("sign in: %w", err)
@@ -157,12 +182,15 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		if f.Lock.Outcome != lockout.NoLock {
 			s.metrics.Lock(f.Lock.Outcome.String())
 		}
+		if method == "code" {
+			return nil, ErrBadCode
+		}
 		return nil, ErrBadCredentials
 	}
 
 	result := &SignInResult{Account: a, PreviousSignIn: a.LastSignInAt}
 	succ := Success{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Client: req.ClientIP,
-		UserAgent: printable(req.UserAgent), Method: "password", Now: now}
+		UserAgent: printable(req.UserAgent), Method: method, Now: now}
 	if deviceID == 0 {
 		token, hash, err := s.newDeviceToken()
 		if err != nil {
@@ -175,18 +203,59 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	if !ok {
-		// Locked by concurrent failures while this password was being checked.
+		// Locked by concurrent failures while this secret was being checked.
 		s.metrics.SignIn("locked")
 		return nil, ErrBadCredentials
-	}
-	if needsRehash {
-		if err := s.rehash(ctx, a, password); err != nil {
-			return nil, err
-		}
 	}
 	a.LastSignInAt = &now
 	s.metrics.SignIn("success")
 	return result, nil
+}
+
+// lockedMessage tells the owner their account locked, when, from where, and how to unlock it.
+func (s *Service) lockedMessage(a *Account, f Failure, client string) Message {
+	until := ""
+	if f.Lock.Until.After(f.Now) {
+		until = f.Lock.Until.UTC().Format(time.RFC1123)
+	}
+	return Message{Channel: ChannelEmail, To: a.Email, Template: "locked", Lang: s.langFor(a, ""),
+		Data: map[string]string{"Name": a.Name(), "Time": f.Now.UTC().Format(time.RFC1123), "Place": client,
+			"Until": until, "UnlockLink": s.link("/unlock")}}
+}
+
+// SignInWithCode signs in with a one-time code sent by SendCode (purpose signin), under the same
+// lockout rules as a password: a wrong code counts as a failed sign-in.
+func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code string) (*SignInResult, error) {
+	now := s.now()
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
+	if n, err := s.store.ClientFailureCount(ctx, req.ClientIP, now.Add(-ClientWindow)); err != nil {
+		return nil, err
+	} else if n >= ClientAccountLimit {
+		reject.Reason, reject.Throttled = "throttled", true
+		s.metrics.Throttled("sign_in")
+		if err := s.store.RecordRejection(ctx, reject); err != nil {
+			return nil, err
+		}
+		return nil, ErrThrottled
+	}
+	a, err := s.AccountByLogin(ctx, req.Login)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, ErrBadCode
+	} else if err != nil {
+		return nil, err
+	}
+	reject.AccountID, reject.Username = &a.ID, a.Username
+	return s.attempt(ctx, a, req, policy, reject, "code", nil, func() (bool, error) {
+		err := s.verifyCode(ctx, a, PurposeSignIn, code, req.ClientIP)
+		if errors.Is(err, ErrBadCode) {
+			return false, nil
+		}
+		return err == nil, err
+	})
 }
 
 // refuse answers a refused attempt after the same hashing work a real check costs.

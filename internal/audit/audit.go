@@ -28,6 +28,11 @@ const (
 	SessionsEnded    = "sessions.ended"
 	PolicyChanged    = "policy.changed"
 	PasswordRehashed = "password.rehashed"
+	PasswordReset    = "password.reset"
+	ResetRequested   = "reset.requested"
+	CodeSent         = "code.sent"
+	CodeUsed         = "code.used"
+	RequestFiled     = "request.filed"
 )
 
 // Event is one row of the audit log.
@@ -135,3 +140,12 @@ func (v *Verifier) Check(e *Event) error {
 
 // Count is how many events verified.
 func (v *Verifier) Count() int64 { return v.count }
+
+// DetailValue reads one string value from an event's details, or "".
+func DetailValue(details, key string) string {
+	var m map[string]string
+	if json.Unmarshal([]byte(details), &m) != nil {
+		return ""
+	}
+	return m[key]
+}

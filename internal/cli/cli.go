@@ -182,8 +182,21 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	}
 	hasher := secret.NewHasher(secret.DefaultParams, workers, cfg.HashQueue, 5*time.Second)
 	store := postgres.NewAccountStore(db)
-	return &app{cfg: cfg, log: log, db: db, hasher: hasher, store: store,
-		accounts: account.NewService(store, hasher, cfg.SecretKey, nil)}, nil
+	accounts := account.NewService(store, hasher, cfg.SecretKey, nil)
+	accounts.SetOptions(ServiceOptions(cfg))
+	return &app{cfg: cfg, log: log, db: db, hasher: hasher, store: store, accounts: accounts}, nil
+}
+
+// ServiceOptions are the self-service settings that come from the configuration.
+func ServiceOptions(cfg *config.Config) account.Options {
+	return account.Options{
+		BaseURL:   cfg.BaseURL.String(),
+		SMS:       cfg.SMSWebhookURL != nil,
+		NewCode:   secret.NewCode,
+		NewToken:  secret.NewToken,
+		HashToken: secret.HashToken,
+		Strength:  secret.PasswordStrength,
+	}
 }
 
 func (a *app) Close() { a.db.Close() }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/config"
+	"github.com/unlockd/unlockd/internal/notify"
 	"github.com/unlockd/unlockd/internal/postgres"
 	"github.com/unlockd/unlockd/internal/server"
 )
@@ -101,6 +102,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 		return err
 	}
 	go sweep(ctx, a, sessions)
+	if err := a.startDelivery(ctx); err != nil {
+		return err
+	}
 	if a.cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", a.cfg.MetricsListen)
 		if err != nil {
@@ -142,4 +146,40 @@ func sweep(ctx context.Context, a *app, store *postgres.SessionStore) {
 			}
 		}
 	}
+}
+
+// startDelivery runs the worker that sends queued mail and SMS. The SMTP server is checked now, so
+// a wrong address shows at start-up; an unreachable one is only a warning, since messages wait in
+// the queue until it answers.
+func (a *app) startDelivery(ctx context.Context) error {
+	tmpl, err := notify.LoadTemplates()
+	if err != nil {
+		return err
+	}
+	var mailer notify.Mailer
+	if a.cfg.SMTPURL != nil {
+		m, err := notify.NewSMTPMailer(a.cfg.SMTPURL, a.cfg.MailFrom)
+		if err != nil {
+			return &config.Error{Var: "UNLOCKD_SMTP_URL", Msg: err.Error()}
+		}
+		checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := m.Check(checkCtx); err != nil {
+			a.log.Warn("mail server not reachable yet; mail waits in the queue", "err", err)
+		}
+		cancel()
+		mailer = m
+	} else {
+		a.log.Warn("UNLOCKD_SMTP_URL is not set: mail is queued but not sent")
+	}
+	var sms notify.SMSSender
+	if a.cfg.SMSWebhookURL != nil {
+		sms = notify.NewWebhookSMS(a.cfg.SMSWebhookURL, a.cfg.SMSWebhookToken, nil)
+	}
+	w := notify.NewWorker(postgres.NewOutbox(a.db), tmpl, mailer, sms, a.log)
+	go func() {
+		if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("delivery worker", "err", err)
+		}
+	}()
+	return nil
 }

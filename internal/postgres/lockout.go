@@ -194,16 +194,18 @@ func (s *AccountStore) RecordFailure(ctx context.Context, f account.Failure) err
 	return unavailable("record failure", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		events := []*audit.Event{{At: f.Now, Actor: "anonymous", Action: audit.SignInFailed, AccountID: idPtr(f.AccountID),
 			Username: f.Username, ClientIP: f.Client,
-			Details: audit.Details("reason", "wrong_password", "failures", strconv.Itoa(f.Failures),
+			Details: audit.Details("reason", "wrong_"+methodWord(f.Method), "failures", strconv.Itoa(f.Failures),
 				"device", deviceWord(f.DeviceID), "user_agent", f.UserAgent)}}
-		if _, err := tx.Exec(ctx, `INSERT INTO failed_passwords (account_id, mac, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (account_id, mac) DO UPDATE SET created_at = EXCLUDED.created_at`, f.AccountID, f.PasswordMAC, f.Now); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1 AND mac NOT IN
-			(SELECT mac FROM failed_passwords WHERE account_id = $1 ORDER BY created_at DESC LIMIT $2)`,
-			f.AccountID, account.RepeatedPasswordKeep); err != nil {
-			return err
+		if f.PasswordMAC != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO failed_passwords (account_id, mac, created_at) VALUES ($1, $2, $3)
+				ON CONFLICT (account_id, mac) DO UPDATE SET created_at = EXCLUDED.created_at`, f.AccountID, f.PasswordMAC, f.Now); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1 AND mac NOT IN
+				(SELECT mac FROM failed_passwords WHERE account_id = $1 ORDER BY created_at DESC LIMIT $2)`,
+				f.AccountID, account.RepeatedPasswordKeep); err != nil {
+				return err
+			}
 		}
 		if err := countClientFailure(ctx, tx, f.Client, "account:"+strconv.FormatInt(f.AccountID, 10), f.Now); err != nil {
 			return err
@@ -224,10 +226,21 @@ func (s *AccountStore) RecordFailure(ctx context.Context, f account.Failure) err
 			}
 			if locked != nil {
 				events = append(events, locked)
+				if err := queue(ctx, tx, f.Notify...); err != nil {
+					return err
+				}
 			}
 		}
 		return appendAudit(ctx, tx, events...)
 	}))
+}
+
+// methodWord names what was wrong in a failed attempt: the password, or a code.
+func methodWord(method string) string {
+	if method == "" {
+		return "password"
+	}
+	return method
 }
 
 func deviceWord(id int64) string {

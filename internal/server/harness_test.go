@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/cli"
 	"github.com/unlockd/unlockd/internal/config"
 	"github.com/unlockd/unlockd/internal/pgtest"
 	"github.com/unlockd/unlockd/internal/postgres"
@@ -87,6 +88,7 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 	}
 	store := postgres.NewAccountStore(db)
 	svc := account.NewService(store, hasher, cfg.SecretKey, nil)
+	svc.SetOptions(cli.ServiceOptions(cfg))
 	metrics := server.NewMetrics()
 	svc.SetMetrics(metrics)
 	hasher.SetWaitObserver(metrics.HashWait)

@@ -50,6 +50,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	return s.startSession(w, r, res)
+}
+
+// startSession signs the browser in after a successful sign-in, whatever the method.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, res *account.SignInResult) error {
 	// A new session id at every sign-in: an id planted before sign-in is worthless after it.
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err

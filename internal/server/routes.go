@@ -41,6 +41,26 @@ func (s *Server) routes() http.Handler {
 		r.Post("/login", s.handle(s.loginSubmit))
 		r.Post("/logout", s.handle(s.logout))
 
+		// Self-service: each answers the same whatever the username (SECURITY.md 9).
+		r.Get("/login/code", s.handle(s.codeStart(loginCodeFlow)))
+		r.Post("/login/code", s.handle(s.codeStart(loginCodeFlow)))
+		r.Get("/login/code/verify", s.handle(s.codeVerifyForm(loginCodeFlow)))
+		r.Post("/login/code/verify", s.handle(s.loginCodeVerify))
+		r.Get("/unlock", s.handle(s.codeStart(unlockFlow)))
+		r.Post("/unlock", s.handle(s.codeStart(unlockFlow)))
+		r.Get("/unlock/verify", s.handle(s.codeVerifyForm(unlockFlow)))
+		r.Post("/unlock/verify", s.handle(s.unlockVerify))
+		r.Get("/status", s.handle(s.codeStart(statusFlow)))
+		r.Post("/status", s.handle(s.codeStart(statusFlow)))
+		r.Get("/status/verify", s.handle(s.codeVerifyForm(statusFlow)))
+		r.Post("/status/verify", s.handle(s.statusVerify))
+		r.Get("/reset", s.handle(s.resetStart))
+		r.Post("/reset", s.handle(s.resetStart))
+		r.Get("/reset/{token}", s.handle(s.resetForm))
+		r.Post("/reset/{token}", s.handle(s.resetSubmit))
+		r.Get("/help/request", s.handle(s.helpRequest))
+		r.Post("/help/request", s.handle(s.helpRequest))
+
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAccount)
 			r.Get("/account", s.handle(s.accountPage))

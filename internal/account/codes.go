@@ -1,0 +1,190 @@
+package account
+
+import (
+	"context"
+	"crypto/hmac"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Purpose binds a one-time code to what it may be used for: a sign-in code does not unlock.
+type Purpose string
+
+const (
+	PurposeSignIn Purpose = "signin"
+	PurposeUnlock Purpose = "unlock"
+	PurposeStatus Purpose = "status"
+	PurposeVerify Purpose = "verify"
+)
+
+// Channels a code travels by.
+const (
+	ChannelEmail = "email"
+	ChannelSMS   = "sms"
+)
+
+// Send limits (SECURITY.md 10): besides the policy's resend interval, at most this many codes or
+// links per hour to one account, to one destination, and from one client (SMS pumping).
+const (
+	SendLimitAccount     = 10
+	SendLimitDestination = 10
+	SendLimitClient      = 30
+	SendWindow           = time.Hour
+)
+
+// Message is a message to queue in the same transaction as the change that causes it.
+type Message struct {
+	Channel  string
+	To       string
+	Template string
+	Lang     string
+	Data     map[string]string
+}
+
+// Code is a one-time code as stored: only its HMAC.
+type Code struct {
+	AccountID   int64
+	Purpose     Purpose
+	Channel     string
+	Destination string
+	Hash        []byte
+	Client      string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	MaxAttempts int
+}
+
+// SendCounts are what the send limits are checked against.
+type SendCounts struct {
+	LastToAccount time.Time // the newest code or link to the account
+	ToAccount     int
+	ToDestination int
+	FromClient    int
+}
+
+// CodeStore keeps codes.
+type CodeStore interface {
+	// SendCounts counts codes and reset links sent since then.
+	SendCounts(ctx context.Context, accountID int64, destination, client string, since time.Time) (SendCounts, error)
+	// ClientSends counts codes, links and requests a client caused since then.
+	ClientSends(ctx context.Context, client string, since time.Time) (int, error)
+	// CreateCode stores c, supersedes the account's older codes of the same purpose, queues msg
+	// and audits it, in one transaction.
+	CreateCode(ctx context.Context, c Code, msg Message, username string) error
+	// AttemptCode counts one entry against the account's newest usable code of the purpose, before
+	// it is checked, and returns that code's id and hash; ok is false when there is none (expired,
+	// used, superseded or out of attempts).
+	AttemptCode(ctx context.Context, accountID int64, purpose Purpose, now time.Time) (id int64, hash []byte, ok bool, err error)
+	// ConsumeCode marks a code used; false when a concurrent entry used it first.
+	ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error)
+}
+
+// ErrBadCode answers every code that does not work: wrong, expired, used, or for nobody.
+var ErrBadCode = &Error{Code: EUNAUTHORIZED, Message: "That code did not work. Check it, or ask for a new one."}
+
+// CodeRequest asks for a code to be sent.
+type CodeRequest struct {
+	Login   string
+	Channel string // email (default) or sms
+	Purpose Purpose
+	Client  string
+	Lang    string
+}
+
+// SMSAvailable is set when an SMS gateway is configured.
+func (s *Service) SMSAvailable() bool { return s.opts.SMS }
+
+// SendCode sends a one-time code to the contact on file, when there is an account and the limits
+// allow it. The caller answers the same whether or not anything was sent (SECURITY.md 9); only a
+// client over its own limit gets ErrThrottled, whatever the username.
+func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
+	now := s.now()
+	if n, err := s.store.ClientSends(ctx, req.Client, now.Add(-SendWindow)); err != nil {
+		return err
+	} else if n >= SendLimitClient {
+		s.metrics.Throttled("send_code")
+		return ErrThrottled
+	}
+	a, err := s.AccountByLogin(ctx, req.Login)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	destination := a.Email
+	if req.Channel == ChannelSMS {
+		if !s.opts.SMS || a.Phone == "" {
+			return nil
+		}
+		destination = a.Phone
+	} else {
+		req.Channel = ChannelEmail
+	}
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := s.store.SendCounts(ctx, a.ID, destination, req.Client, now.Add(-SendWindow))
+	if err != nil {
+		return err
+	}
+	if now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount ||
+		counts.ToDestination >= SendLimitDestination {
+		return nil // silently: the answer must not tell that the account exists
+	}
+	code, err := s.opts.NewCode(policy.CodeLength)
+	if err != nil {
+		return err
+	}
+	c := Code{AccountID: a.ID, Purpose: req.Purpose, Channel: req.Channel, Destination: destination,
+		Hash: s.codeMAC(a.ID, req.Purpose, code), Client: req.Client, CreatedAt: now,
+		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: policy.CodeMaxAttempts}
+	msg := Message{Channel: req.Channel, To: destination, Template: "code", Lang: s.langFor(a, req.Lang),
+		Data: map[string]string{"Name": a.Name(), "Code": code, "Purpose": string(req.Purpose),
+			"Minutes": strconv.Itoa(int(policy.CodeTTL.Round(time.Minute) / time.Minute))}}
+	return s.store.CreateCode(ctx, c, msg, a.Username)
+}
+
+// codeMAC keys a code to its account and purpose, so a code (6 digits) cannot be found from a copy
+// of the table without the server's key, and a code for one purpose matches nothing else.
+func (s *Service) codeMAC(accountID int64, purpose Purpose, code string) []byte {
+	return s.keyed("code", strconv.FormatInt(accountID, 10), string(purpose), code)
+}
+
+// verifyCode checks a code for the account and purpose, counting the entry before checking it.
+func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, code, client string) error {
+	code = strings.TrimSpace(code)
+	id, hash, ok, err := s.store.AttemptCode(ctx, a.ID, purpose, s.now())
+	if err != nil {
+		return err
+	}
+	if !ok || !hmac.Equal(hash, s.codeMAC(a.ID, purpose, code)) {
+		return ErrBadCode
+	}
+	used, err := s.store.ConsumeCode(ctx, id, s.now(), a.Username, client)
+	if err != nil {
+		return err
+	}
+	if !used {
+		return ErrBadCode
+	}
+	return nil
+}
+
+// langFor is the language of messages to an account: its own, else the one of the request.
+func (s *Service) langFor(a *Account, requestLang string) string {
+	if a.Language != "" {
+		return a.Language
+	}
+	if requestLang == "zh-CN" {
+		return requestLang
+	}
+	return "en"
+}
+
+// link builds an absolute link from the configured base URL, never from the request.
+func (s *Service) link(path string) string { return strings.TrimRight(s.opts.BaseURL, "/") + path }
+
+var _ = fmt.Sprintf

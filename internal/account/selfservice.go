@@ -1,0 +1,371 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// SignInEvent is one past sign-in attempt, for the owner to recognise.
+type SignInEvent struct {
+	At        time.Time
+	Succeeded bool
+	ClientIP  string
+	UserAgent string
+}
+
+// LockInfo is the account's current lock, as the owner may see it.
+type LockInfo struct {
+	Kind        string // temporary, hard, freeze, disable
+	Source      string // automatic, administrator, policy
+	UserMessage string // what an administrator wants the owner told
+	StartedAt   time.Time
+	Until       *time.Time
+}
+
+// ResetCompletion is a reset link used to set a new password.
+type ResetCompletion struct {
+	TokenHash    []byte
+	AccountID    int64
+	Username     string
+	PasswordHash string
+	Unlock       bool // unlock.reset_clears_lock
+	Client       string
+	Now          time.Time
+	Notify       []Message
+}
+
+// UnlockRequest is a plea to the administrators.
+type UnlockRequest struct {
+	Reference string
+	AccountID *int64
+	Login     string
+	Contact   string
+	Message   string
+	Client    string
+	Lang      string
+	CreatedAt time.Time
+}
+
+// SelfServiceStore keeps what the self-service flows change.
+type SelfServiceStore interface {
+	// SelfUnlock lifts an automatic lock after the owner proved who they are, queues msg and audits
+	// it; false when the account was not under an automatic lock.
+	SelfUnlock(ctx context.Context, accountID int64, method, client string, now time.Time, msg Message) (bool, error)
+	// RecentSignIns lists the account's latest sign-in attempts, newest first.
+	RecentSignIns(ctx context.Context, accountID int64, limit int) ([]SignInEvent, error)
+	// CurrentLock returns the account's open lock, or nil.
+	CurrentLock(ctx context.Context, accountID int64) (*LockInfo, error)
+	// CreateResetToken stores a reset token (superseding older ones), queues msg and audits it.
+	CreateResetToken(ctx context.Context, accountID int64, username string, hash []byte, client string, now, expires time.Time, msg Message) error
+	// ResetTokenAccount finds the account of a usable reset token (newest, unused, unexpired). ENOTFOUND.
+	ResetTokenAccount(ctx context.Context, hash []byte, now time.Time) (int64, error)
+	// CompleteReset consumes the token (once, even under concurrency) and applies the new password:
+	// sessions end, the lock lifts when asked, the owner is told. false when the token was used.
+	CompleteReset(ctx context.Context, r ResetCompletion) (bool, error)
+	// CreateRequest stores an unlock request, queues msg (if any) and audits it.
+	CreateRequest(ctx context.Context, r UnlockRequest, msg *Message) error
+}
+
+// UnlockOutcome is what a verified self-service unlock did.
+type UnlockOutcome string
+
+const (
+	UnlockDone       UnlockOutcome = "unlocked"    // the account is active again
+	UnlockNotLocked  UnlockOutcome = "not_locked"  // nothing to unlock
+	UnlockNeedsAdmin UnlockOutcome = "needs_admin" // frozen, disabled, expired or pending: an administrator decides
+)
+
+// UnlockResult is the outcome of a verified unlock.
+type UnlockResult struct {
+	Outcome UnlockOutcome
+	Account *Account
+	// ResetToken, when set, lets the owner choose a new password at once (the lock came from failed
+	// sign-ins, so the old password may be known to someone else or simply forgotten).
+	ResetToken string
+}
+
+// UnlockWithCode verifies a code for the unlock purpose and lifts an automatic lock. A wrong code
+// never counts towards the account's lockout: an attacker must not be able to keep the owner out.
+func (s *Service) UnlockWithCode(ctx context.Context, login, method, code, client, lang string) (*UnlockResult, error) {
+	a, err := s.AccountByLogin(ctx, login)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, ErrBadCode
+	} else if err != nil {
+		return nil, err
+	}
+	if err := s.verifyCode(ctx, a, PurposeUnlock, code, client); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	switch a.EffectiveState(now) {
+	case StateActive:
+		return &UnlockResult{Outcome: UnlockNotLocked, Account: a}, nil
+	case StateLockedTemporarily, StateLocked:
+	default:
+		return &UnlockResult{Outcome: UnlockNeedsAdmin, Account: a}, nil
+	}
+	msg := Message{Channel: ChannelEmail, To: a.Email, Template: "unlocked", Lang: s.langFor(a, lang),
+		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Method": method}}
+	ok, err := s.store.SelfUnlock(ctx, a.ID, method, client, now, msg)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return &UnlockResult{Outcome: UnlockNotLocked, Account: a}, nil
+	}
+	s.metrics.Unlock(method)
+	res := &UnlockResult{Outcome: UnlockDone, Account: a}
+	// Offer a new password at once: a reset link only the person on this page holds.
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	token, err := s.opts.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateResetToken(ctx, a.ID, a.Username, s.opts.HashToken(token), client, now, now.Add(policy.ResetTTL), Message{}); err != nil {
+		return nil, err
+	}
+	res.ResetToken = token
+	return res, nil
+}
+
+// StatusView is what the owner sees about their account after proving who they are.
+type StatusView struct {
+	Account        *Account
+	State          State
+	Lock           *LockInfo
+	RecentFailures []SignInEvent
+}
+
+// StatusWithCode verifies a code for the status purpose and returns the account's status.
+func (s *Service) StatusWithCode(ctx context.Context, login, code, client string) (*StatusView, error) {
+	a, err := s.AccountByLogin(ctx, login)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, ErrBadCode
+	} else if err != nil {
+		return nil, err
+	}
+	if err := s.verifyCode(ctx, a, PurposeStatus, code, client); err != nil {
+		return nil, err
+	}
+	return s.Status(ctx, a)
+}
+
+// Status describes an account for its owner.
+func (s *Service) Status(ctx context.Context, a *Account) (*StatusView, error) {
+	v := &StatusView{Account: a, State: a.EffectiveState(s.now())}
+	var err error
+	if v.State != StateActive {
+		if v.Lock, err = s.store.CurrentLock(ctx, a.ID); err != nil {
+			return nil, err
+		}
+	}
+	events, err := s.store.RecentSignIns(ctx, a.ID, 20)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range events {
+		if !e.Succeeded && len(v.RecentFailures) < 10 {
+			v.RecentFailures = append(v.RecentFailures, e)
+		}
+	}
+	return v, nil
+}
+
+// StartReset sends a reset link to the email address on file (never to one given in the request),
+// when the account exists and the limits allow. The caller answers the same either way.
+func (s *Service) StartReset(ctx context.Context, login, client, lang string) error {
+	now := s.now()
+	if n, err := s.store.ClientSends(ctx, client, now.Add(-SendWindow)); err != nil {
+		return err
+	} else if n >= SendLimitClient {
+		s.metrics.Throttled("reset")
+		return ErrThrottled
+	}
+	a, err := s.AccountByLogin(ctx, login)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	switch a.EffectiveState(now) {
+	case StateDisabled, StateExpired:
+		return nil // an administrator must act first
+	}
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := s.store.SendCounts(ctx, a.ID, a.Email, client, now.Add(-SendWindow))
+	if err != nil {
+		return err
+	}
+	if now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination {
+		return nil
+	}
+	token, err := s.opts.NewToken()
+	if err != nil {
+		return err
+	}
+	msg := Message{Channel: ChannelEmail, To: a.Email, Template: "reset_link", Lang: s.langFor(a, lang),
+		Data: map[string]string{"Name": a.Name(), "Link": s.link("/reset/" + token),
+			"Minutes": fmt.Sprint(int(policy.ResetTTL / time.Minute))}}
+	return s.store.CreateResetToken(ctx, a.ID, a.Username, s.opts.HashToken(token), client, now, now.Add(policy.ResetTTL), msg)
+}
+
+// ErrBadResetLink answers every reset link that does not work.
+var ErrBadResetLink = &Error{Code: ENOTFOUND, Message: "This reset link does not work: it was used, replaced by a newer one, or has expired."}
+
+// ResetAccount finds the account a reset link is for.
+func (s *Service) ResetAccount(ctx context.Context, token string) (*Account, error) {
+	if token == "" || len(token) > 100 {
+		return nil, ErrBadResetLink
+	}
+	id, err := s.store.ResetTokenAccount(ctx, s.opts.HashToken(token), s.now())
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, ErrBadResetLink
+	} else if err != nil {
+		return nil, err
+	}
+	return s.store.AccountByID(ctx, id)
+}
+
+// PasswordProblem says why a new password was refused, as a message id the pages translate, with
+// the number it is about.
+type PasswordProblem struct {
+	ID  string // password_too_short, password_too_long, password_mismatch, password_weak, password_context
+	Min int
+}
+
+func (p *PasswordProblem) Error() string { return "password refused: " + p.ID }
+
+// CheckNewPassword applies the rules for a password a person chooses (SECURITY.md 16): length in
+// code points, at most 256, no composition rules; common passwords and words from the person's own
+// context refused.
+func (s *Service) CheckNewPassword(a *Account, password, confirm string, minLen int) error {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case !utf8.ValidString(password):
+		return &PasswordProblem{ID: "password_weak"}
+	case n < minLen:
+		return &PasswordProblem{ID: "password_too_short", Min: minLen}
+	case n > MaxPasswordLength:
+		return &PasswordProblem{ID: "password_too_long", Min: MaxPasswordLength}
+	case password != confirm:
+		return &PasswordProblem{ID: "password_mismatch"}
+	}
+	context := []string{"unlockd", a.Username, a.Email, strings.Split(a.Email, "@")[0], a.DisplayName, a.Phone}
+	lower := strings.ToLower(password)
+	for _, w := range context {
+		if w = strings.ToLower(strings.TrimSpace(w)); utf8.RuneCountInString(w) >= 4 && strings.Contains(lower, w) {
+			return &PasswordProblem{ID: "password_context"}
+		}
+	}
+	if s.opts.Strength != nil {
+		if score, _ := s.opts.Strength(password, context); score < 3 {
+			return &PasswordProblem{ID: "password_weak"}
+		}
+	}
+	return nil
+}
+
+// CompleteReset sets a new password through a reset link. It never signs the user in; it ends the
+// account's sessions, unlocks when the policy says so, and tells the owner.
+func (s *Service) CompleteReset(ctx context.Context, token, password, confirm, client, lang string) (*Account, error) {
+	a, err := s.ResetAccount(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CheckNewPassword(a, password, confirm, policy.PasswordMinLength); err != nil {
+		return a, err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	data := map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123)}
+	notify := []Message{{Channel: ChannelEmail, To: a.Email, Template: "password_changed", Lang: s.langFor(a, lang), Data: data}}
+	if a.Phone != "" && s.opts.SMS {
+		notify = append(notify, Message{Channel: ChannelSMS, To: a.Phone, Template: "password_changed", Lang: s.langFor(a, lang), Data: data})
+	}
+	ok, err := s.store.CompleteReset(ctx, ResetCompletion{TokenHash: s.opts.HashToken(token), AccountID: a.ID,
+		Username: a.Username, PasswordHash: hash, Unlock: policy.ResetClearsLock, Client: client, Now: now, Notify: notify})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrBadResetLink
+	}
+	return a, nil
+}
+
+// RequestHelp records an unlock request for the administrators and returns its reference. The
+// answer is the same whether or not the account exists.
+func (s *Service) RequestHelp(ctx context.Context, login, contact, message, client, lang string) (string, error) {
+	now := s.now()
+	if n, err := s.store.ClientSends(ctx, client, now.Add(-SendWindow)); err != nil {
+		return "", err
+	} else if n >= SendLimitClient {
+		s.metrics.Throttled("help_request")
+		return "", ErrThrottled
+	}
+	login, _ = NormalizeLogin(login)
+	if login == "" {
+		return "", Errorf(EINVALID, "username is required")
+	}
+	contact = clip(strings.TrimSpace(contact), 200)
+	message = clip(strings.TrimSpace(message), 2000)
+	ref, err := newReference()
+	if err != nil {
+		return "", err
+	}
+	req := UnlockRequest{Reference: ref, Login: login, Contact: contact, Message: message, Client: client, Lang: lang, CreatedAt: now}
+	var msg *Message
+	if a, err := s.AccountByLogin(ctx, login); err == nil {
+		req.AccountID = &a.ID
+		msg = &Message{Channel: ChannelEmail, To: a.Email, Template: "request_received", Lang: s.langFor(a, lang),
+			Data: map[string]string{"Name": a.Name(), "Reference": ref}}
+	} else if ErrorCode(err) != ENOTFOUND {
+		return "", err
+	}
+	if err := s.store.CreateRequest(ctx, req, msg); err != nil {
+		return "", err
+	}
+	return ref, nil
+}
+
+// newReference makes a request reference people can read out on the phone: no 0/O or 1/I.
+func newReference() (string, error) {
+	const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	out := []byte("UR-")
+	for i, c := range b {
+		if i == 4 {
+			out = append(out, '-')
+		}
+		out = append(out, alphabet[int(c)%len(alphabet)])
+	}
+	return string(out), nil
+}
+
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}

@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/audit"
+	"github.com/unlockd/unlockd/internal/notify"
+)
+
+// queue puts the domain's messages into the outbox inside tx; empty messages are skipped.
+func queue(ctx context.Context, tx pgx.Tx, msgs ...account.Message) error {
+	var out []notify.Message
+	for _, m := range msgs {
+		if m.To == "" || m.Template == "" {
+			continue
+		}
+		out = append(out, notify.Message{Channel: m.Channel, To: m.To, Template: m.Template, Lang: m.Lang, Data: m.Data})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return Enqueue(ctx, tx, out...)
+}
+
+// SendCounts counts codes and reset links sent recently, for the send limits.
+func (s *AccountStore) SendCounts(ctx context.Context, accountID int64, destination, client string, since time.Time) (account.SendCounts, error) {
+	var c account.SendCounts
+	var last *time.Time
+	err := s.db.Pool.QueryRow(ctx, `SELECT
+		(SELECT max(t) FROM (SELECT max(created_at) AS t FROM codes WHERE account_id = $1
+		                     UNION ALL SELECT max(created_at) FROM reset_tokens WHERE account_id = $1) x),
+		(SELECT count(*) FROM codes WHERE account_id = $1 AND created_at > $4)
+		  + (SELECT count(*) FROM reset_tokens WHERE account_id = $1 AND created_at > $4),
+		(SELECT count(*) FROM codes WHERE destination = $2 AND created_at > $4),
+		(SELECT count(*) FROM codes WHERE client = $3 AND created_at > $4)
+		  + (SELECT count(*) FROM reset_tokens WHERE client = $3 AND created_at > $4)`,
+		accountID, destination, client, since).Scan(&last, &c.ToAccount, &c.ToDestination, &c.FromClient)
+	if last != nil {
+		c.LastToAccount = *last
+	}
+	return c, unavailable("send counts", err)
+}
+
+// ClientSends counts what a client caused to be sent or filed since then: codes, reset links and
+// unlock requests.
+func (s *AccountStore) ClientSends(ctx context.Context, client string, since time.Time) (int, error) {
+	var n int
+	err := s.db.Pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM codes WHERE client = $1 AND created_at > $2)
+		+ (SELECT count(*) FROM reset_tokens WHERE client = $1 AND created_at > $2)
+		+ (SELECT count(*) FROM unlock_requests WHERE client = $1 AND created_at > $2)`, client, since).Scan(&n)
+	return n, unavailable("client sends", err)
+}
+
+// CreateCode stores a code, supersedes older ones of the same purpose, queues the message, audits.
+func (s *AccountStore) CreateCode(ctx context.Context, c account.Code, msg account.Message, username string) error {
+	return unavailable("create code", s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE codes SET superseded_at = $3
+			WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL AND superseded_at IS NULL`,
+			c.AccountID, string(c.Purpose), c.CreatedAt); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO codes (account_id, purpose, channel, destination, code_hash, client,
+			created_at, expires_at, max_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			c.AccountID, string(c.Purpose), c.Channel, c.Destination, c.Hash, c.Client, c.CreatedAt, c.ExpiresAt, c.MaxAttempts); err != nil {
+			return err
+		}
+		if err := queue(ctx, tx, msg); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: c.CreatedAt, Actor: "anonymous", Action: audit.CodeSent,
+			AccountID: idPtr(c.AccountID), Username: username, ClientIP: c.Client,
+			Details: audit.Details("purpose", string(c.Purpose), "channel", c.Channel, "to", mask(c.Channel, c.Destination))})
+	}))
+}
+
+// AttemptCode counts an entry on the newest usable code before it is compared.
+func (s *AccountStore) AttemptCode(ctx context.Context, accountID int64, purpose account.Purpose, now time.Time) (int64, []byte, bool, error) {
+	var id int64
+	var hash []byte
+	err := s.db.Pool.QueryRow(ctx, `UPDATE codes SET attempts = attempts + 1
+		WHERE id = (SELECT id FROM codes WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL
+		              AND superseded_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC LIMIT 1)
+		  AND attempts < max_attempts
+		RETURNING id, code_hash`, accountID, string(purpose), now).Scan(&id, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil, false, nil
+	}
+	if err != nil {
+		return 0, nil, false, unavailable("attempt code", err)
+	}
+	return id, hash, true, nil
+}
+
+// ConsumeCode uses a code once: of concurrent entries of the right code, exactly one wins.
+func (s *AccountStore) ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error) {
+	ok := false
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		var accountID int64
+		var purpose, channel string
+		err := tx.QueryRow(ctx, `UPDATE codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL
+			RETURNING account_id, purpose, channel`, id, now).Scan(&accountID, &purpose, &channel)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		ok = true
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "user:" + username, Action: audit.CodeUsed,
+			AccountID: idPtr(accountID), Username: username, ClientIP: client,
+			Details: audit.Details("purpose", purpose, "channel", channel)})
+	})
+	return ok, unavailable("consume code", err)
+}
+
+// SelfUnlock lifts an automatic lock after the owner verified.
+func (s *AccountStore) SelfUnlock(ctx context.Context, accountID int64, method, client string, now time.Time, msg account.Message) (bool, error) {
+	ok := false
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		var username, from string
+		err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state FROM accounts WHERE id = $1 FOR UPDATE)
+			UPDATE accounts a SET state = 'active', locked_until = NULL, state_reason = '', failed_attempts = 0, updated_at = $2
+			FROM old WHERE a.id = old.id AND a.state IN ('locked_temporarily', 'locked')
+			RETURNING a.username, old.state`, accountID, now).Scan(&username, &from)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		ok = true
+		if _, err := tx.Exec(ctx, `UPDATE locks SET lifted_at = $2, lifted_by = 'self-service', lift_reason = $3
+			WHERE account_id = $1 AND lifted_at IS NULL AND kind IN ('temporary', 'hard')`, accountID, now, "verified by "+method); err != nil {
+			return err
+		}
+		if err := queue(ctx, tx, msg); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "user:" + username, Action: audit.AccountUnlocked,
+			AccountID: idPtr(accountID), Username: username, ClientIP: client,
+			Details: audit.Details("method", method, "from", from, "to", "active", "source", "self-service")})
+	})
+	return ok, unavailable("self unlock", err)
+}
+
+// RecentSignIns reads the account's sign-in attempts from the audit log.
+func (s *AccountStore) RecentSignIns(ctx context.Context, accountID int64, limit int) ([]account.SignInEvent, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT at, action = $2, client_ip, details FROM audit_events
+		WHERE account_id = $1 AND action IN ($2, $3) ORDER BY id DESC LIMIT $4`,
+		accountID, audit.SignInSucceeded, audit.SignInFailed, limit)
+	if err != nil {
+		return nil, unavailable("recent sign-ins", err)
+	}
+	defer rows.Close()
+	var out []account.SignInEvent
+	for rows.Next() {
+		var e account.SignInEvent
+		var details string
+		if err := rows.Scan(&e.At, &e.Succeeded, &e.ClientIP, &details); err != nil {
+			return nil, err
+		}
+		e.UserAgent = audit.DetailValue(details, "user_agent")
+		out = append(out, e)
+	}
+	return out, unavailable("recent sign-ins", rows.Err())
+}
+
+// CurrentLock returns the newest open lock.
+func (s *AccountStore) CurrentLock(ctx context.Context, accountID int64) (*account.LockInfo, error) {
+	var l account.LockInfo
+	err := s.db.Pool.QueryRow(ctx, `SELECT kind, source, user_message, started_at, until FROM locks
+		WHERE account_id = $1 AND lifted_at IS NULL ORDER BY started_at DESC, id DESC LIMIT 1`, accountID).
+		Scan(&l.Kind, &l.Source, &l.UserMessage, &l.StartedAt, &l.Until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable("current lock", err)
+	}
+	return &l, nil
+}
+
+// CreateResetToken stores a reset token; older ones stop working.
+func (s *AccountStore) CreateResetToken(ctx context.Context, accountID int64, username string, hash []byte, client string, now, expires time.Time, msg account.Message) error {
+	return unavailable("create reset token", s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE reset_tokens SET superseded_at = $2 WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL`, accountID, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO reset_tokens (account_id, token_hash, client, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5)`, accountID, hash, client, now, expires); err != nil {
+			return err
+		}
+		if err := queue(ctx, tx, msg); err != nil {
+			return err
+		}
+		via := "email"
+		if msg.To == "" {
+			via = "page" // offered on the page right after a verified unlock
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "anonymous", Action: audit.ResetRequested,
+			AccountID: idPtr(accountID), Username: username, ClientIP: client, Details: audit.Details("via", via)})
+	}))
+}
+
+// ResetTokenAccount finds the account of a usable reset token.
+func (s *AccountStore) ResetTokenAccount(ctx context.Context, hash []byte, now time.Time) (int64, error) {
+	var id int64
+	err := s.db.Pool.QueryRow(ctx, `SELECT account_id FROM reset_tokens
+		WHERE token_hash = $1 AND used_at IS NULL AND superseded_at IS NULL AND expires_at > $2`, hash, now).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, account.Errorf(account.ENOTFOUND, "no usable reset token")
+	}
+	return id, unavailable("reset token", err)
+}
+
+// CompleteReset consumes the token and sets the password, all or nothing.
+func (s *AccountStore) CompleteReset(ctx context.Context, r account.ResetCompletion) (bool, error) {
+	ok := false
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		ok = false
+		tag, err := tx.Exec(ctx, `UPDATE reset_tokens SET used_at = $3 WHERE token_hash = $1 AND account_id = $2
+			AND used_at IS NULL AND superseded_at IS NULL AND expires_at > $3`, r.TokenHash, r.AccountID, r.Now)
+		if err != nil || tag.RowsAffected() != 1 {
+			return err
+		}
+		ok = true
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1`, r.AccountID, r.PasswordHash, r.Now); err != nil {
+			return err
+		}
+		// The old wrong passwords say nothing about the new one; other sessions end.
+		if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1`, r.AccountID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, r.AccountID); err != nil {
+			return err
+		}
+		events := []*audit.Event{{At: r.Now, Actor: "user:" + r.Username, Action: audit.PasswordReset,
+			AccountID: idPtr(r.AccountID), Username: r.Username, ClientIP: r.Client, Details: audit.Details("via", "reset_link")}}
+		if r.Unlock {
+			var from string
+			err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state FROM accounts WHERE id = $1 FOR UPDATE)
+				UPDATE accounts a SET state = 'active', locked_until = NULL, state_reason = '', failed_attempts = 0
+				FROM old WHERE a.id = old.id AND a.state IN ('locked_temporarily', 'locked') RETURNING old.state`, r.AccountID).Scan(&from)
+			if err == nil {
+				if _, err := tx.Exec(ctx, `UPDATE locks SET lifted_at = $2, lifted_by = 'self-service', lift_reason = 'password reset'
+					WHERE account_id = $1 AND lifted_at IS NULL AND kind IN ('temporary', 'hard')`, r.AccountID, r.Now); err != nil {
+					return err
+				}
+				events = append(events, &audit.Event{At: r.Now, Actor: "user:" + r.Username, Action: audit.AccountUnlocked,
+					AccountID: idPtr(r.AccountID), Username: r.Username, ClientIP: r.Client,
+					Details: audit.Details("method", "reset", "from", from, "to", "active", "source", "self-service")})
+			} else if !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		if err := queue(ctx, tx, r.Notify...); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, events...)
+	})
+	return ok, unavailable("complete reset", err)
+}
+
+// CreateRequest files an unlock request.
+func (s *AccountStore) CreateRequest(ctx context.Context, r account.UnlockRequest, msg *account.Message) error {
+	return unavailable("create request", s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO unlock_requests (reference, account_id, login, contact, message, client, lang, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.Reference, r.AccountID, r.Login, r.Contact, r.Message, r.Client, r.Lang, r.CreatedAt); err != nil {
+			return err
+		}
+		if msg != nil {
+			if err := queue(ctx, tx, *msg); err != nil {
+				return err
+			}
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: r.CreatedAt, Actor: "anonymous", Action: audit.RequestFiled,
+			AccountID: r.AccountID, Username: r.Login, ClientIP: r.Client, Details: audit.Details("reference", r.Reference)})
+	}))
+}
+
+// mask hides most of a contact for logs and pages: a***@example.com, +86 138****0000.
+func mask(channel, to string) string {
+	if channel == account.ChannelSMS {
+		return account.MaskPhone(to)
+	}
+	return account.MaskEmail(to)
+}

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+// A code flow is the shape /unlock, /status and /login/code share: a start form takes a username
+// (and a channel), a code goes to the contact on file if there is an account, and a verify form
+// takes the code. The start page answers the same whether or not the account exists, so the
+// username is remembered in the session, not confirmed on the page.
+
+// codeFlow describes one flow.
+type codeFlow struct {
+	purpose    account.Purpose
+	path       string // /unlock, /status, /login/code
+	titleID    string
+	introID    string
+	startPage  string
+	withMethod bool
+}
+
+func flowKey(p account.Purpose) string { return "flow_" + string(p) }
+
+type codeStartData struct {
+	Flow       string
+	IntroID    string
+	WithMethod bool
+	SMS        bool
+	Method     string
+}
+
+type codeVerifyData struct {
+	Flow       string
+	WithMethod bool
+	SMS        bool
+	Method     string
+}
+
+// start shows or handles the start form.
+func (s *Server) codeStart(f codeFlow) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		data := codeStartData{Flow: f.path, IntroID: f.introID, WithMethod: f.withMethod, SMS: s.accounts.SMSAvailable(), Method: account.ChannelEmail}
+		w.Header().Set("Cache-Control", "no-store")
+		if r.Method == http.MethodGet {
+			p := s.newPage(r, f.titleID, data)
+			p.Flash = s.popFlash(r)
+			s.render(w, r, http.StatusOK, f.startPage, p)
+			return nil
+		}
+		if err := r.ParseForm(); err != nil {
+			s.renderStatus(w, r, formErrorStatus(err))
+			return nil
+		}
+		login := strings.TrimSpace(r.PostForm.Get("username"))
+		method := channelOf(r.PostForm.Get("method"))
+		if _, ok := account.NormalizeLogin(login); !ok {
+			p := s.newPage(r, f.titleID, data)
+			p.Error = p.L.T("flow_username_required")
+			s.render(w, r, http.StatusOK, f.startPage, p)
+			return nil
+		}
+		err := s.accounts.SendCode(r.Context(), account.CodeRequest{Login: login, Channel: method, Purpose: f.purpose,
+			Client: s.clientIP(r), Lang: s.localizer(r).Lang})
+		if err != nil {
+			return err
+		}
+		s.sessions.Put(r.Context(), flowKey(f.purpose), login)
+		s.sessions.Put(r.Context(), flowKey(f.purpose)+"_method", method)
+		http.Redirect(w, r, f.path+"/verify", http.StatusSeeOther)
+		return nil
+	}
+}
+
+func channelOf(v string) string {
+	if v == account.ChannelSMS {
+		return account.ChannelSMS
+	}
+	return account.ChannelEmail
+}
+
+// verifyForm shows the code form, or sends a visitor without a started flow back to its start.
+func (s *Server) codeVerifyForm(f codeFlow) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.sessions.GetString(r.Context(), flowKey(f.purpose)) == "" {
+			http.Redirect(w, r, f.path, http.StatusSeeOther)
+			return nil
+		}
+		s.renderCodeForm(w, r, f, "")
+		return nil
+	}
+}
+
+func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFlow, errID string) {
+	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, SMS: s.accounts.SMSAvailable(),
+		Method: s.sessions.GetString(r.Context(), flowKey(f.purpose)+"_method")}
+	p := s.newPage(r, f.titleID, data)
+	p.Flash = s.popFlash(r)
+	if errID != "" {
+		p.Error = p.L.T(errID)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	s.render(w, r, http.StatusOK, "code", p)
+}
+
+// codeSubmission reads a verify form. A submission that only names another method asks for a code
+// by that method instead (the "send it by SMS instead" button).
+func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFlow) (login, code, method string, done bool, err error) {
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return "", "", "", true, nil
+	}
+	login = s.sessions.GetString(r.Context(), flowKey(f.purpose))
+	if login == "" {
+		http.Redirect(w, r, f.path, http.StatusSeeOther)
+		return "", "", "", true, nil
+	}
+	method = s.sessions.GetString(r.Context(), flowKey(f.purpose)+"_method")
+	code = strings.TrimSpace(r.PostForm.Get("code"))
+	if switchTo := r.PostForm.Get("method"); f.withMethod && code == "" && switchTo != "" {
+		method = channelOf(switchTo)
+		if err := s.accounts.SendCode(r.Context(), account.CodeRequest{Login: login, Channel: method, Purpose: f.purpose,
+			Client: s.clientIP(r), Lang: s.localizer(r).Lang}); err != nil {
+			return "", "", "", true, err
+		}
+		s.sessions.Put(r.Context(), flowKey(f.purpose)+"_method", method)
+		s.putFlash(r, "info", "flow_code_resent")
+		http.Redirect(w, r, f.path+"/verify", http.StatusSeeOther)
+		return "", "", "", true, nil
+	}
+	if code == "" {
+		s.renderCodeForm(w, r, f, "flow_code_required")
+		return "", "", "", true, nil
+	}
+	return login, code, method, false, nil
+}
+
+// isBadCode reports whether err is the one answer to a code that did not work.
+func isBadCode(err error) bool { return errors.Is(err, account.ErrBadCode) }

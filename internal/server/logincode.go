@@ -1,0 +1,29 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+var loginCodeFlow = codeFlow{purpose: account.PurposeSignIn, path: "/login/code", titleID: "logincode_title",
+	introID: "logincode_intro", startPage: "codestart", withMethod: true}
+
+// loginCodeVerify signs in with a code, under the same lockout rules as a password.
+func (s *Server) loginCodeVerify(w http.ResponseWriter, r *http.Request) error {
+	login, code, _, done, err := s.codeSubmission(w, r, loginCodeFlow)
+	if done || err != nil {
+		return err
+	}
+	res, err := s.accounts.SignInWithCode(r.Context(), account.SignInRequest{Login: login, ClientIP: s.clientIP(r),
+		UserAgent: r.UserAgent(), DeviceToken: deviceCookie(r)}, code)
+	if isBadCode(err) || errors.Is(err, account.ErrBadCredentials) {
+		s.renderCodeForm(w, r, loginCodeFlow, "flow_code_wrong")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	s.sessions.Remove(r.Context(), flowKey(account.PurposeSignIn))
+	return s.startSession(w, r, res)
+}

@@ -1,0 +1,301 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+// lastMessage reads the newest queued message of a template to a recipient from the outbox, as the
+// delivery worker would (the browser tests read the same messages from a real SMTP server).
+func (h *harness) lastMessage(to, template string) map[string]string {
+	h.t.Helper()
+	var data map[string]string
+	err := h.db.Pool.QueryRow(context.Background(), `SELECT data FROM outbox WHERE recipient = $1 AND template = $2
+		ORDER BY id DESC LIMIT 1`, to, template).Scan(&data)
+	if err != nil {
+		h.t.Fatalf("no %s message to %s: %v", template, to, err)
+	}
+	return data
+}
+
+func (h *harness) countMessages(template string) int {
+	var n int
+	h.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE template = $1`, template).Scan(&n)
+	return n
+}
+
+func (h *harness) lock(username string) {
+	h.t.Helper()
+	for i := 0; i < 10; i++ {
+		h.signIn(h.client(), username, fmt.Sprintf("wrong guess %d", i))
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), username); a.State != account.StateLockedTemporarily {
+		h.t.Fatalf("%s not locked: %s", username, a.State)
+	}
+}
+
+func TestUnlockWithEmailCode(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.lock("alice")
+	locked := h.lastMessage("alice@example.com", "locked")
+	if !strings.HasPrefix(locked["UnlockLink"], h.url+"/unlock") {
+		t.Fatalf("lock notice link %q", locked["UnlockLink"])
+	}
+	c := h.client()
+	res := h.post(c, "/unlock", url.Values{"username": {"ALICE"}, "method": {"email"}})
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/unlock/verify" {
+		t.Fatalf("start: %d %s", res.status, res.header.Get("Location"))
+	}
+	code := h.lastMessage("alice@example.com", "code")["Code"]
+	if !regexp.MustCompile(`^\d{6}$`).MatchString(code) {
+		t.Fatalf("code %q", code)
+	}
+	// A sign-in code or a wrong code does not unlock.
+	if res := h.post(c, "/unlock/verify", url.Values{"code": {"000000"}}); !strings.Contains(res.body, `class="notice error"`) {
+		t.Fatal("a wrong code was accepted")
+	}
+	res = h.post(c, "/unlock/verify", url.Values{"code": {code}})
+	if res.status != http.StatusOK || !strings.Contains(res.body, "Your account is unlocked") {
+		t.Fatalf("verify: %d\n%s", res.status, res.body)
+	}
+	// The page offers a new password at once, through a reset link only this page holds.
+	offered := regexp.MustCompile(`href="(/reset/[A-Za-z0-9_-]+)"`).FindStringSubmatch(res.body)
+	if offered == nil || h.get(h.client(), offered[1]).status != http.StatusOK {
+		t.Fatal("no working new-password link after the unlock")
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive || a.FailedAttempts != 0 {
+		t.Fatalf("after unlock: %s, %d failures", a.State, a.FailedAttempts)
+	}
+	h.lastMessage("alice@example.com", "unlocked")
+	// The code works once.
+	c2 := h.client()
+	h.post(c2, "/unlock", url.Values{"username": {"alice"}})
+	if res := h.post(c2, "/unlock/verify", url.Values{"code": {code}}); !strings.Contains(res.body, `class="notice error"`) {
+		t.Fatal("a used code worked again")
+	}
+}
+
+func TestSelfServiceAnswersTheSameForEveryone(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	for _, path := range []string{"/unlock", "/status", "/login/code", "/reset"} {
+		var first response
+		for i, user := range []string{"alice", "nobody-at-all", "alice@example.com", "+8613900000000"} {
+			c := h.client()
+			res := h.post(c, path, url.Values{"username": {user}})
+			if i == 0 {
+				first = res
+				continue
+			}
+			if res.status != first.status || res.header.Get("Location") != first.header.Get("Location") || res.body != first.body {
+				t.Errorf("%s: %q answered differently from alice (%d %s)", path, user, res.status, res.header.Get("Location"))
+			}
+		}
+	}
+	var f1, f2 response
+	f1 = h.post(h.client(), "/help/request", url.Values{"username": {"alice"}, "message": {"help"}})
+	f2 = h.post(h.client(), "/help/request", url.Values{"username": {"nobody"}, "message": {"help"}})
+	re := regexp.MustCompile(`UR-[0-9A-Z]{4}-[0-9A-Z]{4}`)
+	if f1.status != f2.status || len(re.FindString(f1.body)) == 0 || re.ReplaceAllString(f1.body, "") != re.ReplaceAllString(f2.body, "") {
+		t.Errorf("/help/request answered differently for an unknown user")
+	}
+}
+
+func TestStatusShowsStateAndRecentFailures(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.lock("alice")
+	c := h.client()
+	h.post(c, "/status", url.Values{"username": {"alice"}})
+	code := h.lastMessage("alice@example.com", "code")["Code"]
+	res := h.post(c, "/status/verify", url.Values{"code": {code}})
+	for _, want := range []string{"Locked for a while", "Too many failed sign-ins", "Locked until", "127.0.0.1", `href="/unlock"`} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+	// A status code does not unlock.
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+		t.Fatalf("status changed the state: %s", a.State)
+	}
+}
+
+func TestCodeIsBoundToItsPurpose(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.lock("alice")
+	c := h.client()
+	h.post(c, "/status", url.Values{"username": {"alice"}})
+	statusCode := h.lastMessage("alice@example.com", "code")["Code"]
+	h.post(c, "/unlock", url.Values{"username": {"alice"}})
+	if res := h.post(c, "/unlock/verify", url.Values{"code": {statusCode}}); !strings.Contains(res.body, `class="notice error"`) {
+		t.Fatal("a status code unlocked the account")
+	}
+}
+
+func TestCodeBurnsAfterMaxAttempts(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.post(c, "/status", url.Values{"username": {"alice"}})
+	code := h.lastMessage("alice@example.com", "code")["Code"]
+	for i := 0; i < 5; i++ {
+		h.post(c, "/status/verify", url.Values{"code": {fmt.Sprintf("%06d", i)}})
+	}
+	if res := h.post(c, "/status/verify", url.Values{"code": {code}}); !strings.Contains(res.body, `class="notice error"`) {
+		t.Fatal("the right code worked after code.max_attempts wrong ones")
+	}
+}
+
+func TestResendIntervalLimitsCodes(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	for i := 0; i < 3; i++ {
+		h.post(h.client(), "/status", url.Values{"username": {"alice"}})
+	}
+	if n := h.countMessages("code"); n != 1 {
+		t.Fatalf("%d codes sent within code.resend_interval, want 1", n)
+	}
+}
+
+func TestSignInWithCodeUnderTheLockoutRules(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.post(c, "/login/code", url.Values{"username": {"alice"}})
+	code := h.lastMessage("alice@example.com", "code")["Code"]
+	res := h.post(c, "/login/code/verify", url.Values{"code": {code}})
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/account" {
+		t.Fatalf("sign-in with code: %d %s", res.status, res.header.Get("Location"))
+	}
+	// Locked: the right code gets no session.
+	h.lock("alice")
+	h.db.Pool.Exec(context.Background(), `UPDATE codes SET created_at = created_at - interval '1 hour'`)
+	c2 := h.client()
+	h.post(c2, "/login/code", url.Values{"username": {"alice"}})
+	code = h.lastMessage("alice@example.com", "code")["Code"]
+	if res := h.post(c2, "/login/code/verify", url.Values{"code": {code}}); res.status == http.StatusSeeOther {
+		t.Fatal("a locked account signed in with a code")
+	}
+}
+
+func TestPasswordReset(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.lock("alice")
+	old := h.client()
+	h.db.Pool.Exec(context.Background(), `UPDATE accounts SET state = 'active', locked_until = NULL, failed_attempts = 0`)
+	h.signIn(old, "alice", goodPassword)
+	h.db.Pool.Exec(context.Background(), `UPDATE accounts SET state = 'locked_temporarily', locked_until = now() + interval '1 hour'`)
+
+	// The link goes to the address on file, built from the base URL, whatever the request says.
+	res := h.do(h.client(), http.MethodPost, "/reset", url.Values{"username": {"alice"}, "email": {"attacker@evil.example", "x@evil.example"}},
+		"X-Forwarded-Host", "evil.example")
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("start reset: %d", res.status)
+	}
+	link := h.lastMessage("alice@example.com", "reset_link")["Link"]
+	if !strings.HasPrefix(link, h.url+"/reset/") {
+		t.Fatalf("reset link %q is not built from the base URL", link)
+	}
+	path := strings.TrimPrefix(link, h.url)
+	page := h.get(h.client(), path)
+	if page.status != http.StatusOK || page.header.Get("Referrer-Policy") != "no-referrer" || page.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("reset page: %d, Referrer-Policy %q, Cache-Control %q", page.status, page.header.Get("Referrer-Policy"), page.header.Get("Cache-Control"))
+	}
+	for pw, want := range map[string]string{
+		"short":                  "too short",
+		"password1234567890":     "too easy to guess",
+		"alice-is-my-name-here!": "contains your name",
+	} {
+		if res := h.post(h.client(), path, url.Values{"password": {pw}, "password_confirm": {pw}}); !strings.Contains(res.body, want) {
+			t.Errorf("password %q: page lacks %q", pw, want)
+		}
+	}
+	if res := h.post(h.client(), path, url.Values{"password": {"a b c d e f g h i j k"}, "password_confirm": {"different"}}); !strings.Contains(res.body, "not the same") {
+		t.Error("mismatch not reported")
+	}
+	// Twenty submissions of the link at once: exactly one wins.
+	newPassword := "lanterns drift over the quiet harbour"
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := h.post(h.client(), path, url.Values{"password": {newPassword}, "password_confirm": {newPassword}})
+			if strings.Contains(r.body, "Your password is changed") {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d of 20 concurrent submissions succeeded, want exactly 1", wins)
+	}
+	// Not signed in by the reset; other sessions ended; the lock lifted; the owner told.
+	if res := h.get(old, "/account"); res.status != http.StatusSeeOther {
+		t.Fatal("an old session survived the reset")
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+		t.Fatalf("state after reset: %s", a.State)
+	}
+	h.lastMessage("alice@example.com", "password_changed")
+	if res := h.signIn(h.client(), "alice", newPassword); res.status != http.StatusSeeOther {
+		t.Fatal("the new password does not sign in")
+	}
+}
+
+func TestOnlyTheNewestResetLinkWorks(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.post(h.client(), "/reset", url.Values{"username": {"alice"}})
+	first := h.lastMessage("alice@example.com", "reset_link")["Link"]
+	h.db.Pool.Exec(context.Background(), `UPDATE reset_tokens SET created_at = created_at - interval '1 hour'`)
+	h.post(h.client(), "/reset", url.Values{"username": {"alice"}})
+	second := h.lastMessage("alice@example.com", "reset_link")["Link"]
+	if first == second {
+		t.Fatal("no second link")
+	}
+	if res := h.get(h.client(), strings.TrimPrefix(first, h.url)); res.status != http.StatusNotFound {
+		t.Fatalf("the older link still works: %d", res.status)
+	}
+	if res := h.get(h.client(), strings.TrimPrefix(second, h.url)); res.status != http.StatusOK {
+		t.Fatalf("the newest link does not work: %d", res.status)
+	}
+}
+
+func TestResetRequestDoesNotChangeLockState(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.lock("alice")
+	h.post(h.client(), "/reset", url.Values{"username": {"alice"}})
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+		t.Fatalf("asking for a reset changed the state to %s", a.State)
+	}
+}
+
+func TestHelpRequestGivesAReference(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	res := h.post(h.client(), "/help/request", url.Values{"username": {"alice"}, "contact": {"+86 139 0000 0000"}, "message": {"My account is frozen"}})
+	ref := regexp.MustCompile(`UR-[0-9A-Z]{4}-[0-9A-Z]{4}`).FindString(res.body)
+	if ref == "" {
+		t.Fatalf("no reference on the page:\n%s", res.body)
+	}
+	if got := h.lastMessage("alice@example.com", "request_received")["Reference"]; got != ref {
+		t.Fatalf("confirmation mail reference %q, page %q", got, ref)
+	}
+}
