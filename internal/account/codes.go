@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"crypto/hmac"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -76,7 +75,7 @@ type CodeStore interface {
 	// AttemptCode counts one entry against the account's newest usable code of the purpose, before
 	// it is checked, and returns that code's id and hash; ok is false when there is none (expired,
 	// used, superseded or out of attempts).
-	AttemptCode(ctx context.Context, accountID int64, purpose Purpose, now time.Time) (id int64, hash []byte, ok bool, err error)
+	AttemptCode(ctx context.Context, accountID int64, purpose Purpose, now time.Time) (id int64, hash []byte, channel string, ok bool, err error)
 	// ConsumeCode marks a code used; false when a concurrent entry used it first.
 	ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error)
 }
@@ -153,24 +152,25 @@ func (s *Service) codeMAC(accountID int64, purpose Purpose, code string) []byte 
 	return s.keyed("code", strconv.FormatInt(accountID, 10), string(purpose), code)
 }
 
-// verifyCode checks a code for the account and purpose, counting the entry before checking it.
-func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, code, client string) error {
+// verifyCode checks a code for the account and purpose, counting the entry before checking it, and
+// returns the channel the code went by (the method it proves).
+func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, code, client string) (string, error) {
 	code = strings.TrimSpace(code)
-	id, hash, ok, err := s.store.AttemptCode(ctx, a.ID, purpose, s.now())
+	id, hash, channel, ok, err := s.store.AttemptCode(ctx, a.ID, purpose, s.now())
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !ok || !hmac.Equal(hash, s.codeMAC(a.ID, purpose, code)) {
-		return ErrBadCode
+		return "", ErrBadCode
 	}
 	used, err := s.store.ConsumeCode(ctx, id, s.now(), a.Username, client)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !used {
-		return ErrBadCode
+		return "", ErrBadCode
 	}
-	return nil
+	return channel, nil
 }
 
 // langFor is the language of messages to an account: its own, else the one of the request.
@@ -186,5 +186,3 @@ func (s *Service) langFor(a *Account, requestLang string) string {
 
 // link builds an absolute link from the configured base URL, never from the request.
 func (s *Service) link(path string) string { return strings.TrimRight(s.opts.BaseURL, "/") + path }
-
-var _ = fmt.Sprintf

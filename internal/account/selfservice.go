@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -77,6 +78,7 @@ const (
 	UnlockDone       UnlockOutcome = "unlocked"    // the account is active again
 	UnlockNotLocked  UnlockOutcome = "not_locked"  // nothing to unlock
 	UnlockNeedsAdmin UnlockOutcome = "needs_admin" // frozen, disabled, expired or pending: an administrator decides
+	UnlockNeedsMore  UnlockOutcome = "needs_more"  // unlock.methods_required asks for another, different method
 )
 
 // UnlockResult is the outcome of a verified unlock.
@@ -86,20 +88,36 @@ type UnlockResult struct {
 	// ResetToken, when set, lets the owner choose a new password at once (the lock came from failed
 	// sign-ins, so the old password may be known to someone else or simply forgotten).
 	ResetToken string
+	// Verified lists the distinct methods proven so far in this unlock (for unlock.methods_required).
+	Verified []string
 }
 
-// UnlockWithCode verifies a code for the unlock purpose and lifts an automatic lock. A wrong code
-// never counts towards the account's lockout: an attacker must not be able to keep the owner out.
-func (s *Service) UnlockWithCode(ctx context.Context, login, method, code, client, lang string) (*UnlockResult, error) {
+// UnlockWithCode verifies a code for the unlock purpose and lifts an automatic lock once
+// unlock.methods_required different methods are proven (verified holds the ones proven earlier in
+// the same flow). A wrong code never counts towards the account's lockout: an attacker must not be
+// able to keep the owner out.
+func (s *Service) UnlockWithCode(ctx context.Context, login, code, client, lang string, verified []string) (*UnlockResult, error) {
 	a, err := s.AccountByLogin(ctx, login)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, ErrBadCode
 	} else if err != nil {
 		return nil, err
 	}
-	if err := s.verifyCode(ctx, a, PurposeUnlock, code, client); err != nil {
+	method, err := s.verifyCode(ctx, a, PurposeUnlock, code, client)
+	if err != nil {
 		return nil, err
 	}
+	if !slices.Contains(verified, method) {
+		verified = append(verified, method)
+	}
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(verified) < policy.UnlockMethodsRequired {
+		return &UnlockResult{Outcome: UnlockNeedsMore, Account: a, Verified: verified}, nil
+	}
+	method = strings.Join(verified, "+")
 	now := s.now()
 	switch a.EffectiveState(now) {
 	case StateActive:
@@ -118,12 +136,8 @@ func (s *Service) UnlockWithCode(ctx context.Context, login, method, code, clien
 		return &UnlockResult{Outcome: UnlockNotLocked, Account: a}, nil
 	}
 	s.metrics.Unlock(method)
-	res := &UnlockResult{Outcome: UnlockDone, Account: a}
+	res := &UnlockResult{Outcome: UnlockDone, Account: a, Verified: verified}
 	// Offer a new password at once: a reset link only the person on this page holds.
-	policy, err := s.store.Policy(ctx)
-	if err != nil {
-		return nil, err
-	}
 	token, err := s.opts.NewToken()
 	if err != nil {
 		return nil, err
@@ -151,7 +165,7 @@ func (s *Service) StatusWithCode(ctx context.Context, login, code, client string
 	} else if err != nil {
 		return nil, err
 	}
-	if err := s.verifyCode(ctx, a, PurposeStatus, code, client); err != nil {
+	if _, err := s.verifyCode(ctx, a, PurposeStatus, code, client); err != nil {
 		return nil, err
 	}
 	return s.Status(ctx, a)

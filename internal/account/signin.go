@@ -250,7 +250,7 @@ func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code st
 	}
 	reject.AccountID, reject.Username = &a.ID, a.Username
 	return s.attempt(ctx, a, req, policy, reject, "code", nil, func() (bool, error) {
-		err := s.verifyCode(ctx, a, PurposeSignIn, code, req.ClientIP)
+		_, err := s.verifyCode(ctx, a, PurposeSignIn, code, req.ClientIP)
 		if errors.Is(err, ErrBadCode) {
 			return false, nil
 		}

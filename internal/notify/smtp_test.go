@@ -197,6 +197,9 @@ func TestSMTPConfigurationErrors(t *testing.T) {
 			t.Errorf("%s: accepted %s", name, u)
 		}
 	}
+	if _, err := notify.NewSMTPMailer(&url.URL{Scheme: "smtp", Host: "mail.example.com:25"}, "unlockd@localhost"); err != nil {
+		t.Errorf("the default sender: %v", err)
+	}
 	if _, err := notify.NewSMTPMailer(&url.URL{Scheme: "smtp", Host: "mail.example.com:25"}, "not an address"); err == nil {
 		t.Error("accepted a bad sender")
 	}

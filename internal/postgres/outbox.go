@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -88,7 +89,7 @@ func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]n
 	if err := rows.Err(); err != nil {
 		return nil, unavailable("outbox claim", err)
 	}
-	slices.SortFunc(out, func(a, b notify.Queued) int { return int(a.ID - b.ID) })
+	slices.SortFunc(out, func(a, b notify.Queued) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 

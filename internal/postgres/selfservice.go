@@ -80,21 +80,22 @@ func (s *AccountStore) CreateCode(ctx context.Context, c account.Code, msg accou
 }
 
 // AttemptCode counts an entry on the newest usable code before it is compared.
-func (s *AccountStore) AttemptCode(ctx context.Context, accountID int64, purpose account.Purpose, now time.Time) (int64, []byte, bool, error) {
+func (s *AccountStore) AttemptCode(ctx context.Context, accountID int64, purpose account.Purpose, now time.Time) (int64, []byte, string, bool, error) {
 	var id int64
 	var hash []byte
+	var channel string
 	err := s.db.Pool.QueryRow(ctx, `UPDATE codes SET attempts = attempts + 1
 		WHERE id = (SELECT id FROM codes WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL
 		              AND superseded_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC LIMIT 1)
 		  AND attempts < max_attempts
-		RETURNING id, code_hash`, accountID, string(purpose), now).Scan(&id, &hash)
+		RETURNING id, code_hash, channel`, accountID, string(purpose), now).Scan(&id, &hash, &channel)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil, false, nil
+		return 0, nil, "", false, nil
 	}
 	if err != nil {
-		return 0, nil, false, unavailable("attempt code", err)
+		return 0, nil, "", false, unavailable("attempt code", err)
 	}
-	return id, hash, true, nil
+	return id, hash, channel, true, nil
 }
 
 // ConsumeCode uses a code once: of concurrent entries of the right code, exactly one wins.

@@ -299,3 +299,39 @@ func TestHelpRequestGivesAReference(t *testing.T) {
 		t.Fatalf("confirmation mail reference %q, page %q", got, ref)
 	}
 }
+
+func TestUnlockNeedsTwoDifferentMethodsWhenThePolicySaysSo(t *testing.T) {
+	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
+	if _, err := h.accounts.SetPolicy(context.Background(), map[string]string{"unlock.methods_required": "2"}, testActor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "li.wei", Email: "li.wei@example.cn",
+		Phone: "+8613800000000", Password: goodPassword}, testActor); err != nil {
+		t.Fatal(err)
+	}
+	h.lock("li.wei")
+	c := h.client()
+	h.post(c, "/unlock", url.Values{"username": {"li.wei"}, "method": {"email"}})
+	emailCode := h.lastMessage("li.wei@example.cn", "code")["Code"]
+	res := h.post(c, "/unlock/verify", url.Values{"code": {emailCode}})
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("first method: %d", res.status)
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "li.wei"); a.State != account.StateLockedTemporarily {
+		t.Fatalf("one method unlocked the account (%s)", a.State)
+	}
+	// Another email code is not a second method.
+	h.db.Pool.Exec(context.Background(), `UPDATE codes SET created_at = created_at - interval '1 hour'`)
+	h.post(c, "/unlock/verify", url.Values{"method": {"email"}})
+	h.post(c, "/unlock/verify", url.Values{"code": {h.lastMessage("li.wei@example.cn", "code")["Code"]}})
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "li.wei"); a.State != account.StateLockedTemporarily {
+		t.Fatalf("the same method twice unlocked the account (%s)", a.State)
+	}
+	h.db.Pool.Exec(context.Background(), `UPDATE codes SET created_at = created_at - interval '1 hour'`)
+	h.post(c, "/unlock/verify", url.Values{"method": {"sms"}})
+	smsCode := h.lastMessage("+8613800000000", "code")["Code"]
+	res = h.post(c, "/unlock/verify", url.Values{"code": {smsCode}})
+	if !strings.Contains(res.body, "Your account is unlocked") {
+		t.Fatalf("email and SMS did not unlock:\n%s", res.body)
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/unlockd/unlockd/internal/account"
 )
@@ -18,18 +19,31 @@ type unlockResultData struct {
 // unlockVerify checks the code and unlocks. A frozen, disabled or expired account is never
 // unlocked here: the page says to ask an administrator.
 func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
-	login, code, method, done, err := s.codeSubmission(w, r, unlockFlow)
+	login, code, _, done, err := s.codeSubmission(w, r, unlockFlow)
 	if done || err != nil {
 		return err
 	}
-	res, err := s.accounts.UnlockWithCode(r.Context(), login, method, code, s.clientIP(r), s.localizer(r).Lang)
+	verifiedKey := flowKey(account.PurposeUnlock) + "_verified"
+	var verified []string
+	if v := s.sessions.GetString(r.Context(), verifiedKey); v != "" {
+		verified = strings.Split(v, ",")
+	}
+	res, err := s.accounts.UnlockWithCode(r.Context(), login, code, s.clientIP(r), s.localizer(r).Lang, verified)
 	if isBadCode(err) {
 		s.renderCodeForm(w, r, unlockFlow, "flow_code_wrong")
 		return nil
 	} else if err != nil {
 		return err
 	}
+	if res.Outcome == account.UnlockNeedsMore {
+		// unlock.methods_required: one method is proven; the next code must come another way.
+		s.sessions.Put(r.Context(), verifiedKey, strings.Join(res.Verified, ","))
+		s.putFlash(r, "ok", "unlock_needs_more")
+		http.Redirect(w, r, "/unlock/verify", http.StatusSeeOther)
+		return nil
+	}
 	s.sessions.Remove(r.Context(), flowKey(account.PurposeUnlock))
+	s.sessions.Remove(r.Context(), verifiedKey)
 	data := unlockResultData{Outcome: res.Outcome, State: res.Account.EffectiveState(s.accounts.Now()), ResetToken: res.ResetToken}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
