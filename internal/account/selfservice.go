@@ -126,8 +126,8 @@ func (s *Service) UnlockWithCode(ctx context.Context, login, code, client, lang 
 	default:
 		return &UnlockResult{Outcome: UnlockNeedsAdmin, Account: a}, nil
 	}
-	msg := Message{Channel: ChannelEmail, To: a.Email, Template: "unlocked", Lang: s.langFor(a, lang),
-		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Method": method}}
+	msg := s.unlockedMessage(a, now, verified[len(verified)-1])
+	msg.Lang = s.langFor(a, lang)
 	ok, err := s.store.SelfUnlock(ctx, a.ID, method, client, now, msg)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ type Transition struct {
 	Actor       string
 	Client      string
 	Now         time.Time
+	Notify      []Message // queued with the change
 }
 
 // StateStore changes account states.
@@ -57,6 +58,9 @@ func (s *Service) transition(ctx context.Context, login string, actor Actor, t T
 		return nil, err
 	}
 	t.AccountID, t.Actor, t.Client, t.Now = a.ID, actor.Name, actor.Client, s.now()
+	if t.To == StateActive && t.Action == "account.unlocked" {
+		t.Notify = append(t.Notify, s.unlockedMessage(a, t.Now, "admin"))
+	}
 	return s.store.Transition(ctx, t)
 }
 
@@ -134,9 +138,13 @@ func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason str
 	}
 	n := 0
 	for _, id := range ids {
-		_, err := s.store.Transition(ctx, Transition{AccountID: id, From: []State{StateLockedTemporarily, StateLocked},
+		a, err := s.store.AccountByID(ctx, id)
+		if err != nil {
+			return n, err
+		}
+		_, err = s.store.Transition(ctx, Transition{AccountID: id, From: []State{StateLockedTemporarily, StateLocked},
 			To: StateActive, Reason: reason, LiftLocks: true, Action: "account.unlocked", Method: "bulk",
-			Actor: actor.Name, Client: actor.Client, Now: now})
+			Actor: actor.Name, Client: actor.Client, Now: now, Notify: []Message{s.unlockedMessage(a, now, "admin")}})
 		if ErrorCode(err) == EINVALID {
 			continue // unlocked meanwhile
 		} else if err != nil {
@@ -174,4 +182,10 @@ func (s *Service) SetPolicy(ctx context.Context, changes map[string]string, acto
 		return Policy{}, err
 	}
 	return p, nil
+}
+
+// unlockedMessage tells the owner their account works again, and how it was unlocked.
+func (s *Service) unlockedMessage(a *Account, now time.Time, method string) Message {
+	return Message{Channel: ChannelEmail, To: a.Email, Template: "unlocked", Lang: s.langFor(a, ""),
+		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Method": method}}
 }

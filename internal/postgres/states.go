@@ -61,6 +61,9 @@ func (s *AccountStore) Transition(ctx context.Context, t account.Transition) (*a
 				return err
 			}
 		}
+		if err := queue(ctx, tx, t.Notify...); err != nil {
+			return err
+		}
 		kv := []string{"from", current, "to", string(t.To), "reason", t.Reason}
 		if t.Method != "" {
 			kv = append(kv, "method", t.Method)
