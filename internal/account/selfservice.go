@@ -383,3 +383,34 @@ func clip(s string, n int) string {
 	}
 	return string([]rune(s)[:n])
 }
+
+// VerifyOutcome is what confirming a contact did.
+type VerifyOutcome string
+
+const (
+	VerifyDone      VerifyOutcome = "verified"   // pending_verification -> active
+	VerifyNotNeeded VerifyOutcome = "not_needed" // the account was not waiting for it
+)
+
+// VerifyContact confirms a new account's email address with a code (purpose verify): the account
+// becomes active. The code went to the address on file, so entering it proves the address works.
+func (s *Service) VerifyContact(ctx context.Context, login, code, client string) (VerifyOutcome, error) {
+	a, err := s.AccountByLogin(ctx, login)
+	if ErrorCode(err) == ENOTFOUND {
+		return "", ErrBadCode
+	} else if err != nil {
+		return "", err
+	}
+	if _, err := s.verifyCode(ctx, a, PurposeVerify, code, client); err != nil {
+		return "", err
+	}
+	_, err = s.store.Transition(ctx, Transition{AccountID: a.ID, From: []State{StatePendingVerification}, To: StateActive,
+		Reason: "contact verified", Action: "account.verified", Method: "email", Actor: "user:" + a.Username,
+		Client: client, Now: s.now()})
+	if ErrorCode(err) == EINVALID {
+		return VerifyNotNeeded, nil
+	} else if err != nil {
+		return "", err
+	}
+	return VerifyDone, nil
+}

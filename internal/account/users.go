@@ -41,6 +41,12 @@ func (s *Service) AddAccount(ctx context.Context, in NewAccount, actor Actor) (*
 	if err := s.store.CreateAccount(ctx, a, actor); err != nil {
 		return nil, err
 	}
+	if a.State == StatePendingVerification && s.opts.NewCode != nil {
+		// The new owner confirms the address with this code at /verify before the account is used.
+		if err := s.SendCode(ctx, CodeRequest{Login: a.Username, Channel: ChannelEmail, Purpose: PurposeVerify, Client: actor.Client}); err != nil {
+			return a, err
+		}
+	}
 	return a, nil
 }
 

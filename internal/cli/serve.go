@@ -102,9 +102,12 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 		return err
 	}
 	go sweep(ctx, a, sessions)
-	if err := a.startDelivery(ctx); err != nil {
+	delivered, err := a.startDelivery(ctx, metrics)
+	if err != nil {
 		return err
 	}
+	// Messages being sent when the server stops are finished before the process exits.
+	defer delivered()
 	if a.cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", a.cfg.MetricsListen)
 		if err != nil {
@@ -144,6 +147,10 @@ func sweep(ctx context.Context, a *app, store *postgres.SessionStore) {
 			if err := a.store.PruneClientFailures(ctx, time.Now().Add(-account.ClientWindow)); err != nil {
 				a.log.Warn("throttle sweep", "err", err)
 			}
+			// Delivered and given-up messages are kept a week for support questions, then dropped.
+			if _, err := postgres.NewOutbox(a.db).Purge(ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
+				a.log.Warn("outbox sweep", "err", err)
+			}
 		}
 	}
 }
@@ -151,16 +158,16 @@ func sweep(ctx context.Context, a *app, store *postgres.SessionStore) {
 // startDelivery runs the worker that sends queued mail and SMS. The SMTP server is checked now, so
 // a wrong address shows at start-up; an unreachable one is only a warning, since messages wait in
 // the queue until it answers.
-func (a *app) startDelivery(ctx context.Context) error {
+func (a *app) startDelivery(ctx context.Context, metrics *server.Metrics) (wait func(), err error) {
 	tmpl, err := notify.LoadTemplates()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var mailer notify.Mailer
 	if a.cfg.SMTPURL != nil {
 		m, err := notify.NewSMTPMailer(a.cfg.SMTPURL, a.cfg.MailFrom)
 		if err != nil {
-			return &config.Error{Var: "UNLOCKD_SMTP_URL", Msg: err.Error()}
+			return nil, &config.Error{Var: "UNLOCKD_SMTP_URL", Msg: err.Error()}
 		}
 		checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if err := m.Check(checkCtx); err != nil {
@@ -175,11 +182,13 @@ func (a *app) startDelivery(ctx context.Context) error {
 	if a.cfg.SMSWebhookURL != nil {
 		sms = notify.NewWebhookSMS(a.cfg.SMSWebhookURL, a.cfg.SMSWebhookToken, nil)
 	}
-	w := notify.NewWorker(postgres.NewOutbox(a.db), tmpl, mailer, sms, a.log)
+	w := notify.NewWorker(postgres.NewOutbox(a.db), tmpl, mailer, sms, a.log, notify.WithMetrics(metrics.Message))
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		if err := w.Run(ctx); err != nil && ctx.Err() == nil {
 			a.log.Error("delivery worker", "err", err)
 		}
 	}()
-	return nil
+	return func() { <-done }, nil
 }

@@ -16,6 +16,7 @@ type Metrics struct {
 	locks     *prometheus.CounterVec
 	unlocks   *prometheus.CounterVec
 	throttled *prometheus.CounterVec
+	messages  *prometheus.CounterVec
 	hashWait  prometheus.Histogram
 }
 
@@ -31,11 +32,13 @@ func NewMetrics() *Metrics {
 			Help: "Accounts unlocked, by method (administrator, bulk, self-service methods)."}, []string{"method"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_throttled_total",
 			Help: "Requests refused by a per-client throttle, by where."}, []string{"where"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_messages_total",
+			Help: "Outgoing messages by channel and delivery result (sent, retry, dead)."}, []string{"channel", "result"}),
 		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "unlockd_hash_queue_wait_seconds",
 			Help:    "How long password hashing waited for a free worker.",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}}),
 	}
-	m.registry.MustRegister(m.signIns, m.locks, m.unlocks, m.throttled, m.hashWait,
+	m.registry.MustRegister(m.signIns, m.locks, m.unlocks, m.throttled, m.messages, m.hashWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -44,6 +47,9 @@ func (m *Metrics) SignIn(result string)   { m.signIns.WithLabelValues(result).In
 func (m *Metrics) Lock(cause string)      { m.locks.WithLabelValues(cause).Inc() }
 func (m *Metrics) Unlock(method string)   { m.unlocks.WithLabelValues(method).Inc() }
 func (m *Metrics) Throttled(where string) { m.throttled.WithLabelValues(where).Inc() }
+
+// Message records one delivery attempt's result; give it to the delivery worker.
+func (m *Metrics) Message(channel, result string) { m.messages.WithLabelValues(channel, result).Inc() }
 
 // HashWait records a hashing queue wait; give it to the hasher's wait observer.
 func (m *Metrics) HashWait(d time.Duration) { m.hashWait.Observe(d.Seconds()) }

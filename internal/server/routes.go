@@ -58,6 +58,10 @@ func (s *Server) routes() http.Handler {
 		r.Post("/reset", s.handle(s.resetStart))
 		r.Get("/reset/{token}", s.handle(s.resetForm))
 		r.Post("/reset/{token}", s.handle(s.resetSubmit))
+		r.Get("/verify", s.handle(s.codeStart(verifyFlow)))
+		r.Post("/verify", s.handle(s.codeStart(verifyFlow)))
+		r.Get("/verify/verify", s.handle(s.codeVerifyForm(verifyFlow)))
+		r.Post("/verify/verify", s.handle(s.verifyVerify))
 		r.Get("/help/request", s.handle(s.helpRequest))
 		r.Post("/help/request", s.handle(s.helpRequest))
 

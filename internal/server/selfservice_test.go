@@ -335,3 +335,27 @@ func TestUnlockNeedsTwoDifferentMethodsWhenThePolicySaysSo(t *testing.T) {
 		t.Fatalf("email and SMS did not unlock:\n%s", res.body)
 	}
 }
+
+func TestNewAccountVerifiesItsEmailBeforeUse(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "newbie", Email: "newbie@example.com",
+		Password: goodPassword, Pending: true}, testActor); err != nil {
+		t.Fatal(err)
+	}
+	if res := h.signIn(h.client(), "newbie", goodPassword); res.status == http.StatusSeeOther {
+		t.Fatal("a pending account signed in")
+	}
+	code := h.lastMessage("newbie@example.com", "code")
+	if code["Purpose"] != "verify" {
+		t.Fatalf("first message purpose %q", code["Purpose"])
+	}
+	c := h.client()
+	h.post(c, "/verify", url.Values{"username": {"newbie"}}) // within the resend interval: no new code
+	res := h.post(c, "/verify/verify", url.Values{"code": {code["Code"]}})
+	if !strings.Contains(res.body, "your account is ready") {
+		t.Fatalf("verify:\n%s", res.body)
+	}
+	if res := h.signIn(h.client(), "newbie", goodPassword); res.status != http.StatusSeeOther {
+		t.Fatal("the verified account cannot sign in")
+	}
+}

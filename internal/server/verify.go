@@ -1,0 +1,28 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+var verifyFlow = codeFlow{purpose: account.PurposeVerify, path: "/verify", titleID: "verify_title",
+	introID: "verify_intro", startPage: "codestart"}
+
+// verifyVerify confirms a new account's email address: pending_verification becomes active.
+func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
+	login, code, _, done, err := s.codeSubmission(w, r, verifyFlow)
+	if done || err != nil {
+		return err
+	}
+	outcome, err := s.accounts.VerifyContact(r.Context(), login, code, s.clientIP(r))
+	if isBadCode(err) {
+		s.renderCodeForm(w, r, verifyFlow, "flow_code_wrong")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	s.sessions.Remove(r.Context(), flowKey(account.PurposeVerify))
+	s.render(w, r, http.StatusOK, "verified", s.newPage(r, "verify_title", outcome))
+	return nil
+}
