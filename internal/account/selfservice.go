@@ -155,6 +155,8 @@ type StatusView struct {
 	State          State
 	Lock           *LockInfo
 	RecentFailures []SignInEvent
+	MaskedEmail    string // where codes go, shown masked even to the owner
+	MaskedPhone    string
 }
 
 // StatusWithCode verifies a code for the status purpose and returns the account's status.
@@ -173,7 +175,10 @@ func (s *Service) StatusWithCode(ctx context.Context, login, code, client string
 
 // Status describes an account for its owner.
 func (s *Service) Status(ctx context.Context, a *Account) (*StatusView, error) {
-	v := &StatusView{Account: a, State: a.EffectiveState(s.now())}
+	v := &StatusView{Account: a, State: a.EffectiveState(s.now()), MaskedEmail: MaskEmail(a.Email)}
+	if a.Phone != "" {
+		v.MaskedPhone = MaskPhone(a.Phone)
+	}
 	var err error
 	if v.State != StateActive {
 		if v.Lock, err = s.store.CurrentLock(ctx, a.ID); err != nil {

@@ -5,6 +5,7 @@ package i18n
 import (
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"path"
 	"sort"
 	"strings"
@@ -154,4 +155,20 @@ func (l *Localizer) Time(t time.Time) string {
 		return t.Format("2006年1月2日 15:04 MST")
 	}
 	return t.Format("2 Jan 2006, 15:04 MST")
+}
+
+// Place describes where a sign-in came from as well as an address allows without a location
+// database: the address itself, marked when it is inside the organisation's network.
+func (l *Localizer) Place(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	switch {
+	case a.IsLoopback():
+		return ip + " (" + l.T("place_this_machine") + ")"
+	case a.IsPrivate() || a.IsLinkLocalUnicast():
+		return ip + " (" + l.T("place_internal") + ")"
+	}
+	return ip
 }

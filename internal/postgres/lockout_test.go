@@ -490,3 +490,74 @@ func TestAuditLogIsAppendOnlyAndVerifiable(t *testing.T) {
 		t.Fatalf("after tampering with event 2: %v", err)
 	}
 }
+
+func (e *engine) lastCode(to string) string {
+	e.t.Helper()
+	var data map[string]string
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT data FROM outbox WHERE recipient = $1 AND template = 'code'
+		ORDER BY id DESC LIMIT 1`, to).Scan(&data); err != nil {
+		e.t.Fatal(err)
+	}
+	return data["Code"]
+}
+
+func TestCodesExpireAndANewCodeReplacesTheOld(t *testing.T) {
+	e := newEngine(t, "code.ttl=2m", "code.resend_interval=30s")
+	ctx := context.Background()
+	e.add("alice")
+	send := func() string {
+		if err := e.svc.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeStatus, Client: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+		return e.lastCode("alice@example.com")
+	}
+	first := send()
+	e.clock.Advance(2*time.Minute + time.Second)
+	if _, err := e.svc.StatusWithCode(ctx, "alice", first, "192.0.2.1"); !errors.Is(err, account.ErrBadCode) {
+		t.Fatalf("an expired code: %v", err)
+	}
+	second := send()
+	e.clock.Advance(40 * time.Second)
+	third := send()
+	if _, err := e.svc.StatusWithCode(ctx, "alice", second, "192.0.2.1"); !errors.Is(err, account.ErrBadCode) {
+		t.Fatalf("a replaced code still worked: %v", err)
+	}
+	if _, err := e.svc.StatusWithCode(ctx, "alice", third, "192.0.2.1"); err != nil {
+		t.Fatalf("the newest code: %v", err)
+	}
+}
+
+func TestANewCodeDoesNotResetTheFailureCount(t *testing.T) {
+	e := newEngine(t, "lockout.threshold=5")
+	ctx := context.Background()
+	e.add("alice")
+	e.fail("alice", 3)
+	if err := e.svc.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeSignIn, Client: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.account("alice").FailedAttempts; n != 3 {
+		t.Fatalf("failed_attempts after a code was sent = %d, want 3", n)
+	}
+	// A wrong sign-in code counts like a wrong password.
+	if _, err := e.svc.SignInWithCode(ctx, account.SignInRequest{Login: "alice", ClientIP: "192.0.2.1"}, "000000"); !errors.Is(err, account.ErrBadCode) {
+		t.Fatal(err)
+	}
+	if n := e.account("alice").FailedAttempts; n != 4 {
+		t.Fatalf("failed_attempts after a wrong code = %d, want 4", n)
+	}
+}
+
+func TestSendLimitsPerClient(t *testing.T) {
+	e := newEngine(t, "code.resend_interval=1s")
+	ctx := context.Background()
+	for i := 0; i < account.SendLimitClient; i++ {
+		e.add(fmt.Sprintf("user%d", i))
+		if err := e.svc.SendCode(ctx, account.CodeRequest{Login: fmt.Sprintf("user%d", i), Purpose: account.PurposeStatus, Client: "192.0.2.66"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := e.svc.SendCode(ctx, account.CodeRequest{Login: "someone-else", Purpose: account.PurposeStatus, Client: "192.0.2.66"})
+	if !errors.Is(err, account.ErrThrottled) {
+		t.Fatalf("after %d sends from one client: %v, want throttled", account.SendLimitClient, err)
+	}
+}
