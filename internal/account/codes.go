@@ -55,6 +55,17 @@ type Code struct {
 	MaxAttempts int
 }
 
+// NotSent records a request for a code or link that sent nothing, and why (audited).
+type NotSent struct {
+	AccountID int64 // 0 for an unknown login
+	Login     string
+	Purpose   Purpose
+	Channel   string
+	Reason    string // unknown_user, no_contact, limited, not_allowed
+	Client    string
+	Now       time.Time
+}
+
 // SendCounts are what the send limits are checked against.
 type SendCounts struct {
 	LastToAccount time.Time // the newest code or link to the account
@@ -76,6 +87,8 @@ type CodeStore interface {
 	// it is checked, and returns that code's id and hash; ok is false when there is none (expired,
 	// used, superseded or out of attempts).
 	AttemptCode(ctx context.Context, accountID int64, purpose Purpose, now time.Time) (id int64, hash []byte, channel string, ok bool, err error)
+	// RecordNotSent audits a request that sent nothing.
+	RecordNotSent(ctx context.Context, n NotSent) error
 	// ConsumeCode marks a code used; false when a concurrent entry used it first.
 	ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error)
 }
@@ -106,32 +119,42 @@ func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
 		s.metrics.Throttled("send_code")
 		return ErrThrottled
 	}
+	// Known or not, the request does the same work (lookups, the limits, one audited write), so
+	// neither the answer nor its time tells whether the account exists.
 	a, err := s.AccountByLogin(ctx, req.Login)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil
-	} else if err != nil {
+	known := err == nil
+	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return err
-	}
-	destination := a.Email
-	if req.Channel == ChannelSMS {
-		if !s.opts.SMS || a.Phone == "" {
-			return nil
-		}
-		destination = a.Phone
-	} else {
-		req.Channel = ChannelEmail
 	}
 	policy, err := s.store.Policy(ctx)
 	if err != nil {
 		return err
 	}
+	if !known {
+		a = &Account{}
+	}
+	destination := a.Email
+	if req.Channel == ChannelSMS {
+		destination = a.Phone
+	} else {
+		req.Channel = ChannelEmail
+	}
 	counts, err := s.store.SendCounts(ctx, a.ID, destination, req.Client, now.Add(-SendWindow))
 	if err != nil {
 		return err
 	}
-	if now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount ||
-		counts.ToDestination >= SendLimitDestination {
-		return nil // silently: the answer must not tell that the account exists
+	notSent := func(reason string) error {
+		return s.store.RecordNotSent(ctx, NotSent{AccountID: a.ID, Login: printable(req.Login), Purpose: req.Purpose,
+			Channel: req.Channel, Reason: reason, Client: req.Client, Now: now})
+	}
+	switch {
+	case !known:
+		return notSent("unknown_user")
+	case destination == "" || (req.Channel == ChannelSMS && !s.opts.SMS):
+		return notSent("no_contact")
+	case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount ||
+		counts.ToDestination >= SendLimitDestination:
+		return notSent("limited") // silently: the answer must not tell that the account exists
 	}
 	code, err := s.opts.NewCode(policy.CodeLength)
 	if err != nil {

@@ -208,14 +208,12 @@ func (s *Service) StartReset(ctx context.Context, login, client, lang string) er
 		return ErrThrottled
 	}
 	a, err := s.AccountByLogin(ctx, login)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil
-	} else if err != nil {
+	known := err == nil
+	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return err
 	}
-	switch a.EffectiveState(now) {
-	case StateDisabled, StateExpired:
-		return nil // an administrator must act first
+	if !known {
+		a = &Account{}
 	}
 	policy, err := s.store.Policy(ctx)
 	if err != nil {
@@ -225,8 +223,17 @@ func (s *Service) StartReset(ctx context.Context, login, client, lang string) er
 	if err != nil {
 		return err
 	}
-	if now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination {
-		return nil
+	notSent := func(reason string) error {
+		return s.store.RecordNotSent(ctx, NotSent{AccountID: a.ID, Login: printable(login), Purpose: "reset",
+			Channel: ChannelEmail, Reason: reason, Client: client, Now: now})
+	}
+	switch {
+	case !known:
+		return notSent("unknown_user")
+	case a.EffectiveState(now) == StateDisabled || a.EffectiveState(now) == StateExpired:
+		return notSent("not_allowed") // an administrator must act first
+	case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination:
+		return notSent("limited")
 	}
 	token, err := s.opts.NewToken()
 	if err != nil {

@@ -32,6 +32,7 @@ const (
 	ResetRequested   = "reset.requested"
 	CodeSent         = "code.sent"
 	CodeUsed         = "code.used"
+	CodeNotSent      = "code.not_sent"
 	RequestFiled     = "request.filed"
 )
 

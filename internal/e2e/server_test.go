@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unlockd/unlockd/internal/mailpit"
 	"github.com/unlockd/unlockd/internal/pgtest"
 	"github.com/unlockd/unlockd/internal/postgres"
 )
@@ -113,27 +114,76 @@ type testServer struct {
 	bin         string
 	env         []string
 	out         *syncBuffer
+
+	mail *mailpit.Server // where its mail goes (serverOptions.Mail), or nil
+	sms  *smsRecorder    // what it sends by SMS (serverOptions.SMS), or nil
+
+	mu       sync.Mutex
+	consumed map[string]bool // mail and SMS a test has already taken (see waitMail, waitSMS)
+}
+
+// serverOptions are what startServerWith can set up besides the server itself.
+type serverOptions struct {
+	// DatabaseURL is the database to serve; empty means a fresh migrated one.
+	DatabaseURL string
+	// Mail starts a mailpit for the test and points UNLOCKD_SMTP_URL at it; read it with waitMail.
+	Mail bool
+	// SMS starts a webhook in the test that records each SMS, and points UNLOCKD_SMS_WEBHOOK_URL
+	// at it; read it with waitSMS.
+	SMS bool
+	// SMSToken is UNLOCKD_SMS_WEBHOOK_TOKEN; the recorder refuses (401) a request without it.
+	SMSToken string
+	// Env holds more NAME=value settings for the server and its CLI commands.
+	Env []string
 }
 
 // startServer runs `unlockd serve` on a free loopback port against a fresh migrated database,
-// waits until /readyz answers 200, and stops it with SIGTERM when the test ends.
+// waits until /readyz answers 200, and stops it with SIGTERM when the test ends. It has no mail
+// server (mail stays queued) and no SMS.
 func startServer(t *testing.T) *testServer {
 	t.Helper()
-	return startServerOn(t, pgtest.NewDatabase(t, postgres.MigrateURL))
+	return startServerWith(t, serverOptions{})
 }
 
 // startServerOn runs another `unlockd serve` process over an existing database.
 func startServerOn(t *testing.T, dbURL string) *testServer {
 	t.Helper()
+	return startServerWith(t, serverOptions{DatabaseURL: dbURL})
+}
+
+// startServerWith runs `unlockd serve` with a mail server and an SMS webhook when the options ask
+// for them. They are started first, so they stop after the server.
+func startServerWith(t *testing.T, o serverOptions) *testServer {
+	t.Helper()
+	if o.DatabaseURL == "" {
+		o.DatabaseURL = pgtest.NewDatabase(t, postgres.MigrateURL)
+	}
+	dbURL := o.DatabaseURL
 	bin := binary(t)
+	var extra []string
+	var mail *mailpit.Server
+	if o.Mail {
+		mail = mailpit.Start(t) // skips (or fails in CI) without mailpit
+		extra = append(extra, "UNLOCKD_SMTP_URL="+mail.SMTPURL().String())
+	}
+	var sms *smsRecorder
+	if o.SMS {
+		sms = newSMSRecorder(t, o.SMSToken)
+		extra = append(extra, "UNLOCKD_SMS_WEBHOOK_URL="+sms.URL())
+		if o.SMSToken != "" {
+			extra = append(extra, "UNLOCKD_SMS_WEBHOOK_TOKEN="+o.SMSToken)
+		}
+	}
+	extra = append(extra, o.Env...)
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		port, err := freePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &testServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), DatabaseURL: dbURL, bin: bin, out: &syncBuffer{}}
-		s.env = []string{
+		s := &testServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), DatabaseURL: dbURL, bin: bin, out: &syncBuffer{},
+			mail: mail, sms: sms, consumed: map[string]bool{}}
+		s.env = append([]string{
 			"PATH=" + os.Getenv("PATH"),
 			"HOME=" + os.Getenv("HOME"),
 			"UNLOCKD_DATABASE_URL=" + dbURL,
@@ -141,7 +191,7 @@ func startServerOn(t *testing.T, dbURL string) *testServer {
 			"UNLOCKD_BASE_URL=" + s.URL,
 			"UNLOCKD_DEV=1",
 			"UNLOCKD_LOG_LEVEL=warn",
-		}
+		}, extra...)
 		err = s.start(t)
 		if err == nil {
 			return s

@@ -290,3 +290,17 @@ func mask(channel, to string) string {
 	}
 	return account.MaskEmail(to)
 }
+
+// RecordNotSent audits a request for a code or link that sent nothing. It takes the same audited
+// write as one that sends, so the two cost the same.
+func (s *AccountStore) RecordNotSent(ctx context.Context, n account.NotSent) error {
+	var accountID *int64
+	if n.AccountID != 0 {
+		accountID = idPtr(n.AccountID)
+	}
+	return unavailable("record not sent", s.db.Transact(ctx, func(tx pgx.Tx) error {
+		return appendAudit(ctx, tx, &audit.Event{At: n.Now, Actor: "anonymous", Action: audit.CodeNotSent,
+			AccountID: accountID, Username: n.Login, ClientIP: n.Client,
+			Details: audit.Details("purpose", string(n.Purpose), "channel", n.Channel, "reason", n.Reason)})
+	}))
+}
