@@ -160,14 +160,37 @@ func (p Policy) Validate() error {
 	return nil
 }
 
-// PolicyFromOverrides applies stored overrides to the defaults. A stored value that no longer
-// parses or validates is ignored in favour of the default, never of a weaker value.
+// PolicyFromOverrides applies stored overrides to the defaults. Values are applied together (one
+// key may only be valid with another, such as max_duration with duration); a stored value that no
+// longer parses or validates is dropped in favour of the default, never of a weaker value.
 func PolicyFromOverrides(overrides map[string]string) Policy {
-	p := DefaultPolicy()
+	all := DefaultPolicy()
+	ok := true
 	for k, v := range overrides {
-		q := p
-		if q.Set(k, v) == nil && q.Validate() == nil {
-			p = q
+		ok = ok && all.Set(k, v) == nil
+	}
+	if ok && all.Validate() == nil {
+		return all
+	}
+	// Some value is bad: keep every override that can be applied validly, in as many passes as it
+	// takes for keys that depend on each other.
+	p := DefaultPolicy()
+	pending := make(map[string]string, len(overrides))
+	for k, v := range overrides {
+		pending[k] = v
+	}
+	for progress := true; progress && len(pending) > 0; {
+		progress = false
+		for _, k := range PolicyKeys() {
+			v, found := pending[k]
+			if !found {
+				continue
+			}
+			q := p
+			if q.Set(k, v) == nil && q.Validate() == nil {
+				p, progress = q, true
+				delete(pending, k)
+			}
 		}
 	}
 	return p

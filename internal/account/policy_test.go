@@ -80,3 +80,16 @@ func TestStoredOverridesNeverWeakenThePolicy(t *testing.T) {
 		t.Fatalf("got %+v", p)
 	}
 }
+
+func TestOverridesThatDependOnEachOtherApplyTogether(t *testing.T) {
+	for i := 0; i < 20; i++ { // map order varies
+		p := PolicyFromOverrides(map[string]string{"lockout.duration": "2s", "lockout.max_duration": "5s", "lockout.threshold": "3"})
+		if p.Lockout.MaxDuration.String() != "5s" || p.Lockout.Duration.String() != "2s" || p.Lockout.Threshold != 3 {
+			t.Fatalf("got %+v", p.Lockout)
+		}
+	}
+	p := PolicyFromOverrides(map[string]string{"lockout.max_duration": "5s"}) // invalid alone: 5s < 15m
+	if p.Lockout.MaxDuration.String() != "1h0m0s" {
+		t.Fatalf("an invalid override applied: %v", p.Lockout.MaxDuration)
+	}
+}

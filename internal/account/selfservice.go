@@ -107,17 +107,21 @@ func (s *Service) UnlockWithCode(ctx context.Context, login, code, client, lang 
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(verified, method) {
-		verified = append(verified, method)
-	}
+	return s.finishUnlock(ctx, a, method, client, lang, verified)
+}
+
+// finishUnlock lifts an automatic lock once the owner has proven enough methods.
+func (s *Service) finishUnlock(ctx context.Context, a *Account, method, client, lang string, verified []string) (*UnlockResult, error) {
 	policy, err := s.store.Policy(ctx)
 	if err != nil {
 		return nil, err
 	}
+	if !slices.Contains(verified, method) {
+		verified = append(verified, method)
+	}
 	if len(verified) < policy.UnlockMethodsRequired {
 		return &UnlockResult{Outcome: UnlockNeedsMore, Account: a, Verified: verified}, nil
 	}
-	method = strings.Join(verified, "+")
 	now := s.now()
 	switch a.EffectiveState(now) {
 	case StateActive:
@@ -126,8 +130,9 @@ func (s *Service) UnlockWithCode(ctx context.Context, login, code, client, lang 
 	default:
 		return &UnlockResult{Outcome: UnlockNeedsAdmin, Account: a}, nil
 	}
-	msg := s.unlockedMessage(a, now, verified[len(verified)-1])
+	msg := s.unlockedMessage(a, now, method)
 	msg.Lang = s.langFor(a, lang)
+	method = strings.Join(verified, "+")
 	ok, err := s.store.SelfUnlock(ctx, a.ID, method, client, now, msg)
 	if err != nil {
 		return nil, err
@@ -312,7 +317,11 @@ func (s *Service) CompleteReset(ctx context.Context, token, password, confirm, c
 	if err != nil {
 		return nil, err
 	}
-	if err := s.CheckNewPassword(a, password, confirm, policy.PasswordMinLength); err != nil {
+	minLen, err := s.MinPasswordLength(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CheckNewPassword(a, password, confirm, minLen); err != nil {
 		return a, err
 	}
 	hash, err := s.hasher.Hash(ctx, password)
@@ -425,4 +434,21 @@ func (s *Service) VerifyContact(ctx context.Context, login, code, client string)
 		return "", err
 	}
 	return VerifyDone, nil
+}
+
+// MinPasswordLength is password.min_length, or 8 once the account has a second factor
+// (SECURITY.md 16).
+func (s *Service) MinPasswordLength(ctx context.Context, accountID int64) (int, error) {
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return 0, err
+	}
+	second, err := s.HasSecondFactor(ctx, accountID)
+	if err != nil {
+		return 0, err
+	}
+	if second {
+		return min(policy.PasswordMinLength, 8), nil
+	}
+	return policy.PasswordMinLength, nil
 }

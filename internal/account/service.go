@@ -27,6 +27,9 @@ type Store interface {
 	StateStore
 	CodeStore
 	SelfServiceStore
+	FactorStore
+	// QueueMessage queues one message in a transaction of its own.
+	QueueMessage(ctx context.Context, m Message) error
 }
 
 // Hasher hashes and checks passwords with bounded concurrency (see package secret).
@@ -47,6 +50,7 @@ type Service struct {
 	now     Clock
 	metrics Metrics
 	opts    Options
+	factors Factors
 }
 
 // Options are what the self-service flows need from outside the domain.

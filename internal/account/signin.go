@@ -28,6 +28,8 @@ type SignInRequest struct {
 	ClientIP    string
 	UserAgent   string
 	DeviceToken string // the browser's device cookie, if any
+
+	secondStep bool // this attempt is the second factor after a password
 }
 
 // SignInResult is a successful sign-in.
@@ -37,6 +39,9 @@ type SignInResult struct {
 	DeviceToken string
 	// PreviousSignIn is when the account last signed in before this one, if ever: the owner checks it.
 	PreviousSignIn *time.Time
+	// NeedsSecondFactor: the password was right, and the account has a second factor to prove at
+	// /login/totp before it is signed in. Nothing else of the result is set.
+	NeedsSecondFactor bool
 }
 
 // SignIn checks a password under the lockout policy. The order matters:
@@ -105,10 +110,10 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 
 	req.Password = password
 	var needsRehash bool
-	res, err := s.attempt(ctx, a, req, policy, reject, "password", mac, func() (bool, error) {
+	res, err := s.attempt(ctx, a, req, policy, reject, mac, func() (bool, string, error) {
 		match, rehash, err := s.hasher.Verify(ctx, password, a.PasswordHash)
 		needsRehash = rehash
-		return match, err
+		return match, "password", err
 	})
 	if err != nil {
 		return nil, err
@@ -125,7 +130,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 // first, then check proves the secret (password or code), then the outcome is recorded. Every way
 // in goes through here, so every way in honours the lock (SECURITY.md 4).
 func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, policy Policy, reject Rejection,
-	method string, mac []byte, check func() (bool, error)) (*SignInResult, error) {
+	mac []byte, check func() (ok bool, method string, err error)) (*SignInResult, error) {
 	now := reject.Now
 	var deviceID int64
 	if hash, ok := s.deviceNonceHash(req.DeviceToken); ok {
@@ -149,7 +154,7 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 	if !res.Trusted {
 		deviceID = 0
 	}
-	match, err := check()
+	match, method, err := check()
 	if err != nil && !errors.Is(err, ErrBadCode) {
 		// The secret was never checked: the attempt must not count against the owner.
 		if rerr := s.store.RefundAttempt(context.WithoutCancel(ctx), a.ID, res, deviceID); rerr != nil {
@@ -182,12 +187,26 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 		if f.Lock.Outcome != lockout.NoLock {
 			s.metrics.Lock(f.Lock.Outcome.String())
 		}
-		if method == "code" {
+		if method != "password" {
 			return nil, ErrBadCode
 		}
 		return nil, ErrBadCredentials
 	}
 
+	if method == "password" && !req.secondStep {
+		// The password is only the first step when the account has a second factor: it neither
+		// signs in nor resets the count (the attempt is given back; the second step counts).
+		second, err := s.HasSecondFactor(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		if second {
+			if err := s.store.RefundAttempt(ctx, a.ID, res, deviceID); err != nil {
+				return nil, err
+			}
+			return &SignInResult{Account: a, NeedsSecondFactor: true}, nil
+		}
+	}
 	result := &SignInResult{Account: a, PreviousSignIn: a.LastSignInAt}
 	succ := Success{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Client: req.ClientIP,
 		UserAgent: printable(req.UserAgent), Method: method, Now: now}
@@ -249,12 +268,12 @@ func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code st
 		return nil, err
 	}
 	reject.AccountID, reject.Username = &a.ID, a.Username
-	return s.attempt(ctx, a, req, policy, reject, "code", nil, func() (bool, error) {
+	return s.attempt(ctx, a, req, policy, reject, nil, func() (bool, string, error) {
 		_, err := s.verifyCode(ctx, a, PurposeSignIn, code, req.ClientIP)
 		if errors.Is(err, ErrBadCode) {
-			return false, nil
+			return false, "code", nil
 		}
-		return err == nil, err
+		return err == nil, "code", err
 	})
 }
 

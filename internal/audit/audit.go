@@ -33,6 +33,9 @@ const (
 	CodeSent         = "code.sent"
 	CodeUsed         = "code.used"
 	CodeNotSent      = "code.not_sent"
+	FactorAdded      = "factor.added"
+	FactorFailed     = "factor.failed"
+	RecoveryCodeUsed = "factor.recovery_code_used"
 	RequestFiled     = "request.filed"
 )
 

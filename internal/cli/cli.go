@@ -184,7 +184,23 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	store := postgres.NewAccountStore(db)
 	accounts := account.NewService(store, hasher, cfg.SecretKey, nil)
 	accounts.SetOptions(ServiceOptions(cfg))
+	accounts.SetFactors(ServiceFactors(cfg))
 	return &app{cfg: cfg, log: log, db: db, hasher: hasher, store: store, accounts: accounts}, nil
+}
+
+// ServiceFactors are the second-factor primitives, keyed by the server key.
+func ServiceFactors(cfg *config.Config) account.Factors {
+	return account.Factors{
+		NewTOTP: func(name string) (string, string, error) {
+			k, err := secret.NewTOTPKey("unlockd", name)
+			return k.Secret, k.URL, err
+		},
+		MatchTOTP:             secret.MatchTOTP,
+		Seal:                  func(plain string) ([]byte, error) { return secret.Seal(cfg.SecretKey, plain) },
+		Open:                  func(sealed []byte) (string, error) { return secret.Open(cfg.SecretKey, sealed) },
+		NewRecoveryCode:       secret.NewRecoveryCode,
+		NormalizeRecoveryCode: secret.NormalizeRecoveryCode,
+	}
 }
 
 // ServiceOptions are the self-service settings that come from the configuration.

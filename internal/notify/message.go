@@ -38,7 +38,7 @@ var Languages = []string{LangEnglish, LangChinese}
 //	locked            Name, Time, Place, Until, UnlockLink
 //	unlocked          Name, Time, Method
 //	password_changed  Name, Time
-//	factor_changed    Name, Time, Change
+//	factor_changed    Name, Time, Change, Remaining (recovery codes left)
 //	request_received  Reference (required), Name
 //	request_handled   Reference, Outcome (approved|denied) (both required), Name, Message
 //	staff_alert       Count (required, digits), Window (minutes, digits), Link
@@ -74,7 +74,7 @@ var templateSpecs = map[string]templateSpec{
 	TemplateLocked:          {optional: []string{"Name", "Time", "Place", "Until", "UnlockLink"}},
 	TemplateUnlocked:        {optional: []string{"Name", "Time", "Method"}},
 	TemplatePasswordChanged: {optional: []string{"Name", "Time"}},
-	TemplateFactorChanged:   {optional: []string{"Name", "Time", "Change"}},
+	TemplateFactorChanged:   {optional: []string{"Name", "Time", "Change", "Remaining"}},
 	TemplateRequestReceived: {required: []string{"Reference"}, optional: []string{"Name"}},
 	TemplateRequestHandled:  {required: []string{"Reference", "Outcome"}, optional: []string{"Name", "Message"}},
 	TemplateStaffAlert:      {required: []string{"Count"}, optional: []string{"Window", "Link"}},

@@ -10,6 +10,7 @@ import (
 type accountData struct {
 	State      account.State
 	LastSignIn *time.Time
+	Factors    account.FactorStatus
 }
 
 // accountPage shows the signed-in user's account and what its state means.
@@ -20,6 +21,11 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 		t := time.Unix(prev, 0)
 		data.LastSignIn = &t
 	}
+	factors, err := s.accounts.SecondFactorStatus(r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	data.Factors = factors
 	p := s.newPage(r, "account_title", data)
 	p.Flash = s.popFlash(r)
 	s.render(w, r, http.StatusOK, "account", p)

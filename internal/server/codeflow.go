@@ -21,29 +21,34 @@ type codeFlow struct {
 	introID    string
 	startPage  string
 	withMethod bool
+	// withFactors offers the authenticator and recovery codes as methods too (unlock).
+	withFactors bool
 }
 
 func flowKey(p account.Purpose) string { return "flow_" + string(p) }
 
 type codeStartData struct {
-	Flow       string
-	IntroID    string
-	WithMethod bool
-	SMS        bool
-	Method     string
+	Flow        string
+	IntroID     string
+	WithMethod  bool
+	WithFactors bool
+	SMS         bool
+	Method      string
 }
 
 type codeVerifyData struct {
-	Flow       string
-	WithMethod bool
-	SMS        bool
-	Method     string
+	Flow        string
+	WithMethod  bool
+	WithFactors bool
+	SMS         bool
+	Method      string
 }
 
 // start shows or handles the start form.
 func (s *Server) codeStart(f codeFlow) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		data := codeStartData{Flow: f.path, IntroID: f.introID, WithMethod: f.withMethod, SMS: s.accounts.SMSAvailable(), Method: account.ChannelEmail}
+		data := codeStartData{Flow: f.path, IntroID: f.introID, WithMethod: f.withMethod, WithFactors: f.withFactors,
+			SMS: s.accounts.SMSAvailable(), Method: account.ChannelEmail}
 		w.Header().Set("Cache-Control", "no-store")
 		if r.Method == http.MethodGet {
 			p := s.newPage(r, f.titleID, data)
@@ -57,16 +62,22 @@ func (s *Server) codeStart(f codeFlow) handlerFunc {
 		}
 		login := strings.TrimSpace(r.PostForm.Get("username"))
 		method := channelOf(r.PostForm.Get("method"))
+		if f.withFactors && isFactor(r.PostForm.Get("method")) {
+			method = r.PostForm.Get("method")
+		}
 		if _, ok := account.NormalizeLogin(login); !ok {
 			p := s.newPage(r, f.titleID, data)
 			p.Error = p.L.T("flow_username_required")
 			s.render(w, r, http.StatusOK, f.startPage, p)
 			return nil
 		}
-		err := s.accounts.SendCode(r.Context(), account.CodeRequest{Login: login, Channel: method, Purpose: f.purpose,
-			Client: s.clientIP(r), Lang: s.localizer(r).Lang})
-		if err != nil {
-			return err
+		if !isFactor(method) {
+			// An authenticator or recovery code needs no message; everything else gets one.
+			err := s.accounts.SendCode(r.Context(), account.CodeRequest{Login: login, Channel: method, Purpose: f.purpose,
+				Client: s.clientIP(r), Lang: s.localizer(r).Lang})
+			if err != nil {
+				return err
+			}
 		}
 		s.sessions.Put(r.Context(), flowKey(f.purpose), login)
 		s.sessions.Put(r.Context(), flowKey(f.purpose)+"_method", method)
@@ -74,6 +85,9 @@ func (s *Server) codeStart(f codeFlow) handlerFunc {
 		return nil
 	}
 }
+
+// isFactor reports whether a method is proven without a message: an authenticator or recovery code.
+func isFactor(method string) bool { return method == "totp" || method == "recovery" }
 
 func channelOf(v string) string {
 	if v == account.ChannelSMS {
@@ -95,7 +109,7 @@ func (s *Server) codeVerifyForm(f codeFlow) handlerFunc {
 }
 
 func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFlow, errID string) {
-	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, SMS: s.accounts.SMSAvailable(),
+	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, WithFactors: f.withFactors, SMS: s.accounts.SMSAvailable(),
 		Method: s.sessions.GetString(r.Context(), flowKey(f.purpose)+"_method")}
 	p := s.newPage(r, f.titleID, data)
 	p.Flash = s.popFlash(r)
@@ -122,7 +136,9 @@ func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFl
 	code = strings.TrimSpace(r.PostForm.Get("code"))
 	if switchTo := r.PostForm.Get("method"); f.withMethod && code == "" && switchTo != "" {
 		method = channelOf(switchTo)
-		if err := s.accounts.SendCode(r.Context(), account.CodeRequest{Login: login, Channel: method, Purpose: f.purpose,
+		if f.withFactors && isFactor(switchTo) {
+			method = switchTo
+		} else if err := s.accounts.SendCode(r.Context(), account.CodeRequest{Login: login, Channel: method, Purpose: f.purpose,
 			Client: s.clientIP(r), Lang: s.localizer(r).Lang}); err != nil {
 			return "", "", "", true, err
 		}

@@ -42,7 +42,10 @@ type harnessOption func(*harnessOptions)
 type harnessOptions struct {
 	hasher *secret.Hasher
 	env    map[string]string
+	clock  func() time.Time
 }
+
+func withClock(now func() time.Time) harnessOption { return func(o *harnessOptions) { o.clock = now } }
 
 func withHasher(h *secret.Hasher) harnessOption { return func(o *harnessOptions) { o.hasher = h } }
 
@@ -87,8 +90,9 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 		hasher = secret.NewHasher(testParams, 4, 64, 5*time.Second)
 	}
 	store := postgres.NewAccountStore(db)
-	svc := account.NewService(store, hasher, cfg.SecretKey, nil)
+	svc := account.NewService(store, hasher, cfg.SecretKey, o.clock)
 	svc.SetOptions(cli.ServiceOptions(cfg))
+	svc.SetFactors(cli.ServiceFactors(cfg))
 	metrics := server.NewMetrics()
 	svc.SetMetrics(metrics)
 	hasher.SetWaitObserver(metrics.HashWait)

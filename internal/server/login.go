@@ -50,6 +50,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	if res.NeedsSecondFactor {
+		return s.beginSecondStep(w, r, res.Account)
+	}
 	return s.startSession(w, r, res)
 }
 

@@ -53,21 +53,22 @@ type resetFormData struct {
 func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	token := chi.URLParam(r, "token")
-	if _, err := s.accounts.ResetAccount(r.Context(), token); errors.Is(err, account.ErrBadResetLink) {
+	a, err := s.accounts.ResetAccount(r.Context(), token)
+	if errors.Is(err, account.ErrBadResetLink) {
 		s.render(w, r, http.StatusNotFound, "resetinvalid", s.newPage(r, "reset_title", nil))
 		return nil
 	} else if err != nil {
 		return err
 	}
-	return s.renderResetForm(w, r, http.StatusOK, "")
+	return s.renderResetForm(w, r, a, http.StatusOK, "")
 }
 
-func (s *Server) renderResetForm(w http.ResponseWriter, r *http.Request, status int, problem string) error {
-	policy, err := s.accounts.Policy(r.Context())
+func (s *Server) renderResetForm(w http.ResponseWriter, r *http.Request, a *account.Account, status int, problem string) error {
+	minLen, err := s.accounts.MinPasswordLength(r.Context(), a.ID)
 	if err != nil {
 		return err
 	}
-	p := s.newPage(r, "reset_title", resetFormData{MinLength: policy.PasswordMinLength})
+	p := s.newPage(r, "reset_title", resetFormData{MinLength: minLen})
 	p.Error = problem
 	s.render(w, r, status, "resetform", p)
 	return nil
@@ -81,13 +82,13 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	token := chi.URLParam(r, "token")
-	_, err := s.accounts.CompleteReset(r.Context(), token, r.PostForm.Get("password"), r.PostForm.Get("password_confirm"),
+	a, err := s.accounts.CompleteReset(r.Context(), token, r.PostForm.Get("password"), r.PostForm.Get("password_confirm"),
 		s.clientIP(r), s.localizer(r).Lang)
 	var problem *account.PasswordProblem
 	switch {
 	case errors.As(err, &problem):
 		l := s.localizer(r)
-		return s.renderResetForm(w, r, http.StatusOK, l.T(problem.ID, "Min", strconv.Itoa(problem.Min)))
+		return s.renderResetForm(w, r, a, http.StatusOK, l.T(problem.ID, "Min", strconv.Itoa(problem.Min)))
 	case errors.Is(err, account.ErrBadResetLink):
 		s.render(w, r, http.StatusNotFound, "resetinvalid", s.newPage(r, "reset_title", nil))
 		return nil

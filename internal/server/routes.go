@@ -40,6 +40,8 @@ func (s *Server) routes() http.Handler {
 		r.Get("/login", s.handle(s.loginForm))
 		r.Post("/login", s.handle(s.loginSubmit))
 		r.Post("/logout", s.handle(s.logout))
+		r.Get("/login/totp", s.handle(s.loginTOTP))
+		r.Post("/login/totp", s.handle(s.loginTOTP))
 
 		// Self-service: each answers the same whatever the username (SECURITY.md 9).
 		r.Get("/login/code", s.handle(s.codeStart(loginCodeFlow)))
@@ -68,6 +70,11 @@ func (s *Server) routes() http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAccount)
 			r.Get("/account", s.handle(s.accountPage))
+			r.Get("/account/totp", s.handle(s.accountTOTP))
+			r.Post("/account/totp", s.handle(s.accountTOTP))
+			r.Get("/account/totp/qr.png", s.handle(s.accountTOTPQR))
+			r.Post("/account/recovery-codes", s.handle(s.accountRecoveryCodes))
+			r.Post("/account/recovery-codes/download", s.handle(s.accountRecoveryDownload))
 		})
 	})
 

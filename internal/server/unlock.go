@@ -8,7 +8,7 @@ import (
 )
 
 var unlockFlow = codeFlow{purpose: account.PurposeUnlock, path: "/unlock", titleID: "unlock_title",
-	introID: "unlock_intro", startPage: "codestart", withMethod: true}
+	introID: "unlock_intro", startPage: "codestart", withMethod: true, withFactors: true}
 
 type unlockResultData struct {
 	Outcome    account.UnlockOutcome
@@ -19,7 +19,7 @@ type unlockResultData struct {
 // unlockVerify checks the code and unlocks. A frozen, disabled or expired account is never
 // unlocked here: the page says to ask an administrator.
 func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
-	login, code, _, done, err := s.codeSubmission(w, r, unlockFlow)
+	login, code, method, done, err := s.codeSubmission(w, r, unlockFlow)
 	if done || err != nil {
 		return err
 	}
@@ -28,7 +28,11 @@ func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
 	if v := s.sessions.GetString(r.Context(), verifiedKey); v != "" {
 		verified = strings.Split(v, ",")
 	}
-	res, err := s.accounts.UnlockWithCode(r.Context(), login, code, s.clientIP(r), s.localizer(r).Lang, verified)
+	unlock := s.accounts.UnlockWithCode
+	if isFactor(method) {
+		unlock = s.accounts.UnlockWithFactor
+	}
+	res, err := unlock(r.Context(), login, code, s.clientIP(r), s.localizer(r).Lang, verified)
 	if isBadCode(err) {
 		s.renderCodeForm(w, r, unlockFlow, "flow_code_wrong")
 		return nil

@@ -1,0 +1,180 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/secret"
+)
+
+// enrollTOTP turns on an authenticator for a signed-in client, reading the key from the page as a
+// person would type it into an app, and returns the secret and the code it used.
+func (h *harness) enrollTOTP(c *http.Client) (string, string) {
+	h.t.Helper()
+	page := h.get(c, "/account/totp")
+	m := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(page.body)
+	if m == nil {
+		h.t.Fatalf("no secret on /account/totp (%d)", page.status)
+	}
+	if qr := h.get(c, "/account/totp/qr.png"); qr.status != http.StatusOK || qr.header.Get("Content-Type") != "image/png" {
+		h.t.Fatalf("QR code: %d %s", qr.status, qr.header.Get("Content-Type"))
+	}
+	code, _ := secret.TOTPCode(m[1], time.Now())
+	if res := h.post(c, "/account/totp", url.Values{"code": {code}}); res.status != http.StatusSeeOther {
+		h.t.Fatalf("enrolling: %d\n%s", res.status, res.body)
+	}
+	return m[1], code
+}
+
+// nextCode waits for a time step not used yet, so each sign-in gets a fresh code.
+func nextCode(t *testing.T, secretKey string, after string) string {
+	for i := 0; i < 70; i++ {
+		code, _ := secret.TOTPCode(secretKey, time.Now())
+		if code != after {
+			return code
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatal("no new TOTP step")
+	return ""
+}
+
+func TestTOTPSignInRefusesReplay(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	key, used := h.enrollTOTP(c)
+	h.lastMessage("alice@example.com", "factor_changed")
+
+	b := h.client()
+	res := h.signIn(b, "alice", goodPassword)
+	if res.header.Get("Location") != "/login/totp" {
+		t.Fatalf("password alone went to %q, want /login/totp", res.header.Get("Location"))
+	}
+	if res := h.get(b, "/account"); res.status != http.StatusSeeOther {
+		t.Fatal("the password alone reached /account")
+	}
+	// The code that confirmed the app is used: its time step does not work again.
+	if res := h.post(b, "/login/totp", url.Values{"code": {used}}); res.status == http.StatusSeeOther {
+		t.Fatal("the enrolment code signed in again")
+	}
+	code := nextCode(t, key, used)
+	res = h.post(b, "/login/totp", url.Values{"code": {code}})
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/account" {
+		t.Fatalf("second step: %d %s", res.status, res.header.Get("Location"))
+	}
+	// The same code again, in another browser: refused.
+	c3 := h.client()
+	h.signIn(c3, "alice", goodPassword)
+	if res := h.post(c3, "/login/totp", url.Values{"code": {code}}); res.status == http.StatusSeeOther {
+		t.Fatal("a replayed TOTP code signed in")
+	}
+}
+
+func TestRecoveryCodesWorkOnceAndRunOut(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	res := h.post(c, "/account/recovery-codes", url.Values{})
+	codes := regexp.MustCompile(`class="recovery-code">([A-Z0-9-]+)<`).FindAllStringSubmatch(res.body, -1)
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes shown, want 10", len(codes))
+	}
+	if dl := h.post(c, "/account/recovery-codes/download", url.Values{}); !strings.Contains(dl.body, codes[0][1]) ||
+		!strings.Contains(dl.header.Get("Content-Disposition"), "attachment") {
+		t.Fatal("download does not hold the codes")
+	}
+	if dl := h.post(c, "/account/recovery-codes/download", url.Values{}); dl.status != http.StatusNotFound {
+		t.Fatal("the codes could be downloaded twice")
+	}
+	for i, m := range codes {
+		b := h.client()
+		h.signIn(b, "alice", goodPassword)
+		typed := strings.ToLower(strings.ReplaceAll(m[1], "-", " "))
+		if res := h.post(b, "/login/totp", url.Values{"code": {typed}}); res.status != http.StatusSeeOther {
+			t.Fatalf("recovery code %d did not sign in", i+1)
+		}
+		if i == 0 {
+			again := h.client()
+			h.signIn(again, "alice", goodPassword)
+			if res := h.post(again, "/login/totp", url.Values{"code": {m[1]}}); res.status == http.StatusSeeOther {
+				t.Fatal("a used recovery code worked again")
+			}
+		}
+	}
+	if n := h.countMessages("factor_changed"); n < 11 {
+		t.Fatalf("%d notices, want one for the new codes and one per code used", n)
+	}
+	// All used: the account has none left, so the password alone signs in again.
+	status, _ := h.accounts.SecondFactorStatus(context.Background(), mustID(h, "alice"))
+	if status.RecoveryLeft != 0 {
+		t.Fatalf("%d recovery codes left", status.RecoveryLeft)
+	}
+}
+
+func mustID(h *harness, username string) int64 {
+	a, err := h.accounts.AccountByLogin(context.Background(), username)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return a.ID
+}
+
+func TestUnlockWithTOTPAlone(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	key, used := h.enrollTOTP(c)
+	// An attacker locks the account (the password step alone is not a failure; wrong passwords are).
+	h.lock("alice")
+	before := h.countMessages("code")
+	u := h.client()
+	if res := h.post(u, "/unlock", url.Values{"username": {"alice"}, "method": {"totp"}}); res.header.Get("Location") != "/unlock/verify" {
+		t.Fatalf("start: %d %s", res.status, res.header.Get("Location"))
+	}
+	if h.countMessages("code") != before {
+		t.Fatal("a message was sent for the authenticator method")
+	}
+	if res := h.post(u, "/unlock/verify", url.Values{"code": {"000000"}}); !strings.Contains(res.body, `class="notice error"`) {
+		t.Fatal("a wrong authenticator code was accepted")
+	}
+	res := h.post(u, "/unlock/verify", url.Values{"code": {nextCode(t, key, used)}})
+	if !strings.Contains(res.body, "Your account is unlocked") {
+		t.Fatalf("TOTP unlock:\n%s", res.body)
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+		t.Fatalf("state %s", a.State)
+	}
+}
+
+func TestSecurityChangesNeedAFreshSignIn(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	h := newHarness(t, withClock(clock))
+	h.addAccount("alice")
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	if res := h.get(c, "/account/totp"); res.status != http.StatusOK {
+		t.Fatalf("just signed in: %d", res.status)
+	}
+	mu.Lock()
+	now = now.Add(11 * time.Minute)
+	mu.Unlock()
+	if res := h.get(c, "/account/totp"); res.status != http.StatusSeeOther || res.header.Get("Location") != "/login" {
+		t.Fatalf("11 minutes after sign-in: %d %s, want a new sign-in first", res.status, res.header.Get("Location"))
+	}
+	if res := h.post(c, "/account/recovery-codes", url.Values{}); res.status != http.StatusSeeOther {
+		t.Fatal("recovery codes without a fresh sign-in")
+	}
+}
