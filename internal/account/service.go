@@ -28,6 +28,7 @@ type Store interface {
 	CodeStore
 	SelfServiceStore
 	FactorStore
+	AccountPageStore
 	// QueueMessage queues one message in a transaction of its own.
 	QueueMessage(ctx context.Context, m Message) error
 }

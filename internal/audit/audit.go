@@ -36,6 +36,9 @@ const (
 	FactorAdded      = "factor.added"
 	FactorFailed     = "factor.failed"
 	RecoveryCodeUsed = "factor.recovery_code_used"
+	DeviceForgotten  = "device.forgotten"
+	SessionEnded     = "session.ended"
+	PasswordChanged  = "password.changed"
 	RequestFiled     = "request.filed"
 )
 

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"io"
 )
@@ -76,4 +77,11 @@ func HMAC(key []byte, parts ...string) []byte {
 		m.Write([]byte(p))
 	}
 	return m.Sum(nil)
+}
+
+// SessionHandle names a session on the account page without revealing its token: the hex of the
+// first 8 bytes of the token's SHA-256 (the session store keys sessions by that hash).
+func SessionHandle(token string) string {
+	h := HashToken(token)
+	return hex.EncodeToString(h[:8])
 }

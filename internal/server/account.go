@@ -8,9 +8,11 @@ import (
 )
 
 type accountData struct {
-	State      account.State
-	LastSignIn *time.Time
-	Factors    account.FactorStatus
+	State       account.State
+	LastSignIn  *time.Time
+	Factors     account.FactorStatus
+	Overview    *account.AccountOverview
+	ThisSession string
 }
 
 // accountPage shows the signed-in user's account and what its state means.
@@ -21,11 +23,11 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 		t := time.Unix(prev, 0)
 		data.LastSignIn = &t
 	}
-	factors, err := s.accounts.SecondFactorStatus(r.Context(), a.ID)
+	overview, err := s.accounts.Overview(r.Context(), a)
 	if err != nil {
 		return err
 	}
-	data.Factors = factors
+	data.Factors, data.Overview, data.ThisSession = overview.Factors, overview, s.thisSession(r)
 	p := s.newPage(r, "account_title", data)
 	p.Flash = s.popFlash(r)
 	s.render(w, r, http.StatusOK, "account", p)

@@ -75,6 +75,10 @@ func (s *Server) routes() http.Handler {
 			r.Get("/account/totp/qr.png", s.handle(s.accountTOTPQR))
 			r.Post("/account/recovery-codes", s.handle(s.accountRecoveryCodes))
 			r.Post("/account/recovery-codes/download", s.handle(s.accountRecoveryDownload))
+			r.Post("/account/devices/{id}/forget", s.handle(s.accountForgetDevice))
+			r.Post("/account/sessions/{id}/end", s.handle(s.accountEndSession))
+			r.Get("/account/password", s.handle(s.accountPassword))
+			r.Post("/account/password", s.handle(s.accountPassword))
 		})
 	})
 

@@ -1,0 +1,117 @@
+package account
+
+import (
+	"context"
+	"time"
+)
+
+// Device is a browser where the owner signed in before.
+type Device struct {
+	ID         int64
+	UserAgent  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	LockedOut  bool
+}
+
+// Session is one signed-in browser.
+type Session struct {
+	ID        string // a short public handle, not the token
+	CreatedAt time.Time
+	Expiry    time.Time
+}
+
+// AccountPageStore reads and changes what the account page shows.
+type AccountPageStore interface {
+	Devices(ctx context.Context, accountID int64) ([]Device, error)
+	ForgetDevice(ctx context.Context, accountID, deviceID int64, client string, now time.Time) (bool, error)
+	Sessions(ctx context.Context, accountID int64, now time.Time) ([]Session, error)
+	EndSession(ctx context.Context, accountID int64, sessionID, client string, now time.Time) (bool, error)
+	// ChangePassword sets a new hash, ends the account's other sessions (keepSession is the current
+	// one's handle), queues the notices and audits it.
+	ChangePassword(ctx context.Context, accountID int64, username, hash, keepSession, client string, now time.Time, notify []Message) error
+}
+
+// AccountOverview is everything the account page shows besides the account itself.
+type AccountOverview struct {
+	Factors  FactorStatus
+	History  []SignInEvent
+	Devices  []Device
+	Sessions []Session
+	Lock     *LockInfo
+}
+
+// Overview gathers the account page.
+func (s *Service) Overview(ctx context.Context, a *Account) (*AccountOverview, error) {
+	var o AccountOverview
+	var err error
+	if o.Factors, err = s.SecondFactorStatus(ctx, a.ID); err != nil {
+		return nil, err
+	}
+	if o.History, err = s.store.RecentSignIns(ctx, a.ID, 15); err != nil {
+		return nil, err
+	}
+	if o.Devices, err = s.store.Devices(ctx, a.ID); err != nil {
+		return nil, err
+	}
+	if o.Sessions, err = s.store.Sessions(ctx, a.ID, s.now()); err != nil {
+		return nil, err
+	}
+	if a.EffectiveState(s.now()) != StateActive {
+		if o.Lock, err = s.store.CurrentLock(ctx, a.ID); err != nil {
+			return nil, err
+		}
+	}
+	return &o, nil
+}
+
+// ForgetDevice removes a known device: it gets no allowance of its own any more.
+func (s *Service) ForgetDevice(ctx context.Context, a *Account, deviceID int64, client string) error {
+	ok, err := s.store.ForgetDevice(ctx, a.ID, deviceID, client, s.now())
+	if err == nil && !ok {
+		return Errorf(ENOTFOUND, "no such device")
+	}
+	return err
+}
+
+// EndSession signs one of the account's browsers out.
+func (s *Service) EndSession(ctx context.Context, a *Account, sessionID, client string) error {
+	ok, err := s.store.EndSession(ctx, a.ID, sessionID, client, s.now())
+	if err == nil && !ok {
+		return Errorf(ENOTFOUND, "no such session")
+	}
+	return err
+}
+
+// ErrWrongPassword answers a wrong current password on the change form.
+var ErrWrongPassword = &Error{Code: EUNAUTHORIZED, Message: "The current password is not correct."}
+
+// ChangePassword changes the password of a signed-in owner, who proves it with the current one.
+// Other sessions end; the owner is told on every contact.
+func (s *Service) ChangePassword(ctx context.Context, a *Account, current, password, confirm, keepSession, client, lang string) error {
+	ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok || a.PasswordHash == "" {
+		return ErrWrongPassword
+	}
+	minLen, err := s.MinPasswordLength(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.CheckNewPassword(a, password, confirm, minLen); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	data := map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123)}
+	notify := []Message{{Channel: ChannelEmail, To: a.Email, Template: "password_changed", Lang: s.langFor(a, lang), Data: data}}
+	if a.Phone != "" && s.opts.SMS {
+		notify = append(notify, Message{Channel: ChannelSMS, To: a.Phone, Template: "password_changed", Lang: s.langFor(a, lang), Data: data})
+	}
+	return s.store.ChangePassword(ctx, a.ID, a.Username, hash, keepSession, client, now, notify)
+}

@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/audit"
+)
+
+// sessionHandle is the public name of a session on the account page: the first bytes of its
+// token's hash, which reveal nothing usable (secret.SessionHandle computes the same).
+const sessionHandle = `encode(substring(token_hash from 1 for 8), 'hex')`
+
+// Devices lists an account's known devices, most recent first.
+func (s *AccountStore) Devices(ctx context.Context, accountID int64) ([]account.Device, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT id, user_agent, created_at, last_seen_at,
+		locked_until IS NOT NULL AND locked_until > $2 FROM devices WHERE account_id = $1 ORDER BY last_seen_at DESC LIMIT 50`,
+		accountID, s.db.now())
+	if err != nil {
+		return nil, unavailable("devices", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[account.Device])
+	return out, unavailable("devices", err)
+}
+
+// ForgetDevice deletes a known device.
+func (s *AccountStore) ForgetDevice(ctx context.Context, accountID, deviceID int64, client string, now time.Time) (bool, error) {
+	ok := false
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM devices WHERE id = $1 AND account_id = $2`, deviceID, accountID)
+		if err != nil || tag.RowsAffected() != 1 {
+			return err
+		}
+		ok = true
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "owner", Action: audit.DeviceForgotten,
+			AccountID: idPtr(accountID), ClientIP: client})
+	})
+	return ok, unavailable("forget device", err)
+}
+
+// Sessions lists an account's live sessions.
+func (s *AccountStore) Sessions(ctx context.Context, accountID int64, now time.Time) ([]account.Session, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+sessionHandle+`, created_at, expiry FROM sessions
+		WHERE account_id = $1 AND expiry > $2 ORDER BY created_at DESC LIMIT 50`, accountID, now)
+	if err != nil {
+		return nil, unavailable("sessions", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[account.Session])
+	return out, unavailable("sessions", err)
+}
+
+// EndSession deletes one of an account's sessions by its handle.
+func (s *AccountStore) EndSession(ctx context.Context, accountID int64, handle, client string, now time.Time) (bool, error) {
+	ok := false
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND `+sessionHandle+` = $2`, accountID, handle)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		ok = true
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "owner", Action: audit.SessionEnded,
+			AccountID: idPtr(accountID), ClientIP: client})
+	})
+	return ok, unavailable("end session", err)
+}
+
+// ChangePassword sets a new password, ends the other sessions, queues notices and audits.
+func (s *AccountStore) ChangePassword(ctx context.Context, accountID int64, username, hash, keep, client string, now time.Time, notify []account.Message) error {
+	return unavailable("change password", s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1`, accountID, hash, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1`, accountID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND `+sessionHandle+` <> $2`, accountID, keep); err != nil {
+			return err
+		}
+		if err := queue(ctx, tx, notify...); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "user:" + username, Action: audit.PasswordChanged,
+			AccountID: idPtr(accountID), Username: username, ClientIP: client, Details: audit.Details("via", "account_page")})
+	}))
+}

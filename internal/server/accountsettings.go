@@ -1,0 +1,89 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/secret"
+)
+
+// thisSession is the handle of the request's own session.
+func (s *Server) thisSession(r *http.Request) string {
+	return secret.SessionHandle(s.sessions.Token(r.Context()))
+}
+
+// accountForgetDevice removes a known device.
+func (s *Server) accountForgetDevice(w http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		s.renderStatus(w, r, http.StatusNotFound)
+		return nil
+	}
+	if err := s.accounts.ForgetDevice(r.Context(), currentAccount(r), id, s.clientIP(r)); err != nil {
+		return err
+	}
+	s.putFlash(r, "ok", "account_device_forgotten")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	return nil
+}
+
+// accountEndSession signs one browser out.
+func (s *Server) accountEndSession(w http.ResponseWriter, r *http.Request) error {
+	if err := s.accounts.EndSession(r.Context(), currentAccount(r), chi.URLParam(r, "id"), s.clientIP(r)); err != nil {
+		return err
+	}
+	s.putFlash(r, "ok", "account_session_ended")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	return nil
+}
+
+type passwordData struct {
+	MinLength int
+}
+
+// accountPassword changes the password; the current one is the fresh proof.
+func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) error {
+	a := currentAccount(r)
+	minLen, err := s.accounts.MinPasswordLength(r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	render := func(errText string) {
+		p := s.newPage(r, "password_title", passwordData{MinLength: minLen})
+		p.Error = errText
+		s.render(w, r, http.StatusOK, "password", p)
+	}
+	if r.Method == http.MethodGet {
+		render("")
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return nil
+	}
+	l := s.localizer(r)
+	err = s.accounts.ChangePassword(r.Context(), a, r.PostForm.Get("current_password"), r.PostForm.Get("password"),
+		r.PostForm.Get("password_confirm"), s.thisSession(r), s.clientIP(r), l.Lang)
+	var problem *account.PasswordProblem
+	switch {
+	case errors.Is(err, account.ErrWrongPassword):
+		render(l.T("password_wrong_current"))
+		return nil
+	case errors.As(err, &problem):
+		render(l.T(problem.ID, "Min", strconv.Itoa(problem.Min)))
+		return nil
+	case err != nil:
+		return err
+	}
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
+		return err
+	}
+	s.sessions.Put(r.Context(), sessAuthAt, s.accounts.Now().Unix())
+	s.putFlash(r, "ok", "password_changed_ok")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	return nil
+}
