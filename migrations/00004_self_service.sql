@@ -3,7 +3,7 @@
 CREATE TABLE codes (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     account_id    bigint NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    purpose       text NOT NULL CHECK (purpose IN ('signin', 'unlock', 'status', 'verify')),
+    purpose       text NOT NULL CHECK (purpose IN ('signin', 'unlock', 'status', 'verify', 'contact')),
     channel       text NOT NULL CHECK (channel IN ('email', 'sms')),
     destination   text NOT NULL,
     code_hash     bytea NOT NULL,

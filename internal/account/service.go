@@ -29,6 +29,7 @@ type Store interface {
 	SelfServiceStore
 	FactorStore
 	AccountPageStore
+	ContactStore
 	// QueueMessage queues one message in a transaction of its own.
 	QueueMessage(ctx context.Context, m Message) error
 }

@@ -39,6 +39,7 @@ const (
 	DeviceForgotten  = "device.forgotten"
 	SessionEnded     = "session.ended"
 	PasswordChanged  = "password.changed"
+	ContactChanged   = "contact.changed"
 	RequestFiled     = "request.filed"
 )
 

@@ -75,3 +75,27 @@ func TestChangePasswordNeedsTheCurrentOneAndEndsOtherSessions(t *testing.T) {
 		t.Fatal("the new password does not sign in")
 	}
 }
+
+func TestChangingEmailVerifiesTheNewOneAndTellsTheOld(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	res := h.post(c, "/account/contact", url.Values{"kind": {"email"}, "value": {"alice.new@example.org"}})
+	if !strings.Contains(res.body, "a***@example.org") {
+		t.Fatalf("the page does not name the masked new address:\n%s", res.body)
+	}
+	code := h.lastMessage("alice.new@example.org", "code")["Code"]
+	if res := h.post(c, "/account/contact/verify", url.Values{"code": {"000000"}}); !strings.Contains(res.body, `class="notice error"`) {
+		t.Fatal("a wrong code changed the address")
+	}
+	if res := h.post(c, "/account/contact/verify", url.Values{"code": {code}}); res.status != http.StatusSeeOther {
+		t.Fatalf("verify: %d\n%s", res.status, res.body)
+	}
+	if got := h.lastMessage("alice@example.com", "factor_changed")["Change"]; got != "email_changed" {
+		t.Fatalf("the old address was told %q", got)
+	}
+	if res := h.signIn(h.client(), "alice.new@example.org", goodPassword); res.status != http.StatusSeeOther {
+		t.Fatal("cannot sign in with the new address")
+	}
+}

@@ -1,0 +1,87 @@
+package account
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// PurposeContact binds a code to confirming a new email address or phone number.
+const PurposeContact Purpose = "contact"
+
+// ContactStore changes contacts.
+type ContactStore interface {
+	// UpdateContact sets the account's email or phone, queues notices and audits. ECONFLICT when
+	// another account has it.
+	UpdateContact(ctx context.Context, accountID int64, username, channel, value, client string, now time.Time, notify []Message) error
+}
+
+// StartContactChange sends a code to a new email address or phone number; the change happens only
+// once the code comes back (ConfirmContactChange), which proves the new contact works.
+func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, value, client, lang string) (string, error) {
+	var err error
+	switch channel {
+	case ChannelEmail:
+		value, err = NormalizeEmail(value)
+	case ChannelSMS:
+		value, err = ValidatePhone(value)
+		if err == nil && value == "" {
+			err = Errorf(EINVALID, "phone number is required")
+		}
+	default:
+		err = Errorf(EINVALID, "unknown contact kind")
+	}
+	if err != nil {
+		return "", err
+	}
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	counts, err := s.store.SendCounts(ctx, a.ID, value, client, now.Add(-SendWindow))
+	if err != nil {
+		return "", err
+	}
+	if counts.FromClient >= SendLimitClient || counts.ToDestination >= SendLimitDestination || now.Sub(counts.LastToAccount) < policy.CodeResendInterval {
+		return "", Errorf(EINVALID, "too many codes were sent just now; wait a minute and try again")
+	}
+	code, err := s.opts.NewCode(policy.CodeLength)
+	if err != nil {
+		return "", err
+	}
+	c := Code{AccountID: a.ID, Purpose: PurposeContact, Channel: channel, Destination: value,
+		Hash: s.codeMAC(a.ID, PurposeContact, code), Client: client, CreatedAt: now,
+		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: policy.CodeMaxAttempts}
+	msg := Message{Channel: channel, To: value, Template: "code", Lang: s.langFor(a, lang),
+		Data: map[string]string{"Name": a.Name(), "Code": code, "Purpose": string(PurposeVerify),
+			"Minutes": strconv.Itoa(int(policy.CodeTTL / time.Minute))}}
+	return value, s.store.CreateCode(ctx, c, msg, a.Username)
+}
+
+// ConfirmContactChange checks the code sent to the new contact and makes the change. The old
+// contact is told, so a takeover does not go unnoticed.
+func (s *Service) ConfirmContactChange(ctx context.Context, a *Account, channel, value, code, client, lang string) error {
+	sentBy, err := s.verifyCode(ctx, a, PurposeContact, code, client)
+	if err != nil {
+		return err
+	}
+	if sentBy != channel {
+		return ErrBadCode
+	}
+	now := s.now()
+	change, old := "email_changed", a.Email
+	if channel == ChannelSMS {
+		change, old = "phone_changed", a.Phone
+	}
+	var notify []Message
+	if old != "" {
+		m := s.factorMessage(a, lang, change, now)
+		m.Channel, m.To = channel, old
+		notify = append(notify, m)
+	}
+	if channel == ChannelSMS && a.Email != "" {
+		notify = append(notify, s.factorMessage(a, lang, change, now))
+	}
+	return s.store.UpdateContact(ctx, a.ID, a.Username, channel, value, client, now, notify)
+}

@@ -1,0 +1,91 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+const (
+	sessContactKind  = "contact_kind"
+	sessContactValue = "contact_value"
+)
+
+type contactData struct {
+	Kind    string // email or sms
+	Pending string // the new contact a code went to
+}
+
+// accountContact changes the email address or phone number: a code goes to the new contact first.
+func (s *Server) accountContact(w http.ResponseWriter, r *http.Request) error {
+	a := currentAccount(r)
+	if !s.recentlyAuthenticated(r) {
+		s.needFreshAuth(w, r)
+		return nil
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method == http.MethodGet {
+		s.render(w, r, http.StatusOK, "contact", s.newPage(r, "contact_title", contactData{}))
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return nil
+	}
+	kind := channelOf(r.PostForm.Get("kind"))
+	value, err := s.accounts.StartContactChange(r.Context(), a, kind, r.PostForm.Get("value"), s.clientIP(r), s.localizer(r).Lang)
+	if account.ErrorCode(err) == account.EINVALID {
+		p := s.newPage(r, "contact_title", contactData{})
+		p.Error = account.ErrorMessage(err)
+		s.render(w, r, http.StatusOK, "contact", p)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	s.sessions.Put(r.Context(), sessContactKind, kind)
+	s.sessions.Put(r.Context(), sessContactValue, value)
+	s.render(w, r, http.StatusOK, "contact", s.newPage(r, "contact_title", contactData{Kind: kind, Pending: maskContact(kind, value)}))
+	return nil
+}
+
+func maskContact(kind, value string) string {
+	if kind == account.ChannelSMS {
+		return account.MaskPhone(value)
+	}
+	return account.MaskEmail(value)
+}
+
+// accountContactVerify takes the code sent to the new contact and makes the change.
+func (s *Server) accountContactVerify(w http.ResponseWriter, r *http.Request) error {
+	a := currentAccount(r)
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return nil
+	}
+	kind, value := s.sessions.GetString(r.Context(), sessContactKind), s.sessions.GetString(r.Context(), sessContactValue)
+	if value == "" {
+		http.Redirect(w, r, "/account/contact", http.StatusSeeOther)
+		return nil
+	}
+	err := s.accounts.ConfirmContactChange(r.Context(), a, kind, value, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang)
+	switch {
+	case errors.Is(err, account.ErrBadCode):
+		p := s.newPage(r, "contact_title", contactData{Kind: kind, Pending: maskContact(kind, value)})
+		p.Error = p.L.T("flow_code_wrong")
+		s.render(w, r, http.StatusOK, "contact", p)
+		return nil
+	case account.ErrorCode(err) == account.ECONFLICT:
+		p := s.newPage(r, "contact_title", contactData{})
+		p.Error = p.L.T("contact_taken")
+		s.render(w, r, http.StatusOK, "contact", p)
+		return nil
+	case err != nil:
+		return err
+	}
+	s.sessions.Remove(r.Context(), sessContactKind)
+	s.sessions.Remove(r.Context(), sessContactValue)
+	s.putFlash(r, "ok", "contact_changed")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	return nil
+}
