@@ -118,11 +118,28 @@ func (v axeViolation) String() string {
 }
 
 func TestAccessibility(t *testing.T) {
+	t.Parallel()
 	axeSource(t) // skip (or fail in CI) before starting anything when axe-core is missing
 	b := newBrowser(t)
-	srv := startServer(t)
+	// With mail and SMS, as in production: the self-service pages then offer the choice of method.
+	srv := startServerWith(t, serverOptions{Mail: true, SMS: true})
 	const password = "a long and accessible passphrase"
 	srv.addUser(t, "carol", "carol@example.com", password, "--display-name", "Carol 张", "--phone", "+8613800000000")
+	// Each language walks the self-service flows with its own accounts: one account gets one code
+	// a minute (code.resend_interval). The unlock and status accounts are locked.
+	flowUser := func(kind, tag string) (username, email string) {
+		username = kind + "." + strings.ToLower(tag)
+		return username, username + "@example.com"
+	}
+	for _, tag := range []string{"en", "zh-CN"} {
+		for _, kind := range []string{"unlock", "status", "reset"} {
+			u, e := flowUser(kind, tag)
+			srv.addUser(t, u, e, "a long passphrase for "+u)
+			if kind != "reset" {
+				srv.lockByHTTP(t, u, desktopUA)
+			}
+		}
+	}
 
 	// The audit must be able to fail: plant two violations axe rates critical and see it report them.
 	t.Run("axe catches a planted violation", func(t *testing.T) {
@@ -187,6 +204,72 @@ func TestAccessibility(t *testing.T) {
 					t.Fatal("signing out shows no notice")
 				}
 			})
+
+			// The self-service flows, each page as the visitor meets it.
+			unlockUser, unlockEmail := flowUser("unlock", lang.tag)
+			var code string
+			page("unlock", "/unlock", http.StatusOK, func(t *testing.T) {
+				if n := p.count(t, "main input[type=radio][name=method]"); n < 2 {
+					t.Fatalf("the unlock page offers %d methods, want the choice of email and SMS", n)
+				}
+			})
+			page("unlock code form", "", 0, func(t *testing.T) {
+				p.startFlow(t, "/unlock", unlockUser, "")
+				code = oneTimeCode(t, srv.waitMail(t, unlockEmail, subject(t, lang.tag, "code", map[string]string{"Purpose": "unlock"})).Text)
+			})
+			page("unlock wrong code", "", 0, func(t *testing.T) {
+				wrong := "000000"
+				if code == wrong {
+					wrong = "111111"
+				}
+				p.enterCode(t, "/unlock", wrong)
+				p.wantNotice(t, "error", msg(t, lang.tag, "flow_code_wrong"))
+			})
+			page("unlocked", "", 0, func(t *testing.T) {
+				p.enterCode(t, "/unlock", code)
+				p.wantNotice(t, "ok", msg(t, lang.tag, "unlock_done"))
+			})
+			statusUser, statusEmail := flowUser("status", lang.tag)
+			page("status", "/status", http.StatusOK, nil)
+			page("status result", "", 0, func(t *testing.T) {
+				p.startFlow(t, "/status", statusUser, "")
+				code := oneTimeCode(t, srv.waitMail(t, statusEmail, subject(t, lang.tag, "code", map[string]string{"Purpose": "status"})).Text)
+				p.enterCode(t, "/status", code)
+				if n := p.count(t, "main table.list tbody tr"); n == 0 {
+					t.Fatal("the status page of a locked account lists no failed sign-ins")
+				}
+			})
+			page("sign in with a code", "/login/code", http.StatusOK, nil)
+			resetUser, resetEmail := flowUser("reset", lang.tag)
+			page("reset", "/reset", http.StatusOK, nil)
+			page("reset link sent", "", 0, func(t *testing.T) {
+				p.fill(t, "username", resetUser)
+				p.click(t, `main form[action="/reset"] button[type=submit]`)
+				p.wantNotice(t, "ok", msg(t, lang.tag, "reset_sent"))
+			})
+			page("new password", "", 0, func(t *testing.T) {
+				link := linkTo(t, srv.waitMail(t, resetEmail, subject(t, lang.tag, "reset_link", nil)).Text, srv.URL+"/reset/")
+				if resp := p.open(t, strings.TrimPrefix(link, srv.URL)); resp.Status != http.StatusOK {
+					t.Fatalf("the reset link answered %d", resp.Status)
+				}
+			})
+			page("new password refused", "", 0, func(t *testing.T) {
+				p.chooseNewPassword(t, "password1234567890", "password1234567890")
+				p.wantNotice(t, "error", msg(t, lang.tag, "password_weak"))
+			})
+			page("invalid reset link", "/reset/no-such-token", http.StatusNotFound, func(t *testing.T) {
+				p.wantNotice(t, "error", msg(t, lang.tag, "reset_invalid"))
+			})
+			page("ask an administrator", "/help/request", http.StatusOK, nil)
+			page("request sent", "", 0, func(t *testing.T) {
+				p.fill(t, "username", "carol")
+				p.fill(t, "message", "Locked out after a trip")
+				p.click(t, `main form[action="/help/request"] button[type=submit]`)
+				if ref := p.text(t, "main #reference"); !referenceRE.MatchString(ref) {
+					t.Fatalf("reference = %q, want UR-XXXX-XXXX", ref)
+				}
+			})
+
 			t.Run("login at phone width", func(t *testing.T) {
 				p.do(t, chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile, chromedp.EmulateTouch))
 				t.Cleanup(func() { p.do(t, chromedp.ResetViewport()) })

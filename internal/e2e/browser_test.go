@@ -243,11 +243,34 @@ func (p *tab) signIn(t *testing.T, username, password string) *network.Response 
 	if p.path(t) != "/login" {
 		p.open(t, "/login")
 	}
-	p.do(t,
-		chromedp.SendKeys(chromedp.ID("username"), username),
-		chromedp.SendKeys(chromedp.ID("password"), password),
-	)
+	// After a failed sign-in the form keeps the username: type over it, not after it.
+	p.fill(t, "username", username)
+	p.fill(t, "password", password)
 	return p.navigate(t, "submit the sign-in form", chromedp.Click(chromedp.CSS(`main form[action="/login"] button[type=submit]`)))
+}
+
+// fill empties the form field with the id and types value into it, as a person would.
+func (p *tab) fill(t *testing.T, id, value string) {
+	t.Helper()
+	if !eval[bool](t, p, fmt.Sprintf(`(el => { if (!el) return false; el.value = ""; return true })(document.getElementById(%q))`, id)) {
+		t.Fatalf("on %s: no field with id %q", p.path(t), id)
+	}
+	p.do(t, chromedp.SendKeys(chromedp.ID(id), value))
+}
+
+// click clicks the element that matches the CSS selector and waits for the page it leads to.
+func (p *tab) click(t *testing.T, selector string) *network.Response {
+	t.Helper()
+	if p.count(t, selector) == 0 {
+		t.Fatalf("nothing to click on %s: no %s", p.path(t), selector)
+	}
+	return p.navigate(t, "click "+selector, chromedp.Click(chromedp.CSS(selector)))
+}
+
+// attr is an attribute of the first element matching the CSS selector, or "" when there is none.
+func (p *tab) attr(t *testing.T, selector, name string) string {
+	t.Helper()
+	return eval[string](t, p, fmt.Sprintf(`document.querySelector(%q)?.getAttribute(%q) ?? ""`, selector, name))
 }
 
 func tail(s string, n int) string {

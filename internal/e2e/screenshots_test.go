@@ -7,19 +7,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 )
 
-// TestScreenshots renders the sign-in page (English and Chinese) and the account page at desktop
-// size. With UNLOCKD_SCREENSHOTS=1 it writes them to docs/screenshots/ for the README; otherwise it
-// only checks that each is a real, non-blank PNG, so ordinary runs leave the tree clean.
+// TestScreenshots renders, at desktop size, the sign-in page (English and Chinese), the account
+// page, the start of the unlock (English and Chinese, with the choice of email or SMS), the
+// unlocked page, and the status page of a locked account (English and Chinese). With
+// UNLOCKD_SCREENSHOTS=1 it writes them to docs/screenshots/ for the README; otherwise it only
+// checks that each is a real, non-blank PNG, so ordinary runs leave the tree clean.
 func TestScreenshots(t *testing.T) {
+	t.Parallel()
 	b := newBrowser(t)
-	srv := startServer(t)
+	srv := startServerWith(t, serverOptions{Mail: true, SMS: true})
 	const password = "screenshots need a long password"
 	srv.addUser(t, "mei.lin", "mei.lin@example.com", password, "--display-name", "Mei Lin", "--phone", "+8613800000000")
+	// Locked accounts for the status and unlocked pages; one code per account (code.resend_interval).
+	srv.addUser(t, "jamie.lee", "jamie.lee@example.com", "jamie's long passphrase", "--display-name", "Jamie Lee")
+	srv.addUser(t, "wang.fang", "wang.fang@example.com", "王芳的长密码短语", "--display-name", "王芳")
+	srv.addUser(t, "sam.okafor", "sam.okafor@example.com", "sam's long passphrase", "--display-name", "Sam Okafor")
+	for _, u := range []string{"jamie.lee", "wang.fang", "sam.okafor"} {
+		srv.lockByHTTP(t, u, desktopUA)
+	}
 
 	var outDir string
 	if os.Getenv("UNLOCKD_SCREENSHOTS") == "1" {
@@ -71,6 +82,50 @@ func TestScreenshots(t *testing.T) {
 		}
 		shoot(t, p, "account.png")
 	})
+	for _, shot := range []struct{ name, acceptLanguage, lang string }{
+		{"unlock.png", "en", "en"},
+		{"unlock-zh.png", "zh-CN,zh;q=0.9", "zh-CN"},
+	} {
+		t.Run(strings.TrimSuffix(shot.name, ".png"), func(t *testing.T) {
+			p := b.newTab(t, srv.URL, shot.acceptLanguage)
+			p.open(t, "/unlock")
+			if got := p.lang(t); got != shot.lang {
+				t.Fatalf("html lang = %q, want %s", got, shot.lang)
+			}
+			if p.count(t, "main input[type=radio][name=method][value=sms]") != 1 {
+				t.Fatal("the unlock page offers no choice of SMS")
+			}
+			shoot(t, p, shot.name)
+		})
+	}
+	t.Run("unlocked", func(t *testing.T) {
+		p := b.newTab(t, srv.URL, "en")
+		p.open(t, "/unlock")
+		p.startFlow(t, "/unlock", "sam.okafor", "")
+		code := oneTimeCode(t, srv.waitMail(t, "sam.okafor@example.com", subject(t, "en", "code", map[string]string{"Purpose": "unlock"})).Text)
+		p.enterCode(t, "/unlock", code)
+		p.wantNotice(t, "ok", msg(t, "en", "unlock_done"))
+		shoot(t, p, "unlocked.png")
+	})
+	for _, shot := range []struct{ name, acceptLanguage, lang, user string }{
+		{"status.png", "en", "en", "jamie.lee"},
+		{"status-zh.png", "zh-CN,zh;q=0.9", "zh-CN", "wang.fang"},
+	} {
+		t.Run(strings.TrimSuffix(shot.name, ".png"), func(t *testing.T) {
+			p := b.newTab(t, srv.URL, shot.acceptLanguage)
+			p.open(t, "/status")
+			p.startFlow(t, "/status", shot.user, "")
+			code := oneTimeCode(t, srv.waitMail(t, shot.user+"@example.com", subject(t, shot.lang, "code", map[string]string{"Purpose": "status"})).Text)
+			p.enterCode(t, "/status", code)
+			if got := p.lang(t); got != shot.lang {
+				t.Fatalf("html lang = %q, want %s", got, shot.lang)
+			}
+			if p.count(t, "main table.list tbody tr") == 0 {
+				t.Fatal("the status page of a locked account lists no failed sign-ins")
+			}
+			shoot(t, p, shot.name)
+		})
+	}
 }
 
 // checkPNG fails unless buf is a PNG of a plausible size that is not one flat colour.
