@@ -40,48 +40,30 @@ func (s *Server) routes() http.Handler {
 		r.Get("/login", s.handle(s.loginForm))
 		r.Post("/login", s.handle(s.loginSubmit))
 		r.Post("/logout", s.handle(s.logout))
-		r.Get("/login/totp", s.handle(s.loginTOTP))
-		r.Post("/login/totp", s.handle(s.loginTOTP))
+		form(r, "/login/totp", s.handle(s.loginTOTP))
 
 		// Self-service: each answers the same whatever the username (SECURITY.md 9).
-		r.Get("/login/code", s.handle(s.codeStart(loginCodeFlow)))
-		r.Post("/login/code", s.handle(s.codeStart(loginCodeFlow)))
-		r.Get("/login/code/verify", s.handle(s.codeVerifyForm(loginCodeFlow)))
-		r.Post("/login/code/verify", s.handle(s.loginCodeVerify))
-		r.Get("/unlock", s.handle(s.codeStart(unlockFlow)))
-		r.Post("/unlock", s.handle(s.codeStart(unlockFlow)))
-		r.Get("/unlock/verify", s.handle(s.codeVerifyForm(unlockFlow)))
-		r.Post("/unlock/verify", s.handle(s.unlockVerify))
-		r.Get("/status", s.handle(s.codeStart(statusFlow)))
-		r.Post("/status", s.handle(s.codeStart(statusFlow)))
-		r.Get("/status/verify", s.handle(s.codeVerifyForm(statusFlow)))
-		r.Post("/status/verify", s.handle(s.statusVerify))
-		r.Get("/reset", s.handle(s.resetStart))
-		r.Post("/reset", s.handle(s.resetStart))
+		s.codeRoutes(r, loginCodeFlow, s.loginCodeVerify)
+		s.codeRoutes(r, unlockFlow, s.unlockVerify)
+		s.codeRoutes(r, statusFlow, s.statusVerify)
+		form(r, "/reset", s.handle(s.resetStart))
 		r.Get("/reset/{token}", s.handle(s.resetForm))
 		r.Post("/reset/{token}", s.handle(s.resetSubmit))
-		r.Get("/verify", s.handle(s.codeStart(verifyFlow)))
-		r.Post("/verify", s.handle(s.codeStart(verifyFlow)))
-		r.Get("/verify/verify", s.handle(s.codeVerifyForm(verifyFlow)))
-		r.Post("/verify/verify", s.handle(s.verifyVerify))
-		r.Get("/help/request", s.handle(s.helpRequest))
-		r.Post("/help/request", s.handle(s.helpRequest))
+		s.codeRoutes(r, verifyFlow, s.verifyVerify)
+		form(r, "/help/request", s.handle(s.helpRequest))
 
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAccount)
 			r.Get("/account", s.handle(s.accountPage))
-			r.Get("/account/totp", s.handle(s.accountTOTP))
-			r.Post("/account/totp", s.handle(s.accountTOTP))
+			form(r, "/account/totp", s.handle(s.accountTOTP))
 			r.Get("/account/totp/qr.png", s.handle(s.accountTOTPQR))
 			r.Post("/account/recovery-codes", s.handle(s.accountRecoveryCodes))
 			r.Post("/account/recovery-codes/download", s.handle(s.accountRecoveryDownload))
 			r.Post("/account/devices/{id}/forget", s.handle(s.accountForgetDevice))
 			r.Post("/account/sessions/{id}/end", s.handle(s.accountEndSession))
-			r.Get("/account/contact", s.handle(s.accountContact))
-			r.Post("/account/contact", s.handle(s.accountContact))
+			form(r, "/account/contact", s.handle(s.accountContact))
 			r.Post("/account/contact/verify", s.handle(s.accountContactVerify))
-			r.Get("/account/password", s.handle(s.accountPassword))
-			r.Post("/account/password", s.handle(s.accountPassword))
+			form(r, "/account/password", s.handle(s.accountPassword))
 		})
 	})
 
@@ -96,6 +78,19 @@ func (s *Server) routes() http.Handler {
 		}))).ServeHTTP(w, req)
 	}))
 	return cop.Handler(r)
+}
+
+// codeRoutes routes a code flow: its start form at flow.path and its code form at path/verify.
+func (s *Server) codeRoutes(r chi.Router, flow codeFlow, verify handlerFunc) {
+	form(r, flow.path, s.handle(s.codeStart(flow)))
+	r.Get(flow.path+"/verify", s.handle(s.codeVerifyForm(flow)))
+	r.Post(flow.path+"/verify", s.handle(verify))
+}
+
+// form routes a page whose GET shows a form and whose POST handles it.
+func form(r chi.Router, path string, h http.HandlerFunc) {
+	r.Get(path, h)
+	r.Post(path, h)
 }
 
 func cacheStatic(next http.Handler) http.Handler {
