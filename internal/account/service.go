@@ -30,6 +30,8 @@ type Store interface {
 	FactorStore
 	AccountPageStore
 	ContactStore
+	TokenStore
+	APIStore
 	// QueueMessage queues one message in a transaction of its own.
 	QueueMessage(ctx context.Context, m Message) error
 }
@@ -65,6 +67,8 @@ type Options struct {
 	// Strength scores a password from 0 to 4 (zxcvbn) given words from the user's context, with a
 	// short reason when it is weak.
 	Strength func(password string, context []string) (score int, reason string)
+	// ValidHash checks an imported password hash (argon2id PHC or bcrypt).
+	ValidHash func(encoded string) error
 }
 
 // SetOptions configures the self-service flows.

@@ -40,6 +40,9 @@ const (
 	SessionEnded     = "session.ended"
 	PasswordChanged  = "password.changed"
 	ContactChanged   = "contact.changed"
+	TokenCreated     = "token.created"
+	TokenRevoked     = "token.revoked"
+	APIRequest       = "api.request"
 	RequestFiled     = "request.filed"
 )
 

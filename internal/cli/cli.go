@@ -56,6 +56,8 @@ usage:
   unlockd user unlock-all --locked-since DURATION --reason R      emergency bulk unlock
   unlockd policy show [--json]
   unlockd policy set KEY=VALUE...
+  unlockd token create --name N --role helpdesk|auditor|admin|service   prints the bearer token once
+  unlockd token list [--json] | revoke NAME
   unlockd audit verify                  exit 0 when the chain is intact, 1 at the first bad event
   unlockd audit export [--since RFC3339] [--format jsonl|csv]
 
@@ -100,6 +102,8 @@ func run(ctx context.Context, args []string, stdio IO, getenv config.Getenv) err
 		return cmdPolicy(ctx, args[1:], stdio, getenv)
 	case "audit":
 		return cmdAudit(ctx, args[1:], stdio, getenv)
+	case "token":
+		return cmdToken(ctx, args[1:], stdio, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdio.Out, usage)
 		return nil
@@ -212,6 +216,7 @@ func ServiceOptions(cfg *config.Config) account.Options {
 		NewToken:  secret.NewToken,
 		HashToken: secret.HashToken,
 		Strength:  secret.PasswordStrength,
+		ValidHash: secret.ValidateHash,
 	}
 }
 

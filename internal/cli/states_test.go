@@ -109,3 +109,27 @@ func TestAuditVerifyAndExport(t *testing.T) {
 		t.Fatalf("verify after tampering: exit %d %q", code, out)
 	}
 }
+
+func TestTokenCreateListRevoke(t *testing.T) {
+	e := newCLIEnv(t)
+	code, out, stderr := e.run("", "token", "create", "--name", "crm", "--role", "service")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || !strings.HasPrefix(lines[len(lines)-1], "ulk_") || len(lines[len(lines)-1]) < 40 {
+		t.Fatalf("token create: %d %q %q", code, out, stderr)
+	}
+	if code, _, _ := e.run("", "token", "create", "--name", "crm", "--role", "service"); code != 1 {
+		t.Fatal("a second live token with the same name was created")
+	}
+	if code, _, _ := e.run("", "token", "create", "--name", "x", "--role", "root"); code != 1 {
+		t.Fatal("a bad role was accepted")
+	}
+	if code, out, _ := e.run("", "token", "list"); code != 0 || !strings.Contains(out, "crm") || !strings.Contains(out, "service") {
+		t.Fatalf("token list: %q", out)
+	}
+	if code, _, _ := e.run("", "token", "revoke", "crm"); code != 0 {
+		t.Fatal("revoke failed")
+	}
+	if code, _, _ := e.run("", "token", "revoke", "crm"); code != 1 {
+		t.Fatal("revoking twice succeeded")
+	}
+}

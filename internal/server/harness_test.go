@@ -27,6 +27,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 var testParams = secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 type harness struct {
+	srv      *server.Server
 	t        *testing.T
 	url      string
 	dbURL    string
@@ -108,9 +109,11 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 		t.Fatal(err)
 	}
 	ts.Config.Handler = srv.Handler()
+	h := &harness{srv: srv}
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &harness{t: t, url: ts.URL, dbURL: dbURL, db: db, store: store, accounts: svc, hasher: hasher, cfg: cfg}
+	h.t, h.url, h.dbURL, h.db, h.store, h.accounts, h.hasher, h.cfg = t, ts.URL, dbURL, db, store, svc, hasher, cfg
+	return h
 }
 
 const goodPassword = "correct horse battery staple"

@@ -12,6 +12,7 @@ import (
 // routes is every URL unlockd answers, readable top to bottom.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
+	s.router = r
 	r.Use(s.logRequests, securityHeaders(s.cfg.CookieSecure), limitBody)
 	// Error pages speak the visitor's language and know who is signed in, like every other page.
 	page := func(h http.Handler) http.Handler { return s.language(s.sessions.LoadAndSave(s.loadAccount(h))) }
@@ -30,6 +31,9 @@ func (s *Server) routes() http.Handler {
 	}
 	static, _ := fs.Sub(web.Static, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
+
+	// The JSON API: bearer tokens, no session, no cookies.
+	r.Route("/api/v1", s.apiRoutes)
 
 	// Pages.
 	r.Group(func(r chi.Router) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/go-chi/chi/v5"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/config"
@@ -43,8 +44,12 @@ type Server struct {
 	views    *views
 	proxies  *clientIPResolver
 	metrics  *Metrics
+	router   chi.Routes
 	handler  http.Handler
 }
+
+// Routes lists every route, for tests that hold the routes and their documentation together.
+func (s *Server) Routes() chi.Routes { return s.router }
 
 // Session lifetimes (SECURITY.md 17): users 30 min idle / 12 h absolute; staff 15 min / 8 h.
 const (

@@ -1,0 +1,346 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+// The JSON API (/api/v1): bearer tokens with a role, errors as {"error":{"code","message"}}, and
+// every call audited with the token's name.
+
+const ctxToken ctxKey = 100
+
+func apiToken(r *http.Request) *account.APIToken {
+	t, _ := r.Context().Value(ctxToken).(*account.APIToken)
+	return t
+}
+
+// apiActor names the caller in the audit log: the token's name.
+func (s *Server) apiActor(r *http.Request) account.Actor {
+	return account.Actor{Name: "token:" + apiToken(r).Name, Client: s.clientIP(r)}
+}
+
+// apiError writes the contract's error shape.
+func apiError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": message}})
+}
+
+func apiJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// apiFail maps a domain error to the API's answer.
+func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
+	switch account.ErrorCode(err) {
+	case account.EINVALID:
+		apiError(w, http.StatusBadRequest, "invalid", account.ErrorMessage(err))
+	case account.ENOTFOUND:
+		apiError(w, http.StatusNotFound, "not_found", "No such account.")
+	case account.ECONFLICT:
+		apiError(w, http.StatusConflict, "conflict", account.ErrorMessage(err))
+	case account.ETHROTTLED:
+		w.Header().Set("Retry-After", "900")
+		apiError(w, http.StatusTooManyRequests, "throttled", account.ErrorMessage(err))
+	case account.EUNAVAILABLE, account.EBUSY:
+		w.Header().Set("Retry-After", "5")
+		apiError(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
+	default:
+		if v := classify(err); v.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", v.retryAfter)
+			apiError(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
+			return
+		}
+		s.log.Error("api request failed", "path", r.URL.Path, "err", err)
+		apiError(w, http.StatusInternalServerError, "internal", "Internal error.")
+	}
+}
+
+// apiAuth admits a request with a live bearer token and audits the call once it is answered.
+func (s *Server) apiAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			apiError(w, http.StatusUnauthorized, "unauthorized", "A bearer token is required.")
+			return
+		}
+		t, err := s.accounts.Authenticate(r.Context(), strings.TrimSpace(bearer))
+		if account.ErrorCode(err) == account.ENOTFOUND {
+			apiError(w, http.StatusUnauthorized, "unauthorized", "The token is not valid.")
+			return
+		} else if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxToken, t))
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if err := s.accounts.AuditAPIRequest(context.WithoutCancel(r.Context()), s.apiActor(r), r.Method, r.URL.Path, rec.status); err != nil {
+			s.log.Error("audit api request", "err", err)
+		}
+	})
+}
+
+// apiRoles refuses tokens whose role may not call the route (403); refusals are audited by apiAuth.
+func apiRoles(roles ...account.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !slices.Contains(roles, apiToken(r).Role) {
+				apiError(w, http.StatusForbidden, "forbidden", "This token's role may not do that.")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// apiAccount is an account as the API shows it.
+type apiAccount struct {
+	Username       string     `json:"username"`
+	Email          string     `json:"email"`
+	Phone          string     `json:"phone"`
+	DisplayName    string     `json:"display_name"`
+	Role           string     `json:"role"`
+	State          string     `json:"state"`
+	Reason         string     `json:"reason"`
+	LockedUntil    *time.Time `json:"locked_until"`
+	FailedAttempts int        `json:"failed_attempts"`
+	Methods        []string   `json:"methods"`
+}
+
+func (s *Server) toAPIAccount(ctx context.Context, a *account.Account) (apiAccount, error) {
+	now := s.accounts.Now()
+	out := apiAccount{Username: a.Username, Email: a.Email, Phone: a.Phone, DisplayName: a.DisplayName, Role: string(a.Role),
+		State: string(a.EffectiveState(now)), Reason: a.Reason, FailedAttempts: a.FailedAttempts, Methods: []string{"email"}}
+	if st := a.EffectiveState(now); (st == account.StateLockedTemporarily || st == account.StateFrozen) && a.LockedUntil != nil {
+		t := a.LockedUntil.UTC()
+		out.LockedUntil = &t
+	}
+	if a.Phone != "" && s.accounts.SMSAvailable() {
+		out.Methods = append(out.Methods, "sms")
+	}
+	f, err := s.accounts.SecondFactorStatus(ctx, a.ID)
+	if err != nil {
+		return out, err
+	}
+	if f.TOTP {
+		out.Methods = append(out.Methods, "totp")
+	}
+	if f.RecoveryLeft > 0 {
+		out.Methods = append(out.Methods, "recovery")
+	}
+	return out, nil
+}
+
+func (s *Server) apiGetAccount(w http.ResponseWriter, r *http.Request) {
+	a, err := s.accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	out, err := s.toAPIAccount(r.Context(), a)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	apiJSON(w, http.StatusOK, out)
+}
+
+// decodeBody reads a JSON object strictly: unknown fields and trailing data are errors.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		apiError(w, http.StatusBadRequest, "invalid", "The body must be a JSON object with the documented fields: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		apiError(w, http.StatusBadRequest, "invalid", "The body must hold one JSON object.")
+		return false
+	}
+	return true
+}
+
+type apiPutAccount struct {
+	Email        string `json:"email"`
+	Phone        string `json:"phone"`
+	DisplayName  string `json:"display_name"`
+	Role         string `json:"role"`
+	PasswordHash string `json:"password_hash"`
+}
+
+// apiPutAccount creates or updates an account by username (idempotent), for the CRM's sync.
+func (s *Server) apiPutAccount(w http.ResponseWriter, r *http.Request) {
+	var in apiPutAccount
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	created, err := s.accounts.PutAccount(r.Context(), account.ImportFields{Username: chi.URLParam(r, "username"), Email: in.Email,
+		Phone: in.Phone, DisplayName: in.DisplayName, Role: in.Role, PasswordHash: in.PasswordHash}, s.apiActor(r))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	a, err := s.accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	out, err := s.toAPIAccount(r.Context(), a)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	apiJSON(w, status, out)
+}
+
+func (s *Server) apiUnlock(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	a, err := s.accounts.Unlock(r.Context(), chi.URLParam(r, "username"), in.Reason, s.apiActor(r))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	out, err := s.toAPIAccount(r.Context(), a)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	apiJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiLock(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Reason  string  `json:"reason"`
+		Until   *string `json:"until"`
+		Message string  `json:"message"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	var until *time.Time
+	if in.Until != nil {
+		t, err := time.Parse(time.RFC3339, *in.Until)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "invalid", "until must be an RFC 3339 time or null")
+			return
+		}
+		until = &t
+	}
+	a, err := s.accounts.Freeze(r.Context(), chi.URLParam(r, "username"), in.Reason, in.Message, until, s.apiActor(r))
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	out, err := s.toAPIAccount(r.Context(), a)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	apiJSON(w, http.StatusOK, out)
+}
+
+// apiAuthenticate lets another application check a password under the same lockout policy as the
+// sign-in page. Its answer says no more than the page does.
+func (s *Server) apiAuthenticate(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		ClientIP string `json:"client_ip"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	client := s.clientIP(r)
+	if ip := strings.TrimSpace(in.ClientIP); ip != "" {
+		// Only a service token reaches here (apiRoles): the end user's address is the CRM's to tell.
+		client = ip
+	}
+	res, err := s.accounts.SignIn(r.Context(), account.SignInRequest{Login: in.Username, Password: in.Password, ClientIP: client,
+		UserAgent: "api:" + apiToken(r).Name})
+	switch {
+	case errors.Is(err, account.ErrBadCredentials):
+		apiJSON(w, http.StatusOK, map[string]string{"result": "denied",
+			"message":    "The username or password is not correct, or the account cannot sign in right now.",
+			"unlock_url": strings.TrimRight(s.cfg.BaseURL.String(), "/") + "/"})
+	case err != nil:
+		s.apiFail(w, r, err)
+	case res.NeedsSecondFactor:
+		apiJSON(w, http.StatusOK, map[string]string{"result": "second_factor_required", "username": res.Account.Username})
+	default:
+		apiJSON(w, http.StatusOK, map[string]string{"result": "allowed", "username": res.Account.Username})
+	}
+}
+
+func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := account.AuditQuery{Action: q.Get("action"), Limit: 100}
+	if v := q.Get("account"); v != "" {
+		a, err := s.accounts.AccountByLogin(r.Context(), v)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
+		f.AccountID = &a.ID
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "invalid", "since must be an RFC 3339 time")
+			return
+		}
+		f.Since = t
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			apiError(w, http.StatusBadRequest, "invalid", "limit must be 1 to 1000")
+			return
+		}
+		f.Limit = n
+	}
+	events, err := s.accounts.AuditEvents(r.Context(), f)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	type ev struct {
+		ID        int64           `json:"id"`
+		At        time.Time       `json:"at"`
+		Actor     string          `json:"actor"`
+		Action    string          `json:"action"`
+		AccountID *int64          `json:"account_id"`
+		Username  string          `json:"username"`
+		ClientIP  string          `json:"client_ip"`
+		Details   json.RawMessage `json:"details"`
+	}
+	out := make([]ev, 0, len(events))
+	for _, e := range events {
+		out = append(out, ev{e.ID, e.At.UTC(), e.Actor, e.Action, e.AccountID, e.Username, e.ClientIP, json.RawMessage(e.Details)})
+	}
+	apiJSON(w, http.StatusOK, map[string]any{"events": out})
+}
