@@ -55,7 +55,7 @@ type UnlockRequest struct {
 type SelfServiceStore interface {
 	// SelfUnlock lifts an automatic lock after the owner proved who they are, queues msg and audits
 	// it; false when the account was not under an automatic lock.
-	SelfUnlock(ctx context.Context, accountID int64, method, client string, now time.Time, msg Message) (bool, error)
+	SelfUnlock(ctx context.Context, accountID int64, method, client string, now time.Time, msgs []Message) (bool, error)
 	// RecentSignIns lists the account's latest sign-in attempts, newest first.
 	RecentSignIns(ctx context.Context, accountID int64, limit int) ([]SignInEvent, error)
 	// CurrentLock returns the account's open lock, or nil.
@@ -68,7 +68,7 @@ type SelfServiceStore interface {
 	// sessions end, the lock lifts when asked, the owner is told. false when the token was used.
 	CompleteReset(ctx context.Context, r ResetCompletion) (bool, error)
 	// CreateRequest stores an unlock request, queues msg (if any) and audits it.
-	CreateRequest(ctx context.Context, r UnlockRequest, msg *Message) error
+	CreateRequest(ctx context.Context, r UnlockRequest, msgs []Message) error
 }
 
 // UnlockOutcome is what a verified self-service unlock did.
@@ -133,7 +133,8 @@ func (s *Service) finishUnlock(ctx context.Context, a *Account, method, client, 
 	msg := s.unlockedMessage(a, now, method)
 	msg.Lang = s.langFor(a, lang)
 	method = strings.Join(verified, "+")
-	ok, err := s.store.SelfUnlock(ctx, a.ID, method, client, now, msg)
+	ok, err := s.store.SelfUnlock(ctx, a.ID, method, client, now,
+		append([]Message{msg}, s.events("account.unlocked", a, now, "state", string(StateActive), "by", "owner", "method", method)...))
 	if err != nil {
 		return nil, err
 	}
@@ -366,15 +367,19 @@ func (s *Service) RequestHelp(ctx context.Context, login, contact, message, clie
 		return "", err
 	}
 	req := UnlockRequest{Reference: ref, Login: login, Contact: contact, Message: message, Client: client, Lang: lang, CreatedAt: now}
-	var msg *Message
-	if a, err := s.AccountByLogin(ctx, login); err == nil {
+	var msgs []Message
+	a, err := s.AccountByLogin(ctx, login)
+	if err == nil {
 		req.AccountID = &a.ID
-		msg = &Message{Channel: ChannelEmail, To: a.Email, Template: "request_received", Lang: s.langFor(a, lang),
-			Data: map[string]string{"Name": a.Name(), "Reference": ref}}
+		msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "request_received", Lang: s.langFor(a, lang),
+			Data: map[string]string{"Name": a.Name(), "Reference": ref}})
 	} else if ErrorCode(err) != ENOTFOUND {
 		return "", err
+	} else {
+		a = nil
 	}
-	if err := s.store.CreateRequest(ctx, req, msg); err != nil {
+	msgs = append(msgs, s.events("request.filed", a, now, "reference", ref)...)
+	if err := s.store.CreateRequest(ctx, req, msgs); err != nil {
 		return "", err
 	}
 	return ref, nil

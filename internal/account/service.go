@@ -69,6 +69,8 @@ type Options struct {
 	Strength func(password string, context []string) (score int, reason string)
 	// ValidHash checks an imported password hash (argon2id PHC or bcrypt).
 	ValidHash func(encoded string) error
+	// Webhooks receive events (lock, unlock, freeze, request) as signed JSON.
+	Webhooks []string
 }
 
 // SetOptions configures the self-service flows.

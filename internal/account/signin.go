@@ -177,7 +177,8 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 			}
 			f.Lock = lockout.AfterFailure(policy.Lockout, res.Failures, lockout.CountRecent(policy.Lockout, starts, now), now)
 			if f.Lock.Outcome != lockout.NoLock {
-				f.Notify = []Message{s.lockedMessage(a, f, req.ClientIP)}
+				f.Notify = append([]Message{s.lockedMessage(a, f, req.ClientIP)},
+					s.events("account.locked", a, now, "state", lockedState(f.Lock.Outcome), "source", "automatic")...)
 			}
 		}
 		if err := s.store.RecordFailure(ctx, f); err != nil {
@@ -315,4 +316,11 @@ func (s *Service) rehash(ctx context.Context, a *Account, password string) error
 	}
 	a.PasswordHash = h
 	return nil
+}
+
+func lockedState(o lockout.Outcome) string {
+	if o == lockout.LockHard {
+		return string(StateLocked)
+	}
+	return string(StateLockedTemporarily)
 }

@@ -61,6 +61,7 @@ func (s *Service) transition(ctx context.Context, login string, actor Actor, t T
 	if t.To == StateActive && t.Action == "account.unlocked" {
 		t.Notify = append(t.Notify, s.unlockedMessage(a, t.Now, "admin"))
 	}
+	t.Notify = append(t.Notify, s.events(t.Action, a, t.Now, "state", string(t.To), "reason", t.Reason, "by", actor.Name)...)
 	return s.store.Transition(ctx, t)
 }
 
@@ -144,7 +145,8 @@ func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason str
 		}
 		_, err = s.store.Transition(ctx, Transition{AccountID: id, From: []State{StateLockedTemporarily, StateLocked},
 			To: StateActive, Reason: reason, LiftLocks: true, Action: "account.unlocked", Method: "bulk",
-			Actor: actor.Name, Client: actor.Client, Now: now, Notify: []Message{s.unlockedMessage(a, now, "admin")}})
+			Actor: actor.Name, Client: actor.Client, Now: now, Notify: append([]Message{s.unlockedMessage(a, now, "admin")},
+				s.events("account.unlocked", a, now, "state", string(StateActive), "reason", reason, "by", actor.Name)...)})
 		if ErrorCode(err) == EINVALID {
 			continue // unlocked meanwhile
 		} else if err != nil {

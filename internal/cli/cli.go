@@ -217,6 +217,7 @@ func ServiceOptions(cfg *config.Config) account.Options {
 		HashToken: secret.HashToken,
 		Strength:  secret.PasswordStrength,
 		ValidHash: secret.ValidateHash,
+		Webhooks:  cfg.WebhookURLs,
 	}
 }
 

@@ -182,7 +182,11 @@ func (a *app) startDelivery(ctx context.Context, metrics *server.Metrics) (wait 
 	if a.cfg.SMSWebhookURL != nil {
 		sms = notify.NewWebhookSMS(a.cfg.SMSWebhookURL, a.cfg.SMSWebhookToken, nil)
 	}
-	w := notify.NewWorker(postgres.NewOutbox(a.db), tmpl, mailer, sms, a.log, notify.WithMetrics(metrics.Message))
+	opts := []notify.WorkerOption{notify.WithMetrics(metrics.Message)}
+	if len(a.cfg.WebhookURLs) > 0 {
+		opts = append(opts, notify.WithWebhooks(notify.NewWebhookPoster(a.cfg.WebhookSecret, nil)))
+	}
+	w := notify.NewWorker(postgres.NewOutbox(a.db), tmpl, mailer, sms, a.log, opts...)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

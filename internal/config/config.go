@@ -31,6 +31,8 @@ type Config struct {
 	LogLevel         slog.Level
 	Dev              bool
 	MetricsListen    string
+	WebhookURLs      []string // events (lock, unlock, freeze, request) are POSTed here, signed
+	WebhookSecret    []byte
 	HashWorkers      int
 	HashQueue        int
 	MigrateOnStart   bool
@@ -174,6 +176,26 @@ func Load(getenv Getenv, overrides map[string]string) (*Config, error) {
 		c.LogLevel = slog.LevelError
 	default:
 		return nil, bad("UNLOCKD_LOG_LEVEL", "must be debug, info, warn or error, not %q", lv)
+	}
+
+	if v := get("UNLOCKD_WEBHOOK_URLS"); v != "" {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			wu, err := url.Parse(part)
+			if err != nil || (wu.Scheme != "http" && wu.Scheme != "https") || wu.Host == "" {
+				return nil, bad("UNLOCKD_WEBHOOK_URLS", "%q is not an absolute http(s) URL", part)
+			}
+			c.WebhookURLs = append(c.WebhookURLs, part)
+		}
+	}
+	if c.WebhookSecret, err = loadSecret(get, "UNLOCKD_WEBHOOK_SECRET"); err != nil {
+		return nil, err
+	}
+	if len(c.WebhookURLs) > 0 && len(c.WebhookSecret) < 32 {
+		return nil, bad("UNLOCKD_WEBHOOK_SECRET", "must be at least 32 bytes when UNLOCKD_WEBHOOK_URLS is set (receivers check the signature with it)")
 	}
 
 	c.MetricsListen = get("UNLOCKD_METRICS_LISTEN")

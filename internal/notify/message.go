@@ -142,6 +142,8 @@ func (m Message) Validate() error {
 		if !phoneRE.MatchString(m.To) {
 			return fmt.Errorf("notify: %q is not an E.164 phone number", m.To)
 		}
+	case ChannelWebhook:
+		return validateWebhook(m)
 	default:
 		return fmt.Errorf("notify: unknown channel %q", m.Channel)
 	}

@@ -38,6 +38,9 @@ const (
 	DefaultMaxBackoff   = 10 * time.Minute
 )
 
+// WithWebhooks sets the poster of outgoing webhook events.
+func WithWebhooks(p *WebhookPoster) WorkerOption { return func(w *Worker) { w.hooks = p } }
+
 // Worker delivers queued messages: it claims a batch, renders and sends each message, and records
 // the outcome. Several workers, in one process or many, can share a queue: a message is claimed by
 // one of them at a time. Delivery is at least once: a worker that dies after sending and before
@@ -58,6 +61,7 @@ type Worker struct {
 	minBackoff  time.Duration
 	maxBackoff  time.Duration
 	metrics     func(channel, result string)
+	hooks       *WebhookPoster
 }
 
 // WorkerOption adjusts a Worker.
@@ -245,6 +249,11 @@ func (w *Worker) deliver(ctx context.Context, q Queued) error {
 			return err
 		}
 		return w.sms.Send(ctx, q.To, text)
+	case ChannelWebhook:
+		if w.hooks == nil {
+			return fmt.Errorf("webhook: %w", ErrNotConfigured)
+		}
+		return w.hooks.Post(ctx, q.To, q.Data)
 	default:
 		return fmt.Errorf("%s: %w", q.Channel, ErrNotConfigured)
 	}

@@ -120,7 +120,7 @@ func (s *AccountStore) ConsumeCode(ctx context.Context, id int64, now time.Time,
 }
 
 // SelfUnlock lifts an automatic lock after the owner verified.
-func (s *AccountStore) SelfUnlock(ctx context.Context, accountID int64, method, client string, now time.Time, msg account.Message) (bool, error) {
+func (s *AccountStore) SelfUnlock(ctx context.Context, accountID int64, method, client string, now time.Time, msgs []account.Message) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		var username, from string
@@ -138,7 +138,7 @@ func (s *AccountStore) SelfUnlock(ctx context.Context, accountID int64, method, 
 			WHERE account_id = $1 AND lifted_at IS NULL AND kind IN ('temporary', 'hard')`, accountID, now, "verified by "+method); err != nil {
 			return err
 		}
-		if err := queue(ctx, tx, msg); err != nil {
+		if err := queue(ctx, tx, msgs...); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "user:" + username, Action: audit.AccountUnlocked,
@@ -267,16 +267,14 @@ func (s *AccountStore) CompleteReset(ctx context.Context, r account.ResetComplet
 }
 
 // CreateRequest files an unlock request.
-func (s *AccountStore) CreateRequest(ctx context.Context, r account.UnlockRequest, msg *account.Message) error {
+func (s *AccountStore) CreateRequest(ctx context.Context, r account.UnlockRequest, msgs []account.Message) error {
 	return unavailable("create request", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO unlock_requests (reference, account_id, login, contact, message, client, lang, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.Reference, r.AccountID, r.Login, r.Contact, r.Message, r.Client, r.Lang, r.CreatedAt); err != nil {
 			return err
 		}
-		if msg != nil {
-			if err := queue(ctx, tx, *msg); err != nil {
-				return err
-			}
+		if err := queue(ctx, tx, msgs...); err != nil {
+			return err
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: r.CreatedAt, Actor: "anonymous", Action: audit.RequestFiled,
 			AccountID: r.AccountID, Username: r.Login, ClientIP: r.Client, Details: audit.Details("reference", r.Reference)})

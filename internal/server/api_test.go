@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -187,5 +188,32 @@ func TestOpenAPIDescribesExactlyTheRoutes(t *testing.T) {
 	sort.Strings(extra)
 	if len(missing) > 0 || len(extra) > 0 || len(routed) == 0 {
 		t.Fatalf("routes without documentation: %v; documented but not routed: %v", missing, extra)
+	}
+}
+
+func TestEventsAreQueuedForWebhooks(t *testing.T) {
+	h := newHarness(t, withEnv("UNLOCKD_WEBHOOK_URLS", "https://crm.example.com/hooks/unlockd"),
+		withEnv("UNLOCKD_WEBHOOK_SECRET", strings.Repeat("w", 32)))
+	h.addAccount("alice")
+	h.lock("alice")
+	if _, err := h.accounts.Unlock(context.Background(), "alice", "verified", testActor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.accounts.Freeze(context.Background(), "alice", "review", "", nil, testActor); err != nil {
+		t.Fatal(err)
+	}
+	h.post(h.client(), "/help/request", url.Values{"username": {"alice"}})
+	rows, err := h.db.Pool.Query(context.Background(), `SELECT data->>'event' FROM outbox WHERE channel = 'webhook' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for rows.Next() {
+		var e string
+		rows.Scan(&e)
+		events = append(events, e)
+	}
+	if strings.Join(events, ",") != "account.locked,account.unlocked,account.frozen,request.filed" {
+		t.Fatalf("webhook events: %v", events)
 	}
 }

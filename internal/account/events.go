@@ -1,0 +1,24 @@
+package account
+
+import "time"
+
+// events builds one webhook message per configured URL for an event about an account, so other
+// applications (the CRM, a chat channel) hear of locks, unlocks, freezes and requests. They are
+// queued with the change, like mail.
+func (s *Service) events(event string, a *Account, at time.Time, kv ...string) []Message {
+	if len(s.opts.Webhooks) == 0 {
+		return nil
+	}
+	data := map[string]string{"event": event, "at": at.UTC().Format(time.RFC3339)}
+	if a != nil {
+		data["username"] = a.Username
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		data[kv[i]] = kv[i+1]
+	}
+	out := make([]Message, 0, len(s.opts.Webhooks))
+	for _, u := range s.opts.Webhooks {
+		out = append(out, Message{Channel: "webhook", To: u, Template: "event", Data: data})
+	}
+	return out
+}
