@@ -199,9 +199,16 @@ func ServiceFactors(cfg *config.Config) account.Factors {
 			k, err := secret.NewTOTPKey("unlockd", name)
 			return k.Secret, k.URL, err
 		},
-		MatchTOTP:             secret.MatchTOTP,
-		Seal:                  func(plain string) ([]byte, error) { return secret.Seal(cfg.SecretKey, plain) },
-		Open:                  func(sealed []byte) (string, error) { return secret.Open(cfg.SecretKey, sealed) },
+		MatchTOTP: secret.MatchTOTP,
+		Seal:      func(plain string) ([]byte, error) { return secret.Seal(cfg.SecretKey, plain) },
+		Open: func(sealed []byte) (string, error) {
+			plain, err := secret.Open(cfg.SecretKey, sealed)
+			if err != nil && len(cfg.PreviousKey) > 0 {
+				// Sealed before a key rotation.
+				return secret.Open(cfg.PreviousKey, sealed)
+			}
+			return plain, err
+		},
 		NewRecoveryCode:       secret.NewRecoveryCode,
 		NormalizeRecoveryCode: secret.NormalizeRecoveryCode,
 	}

@@ -133,10 +133,24 @@ type accountJSON struct {
 	State          string     `json:"state"`
 	Reason         string     `json:"reason"`
 	LockedUntil    *time.Time `json:"locked_until"`
+	LockedSince    *time.Time `json:"locked_since"`
 	FailedAttempts int        `json:"failed_attempts"`
 	ExpiresAt      *time.Time `json:"expires_at"`
 	LastSignInAt   *time.Time `json:"last_sign_in_at"`
 	CreatedAt      time.Time  `json:"created_at"`
+}
+
+// withLock adds when the current lock began, for reports such as "locked for more than a day".
+func withLock(ctx context.Context, a *app, acc *account.Account, j accountJSON) (accountJSON, error) {
+	if j.State == string(account.StateActive) {
+		return j, nil
+	}
+	l, err := a.store.CurrentLock(ctx, acc.ID)
+	if err != nil || l == nil {
+		return j, err
+	}
+	j.LockedSince = utc(&l.StartedAt)
+	return j, nil
 }
 
 func toJSON(a *account.Account, now time.Time) accountJSON {
@@ -176,7 +190,10 @@ func cmdUserShow(ctx context.Context, args []string, stdio IO, getenv config.Get
 	if err != nil {
 		return err
 	}
-	j := toJSON(acc, a.accounts.Now())
+	j, err := withLock(ctx, a, acc, toJSON(acc, a.accounts.Now()))
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdio.Out)
 		enc.SetIndent("", "  ")
@@ -234,7 +251,11 @@ func cmdUserList(ctx context.Context, args []string, stdio IO, getenv config.Get
 	if *asJSON {
 		out := make([]accountJSON, 0, len(list))
 		for _, acc := range list {
-			out = append(out, toJSON(acc, now))
+			j, err := withLock(ctx, a, acc, toJSON(acc, now))
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
 		}
 		enc := json.NewEncoder(stdio.Out)
 		enc.SetIndent("", "  ")

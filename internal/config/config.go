@@ -21,6 +21,7 @@ type Config struct {
 	Listen           string
 	BaseURL          *url.URL
 	SecretKey        []byte
+	PreviousKey      []byte   // the key before a rotation: still opens what it sealed
 	SMTPURL          *url.URL // nil: mail is refused
 	MailFrom         string
 	SMSWebhookURL    *url.URL // nil: SMS methods are hidden
@@ -102,6 +103,13 @@ func Load(getenv Getenv, overrides map[string]string) (*Config, error) {
 		return nil, bad("UNLOCKD_SECRET_KEY", "is required (at least 32 bytes; or set UNLOCKD_SECRET_KEY_FILE)")
 	case len(c.SecretKey) < 32:
 		return nil, bad("UNLOCKD_SECRET_KEY", "must be at least 32 bytes, got %d", len(c.SecretKey))
+	}
+
+	if c.PreviousKey, err = loadSecret(get, "UNLOCKD_SECRET_KEY_PREVIOUS"); err != nil {
+		return nil, err
+	}
+	if len(c.PreviousKey) > 0 && len(c.PreviousKey) < 32 {
+		return nil, bad("UNLOCKD_SECRET_KEY_PREVIOUS", "must be at least 32 bytes, got %d", len(c.PreviousKey))
 	}
 
 	if v := get("UNLOCKD_SMTP_URL"); v != "" {
