@@ -38,6 +38,7 @@ func (s *Service) AuditEvents(ctx context.Context, q AuditQuery) ([]*audit.Event
 // ImportFields is one account as another application sends it.
 type ImportFields struct {
 	Username, Email, Phone, DisplayName, Role, PasswordHash string
+	Active                                                  *bool // nil: unchanged
 }
 
 // PutAccount creates or updates one account by username, idempotently (the CRM's sync). The hash,
@@ -53,5 +54,19 @@ func (s *Service) PutAccount(ctx context.Context, in ImportFields, actor Actor) 
 		}
 	}
 	created, _, err := s.store.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: in.PasswordHash}}, actor)
+	if err != nil || in.Active == nil {
+		return created == 1, err
+	}
+	// Deactivation follows the source of truth idempotently: already so is not an error.
+	current, err := s.AccountByLogin(ctx, a.Username)
+	if err != nil {
+		return created == 1, err
+	}
+	switch disabled := current.State == StateDisabled; {
+	case !*in.Active && !disabled:
+		_, err = s.Disable(ctx, a.Username, "deactivated by "+actor.Name, actor)
+	case *in.Active && disabled:
+		_, err = s.Enable(ctx, a.Username, "reactivated by "+actor.Name, actor)
+	}
 	return created == 1, err
 }

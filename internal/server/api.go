@@ -182,6 +182,8 @@ type apiPutAccount struct {
 	DisplayName  string `json:"display_name"`
 	Role         string `json:"role"`
 	PasswordHash string `json:"password_hash"`
+	// Active false deactivates (disables) the account; true enables a disabled one. Absent: no change.
+	Active *bool `json:"active"`
 }
 
 // apiPutAccount creates or updates an account by username (idempotent), for the CRM's sync.
@@ -191,7 +193,7 @@ func (s *Server) apiPutAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	created, err := s.accounts.PutAccount(r.Context(), account.ImportFields{Username: chi.URLParam(r, "username"), Email: in.Email,
-		Phone: in.Phone, DisplayName: in.DisplayName, Role: in.Role, PasswordHash: in.PasswordHash}, s.apiActor(r))
+		Phone: in.Phone, DisplayName: in.DisplayName, Role: in.Role, PasswordHash: in.PasswordHash, Active: in.Active}, s.apiActor(r))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

@@ -112,6 +112,16 @@ func TestAPIPutIsIdempotentAndValidates(t *testing.T) {
 	if status, _ := h.api("PUT", "/accounts/zhang.san", tok, body); status != http.StatusOK {
 		t.Fatalf("repeat: %d, want 200", status)
 	}
+	off := `{"email":"zhang.san@example.cn","active":false}`
+	if status, out := h.api("PUT", "/accounts/zhang.san", tok, off); status != http.StatusOK || out["state"] != "disabled" {
+		t.Fatalf("deactivate: %d %v", status, out)
+	}
+	if status, out := h.api("PUT", "/accounts/zhang.san", tok, off); status != http.StatusOK || out["state"] != "disabled" {
+		t.Fatalf("deactivate again: %d %v", status, out)
+	}
+	if status, out := h.api("PUT", "/accounts/zhang.san", tok, `{"email":"zhang.san@example.cn","active":true}`); status != http.StatusOK || out["state"] != "active" {
+		t.Fatalf("reactivate: %d %v", status, out)
+	}
 	for _, bad := range []string{`{"email":"nope"}`, `{"email":"a@b.cn","role":"root"}`, `{"email":"a@b.cn","password_hash":"plaintext"}`, `{"email":"a@b.cn","extra":1}`, `not json`} {
 		if status, _ := h.api("PUT", "/accounts/li.si", tok, bad); status != http.StatusBadRequest {
 			t.Errorf("PUT %s: %d, want 400", bad, status)
