@@ -13,6 +13,8 @@ type APIStore interface {
 	RecordAPIRequest(ctx context.Context, actor Actor, method, path string, status int, now time.Time) error
 	// AuditEvents reads the audit log, newest first.
 	AuditEvents(ctx context.Context, q AuditQuery) ([]*audit.Event, error)
+	// VerifyAudit walks the chain.
+	VerifyAudit(ctx context.Context) (int64, error)
 }
 
 // AuditQuery selects audit events; zero fields do not filter.
@@ -70,3 +72,7 @@ func (s *Service) PutAccount(ctx context.Context, in ImportFields, actor Actor) 
 	}
 	return created == 1, err
 }
+
+// VerifyAudit checks the whole audit chain: the number of events verified, and an *audit.Problem
+// at the first bad one.
+func (s *Service) VerifyAudit(ctx context.Context) (int64, error) { return s.store.VerifyAudit(ctx) }

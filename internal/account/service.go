@@ -32,6 +32,7 @@ type Store interface {
 	ContactStore
 	TokenStore
 	APIStore
+	AdminStore
 	// QueueMessage queues one message in a transaction of its own.
 	QueueMessage(ctx context.Context, m Message) error
 }

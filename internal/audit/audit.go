@@ -43,6 +43,9 @@ const (
 	TokenCreated     = "token.created"
 	TokenRevoked     = "token.revoked"
 	APIRequest       = "api.request"
+	RequestHandled   = "request.handled"
+	FactorsReset     = "factor.reset"
+	ActionRefused    = "admin.refused"
 	RequestFiled     = "request.filed"
 )
 

@@ -376,7 +376,7 @@ func TestStateTransitions(t *testing.T) {
 		t.Fatalf("after the freeze ended: %v", err)
 	}
 	// History survives: every lock is a row with who lifted it.
-	locks, err := e.store.Locks(ctx, e.account("alice").ID, 10)
+	locks, err := e.store.LockHistory(ctx, e.account("alice").ID, 10)
 	if err != nil || len(locks) != 3 || locks[2].Kind != "freeze" || locks[2].LiftedBy != "cli" {
 		t.Fatalf("lock history: %+v, %v", locks, err)
 	}

@@ -108,27 +108,13 @@ func (s *AccountStore) LockedSince(ctx context.Context, since time.Time) ([]int6
 	return ids, unavailable("locked since", err)
 }
 
-// Locks lists an account's lock history, newest first.
-func (s *AccountStore) Locks(ctx context.Context, accountID int64, limit int) ([]Lock, error) {
+// LockHistory lists an account's locks, newest first.
+func (s *AccountStore) LockHistory(ctx context.Context, accountID int64, limit int) ([]account.LockRecord, error) {
 	rows, err := s.db.Pool.Query(ctx, `SELECT kind, source, reason, user_message, actor, started_at, until, lifted_at, lifted_by, lift_reason
 		FROM locks WHERE account_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, accountID, limit)
 	if err != nil {
 		return nil, unavailable("locks", err)
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Lock])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[account.LockRecord])
 	return out, unavailable("locks", err)
-}
-
-// Lock is one row of an account's lock history.
-type Lock struct {
-	Kind        string
-	Source      string
-	Reason      string
-	UserMessage string
-	Actor       string
-	StartedAt   time.Time
-	Until       *time.Time
-	LiftedAt    *time.Time
-	LiftedBy    string
-	LiftReason  string
 }

@@ -98,3 +98,8 @@ func (s *AccountStore) AuditEvents(ctx context.Context, q account.AuditQuery) ([
 	return NewAuditStore(s.db).Events(ctx, AuditFilter{AccountID: q.AccountID, Action: q.Action, Actor: q.Actor,
 		Since: q.Since, BeforeID: q.BeforeID, Limit: q.Limit})
 }
+
+// VerifyAudit walks the audit chain.
+func (s *AccountStore) VerifyAudit(ctx context.Context) (int64, error) {
+	return NewAuditStore(s.db).Verify(ctx)
+}

@@ -223,6 +223,10 @@ func (s *Server) popFlash(r *http.Request) *flash {
 	if !ok {
 		return nil
 	}
+	if kind == "error" {
+		// Errors carry the domain's own message, which names what to fix.
+		return &flash{Kind: kind, Text: id}
+	}
 	return &flash{Kind: kind, Text: s.localizer(r).T(id)}
 }
 

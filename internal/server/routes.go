@@ -56,6 +56,8 @@ func (s *Server) routes() http.Handler {
 		s.codeRoutes(r, verifyFlow, s.verifyVerify)
 		form(r, "/help/request", s.handle(s.helpRequest))
 
+		r.Route("/admin", s.adminRoutes)
+
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAccount)
 			r.Get("/account", s.handle(s.accountPage))

@@ -1,0 +1,215 @@
+package account
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Overview is the dashboard's summary.
+type Overview struct {
+	LockedNow      int
+	Locks24h       int
+	SelfUnlocks24h int
+	OpenRequests   int
+	Hours          []HourCount // the last 7 days, oldest first, one per hour
+}
+
+// HourCount is one hour of the lockout chart.
+type HourCount struct {
+	Hour    time.Time
+	Locks   int
+	Unlocks int
+}
+
+// AccountSearch is a dashboard search: a substring of username, email, phone or name, a state,
+// and the keyset position after which to continue (the last username of the previous page).
+type AccountSearch struct {
+	Query string
+	State State
+	After string
+	Limit int
+}
+
+// Request is an unlock request as the help desk sees it.
+type Request struct {
+	ID        int64
+	Reference string
+	AccountID *int64
+	Login     string
+	Contact   string
+	Message   string
+	CreatedAt time.Time
+	Status    string
+	HandledBy string
+	Response  string
+	State     State // the account's state now, when there is an account
+}
+
+// AdminStore backs the dashboard.
+type AdminStore interface {
+	Overview(ctx context.Context, now time.Time) (*Overview, error)
+	SearchAccounts(ctx context.Context, q AccountSearch) ([]*Account, error)
+	Requests(ctx context.Context, status string, limit int) ([]Request, error)
+	Request(ctx context.Context, id int64) (*Request, error)
+	// CloseRequest marks a request handled (once) with the response, queues msgs, audits.
+	CloseRequest(ctx context.Context, id int64, status, response string, actor Actor, now time.Time, msgs []Message) (bool, error)
+	// ResetSecondFactors removes an account's authenticator and recovery codes, queues msgs, audits.
+	ResetSecondFactors(ctx context.Context, accountID int64, username string, actor Actor, reason string, now time.Time, msgs []Message) error
+	// EndAllSessions ends every session of the account and audits it with the reason.
+	EndAllSessions(ctx context.Context, accountID int64, username string, actor Actor, reason string, now time.Time) (int, error)
+	// LockHistory lists an account's locks, newest first.
+	LockHistory(ctx context.Context, accountID int64, limit int) ([]LockRecord, error)
+	// RecordRefused audits an action a staff member was not allowed to do.
+	RecordRefused(ctx context.Context, actor Actor, action, target string, now time.Time) error
+}
+
+// DashboardOverview summarises lockout activity.
+func (s *Service) DashboardOverview(ctx context.Context) (*Overview, error) {
+	return s.store.Overview(ctx, s.now())
+}
+
+// SearchAccounts finds accounts for the dashboard, a page at a time.
+func (s *Service) SearchAccounts(ctx context.Context, q AccountSearch) ([]*Account, error) {
+	q.Query = strings.TrimSpace(q.Query)
+	if len(q.Query) > 100 {
+		q.Query = q.Query[:100]
+	}
+	if q.State != "" && !q.State.Valid() {
+		q.State = ""
+	}
+	if q.Limit <= 0 || q.Limit > 100 {
+		q.Limit = 50
+	}
+	return s.store.SearchAccounts(ctx, q)
+}
+
+// Requests lists unlock requests ("open", "closed" or all).
+func (s *Service) Requests(ctx context.Context, status string) ([]Request, error) {
+	return s.store.Requests(ctx, status, 200)
+}
+
+// HandleRequest approves (unlocks the account, if locked) or denies a request with a message, and
+// tells the requester by email.
+func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, message string, actor Actor) error {
+	message = clip(strings.TrimSpace(message), 2000)
+	req, err := s.store.Request(ctx, id)
+	if err != nil {
+		return err
+	}
+	if req.Status != "open" {
+		return Errorf(EINVALID, "request %s is already %s", req.Reference, req.Status)
+	}
+	status := "denied"
+	if approve {
+		status = "approved"
+	}
+	if !approve && message == "" {
+		return Errorf(EINVALID, "say why the request is denied: the requester reads it")
+	}
+	now := s.now()
+	var msgs []Message
+	if req.AccountID != nil {
+		a, err := s.store.AccountByID(ctx, *req.AccountID)
+		if err != nil {
+			return err
+		}
+		if approve {
+			switch a.EffectiveState(now) {
+			case StateLockedTemporarily, StateLocked, StateFrozen:
+				if _, err := s.Unlock(ctx, a.Username, "request "+req.Reference+" approved", actor); err != nil {
+					return err
+				}
+			case StateDisabled:
+				if _, err := s.Enable(ctx, a.Username, "request "+req.Reference+" approved", actor); err != nil {
+					return err
+				}
+			}
+		}
+		data := map[string]string{"Name": a.Name(), "Reference": req.Reference, "Outcome": status}
+		if message != "" {
+			data["Message"] = message
+		}
+		msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "request_handled", Lang: s.langFor(a, ""), Data: data})
+	}
+	ok, err := s.store.CloseRequest(ctx, id, status, message, actor, now, msgs)
+	if err == nil && !ok {
+		return Errorf(EINVALID, "request %s was handled by someone else meanwhile", req.Reference)
+	}
+	return err
+}
+
+// AdminSendReset sends a reset link to the account's address on file, for the help desk.
+func (s *Service) AdminSendReset(ctx context.Context, login, reason string, actor Actor) error {
+	if _, err := checkReason(reason); err != nil {
+		return err
+	}
+	a, err := s.AccountByLogin(ctx, login)
+	if err != nil {
+		return err
+	}
+	policy, err := s.store.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	token, err := s.opts.NewToken()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	msg := Message{Channel: ChannelEmail, To: a.Email, Template: "reset_link", Lang: s.langFor(a, ""),
+		Data: map[string]string{"Name": a.Name(), "Link": s.link("/reset/" + token), "Minutes": strconv.Itoa(int(policy.ResetTTL / time.Minute))}}
+	return s.store.CreateResetToken(ctx, a.ID, a.Username, s.opts.HashToken(token), actor.Client, now, now.Add(policy.ResetTTL), msg)
+}
+
+// AdminResetSecondFactors removes an account's second factors (a lost phone), telling the owner.
+func (s *Service) AdminResetSecondFactors(ctx context.Context, login, reason string, actor Actor) error {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return err
+	}
+	a, err := s.AccountByLogin(ctx, login)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.store.ResetSecondFactors(ctx, a.ID, a.Username, actor, reason, now, []Message{s.factorMessage(a, "", "mfa_reset", now)})
+}
+
+// AdminEndSessions signs the account out everywhere.
+func (s *Service) AdminEndSessions(ctx context.Context, login, reason string, actor Actor) (int, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return 0, err
+	}
+	a, err := s.AccountByLogin(ctx, login)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.EndAllSessions(ctx, a.ID, a.Username, actor, reason, s.now())
+}
+
+// RecordRefused audits a refused staff action (SECURITY.md 20).
+func (s *Service) RecordRefused(ctx context.Context, actor Actor, action, target string) error {
+	return s.store.RecordRefused(ctx, actor, action, target, s.now())
+}
+
+// LockRecord is one lock in an account's history: history survives the unlock.
+type LockRecord struct {
+	Kind        string
+	Source      string
+	Reason      string
+	UserMessage string
+	Actor       string
+	StartedAt   time.Time
+	Until       *time.Time
+	LiftedAt    *time.Time
+	LiftedBy    string
+	LiftReason  string
+}
+
+// AccountLocks is an account's lock history for the dashboard.
+func (s *Service) AccountLocks(ctx context.Context, accountID int64) ([]LockRecord, error) {
+	return s.store.LockHistory(ctx, accountID, 50)
+}

@@ -1,0 +1,446 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/audit"
+)
+
+// The administrators' dashboard. Every handler is reached through requireStaff with the roles that
+// may use it (SECURITY.md 20); a refusal is audited.
+
+func (s *Server) staffActor(r *http.Request) account.Actor {
+	a := currentAccount(r)
+	return account.Actor{Name: string(a.Role) + ":" + a.Username, Client: s.clientIP(r)}
+}
+
+// requireStaff admits signed-in staff of the given roles who have a second factor.
+func (s *Server) requireStaff(roles ...account.Role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a := currentAccount(r)
+			if a == nil {
+				s.putFlash(r, "info", "login_required")
+				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				return
+			}
+			w.Header().Set("Cache-Control", "no-store")
+			if !a.Role.IsStaff() || !slices.Contains(roles, a.Role) {
+				if err := s.accounts.RecordRefused(r.Context(), s.staffActor(r), r.Method+" "+r.URL.Path, chi.URLParam(r, "username")); err != nil {
+					s.log.Error("audit refused action", "err", err)
+				}
+				s.renderStatus(w, r, http.StatusForbidden)
+				return
+			}
+			second, err := s.accounts.HasSecondFactor(r.Context(), a.ID)
+			if err != nil {
+				s.renderError(w, r, err)
+				return
+			}
+			if !second {
+				// Staff must have a second factor before they act on anyone's account.
+				s.putFlash(r, "info", "staff_need_totp")
+				http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+var (
+	allStaff     = []account.Role{account.RoleHelpdesk, account.RoleAuditor, account.RoleAdmin}
+	helpdeskPlus = []account.Role{account.RoleHelpdesk, account.RoleAdmin}
+	auditorPlus  = []account.Role{account.RoleAuditor, account.RoleAdmin}
+	adminOnly    = []account.Role{account.RoleAdmin}
+)
+
+// adminRoutes is /admin.
+func (s *Server) adminRoutes(r chi.Router) {
+	r.With(s.requireStaff(allStaff...)).Get("/", s.handle(s.adminOverview))
+	r.With(s.requireStaff(allStaff...)).Get("/accounts", s.handle(s.adminAccounts))
+	r.With(s.requireStaff(allStaff...)).Get("/accounts/{username}", s.handle(s.adminAccount))
+	r.With(s.requireStaff(allStaff...)).Post("/accounts/{username}/{action}", s.handle(s.adminAction))
+	r.With(s.requireStaff(allStaff...)).Get("/requests", s.handle(s.adminRequests))
+	r.With(s.requireStaff(helpdeskPlus...)).Post("/requests/{id}/{decision}", s.handle(s.adminDecide))
+	r.With(s.requireStaff(auditorPlus...)).Get("/audit", s.handle(s.adminAudit))
+	r.With(s.requireStaff(auditorPlus...)).Get("/audit.csv", s.handle(s.adminAuditCSV))
+	r.With(s.requireStaff(allStaff...)).Get("/policy", s.handle(s.adminPolicy))
+	r.With(s.requireStaff(adminOnly...)).Post("/policy", s.handle(s.adminPolicy))
+}
+
+// actionRoles says who may take each account action.
+var actionRoles = map[string][]account.Role{
+	"unlock":       helpdeskPlus,
+	"send-reset":   helpdeskPlus,
+	"freeze":       adminOnly,
+	"unfreeze":     adminOnly,
+	"disable":      adminOnly,
+	"enable":       adminOnly,
+	"reset-mfa":    adminOnly,
+	"end-sessions": adminOnly,
+}
+
+// chartBar is one hour of the overview chart, already scaled.
+type chartBar struct {
+	X, LockY, LockH, UnlockY, UnlockH int
+	Label                             string
+}
+
+type overviewData struct {
+	*account.Overview
+	Bars  []chartBar
+	Max   int
+	Width int
+}
+
+const chartHeight = 120
+
+func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
+	o, err := s.accounts.DashboardOverview(r.Context())
+	if err != nil {
+		return err
+	}
+	d := overviewData{Overview: o, Max: 1, Width: len(o.Hours) * 5}
+	for _, h := range o.Hours {
+		d.Max = max(d.Max, h.Locks, h.Unlocks)
+	}
+	for i, h := range o.Hours {
+		lh := h.Locks * chartHeight / d.Max
+		uh := h.Unlocks * chartHeight / d.Max
+		d.Bars = append(d.Bars, chartBar{X: i * 5, LockY: chartHeight - lh, LockH: lh, UnlockY: chartHeight - uh, UnlockH: uh,
+			Label: h.Hour.UTC().Format("2006-01-02 15:00")})
+	}
+	s.render(w, r, http.StatusOK, "admin_overview", s.newPage(r, "admin_title", d))
+	return nil
+}
+
+type accountsData struct {
+	Query    string
+	State    string
+	States   []account.State
+	Accounts []*account.Account
+	Next     string
+	Now      time.Time
+}
+
+func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	d := accountsData{Query: clipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now()}
+	list, err := s.accounts.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
+		After: clipForm(q.Get("after"), 64), Limit: 50})
+	if err != nil {
+		return err
+	}
+	d.Accounts = list
+	if len(list) == 50 {
+		d.Next = list[len(list)-1].Username
+	}
+	s.render(w, r, http.StatusOK, "admin_accounts", s.newPage(r, "admin_accounts_title", d))
+	return nil
+}
+
+type adminAccountData struct {
+	Account *account.Account
+	State   account.State
+	Locks   []account.LockRecord
+	Events  []*audit.Event
+	Status  *account.AccountOverview
+	Role    account.Role
+	Actions []string
+}
+
+func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
+	if err != nil {
+		return err
+	}
+	d := adminAccountData{Account: a, State: a.EffectiveState(s.accounts.Now()), Role: currentAccount(r).Role}
+	if d.Locks, err = s.accounts.AccountLocks(r.Context(), a.ID); err != nil {
+		return err
+	}
+	if d.Events, err = s.accounts.AuditEvents(r.Context(), account.AuditQuery{AccountID: &a.ID, Limit: 50}); err != nil {
+		return err
+	}
+	if d.Status, err = s.accounts.Overview(r.Context(), a); err != nil {
+		return err
+	}
+	for _, action := range []string{"unlock", "freeze", "unfreeze", "disable", "enable", "send-reset", "reset-mfa", "end-sessions"} {
+		if slices.Contains(actionRoles[action], d.Role) {
+			d.Actions = append(d.Actions, action)
+		}
+	}
+	p := s.newPage(r, "admin_account_title", d)
+	p.Flash = s.popFlash(r)
+	s.render(w, r, http.StatusOK, "admin_account", p)
+	return nil
+}
+
+// adminAction takes one action on an account, with a reason for the record. Unlocking and freezing
+// need a recent sign-in.
+func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
+	action, username := chi.URLParam(r, "action"), chi.URLParam(r, "username")
+	roles, known := actionRoles[action]
+	if !known {
+		s.renderStatus(w, r, http.StatusNotFound)
+		return nil
+	}
+	actor := s.staffActor(r)
+	if !slices.Contains(roles, currentAccount(r).Role) {
+		if err := s.accounts.RecordRefused(r.Context(), actor, action, username); err != nil {
+			return err
+		}
+		s.renderStatus(w, r, http.StatusForbidden)
+		return nil
+	}
+	if !s.recentlyAuthenticated(r) {
+		s.needFreshAuth(w, r)
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return nil
+	}
+	reason := r.PostForm.Get("reason")
+	ctx := r.Context()
+	var err error
+	switch action {
+	case "unlock", "unfreeze":
+		_, err = s.accounts.Unlock(ctx, username, reason, actor)
+	case "freeze":
+		var until *time.Time
+		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
+			t, perr := time.Parse("2006-01-02T15:04", v)
+			if perr != nil {
+				if t, perr = time.Parse(time.RFC3339, v); perr != nil {
+					err = account.Errorf(account.EINVALID, "until must be a date and time")
+				}
+			}
+			until = &t
+		}
+		if err == nil {
+			_, err = s.accounts.Freeze(ctx, username, reason, r.PostForm.Get("message"), until, actor)
+		}
+	case "disable":
+		_, err = s.accounts.Disable(ctx, username, reason, actor)
+	case "enable":
+		_, err = s.accounts.Enable(ctx, username, reason, actor)
+	case "send-reset":
+		err = s.accounts.AdminSendReset(ctx, username, reason, actor)
+	case "reset-mfa":
+		err = s.accounts.AdminResetSecondFactors(ctx, username, reason, actor)
+	case "end-sessions":
+		_, err = s.accounts.AdminEndSessions(ctx, username, reason, actor)
+	}
+	if account.ErrorCode(err) == account.EINVALID {
+		s.sessions.Put(ctx, sessFlash, "error:"+account.ErrorMessage(err))
+		http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	s.putFlash(r, "ok", "admin_done_"+strings.ReplaceAll(action, "-", "_"))
+	http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
+	return nil
+}
+
+type requestsData struct {
+	Open   []account.Request
+	Closed []account.Request
+	Role   account.Role
+}
+
+func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request) error {
+	d := requestsData{Role: currentAccount(r).Role}
+	var err error
+	if d.Open, err = s.accounts.Requests(r.Context(), "open"); err != nil {
+		return err
+	}
+	if d.Closed, err = s.accounts.Requests(r.Context(), "closed"); err != nil {
+		return err
+	}
+	p := s.newPage(r, "admin_requests_title", d)
+	p.Flash = s.popFlash(r)
+	s.render(w, r, http.StatusOK, "admin_requests", p)
+	return nil
+}
+
+func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	decision := chi.URLParam(r, "decision")
+	if err != nil || (decision != "approve" && decision != "deny") {
+		s.renderStatus(w, r, http.StatusNotFound)
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return nil
+	}
+	err = s.accounts.HandleRequest(r.Context(), id, decision == "approve", r.PostForm.Get("message"), s.staffActor(r))
+	if account.ErrorCode(err) == account.EINVALID {
+		s.sessions.Put(r.Context(), sessFlash, "error:"+account.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	} else {
+		s.putFlash(r, "ok", "admin_request_"+decision+"d")
+	}
+	http.Redirect(w, r, "/admin/requests", http.StatusSeeOther)
+	return nil
+}
+
+type auditData struct {
+	Account, Actor, Action, Since string
+	Events                        []*audit.Event
+	Verified                      int64
+	Broken                        string
+	Next                          int64
+}
+
+func (s *Server) auditQuery(r *http.Request) (account.AuditQuery, auditData, error) {
+	q := r.URL.Query()
+	d := auditData{Account: clipForm(q.Get("account"), 254), Actor: clipForm(q.Get("actor"), 100),
+		Action: clipForm(q.Get("action"), 64), Since: clipForm(q.Get("since"), 32)}
+	aq := account.AuditQuery{Actor: d.Actor, Action: d.Action, Limit: 100}
+	if d.Account != "" {
+		a, err := s.accounts.AccountByLogin(r.Context(), d.Account)
+		if err != nil {
+			id := int64(-1)
+			aq.AccountID = &id // no such account: no events
+		} else {
+			aq.AccountID = &a.ID
+		}
+	}
+	if d.Since != "" {
+		if t, err := time.Parse("2006-01-02", d.Since); err == nil {
+			aq.Since = t
+		}
+	}
+	if v, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && v > 0 {
+		aq.BeforeID = v
+	}
+	return aq, d, nil
+}
+
+func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
+	aq, d, err := s.auditQuery(r)
+	if err != nil {
+		return err
+	}
+	if d.Events, err = s.accounts.AuditEvents(r.Context(), aq); err != nil {
+		return err
+	}
+	if len(d.Events) == aq.Limit {
+		d.Next = d.Events[len(d.Events)-1].ID
+	}
+	n, verr := s.accounts.VerifyAudit(r.Context())
+	d.Verified = n
+	var p *audit.Problem
+	if errors.As(verr, &p) {
+		d.Broken = p.Error()
+	} else if verr != nil {
+		return verr
+	}
+	s.render(w, r, http.StatusOK, "admin_audit", s.newPage(r, "admin_audit_title", d))
+	return nil
+}
+
+// adminAuditCSV exports the filtered audit log (up to 1,000 events) as CSV.
+func (s *Server) adminAuditCSV(w http.ResponseWriter, r *http.Request) error {
+	aq, _, err := s.auditQuery(r)
+	if err != nil {
+		return err
+	}
+	aq.Limit = 1000
+	events, err := s.accounts.AuditEvents(r.Context(), aq)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	x, _ := audit.NewExporter(&buf, "csv")
+	for i := len(events) - 1; i >= 0; i-- {
+		if err := x.Write(events[i]); err != nil {
+			return err
+		}
+	}
+	if err := x.Flush(); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="unlockd-audit-%s.csv"`, s.accounts.Now().UTC().Format("20060102-1504")))
+	_, _ = buf.WriteTo(w)
+	return nil
+}
+
+type policyRow struct {
+	Key, Value, Help string
+}
+
+type policyData struct {
+	Rows    []policyRow
+	CanEdit bool
+}
+
+func (s *Server) adminPolicy(w http.ResponseWriter, r *http.Request) error {
+	render := func(errText string, values map[string]string) error {
+		if values == nil {
+			p, err := s.accounts.Policy(r.Context())
+			if err != nil {
+				return err
+			}
+			values = p.Values()
+		}
+		d := policyData{CanEdit: currentAccount(r).Role == account.RoleAdmin}
+		for _, k := range account.PolicyKeys() {
+			d.Rows = append(d.Rows, policyRow{Key: k, Value: values[k], Help: account.PolicyHelp[k]})
+		}
+		p := s.newPage(r, "admin_policy_title", d)
+		p.Flash = s.popFlash(r)
+		p.Error = errText
+		s.render(w, r, http.StatusOK, "admin_policy", p)
+		return nil
+	}
+	if r.Method == http.MethodGet {
+		return render("", nil)
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return nil
+	}
+	current, err := s.accounts.Policy(r.Context())
+	if err != nil {
+		return err
+	}
+	changes := map[string]string{}
+	submitted := current.Values()
+	for _, k := range account.PolicyKeys() {
+		if v, ok := r.PostForm[k]; ok && len(v) > 0 {
+			submitted[k] = strings.TrimSpace(v[0])
+			if submitted[k] != current.Values()[k] {
+				changes[k] = submitted[k]
+			}
+		}
+	}
+	if len(changes) == 0 {
+		s.putFlash(r, "info", "admin_policy_unchanged")
+		http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
+		return nil
+	}
+	if _, err := s.accounts.SetPolicy(r.Context(), changes, s.staffActor(r)); account.ErrorCode(err) == account.EINVALID {
+		return render(account.ErrorMessage(err), submitted)
+	} else if err != nil {
+		return err
+	}
+	s.putFlash(r, "ok", "admin_policy_saved")
+	http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
+	return nil
+}

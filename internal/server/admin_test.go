@@ -1,0 +1,193 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/secret"
+)
+
+// staff makes a staff account with an authenticator and a browser signed in as it.
+func (h *harness) staff(username string, role account.Role) *http.Client {
+	h.t.Helper()
+	ctx := context.Background()
+	a, err := h.accounts.AddAccount(ctx, account.NewAccount{Username: username, Email: username + "@example.com",
+		Role: role, Password: goodPassword}, testActor)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	key, err := secret.NewTOTPKey("unlockd", username)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	// Enrol with the previous step's code, so the current one is still free for the sign-in.
+	prev, _ := secret.TOTPCode(key.Secret, time.Now().Add(-30*time.Second))
+	if err := h.accounts.ConfirmTOTP(ctx, a, key.Secret, prev, "", "en"); err != nil {
+		h.t.Fatal(err)
+	}
+	c := h.client()
+	if res := h.signIn(c, username, goodPassword); res.header.Get("Location") != "/login/totp" {
+		h.t.Fatalf("staff sign-in went to %q", res.header.Get("Location"))
+	}
+	code, _ := secret.TOTPCode(key.Secret, time.Now())
+	if res := h.post(c, "/login/totp", url.Values{"code": {code}}); res.status != http.StatusSeeOther {
+		h.t.Fatalf("staff second step: %d", res.status)
+	}
+	return c
+}
+
+func TestAdminRoleMatrix(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	clients := map[string]*http.Client{
+		"user":     h.client(),
+		"helpdesk": h.staff("hd", account.RoleHelpdesk),
+		"auditor":  h.staff("au", account.RoleAuditor),
+		"admin":    h.staff("ad", account.RoleAdmin),
+	}
+	routes := []struct {
+		method, path string
+		form         url.Values
+		allowed      []string
+	}{
+		{"GET", "/admin", nil, []string{"helpdesk", "auditor", "admin"}},
+		{"GET", "/admin/accounts?q=ali", nil, []string{"helpdesk", "auditor", "admin"}},
+		{"GET", "/admin/accounts/alice", nil, []string{"helpdesk", "auditor", "admin"}},
+		{"GET", "/admin/requests", nil, []string{"helpdesk", "auditor", "admin"}},
+		{"GET", "/admin/audit", nil, []string{"auditor", "admin"}},
+		{"GET", "/admin/audit.csv", nil, []string{"auditor", "admin"}},
+		{"GET", "/admin/policy", nil, []string{"helpdesk", "auditor", "admin"}},
+		{"POST", "/admin/policy", url.Values{"lockout.threshold": {"10"}}, []string{"admin"}},
+		{"POST", "/admin/accounts/alice/send-reset", url.Values{"reason": {"asked by phone"}}, []string{"helpdesk", "admin"}},
+		{"POST", "/admin/accounts/alice/end-sessions", url.Values{"reason": {"lost laptop"}}, []string{"admin"}},
+		{"POST", "/admin/accounts/alice/reset-mfa", url.Values{"reason": {"lost phone"}}, []string{"admin"}},
+		{"POST", "/admin/requests/999/approve", url.Values{}, []string{"helpdesk", "admin"}},
+	}
+	for _, rt := range routes {
+		for who, c := range clients {
+			if who == "user" {
+				// end-sessions signs alice out: sign in again so each check runs signed in.
+				c = h.client()
+				h.signIn(c, "alice", goodPassword)
+			}
+			res := h.do(c, rt.method, rt.path, rt.form)
+			allowed := false
+			for _, a := range rt.allowed {
+				allowed = allowed || a == who
+			}
+			if allowed && (res.status == http.StatusForbidden || res.status >= 500) {
+				t.Errorf("%s %s as %s: %d, want allowed", rt.method, rt.path, who, res.status)
+			}
+			if !allowed && res.status != http.StatusForbidden {
+				t.Errorf("%s %s as %s: %d, want 403", rt.method, rt.path, who, res.status)
+			}
+		}
+	}
+	// Refusals are audited.
+	events, _ := h.accounts.AuditEvents(context.Background(), account.AuditQuery{Action: "admin.refused", Limit: 1000})
+	if len(events) < 10 {
+		t.Fatalf("%d refusals audited", len(events))
+	}
+}
+
+func TestHelpdeskFindsALockedAccountAndUnlocksIt(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.lock("alice")
+	hd := h.staff("hd", account.RoleHelpdesk)
+	list := h.get(hd, "/admin/accounts?q=ALI&state=locked_temporarily")
+	if !strings.Contains(list.body, `href="/admin/accounts/alice"`) {
+		t.Fatal("search did not find the locked account")
+	}
+	page := h.get(hd, "/admin/accounts/alice")
+	if !strings.Contains(page.body, "too many failed sign-ins") || !strings.Contains(page.body, "account.locked") {
+		t.Fatal("the account page does not say why it is locked")
+	}
+	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {""}}); res.status != http.StatusSeeOther {
+		t.Fatalf("unlock without a reason: %d", res.status)
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+		t.Fatal("unlocked without a reason")
+	}
+	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {"verified by phone, ticket 4711"}}); res.status != http.StatusSeeOther {
+		t.Fatalf("unlock: %d", res.status)
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+		t.Fatalf("state %s after unlock", a.State)
+	}
+	if res := h.post(hd, "/admin/accounts/alice/freeze", url.Values{"reason": {"x"}}); res.status != http.StatusForbidden {
+		t.Fatalf("help desk froze an account: %d", res.status)
+	}
+	events, _ := h.accounts.AuditEvents(context.Background(), account.AuditQuery{Action: "account.unlocked", Limit: 10})
+	if len(events) == 0 || events[0].Actor != "helpdesk:hd" || !strings.Contains(events[0].Details, "ticket 4711") {
+		t.Fatalf("unlock audit: %+v", events)
+	}
+	h.lastMessage("alice@example.com", "unlocked")
+}
+
+func TestAdminChangesThePolicyAndItApplies(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	ad := h.staff("ad", account.RoleAdmin)
+	if res := h.post(ad, "/admin/policy", url.Values{"lockout.threshold": {"0"}}); !strings.Contains(res.body, "lockout.threshold") {
+		t.Fatal("an invalid threshold was not refused with the key named")
+	}
+	if res := h.post(ad, "/admin/policy", url.Values{"lockout.threshold": {"3"}}); res.status != http.StatusSeeOther {
+		t.Fatalf("policy: %d", res.status)
+	}
+	for i := 0; i < 3; i++ {
+		h.signIn(h.client(), "alice", "wrong guess "+string(rune('a'+i)))
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+		t.Fatalf("the new threshold did not apply: %s", a.State)
+	}
+}
+
+func TestStaffWithoutASecondFactorIsSentToEnrol(t *testing.T) {
+	h := newHarness(t)
+	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "newadmin", Email: "na@example.com",
+		Role: account.RoleAdmin, Password: goodPassword}, testActor); err != nil {
+		t.Fatal(err)
+	}
+	c := h.client()
+	h.signIn(c, "newadmin", goodPassword)
+	if res := h.get(c, "/admin"); res.status != http.StatusSeeOther || res.header.Get("Location") != "/account/totp" {
+		t.Fatalf("staff without TOTP: %d %s", res.status, res.header.Get("Location"))
+	}
+}
+
+func TestRequestApprovalUnlocksAndTellsTheRequester(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.lock("alice")
+	h.post(h.client(), "/help/request", url.Values{"username": {"alice"}, "message": {"locked out before a client call"}})
+	hd := h.staff("hd", account.RoleHelpdesk)
+	page := h.get(hd, "/admin/requests")
+	if !strings.Contains(page.body, "locked out before a client call") {
+		t.Fatal("the request is not in the queue")
+	}
+	reqs, _ := h.accounts.Requests(context.Background(), "open")
+	if len(reqs) != 1 {
+		t.Fatalf("%d open requests", len(reqs))
+	}
+	if res := h.post(hd, "/admin/requests/"+itoa(reqs[0].ID)+"/approve", url.Values{}); res.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d", res.status)
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+		t.Fatalf("approval did not unlock: %s", a.State)
+	}
+	if got := h.lastMessage("alice@example.com", "request_handled"); got["Outcome"] != "approved" || got["Reference"] != reqs[0].Reference {
+		t.Fatalf("requester told %v", got)
+	}
+	if res := h.post(hd, "/admin/requests/"+itoa(reqs[0].ID)+"/deny", url.Values{"message": {"no"}}); res.status != http.StatusSeeOther {
+		t.Fatal("second decision")
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
