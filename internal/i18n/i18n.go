@@ -172,3 +172,41 @@ func (l *Localizer) Place(ip string) string {
 	}
 	return ip
 }
+
+// Device summarises a User-Agent for people: "Chrome on Windows". Anything unrecognised is shown
+// shortened as it came.
+func (l *Localizer) Device(ua string) string {
+	if ua == "" {
+		return "–"
+	}
+	browser := ""
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"MicroMessenger", "WeChat"},
+		{"Chrome/", "Chrome"}, {"Safari/", "Safari"}, {"unlockd", "unlockd"}, {"api:", "API"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	system := ""
+	for _, o := range []struct{ token, name string }{
+		{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Android", "Android"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return l.T("device_on", "Browser", browser, "System", system)
+	case browser != "":
+		return browser
+	}
+	if len(ua) > 40 {
+		return ua[:40] + "…"
+	}
+	return ua
+}

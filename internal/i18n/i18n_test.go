@@ -73,3 +73,21 @@ func TestLocalizerFillsTemplateData(t *testing.T) {
 		t.Fatalf("unknown language fell back to %q", got)
 	}
 }
+
+func TestDeviceNamesBrowserAndSystem(t *testing.T) {
+	b, _ := i18n.Load(web.Locales)
+	en, zh := b.Localizer("en"), b.Localizer("zh-CN")
+	ua := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
+	if got := en.Device(ua); got != "Chrome on Windows" {
+		t.Errorf("en: %q", got)
+	}
+	if got := zh.Device(ua); got != "Windows 上的 Chrome" {
+		t.Errorf("zh: %q", got)
+	}
+	if got := en.Device("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1"); got != "Safari on iPhone" {
+		t.Errorf("iPhone: %q", got)
+	}
+	if got := en.Device(""); got != "–" {
+		t.Errorf("empty: %q", got)
+	}
+}
