@@ -239,6 +239,18 @@ func TestAccessibility(t *testing.T) {
 					t.Fatal("the status page of a locked account lists no failed sign-ins")
 				}
 			})
+			t.Run("status result at phone width", func(t *testing.T) {
+				// The same page (a form's answer: it cannot be reloaded), laid out again at 375px.
+				if p.count(t, "main table.list") == 0 {
+					t.Skip("no status result page to look at")
+				}
+				p.do(t, chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile, chromedp.EmulateTouch))
+				t.Cleanup(func() { p.do(t, chromedp.ResetViewport()) })
+				audit(t, p)
+				if w := eval[[]int](t, p, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`); w[0] > w[1] {
+					t.Errorf("the status page scrolls sideways at 375px: content %dpx wide in a %dpx viewport", w[0], w[1])
+				}
+			})
 			page("sign in with a code", "/login/code", http.StatusOK, nil)
 			resetUser, resetEmail := flowUser("reset", lang.tag)
 			page("reset", "/reset", http.StatusOK, nil)

@@ -54,6 +54,7 @@ const (
 )
 
 func TestSignInAndSignOut(t *testing.T) {
+	t.Parallel()
 	b := newBrowser(t)
 	srv := startServer(t)
 	srv.addUser(t, "alice", "alice@example.com", alicePassword, "--display-name", "Alice Liddell")
@@ -100,6 +101,7 @@ func TestSignInAndSignOut(t *testing.T) {
 }
 
 func TestWrongPasswordShowsGenericError(t *testing.T) {
+	t.Parallel()
 	b := newBrowser(t)
 	srv := startServer(t)
 	srv.addUser(t, "bob", "bob@example.com", "bobs own long passphrase")
@@ -137,6 +139,7 @@ func TestWrongPasswordShowsGenericError(t *testing.T) {
 }
 
 func TestLanguageSwitch(t *testing.T) {
+	t.Parallel()
 	b := newBrowser(t)
 	srv := startServer(t)
 

@@ -14,6 +14,7 @@ import (
 // alternating between them, lock the account at exactly the threshold, and afterwards the right
 // password gets no session from either.
 func TestTwoProcessesShareTheLockout(t *testing.T) {
+	t.Parallel()
 	a := startServer(t)
 	b := startServerOn(t, a.DatabaseURL)
 	a.addUser(t, "alice", "alice@example.com", "correct horse battery staple")
