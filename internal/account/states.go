@@ -191,3 +191,9 @@ func (s *Service) unlockedMessage(a *Account, now time.Time, method string) Mess
 	return Message{Channel: ChannelEmail, To: a.Email, Template: "unlocked", Lang: s.langFor(a, ""),
 		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Method": method}}
 }
+
+// CountLockedSince previews UnlockAll: how many accounts it would unlock.
+func (s *Service) CountLockedSince(ctx context.Context, since time.Duration) (int, error) {
+	ids, err := s.store.LockedSince(ctx, s.now().Add(-since))
+	return len(ids), err
+}

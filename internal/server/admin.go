@@ -71,6 +71,9 @@ func (s *Server) adminRoutes(r chi.Router) {
 	r.With(s.requireStaff(allStaff...)).Get("/accounts", s.handle(s.adminAccounts))
 	r.With(s.requireStaff(allStaff...)).Get("/accounts/{username}", s.handle(s.adminAccount))
 	r.With(s.requireStaff(allStaff...)).Post("/accounts/{username}/{action}", s.handle(s.adminAction))
+	r.With(s.requireStaff(helpdeskPlus...)).Post("/bulk-unlock", s.handle(s.adminBulkUnlock))
+	r.With(s.requireStaff(adminOnly...)).Get("/unlock-all", s.handle(s.adminUnlockAll))
+	r.With(s.requireStaff(adminOnly...)).Post("/unlock-all", s.handle(s.adminUnlockAll))
 	r.With(s.requireStaff(allStaff...)).Get("/requests", s.handle(s.adminRequests))
 	r.With(s.requireStaff(helpdeskPlus...)).Post("/requests/{id}/{decision}", s.handle(s.adminDecide))
 	r.With(s.requireStaff(auditorPlus...)).Get("/audit", s.handle(s.adminAudit))
@@ -126,17 +129,19 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
 }
 
 type accountsData struct {
-	Query    string
-	State    string
-	States   []account.State
-	Accounts []*account.Account
-	Next     string
-	Now      time.Time
+	CanUnlock bool
+	Query     string
+	State     string
+	States    []account.State
+	Accounts  []*account.Account
+	Next      string
+	Now       time.Time
 }
 
 func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	d := accountsData{Query: clipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now()}
+	d := accountsData{Query: clipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now(),
+		CanUnlock: slices.Contains(helpdeskPlus, currentAccount(r).Role)}
 	list, err := s.accounts.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
 		After: clipForm(q.Get("after"), 64), Limit: 50})
 	if err != nil {
@@ -146,7 +151,85 @@ func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
 	if len(list) == 50 {
 		d.Next = list[len(list)-1].Username
 	}
-	s.render(w, r, http.StatusOK, "admin_accounts", s.newPage(r, "admin_accounts_title", d))
+	p := s.newPage(r, "admin_accounts_title", d)
+	p.Flash = s.popFlash(r)
+	s.render(w, r, http.StatusOK, "admin_accounts", p)
+	return nil
+}
+
+// adminBulkUnlock unlocks the selected accounts with one reason.
+func (s *Server) adminBulkUnlock(w http.ResponseWriter, r *http.Request) error {
+	if !s.recentlyAuthenticated(r) {
+		s.needFreshAuth(w, r)
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return nil
+	}
+	done, skipped := 0, 0
+	reason := r.PostForm.Get("reason")
+	for _, username := range r.PostForm["account"] {
+		_, err := s.accounts.Unlock(r.Context(), username, reason, s.staffActor(r))
+		switch {
+		case account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND:
+			if strings.TrimSpace(reason) == "" {
+				s.putFlashText(r, "error", account.ErrorMessage(err))
+				http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
+				return nil
+			}
+			skipped++
+		case err != nil:
+			return err
+		default:
+			done++
+		}
+	}
+	s.putFlashText(r, "ok", s.localizer(r).T("admin_bulk_done", "Done", done, "Skipped", skipped))
+	http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
+	return nil
+}
+
+type unlockAllData struct {
+	Since   string
+	Preview int
+	Done    int
+}
+
+// adminUnlockAll is the emergency: every automatic lock since a time lifted at once, after a
+// preview of how many accounts it touches.
+func (s *Server) adminUnlockAll(w http.ResponseWriter, r *http.Request) error {
+	if !s.recentlyAuthenticated(r) {
+		s.needFreshAuth(w, r)
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return nil
+	}
+	d := unlockAllData{Since: clipForm(r.Form.Get("since"), 16), Preview: -1, Done: -1}
+	p := s.newPage(r, "admin_unlock_all_title", &d)
+	if d.Since != "" {
+		since, err := time.ParseDuration(d.Since)
+		if err != nil || since <= 0 {
+			p.Error = p.L.T("admin_unlock_all_bad")
+		} else if r.Method == http.MethodGet {
+			n, err := s.accounts.CountLockedSince(r.Context(), since)
+			if err != nil {
+				return err
+			}
+			d.Preview = n
+		} else {
+			n, err := s.accounts.UnlockAll(r.Context(), since, r.PostForm.Get("reason"), s.staffActor(r))
+			if account.ErrorCode(err) == account.EINVALID {
+				p.Error = account.ErrorMessage(err)
+			} else if err != nil {
+				return err
+			}
+			d.Done = n
+		}
+	}
+	s.render(w, r, http.StatusOK, "admin_unlock_all", p)
 	return nil
 }
 
@@ -243,7 +326,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 		_, err = s.accounts.AdminEndSessions(ctx, username, reason, actor)
 	}
 	if account.ErrorCode(err) == account.EINVALID {
-		s.sessions.Put(ctx, sessFlash, "error:"+account.ErrorMessage(err))
+		s.putFlashText(r, "error", account.ErrorMessage(err))
 		http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
 		return nil
 	} else if err != nil {
@@ -288,7 +371,7 @@ func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = s.accounts.HandleRequest(r.Context(), id, decision == "approve", r.PostForm.Get("message"), s.staffActor(r))
 	if account.ErrorCode(err) == account.EINVALID {
-		s.sessions.Put(r.Context(), sessFlash, "error:"+account.ErrorMessage(err))
+		s.putFlashText(r, "error", account.ErrorMessage(err))
 	} else if err != nil {
 		return err
 	} else {

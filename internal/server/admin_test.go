@@ -191,3 +191,32 @@ func TestRequestApprovalUnlocksAndTellsTheRequester(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestBulkAndEmergencyUnlock(t *testing.T) {
+	h := newHarness(t)
+	for _, u := range []string{"a1", "a2", "a3"} {
+		h.addAccount(u)
+		h.lock(u)
+	}
+	hd := h.staff("hd", account.RoleHelpdesk)
+	res := h.post(hd, "/admin/bulk-unlock", url.Values{"account": {"a1", "a2"}, "reason": {"wave cleared"}})
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("bulk: %d", res.status)
+	}
+	if page := h.get(hd, "/admin/accounts"); !strings.Contains(page.body, "2 unlocked, 0 skipped") {
+		t.Fatal("the bulk result is not shown")
+	}
+	if res := h.get(hd, "/admin/unlock-all?since=2h"); res.status != http.StatusForbidden {
+		t.Fatalf("help desk reached the emergency unlock: %d", res.status)
+	}
+	ad := h.staff("ad", account.RoleAdmin)
+	if page := h.get(ad, "/admin/unlock-all?since=2h"); !strings.Contains(page.body, "This unlocks 1 accounts") {
+		t.Fatalf("preview:\n%s", page.body)
+	}
+	if page := h.post(ad, "/admin/unlock-all", url.Values{"since": {"2h"}, "reason": {"stuffing wave"}}); !strings.Contains(page.body, "1 accounts unlocked") {
+		t.Fatal("emergency unlock did not report")
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "a3"); a.State != account.StateActive {
+		t.Fatalf("a3: %s", a.State)
+	}
+}

@@ -217,15 +217,20 @@ func (s *Server) putFlash(r *http.Request, kind, messageID string) {
 	s.sessions.Put(r.Context(), sessFlash, kind+":"+messageID)
 }
 
+// putFlashText carries text that is already in the page's language (a domain error's message, or a
+// translated message with numbers in it).
+func (s *Server) putFlashText(r *http.Request, kind, text string) {
+	s.sessions.Put(r.Context(), sessFlash, kind+"!:"+text)
+}
+
 func (s *Server) popFlash(r *http.Request) *flash {
 	v := s.sessions.PopString(r.Context(), sessFlash)
 	kind, id, ok := strings.Cut(v, ":")
 	if !ok {
 		return nil
 	}
-	if kind == "error" {
-		// Errors carry the domain's own message, which names what to fix.
-		return &flash{Kind: kind, Text: id}
+	if k, literal := strings.CutSuffix(kind, "!"); literal {
+		return &flash{Kind: k, Text: id}
 	}
 	return &flash{Kind: kind, Text: s.localizer(r).T(id)}
 }
