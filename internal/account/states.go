@@ -33,6 +33,10 @@ type StateStore interface {
 	Transition(ctx context.Context, t Transition) (*Account, error)
 	// LockedSince lists the accounts whose current automatic lock started at or after since.
 	LockedSince(ctx context.Context, since time.Time) ([]int64, error)
+	// SetRole changes the role, ends the account's sessions and audits it.
+	SetRole(ctx context.Context, accountID int64, role Role, reason string, actor Actor, now time.Time) (*Account, error)
+	// AccountsWithRole lists accounts of a role by username.
+	AccountsWithRole(ctx context.Context, role Role) ([]*Account, error)
 }
 
 // Actor names who acts, for the audit log: "cli", "admin:bob", "token:crm", "system".
@@ -196,4 +200,26 @@ func (s *Service) unlockedMessage(a *Account, now time.Time, method string) Mess
 func (s *Service) CountLockedSince(ctx context.Context, since time.Duration) (int, error) {
 	ids, err := s.store.LockedSince(ctx, s.now().Add(-since))
 	return len(ids), err
+}
+
+// SetRole changes an account's role (staff management). The account's sessions end: a privilege
+// change takes a new sign-in.
+func (s *Service) SetRole(ctx context.Context, login string, role Role, reason string, actor Actor) (*Account, error) {
+	if !role.Valid() {
+		return nil, Errorf(EINVALID, "role %q must be user, helpdesk, auditor or admin", role)
+	}
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.AccountByLogin(ctx, login)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.SetRole(ctx, a.ID, role, reason, actor, s.now())
+}
+
+// AccountsWithRole lists the accounts of one role (the staff page).
+func (s *Service) AccountsWithRole(ctx context.Context, role Role) ([]*Account, error) {
+	return s.store.AccountsWithRole(ctx, role)
 }

@@ -46,6 +46,7 @@ const (
 	RequestHandled   = "request.handled"
 	FactorsReset     = "factor.reset"
 	ActionRefused    = "admin.refused"
+	RoleChanged      = "account.role_changed"
 	RequestFiled     = "request.filed"
 )
 

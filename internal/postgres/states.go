@@ -118,3 +118,44 @@ func (s *AccountStore) LockHistory(ctx context.Context, accountID int64, limit i
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[account.LockRecord])
 	return out, unavailable("locks", err)
 }
+
+// SetRole changes an account's role.
+func (s *AccountStore) SetRole(ctx context.Context, accountID int64, role account.Role, reason string, actor account.Actor, now time.Time) (*account.Account, error) {
+	var out *account.Account
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		var old string
+		if err := tx.QueryRow(ctx, `SELECT role FROM accounts WHERE id = $1 FOR UPDATE`, accountID).Scan(&old); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET role = $2, updated_at = $3 WHERE id = $1 RETURNING `+accountColumns,
+			accountID, string(role), now))
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.RoleChanged, AccountID: idPtr(accountID),
+			Username: out.Username, ClientIP: actor.Client, Details: audit.Details("from", old, "to", string(role), "reason", reason)})
+	})
+	return out, unavailable("set role", err)
+}
+
+// AccountsWithRole lists accounts of one role.
+func (s *AccountStore) AccountsWithRole(ctx context.Context, role account.Role) ([]*account.Account, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE role = $1 ORDER BY lower(username) LIMIT 1000`, string(role))
+	if err != nil {
+		return nil, unavailable("accounts with role", err)
+	}
+	defer rows.Close()
+	var out []*account.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, unavailable("accounts with role", rows.Err())
+}

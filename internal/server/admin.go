@@ -78,6 +78,10 @@ func (s *Server) adminRoutes(r chi.Router) {
 	r.With(s.requireStaff(helpdeskPlus...)).Post("/requests/{id}/{decision}", s.handle(s.adminDecide))
 	r.With(s.requireStaff(auditorPlus...)).Get("/audit", s.handle(s.adminAudit))
 	r.With(s.requireStaff(auditorPlus...)).Get("/audit.csv", s.handle(s.adminAuditCSV))
+	r.With(s.requireStaff(adminOnly...)).Get("/staff", s.handle(s.adminStaff))
+	r.With(s.requireStaff(adminOnly...)).Post("/staff", s.handle(s.adminStaff))
+	r.With(s.requireStaff(adminOnly...)).Get("/tokens", s.handle(s.adminTokens))
+	r.With(s.requireStaff(adminOnly...)).Post("/tokens", s.handle(s.adminTokens))
 	r.With(s.requireStaff(allStaff...)).Get("/policy", s.handle(s.adminPolicy))
 	r.With(s.requireStaff(adminOnly...)).Post("/policy", s.handle(s.adminPolicy))
 }
@@ -525,5 +529,88 @@ func (s *Server) adminPolicy(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.putFlash(r, "ok", "admin_policy_saved")
 	http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
+	return nil
+}
+
+type staffData struct {
+	Staff []*account.Account
+	Roles []account.Role
+}
+
+// adminStaff lists staff and changes roles: an existing account becomes staff, or goes back to
+// user. Role changes end the account's sessions (a privilege change).
+func (s *Server) adminStaff(w http.ResponseWriter, r *http.Request) error {
+	if r.Method == http.MethodPost {
+		if !s.recentlyAuthenticated(r) {
+			s.needFreshAuth(w, r)
+			return nil
+		}
+		if err := r.ParseForm(); err != nil {
+			s.renderStatus(w, r, formErrorStatus(err))
+			return nil
+		}
+		username := r.PostForm.Get("username")
+		if currentAccount(r).Username == strings.TrimSpace(username) {
+			s.putFlashText(r, "error", s.localizer(r).T("admin_staff_not_self"))
+		} else if _, err := s.accounts.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
+			s.putFlashText(r, "error", account.ErrorMessage(err))
+		} else if err != nil {
+			return err
+		} else {
+			s.putFlash(r, "ok", "admin_staff_saved")
+		}
+		http.Redirect(w, r, "/admin/staff", http.StatusSeeOther)
+		return nil
+	}
+	d := staffData{Roles: []account.Role{account.RoleUser, account.RoleHelpdesk, account.RoleAuditor, account.RoleAdmin}}
+	for _, role := range []account.Role{account.RoleAdmin, account.RoleHelpdesk, account.RoleAuditor} {
+		list, err := s.accounts.AccountsWithRole(r.Context(), role)
+		if err != nil {
+			return err
+		}
+		d.Staff = append(d.Staff, list...)
+	}
+	p := s.newPage(r, "admin_staff_title", d)
+	p.Flash = s.popFlash(r)
+	s.render(w, r, http.StatusOK, "admin_staff", p)
+	return nil
+}
+
+type tokensData struct {
+	Tokens  []account.APIToken
+	Created string // the new token, shown this once
+}
+
+// adminTokens lists, creates and revokes API tokens.
+func (s *Server) adminTokens(w http.ResponseWriter, r *http.Request) error {
+	d := tokensData{}
+	p := s.newPage(r, "admin_tokens_title", &d)
+	if r.Method == http.MethodPost {
+		if !s.recentlyAuthenticated(r) {
+			s.needFreshAuth(w, r)
+			return nil
+		}
+		if err := r.ParseForm(); err != nil {
+			s.renderStatus(w, r, formErrorStatus(err))
+			return nil
+		}
+		var err error
+		if name := r.PostForm.Get("revoke"); name != "" {
+			err = s.accounts.RevokeToken(r.Context(), name, s.staffActor(r))
+		} else {
+			d.Created, _, err = s.accounts.CreateToken(r.Context(), r.PostForm.Get("name"), account.Role(r.PostForm.Get("role")), s.staffActor(r))
+		}
+		switch code := account.ErrorCode(err); {
+		case code == account.EINVALID || code == account.ECONFLICT || code == account.ENOTFOUND:
+			p.Error = account.ErrorMessage(err)
+		case err != nil:
+			return err
+		}
+	}
+	var err error
+	if d.Tokens, err = s.accounts.Tokens(r.Context()); err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "admin_tokens", p)
 	return nil
 }

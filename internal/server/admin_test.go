@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -218,5 +219,41 @@ func TestBulkAndEmergencyUnlock(t *testing.T) {
 	}
 	if a, _ := h.accounts.AccountByLogin(context.Background(), "a3"); a.State != account.StateActive {
 		t.Fatalf("a3: %s", a.State)
+	}
+}
+
+func TestAdminManagesStaffAndTokens(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("carol")
+	carol := h.client()
+	h.signIn(carol, "carol", goodPassword)
+	ad := h.staff("ad", account.RoleAdmin)
+	if res := h.post(ad, "/admin/staff", url.Values{"username": {"carol"}, "role": {"helpdesk"}, "reason": {"joined the desk"}}); res.status != http.StatusSeeOther {
+		t.Fatalf("set role: %d", res.status)
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "carol"); a.Role != account.RoleHelpdesk {
+		t.Fatalf("role %s", a.Role)
+	}
+	if res := h.get(carol, "/account"); res.status != http.StatusSeeOther {
+		t.Fatal("a role change did not end the session")
+	}
+	if page := h.get(ad, "/admin/staff"); !strings.Contains(page.body, "carol") {
+		t.Fatal("carol is not listed as staff")
+	}
+	page := h.post(ad, "/admin/tokens", url.Values{"name": {"crm"}, "role": {"service"}})
+	tok := regexp.MustCompile(`id="new-token">(ulk_[A-Za-z0-9_-]+)<`).FindStringSubmatch(page.body)
+	if tok == nil {
+		t.Fatal("the new token is not shown")
+	}
+	if status, _ := h.api("POST", "/authenticate", tok[1], `{"username":"carol","password":"x"}`); status != http.StatusOK {
+		t.Fatalf("the new token does not work: %d", status)
+	}
+	h.post(ad, "/admin/tokens", url.Values{"revoke": {"crm"}})
+	if status, _ := h.api("POST", "/authenticate", tok[1], `{"username":"carol","password":"x"}`); status != http.StatusUnauthorized {
+		t.Fatalf("a revoked token works: %d", status)
+	}
+	hd := h.staff("hd", account.RoleHelpdesk)
+	if res := h.get(hd, "/admin/tokens"); res.status != http.StatusForbidden {
+		t.Fatal("help desk reached the tokens page")
 	}
 }
