@@ -69,6 +69,12 @@ func TestAdminRoleMatrix(t *testing.T) {
 		{"POST", "/admin/accounts/alice/end-sessions", url.Values{"reason": {"lost laptop"}}, []string{"admin"}},
 		{"POST", "/admin/accounts/alice/reset-mfa", url.Values{"reason": {"lost phone"}}, []string{"admin"}},
 		{"POST", "/admin/requests/999/approve", url.Values{}, []string{"helpdesk", "admin"}},
+		{"POST", "/admin/bulk-unlock", url.Values{"reason": {"r"}}, []string{"helpdesk", "admin"}},
+		{"GET", "/admin/unlock-all?since=1h", nil, []string{"admin"}},
+		{"GET", "/admin/staff", nil, []string{"admin"}},
+		{"GET", "/admin/tokens", nil, []string{"admin"}},
+		{"POST", "/admin/accounts/alice/freeze", url.Values{"reason": {"matrix"}}, []string{"admin"}},
+		{"POST", "/admin/accounts/alice/unfreeze", url.Values{"reason": {"matrix"}}, []string{"admin"}},
 	}
 	for _, rt := range routes {
 		for who, c := range clients {
