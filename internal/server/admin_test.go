@@ -45,7 +45,8 @@ func (h *harness) staff(username string, role account.Role) *http.Client {
 
 func TestAdminRoleMatrix(t *testing.T) {
 	h := newHarness(t)
-	h.addAccount("alice")
+	h.addAccount("alice") // the target of the actions
+	h.addAccount("bob")   // a plain user trying the dashboard
 	clients := map[string]*http.Client{
 		"user":     h.client(),
 		"helpdesk": h.staff("hd", account.RoleHelpdesk),
@@ -79,9 +80,9 @@ func TestAdminRoleMatrix(t *testing.T) {
 	for _, rt := range routes {
 		for who, c := range clients {
 			if who == "user" {
-				// end-sessions signs alice out: sign in again so each check runs signed in.
+				// Sign in afresh so each check runs signed in.
 				c = h.client()
-				h.signIn(c, "alice", goodPassword)
+				h.signIn(c, "bob", goodPassword)
 			}
 			res := h.do(c, rt.method, rt.path, rt.form)
 			allowed := false
