@@ -42,7 +42,8 @@ func (s *Server) accountEndSession(w http.ResponseWriter, r *http.Request) error
 }
 
 type passwordData struct {
-	MinLength int
+	MinLength    int
+	CurrentWrong bool // the error is about the current password, not the new one
 }
 
 // accountPassword changes the password; the current one is the fresh proof.
@@ -52,13 +53,13 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	render := func(errText string) {
-		p := s.newPage(r, "password_title", passwordData{MinLength: minLen})
+	render := func(errText string, currentWrong bool) {
+		p := s.newPage(r, "password_title", passwordData{MinLength: minLen, CurrentWrong: currentWrong})
 		p.Error = errText
 		s.render(w, r, http.StatusOK, "password", p)
 	}
 	if r.Method == http.MethodGet {
-		render("")
+		render("", false)
 		return nil
 	}
 	if err := r.ParseForm(); err != nil {
@@ -71,10 +72,10 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) error {
 	var problem *account.PasswordProblem
 	switch {
 	case errors.Is(err, account.ErrWrongPassword):
-		render(l.T("password_wrong_current"))
+		render(l.T("password_wrong_current"), true)
 		return nil
 	case errors.As(err, &problem):
-		render(l.T(problem.ID, "Min", strconv.Itoa(problem.Min)))
+		render(l.T(problem.ID, "Min", strconv.Itoa(problem.Min)), false)
 		return nil
 	case err != nil:
 		return err

@@ -46,7 +46,8 @@ func (s *Server) resetStart(w http.ResponseWriter, r *http.Request) error {
 }
 
 type resetFormData struct {
-	MinLength int
+	MinLength    int
+	CurrentWrong bool // always false: a reset has no current password
 }
 
 // resetForm shows the new-password form for a working link.
