@@ -68,10 +68,11 @@ type NotSent struct {
 
 // SendCounts are what the send limits are checked against.
 type SendCounts struct {
-	LastToAccount time.Time // the newest code or link to the account
-	ToAccount     int
-	ToDestination int
-	FromClient    int
+	LastToAccount     time.Time // the newest code or link to the account
+	LastToDestination time.Time // the newest code to this destination
+	ToAccount         int
+	ToDestination     int
+	FromClient        int
 }
 
 // CodeStore keeps codes.
@@ -152,7 +153,7 @@ func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
 		return notSent("unknown_user")
 	case destination == "" || (req.Channel == ChannelSMS && !s.opts.SMS):
 		return notSent("no_contact")
-	case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount ||
+	case tooSoon(counts, now, policy.CodeResendInterval) || counts.ToAccount >= SendLimitAccount ||
 		counts.ToDestination >= SendLimitDestination:
 		return notSent("limited") // silently: the answer must not tell that the account exists
 	}
@@ -209,3 +210,13 @@ func (s *Service) langFor(a *Account, requestLang string) string {
 
 // link builds an absolute link from the configured base URL, never from the request.
 func (s *Service) link(path string) string { return strings.TrimRight(s.opts.BaseURL, "/") + path }
+
+// tooSoon applies code.resend_interval: no second code to the account within it, except by another
+// channel (someone whose email does not arrive switches to SMS at once). The hourly limits per
+// account and destination still bound the switching.
+func tooSoon(c SendCounts, now time.Time, interval time.Duration) bool {
+	if now.Sub(c.LastToDestination) < interval {
+		return true
+	}
+	return now.Sub(c.LastToAccount) < interval && c.LastToAccount.Equal(c.LastToDestination)
+}

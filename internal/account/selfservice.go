@@ -90,6 +90,8 @@ type UnlockResult struct {
 	ResetToken string
 	// Verified lists the distinct methods proven so far in this unlock (for unlock.methods_required).
 	Verified []string
+	// Lock is the account's lock when an administrator must decide: its message for the owner.
+	Lock *LockInfo
 }
 
 // UnlockWithCode verifies a code for the unlock purpose and lifts an automatic lock once
@@ -128,7 +130,12 @@ func (s *Service) finishUnlock(ctx context.Context, a *Account, method, client, 
 		return &UnlockResult{Outcome: UnlockNotLocked, Account: a}, nil
 	case StateLockedTemporarily, StateLocked:
 	default:
-		return &UnlockResult{Outcome: UnlockNeedsAdmin, Account: a}, nil
+		// The owner proved who they are: they may read what the administrator wants them told.
+		lock, err := s.store.CurrentLock(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &UnlockResult{Outcome: UnlockNeedsAdmin, Account: a, Lock: lock}, nil
 	}
 	msg := s.unlockedMessage(a, now, method)
 	msg.Lang = s.langFor(a, lang)

@@ -266,8 +266,8 @@ func TestUnlockBySMS(t *testing.T) {
 	if !t.Run("SMS chosen on the start page", func(t *testing.T) {
 		p := b.newTab(t, srv.URL, "en")
 		p.open(t, "/unlock")
-		if got := p.text(t, "main fieldset legend"); got != msg(t, "en", "flow_method_legend") {
-			t.Errorf("method choice legend = %q, want %q", got, msg(t, "en", "flow_method_legend"))
+		if got := p.text(t, "main fieldset legend"); got != msg(t, "en", "flow_prove_legend") {
+			t.Errorf("method choice legend = %q, want %q", got, msg(t, "en", "flow_prove_legend"))
 		}
 		if !eval[bool](t, p, `document.querySelector("input[name=method][value=email]").checked`) {
 			t.Errorf("email is not the method chosen by default")

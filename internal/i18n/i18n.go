@@ -166,9 +166,9 @@ func (l *Localizer) Place(ip string) string {
 	}
 	switch {
 	case a.IsLoopback():
-		return ip + " (" + l.T("place_this_machine") + ")"
+		return l.T("place_with", "IP", ip, "Where", l.T("place_this_machine"))
 	case a.IsPrivate() || a.IsLinkLocalUnicast():
-		return ip + " (" + l.T("place_internal") + ")"
+		return l.T("place_with", "IP", ip, "Where", l.T("place_internal"))
 	}
 	return ip
 }

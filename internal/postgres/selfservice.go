@@ -30,18 +30,22 @@ func queue(ctx context.Context, tx pgx.Tx, msgs ...account.Message) error {
 // SendCounts counts codes and reset links sent recently, for the send limits.
 func (s *AccountStore) SendCounts(ctx context.Context, accountID int64, destination, client string, since time.Time) (account.SendCounts, error) {
 	var c account.SendCounts
-	var last *time.Time
+	var last, lastDest *time.Time
 	err := s.db.Pool.QueryRow(ctx, `SELECT
 		(SELECT max(t) FROM (SELECT max(created_at) AS t FROM codes WHERE account_id = $1
 		                     UNION ALL SELECT max(created_at) FROM reset_tokens WHERE account_id = $1) x),
+		(SELECT max(created_at) FROM codes WHERE account_id = $1 AND destination = $2),
 		(SELECT count(*) FROM codes WHERE account_id = $1 AND created_at > $4)
 		  + (SELECT count(*) FROM reset_tokens WHERE account_id = $1 AND created_at > $4),
 		(SELECT count(*) FROM codes WHERE destination = $2 AND created_at > $4),
 		(SELECT count(*) FROM codes WHERE client = $3 AND created_at > $4)
 		  + (SELECT count(*) FROM reset_tokens WHERE client = $3 AND created_at > $4)`,
-		accountID, destination, client, since).Scan(&last, &c.ToAccount, &c.ToDestination, &c.FromClient)
+		accountID, destination, client, since).Scan(&last, &lastDest, &c.ToAccount, &c.ToDestination, &c.FromClient)
 	if last != nil {
 		c.LastToAccount = *last
+	}
+	if lastDest != nil {
+		c.LastToDestination = *lastDest
 	}
 	return c, unavailable("send counts", err)
 }

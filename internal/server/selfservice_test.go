@@ -359,3 +359,22 @@ func TestNewAccountVerifiesItsEmailBeforeUse(t *testing.T) {
 		t.Fatal("the verified account cannot sign in")
 	}
 }
+
+func TestSwitchingToSMSSendsAtOnceButNotTwice(t *testing.T) {
+	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
+	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "li.wei", Email: "li.wei@example.cn",
+		Phone: "+8613800000000", Password: goodPassword}, testActor); err != nil {
+		t.Fatal(err)
+	}
+	c := h.client()
+	h.post(c, "/unlock", url.Values{"username": {"li.wei"}, "method": {"email"}})
+	h.post(c, "/unlock/verify", url.Values{"method": {"sms"}})
+	h.post(c, "/unlock/verify", url.Values{"method": {"sms"}})
+	h.post(c, "/unlock", url.Values{"username": {"li.wei"}, "method": {"email"}})
+	var email, sms int
+	h.db.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE channel = 'email'), count(*) FILTER (WHERE channel = 'sms')
+		FROM outbox WHERE template = 'code'`).Scan(&email, &sms)
+	if email != 1 || sms != 1 {
+		t.Fatalf("%d email and %d SMS codes; want one of each (a switch is at once, a repeat waits)", email, sms)
+	}
+}

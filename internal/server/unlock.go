@@ -11,9 +11,10 @@ var unlockFlow = codeFlow{purpose: account.PurposeUnlock, path: "/unlock", title
 	introID: "unlock_intro", startPage: "codestart", withMethod: true, withFactors: true}
 
 type unlockResultData struct {
-	Outcome    account.UnlockOutcome
-	State      account.State
-	ResetToken string
+	Outcome     account.UnlockOutcome
+	State       account.State
+	ResetToken  string
+	UserMessage string
 }
 
 // unlockVerify checks the code and unlocks. A frozen, disabled or expired account is never
@@ -49,6 +50,9 @@ func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
 	s.sessions.Remove(r.Context(), flowKey(account.PurposeUnlock))
 	s.sessions.Remove(r.Context(), verifiedKey)
 	data := unlockResultData{Outcome: res.Outcome, State: res.Account.EffectiveState(s.accounts.Now()), ResetToken: res.ResetToken}
+	if res.Lock != nil {
+		data.UserMessage = res.Lock.UserMessage
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	s.render(w, r, http.StatusOK, "unlocked", s.newPage(r, "unlock_title", data))
