@@ -33,6 +33,8 @@ type Store interface {
 	TokenStore
 	APIStore
 	AdminStore
+	AlertStore
+	MaintenanceStore
 	// QueueMessage queues one message in a transaction of its own.
 	QueueMessage(ctx context.Context, m Message) error
 }

@@ -187,6 +187,9 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 		s.metrics.SignIn("failure")
 		if f.Lock.Outcome != lockout.NoLock {
 			s.metrics.Lock(f.Lock.Outcome.String())
+			if err := s.checkWave(ctx, now); err != nil {
+				return nil, fmt.Errorf("sign in: %w", err)
+			}
 		}
 		if method != "password" {
 			return nil, ErrBadCode

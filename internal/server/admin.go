@@ -82,6 +82,8 @@ func (s *Server) adminRoutes(r chi.Router) {
 	r.With(s.requireStaff(adminOnly...)).Post("/staff", s.handle(s.adminStaff))
 	r.With(s.requireStaff(adminOnly...)).Get("/tokens", s.handle(s.adminTokens))
 	r.With(s.requireStaff(adminOnly...)).Post("/tokens", s.handle(s.adminTokens))
+	r.With(s.requireStaff(adminOnly...)).Get("/maintenance", s.handle(s.adminMaintenance))
+	r.With(s.requireStaff(adminOnly...)).Post("/maintenance", s.handle(s.adminMaintenance))
 	r.With(s.requireStaff(allStaff...)).Get("/policy", s.handle(s.adminPolicy))
 	r.With(s.requireStaff(adminOnly...)).Post("/policy", s.handle(s.adminPolicy))
 }
@@ -106,9 +108,11 @@ type chartBar struct {
 
 type overviewData struct {
 	*account.Overview
-	Bars  []chartBar
-	Max   int
-	Width int
+	WaveLocks int
+	Wave      bool
+	Bars      []chartBar
+	Max       int
+	Width     int
 }
 
 const chartHeight = 120
@@ -119,6 +123,9 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := overviewData{Overview: o, Max: 1, Width: len(o.Hours) * 5}
+	if d.WaveLocks, d.Wave, err = s.accounts.LockWave(r.Context()); err != nil {
+		return err
+	}
 	for _, h := range o.Hours {
 		d.Max = max(d.Max, h.Locks, h.Unlocks)
 	}

@@ -2,11 +2,13 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,6 +76,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 		{"GET", "/admin/unlock-all?since=1h", nil, []string{"admin"}},
 		{"GET", "/admin/staff", nil, []string{"admin"}},
 		{"GET", "/admin/tokens", nil, []string{"admin"}},
+		{"GET", "/admin/maintenance", nil, []string{"admin"}},
 		{"POST", "/admin/accounts/alice/freeze", url.Values{"reason": {"matrix"}}, []string{"admin"}},
 		{"POST", "/admin/accounts/alice/unfreeze", url.Values{"reason": {"matrix"}}, []string{"admin"}},
 	}
@@ -262,5 +265,68 @@ func TestAdminManagesStaffAndTokens(t *testing.T) {
 	hd := h.staff("hd", account.RoleHelpdesk)
 	if res := h.get(hd, "/admin/tokens"); res.status != http.StatusForbidden {
 		t.Fatal("help desk reached the tokens page")
+	}
+}
+
+func TestMaintenanceWindowPausesSignInAndUnlock(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	h := newHarness(t, withClock(clock))
+	h.addAccount("alice")
+	ad := h.staff("ad", account.RoleAdmin)
+	start := now.Add(2 * time.Hour).UTC()
+	res := h.post(ad, "/admin/maintenance", url.Values{"starts_at": {start.Format("2006-01-02T15:04")},
+		"ends_at": {start.Add(time.Hour).Format("2006-01-02T15:04")}, "message_en": {"The CRM is being upgraded."},
+		"message_zh": {"CRM 正在升级。"}})
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("schedule: %d\n%s", res.status, res.body)
+	}
+	time.Sleep(6 * time.Second) // the banner cache
+	if page := h.get(h.client(), "/login"); !strings.Contains(page.body, "Planned maintenance:") || !strings.Contains(page.body, "The CRM is being upgraded.") {
+		t.Fatal("no banner before the window")
+	}
+	if page := h.get(h.client(), "/login", "Accept-Language", "zh-CN"); !strings.Contains(page.body, "CRM 正在升级。") {
+		t.Fatal("no Chinese banner")
+	}
+	mu.Lock()
+	now = start.Add(time.Minute)
+	mu.Unlock()
+	time.Sleep(6 * time.Second)
+	res = h.signIn(h.client(), "alice", goodPassword)
+	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" || !strings.Contains(res.body, "Maintenance in progress") {
+		t.Fatalf("sign-in during maintenance: %d", res.status)
+	}
+	if res := h.post(h.client(), "/unlock", url.Values{"username": {"alice"}}); res.status != http.StatusServiceUnavailable {
+		t.Fatalf("unlock during maintenance: %d", res.status)
+	}
+	mu.Lock()
+	now = start.Add(time.Hour + time.Minute)
+	mu.Unlock()
+	time.Sleep(6 * time.Second)
+	if res := h.signIn(h.client(), "alice", goodPassword); res.status != http.StatusSeeOther {
+		t.Fatalf("after the window: %d", res.status)
+	}
+}
+
+func TestALockoutWaveEmailsTheAdministratorsOnce(t *testing.T) {
+	h := newHarness(t)
+	adm := h.staff("ad", account.RoleAdmin)
+	for i := 0; i < account.WaveLocks+3; i++ {
+		u := fmt.Sprintf("victim%d", i)
+		h.addAccount(u)
+		if _, err := h.accounts.SetPolicy(context.Background(), map[string]string{"lockout.threshold": "1"}, testActor); err != nil && i == 0 {
+			t.Fatal(err)
+		}
+		// One wrong password locks at threshold 1; different clients so the spraying throttle stays out of it.
+		h.signIn(h.client(), u, "wrong")
+		h.db.Pool.Exec(context.Background(), `DELETE FROM client_failures`)
+	}
+	if n := h.countMessages("staff_alert"); n != 1 {
+		t.Fatalf("%d alerts for one wave, want 1", n)
+	}
+	o := h.get(adm, "/admin")
+	if !strings.Contains(o.body, "A lockout wave") {
+		t.Fatal("the overview does not show the wave")
 	}
 }

@@ -57,12 +57,19 @@ type page struct {
 	Flash   *flash
 	Error   string
 	Data    any
+	// Maintenance is a window running now or announced; MaintenanceNow says which.
+	Maintenance    *account.Maintenance
+	MaintenanceNow bool
 }
 
 // newPage prepares the data for a page whose title is the message titleID.
 func (s *Server) newPage(r *http.Request, titleID string, data any) *page {
 	l := s.localizer(r)
-	return &page{Path: r.URL.Path, Lang: l.Lang, L: l, Title: l.T(titleID), Account: currentAccount(r), Data: data}
+	p := &page{Path: r.URL.Path, Lang: l.Lang, L: l, Title: l.T(titleID), Account: currentAccount(r), Data: data}
+	if m := s.maintenance(r); m != nil {
+		p.Maintenance, p.MaintenanceNow = m, m.Active(s.accounts.Now())
+	}
+	return p
 }
 
 // render writes a page. It renders into a buffer first, so a template failure becomes a clean

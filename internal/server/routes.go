@@ -42,13 +42,13 @@ func (s *Server) routes() http.Handler {
 		r.Get("/help", s.handle(s.help))
 
 		r.Get("/login", s.handle(s.loginForm))
-		r.Post("/login", s.handle(s.loginSubmit))
+		r.With(s.duringMaintenance).Post("/login", s.handle(s.loginSubmit))
 		r.Post("/logout", s.handle(s.logout))
-		form(r, "/login/totp", s.handle(s.loginTOTP))
+		form(r.With(s.duringMaintenance), "/login/totp", s.handle(s.loginTOTP))
 
 		// Self-service: each answers the same whatever the username (SECURITY.md 9).
-		s.codeRoutes(r, loginCodeFlow, s.loginCodeVerify)
-		s.codeRoutes(r, unlockFlow, s.unlockVerify)
+		s.codeRoutes(r.With(s.duringMaintenance), loginCodeFlow, s.loginCodeVerify)
+		s.codeRoutes(r.With(s.duringMaintenance), unlockFlow, s.unlockVerify)
 		s.codeRoutes(r, statusFlow, s.statusVerify)
 		form(r, "/reset", s.handle(s.resetStart))
 		r.Get("/reset/{token}", s.handle(s.resetForm))

@@ -46,6 +46,7 @@ type Server struct {
 	metrics  *Metrics
 	router   chi.Routes
 	handler  http.Handler
+	maint    maintenanceCache
 }
 
 // Routes lists every route, for tests that hold the routes and their documentation together.

@@ -1,0 +1,52 @@
+package account
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// A lockout wave: at least WaveLocks automatic locks within WaveWindow (a credential-stuffing
+// attack). The dashboard shows it; the administrators get one email per wave (at most one an hour).
+const (
+	WaveLocks  = 20
+	WaveWindow = 10 * time.Minute
+	waveQuiet  = time.Hour
+)
+
+// AlertStore keeps alerts.
+type AlertStore interface {
+	// AutomaticLocksSince counts automatic locks since then.
+	AutomaticLocksSince(ctx context.Context, since time.Time) (int, error)
+	// RaiseAlert records an alert of kind unless one was raised within quiet, and then queues msgs;
+	// it reports whether it raised one. Several processes agree (one transaction, one lock).
+	RaiseAlert(ctx context.Context, kind string, count int, now time.Time, quiet time.Duration, msgs []Message) (bool, error)
+}
+
+// LockWave reports how many automatic locks the last WaveWindow saw, and whether that is a wave.
+func (s *Service) LockWave(ctx context.Context) (int, bool, error) {
+	n, err := s.store.AutomaticLocksSince(ctx, s.now().Add(-WaveWindow))
+	return n, n >= WaveLocks, err
+}
+
+// checkWave runs after an automatic lock: at the wave's threshold, the administrators are told once.
+func (s *Service) checkWave(ctx context.Context, now time.Time) error {
+	n, err := s.store.AutomaticLocksSince(ctx, now.Add(-WaveWindow))
+	if err != nil || n < WaveLocks {
+		return err
+	}
+	admins, err := s.store.AccountsWithRole(ctx, RoleAdmin)
+	if err != nil {
+		return err
+	}
+	var msgs []Message
+	for _, a := range admins {
+		if a.EffectiveState(now) != StateActive {
+			continue
+		}
+		msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "staff_alert", Lang: s.langFor(a, ""),
+			Data: map[string]string{"Count": strconv.Itoa(n), "Window": strconv.Itoa(int(WaveWindow / time.Minute)), "Link": s.link("/admin")}})
+	}
+	_, err = s.store.RaiseAlert(ctx, "lock_wave", n, now, waveQuiet, msgs)
+	return err
+}

@@ -1,0 +1,77 @@
+package account
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Maintenance is a window during which the business system is maintained: sign-in and unlock
+// pause (accounts are effectively frozen), and pages say so beforehand and during.
+type Maintenance struct {
+	ID        int64
+	StartsAt  time.Time
+	EndsAt    time.Time
+	MessageEN string
+	MessageZH string
+	CreatedBy string
+}
+
+// Active reports whether the window runs at now.
+func (m *Maintenance) Active(now time.Time) bool {
+	return !now.Before(m.StartsAt) && now.Before(m.EndsAt)
+}
+
+// Message is the window's message in a language.
+func (m *Maintenance) Message(lang string) string {
+	if lang == "zh-CN" && m.MessageZH != "" {
+		return m.MessageZH
+	}
+	return m.MessageEN
+}
+
+// MaintenanceStore keeps maintenance windows.
+type MaintenanceStore interface {
+	// NextMaintenance returns the window that runs at now or starts within ahead; nil when none.
+	NextMaintenance(ctx context.Context, now time.Time, ahead time.Duration) (*Maintenance, error)
+	ScheduleMaintenance(ctx context.Context, m Maintenance, actor Actor, now time.Time) error
+	Maintenances(ctx context.Context, now time.Time) ([]Maintenance, error)
+	CancelMaintenance(ctx context.Context, id int64, actor Actor, now time.Time) error
+}
+
+// MaintenanceNotice is how far ahead pages announce a window.
+const MaintenanceNotice = 72 * time.Hour
+
+// CurrentMaintenance returns the window running now or announced (starting within the notice).
+func (s *Service) CurrentMaintenance(ctx context.Context) (*Maintenance, error) {
+	return s.store.NextMaintenance(ctx, s.now(), MaintenanceNotice)
+}
+
+// ScheduleMaintenance plans a window; it ends by itself.
+func (s *Service) ScheduleMaintenance(ctx context.Context, m Maintenance, actor Actor) error {
+	m.MessageEN, m.MessageZH = strings.TrimSpace(m.MessageEN), strings.TrimSpace(m.MessageZH)
+	switch {
+	case !m.EndsAt.After(m.StartsAt):
+		return Errorf(EINVALID, "the end must come after the start")
+	case !m.EndsAt.After(s.now()):
+		return Errorf(EINVALID, "the window is already over")
+	case m.EndsAt.Sub(m.StartsAt) > 7*24*time.Hour:
+		return Errorf(EINVALID, "a window may last at most 7 days")
+	case m.MessageEN == "" || m.MessageZH == "":
+		return Errorf(EINVALID, "write the message in both English and Chinese")
+	case utf8.RuneCountInString(m.MessageEN) > 500 || utf8.RuneCountInString(m.MessageZH) > 500:
+		return Errorf(EINVALID, "the messages may have at most 500 characters")
+	}
+	return s.store.ScheduleMaintenance(ctx, m, actor, s.now())
+}
+
+// Maintenances lists windows not yet over.
+func (s *Service) Maintenances(ctx context.Context) ([]Maintenance, error) {
+	return s.store.Maintenances(ctx, s.now())
+}
+
+// CancelMaintenance ends or cancels a window.
+func (s *Service) CancelMaintenance(ctx context.Context, id int64, actor Actor) error {
+	return s.store.CancelMaintenance(ctx, id, actor, s.now())
+}
