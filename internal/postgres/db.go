@@ -26,7 +26,8 @@ type DB struct {
 func Open(ctx context.Context, url string, now func() time.Time) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("parse database url: %w", redactURLError(err))
+		// pgx's message may quote the connection string, password included: say less.
+		return nil, errors.New("parse database url: the connection string is malformed")
 	}
 	if cfg.MaxConns < 20 {
 		cfg.MaxConns = 20
@@ -82,10 +83,6 @@ func isUniqueViolation(err error) (constraint string, ok bool) {
 	return "", false
 }
 
-// redactURLError keeps a password in a malformed connection string out of logs.
-func redactURLError(err error) error {
-	return errors.New("the connection string is malformed")
-}
 
 // unavailable wraps failures to reach the database as account.EUNAVAILABLE, so the server answers
 // 503 and nothing is half done; other errors are wrapped with the operation's name.
