@@ -83,7 +83,6 @@ func isUniqueViolation(err error) (constraint string, ok bool) {
 	return "", false
 }
 
-
 // unavailable wraps failures to reach the database as account.EUNAVAILABLE, so the server answers
 // 503 and nothing is half done; other errors are wrapped with the operation's name.
 func unavailable(op string, err error) error {

@@ -88,6 +88,20 @@ func (s *Server) adminRoutes(r chi.Router) {
 	r.With(s.requireStaff(adminOnly...)).Post("/policy", s.handle(s.adminPolicy))
 }
 
+// staffForm checks that a dashboard change comes from a recent sign-in and reads its form; when it
+// returns false it has answered.
+func (s *Server) staffForm(w http.ResponseWriter, r *http.Request) bool {
+	if !s.recentlyAuthenticated(r) {
+		s.needFreshAuth(w, r)
+		return false
+	}
+	if err := r.ParseForm(); err != nil {
+		s.renderStatus(w, r, formErrorStatus(err))
+		return false
+	}
+	return true
+}
+
 // actionRoles says who may take each account action.
 var actionRoles = map[string][]account.Role{
 	"unlock":       helpdeskPlus,
@@ -170,12 +184,7 @@ func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
 
 // adminBulkUnlock unlocks the selected accounts with one reason.
 func (s *Server) adminBulkUnlock(w http.ResponseWriter, r *http.Request) error {
-	if !s.recentlyAuthenticated(r) {
-		s.needFreshAuth(w, r)
-		return nil
-	}
-	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+	if !s.staffForm(w, r) {
 		return nil
 	}
 	done, skipped := 0, 0
@@ -210,12 +219,7 @@ type unlockAllData struct {
 // adminUnlockAll is the emergency: every automatic lock since a time lifted at once, after a
 // preview of how many accounts it touches.
 func (s *Server) adminUnlockAll(w http.ResponseWriter, r *http.Request) error {
-	if !s.recentlyAuthenticated(r) {
-		s.needFreshAuth(w, r)
-		return nil
-	}
-	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+	if !s.staffForm(w, r) {
 		return nil
 	}
 	d := unlockAllData{Since: clipForm(r.Form.Get("since"), 16), Preview: -1, Done: -1}
@@ -297,12 +301,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 		s.renderStatus(w, r, http.StatusForbidden)
 		return nil
 	}
-	if !s.recentlyAuthenticated(r) {
-		s.needFreshAuth(w, r)
-		return nil
-	}
-	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+	if !s.staffForm(w, r) {
 		return nil
 	}
 	reason := r.PostForm.Get("reason")

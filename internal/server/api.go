@@ -147,18 +147,23 @@ func (s *Server) toAPIAccount(ctx context.Context, a *account.Account) (apiAccou
 	return out, nil
 }
 
+// apiAccountAnswer answers with an account as the API shows it.
+func (s *Server) apiAccountAnswer(w http.ResponseWriter, r *http.Request, status int, a *account.Account) {
+	out, err := s.toAPIAccount(r.Context(), a)
+	if err != nil {
+		s.apiFail(w, r, err)
+		return
+	}
+	apiJSON(w, status, out)
+}
+
 func (s *Server) apiGetAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	out, err := s.toAPIAccount(r.Context(), a)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	apiJSON(w, http.StatusOK, out)
+	s.apiAccountAnswer(w, r, http.StatusOK, a)
 }
 
 // decodeBody reads a JSON object strictly: unknown fields and trailing data are errors.
@@ -203,16 +208,11 @@ func (s *Server) apiPutAccount(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	out, err := s.toAPIAccount(r.Context(), a)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
-	apiJSON(w, status, out)
+	s.apiAccountAnswer(w, r, status, a)
 }
 
 func (s *Server) apiUnlock(w http.ResponseWriter, r *http.Request) {
@@ -227,12 +227,7 @@ func (s *Server) apiUnlock(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	out, err := s.toAPIAccount(r.Context(), a)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	apiJSON(w, http.StatusOK, out)
+	s.apiAccountAnswer(w, r, http.StatusOK, a)
 }
 
 func (s *Server) apiLock(w http.ResponseWriter, r *http.Request) {
@@ -258,12 +253,7 @@ func (s *Server) apiLock(w http.ResponseWriter, r *http.Request) {
 		s.apiFail(w, r, err)
 		return
 	}
-	out, err := s.toAPIAccount(r.Context(), a)
-	if err != nil {
-		s.apiFail(w, r, err)
-		return
-	}
-	apiJSON(w, http.StatusOK, out)
+	s.apiAccountAnswer(w, r, http.StatusOK, a)
 }
 
 // apiAuthenticate lets another application check a password under the same lockout policy as the
