@@ -35,6 +35,8 @@ type StateStore interface {
 	LockedSince(ctx context.Context, since time.Time) ([]int64, error)
 	// SetRole changes the role, ends the account's sessions and audits it.
 	SetRole(ctx context.Context, accountID int64, role Role, reason string, actor Actor, now time.Time) (*Account, error)
+	// SetExpiry sets or clears expires_at (an expired account with none becomes active) and audits.
+	SetExpiry(ctx context.Context, accountID int64, at *time.Time, reason string, actor Actor, now time.Time) (*Account, error)
 	// AccountsWithRole lists accounts of a role by username.
 	AccountsWithRole(ctx context.Context, role Role) ([]*Account, error)
 }
@@ -222,4 +224,18 @@ func (s *Service) SetRole(ctx context.Context, login string, role Role, reason s
 // AccountsWithRole lists the accounts of one role (the staff page).
 func (s *Service) AccountsWithRole(ctx context.Context, role Role) ([]*Account, error) {
 	return s.store.AccountsWithRole(ctx, role)
+}
+
+// SetExpiry sets (or, with nil, clears) when an account expires. Clearing it on an expired account
+// makes it active again.
+func (s *Service) SetExpiry(ctx context.Context, login string, at *time.Time, reason string, actor Actor) (*Account, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.AccountByLogin(ctx, login)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.SetExpiry(ctx, a.ID, at, reason, actor, s.now())
 }

@@ -50,6 +50,7 @@ const (
 	AlertRaised          = "alert.raised"
 	MaintenanceScheduled = "maintenance.scheduled"
 	MaintenanceCancelled = "maintenance.cancelled"
+	ExpirySet            = "account.expiry_set"
 	RequestFiled         = "request.filed"
 )
 

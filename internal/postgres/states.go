@@ -159,3 +159,24 @@ func (s *AccountStore) AccountsWithRole(ctx context.Context, role account.Role) 
 	}
 	return out, unavailable("accounts with role", rows.Err())
 }
+
+// SetExpiry sets or clears an account's expiry.
+func (s *AccountStore) SetExpiry(ctx context.Context, accountID int64, at *time.Time, reason string, actor account.Actor, now time.Time) (*account.Account, error) {
+	var out *account.Account
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET expires_at = $2, updated_at = $3,
+				state = CASE WHEN state = 'expired' AND ($2::timestamptz IS NULL OR $2 > $3) THEN 'active' ELSE state END
+			WHERE id = $1 RETURNING `+accountColumns, accountID, at, now))
+		if err != nil {
+			return err
+		}
+		until := ""
+		if at != nil {
+			until = at.UTC().Format(time.RFC3339)
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.ExpirySet, AccountID: idPtr(accountID),
+			Username: out.Username, ClientIP: actor.Client, Details: audit.Details("expires_at", until, "reason", reason)})
+	})
+	return out, unavailable("set expiry", err)
+}

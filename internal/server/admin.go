@@ -112,6 +112,7 @@ var actionRoles = map[string][]account.Role{
 	"enable":       adminOnly,
 	"reset-mfa":    adminOnly,
 	"end-sessions": adminOnly,
+	"expiry":       adminOnly,
 }
 
 // chartBar is one hour of the overview chart, already scaled.
@@ -273,7 +274,7 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
 	if d.Status, err = s.accounts.Overview(r.Context(), a); err != nil {
 		return err
 	}
-	for _, action := range []string{"unlock", "freeze", "unfreeze", "disable", "enable", "send-reset", "reset-mfa", "end-sessions"} {
+	for _, action := range []string{"unlock", "freeze", "unfreeze", "disable", "enable", "send-reset", "reset-mfa", "end-sessions", "expiry"} {
 		if slices.Contains(actionRoles[action], d.Role) {
 			d.Actions = append(d.Actions, action)
 		}
@@ -307,6 +308,11 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 	reason := r.PostForm.Get("reason")
 	ctx := r.Context()
 	var err error
+	if r.PostForm.Get("confirm") != "yes" {
+		// No JavaScript dialog: the form carries its own confirmation box.
+		err = account.Errorf(account.EINVALID, "%s", s.localizer(r).T("admin_confirm_missing"))
+		action = ""
+	}
 	switch action {
 	case "unlock", "unfreeze":
 		_, err = s.accounts.Unlock(ctx, username, reason, actor)
@@ -334,6 +340,17 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 		err = s.accounts.AdminResetSecondFactors(ctx, username, reason, actor)
 	case "end-sessions":
 		_, err = s.accounts.AdminEndSessions(ctx, username, reason, actor)
+	case "expiry":
+		var at *time.Time
+		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
+			t, perr := time.Parse("2006-01-02T15:04", v)
+			if perr != nil {
+				err = account.Errorf(account.EINVALID, "the expiry must be a date and time")
+				break
+			}
+			at = &t
+		}
+		_, err = s.accounts.SetExpiry(ctx, username, at, reason, actor)
 	}
 	if account.ErrorCode(err) == account.EINVALID {
 		s.putFlashText(r, "error", account.ErrorMessage(err))

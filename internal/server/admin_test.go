@@ -68,17 +68,18 @@ func TestAdminRoleMatrix(t *testing.T) {
 		{"GET", "/admin/audit.csv", nil, []string{"auditor", "admin"}},
 		{"GET", "/admin/policy", nil, []string{"helpdesk", "auditor", "admin"}},
 		{"POST", "/admin/policy", url.Values{"lockout.threshold": {"10"}}, []string{"admin"}},
-		{"POST", "/admin/accounts/alice/send-reset", url.Values{"reason": {"asked by phone"}}, []string{"helpdesk", "admin"}},
-		{"POST", "/admin/accounts/alice/end-sessions", url.Values{"reason": {"lost laptop"}}, []string{"admin"}},
-		{"POST", "/admin/accounts/alice/reset-mfa", url.Values{"reason": {"lost phone"}}, []string{"admin"}},
+		{"POST", "/admin/accounts/alice/send-reset", url.Values{"reason": {"asked by phone"}, "confirm": {"yes"}}, []string{"helpdesk", "admin"}},
+		{"POST", "/admin/accounts/alice/end-sessions", url.Values{"reason": {"lost laptop"}, "confirm": {"yes"}}, []string{"admin"}},
+		{"POST", "/admin/accounts/alice/reset-mfa", url.Values{"reason": {"lost phone"}, "confirm": {"yes"}}, []string{"admin"}},
+		{"POST", "/admin/accounts/alice/expiry", url.Values{"reason": {"contract end"}, "until": {"2030-01-01T00:00"}, "confirm": {"yes"}}, []string{"admin"}},
 		{"POST", "/admin/requests/999/approve", url.Values{}, []string{"helpdesk", "admin"}},
-		{"POST", "/admin/bulk-unlock", url.Values{"reason": {"r"}}, []string{"helpdesk", "admin"}},
+		{"POST", "/admin/bulk-unlock", url.Values{"reason": {"r"}, "confirm": {"yes"}}, []string{"helpdesk", "admin"}},
 		{"GET", "/admin/unlock-all?since=1h", nil, []string{"admin"}},
 		{"GET", "/admin/staff", nil, []string{"admin"}},
 		{"GET", "/admin/tokens", nil, []string{"admin"}},
 		{"GET", "/admin/maintenance", nil, []string{"admin"}},
-		{"POST", "/admin/accounts/alice/freeze", url.Values{"reason": {"matrix"}}, []string{"admin"}},
-		{"POST", "/admin/accounts/alice/unfreeze", url.Values{"reason": {"matrix"}}, []string{"admin"}},
+		{"POST", "/admin/accounts/alice/freeze", url.Values{"reason": {"matrix"}, "confirm": {"yes"}}, []string{"admin"}},
+		{"POST", "/admin/accounts/alice/unfreeze", url.Values{"reason": {"matrix"}, "confirm": {"yes"}}, []string{"admin"}},
 	}
 	for _, rt := range routes {
 		for who, c := range clients {
@@ -120,19 +121,25 @@ func TestHelpdeskFindsALockedAccountAndUnlocksIt(t *testing.T) {
 	if !strings.Contains(page.body, "too many failed sign-ins") || !strings.Contains(page.body, "account.locked") {
 		t.Fatal("the account page does not say why it is locked")
 	}
-	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {""}}); res.status != http.StatusSeeOther {
+	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {"verified"}}); res.status != http.StatusSeeOther {
+		t.Fatalf("unlock without the confirmation: %d", res.status)
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+		t.Fatal("unlocked without the confirmation box")
+	}
+	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {""}, "confirm": {"yes"}}); res.status != http.StatusSeeOther {
 		t.Fatalf("unlock without a reason: %d", res.status)
 	}
 	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
 		t.Fatal("unlocked without a reason")
 	}
-	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {"verified by phone, ticket 4711"}}); res.status != http.StatusSeeOther {
+	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {"verified by phone, ticket 4711"}, "confirm": {"yes"}}); res.status != http.StatusSeeOther {
 		t.Fatalf("unlock: %d", res.status)
 	}
 	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
 		t.Fatalf("state %s after unlock", a.State)
 	}
-	if res := h.post(hd, "/admin/accounts/alice/freeze", url.Values{"reason": {"x"}}); res.status != http.StatusForbidden {
+	if res := h.post(hd, "/admin/accounts/alice/freeze", url.Values{"reason": {"x"}, "confirm": {"yes"}}); res.status != http.StatusForbidden {
 		t.Fatalf("help desk froze an account: %d", res.status)
 	}
 	events, _ := h.accounts.AuditEvents(context.Background(), account.AuditQuery{Action: "account.unlocked", Limit: 10})
