@@ -256,7 +256,12 @@ type adminAccountData struct {
 	Events  []*audit.Event
 	Status  *account.AccountOverview
 	Role    account.Role
-	Actions []string
+	Actions []adminActionView
+}
+
+// adminActionView is one action form: its path segment and its message id.
+type adminActionView struct {
+	Name, Label string
 }
 
 func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
@@ -276,7 +281,7 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, action := range []string{"unlock", "freeze", "unfreeze", "disable", "enable", "send-reset", "reset-mfa", "end-sessions", "expiry"} {
 		if slices.Contains(actionRoles[action], d.Role) {
-			d.Actions = append(d.Actions, action)
+			d.Actions = append(d.Actions, adminActionView{Name: action, Label: "admin_action_" + strings.ReplaceAll(action, "-", "_")})
 		}
 	}
 	p := s.newPage(r, "admin_account_title", d)

@@ -113,7 +113,9 @@ func (s *Server) accountTOTP(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.sessions.Put(r.Context(), sessTOTPPending, secretText)
 		s.sessions.Put(r.Context(), sessTOTPURL, url)
-		s.render(w, r, http.StatusOK, "totp", s.newPage(r, "totp_title", totpData{Secret: secretText, Enrolled: status.TOTP}))
+		p := s.newPage(r, "totp_title", totpData{Secret: secretText, Enrolled: status.TOTP})
+		p.Flash = s.popFlash(r) // e.g. why staff were sent here
+		s.render(w, r, http.StatusOK, "totp", p)
 		return nil
 	}
 	if err := r.ParseForm(); err != nil {
