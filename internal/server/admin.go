@@ -115,6 +115,12 @@ var actionRoles = map[string][]account.Role{
 	"expiry":       adminOnly,
 }
 
+// chartDay marks the start of a day on the chart.
+type chartDay struct {
+	X     int
+	Label string
+}
+
 // chartBar is one hour of the overview chart, already scaled.
 type chartBar struct {
 	X, LockY, LockH, UnlockY, UnlockH int
@@ -125,6 +131,7 @@ type overviewData struct {
 	*account.Overview
 	WaveLocks int
 	Wave      bool
+	Days      []chartDay
 	Bars      []chartBar
 	Max       int
 	Width     int
@@ -149,6 +156,9 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
 		uh := h.Unlocks * chartHeight / d.Max
 		d.Bars = append(d.Bars, chartBar{X: i * 5, LockY: chartHeight - lh, LockH: lh, UnlockY: chartHeight - uh, UnlockH: uh,
 			Label: h.Hour.UTC().Format("2006-01-02 15:00")})
+		if h.Hour.UTC().Hour() == 0 {
+			d.Days = append(d.Days, chartDay{X: i * 5, Label: h.Hour.UTC().Format("01-02")})
+		}
 	}
 	s.render(w, r, http.StatusOK, "admin_overview", s.newPage(r, "admin_title", d))
 	return nil
