@@ -88,6 +88,8 @@ type CodeStore interface {
 	// it is checked, and returns that code's id and hash; ok is false when there is none (expired,
 	// used, superseded or out of attempts).
 	AttemptCode(ctx context.Context, accountID int64, purpose Purpose, now time.Time) (id int64, hash []byte, channel string, ok bool, err error)
+	// VerifiedChannels lists the channels by which the account confirmed a contact (used verify codes).
+	VerifiedChannels(ctx context.Context, accountID int64) ([]string, error)
 	// RecordNotSent audits a request that sent nothing.
 	RecordNotSent(ctx context.Context, n NotSent) error
 	// ConsumeCode marks a code used; false when a concurrent entry used it first.

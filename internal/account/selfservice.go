@@ -421,12 +421,15 @@ func clip(s string, n int) string {
 type VerifyOutcome string
 
 const (
-	VerifyDone      VerifyOutcome = "verified"   // pending_verification -> active
-	VerifyNotNeeded VerifyOutcome = "not_needed" // the account was not waiting for it
+	VerifyDone      VerifyOutcome = "verified"    // pending_verification -> active
+	VerifyNeedsSMS  VerifyOutcome = "needs_phone" // email confirmed; the phone on file still needs its code
+	VerifyNeedsMail VerifyOutcome = "needs_email" // phone confirmed; the email address still needs its code
+	VerifyNotNeeded VerifyOutcome = "not_needed"  // the account was not waiting for it
 )
 
-// VerifyContact confirms a new account's email address with a code (purpose verify): the account
-// becomes active. The code went to the address on file, so entering it proves the address works.
+// VerifyContact confirms a new account's contacts with codes (purpose verify): the email address,
+// and the phone number when one is on file. Once both are confirmed the account becomes active. A
+// code went to the contact on file, so entering it proves the contact works.
 func (s *Service) VerifyContact(ctx context.Context, login, code, client string) (VerifyOutcome, error) {
 	a, err := s.AccountByLogin(ctx, login)
 	if ErrorCode(err) == ENOTFOUND {
@@ -434,11 +437,24 @@ func (s *Service) VerifyContact(ctx context.Context, login, code, client string)
 	} else if err != nil {
 		return "", err
 	}
-	if _, err := s.verifyCode(ctx, a, PurposeVerify, code, client); err != nil {
+	channel, err := s.verifyCode(ctx, a, PurposeVerify, code, client)
+	if err != nil {
 		return "", err
 	}
+	if a.State == StatePendingVerification {
+		verified, err := s.store.VerifiedChannels(ctx, a.ID)
+		if err != nil {
+			return "", err
+		}
+		if !slices.Contains(verified, ChannelEmail) {
+			return VerifyNeedsMail, nil
+		}
+		if a.Phone != "" && s.opts.SMS && !slices.Contains(verified, ChannelSMS) {
+			return VerifyNeedsSMS, nil
+		}
+	}
 	_, err = s.store.Transition(ctx, Transition{AccountID: a.ID, From: []State{StatePendingVerification}, To: StateActive,
-		Reason: "contact verified", Action: "account.verified", Method: "email", Actor: "user:" + a.Username,
+		Reason: "contact verified", Action: "account.verified", Method: channel, Actor: "user:" + a.Username,
 		Client: client, Now: s.now()})
 	if ErrorCode(err) == EINVALID {
 		return VerifyNotNeeded, nil

@@ -306,3 +306,14 @@ func (s *AccountStore) RecordNotSent(ctx context.Context, n account.NotSent) err
 			Details: audit.Details("purpose", string(n.Purpose), "channel", n.Channel, "reason", n.Reason)})
 	}))
 }
+
+// VerifiedChannels lists the channels of the account's used verification codes.
+func (s *AccountStore) VerifiedChannels(ctx context.Context, accountID int64) ([]string, error) {
+	rows, err := s.db.Pool.Query(ctx, `SELECT DISTINCT channel FROM codes WHERE account_id = $1 AND purpose = 'verify'
+		AND used_at IS NOT NULL`, accountID)
+	if err != nil {
+		return nil, unavailable("verified channels", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, unavailable("verified channels", err)
+}

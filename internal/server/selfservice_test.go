@@ -378,3 +378,28 @@ func TestSwitchingToSMSSendsAtOnceButNotTwice(t *testing.T) {
 		t.Fatalf("%d email and %d SMS codes; want one of each (a switch is at once, a repeat waits)", email, sms)
 	}
 }
+
+func TestNewAccountWithAPhoneVerifiesBoth(t *testing.T) {
+	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
+	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "new.li", Email: "new.li@example.cn",
+		Phone: "+8613700000000", Password: goodPassword, Pending: true}, testActor); err != nil {
+		t.Fatal(err)
+	}
+	c := h.client()
+	h.post(c, "/verify", url.Values{"username": {"new.li"}})
+	res := h.post(c, "/verify/verify", url.Values{"code": {h.lastMessage("new.li@example.cn", "code")["Code"]}})
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("email code: %d", res.status)
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "new.li"); a.State != account.StatePendingVerification {
+		t.Fatalf("active before the phone was confirmed: %s", a.State)
+	}
+	h.post(c, "/verify/verify", url.Values{"method": {"sms"}})
+	res = h.post(c, "/verify/verify", url.Values{"code": {h.lastMessage("+8613700000000", "code")["Code"]}})
+	if !strings.Contains(res.body, "your account is ready") {
+		t.Fatalf("phone code:\n%s", res.body)
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "new.li"); a.State != account.StateActive {
+		t.Fatalf("state %s after both contacts", a.State)
+	}
+}

@@ -7,7 +7,7 @@ import (
 )
 
 var verifyFlow = codeFlow{purpose: account.PurposeVerify, path: "/verify", titleID: "verify_title",
-	introID: "verify_intro", startPage: "codestart"}
+	introID: "verify_intro", startPage: "codestart", withMethod: true}
 
 // verifyVerify confirms a new account's email address: pending_verification becomes active.
 func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
@@ -21,6 +21,12 @@ func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	} else if err != nil {
 		return err
+	}
+	if outcome == account.VerifyNeedsSMS || outcome == account.VerifyNeedsMail {
+		// One contact is confirmed; the other one on file needs its own code.
+		s.putFlash(r, "ok", "verify_"+string(outcome))
+		http.Redirect(w, r, "/verify/verify", http.StatusSeeOther)
+		return nil
 	}
 	s.sessions.Remove(r.Context(), flowKey(account.PurposeVerify))
 	s.render(w, r, http.StatusOK, "verified", s.newPage(r, "verify_title", outcome))
