@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -142,7 +141,8 @@ func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, mes
 
 // AdminSendReset sends a reset link to the account's address on file, for the help desk.
 func (s *Service) AdminSendReset(ctx context.Context, login, reason string, actor Actor) error {
-	if _, err := checkReason(reason); err != nil {
+	reason, err := checkReason(reason)
+	if err != nil {
 		return err
 	}
 	a, err := s.AccountByLogin(ctx, login)
@@ -153,14 +153,8 @@ func (s *Service) AdminSendReset(ctx context.Context, login, reason string, acto
 	if err != nil {
 		return err
 	}
-	token, err := s.opts.NewToken()
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	msg := Message{Channel: ChannelEmail, To: a.Email, Template: "reset_link", Lang: s.langFor(a, ""),
-		Data: map[string]string{"Name": a.Name(), "Link": s.link("/reset/" + token), "Minutes": strconv.Itoa(int(policy.ResetTTL / time.Minute))}}
-	return s.store.CreateResetToken(ctx, a.ID, a.Username, s.opts.HashToken(token), actor.Client, now, now.Add(policy.ResetTTL), msg)
+	_, err = s.issueResetLink(ctx, a, actor, reason, "", policy, true)
+	return err
 }
 
 // AdminResetSecondFactors removes an account's second factors (a lost phone), telling the owner.

@@ -159,16 +159,27 @@ func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
 		counts.ToDestination >= SendLimitDestination:
 		return notSent("limited") // silently: the answer must not tell that the account exists
 	}
+	return s.issueCode(ctx, a, req.Purpose, req.Channel, destination, req.Client, req.Lang, policy)
+}
+
+// issueCode makes a one-time code for one account and purpose, stores its HMAC and queues the
+// message that carries it to destination.
+func (s *Service) issueCode(ctx context.Context, a *Account, purpose Purpose, channel, destination, client, lang string, policy Policy) error {
 	code, err := s.opts.NewCode(policy.CodeLength)
 	if err != nil {
 		return err
 	}
-	c := Code{AccountID: a.ID, Purpose: req.Purpose, Channel: req.Channel, Destination: destination,
-		Hash: s.codeMAC(a.ID, req.Purpose, code), Client: req.Client, CreatedAt: now,
+	now := s.now()
+	c := Code{AccountID: a.ID, Purpose: purpose, Channel: channel, Destination: destination,
+		Hash: s.codeMAC(a.ID, purpose, code), Client: client, CreatedAt: now,
 		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: policy.CodeMaxAttempts}
-	msg := Message{Channel: req.Channel, To: destination, Template: "code", Lang: s.langFor(a, req.Lang),
-		Data: map[string]string{"Name": a.Name(), "Code": code, "Purpose": string(req.Purpose),
-			"Minutes": strconv.Itoa(int(policy.CodeTTL.Round(time.Minute) / time.Minute))}}
+	// The message names what the code is for; a new contact is confirmed like a new account's.
+	said := purpose
+	if purpose == PurposeContact {
+		said = PurposeVerify
+	}
+	msg := Message{Channel: channel, To: destination, Template: "code", Lang: s.langFor(a, lang),
+		Data: map[string]string{"Name": a.Name(), "Code": code, "Purpose": string(said), "Minutes": minutes(policy.CodeTTL)}}
 	return s.store.CreateCode(ctx, c, msg, a.Username)
 }
 

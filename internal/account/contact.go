@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"strconv"
 	"time"
 )
 
@@ -46,17 +45,7 @@ func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, v
 	if counts.FromClient >= SendLimitClient || counts.ToDestination >= SendLimitDestination || now.Sub(counts.LastToAccount) < policy.CodeResendInterval {
 		return "", Errorf(EINVALID, "too many codes were sent just now; wait a minute and try again")
 	}
-	code, err := s.opts.NewCode(policy.CodeLength)
-	if err != nil {
-		return "", err
-	}
-	c := Code{AccountID: a.ID, Purpose: PurposeContact, Channel: channel, Destination: value,
-		Hash: s.codeMAC(a.ID, PurposeContact, code), Client: client, CreatedAt: now,
-		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: policy.CodeMaxAttempts}
-	msg := Message{Channel: channel, To: value, Template: "code", Lang: s.langFor(a, lang),
-		Data: map[string]string{"Name": a.Name(), "Code": code, "Purpose": string(PurposeVerify),
-			"Minutes": strconv.Itoa(int(policy.CodeTTL / time.Minute))}}
-	return value, s.store.CreateCode(ctx, c, msg, a.Username)
+	return value, s.issueCode(ctx, a, PurposeContact, channel, value, client, lang, policy)
 }
 
 // ConfirmContactChange checks the code sent to the new contact and makes the change. The old

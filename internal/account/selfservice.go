@@ -3,8 +3,8 @@ package account
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,6 +39,18 @@ type ResetCompletion struct {
 	Notify       []Message
 }
 
+// ResetLink is a new reset token as stored: only its hash.
+type ResetLink struct {
+	AccountID int64
+	Username  string
+	Hash      []byte
+	Actor     Actor  // who asked: "anonymous" on /reset, "user:..." after an unlock, staff on the dashboard
+	Reason    string // a staff member's reason, for the record
+	Now       time.Time
+	Expires   time.Time
+	Message   *Message // the email with the link; nil when the link is shown on the page instead
+}
+
 // UnlockRequest is a plea to the administrators.
 type UnlockRequest struct {
 	Reference string
@@ -60,8 +72,9 @@ type SelfServiceStore interface {
 	RecentSignIns(ctx context.Context, accountID int64, limit int) ([]SignInEvent, error)
 	// CurrentLock returns the account's open lock, or nil.
 	CurrentLock(ctx context.Context, accountID int64) (*LockInfo, error)
-	// CreateResetToken stores a reset token (superseding older ones), queues msg and audits it.
-	CreateResetToken(ctx context.Context, accountID int64, username string, hash []byte, client string, now, expires time.Time, msg Message) error
+	// CreateResetToken stores a reset token (superseding older ones), queues its message (if any)
+	// and audits who asked for it and why.
+	CreateResetToken(ctx context.Context, l ResetLink) error
 	// ResetTokenAccount finds the account of a usable reset token (newest, unused, unexpired). ENOTFOUND.
 	ResetTokenAccount(ctx context.Context, hash []byte, now time.Time) (int64, error)
 	// CompleteReset consumes the token (once, even under concurrency) and applies the new password:
@@ -151,11 +164,8 @@ func (s *Service) finishUnlock(ctx context.Context, a *Account, method, client, 
 	s.metrics.Unlock(method)
 	res := &UnlockResult{Outcome: UnlockDone, Account: a, Verified: verified}
 	// Offer a new password at once: a reset link only the person on this page holds.
-	token, err := s.opts.NewToken()
+	token, err := s.issueResetLink(ctx, a, Actor{Name: "user:" + a.Username, Client: client}, "", "", policy, false)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.store.CreateResetToken(ctx, a.ID, a.Username, s.opts.HashToken(token), client, now, now.Add(policy.ResetTTL), Message{}); err != nil {
 		return nil, err
 	}
 	res.ResetToken = token
@@ -248,15 +258,29 @@ func (s *Service) StartReset(ctx context.Context, login, client, lang string) er
 	case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination:
 		return notSent("limited")
 	}
+	_, err = s.issueResetLink(ctx, a, Actor{Name: "anonymous", Client: client}, "", lang, policy, true)
+	return err
+}
+
+// issueResetLink makes a reset token for the account: mailed to the address on file when mail is
+// set, else returned for the page to offer. Only the newest link works.
+func (s *Service) issueResetLink(ctx context.Context, a *Account, actor Actor, reason, lang string, policy Policy, mail bool) (string, error) {
 	token, err := s.opts.NewToken()
 	if err != nil {
-		return err
+		return "", err
 	}
-	msg := Message{Channel: ChannelEmail, To: a.Email, Template: "reset_link", Lang: s.langFor(a, lang),
-		Data: map[string]string{"Name": a.Name(), "Link": s.link("/reset/" + token),
-			"Minutes": fmt.Sprint(int(policy.ResetTTL / time.Minute))}}
-	return s.store.CreateResetToken(ctx, a.ID, a.Username, s.opts.HashToken(token), client, now, now.Add(policy.ResetTTL), msg)
+	now := s.now()
+	l := ResetLink{AccountID: a.ID, Username: a.Username, Hash: s.opts.HashToken(token), Actor: actor, Reason: reason,
+		Now: now, Expires: now.Add(policy.ResetTTL)}
+	if mail {
+		l.Message = &Message{Channel: ChannelEmail, To: a.Email, Template: "reset_link", Lang: s.langFor(a, lang),
+			Data: map[string]string{"Name": a.Name(), "Link": s.link("/reset/" + token), "Minutes": minutes(policy.ResetTTL)}}
+	}
+	return token, s.store.CreateResetToken(ctx, l)
 }
+
+// minutes writes a lifetime in whole minutes for a message.
+func minutes(d time.Duration) string { return strconv.Itoa(int(d.Round(time.Minute) / time.Minute)) }
 
 // ErrBadResetLink answers every reset link that does not work.
 var ErrBadResetLink = &Error{Code: ENOTFOUND, Message: "This reset link does not work: it was used, replaced by a newer one, or has expired."}

@@ -190,24 +190,27 @@ func (s *AccountStore) CurrentLock(ctx context.Context, accountID int64) (*accou
 }
 
 // CreateResetToken stores a reset token; older ones stop working.
-func (s *AccountStore) CreateResetToken(ctx context.Context, accountID int64, username string, hash []byte, client string, now, expires time.Time, msg account.Message) error {
+func (s *AccountStore) CreateResetToken(ctx context.Context, l account.ResetLink) error {
 	return unavailable("create reset token", s.db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE reset_tokens SET superseded_at = $2 WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL`, accountID, now); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE reset_tokens SET superseded_at = $2 WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL`, l.AccountID, l.Now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO reset_tokens (account_id, token_hash, client, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5)`, accountID, hash, client, now, expires); err != nil {
+			VALUES ($1, $2, $3, $4, $5)`, l.AccountID, l.Hash, l.Actor.Client, l.Now, l.Expires); err != nil {
 			return err
 		}
-		if err := queue(ctx, tx, msg); err != nil {
-			return err
+		kv := []string{"via", "page"} // offered on the page right after a verified unlock
+		if l.Message != nil {
+			if err := queue(ctx, tx, *l.Message); err != nil {
+				return err
+			}
+			kv = []string{"via", "email"}
 		}
-		via := "email"
-		if msg.To == "" {
-			via = "page" // offered on the page right after a verified unlock
+		if l.Reason != "" {
+			kv = append(kv, "reason", l.Reason)
 		}
-		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "anonymous", Action: audit.ResetRequested,
-			AccountID: idPtr(accountID), Username: username, ClientIP: client, Details: audit.Details("via", via)})
+		return appendAudit(ctx, tx, &audit.Event{At: l.Now, Actor: l.Actor.Name, Action: audit.ResetRequested,
+			AccountID: idPtr(l.AccountID), Username: l.Username, ClientIP: l.Actor.Client, Details: audit.Details(kv...)})
 	}))
 }
 

@@ -337,3 +337,33 @@ func TestALockoutWaveEmailsTheAdministratorsOnce(t *testing.T) {
 		t.Fatal("the overview does not show the wave")
 	}
 }
+
+func TestAuditChainIsCheckedOnRequest(t *testing.T) {
+	h := newHarness(t)
+	au := h.staff("au", account.RoleAuditor)
+	if page := h.get(au, "/admin/audit"); strings.Contains(page.body, "The audit chain is intact") || !strings.Contains(page.body, "Check the whole chain now") {
+		t.Fatal("the chain was walked on a plain look at the log")
+	}
+	if page := h.get(au, "/admin/audit?verify=1"); !strings.Contains(page.body, "The audit chain is intact") {
+		t.Fatal("no chain result when asked")
+	}
+	if _, err := h.db.Pool.Exec(context.Background(), `ALTER TABLE audit_events DISABLE TRIGGER USER;
+		UPDATE audit_events SET actor = 'mallory' WHERE id = 1; ALTER TABLE audit_events ENABLE TRIGGER USER`); err != nil {
+		t.Fatal(err)
+	}
+	if page := h.get(au, "/admin/audit?verify=1"); !strings.Contains(page.body, "The audit chain is broken") {
+		t.Fatal("tampering not shown")
+	}
+}
+
+func TestAdminResetLinkIsAuditedWithWhoAndWhy(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	hd := h.staff("hd", account.RoleHelpdesk)
+	h.post(hd, "/admin/accounts/alice/send-reset", url.Values{"reason": {"caller verified, ticket 99"}, "confirm": {"yes"}})
+	events, _ := h.accounts.AuditEvents(context.Background(), account.AuditQuery{Action: "reset.requested", Limit: 5})
+	if len(events) != 1 || events[0].Actor != "helpdesk:hd" || !strings.Contains(events[0].Details, "ticket 99") {
+		t.Fatalf("reset audit: %+v", events)
+	}
+	h.lastMessage("alice@example.com", "reset_link")
+}

@@ -7,17 +7,13 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 )
 
-type loginData struct {
-	Username string
-}
-
 // loginForm shows the sign-in form, or sends a signed-in visitor to their account.
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 	if currentAccount(r) != nil {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return nil
 	}
-	p := s.newPage(r, "login_title", loginData{})
+	p := s.newPage(r, "login_title", nil)
 	p.Flash = s.popFlash(r)
 	w.Header().Set("Cache-Control", "no-store")
 	s.render(w, r, http.StatusOK, "login", p)
@@ -42,7 +38,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.log.Info("sign-in failed", "username", username, "client_ip", s.clientIP(r))
 		// The username is not echoed back: the page must read the same for every account.
-		p := s.newPage(r, "login_title", loginData{})
+		p := s.newPage(r, "login_title", nil)
 		p.Error = p.L.T("login_failed")
 		w.Header().Set("Cache-Control", "no-store")
 		s.render(w, r, http.StatusOK, "login", p)
