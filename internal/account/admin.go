@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Overview is the dashboard's summary.
@@ -71,10 +72,8 @@ func (s *Service) DashboardOverview(ctx context.Context) (*Overview, error) {
 
 // SearchAccounts finds accounts for the dashboard, a page at a time.
 func (s *Service) SearchAccounts(ctx context.Context, q AccountSearch) ([]*Account, error) {
-	q.Query = strings.TrimSpace(q.Query)
-	if len(q.Query) > 100 {
-		q.Query = q.Query[:100]
-	}
+	q.Query = searchText(q.Query, 100)
+	q.After = searchText(q.After, 64)
 	if q.State != "" && !q.State.Valid() {
 		q.State = ""
 	}
@@ -82,6 +81,21 @@ func (s *Service) SearchAccounts(ctx context.Context, q AccountSearch) ([]*Accou
 		q.Limit = 50
 	}
 	return s.store.SearchAccounts(ctx, q)
+}
+
+// searchText keeps what a search can compare: valid UTF-8 without control characters, trimmed,
+// at most n characters.
+func searchText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	if r := []rune(strings.TrimSpace(s)); len(r) > n {
+		return string(r[:n])
+	}
+	return strings.TrimSpace(s)
 }
 
 // Requests lists unlock requests ("open", "closed" or all).

@@ -102,6 +102,13 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 		return err
 	}
 	go sweep(ctx, a, sessions)
+	go func() {
+		// The dashboard's search ranks trigrams from a sample of the accounts; take it now
+		// rather than in the first search. Searches work without it, and take it themselves.
+		if err := a.store.PrepareSearch(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("sampling accounts for search", "err", err)
+		}
+	}()
 	delivered, err := a.startDelivery(ctx, metrics)
 	if err != nil {
 		return err

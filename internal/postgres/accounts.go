@@ -15,10 +15,16 @@ import (
 )
 
 // AccountStore implements account.Store.
-type AccountStore struct{ db *DB }
+type AccountStore struct {
+	db       *DB
+	walkRows int // see search.go
+	trigrams *trigramSample
+}
 
 // NewAccountStore returns the account store over db.
-func NewAccountStore(db *DB) *AccountStore { return &AccountStore{db: db} }
+func NewAccountStore(db *DB) *AccountStore {
+	return &AccountStore{db: db, walkRows: DefaultSearchWalk, trigrams: &trigramSample{}}
+}
 
 var _ account.Store = (*AccountStore)(nil)
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,46 +51,6 @@ func (s *AccountStore) Overview(ctx context.Context, now time.Time) (*account.Ov
 		o.Hours = append(o.Hours, account.HourCount{Hour: h, Locks: c[0], Unlocks: c[1]})
 	}
 	return o, nil
-}
-
-// SearchAccounts matches a substring of username, email, display name or phone (trigram indexes),
-// in username order after the keyset position.
-func (s *AccountStore) SearchAccounts(ctx context.Context, q account.AccountSearch) ([]*account.Account, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
-	}
-	if q.Query != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(q.Query)) + "%"
-		add(`(lower(username) LIKE $? OR lower(email) LIKE $? OR lower(display_name) LIKE $? OR phone LIKE $?)`, like)
-	}
-	if q.State != "" {
-		add(`state = $?`, string(q.State))
-	}
-	if q.After != "" {
-		add(`lower(username) > lower($?)`, q.After)
-	}
-	sql := `SELECT ` + accountColumns + ` FROM accounts`
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
-	}
-	sql += fmt.Sprintf(" ORDER BY lower(username) LIMIT %d", q.Limit)
-	rows, err := s.db.Pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, unavailable("search accounts", err)
-	}
-	defer rows.Close()
-	var out []*account.Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, unavailable("search accounts", rows.Err())
 }
 
 const requestColumns = `r.id, r.reference, r.account_id, r.login, r.contact, r.message, r.created_at, r.status, r.handled_by,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,7 +45,9 @@ func BenchmarkAuditedRejection(b *testing.B) {
 }
 
 // TestLoadSearchOverAMillionAccounts measures dashboard searches with 1,000,000 accounts in the
-// table (make bench; UNLOCKD_LOAD=1). The target is under 50 ms of server time per search.
+// table (make bench; UNLOCKD_LOAD=1). The target is under 50 ms of server time per search. A third
+// of the accounts have Chinese names of two or three characters, the rest Latin ones; email
+// addresses share 97 domains; every 50th account is locked.
 func TestLoadSearchOverAMillionAccounts(t *testing.T) {
 	if os.Getenv("UNLOCKD_LOAD") == "" {
 		t.Skip("load test: set UNLOCKD_LOAD=1 (make bench)")
@@ -54,42 +57,72 @@ func TestLoadSearchOverAMillionAccounts(t *testing.T) {
 	start := time.Now()
 	if _, err := db.Pool.Exec(ctx, `INSERT INTO accounts (username, email, phone, display_name, state)
 		SELECT 'user' || g, 'user' || g || '@corp' || (g % 97) || '.example.com',
-		       '+86138' || lpad(g::text, 8, '0'), 'Person ' || md5(g::text),
+		       '+86138' || lpad(g::text, 8, '0'),
+		       CASE WHEN g % 3 = 0
+		            THEN (string_to_array('王 李 张 刘 陈 杨 黄 赵 吴 周 徐 孙 马 朱 胡 郭 何 高 林 罗 诸葛 欧阳', ' '))[1 + abs(hashtext(g::text)) % 22]
+		              || (string_to_array('伟 芳 娜 敏 静 丽 强 磊 军 洋 勇 艳 杰 娟 涛 明 超 秀 霞 平 刚 桂 英 华 玉 兰 文 辉 建 国 红 云 飞 鹏 宇 浩 婷 雪 琳 晨', ' '))[1 + abs(hashtext(g || 'g')) % 40]
+		              || CASE WHEN g % 2 = 0 THEN (string_to_array('一 二 三 小 大 子 思 嘉 佳 雨 泽 梓 欣 可 宁 安 博 睿 轩 然', ' '))[1 + abs(hashtext(g || 'h')) % 20] ELSE '' END
+		            ELSE 'Person ' || md5(g::text) END,
 		       CASE WHEN g % 50 = 0 THEN 'locked' ELSE 'active' END
 		FROM generate_series(1, 1000000) g`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Pool.Exec(ctx, `ANALYZE accounts`); err != nil {
+	fmt.Printf("LOAD: inserted 1,000,000 accounts in %v\n", time.Since(start).Round(time.Second))
+	// What autovacuum does after a bulk load, done now: statistics, and the visibility map that
+	// lets the search read its index without the table.
+	if _, err := db.Pool.Exec(ctx, `VACUUM ANALYZE accounts`); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("LOAD: inserted 1,000,000 accounts in %v\n", time.Since(start).Round(time.Second))
 	store := postgres.NewAccountStore(db)
-	for _, q := range []account.AccountSearch{
-		{Query: "user4242", Limit: 50},
-		{Query: "corp13.example", Limit: 50},
-		{Query: "13800012", Limit: 50},
-		{Query: "a1b2", Limit: 50},
-		{State: account.StateLocked, Limit: 50},
-		{Query: "user99", State: account.StateLocked, Limit: 50},
-		{Query: "user", After: "user500000", Limit: 50},
+	if err := store.PrepareSearch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var withName string
+	if err := db.Pool.QueryRow(ctx, `SELECT display_name FROM accounts WHERE id = 3003`).Scan(&withName); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		q    account.AccountSearch
+	}{
+		{"a username", account.AccountSearch{Query: "user4242"}},
+		{"a username's start, 111,111 at the end of the order", account.AccountSearch{Query: "user9"}},
+		{"a whole email address", account.AccountSearch{Query: fmt.Sprintf("user4243@corp%d.example.com", 4243%97)}},
+		{"an email domain, 10,309 accounts", account.AccountSearch{Query: "corp13.example"}},
+		{"a whole phone number", account.AccountSearch{Query: "+8613800004242"}},
+		{"part of a phone number, 1,000 accounts", account.AccountSearch{Query: "13800012"}},
+		{"a rare substring of Latin names", account.AccountSearch{Query: "a1b2"}},
+		{"the same among locked accounts", account.AccountSearch{Query: "a1b2", State: account.StateLocked}},
+		{"in every account", account.AccountSearch{Query: "example"}},
+		{"a Chinese name of two or three characters", account.AccountSearch{Query: withName}},
+		{"a two-character Chinese name nobody has", account.AccountSearch{Query: "伟张"}},
+		{"a Chinese surname of two characters", account.AccountSearch{Query: "欧阳"}},
+		{"one letter", account.AccountSearch{Query: "e"}},
+		{"nothing matches", account.AccountSearch{Query: "zzzz"}},
+		{"locked accounts", account.AccountSearch{State: account.StateLocked}},
+		{"a username's start among locked accounts", account.AccountSearch{Query: "user99", State: account.StateLocked}},
+		{"page 10,001", account.AccountSearch{Query: "user", After: "user500000"}},
+		{"two ASCII letters no account holds (walks every account)", account.AccountSearch{Query: "qq"}},
 	} {
-		var worst time.Duration
+		c.q.Limit = 50
+		var took []time.Duration
 		var n int
-		for i := 0; i < 5; i++ {
+		for range 5 {
 			t0 := time.Now()
-			res, err := store.SearchAccounts(ctx, q)
+			res, err := store.SearchAccounts(ctx, c.q)
 			if err != nil {
 				t.Fatal(err)
 			}
 			n = len(res)
-			worst = max(worst, time.Since(t0))
+			took = append(took, time.Since(t0))
 		}
+		slices.Sort(took)
 		verdict := "within 50 ms"
-		if worst > 50*time.Millisecond {
-			// Reported, not failed: the figure depends on what else the machine runs, and the
-			// slow shapes (common substrings across all four columns) are known work.
+		if took[4] > 50*time.Millisecond {
+			// Reported, not failed: the figure depends on what else the machine runs.
 			verdict = "OVER 50 ms"
 		}
-		fmt.Printf("LOAD: search %+v: %d results, slowest of 5 %v (%s)\n", q, n, worst.Round(100*time.Microsecond), verdict)
+		fmt.Printf("LOAD: search %-58s %q: %2d results, median %v, slowest of 5 %v (%s)\n", c.what, c.q.Query, n,
+			took[2].Round(100*time.Microsecond), took[4].Round(100*time.Microsecond), verdict)
 	}
 }

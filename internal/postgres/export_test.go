@@ -1,0 +1,16 @@
+package postgres
+
+// SetSearchWalk changes how many index entries a search walks before it asks an index, so that
+// tests reach every path with a few accounts.
+func (s *AccountStore) SetSearchWalk(n int) { s.walkRows = n }
+
+// IndexableTrigrams and IsBigram are what a search hands to its indexes.
+func IndexableTrigrams(query string) []string {
+	var out []string
+	for _, g := range indexableTrigrams(query) {
+		out = append(out, string(g[:]))
+	}
+	return out
+}
+
+var IsBigram = isBigram

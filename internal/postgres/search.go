@@ -1,0 +1,303 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+// The dashboard's account search, built to answer in milliseconds with a million accounts.
+//
+// A search matches a substring of the username, email, display name or phone, without regard to
+// letter case. Results come in two tiers, each in username order (search_key: the lower-case
+// username in byte order):
+//
+//  1. accounts whose username starts with the query: a range of the accounts_search_order index;
+//  2. every other match, found in one of two ways.
+//     - The walk reads accounts_search_order in order (it includes search_text, so no table row
+//     is read) for at most walkRows entries: when matches are common it fills a page at once.
+//     - When that window holds too few, an index is asked for the rest, and the whole query is
+//     checked on what it returns. The trigram index is given only the query's rarest trigrams
+//     (ranked from a sample of the table: a trigram in every email domain costs the index much
+//     and narrows nothing). Two characters beyond ASCII (a Chinese name) go to the bigram
+//     index; one or two ASCII letters have no index, and the walk goes on to the end.
+//
+// A page ends with the last username it shows: the next page starts after it, in its tier.
+// Every query runs unprepared, so the planner sees the values (the state, the patterns) and can
+// use the partial index of a state.
+
+// DefaultSearchWalk is how many index entries a search walks in order before it asks the
+// trigram index: about 6 ms here.
+const DefaultSearchWalk = 10000
+
+const (
+	// searchTrigrams is how many of the query's rarest trigrams the trigram index is given.
+	searchTrigrams = 3
+	// trigramSampleRows is how many accounts the trigram ranking is drawn from, and
+	// trigramSampleAge how long it serves before it is drawn again.
+	trigramSampleRows = 10000
+	trigramSampleAge  = time.Hour
+)
+
+// SearchAccounts returns a page of accounts matching q; see the comment at the top of this file.
+func (s *AccountStore) SearchAccounts(ctx context.Context, q account.AccountSearch) ([]*account.Account, error) {
+	query := strings.ToLower(q.Query)
+	after := strings.ToLower(q.After)
+	var ids []int64
+	var err error
+	if query == "" {
+		ids, err = s.searchIDs(ctx, `SELECT id FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
+			ORDER BY search_key LIMIT $3`, after, string(q.State), q.Limit)
+	} else {
+		ids, err = s.searchMatches(ctx, q.Query, after, string(q.State), q.Limit)
+	}
+	if err != nil {
+		return nil, unavailable("search accounts", err)
+	}
+	return s.accountsInOrder(ctx, ids)
+}
+
+func (s *AccountStore) searchMatches(ctx context.Context, q, after, state string, limit int) ([]int64, error) {
+	query := strings.ToLower(q) // what usernames (ASCII) are compared with
+	var ids []int64
+	if after == "" || strings.HasPrefix(after, query) {
+		// Tier 1. Usernames are ASCII, so every key that starts with query sorts below
+		// query + U+10FFFF in byte order.
+		var err error
+		ids, err = s.searchIDs(ctx, `SELECT id FROM accounts
+			WHERE search_key >= $1 AND search_key < $1 || chr(1114111) AND search_key > $2 AND ($3 = '' OR state = $3)
+			ORDER BY search_key LIMIT $4`, query, after, state, limit)
+		if err != nil || len(ids) == limit {
+			return ids, err
+		}
+		after = ""
+	}
+	// Tier 2, first the walk: at most walkRows index entries in order, stopping at a full page.
+	// $1 the query, $2 the state or '', $3 the key to start after, $4 how many, $5 the query as a
+	// LIKE pattern, lower-cased by search_fold as search_text is.
+	const others = ` search_text LIKE search_fold($5) AND NOT starts_with(search_key, $1)`
+	like := "%" + likeEscaper.Replace(q) + "%"
+	walked, err := s.searchIDs(ctx, `SELECT id FROM (
+			SELECT id, search_key, search_text FROM accounts WHERE search_key > $3 AND ($2 = '' OR state = $2)
+			ORDER BY search_key LIMIT $6) w
+		WHERE`+others+` ORDER BY search_key LIMIT $4`, query, state, after, limit-len(ids), like, s.walkRows)
+	ids = append(ids, walked...)
+	if err != nil || len(ids) == limit {
+		return ids, err
+	}
+	// Too few in the window: where did it end?
+	var end string
+	err = s.db.Pool.QueryRow(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
+		ORDER BY search_key OFFSET $3 LIMIT 1`, pgx.QueryExecModeExec, after, state, s.walkRows-1).Scan(&end)
+	if err == pgx.ErrNoRows { // the window held every account there is
+		return ids, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Past the window, an index finds the candidates and the whole query is checked on them. The
+	// materialized CTE keeps the planner on that index: asked for search_key order, it would walk.
+	args := []any{query, state, end, limit - len(ids), like}
+	var found []string
+	switch rare := s.trigrams.rarest(q, searchTrigrams, s.db); {
+	case len(rare) > 0:
+		for _, pattern := range rare {
+			args = append(args, pattern)
+			found = append(found, "search_text LIKE $"+strconv.Itoa(len(args)))
+		}
+	case isBigram(q):
+		// Two Chinese characters are a whole name, and too short for a trigram.
+		args = append(args, q)
+		found = append(found, "account_bigrams(search_text) @> ARRAY[search_fold($6)]")
+	default:
+		// Nothing an index can use (one letter, or two ASCII ones): walk on.
+		rest, err := s.searchIDs(ctx, `SELECT id FROM accounts WHERE`+others+` AND ($2 = '' OR state = $2)
+			AND search_key > $3 ORDER BY search_key LIMIT $4`, args...)
+		return append(ids, rest...), err
+	}
+	rest, err := s.searchIDs(ctx, `WITH found AS MATERIALIZED (
+			SELECT id, search_key, search_text, state FROM accounts WHERE `+strings.Join(found, " AND ")+`)
+		SELECT id FROM found WHERE`+others+` AND ($2 = '' OR state = $2) AND search_key > $3
+		ORDER BY search_key LIMIT $4`, args...)
+	return append(ids, rest...), err
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+// isBigram reports whether query is two characters that lower-case to themselves, one of them
+// beyond ASCII, without space: what the account_bigrams index holds.
+func isBigram(query string) bool {
+	runes := []rune(query)
+	if len(runes) != 2 || (runes[0] < utf8.RuneSelf && runes[1] < utf8.RuneSelf) {
+		return false
+	}
+	for _, r := range runes {
+		if _, ok := foldsAlone(r); !ok || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// searchIDs runs one step of a search, unprepared so that it is planned for its values.
+func (s *AccountStore) searchIDs(ctx context.Context, sql string, args ...any) ([]int64, error) {
+	rows, err := s.db.Pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// accountsInOrder reads the accounts a search found, in the order it found them.
+func (s *AccountStore) accountsInOrder(ctx context.Context, ids []int64) ([]*account.Account, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.db.Pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, unavailable("search accounts", err)
+	}
+	byID := make(map[int64]*account.Account, len(ids))
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		byID[a.ID] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("search accounts", err)
+	}
+	out := make([]*account.Account, 0, len(ids))
+	for _, id := range ids {
+		if a := byID[id]; a != nil { // gone since the search: left out
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// PrepareSearch draws the sample that ranks trigrams. Searches draw it themselves when it is
+// missing or an hour old, in the background; serve calls this at start so that the first
+// searches have it.
+func (s *AccountStore) PrepareSearch(ctx context.Context) error {
+	return s.trigrams.refresh(ctx, s.db)
+}
+
+// trigramSample counts the trigrams of a sample of search_text values, to tell a rare trigram
+// from a common one. It only chooses what the trigram index is asked: results are the same
+// with any sample, or none.
+type trigramSample struct {
+	mu         sync.Mutex
+	counts     map[[3]rune]int32
+	takenAt    time.Time
+	refreshing bool
+}
+
+// rarest returns LIKE patterns for up to n of query's trigrams, the rarest in the sample first
+// (every one while there is no sample yet), and draws a new sample in the background when the
+// one it has is missing or old.
+func (t *trigramSample) rarest(query string, n int, db *DB) []string {
+	t.refreshIfStale(db)
+	grams := indexableTrigrams(query)
+	t.mu.Lock()
+	counts := t.counts
+	t.mu.Unlock()
+	if counts != nil {
+		slices.SortStableFunc(grams, func(a, b [3]rune) int { return int(counts[a] - counts[b]) })
+		grams = grams[:min(n, len(grams))]
+	}
+	patterns := make([]string, len(grams))
+	for i, g := range grams {
+		patterns[i] = "%" + string(g[:]) + "%"
+	}
+	return patterns
+}
+
+// indexableTrigrams lists the distinct three-character windows of query that pg_trgm indexes
+// (letters and digits) and that search_fold turns into exactly what Go does: ASCII, and letters
+// without case such as Chinese. Others (É, or İ which lower-cases to two characters) are left out.
+func indexableTrigrams(query string) [][3]rune {
+	var out [][3]rune
+	var run []rune // the current run of indexable characters, lower-cased
+	for _, r := range query {
+		folded, ok := foldsAlone(r)
+		if !ok || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			run = run[:0]
+			continue
+		}
+		run = append(run, folded)
+		if len(run) >= 3 {
+			if g := [3]rune(run[len(run)-3:]); !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// foldsAlone returns r in lower case when every lower-casing agrees on it: ASCII, or a
+// character without case.
+func foldsAlone(r rune) (rune, bool) {
+	if r < utf8.RuneSelf {
+		return unicode.ToLower(r), true
+	}
+	return r, unicode.SimpleFold(r) == r && unicode.ToLower(r) == r && unicode.ToUpper(r) == r
+}
+
+func (t *trigramSample) refreshIfStale(db *DB) {
+	t.mu.Lock()
+	stale := !t.refreshing && time.Since(t.takenAt) > trigramSampleAge
+	if stale {
+		t.refreshing = true
+	}
+	t.mu.Unlock()
+	if stale {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = t.refresh(ctx, db) // on failure the next search tries again
+		}()
+	}
+}
+
+func (t *trigramSample) refresh(ctx context.Context, db *DB) error {
+	defer func() {
+		t.mu.Lock()
+		t.refreshing = false
+		t.mu.Unlock()
+	}()
+	// SYSTEM sampling reads whole pages at random: the share of pages that holds about
+	// trigramSampleRows rows, from the planner's row count.
+	rows, err := db.Pool.Query(ctx, `SELECT search_text FROM accounts TABLESAMPLE SYSTEM (
+			(SELECT least(100, greatest(0.01, 150.0 * $1 / greatest(reltuples, 1))) FROM pg_class WHERE oid = 'accounts'::regclass))
+		LIMIT $1`, trigramSampleRows)
+	if err != nil {
+		return unavailable("sample accounts", err)
+	}
+	counts := make(map[[3]rune]int32)
+	var text string
+	if _, err := pgx.ForEachRow(rows, []any{&text}, func() error {
+		runes := []rune(text)
+		for i := 0; i+3 <= len(runes); i++ {
+			counts[[3]rune(runes[i:i+3])]++
+		}
+		return nil
+	}); err != nil {
+		return unavailable("sample accounts", err)
+	}
+	t.mu.Lock()
+	t.counts, t.takenAt = counts, time.Now()
+	t.mu.Unlock()
+	return nil
+}

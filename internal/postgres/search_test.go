@@ -1,0 +1,169 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/postgres"
+)
+
+// searchFixture is one account as the search sees it.
+type searchFixture struct {
+	username, email, phone, name string
+	state                        account.State
+}
+
+// searchFixtures makes 1,200 accounts with prefixes that crowd one end of the username order,
+// shared email domains, phones, Latin and Chinese names, and a few locked accounts.
+func searchFixtures() []searchFixture {
+	surnames := []string{"王", "李", "张", "刘", "诸葛", "欧阳"}
+	given := []string{"伟", "芳", "娜", "敏", "静", "明", "小红"}
+	var out []searchFixture
+	for i := range 1200 {
+		f := searchFixture{
+			username: fmt.Sprintf("u%04d", i),
+			email:    fmt.Sprintf("u%04d@corp%d.example.com", i, i%7),
+			state:    account.StateActive,
+		}
+		switch {
+		case i%5 == 0:
+			f.username = fmt.Sprintf("zhang.%d", i) // a crowd at the far end of the order
+		case i%11 == 0:
+			f.username = fmt.Sprintf("Mixed_Case-%d", i)
+		}
+		if i%3 == 0 {
+			f.phone = fmt.Sprintf("+86138%08d", i*7919)
+		}
+		if i%2 == 0 {
+			f.name = surnames[i%len(surnames)] + given[i/7%len(given)]
+		} else {
+			f.name = fmt.Sprintf("Person %x", i*2654435761%1000003)
+		}
+		switch i {
+		case 17:
+			f.name = "Percent 100% under_score back\\slash"
+		case 18, 1118:
+			f.name = "Émile Zola"
+		}
+		if i%13 == 0 {
+			f.state = account.StateLocked
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// expectedSearch is the search's definition, by brute force: accounts whose username starts with
+// the query, then the others that contain it anywhere, each in byte order of the lower-case
+// username. (Go and PostgreSQL agree on the lower case of the fixtures.)
+func expectedSearch(fs []searchFixture, query string, state account.State) []string {
+	q := strings.ToLower(query)
+	var first, others []string
+	for _, f := range fs {
+		if state != "" && f.state != state {
+			continue
+		}
+		key := strings.ToLower(f.username)
+		text := key + "\n" + strings.ToLower(f.email) + "\n" + strings.ToLower(f.name) + "\n" + f.phone
+		switch {
+		case strings.HasPrefix(key, q):
+			first = append(first, key)
+		case strings.Contains(text, q):
+			others = append(others, key)
+		}
+	}
+	slices.Sort(first)
+	slices.Sort(others)
+	return append(first, others...)
+}
+
+func TestSearchFindsWhatASubstringScanFinds(t *testing.T) {
+	db := mustDB(t)
+	ctx := context.Background()
+	fixtures := searchFixtures()
+	batch := `INSERT INTO accounts (username, email, phone, display_name, state) VALUES `
+	var args []any
+	for i, f := range fixtures {
+		if i > 0 {
+			batch += ","
+		}
+		n := len(args)
+		batch += fmt.Sprintf("($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+		args = append(args, f.username, f.email, f.phone, f.name, string(f.state))
+	}
+	if _, err := db.Pool.Exec(ctx, batch, args...); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{
+		"", "zhang", "ZHANG.1", "u00", "u0999", "corp3", "corp3.example.com", "u0042@corp0.example.com",
+		"+86138", "13800", "7919", "张", "张伟", "诸葛", "欧阳小红", "小红", "person 1", "e", "1", "0", "qq",
+		"%", "_", "\\", "ÉMILE", "émile z", "100% under", "under_score", "mixed_case", "nobody-has-this", ".", "@",
+	}
+	for _, walk := range []int{1, 25, postgres.DefaultSearchWalk} {
+		for _, sampled := range []bool{false, true} {
+			store := postgres.NewAccountStore(db)
+			store.SetSearchWalk(walk)
+			if sampled {
+				if err := store.PrepareSearch(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, query := range queries {
+				for _, state := range []account.State{"", account.StateLocked} {
+					want := expectedSearch(fixtures, query, state)
+					var got []string
+					after := ""
+					for page := 0; ; page++ {
+						list, err := store.SearchAccounts(ctx, account.AccountSearch{Query: query, State: state, After: after, Limit: 7})
+						if err != nil {
+							t.Fatalf("walk %d, %q in %q: %v", walk, query, state, err)
+						}
+						for _, a := range list {
+							got = append(got, strings.ToLower(a.Username))
+						}
+						if len(list) < 7 || page > 400 {
+							break
+						}
+						after = list[len(list)-1].Username
+					}
+					if !slices.Equal(got, want) {
+						t.Errorf("walk %d, sample %v: %q in state %q: %d results, want %d\n got  %.300q\n want %.300q",
+							walk, sampled, query, state, len(got), len(want), got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// The search's generated columns follow every change of what they are made of.
+func TestSearchFollowsChangesToAnAccount(t *testing.T) {
+	db := mustDB(t)
+	ctx := context.Background()
+	store := postgres.NewAccountStore(db)
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO accounts (username, email, display_name) VALUES ('li.na', 'li.na@corp.example.com', '李娜')`); err != nil {
+		t.Fatal(err)
+	}
+	find := func(q string) int {
+		list, err := store.SearchAccounts(ctx, account.AccountSearch{Query: q, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	if find("李娜") != 1 || find("corp.example") != 1 {
+		t.Fatal("a new account is not found")
+	}
+	if _, err := db.Pool.Exec(ctx, `UPDATE accounts SET display_name = '王芳', email = 'wf@other.example.com', phone = '+8613912345678'`); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]int{"李娜": 0, "王芳": 1, "corp.example": 0, "other.example": 1, "13912345678": 1} {
+		if got := find(q); got != want {
+			t.Errorf("after the change, %q finds %d, want %d", q, got, want)
+		}
+	}
+}
