@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -366,4 +367,48 @@ func TestAdminResetLinkIsAuditedWithWhoAndWhy(t *testing.T) {
 		t.Fatalf("reset audit: %+v", events)
 	}
 	h.lastMessage("alice@example.com", "reset_link")
+}
+
+// The accounts page pages through a search by its own links, usernames that start with the
+// query first, and takes any input without an error.
+func TestDashboardSearchPagesThroughEveryMatch(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if _, err := h.db.Pool.Exec(ctx, `INSERT INTO accounts (username, email, display_name)
+		SELECT CASE WHEN g % 2 = 0 THEN 'wang.' || g ELSE 'a.wang' || g END, 'w' || g || '@corp.example.com', '王' || g
+		FROM generate_series(1, 120) g`); err != nil {
+		t.Fatal(err)
+	}
+	hd := h.staff("hd", account.RoleHelpdesk)
+	link := regexp.MustCompile(`href="/admin/accounts/([^"]+)"`)
+	next := regexp.MustCompile(`href="(/admin/accounts\?[^"]*after=[^"]*)"`)
+	var seen []string
+	path := "/admin/accounts?q=WANG"
+	for range 10 {
+		res := h.get(hd, path)
+		if res.status != http.StatusOK {
+			t.Fatalf("%s: %d", path, res.status)
+		}
+		for _, m := range link.FindAllStringSubmatch(res.body, -1) {
+			seen = append(seen, m[1])
+		}
+		m := next.FindStringSubmatch(res.body)
+		if m == nil {
+			break
+		}
+		path = html.UnescapeString(m[1])
+	}
+	if len(seen) != 120 {
+		t.Fatalf("%d accounts over the pages, want 120", len(seen))
+	}
+	for i, u := range seen {
+		if first := i < 60; first != strings.HasPrefix(u, "wang.") {
+			t.Fatalf("result %d is %s: usernames starting with the query come first", i, u)
+		}
+	}
+	for _, q := range []string{"%00", "%FF%FE", "%25%5F%5C", strings.Repeat("%E7%8E%8B", 150), "a&state=bogus&after=%00"} {
+		if res := h.get(hd, "/admin/accounts?q="+q); res.status != http.StatusOK {
+			t.Errorf("search for %q: %d", q, res.status)
+		}
+	}
 }
