@@ -1,7 +1,8 @@
 -- +goose Up
 -- The dashboard's account search (internal/postgres/search.go) reads these instead of four
 -- trigram indexes over four expressions:
---   search_key   the lower-case username (ASCII) in byte order: the order results come in;
+--   search_key   the username (ASCII) in lower case and byte order, whatever the database's
+--                locale: the order results come in;
 --   search_text  everything a search matches, in search_fold's lower case, one field per line,
 --                so that no match spans two fields.
 -- accounts_search_order holds both, so walking it in order reads no table rows;
@@ -15,7 +16,8 @@
 -- +goose StatementBegin
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu') THEN
+    IF EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu')
+       AND current_setting('server_encoding') = 'UTF8' THEN
         CREATE FUNCTION search_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
             AS $f$ SELECT lower(t COLLATE "und-x-icu") $f$;
     ELSE
@@ -26,7 +28,7 @@ END
 $$;
 -- +goose StatementEnd
 ALTER TABLE accounts
-    ADD COLUMN search_key text COLLATE "C" GENERATED ALWAYS AS (lower(username)) STORED,
+    ADD COLUMN search_key text COLLATE "C" GENERATED ALWAYS AS (lower(username COLLATE "C")) STORED,
     ADD COLUMN search_text text GENERATED ALWAYS AS (
         search_fold(username || E'\n' || email || E'\n' || display_name || E'\n' || phone)) STORED;
 CREATE INDEX accounts_search_order ON accounts (search_key) INCLUDE (id, state, search_text);

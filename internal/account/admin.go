@@ -86,16 +86,16 @@ func (s *Service) SearchAccounts(ctx context.Context, q AccountSearch) ([]*Accou
 // searchText keeps what a search can compare: valid UTF-8 without control characters, trimmed,
 // at most n characters.
 func searchText(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return -1
 		}
 		return r
-	}, strings.ToValidUTF8(s, ""))
-	if r := []rune(strings.TrimSpace(s)); len(r) > n {
+	}, strings.ToValidUTF8(s, "")))
+	if r := []rune(s); len(r) > n {
 		return string(r[:n])
 	}
-	return strings.TrimSpace(s)
+	return s
 }
 
 // Requests lists unlock requests ("open", "closed" or all).

@@ -49,44 +49,53 @@ const (
 )
 
 // SearchAccounts returns a page of accounts matching q; see the comment at the top of this file.
+// Its steps read one snapshot, so that a window walked in one statement is where the next starts.
 func (s *AccountStore) SearchAccounts(ctx context.Context, q account.AccountSearch) ([]*account.Account, error) {
-	query := strings.ToLower(q.Query)
-	after := strings.ToLower(q.After)
-	var ids []int64
-	var err error
-	if query == "" {
-		ids, err = s.searchIDs(ctx, `SELECT id FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
-			ORDER BY search_key LIMIT $3`, after, string(q.State), q.Limit)
-	} else {
-		ids, err = s.searchMatches(ctx, q.Query, after, string(q.State), q.Limit)
-	}
+	var list []*account.Account
+	err := pgx.BeginTxFunc(ctx, s.db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			var ids []int64
+			var err error
+			if q.Query == "" {
+				ids, err = searchIDs(ctx, tx, `SELECT id FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
+					ORDER BY search_key LIMIT $3`, asciiLower(q.After), string(q.State), q.Limit)
+			} else {
+				ids, err = s.searchMatches(ctx, tx, q.Query, asciiLower(q.After), string(q.State), q.Limit)
+			}
+			if err == nil {
+				list, err = accountsInOrder(ctx, tx, ids)
+			}
+			return err
+		})
 	if err != nil {
 		return nil, unavailable("search accounts", err)
 	}
-	return s.accountsInOrder(ctx, ids)
+	return list, nil
 }
 
-func (s *AccountStore) searchMatches(ctx context.Context, q, after, state string, limit int) ([]int64, error) {
-	query := strings.ToLower(q) // what usernames (ASCII) are compared with
+func (s *AccountStore) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state string, limit int) ([]int64, error) {
+	// Usernames are ASCII: lower-casing ASCII alone compares them, whatever the database's
+	// locale would make of other letters.
+	query := asciiLower(q)
 	var ids []int64
 	if after == "" || strings.HasPrefix(after, query) {
-		// Tier 1. Usernames are ASCII, so every key that starts with query sorts below
-		// query + U+10FFFF in byte order.
+		// Tier 1. Usernames hold only letters, digits and . _ -, so every key that starts with
+		// query sorts below query + DEL in byte order.
 		var err error
-		ids, err = s.searchIDs(ctx, `SELECT id FROM accounts
-			WHERE search_key >= $1 AND search_key < $1 || chr(1114111) AND search_key > $2 AND ($3 = '' OR state = $3)
-			ORDER BY search_key LIMIT $4`, query, after, state, limit)
+		ids, err = searchIDs(ctx, tx, `SELECT id FROM accounts
+			WHERE search_key >= $1 AND search_key < $2 AND search_key > $3 AND ($4 = '' OR state = $4)
+			ORDER BY search_key LIMIT $5`, query, query+"\x7f", after, state, limit)
 		if err != nil || len(ids) == limit {
 			return ids, err
 		}
 		after = ""
 	}
 	// Tier 2, first the walk: at most walkRows index entries in order, stopping at a full page.
-	// $1 the query, $2 the state or '', $3 the key to start after, $4 how many, $5 the query as a
-	// LIKE pattern, lower-cased by search_fold as search_text is.
+	// $1 the query (ASCII lower case), $2 the state or '', $3 the key to start after, $4 how
+	// many, $5 the query as a LIKE pattern, lower-cased by search_fold as search_text is.
 	const others = ` search_text LIKE search_fold($5) AND NOT starts_with(search_key, $1)`
 	like := "%" + likeEscaper.Replace(q) + "%"
-	walked, err := s.searchIDs(ctx, `SELECT id FROM (
+	walked, err := searchIDs(ctx, tx, `SELECT id FROM (
 			SELECT id, search_key, search_text FROM accounts WHERE search_key > $3 AND ($2 = '' OR state = $2)
 			ORDER BY search_key LIMIT $6) w
 		WHERE`+others+` ORDER BY search_key LIMIT $4`, query, state, after, limit-len(ids), like, s.walkRows)
@@ -96,7 +105,7 @@ func (s *AccountStore) searchMatches(ctx context.Context, q, after, state string
 	}
 	// Too few in the window: where did it end?
 	var end string
-	err = s.db.Pool.QueryRow(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
+	err = tx.QueryRow(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
 		ORDER BY search_key OFFSET $3 LIMIT 1`, pgx.QueryExecModeExec, after, state, s.walkRows-1).Scan(&end)
 	if err == pgx.ErrNoRows { // the window held every account there is
 		return ids, nil
@@ -108,11 +117,11 @@ func (s *AccountStore) searchMatches(ctx context.Context, q, after, state string
 	// materialized CTE keeps the planner on that index: asked for search_key order, it would walk.
 	args := []any{query, state, end, limit - len(ids), like}
 	var found []string
-	switch rare := s.trigrams.rarest(q, searchTrigrams, s.db); {
-	case len(rare) > 0:
-		for _, pattern := range rare {
-			args = append(args, pattern)
-			found = append(found, "search_text LIKE $"+strconv.Itoa(len(args)))
+	switch pieces := s.trigrams.rarest(q, searchTrigrams, s.db); {
+	case len(pieces) > 0:
+		for _, piece := range pieces {
+			args = append(args, "%"+piece+"%")
+			found = append(found, "search_text LIKE search_fold($"+strconv.Itoa(len(args))+")")
 		}
 	case isBigram(q):
 		// Two Chinese characters are a whole name, and too short for a trigram.
@@ -120,15 +129,25 @@ func (s *AccountStore) searchMatches(ctx context.Context, q, after, state string
 		found = append(found, "account_bigrams(search_text) @> ARRAY[search_fold($6)]")
 	default:
 		// Nothing an index can use (one letter, or two ASCII ones): walk on.
-		rest, err := s.searchIDs(ctx, `SELECT id FROM accounts WHERE`+others+` AND ($2 = '' OR state = $2)
+		rest, err := searchIDs(ctx, tx, `SELECT id FROM accounts WHERE`+others+` AND ($2 = '' OR state = $2)
 			AND search_key > $3 ORDER BY search_key LIMIT $4`, args...)
 		return append(ids, rest...), err
 	}
-	rest, err := s.searchIDs(ctx, `WITH found AS MATERIALIZED (
-			SELECT id, search_key, search_text, state FROM accounts WHERE `+strings.Join(found, " AND ")+`)
-		SELECT id FROM found WHERE`+others+` AND ($2 = '' OR state = $2) AND search_key > $3
+	rest, err := searchIDs(ctx, tx, `WITH found AS MATERIALIZED (
+			SELECT id, search_key, search_text, state FROM accounts WHERE `+strings.Join(found, " AND ")+` AND search_key > $3)
+		SELECT id FROM found WHERE`+others+` AND ($2 = '' OR state = $2)
 		ORDER BY search_key LIMIT $4`, args...)
 	return append(ids, rest...), err
+}
+
+// asciiLower lower-cases ASCII letters only.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
@@ -149,8 +168,8 @@ func isBigram(query string) bool {
 }
 
 // searchIDs runs one step of a search, unprepared so that it is planned for its values.
-func (s *AccountStore) searchIDs(ctx context.Context, sql string, args ...any) ([]int64, error) {
-	rows, err := s.db.Pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
+func searchIDs(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([]int64, error) {
+	rows, err := tx.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -158,13 +177,13 @@ func (s *AccountStore) searchIDs(ctx context.Context, sql string, args ...any) (
 }
 
 // accountsInOrder reads the accounts a search found, in the order it found them.
-func (s *AccountStore) accountsInOrder(ctx context.Context, ids []int64) ([]*account.Account, error) {
+func accountsInOrder(ctx context.Context, tx pgx.Tx, ids []int64) ([]*account.Account, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ANY($1)`, ids)
+	rows, err := tx.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ANY($1)`, ids)
 	if err != nil {
-		return nil, unavailable("search accounts", err)
+		return nil, err
 	}
 	byID := make(map[int64]*account.Account, len(ids))
 	for rows.Next() {
@@ -176,11 +195,11 @@ func (s *AccountStore) accountsInOrder(ctx context.Context, ids []int64) ([]*acc
 		byID[a.ID] = a
 	}
 	if err := rows.Err(); err != nil {
-		return nil, unavailable("search accounts", err)
+		return nil, err
 	}
 	out := make([]*account.Account, 0, len(ids))
 	for _, id := range ids {
-		if a := byID[id]; a != nil { // gone since the search: left out
+		if a := byID[id]; a != nil { // always, in the same snapshot
 			out = append(out, a)
 		}
 	}
@@ -204,41 +223,51 @@ type trigramSample struct {
 	refreshing bool
 }
 
-// rarest returns LIKE patterns for up to n of query's trigrams, the rarest in the sample first
-// (every one while there is no sample yet), and draws a new sample in the background when the
-// one it has is missing or old.
+// rarest returns up to n of query's three-character pieces that the trigram index can use, the
+// rarest in the sample first (every one while there is no sample yet), as the query has them:
+// search_fold lower-cases them in SQL as it does search_text. It draws a new sample in the
+// background when the one it has is missing or old.
 func (t *trigramSample) rarest(query string, n int, db *DB) []string {
 	t.refreshIfStale(db)
-	grams := indexableTrigrams(query)
+	pieces := indexableTrigrams(query)
 	t.mu.Lock()
 	counts := t.counts
 	t.mu.Unlock()
 	if counts != nil {
-		slices.SortStableFunc(grams, func(a, b [3]rune) int { return int(counts[a] - counts[b]) })
-		grams = grams[:min(n, len(grams))]
+		slices.SortStableFunc(pieces, func(a, b trigram) int { return int(counts[a.folded] - counts[b.folded]) })
+		pieces = pieces[:min(n, len(pieces))]
 	}
-	patterns := make([]string, len(grams))
-	for i, g := range grams {
-		patterns[i] = "%" + string(g[:]) + "%"
+	out := make([]string, len(pieces))
+	for i, p := range pieces {
+		out[i] = p.raw
 	}
-	return patterns
+	return out
 }
 
-// indexableTrigrams lists the distinct three-character windows of query that pg_trgm indexes
-// (letters and digits) and that search_fold turns into exactly what Go does: ASCII, and letters
-// without case such as Chinese. Others (É, or İ which lower-cases to two characters) are left out.
-func indexableTrigrams(query string) [][3]rune {
-	var out [][3]rune
-	var run []rune // the current run of indexable characters, lower-cased
+// trigram is three characters of a query, as typed and lower-cased.
+type trigram struct {
+	raw    string
+	folded [3]rune
+}
+
+// indexableTrigrams lists the distinct three-character pieces of query that pg_trgm indexes
+// (letters and digits) and whose lower case is one character each, the same in any locale:
+// ASCII, and letters without case such as Chinese. Others (É, Σ, or İ, which lower-cases to
+// two characters) are left out, so that every piece lower-cases to a piece of the query's
+// lower case.
+func indexableTrigrams(query string) []trigram {
+	var out []trigram
+	var raw, folded []rune // the current run of indexable characters
 	for _, r := range query {
-		folded, ok := foldsAlone(r)
+		f, ok := foldsAlone(r)
 		if !ok || !(unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			run = run[:0]
+			raw, folded = raw[:0], folded[:0]
 			continue
 		}
-		run = append(run, folded)
-		if len(run) >= 3 {
-			if g := [3]rune(run[len(run)-3:]); !slices.Contains(out, g) {
+		raw, folded = append(raw, r), append(folded, f)
+		if len(raw) >= 3 {
+			g := trigram{raw: string(raw[len(raw)-3:]), folded: [3]rune(folded[len(folded)-3:])}
+			if !slices.ContainsFunc(out, func(o trigram) bool { return o.folded == g.folded }) {
 				out = append(out, g)
 			}
 		}
@@ -264,19 +293,17 @@ func (t *trigramSample) refreshIfStale(db *DB) {
 	t.mu.Unlock()
 	if stale {
 		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = t.refresh(ctx, db) // on failure the next search tries again
+			t.mu.Lock()
+			t.refreshing = false
+			t.mu.Unlock()
 		}()
 	}
 }
 
 func (t *trigramSample) refresh(ctx context.Context, db *DB) error {
-	defer func() {
-		t.mu.Lock()
-		t.refreshing = false
-		t.mu.Unlock()
-	}()
 	// SYSTEM sampling reads whole pages at random: the share of pages that holds about
 	// trigramSampleRows rows, from the planner's row count.
 	rows, err := db.Pool.Query(ctx, `SELECT search_text FROM accounts TABLESAMPLE SYSTEM (

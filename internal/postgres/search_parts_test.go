@@ -13,11 +13,11 @@ func TestWhatASearchHandsToItsIndexes(t *testing.T) {
 		trigrams []string
 		bigram   bool
 	}{
-		{"User4242", []string{"use", "ser", "er4", "r42", "424", "242"}, false},
-		{"aaaa", []string{"aaa"}, false},
+		{"User4242", []string{"Use", "ser", "er4", "r42", "424", "242"}, false},
+		{"aaAa", []string{"aaA"}, false}, // "aAa" is the same trigram
 		{"corp1.example", []string{"cor", "orp", "rp1", "exa", "xam", "amp", "mpl", "ple"}, false},
 		{"欧阳小红", []string{"欧阳小", "阳小红"}, false},
-		{"ÉMILE", []string{"mil", "ile"}, false}, // É: lower case differs by locale
+		{"ÉMILE", []string{"MIL", "ILE"}, false}, // É: lower case differs by locale
 		{"xİyz", nil, false}, // İ lower-cases to two characters
 		{"ab", nil, false},
 		{"x.y.z", nil, false},

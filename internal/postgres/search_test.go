@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -111,6 +112,8 @@ func TestSearchFindsWhatASubstringScanFinds(t *testing.T) {
 				if err := store.PrepareSearch(ctx); err != nil {
 					t.Fatal(err)
 				}
+			} else {
+				store.WithoutSearchSample()
 			}
 			for _, query := range queries {
 				for _, state := range []account.State{"", account.StateLocked} {
@@ -164,6 +167,65 @@ func TestSearchFollowsChangesToAnAccount(t *testing.T) {
 	for q, want := range map[string]int{"李娜": 0, "王芳": 1, "corp.example": 0, "other.example": 1, "13912345678": 1} {
 		if got := find(q); got != want {
 			t.Errorf("after the change, %q finds %d, want %d", q, got, want)
+		}
+	}
+}
+
+// In a database whose locale lower-cases I to ı (Turkish), usernames still sort and page as
+// ASCII, and a search still finds every match.
+func TestSearchInATurkishDatabase(t *testing.T) {
+	ctx := context.Background()
+	base := mustDB(t)
+	if _, err := base.Pool.Exec(ctx, `CREATE DATABASE search_tr LOCALE_PROVIDER icu ICU_LOCALE 'tr-TR' LOCALE 'C' TEMPLATE template0`); err != nil {
+		t.Skipf("no ICU here: %v", err)
+	}
+	t.Cleanup(func() { _, _ = base.Pool.Exec(context.Background(), `DROP DATABASE search_tr WITH (FORCE)`) })
+	u, err := url.Parse(pgtestURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/search_tr"
+	if err := postgres.MigrateURL(ctx, u.String()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(ctx, u.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Pool.Exec(ctx, `INSERT INTO accounts (username, email, display_name) VALUES
+		('alpha', 'a@x.example.com', ''), ('igor', 'g@x.example.com', ''), ('Ira', 'r@x.example.com', ''),
+		('Iris', 'i@x.example.com', ''), ('Ivan', 'v@x.example.com', 'IVAN Petrov'), ('jack', 'j@x.example.com', ''),
+		('kate', 'k@x.example.com', 'Katie Ivanova'), ('mike', 'm@x.example.com', ''), ('zed', 'z@x.example.com', '')`); err != nil {
+		t.Fatal(err)
+	}
+	for _, walk := range []int{1, postgres.DefaultSearchWalk} {
+		store := postgres.NewAccountStore(db)
+		store.SetSearchWalk(walk)
+		store.WithoutSearchSample()
+		for query, want := range map[string]string{
+			"":     "alpha igor ira iris ivan jack kate mike zed",
+			"i":    "igor ira iris ivan kate mike", // usernames starting with i first
+			"ivan": "ivan kate",
+		} {
+			var got []string
+			after := ""
+			for range 10 {
+				list, err := store.SearchAccounts(ctx, account.AccountSearch{Query: query, After: after, Limit: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range list {
+					got = append(got, strings.ToLower(a.Username))
+				}
+				if len(list) < 3 {
+					break
+				}
+				after = list[len(list)-1].Username
+			}
+			if strings.Join(got, " ") != want {
+				t.Errorf("walk %d: %q pages to %q, want %q", walk, query, strings.Join(got, " "), want)
+			}
 		}
 	}
 }

@@ -174,19 +174,23 @@ type accountsData struct {
 	Now       time.Time
 }
 
+// accountsPage is how many accounts a page of the dashboard's search shows.
+const accountsPage = 50
+
 func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := accountsData{Query: clipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now(),
 		CanUnlock: slices.Contains(helpdeskPlus, currentAccount(r).Role)}
 	list, err := s.accounts.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
-		After: clipForm(q.Get("after"), 64), Limit: 50})
+		After: clipForm(q.Get("after"), 64), Limit: accountsPage + 1})
 	if err != nil {
 		return err
 	}
-	d.Accounts = list
-	if len(list) == 50 {
-		d.Next = list[len(list)-1].Username
+	if len(list) > accountsPage { // one more than a page: there is a next one
+		list = list[:accountsPage]
+		d.Next = list[accountsPage-1].Username
 	}
+	d.Accounts = list
 	p := s.newPage(r, "admin_accounts_title", d)
 	p.Flash = s.popFlash(r)
 	s.render(w, r, http.StatusOK, "admin_accounts", p)
