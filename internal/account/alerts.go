@@ -30,7 +30,12 @@ func (s *Service) LockWave(ctx context.Context) (int, bool, error) {
 }
 
 // checkWave runs after an automatic lock: at the wave's threshold, the administrators are told once.
+// Once this process has seen a wave (and the alert raised, by it or another), the locks of the
+// next minute skip the check: during an attack they come many a second.
 func (s *Service) checkWave(ctx context.Context, now time.Time) error {
+	if seen := s.waveSeen.Load(); seen != 0 && now.UnixNano() >= seen && now.UnixNano()-seen < int64(time.Minute) {
+		return nil
+	}
 	n, err := s.store.AutomaticLocksSince(ctx, now.Add(-WaveWindow))
 	if err != nil || n < WaveLocks {
 		return err
@@ -47,6 +52,8 @@ func (s *Service) checkWave(ctx context.Context, now time.Time) error {
 		msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "staff_alert", Lang: s.langFor(a, ""),
 			Data: map[string]string{"Count": strconv.Itoa(n), "Window": strconv.Itoa(int(WaveWindow / time.Minute)), "Link": s.link("/admin")}})
 	}
-	_, err = s.store.RaiseAlert(ctx, "lock_wave", n, now, waveQuiet, msgs)
+	if _, err = s.store.RaiseAlert(ctx, "lock_wave", n, now, waveQuiet, msgs); err == nil {
+		s.waveSeen.Store(now.UnixNano())
+	}
 	return err
 }

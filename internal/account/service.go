@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -58,6 +59,8 @@ type Service struct {
 	metrics Metrics
 	opts    Options
 	factors Factors
+	// waveSeen is when checkWave last found a lockout wave (Unix nanoseconds; see alerts.go).
+	waveSeen atomic.Int64
 }
 
 // Options are what the self-service flows need from outside the domain.
