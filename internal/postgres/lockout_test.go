@@ -268,7 +268,9 @@ func TestConcurrentAttemptsLockAtExactlyTheThreshold(t *testing.T) {
 		t.Fatalf("%d wrong passwords were checked; the allowance is 10 on each side of the success", checked)
 	}
 	var locks int
-	e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM locks`).Scan(&locks)
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM locks`).Scan(&locks); err != nil {
+		t.Fatal(err)
+	}
 	if locks > 1 {
 		t.Fatalf("%d lock rows for one lockout", locks)
 	}
@@ -392,7 +394,9 @@ func TestFreezeAndHardLockEndSessions(t *testing.T) {
 		}
 	}
 	count := func() (n int) {
-		e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE account_id = $1`, a.ID).Scan(&n)
+		if err := e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE account_id = $1`, a.ID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		return n
 	}
 	insertSession()

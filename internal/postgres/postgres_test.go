@@ -63,8 +63,14 @@ func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
 func TestConcurrentMigrationsDoNotRace(t *testing.T) {
 	db := mustDB(t)
 	ctx := context.Background()
-	m0, _ := postgres.NewMigrator(db, nil)
-	st, _ := m0.Status(ctx)
+	m0, err := postgres.NewMigrator(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m0.Status(ctx)
+	if err != nil || len(st) == 0 {
+		t.Fatalf("status: %d migrations, %v", len(st), err)
+	}
 	for range st {
 		if err := m0.Down(ctx); err != nil {
 			t.Fatal(err)

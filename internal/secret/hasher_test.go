@@ -141,42 +141,6 @@ func TestHasherBusy(t *testing.T) {
 	}
 }
 
-// A real hash in flight (not a held slot) also makes a second caller busy.
-func TestHasherBusyWithRealHash(t *testing.T) {
-	// Heavy enough that the first hash is still running when the second
-	// call arrives, light enough to keep the test quick.
-	p := Params{Memory: 8 * 1024, Time: 3, Threads: 1, SaltLen: 16, KeyLen: 32}
-	h := NewHasher(p, 1, 0, 10*time.Second)
-	entered := make(chan struct{})
-	h.SetWaitObserver(func(time.Duration) {
-		select {
-		case entered <- struct{}{}:
-		default:
-		}
-	})
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.Hash(context.Background(), "pw")
-		done <- err
-	}()
-	<-entered // the first call holds the slot and is hashing
-	if len(h.slots) == 1 {
-		start := time.Now()
-		_, _, err := h.Verify(context.Background(), "pw", validArgon)
-		if len(h.slots) == 1 { // still in flight: the result is meaningful
-			if !errors.Is(err, ErrBusy) {
-				t.Errorf("Verify during a hash = %v, want ErrBusy", err)
-			}
-			if d := time.Since(start); d > time.Second {
-				t.Errorf("ErrBusy took %v", d)
-			}
-		}
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestHasherQueue(t *testing.T) {
 	h := NewHasher(testParams, 1, 1, 10*time.Second)
 	var waited atomic.Int64
