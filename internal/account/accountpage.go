@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -83,18 +84,38 @@ func (s *Service) EndSession(ctx context.Context, a *Account, sessionID, client 
 	return err
 }
 
-// ErrWrongPassword answers a wrong current password on the change form.
-var ErrWrongPassword = &Error{Code: EUNAUTHORIZED, Message: "The current password is not correct."}
-
-// ChangePassword changes the password of a signed-in owner, who proves it with the current one.
-// Other sessions end; the owner is told on every contact.
-func (s *Service) ChangePassword(ctx context.Context, a *Account, current, password, confirm, keepSession, client, lang string) error {
-	ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
+// reauthenticate checks a signed-in owner's current password as a counted attempt: ErrWrongPassword
+// when it is wrong or the account is locked meanwhile.
+func (s *Service) reauthenticate(ctx context.Context, a *Account, current, client string) error {
+	if a.PasswordHash == "" {
+		return ErrWrongPassword
+	}
+	policy, err := s.store.Policy(ctx)
 	if err != nil {
 		return err
 	}
-	if !ok || a.PasswordHash == "" {
+	current = current[:min(len(current), 4*MaxPasswordLength)]
+	req := SignInRequest{Login: a.Username, Password: current, ClientIP: client, reauthentication: true}
+	reject := Rejection{AccountID: &a.ID, Username: a.Username, Client: client, Now: s.now()}
+	_, err = s.attempt(ctx, a, req, policy, reject, s.passwordMAC(a.ID, current), func() (bool, string, error) {
+		ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
+		return ok, "password", err
+	})
+	if errors.Is(err, ErrBadCredentials) {
 		return ErrWrongPassword
+	}
+	return err
+}
+
+// ErrWrongPassword answers a wrong current password on the change form.
+var ErrWrongPassword = &Error{Code: EUNAUTHORIZED, Message: "The current password is not correct."}
+
+// ChangePassword changes the password of a signed-in owner, who proves it with the current one:
+// an attempt under the lockout rules like a sign-in (SECURITY.md 4), so the form is no way to guess
+// the password past the lock. Other sessions end; the owner is told on every contact.
+func (s *Service) ChangePassword(ctx context.Context, a *Account, current, password, confirm, keepSession, client, lang string) error {
+	if err := s.reauthenticate(ctx, a, current, client); err != nil {
+		return err
 	}
 	minLen, err := s.MinPasswordLength(ctx, a.ID)
 	if err != nil {

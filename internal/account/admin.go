@@ -155,11 +155,7 @@ func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, mes
 
 // AdminSendReset sends a reset link to the account's address on file, for the help desk.
 func (s *Service) AdminSendReset(ctx context.Context, login, reason string, actor Actor) error {
-	reason, err := checkReason(reason)
-	if err != nil {
-		return err
-	}
-	a, err := s.AccountByLogin(ctx, login)
+	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return err
 	}
@@ -173,11 +169,7 @@ func (s *Service) AdminSendReset(ctx context.Context, login, reason string, acto
 
 // AdminResetSecondFactors removes an account's second factors (a lost phone), telling the owner.
 func (s *Service) AdminResetSecondFactors(ctx context.Context, login, reason string, actor Actor) error {
-	reason, err := checkReason(reason)
-	if err != nil {
-		return err
-	}
-	a, err := s.AccountByLogin(ctx, login)
+	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return err
 	}
@@ -187,11 +179,7 @@ func (s *Service) AdminResetSecondFactors(ctx context.Context, login, reason str
 
 // AdminEndSessions signs the account out everywhere.
 func (s *Service) AdminEndSessions(ctx context.Context, login, reason string, actor Actor) (int, error) {
-	reason, err := checkReason(reason)
-	if err != nil {
-		return 0, err
-	}
-	a, err := s.AccountByLogin(ctx, login)
+	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return 0, err
 	}

@@ -18,10 +18,11 @@ const (
 	PurposeVerify Purpose = "verify"
 )
 
-// Channels a code travels by.
+// Channels a message travels by: codes and notices by email or SMS, events by webhook.
 const (
-	ChannelEmail = "email"
-	ChannelSMS   = "sms"
+	ChannelEmail   = "email"
+	ChannelSMS     = "sms"
+	ChannelWebhook = "webhook"
 )
 
 // Send limits (SECURITY.md 10): besides the policy's resend interval, at most this many codes or
@@ -33,7 +34,9 @@ const (
 	SendWindow           = time.Hour
 )
 
-// Message is a message to queue in the same transaction as the change that causes it.
+// Message is a message to queue in the same transaction as the change that causes it: a template
+// rendered in a language with data, to a recipient on a channel (an email address, an E.164 phone
+// number, or a webhook URL). notify renders and sends it.
 type Message struct {
 	Channel  string
 	To       string

@@ -18,7 +18,7 @@ func (s *Service) events(event string, a *Account, at time.Time, kv ...string) [
 	}
 	out := make([]Message, 0, len(s.opts.Webhooks))
 	for _, u := range s.opts.Webhooks {
-		out = append(out, Message{Channel: "webhook", To: u, Template: "event", Data: data})
+		out = append(out, Message{Channel: ChannelWebhook, To: u, Template: "event", Data: data})
 	}
 	return out
 }

@@ -37,6 +37,8 @@ type ResetCompletion struct {
 	Client       string
 	Now          time.Time
 	Notify       []Message
+	// NotifyUnlocked is queued too when the reset lifted a lock.
+	NotifyUnlocked []Message
 }
 
 // ResetLink is a new reset token as stored: only its hash.
@@ -367,7 +369,8 @@ func (s *Service) CompleteReset(ctx context.Context, token, password, confirm, c
 		notify = append(notify, Message{Channel: ChannelSMS, To: a.Phone, Template: "password_changed", Lang: s.langFor(a, lang), Data: data})
 	}
 	ok, err := s.store.CompleteReset(ctx, ResetCompletion{TokenHash: s.opts.HashToken(token), AccountID: a.ID,
-		Username: a.Username, PasswordHash: hash, Unlock: policy.ResetClearsLock, Client: client, Now: now, Notify: notify})
+		Username: a.Username, PasswordHash: hash, Unlock: policy.ResetClearsLock, Client: client, Now: now, Notify: notify,
+		NotifyUnlocked: []Message{s.unlockedMessage(a, now, "reset")}})
 	if err != nil {
 		return nil, err
 	}

@@ -30,6 +30,10 @@ type SignInRequest struct {
 	DeviceToken string // the browser's device cookie, if any
 
 	secondStep bool // this attempt is the second factor after a password
+	// reauthentication: a signed-in owner re-enters the password to change it. It is counted and
+	// honours the lock like any sign-in; when right, the attempt is given back and nothing else
+	// happens (no session, no device).
+	reauthentication bool
 }
 
 // SignInResult is a successful sign-in.
@@ -65,34 +69,24 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 	password := req.Password[:min(len(req.Password), 4*MaxPasswordLength)]
 	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
 
-	n, err := s.store.ClientFailureCount(ctx, req.ClientIP, now.Add(-ClientWindow))
-	if err != nil {
-		return nil, fmt.Errorf("sign in: %w", err)
-	}
-	if n >= ClientAccountLimit {
-		reject.Reason, reject.Throttled = "throttled", true
-		s.metrics.Throttled("sign_in")
-		s.metrics.SignIn("throttled")
-		if err := s.store.RecordRejection(ctx, reject); err != nil {
-			return nil, err
-		}
-		return nil, ErrThrottled
+	if err := s.throttleClient(ctx, reject); err != nil {
+		return nil, err
 	}
 	if !valid {
 		reject.Reason, reject.ClientKey = "invalid", "invalid"
-		return nil, s.refuse(ctx, password, reject, "unknown")
+		return nil, s.refuse(ctx, &password, reject, "unknown")
 	}
 	a, err := s.store.AccountByLogin(ctx, login)
 	if ErrorCode(err) == ENOTFOUND {
 		reject.Reason, reject.ClientKey = "unknown_user", "login:"+strings.ToLower(login)
-		return nil, s.refuse(ctx, password, reject, "unknown")
+		return nil, s.refuse(ctx, &password, reject, "unknown")
 	} else if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	reject.AccountID, reject.Username = &a.ID, a.Username
 	if a.PasswordHash == "" {
 		reject.Reason, reject.ClientKey = "no_password", accountKey(a.ID)
-		return nil, s.refuse(ctx, password, reject, "failure")
+		return nil, s.refuse(ctx, &password, reject, "failure")
 	}
 
 	mac := s.passwordMAC(a.ID, password)
@@ -104,7 +98,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		if repeated {
 			// Known to be wrong already: a device retrying a stale saved password. Not counted again.
 			reject.Reason = "repeated_password"
-			return nil, s.refuse(ctx, password, reject, "repeated")
+			return nil, s.refuse(ctx, &password, reject, "repeated")
 		}
 	}
 
@@ -128,7 +122,8 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 
 // attempt runs one counted sign-in attempt on a known account: the attempt is reserved (counted)
 // first, then check proves the secret (password or code), then the outcome is recorded. Every way
-// in goes through here, so every way in honours the lock (SECURITY.md 4).
+// in goes through here, so every way in honours the lock (SECURITY.md 4). mac is the password's
+// HMAC for a password attempt, nil for a code.
 func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, policy Policy, reject Rejection,
 	mac []byte, check func() (ok bool, method string, err error)) (*SignInResult, error) {
 	now := reject.Now
@@ -149,7 +144,11 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 		// Locked, frozen, disabled, expired, or over the allowance: the same work, the same answer,
 		// and the lock is not extended.
 		reject.Reason, reject.ClientKey = "locked", accountKey(a.ID)
-		return nil, s.refuse(ctx, req.Password, reject, "locked")
+		var password *string // a refused password costs the hash a check would; a code costs none
+		if mac != nil {
+			password = &req.Password
+		}
+		return nil, s.refuse(ctx, password, reject, "locked")
 	}
 	if !res.Trusted {
 		deviceID = 0
@@ -197,9 +196,16 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 		return nil, ErrBadCredentials
 	}
 
-	if method == "password" && !req.secondStep {
-		// The password is only the first step when the account has a second factor: it neither
-		// signs in nor resets the count (the attempt is given back; the second step counts).
+	if req.reauthentication {
+		if err := s.store.RefundAttempt(ctx, a.ID, res, deviceID); err != nil {
+			return nil, fmt.Errorf("sign in: %w", err)
+		}
+		return &SignInResult{Account: a}, nil
+	}
+	if !req.secondStep {
+		// A password or an emailed code is only the first step when the account has a second
+		// factor: it neither signs in nor resets the count (the attempt is given back; the second
+		// step counts).
 		second, err := s.HasSecondFactor(ctx, a.ID)
 		if err != nil {
 			return nil, err
@@ -255,15 +261,8 @@ func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code st
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
-	if n, err := s.store.ClientFailureCount(ctx, req.ClientIP, now.Add(-ClientWindow)); err != nil {
+	if err := s.throttleClient(ctx, reject); err != nil {
 		return nil, err
-	} else if n >= ClientAccountLimit {
-		reject.Reason, reject.Throttled = "throttled", true
-		s.metrics.Throttled("sign_in")
-		if err := s.store.RecordRejection(ctx, reject); err != nil {
-			return nil, err
-		}
-		return nil, ErrThrottled
 	}
 	a, err := s.AccountByLogin(ctx, req.Login)
 	if ErrorCode(err) == ENOTFOUND {
@@ -281,10 +280,32 @@ func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code st
 	})
 }
 
-// refuse answers a refused attempt after the same hashing work a real check costs.
-func (s *Service) refuse(ctx context.Context, password string, r Rejection, result string) error {
-	if err := s.hasher.VerifyDummy(ctx, password); err != nil {
-		return err
+// throttleClient refuses every sign-in from a client that failed on too many accounts lately
+// (password spraying): ErrThrottled, recorded.
+func (s *Service) throttleClient(ctx context.Context, reject Rejection) error {
+	n, err := s.store.ClientFailureCount(ctx, reject.Client, reject.Now.Add(-ClientWindow))
+	if err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	if n < ClientAccountLimit {
+		return nil
+	}
+	reject.Reason, reject.Throttled = "throttled", true
+	s.metrics.Throttled("sign_in")
+	s.metrics.SignIn("throttled")
+	if err := s.store.RecordRejection(ctx, reject); err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	return ErrThrottled
+}
+
+// refuse answers a refused password attempt after the same hashing work a real check costs.
+// A refused code (password == nil) costs no hash, as checking a code does not.
+func (s *Service) refuse(ctx context.Context, password *string, r Rejection, result string) error {
+	if password != nil {
+		if err := s.hasher.VerifyDummy(ctx, *password); err != nil {
+			return err
+		}
 	}
 	if err := s.store.RecordRejection(ctx, r); err != nil {
 		return fmt.Errorf("sign in: %w", err)

@@ -45,7 +45,14 @@ type StateStore interface {
 type Actor struct {
 	Name   string
 	Client string
+	// Role is the dashboard role or API token role acting; empty for the command line, which
+	// runs with the database's own authority.
+	Role Role
 }
+
+// liftsFreezes reports whether the actor may lift an administrator's freeze: only an administrator
+// (CONTRACT.md: frozen, "only an administrator lifts it").
+func (a Actor) liftsFreezes() bool { return a.Role == "" || a.Role == RoleAdmin }
 
 func checkReason(reason string) (string, error) {
 	reason = strings.TrimSpace(reason)
@@ -58,27 +65,46 @@ func checkReason(reason string) (string, error) {
 	return reason, nil
 }
 
+// staffTarget checks the reason a staff action needs and finds the account the action is about.
+func (s *Service) staffTarget(ctx context.Context, login, reason string) (*Account, string, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, "", err
+	}
+	a, err := s.AccountByLogin(ctx, login)
+	return a, reason, err
+}
+
 func (s *Service) transition(ctx context.Context, login string, actor Actor, t Transition) (*Account, error) {
 	a, err := s.AccountByLogin(ctx, login)
 	if err != nil {
 		return nil, err
 	}
 	t.AccountID, t.Actor, t.Client, t.Now = a.ID, actor.Name, actor.Client, s.now()
-	if t.To == StateActive && t.Action == "account.unlocked" {
+	// The owner is told when the account becomes locked or is unlocked (CONTRACT.md).
+	switch t.Action {
+	case "account.unlocked":
 		t.Notify = append(t.Notify, s.unlockedMessage(a, t.Now, "admin"))
+	case "account.frozen":
+		t.Notify = append(t.Notify, s.frozenMessage(a, t))
 	}
 	t.Notify = append(t.Notify, s.events(t.Action, a, t.Now, "state", string(t.To), "reason", t.Reason, "by", actor.Name)...)
 	return s.store.Transition(ctx, t)
 }
 
-// Unlock lifts an automatic lock or an administrator's freeze. The owner's counters start afresh.
+// Unlock lifts an automatic lock, or, for an administrator, a freeze. The owner's counters start
+// afresh.
 func (s *Service) Unlock(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
 	reason, err := checkReason(reason)
 	if err != nil {
 		return nil, err
 	}
+	from := []State{StateLockedTemporarily, StateLocked}
+	if actor.liftsFreezes() {
+		from = append(from, StateFrozen)
+	}
 	a, err := s.transition(ctx, login, actor, Transition{
-		From: []State{StateLockedTemporarily, StateLocked, StateFrozen}, To: StateActive, Reason: reason,
+		From: from, To: StateActive, Reason: reason,
 		LiftLocks: true, Action: "account.unlocked", Method: "administrator"})
 	if err == nil {
 		s.metrics.Unlock("administrator")
@@ -198,6 +224,17 @@ func (s *Service) unlockedMessage(a *Account, now time.Time, method string) Mess
 		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Method": method}}
 }
 
+// frozenMessage tells the owner an administrator locked the account, with the administrator's
+// message for them (not the reason for the record) and the end, if any.
+func (s *Service) frozenMessage(a *Account, t Transition) Message {
+	data := map[string]string{"Name": a.Name(), "Time": t.Now.UTC().Format(time.RFC1123), "Administrator": "yes",
+		"Message": t.UserMessage}
+	if t.Until != nil {
+		data["Until"] = t.Until.UTC().Format(time.RFC1123)
+	}
+	return Message{Channel: ChannelEmail, To: a.Email, Template: "locked", Lang: s.langFor(a, ""), Data: data}
+}
+
 // CountLockedSince previews UnlockAll: how many accounts it would unlock.
 func (s *Service) CountLockedSince(ctx context.Context, since time.Duration) (int, error) {
 	ids, err := s.store.LockedSince(ctx, s.now().Add(-since))
@@ -210,11 +247,7 @@ func (s *Service) SetRole(ctx context.Context, login string, role Role, reason s
 	if !role.Valid() {
 		return nil, Errorf(EINVALID, "role %q must be user, helpdesk, auditor or admin", role)
 	}
-	reason, err := checkReason(reason)
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.AccountByLogin(ctx, login)
+	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return nil, err
 	}
@@ -229,11 +262,7 @@ func (s *Service) AccountsWithRole(ctx context.Context, role Role) ([]*Account, 
 // SetExpiry sets (or, with nil, clears) when an account expires. Clearing it on an expired account
 // makes it active again.
 func (s *Service) SetExpiry(ctx context.Context, login string, at *time.Time, reason string, actor Actor) (*Account, error) {
-	reason, err := checkReason(reason)
-	if err != nil {
-		return nil, err
-	}
-	a, err := s.AccountByLogin(ctx, login)
+	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/config"
+	"github.com/unlockd/unlockd/internal/mailpit"
 	"github.com/unlockd/unlockd/internal/pgtest"
 )
 
@@ -89,7 +90,7 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 
 // startMailpit runs mailpit as the development mail catcher, storing mail under .data/.
 func startMailpit(ctx context.Context, stdio IO) (stop func(), err error) {
-	bin, err := findMailpit()
+	bin, err := mailpit.Find() // make run installs it
 	if err != nil {
 		return nil, err
 	}
@@ -130,32 +131,6 @@ func startMailpit(ctx context.Context, stdio IO) (stop func(), err error) {
 			_ = cmd.Process.Kill()
 		}
 	}, nil
-}
-
-// findMailpit looks on PATH and in the Go bin directory (where `go install` puts it).
-func findMailpit() (string, error) {
-	if p, err := exec.LookPath("mailpit"); err == nil {
-		return p, nil
-	}
-	var dirs []string
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		dirs = append(dirs, gobin)
-	}
-	if gopath := os.Getenv("GOPATH"); gopath != "" {
-		for _, p := range filepath.SplitList(gopath) {
-			dirs = append(dirs, filepath.Join(p, "bin"))
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, "go", "bin"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "mailpit")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("mailpit not found: install it with 'go install github.com/axllent/mailpit@v1.27.11' (make run does this)")
 }
 
 // demoAccount is one account of the demo seed.

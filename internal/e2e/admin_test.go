@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -332,26 +330,7 @@ func TestAdminScreenshots(t *testing.T) {
 		srv.lockByHTTP(t, u.name, desktopUA)
 	}
 
-	var outDir string
-	if os.Getenv("UNLOCKD_SCREENSHOTS") == "1" {
-		outDir = filepath.Join(moduleRoot(t), "docs", "screenshots")
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	shoot := func(t *testing.T, p *tab, name string) {
-		t.Helper()
-		p.do(t, chromedp.EmulateViewport(1280, 900))
-		buf := run(t, p, "screenshot", chromedp.FullScreenshot(100))
-		checkPNG(t, buf)
-		if outDir != "" {
-			path := filepath.Join(outDir, name)
-			if err := os.WriteFile(path, buf, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("wrote %s (%d bytes)", path, len(buf))
-		}
-	}
+	shoot := screenshotter(t)
 
 	p := b.newTab(t, srv.URL, "en")
 	p.signInStaff(t, "en", staff, password)

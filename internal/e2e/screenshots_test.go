@@ -32,31 +32,7 @@ func TestScreenshots(t *testing.T) {
 		srv.lockByHTTP(t, u, desktopUA)
 	}
 
-	var outDir string
-	if os.Getenv("UNLOCKD_SCREENSHOTS") == "1" {
-		outDir = filepath.Join(moduleRoot(t), "docs", "screenshots")
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		// Without a CJK font Chromium draws the Chinese page as empty boxes: not for the README.
-		if out, err := exec.Command("fc-list", ":lang=zh", "family").Output(); err != nil || len(bytes.TrimSpace(out)) == 0 {
-			t.Fatalf("no Chinese font for the screenshots (fc-list :lang=zh found none): install fonts-noto-cjk")
-		}
-	}
-	shoot := func(t *testing.T, p *tab, name string) {
-		t.Helper()
-		// A full-page capture of a 1280x900 viewport (the window's own viewport is shorter).
-		p.do(t, chromedp.EmulateViewport(1280, 900))
-		buf := run(t, p, "screenshot", chromedp.FullScreenshot(100))
-		checkPNG(t, buf)
-		if outDir != "" {
-			path := filepath.Join(outDir, name)
-			if err := os.WriteFile(path, buf, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("wrote %s (%d bytes)", path, len(buf))
-		}
-	}
+	shoot := screenshotter(t)
 
 	t.Run("login", func(t *testing.T) {
 		p := b.newTab(t, srv.URL, "en")
@@ -162,4 +138,34 @@ func colours(img image.Image) int {
 		}
 	}
 	return len(seen)
+}
+
+// screenshotter returns what takes a full-page capture of a 1280x900 viewport (the window's own
+// viewport is shorter) and checks it is a PNG. With UNLOCKD_SCREENSHOTS=1 it also writes it into
+// docs/screenshots, which then needs a Chinese font (without one Chromium draws empty boxes).
+func screenshotter(t *testing.T) func(t *testing.T, p *tab, name string) {
+	t.Helper()
+	var outDir string
+	if os.Getenv("UNLOCKD_SCREENSHOTS") == "1" {
+		outDir = filepath.Join(moduleRoot(t), "docs", "screenshots")
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("fc-list", ":lang=zh", "family").Output(); err != nil || len(bytes.TrimSpace(out)) == 0 {
+			t.Fatalf("no Chinese font for the screenshots (fc-list :lang=zh found none): install fonts-noto-cjk")
+		}
+	}
+	return func(t *testing.T, p *tab, name string) {
+		t.Helper()
+		p.do(t, chromedp.EmulateViewport(1280, 900))
+		buf := run(t, p, "screenshot", chromedp.FullScreenshot(100))
+		checkPNG(t, buf)
+		if outDir != "" {
+			path := filepath.Join(outDir, name)
+			if err := os.WriteFile(path, buf, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("wrote %s (%d bytes)", path, len(buf))
+		}
+	}
 }

@@ -4,7 +4,8 @@
 // survives a restart and an outage of the mail server. Templates live in web/email and are all parsed
 // at start-up; a missing one stops start-up.
 //
-// This package imports nothing of unlockd's storage or server: the queue is the OutboxQueue interface.
+// This package imports nothing of unlockd's storage or server (only the domain's message type): the
+// queue is the OutboxQueue interface.
 package notify
 
 import (
@@ -14,12 +15,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/unlockd/unlockd/internal/account"
 )
 
-// Channels a message can travel by.
+// Channels a message can travel by: the domain's.
 const (
-	ChannelEmail = "email"
-	ChannelSMS   = "sms"
+	ChannelEmail = account.ChannelEmail
+	ChannelSMS   = account.ChannelSMS
 )
 
 // Languages with templates. Other language tags fall back to English (see NormalizeLang).
@@ -71,7 +74,7 @@ type templateSpec struct {
 var templateSpecs = map[string]templateSpec{
 	TemplateCode:            {required: []string{"Code"}, optional: []string{"Name", "Purpose", "Minutes"}},
 	TemplateResetLink:       {required: []string{"Link"}, optional: []string{"Name", "Minutes"}},
-	TemplateLocked:          {optional: []string{"Name", "Time", "Place", "Until", "UnlockLink"}},
+	TemplateLocked:          {optional: []string{"Name", "Time", "Place", "Until", "UnlockLink", "Administrator", "Message"}},
 	TemplateUnlocked:        {optional: []string{"Name", "Time", "Method"}},
 	TemplatePasswordChanged: {optional: []string{"Name", "Time"}},
 	TemplateFactorChanged:   {optional: []string{"Name", "Time", "Change", "Remaining"}},
@@ -104,16 +107,9 @@ var (
 	outcomes = []string{"approved", "denied"}
 )
 
-// Message is one message to send: a template rendered in a language with data, to a recipient on a
-// channel. To is an email address for ChannelEmail and an E.164 phone number (+8613800000000) for
-// ChannelSMS.
-type Message struct {
-	Channel  string
-	To       string
-	Template string
-	Lang     string
-	Data     map[string]string
-}
+// Message is one message to send: the domain's account.Message. To is an email address for
+// ChannelEmail and an E.164 phone number (+8613800000000) for ChannelSMS.
+type Message = account.Message
 
 // Queued is a message taken from the queue for delivery. Attempts counts delivery attempts including
 // the current one.
@@ -132,7 +128,7 @@ var (
 // the required data present, no key the template does not take, and the few values with a fixed form.
 // An error here is a programming error in the caller, so it is reported when queuing, not hours later
 // by a message that never arrives.
-func (m Message) Validate() error {
+func Validate(m Message) error {
 	switch m.Channel {
 	case ChannelEmail:
 		if len(m.To) < 3 || len(m.To) > 254 || !strings.Contains(m.To, "@") || strings.ContainsAny(m.To, "\r\n<>,; ") {

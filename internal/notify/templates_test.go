@@ -30,10 +30,12 @@ var sampleData = map[string]string{
 	"Message":    "Your manager confirmed it.\nWelcome back.",
 	"Count":      "37",
 	"Window":     "10",
+	// A lock an administrator made: the message says so, and says no more of the flag.
+	"Administrator": "yes",
 }
 
 // Keys whose value is a word the template turns into a phrase rather than prints.
-var phraseKeys = map[string]bool{"Purpose": true, "Outcome": true, "Method": true, "Change": true}
+var phraseKeys = map[string]bool{"Purpose": true, "Outcome": true, "Method": true, "Change": true, "Administrator": true}
 
 func mustTemplates(t *testing.T) *Templates {
 	t.Helper()
@@ -87,7 +89,7 @@ func TestEveryTemplateRendersInEveryLanguage(t *testing.T) {
 		for _, lang := range Languages {
 			for _, full := range []bool{true, false} {
 				m := messageFor(name, lang, full)
-				if err := m.Validate(); err != nil {
+				if err := Validate(m); err != nil {
 					t.Fatalf("%s/%s: sample message invalid: %v", lang, name, err)
 				}
 				subject, text, html, err := tm.Render(m)
@@ -287,12 +289,12 @@ func TestRenderRefusesBadData(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	ok := Message{Channel: ChannelEmail, To: "alice@example.com", Template: TemplateCode, Lang: "en", Data: map[string]string{"Code": "123456", "Purpose": "signin"}}
-	if err := ok.Validate(); err != nil {
+	if err := Validate(ok); err != nil {
 		t.Fatal(err)
 	}
 	sms := ok
 	sms.Channel, sms.To = ChannelSMS, "+8613800000000"
-	if err := sms.Validate(); err != nil {
+	if err := Validate(sms); err != nil {
 		t.Fatal(err)
 	}
 	bad := map[string]func(*Message){
@@ -311,7 +313,7 @@ func TestValidate(t *testing.T) {
 		m := ok
 		m.Data = maps.Clone(ok.Data)
 		change(&m)
-		if err := m.Validate(); err == nil {
+		if err := Validate(m); err == nil {
 			t.Errorf("%s: accepted %+v", name, m)
 		}
 	}

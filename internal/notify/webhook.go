@@ -14,12 +14,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
 )
 
 // ChannelWebhook carries events to other applications (the CRM, a chat channel): To is the URL,
 // Template is TemplateEvent, and Data is the event's fields.
 const (
-	ChannelWebhook = "webhook"
+	ChannelWebhook = account.ChannelWebhook
 	TemplateEvent  = "event"
 )
 

@@ -37,10 +37,10 @@ func TestWebhookEventsAreSignedJSON(t *testing.T) {
 	if err := p.Post(context.Background(), srv.URL, data); err == nil {
 		t.Fatal("a 500 counted as delivered")
 	}
-	if err := (Message{Channel: ChannelWebhook, To: "ftp://x", Template: TemplateEvent, Data: data}).Validate(); err == nil {
+	if err := Validate(Message{Channel: ChannelWebhook, To: "ftp://x", Template: TemplateEvent, Data: data}); err == nil {
 		t.Fatal("an ftp webhook URL was accepted")
 	}
-	if err := (Message{Channel: ChannelWebhook, To: srv.URL, Template: TemplateEvent, Data: data}).Validate(); err != nil {
+	if err := Validate(Message{Channel: ChannelWebhook, To: srv.URL, Template: TemplateEvent, Data: data}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -30,6 +30,7 @@ func (s *AccountStore) Devices(ctx context.Context, accountID int64) ([]account.
 func (s *AccountStore) ForgetDevice(ctx context.Context, accountID, deviceID int64, client string, now time.Time) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		ok = false // afresh on a retry
 		tag, err := tx.Exec(ctx, `DELETE FROM devices WHERE id = $1 AND account_id = $2`, deviceID, accountID)
 		if err != nil || tag.RowsAffected() != 1 {
 			return err
@@ -56,6 +57,7 @@ func (s *AccountStore) Sessions(ctx context.Context, accountID int64, now time.T
 func (s *AccountStore) EndSession(ctx context.Context, accountID int64, handle, client string, now time.Time) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		ok = false // afresh on a retry
 		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND `+sessionHandle+` = $2`, accountID, handle)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err

@@ -108,6 +108,7 @@ func (s *AccountStore) Request(ctx context.Context, id int64) (*account.Request,
 func (s *AccountStore) CloseRequest(ctx context.Context, id int64, status, response string, actor account.Actor, now time.Time, msgs []account.Message) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		ok = false // afresh on a retry
 		var ref string
 		var accountID *int64
 		err := tx.QueryRow(ctx, `UPDATE unlock_requests SET status = $2, response = $3, handled_by = $4, handled_at = $5

@@ -57,7 +57,8 @@ func (db *DB) Close() { db.Pool.Close() }
 func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 
 // Transact runs fn in a transaction, committing when it returns nil and rolling back on an error or
-// a panic. Serialization failures and deadlocks are retried a few times.
+// a panic. Serialization failures and deadlocks are retried a few times, so fn may run more than
+// once: it sets whatever it reports afresh each time, or a rolled-back attempt's result survives.
 func (db *DB) Transact(ctx context.Context, fn func(pgx.Tx) error) error {
 	const attempts = 3
 	var err error

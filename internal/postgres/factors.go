@@ -77,6 +77,7 @@ func (s *AccountStore) ReplaceRecoveryCodes(ctx context.Context, accountID int64
 func (s *AccountStore) UseRecoveryCode(ctx context.Context, accountID int64, hash []byte, now time.Time) (int, bool, error) {
 	remaining, ok := 0, false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		remaining, ok = 0, false // afresh on a retry
 		tag, err := tx.Exec(ctx, `UPDATE recovery_codes SET used_at = $3 WHERE account_id = $1 AND code_hash = $2 AND used_at IS NULL`, accountID, hash, now)
 		if err != nil || tag.RowsAffected() != 1 {
 			return err

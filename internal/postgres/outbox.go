@@ -14,7 +14,7 @@ import (
 
 // Enqueue queues messages inside tx, so that they are sent if and only if the caller's transaction
 // commits: the change that causes a message and the message are one unit. Messages are checked with
-// notify.Message.Validate first; an invalid one is an error and nothing is queued.
+// notify.Validate first; an invalid one is an error and nothing is queued.
 func Enqueue(ctx context.Context, tx pgx.Tx, msgs ...notify.Message) error {
 	return unavailable("outbox enqueue", enqueue(ctx, tx, msgs))
 }
@@ -25,7 +25,7 @@ func enqueue(ctx context.Context, tx pgx.Tx, msgs []notify.Message) error {
 	}
 	var b pgx.Batch
 	for _, m := range msgs {
-		if err := m.Validate(); err != nil {
+		if err := notify.Validate(m); err != nil {
 			return err
 		}
 		data := m.Data

@@ -3,28 +3,19 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/audit"
-	"github.com/unlockd/unlockd/internal/notify"
 )
 
 // queue puts the domain's messages into the outbox inside tx; empty messages are skipped.
 func queue(ctx context.Context, tx pgx.Tx, msgs ...account.Message) error {
-	var out []notify.Message
-	for _, m := range msgs {
-		if m.To == "" || m.Template == "" {
-			continue
-		}
-		out = append(out, notify.Message{Channel: m.Channel, To: m.To, Template: m.Template, Lang: m.Lang, Data: m.Data})
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return Enqueue(ctx, tx, out...)
+	// The caller's transaction reports the error: enqueue, not Enqueue, which would wrap it again.
+	return enqueue(ctx, tx, slices.DeleteFunc(slices.Clone(msgs), func(m account.Message) bool { return m.To == "" || m.Template == "" }))
 }
 
 // SendCounts counts codes and reset links sent recently, for the send limits.
@@ -106,6 +97,7 @@ func (s *AccountStore) AttemptCode(ctx context.Context, accountID int64, purpose
 func (s *AccountStore) ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		ok = false // afresh on a retry
 		var accountID int64
 		var purpose, channel string
 		err := tx.QueryRow(ctx, `UPDATE codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL
@@ -127,6 +119,7 @@ func (s *AccountStore) ConsumeCode(ctx context.Context, id int64, now time.Time,
 func (s *AccountStore) SelfUnlock(ctx context.Context, accountID int64, method, client string, now time.Time, msgs []account.Message) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		ok = false // afresh on a retry
 		var username, from string
 		err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state FROM accounts WHERE id = $1 FOR UPDATE)
 			UPDATE accounts a SET state = 'active', locked_until = NULL, state_reason = '', failed_attempts = 0, updated_at = $2
@@ -251,9 +244,12 @@ func (s *AccountStore) CompleteReset(ctx context.Context, r account.ResetComplet
 		if r.Unlock {
 			var from string
 			err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state FROM accounts WHERE id = $1 FOR UPDATE)
-				UPDATE accounts a SET state = 'active', locked_until = NULL, state_reason = '', failed_attempts = 0
-				FROM old WHERE a.id = old.id AND a.state IN ('locked_temporarily', 'locked') RETURNING old.state`, r.AccountID).Scan(&from)
+				UPDATE accounts a SET state = 'active', locked_until = NULL, state_reason = '', failed_attempts = 0, updated_at = $2
+				FROM old WHERE a.id = old.id AND a.state IN ('locked_temporarily', 'locked') RETURNING old.state`, r.AccountID, r.Now).Scan(&from)
 			if err == nil {
+				if err := queue(ctx, tx, r.NotifyUnlocked...); err != nil {
+					return err
+				}
 				if _, err := tx.Exec(ctx, `UPDATE locks SET lifted_at = $2, lifted_by = 'self-service', lift_reason = 'password reset'
 					WHERE account_id = $1 AND lifted_at IS NULL AND kind IN ('temporary', 'hard')`, r.AccountID, r.Now); err != nil {
 					return err

@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/unlockd/unlockd/internal/account"
 )
 
 func TestAccountPageShowsHistoryDevicesAndSessions(t *testing.T) {
@@ -97,5 +101,31 @@ func TestChangingEmailVerifiesTheNewOneAndTellsTheOld(t *testing.T) {
 	}
 	if res := h.signIn(h.client(), "alice.new@example.org", goodPassword); res.status != http.StatusSeeOther {
 		t.Fatal("cannot sign in with the new address")
+	}
+}
+
+// The password form is no way around the lock: wrong current passwords count like failed
+// sign-ins (SECURITY.md 4), and at the threshold the account locks.
+func TestWrongCurrentPasswordsCountAsFailedSignIns(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	policy, err := h.accounts.Policy(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < policy.Lockout.Threshold; i++ {
+		h.post(c, "/account/password", url.Values{"current_password": {fmt.Sprintf("guess number %d", i)},
+			"password": {"a different long passphrase"}, "password_confirm": {"a different long passphrase"}})
+	}
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+		t.Fatalf("after %d wrong current passwords the account is %s", policy.Lockout.Threshold, a.State)
+	}
+	// Locked, even the right one changes nothing.
+	newPassword := "lanterns drift over the quiet harbour"
+	if res := h.post(c, "/account/password", url.Values{"current_password": {goodPassword}, "password": {newPassword},
+		"password_confirm": {newPassword}}); res.status == http.StatusSeeOther {
+		t.Fatal("the password changed on a locked account")
 	}
 }

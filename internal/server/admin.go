@@ -21,7 +21,7 @@ import (
 
 func (s *Server) staffActor(r *http.Request) account.Actor {
 	a := currentAccount(r)
-	return account.Actor{Name: string(a.Role) + ":" + a.Username, Client: s.clientIP(r)}
+	return account.Actor{Name: string(a.Role) + ":" + a.Username, Client: s.clientIP(r), Role: a.Role}
 }
 
 // requireStaff admits signed-in staff of the given roles who have a second factor.
@@ -327,11 +327,6 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 	reason := r.PostForm.Get("reason")
 	ctx := r.Context()
 	var err error
-	if r.PostForm.Get("confirm") != "yes" {
-		// No JavaScript dialog: the form carries its own confirmation box.
-		err = account.Errorf(account.EINVALID, "%s", s.localizer(r).T("admin_confirm_missing"))
-		action = ""
-	}
 	switch action {
 	case "unlock", "unfreeze":
 		_, err = s.accounts.Unlock(ctx, username, reason, actor)
@@ -411,8 +406,7 @@ func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
 		s.renderStatus(w, r, http.StatusNotFound)
 		return nil
 	}
-	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+	if !s.staffForm(w, r) {
 		return nil
 	}
 	err = s.accounts.HandleRequest(r.Context(), id, decision == "approve", r.PostForm.Get("message"), s.staffActor(r))
@@ -546,8 +540,7 @@ func (s *Server) adminPolicy(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodGet {
 		return render("", nil)
 	}
-	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+	if !s.staffForm(w, r) {
 		return nil
 	}
 	current, err := s.accounts.Policy(r.Context())
@@ -588,16 +581,13 @@ type staffData struct {
 // user. Role changes end the account's sessions (a privilege change).
 func (s *Server) adminStaff(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodPost {
-		if !s.recentlyAuthenticated(r) {
-			s.needFreshAuth(w, r)
-			return nil
-		}
-		if err := r.ParseForm(); err != nil {
-			s.renderStatus(w, r, formErrorStatus(err))
+		if !s.staffForm(w, r) {
 			return nil
 		}
 		username := r.PostForm.Get("username")
-		if currentAccount(r).Username == strings.TrimSpace(username) {
+		// By account, not by what was typed: an email address or another letter case names the
+		// same staff member.
+		if target, err := s.accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == currentAccount(r).ID {
 			s.putFlashText(r, "error", s.localizer(r).T("admin_staff_not_self"))
 		} else if _, err := s.accounts.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
 			s.putFlashText(r, "error", account.ErrorMessage(err))
@@ -633,12 +623,7 @@ func (s *Server) adminTokens(w http.ResponseWriter, r *http.Request) error {
 	d := tokensData{}
 	p := s.newPage(r, "admin_tokens_title", &d)
 	if r.Method == http.MethodPost {
-		if !s.recentlyAuthenticated(r) {
-			s.needFreshAuth(w, r)
-			return nil
-		}
-		if err := r.ParseForm(); err != nil {
-			s.renderStatus(w, r, formErrorStatus(err))
+		if !s.staffForm(w, r) {
 			return nil
 		}
 		var err error

@@ -122,11 +122,10 @@ func TestHelpdeskFindsALockedAccountAndUnlocksIt(t *testing.T) {
 	if !strings.Contains(page.body, "too many failed sign-ins") || !strings.Contains(page.body, "account.locked") {
 		t.Fatal("the account page does not say why it is locked")
 	}
-	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {"verified"}}); res.status != http.StatusSeeOther {
-		t.Fatalf("unlock without the confirmation: %d", res.status)
-	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
-		t.Fatal("unlocked without the confirmation box")
+	// Every action's form has a confirmation box the browser will not submit unticked (no
+	// JavaScript dialog). The route itself takes the contract's fields alone.
+	if strings.Count(page.body, `name="confirm" value="yes" required`) < 2 {
+		t.Fatal("the actions have no confirmation box")
 	}
 	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {""}, "confirm": {"yes"}}); res.status != http.StatusSeeOther {
 		t.Fatalf("unlock without a reason: %d", res.status)
@@ -409,6 +408,41 @@ func TestDashboardSearchPagesThroughEveryMatch(t *testing.T) {
 	for _, q := range []string{"%00", "%FF%FE", "%25%5F%5C", strings.Repeat("%E7%8E%8B", 150), "a&state=bogus&after=%00"} {
 		if res := h.get(hd, "/admin/accounts?q="+q); res.status != http.StatusOK {
 			t.Errorf("search for %q: %d", q, res.status)
+		}
+	}
+}
+
+// Only an administrator lifts a freeze (CONTRACT.md): the help desk's unlock refuses it.
+func TestOnlyAnAdministratorLiftsAFreeze(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	ctx := context.Background()
+	if _, err := h.accounts.Freeze(ctx, "alice", "compliance hold", "Call the compliance desk.", nil, testActor); err != nil {
+		t.Fatal(err)
+	}
+	// The owner is told, with the message meant for them and not the reason for the record.
+	if m := h.lastMessage("alice@example.com", "locked"); m["Administrator"] != "yes" || m["Message"] != "Call the compliance desk." {
+		t.Fatalf("the owner's notice of the freeze: %v", m)
+	}
+	unlock := url.Values{"reason": {"asked nicely"}, "confirm": {"yes"}}
+	h.post(h.staff("hd", account.RoleHelpdesk), "/admin/accounts/alice/unlock", unlock)
+	if a, _ := h.accounts.AccountByLogin(ctx, "alice"); a.State != account.StateFrozen {
+		t.Fatalf("the help desk lifted a freeze: %s", a.State)
+	}
+	h.post(h.staff("ad", account.RoleAdmin), "/admin/accounts/alice/unlock", unlock)
+	if a, _ := h.accounts.AccountByLogin(ctx, "alice"); a.State != account.StateActive {
+		t.Fatalf("an administrator's unlock left the account %s", a.State)
+	}
+}
+
+// An administrator cannot change their own role, however they name themselves.
+func TestStaffCannotChangeTheirOwnRole(t *testing.T) {
+	h := newHarness(t)
+	ad := h.staff("ad", account.RoleAdmin)
+	for _, name := range []string{"ad", "AD", "ad@example.com"} {
+		h.post(ad, "/admin/staff", url.Values{"username": {name}, "role": {"user"}, "reason": {"oops"}})
+		if a, _ := h.accounts.AccountByLogin(context.Background(), "ad"); a.Role != account.RoleAdmin {
+			t.Fatalf("naming themselves %q, an administrator became %s", name, a.Role)
 		}
 	}
 }

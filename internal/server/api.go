@@ -27,7 +27,7 @@ func apiToken(r *http.Request) *account.APIToken {
 
 // apiActor names the caller in the audit log: the token's name.
 func (s *Server) apiActor(r *http.Request) account.Actor {
-	return account.Actor{Name: "token:" + apiToken(r).Name, Client: s.clientIP(r)}
+	return account.Actor{Name: "token:" + apiToken(r).Name, Client: s.clientIP(r), Role: apiToken(r).Role}
 }
 
 // apiError writes the contract's error shape.
@@ -66,7 +66,7 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 			apiError(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
 			return
 		}
-		s.log.Error("api request failed", "path", r.URL.Path, "err", err)
+		s.log.Error("api request failed", "path", loggedPath(r), "err", err)
 		apiError(w, http.StatusInternalServerError, "internal", "Internal error.")
 	}
 }

@@ -67,7 +67,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	if v.status >= 500 {
 		level = slog.LevelError
 	}
-	s.log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path,
+	s.log.Log(r.Context(), level, "request failed", "method", r.Method, "path", loggedPath(r),
 		"status", v.status, "client_ip", s.clientIP(r), "err", err)
 	if v.retryAfter != "" {
 		w.Header().Set("Retry-After", v.retryAfter)

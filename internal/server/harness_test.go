@@ -44,11 +44,14 @@ type harnessOptions struct {
 	hasher *secret.Hasher
 	env    map[string]string
 	clock  func() time.Time
+	log    io.Writer
 }
 
 func withClock(now func() time.Time) harnessOption { return func(o *harnessOptions) { o.clock = now } }
 
 func withHasher(h *secret.Hasher) harnessOption { return func(o *harnessOptions) { o.hasher = h } }
+
+func withLog(w io.Writer) harnessOption { return func(o *harnessOptions) { o.log = w } }
 
 func withEnv(k, v string) harnessOption { return func(o *harnessOptions) { o.env[k] = v } }
 
@@ -94,6 +97,9 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 	svc := account.NewService(store, hasher, cfg.SecretKey, o.clock)
 	svc.SetOptions(cli.ServiceOptions(cfg))
 	svc.SetFactors(cli.ServiceFactors(cfg))
+	if o.log == nil {
+		o.log = io.Discard
+	}
 	metrics := server.NewMetrics()
 	svc.SetMetrics(metrics)
 	hasher.SetWaitObserver(metrics.HashWait)
@@ -102,7 +108,7 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 		Config:   cfg,
 		Accounts: svc,
 		Sessions: postgres.NewSessionStore(db, server.SessionCodec()),
-		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:      slog.New(slog.NewTextHandler(o.log, nil)),
 		Ready:    func(ctx context.Context) error { return db.Ping(ctx) },
 	})
 	if err != nil {

@@ -25,5 +25,8 @@ func (s *Server) loginCodeVerify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.sessions.Remove(r.Context(), flowKey(account.PurposeSignIn))
+	if res.NeedsSecondFactor {
+		return s.beginSecondStep(w, r, res.Account)
+	}
 	return s.startSession(w, r, res)
 }

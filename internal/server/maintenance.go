@@ -65,8 +65,7 @@ type maintenanceAdminData struct {
 func (s *Server) adminMaintenance(w http.ResponseWriter, r *http.Request) error {
 	p := s.newPage(r, "admin_maintenance_title", nil)
 	if r.Method == http.MethodPost {
-		if err := r.ParseForm(); err != nil {
-			s.renderStatus(w, r, formErrorStatus(err))
+		if !s.staffForm(w, r) {
 			return nil
 		}
 		var err error

@@ -77,7 +77,7 @@ func (s *Server) routes() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	_ = cop.AddTrustedOrigin(s.cfg.BaseURL.Scheme + "://" + s.cfg.BaseURL.Host)
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.log.Warn("cross-origin request refused", "method", req.Method, "path", req.URL.Path,
+		s.log.Warn("cross-origin request refused", "method", req.Method, "path", loggedPath(req),
 			"origin", req.Header.Get("Origin"), "client_ip", s.clientIP(req))
 		securityHeaders(s.cfg.CookieSecure)(s.language(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			s.renderStatus(w, req, http.StatusForbidden)

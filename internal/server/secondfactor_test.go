@@ -163,8 +163,9 @@ func TestSecurityChangesNeedAFreshSignIn(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	h := newHarness(t, withClock(clock))
 	h.addAccount("alice")
-	c := h.client()
+	c, c2 := h.client(), h.client()
 	h.signIn(c, "alice", goodPassword)
+	h.signIn(c2, "alice", goodPassword)
 	if res := h.get(c, "/account/totp"); res.status != http.StatusOK {
 		t.Fatalf("just signed in: %d", res.status)
 	}
@@ -174,7 +175,32 @@ func TestSecurityChangesNeedAFreshSignIn(t *testing.T) {
 	if res := h.get(c, "/account/totp"); res.status != http.StatusSeeOther || res.header.Get("Location") != "/login" {
 		t.Fatalf("11 minutes after sign-in: %d %s, want a new sign-in first", res.status, res.header.Get("Location"))
 	}
-	if res := h.post(c, "/account/recovery-codes", url.Values{}); res.status != http.StatusSeeOther {
-		t.Fatal("recovery codes without a fresh sign-in")
+	// The other browser's session is still live, but 11 minutes old: no new recovery codes.
+	if res := h.get(c2, "/account"); res.status != http.StatusOK {
+		t.Fatalf("the second session is no longer signed in: %d", res.status)
+	}
+	if res := h.post(c2, "/account/recovery-codes", url.Values{}); res.status != http.StatusSeeOther || res.header.Get("Location") != "/login" {
+		t.Fatalf("recovery codes 11 minutes after sign-in: %d %s", res.status, res.header.Get("Location"))
+	}
+	var codes int
+	if err := h.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM recovery_codes`).Scan(&codes); err != nil || codes != 0 {
+		t.Fatalf("%d recovery codes made without a fresh sign-in (%v)", codes, err)
+	}
+}
+
+// An emailed sign-in code is a first step like a password: an account with an authenticator
+// still proves it (SECURITY.md 12 and 20), staff included.
+func TestSignInCodeDoesNotSkipTheSecondFactor(t *testing.T) {
+	h := newHarness(t)
+	h.staff("hd", account.RoleHelpdesk)
+	c := h.client()
+	h.post(c, "/login/code", url.Values{"username": {"hd"}})
+	code := h.lastMessage("hd@example.com", "code")["Code"]
+	res := h.post(c, "/login/code/verify", url.Values{"code": {code}})
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/login/totp" {
+		t.Fatalf("sign-in with a code: %d to %q, want the second step", res.status, res.header.Get("Location"))
+	}
+	if page := h.get(c, "/admin"); page.status == http.StatusOK {
+		t.Fatal("the dashboard opened after an emailed code alone")
 	}
 }

@@ -253,6 +253,9 @@ func TestPasswordReset(t *testing.T) {
 		t.Fatalf("state after reset: %s", a.State)
 	}
 	h.lastMessage("alice@example.com", "password_changed")
+	if m := h.lastMessage("alice@example.com", "unlocked"); m["Method"] != "reset" {
+		t.Fatalf("the owner's notice of the unlock: %v", m)
+	}
 	if res := h.signIn(h.client(), "alice", newPassword); res.status != http.StatusSeeOther {
 		t.Fatal("the new password does not sign in")
 	}

@@ -1,0 +1,45 @@
+package server_test
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// lockedBuffer is a log destination that requests write to concurrently.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// A reset link's token is a secret: the request log names the page, not the token (SECURITY.md 22).
+func TestLogsHoldNoResetToken(t *testing.T) {
+	var logs lockedBuffer
+	h := newHarness(t, withLog(&logs))
+	token := "tok" + strings.Repeat("x", 40)
+	c := h.client()
+	h.get(c, "/reset/"+token)
+	h.post(c, "/reset/"+token, url.Values{"password": {"a new long passphrase"}, "password_confirm": {"a new long passphrase"}})
+	h.post(c, "/reset/"+token, url.Values{"password": {"x"}}, "Origin", "https://elsewhere.example")
+	out := logs.String()
+	if strings.Contains(out, token) {
+		t.Fatalf("the log holds the reset token:\n%s", out)
+	}
+	if strings.Count(out, "/reset/(token)") < 3 {
+		t.Fatalf("the reset requests are not logged:\n%s", out)
+	}
+}
