@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"crypto/sha256"
 	"strconv"
 	"strings"
 	"time"
@@ -85,18 +84,13 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, a *Account, client, lang
 		if err != nil {
 			return nil, err
 		}
-		codes[i], hashes[i] = c, recoveryHash(c)
+		codes[i], hashes[i] = c, s.opts.HashToken(c)
 	}
 	now := s.now()
 	if err := s.store.ReplaceRecoveryCodes(ctx, a.ID, a.Username, hashes, client, now, s.factorMessage(a, lang, "recovery_codes_created", now)); err != nil {
 		return nil, err
 	}
 	return codes, nil
-}
-
-func recoveryHash(code string) []byte {
-	h := sha256.Sum256([]byte(code))
-	return h[:]
 }
 
 func (s *Service) factorMessage(a *Account, lang, change string, now time.Time) Message {
@@ -127,7 +121,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, a *Account, code, clien
 		return "totp", fresh, err
 	}
 	norm := s.factors.NormalizeRecoveryCode(code)
-	remaining, used, err := s.store.UseRecoveryCode(ctx, a.ID, recoveryHash(norm), s.now())
+	remaining, used, err := s.store.UseRecoveryCode(ctx, a.ID, s.opts.HashToken(norm), s.now())
 	if err != nil || !used {
 		return "recovery", false, err
 	}

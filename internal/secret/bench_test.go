@@ -82,10 +82,3 @@ func BenchmarkNewCode6(b *testing.B) {
 		}
 	}
 }
-
-func BenchmarkHMAC(b *testing.B) {
-	key := make([]byte, 32)
-	for b.Loop() {
-		HMAC(key, "unlock", "alice@example.com", "1700000000")
-	}
-}

@@ -15,6 +15,6 @@
 // exhaust memory, and provides a dummy verification for unknown users so
 // that their timing matches that of known users.
 //
-// NewToken, HashToken, NewCode and HMAC build the random tokens, one-time
-// codes and authenticated values used by the unlock flows.
+// NewToken, HashToken and NewCode build the random tokens and one-time codes
+// used by the unlock flows.
 package secret

@@ -1,11 +1,9 @@
 package secret
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -62,21 +60,6 @@ func newCode(r io.Reader, n int) (string, error) {
 		}
 	}
 	return string(code), nil
-}
-
-// HMAC returns HMAC-SHA256(key) over parts. Each part is framed by its
-// length as 8 bytes big-endian, so the encoding is unambiguous:
-// HMAC(k, "ab", "c") != HMAC(k, "a", "bc") and HMAC(k, "a") != HMAC(k, "a", "").
-// Compare results with hmac.Equal.
-func HMAC(key []byte, parts ...string) []byte {
-	m := hmac.New(sha256.New, key)
-	var n [8]byte
-	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		m.Write(n[:])
-		m.Write([]byte(p))
-	}
-	return m.Sum(nil)
 }
 
 // SessionHandle names a session on the account page without revealing its token: the hex of the

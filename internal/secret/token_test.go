@@ -2,8 +2,6 @@ package secret
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
@@ -124,38 +122,3 @@ func TestNewCodeDistribution(t *testing.T) {
 	}
 }
 
-func TestHMAC(t *testing.T) {
-	key := []byte("0123456789abcdef0123456789abcdef")
-	tests := []struct {
-		name string
-		a, b []string
-	}{
-		{"moved boundary", []string{"ab", "c"}, []string{"a", "bc"}},
-		{"empty part", []string{"a"}, []string{"a", ""}},
-		{"no parts vs empty part", nil, []string{""}},
-		{"two empty vs one", []string{"", ""}, []string{""}},
-		{"order", []string{"a", "b"}, []string{"b", "a"}},
-		{"length-like content", []string{"\x00\x00\x00\x00\x00\x00\x00\x01a"}, []string{"a"}},
-		{"concatenation", []string{"abc"}, []string{"a", "b", "c"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if hmac.Equal(HMAC(key, tt.a...), HMAC(key, tt.b...)) {
-				t.Errorf("HMAC(%q) == HMAC(%q)", tt.a, tt.b)
-			}
-		})
-	}
-
-	if !hmac.Equal(HMAC(key, "a", "bc"), HMAC(key, "a", "bc")) {
-		t.Error("HMAC is not deterministic")
-	}
-	if hmac.Equal(HMAC(key, "a"), HMAC([]byte("other key"), "a")) {
-		t.Error("HMAC ignores the key")
-	}
-	// The framing is an 8-byte big-endian length before each part.
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("\x00\x00\x00\x00\x00\x00\x00\x02ab\x00\x00\x00\x00\x00\x00\x00\x01c"))
-	if want := m.Sum(nil); !hmac.Equal(HMAC(key, "ab", "c"), want) || len(want) != 32 {
-		t.Errorf("HMAC(ab, c) = %x, want %x", HMAC(key, "ab", "c"), want)
-	}
-}
