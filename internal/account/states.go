@@ -54,7 +54,9 @@ type Actor struct {
 // (CONTRACT.md: frozen, "only an administrator lifts it").
 func (a Actor) liftsFreezes() bool { return a.Role == "" || a.Role == RoleAdmin }
 
-func checkReason(reason string) (string, error) {
+// CheckReason checks the reason a staff action is recorded with: required, at most 500 characters.
+// It returns the reason trimmed.
+func CheckReason(reason string) (string, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return "", Errorf(EINVALID, "a reason is required")
@@ -67,7 +69,7 @@ func checkReason(reason string) (string, error) {
 
 // staffTarget checks the reason a staff action needs and finds the account the action is about.
 func (s *Service) staffTarget(ctx context.Context, login, reason string) (*Account, string, error) {
-	reason, err := checkReason(reason)
+	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, "", err
 	}
@@ -95,7 +97,7 @@ func (s *Service) transition(ctx context.Context, login string, actor Actor, t T
 // Unlock lifts an automatic lock, or, for an administrator, a freeze. The owner's counters start
 // afresh.
 func (s *Service) Unlock(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
-	reason, err := checkReason(reason)
+	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +117,7 @@ func (s *Service) Unlock(ctx context.Context, login, reason string, actor Actor)
 // Freeze is an administrator's lock with a reason (and optionally an end). Only an administrator
 // lifts it. The account's sessions end.
 func (s *Service) Freeze(ctx context.Context, login, reason, userMessage string, until *time.Time, actor Actor) (*Account, error) {
-	reason, err := checkReason(reason)
+	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +136,7 @@ func (s *Service) Freeze(ctx context.Context, login, reason, userMessage string,
 
 // Disable switches an account off; its sessions end.
 func (s *Service) Disable(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
-	reason, err := checkReason(reason)
+	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +148,7 @@ func (s *Service) Disable(ctx context.Context, login, reason string, actor Actor
 
 // Enable switches a disabled account back on.
 func (s *Service) Enable(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
-	reason, err := checkReason(reason)
+	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +159,7 @@ func (s *Service) Enable(ctx context.Context, login, reason string, actor Actor)
 // UnlockAll is the emergency lift of every automatic lock that started within the last `since`
 // (a credential-stuffing wave locked many accounts). It returns how many accounts it unlocked.
 func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason string, actor Actor) (int, error) {
-	reason, err := checkReason(reason)
+	reason, err := CheckReason(reason)
 	if err != nil {
 		return 0, err
 	}

@@ -202,18 +202,20 @@ func (s *Server) adminBulkUnlock(w http.ResponseWriter, r *http.Request) error {
 	if !s.staffForm(w, r) {
 		return nil
 	}
+	// The reason is checked once: a bad one would otherwise skip every account.
+	reason, err := account.CheckReason(r.PostForm.Get("reason"))
+	if err != nil {
+		s.putFlashText(r, "error", account.ErrorMessage(err))
+		http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
+		return nil
+	}
 	done, skipped := 0, 0
-	reason := r.PostForm.Get("reason")
+	actor := s.staffActor(r)
 	for _, username := range r.PostForm["account"] {
-		_, err := s.accounts.Unlock(r.Context(), username, reason, s.staffActor(r))
+		_, err := s.accounts.Unlock(r.Context(), username, reason, actor)
 		switch {
 		case account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND:
-			if strings.TrimSpace(reason) == "" {
-				s.putFlashText(r, "error", account.ErrorMessage(err))
-				http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
-				return nil
-			}
-			skipped++
+			skipped++ // not locked (any more), or gone
 		case err != nil:
 			return err
 		default:

@@ -446,3 +446,19 @@ func TestStaffCannotChangeTheirOwnRole(t *testing.T) {
 		}
 	}
 }
+
+// A bulk unlock with an unusable reason says so, rather than reporting every account skipped.
+func TestBulkUnlockChecksTheReasonOnce(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.lock("alice")
+	hd := h.staff("hd", account.RoleHelpdesk)
+	h.post(hd, "/admin/bulk-unlock", url.Values{"account": {"alice"}, "reason": {strings.Repeat("x", 600)}})
+	if page := h.get(hd, "/admin/accounts"); !strings.Contains(page.body, "at most 500 characters") {
+		t.Fatal("the page does not say the reason is too long")
+	}
+	h.post(hd, "/admin/bulk-unlock", url.Values{"account": {"alice", "nobody"}, "reason": {"wave over"}})
+	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+		t.Fatalf("bulk unlock left alice %s", a.State)
+	}
+}

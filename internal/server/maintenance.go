@@ -28,11 +28,12 @@ func (s *Server) maintenance(r *http.Request) *account.Maintenance {
 		return c.value
 	}
 	m, err := s.accounts.CurrentMaintenance(r.Context())
+	c.fetched = time.Now() // a failure too is remembered for the TTL: in an outage, pages do not queue on it
 	if err != nil {
 		s.log.Warn("maintenance lookup", "err", err)
 		return c.value
 	}
-	c.value, c.fetched = m, time.Now()
+	c.value = m
 	return m
 }
 
@@ -46,8 +47,12 @@ func (s *Server) forgetMaintenance() {
 // window runs.
 func (s *Server) duringMaintenance(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
 		m := s.maintenance(r)
-		if r.Method != http.MethodPost || m == nil || !m.Active(s.accounts.Now()) {
+		if m == nil || !m.Active(s.accounts.Now()) {
 			next.ServeHTTP(w, r)
 			return
 		}
