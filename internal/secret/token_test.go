@@ -121,4 +121,3 @@ func TestNewCodeDistribution(t *testing.T) {
 		t.Errorf("all digits: chi2 = %.1f > %.1f, counts %v", x, limit, total)
 	}
 }
-
