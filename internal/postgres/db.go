@@ -109,14 +109,6 @@ func isUnavailable(err error) bool {
 		// Connection exceptions, operator intervention (shutdown, restart), insufficient resources.
 		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "53")
 	}
-	return pgconn.SafeToRetry(err) || isConnError(err)
-}
-
-func isConnError(err error) bool {
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		return true
-	}
 	// Acquiring from a pool whose server is gone, or a dial that times out.
-	return errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || isNetError(err)
+	return pgconn.SafeToRetry(err) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || isNetError(err)
 }

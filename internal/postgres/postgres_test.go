@@ -222,12 +222,13 @@ func TestSessionStoreKeepsOnlyTokenHashes(t *testing.T) {
 	if _, found, err := store.FindCtx(ctx, token); !found || err != nil {
 		t.Fatalf("find: %v %v", found, err)
 	}
-	n, err := store.EndAccountSessions(ctx, a.ID)
+	// The account_id column is what ends one account's sessions (sign out everywhere, a lock).
+	n, err := postgres.NewAccountStore(db).EndAllSessions(ctx, a.ID, a.Username, account.Actor{Name: "test"}, "lost laptop", time.Now())
 	if err != nil || n != 1 {
-		t.Fatalf("EndAccountSessions = %d, %v", n, err)
+		t.Fatalf("EndAllSessions = %d, %v", n, err)
 	}
 	if _, found, _ := store.FindCtx(ctx, token); found {
-		t.Fatal("session survived EndAccountSessions")
+		t.Fatal("session survived EndAllSessions")
 	}
 	// Expired sessions are not found and are swept.
 	if err := store.CommitCtx(ctx, "old", data, time.Now().Add(-time.Minute)); err != nil {

@@ -79,15 +79,6 @@ func (s *SessionStore) Commit(token string, b []byte, expiry time.Time) error {
 
 func (s *SessionStore) Delete(token string) error { return s.DeleteCtx(context.Background(), token) }
 
-// EndAccountSessions deletes every session of an account and reports how many there were.
-func (s *SessionStore) EndAccountSessions(ctx context.Context, accountID int64) (int, error) {
-	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID)
-	if err != nil {
-		return 0, unavailable("end sessions", err)
-	}
-	return int(tag.RowsAffected()), nil
-}
-
 // DeleteExpired removes sessions past their expiry; run it now and then.
 func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
 	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE expiry <= $1`, s.db.now())

@@ -55,10 +55,10 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	case account.ECONFLICT:
 		apiError(w, http.StatusConflict, "conflict", account.ErrorMessage(err))
 	case account.ETHROTTLED:
-		w.Header().Set("Retry-After", "900")
+		w.Header().Set("Retry-After", classify(err).retryAfter) // as the pages say
 		apiError(w, http.StatusTooManyRequests, "throttled", account.ErrorMessage(err))
 	case account.EUNAVAILABLE, account.EBUSY:
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", classify(err).retryAfter)
 		apiError(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
 	default:
 		if v := classify(err); v.status == http.StatusServiceUnavailable {

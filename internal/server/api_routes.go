@@ -20,8 +20,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.apiAuth)
-		staff := []account.Role{account.RoleHelpdesk, account.RoleAuditor, account.RoleAdmin}
-		r.With(apiRoles(staff...)).Get("/accounts/{username}", s.apiGetAccount)
+		r.With(apiRoles(allStaff...)).Get("/accounts/{username}", s.apiGetAccount)
 		r.With(apiRoles(account.RoleService, account.RoleAdmin)).Put("/accounts/{username}", s.apiPutAccount)
 		r.With(apiRoles(account.RoleHelpdesk, account.RoleAdmin)).Post("/accounts/{username}/unlock", s.apiUnlock)
 		r.With(apiRoles(account.RoleAdmin)).Post("/accounts/{username}/lock", s.apiLock)

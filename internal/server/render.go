@@ -21,7 +21,7 @@ type views struct {
 
 func loadBundle() (*i18n.Bundle, error) { return i18n.Load(web.Locales) }
 
-func parseViews(bundle *i18n.Bundle) (*views, error) {
+func parseViews() (*views, error) {
 	base, err := template.New("layout").ParseFS(web.Templates, "templates/layout.html", "templates/partials/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)

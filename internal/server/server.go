@@ -67,7 +67,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := parseViews(bundle)
+	v, err := parseViews()
 	if err != nil {
 		return nil, err
 	}
