@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/unlockd/unlockd/internal/audit"
 )
 
 // SignInEvent is one past sign-in attempt, for the owner to recognise.
@@ -156,7 +158,7 @@ func (s *Service) finishUnlock(ctx context.Context, a *Account, method, client, 
 	msg.Lang = s.langFor(a, lang)
 	method = strings.Join(verified, "+")
 	ok, err := s.store.SelfUnlock(ctx, a.ID, method, client, now,
-		append([]Message{msg}, s.events("account.unlocked", a, now, "state", string(StateActive), "by", "owner", "method", method)...))
+		append([]Message{msg}, s.events(audit.AccountUnlocked, a, now, "state", string(StateActive), "by", "owner", "method", method)...))
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +483,7 @@ func (s *Service) VerifyContact(ctx context.Context, login, code, client string)
 		}
 	}
 	_, err = s.store.Transition(ctx, Transition{AccountID: a.ID, From: []State{StatePendingVerification}, To: StateActive,
-		Reason: "contact verified", Action: "account.verified", Method: channel, Actor: "user:" + a.Username,
+		Reason: "contact verified", Action: audit.AccountVerified, Method: channel, Actor: "user:" + a.Username,
 		Client: client, Now: s.now()})
 	if ErrorCode(err) == EINVALID {
 		return VerifyNotNeeded, nil

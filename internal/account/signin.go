@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/unlockd/unlockd/internal/lockout"
+
+	"github.com/unlockd/unlockd/internal/audit"
 )
 
 // MaxPasswordLength is the longest password accepted, in code points (SECURITY.md: up to 256, no truncation).
@@ -177,7 +179,7 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 			f.Lock = lockout.AfterFailure(policy.Lockout, res.Failures, lockout.CountRecent(policy.Lockout, starts, now), now)
 			if f.Lock.Outcome != lockout.NoLock {
 				f.Notify = append([]Message{s.lockedMessage(a, f, req.ClientIP)},
-					s.events("account.locked", a, now, "state", lockedState(f.Lock.Outcome), "source", "automatic")...)
+					s.events(audit.AccountLocked, a, now, "state", lockedState(f.Lock.Outcome), "source", "automatic")...)
 			}
 		}
 		if err := s.store.RecordFailure(ctx, f); err != nil {

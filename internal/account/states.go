@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/unlockd/unlockd/internal/audit"
 )
 
 // Transition is one audited change of an account's state by an administrator or the system.
@@ -85,9 +87,9 @@ func (s *Service) transition(ctx context.Context, login string, actor Actor, t T
 	t.AccountID, t.Actor, t.Client, t.Now = a.ID, actor.Name, actor.Client, s.now()
 	// The owner is told when the account becomes locked or is unlocked (CONTRACT.md).
 	switch t.Action {
-	case "account.unlocked":
+	case audit.AccountUnlocked:
 		t.Notify = append(t.Notify, s.unlockedMessage(a, t.Now, "admin"))
-	case "account.frozen":
+	case audit.AccountFrozen:
 		t.Notify = append(t.Notify, s.frozenMessage(a, t))
 	}
 	t.Notify = append(t.Notify, s.events(t.Action, a, t.Now, "state", string(t.To), "reason", t.Reason, "by", actor.Name)...)
@@ -107,7 +109,7 @@ func (s *Service) Unlock(ctx context.Context, login, reason string, actor Actor)
 	}
 	a, err := s.transition(ctx, login, actor, Transition{
 		From: from, To: StateActive, Reason: reason,
-		LiftLocks: true, Action: "account.unlocked", Method: "administrator"})
+		LiftLocks: true, Action: audit.AccountUnlocked, Method: "administrator"})
 	if err == nil {
 		s.metrics.Unlock("administrator")
 	}
@@ -127,7 +129,7 @@ func (s *Service) Freeze(ctx context.Context, login, reason, userMessage string,
 	a, err := s.transition(ctx, login, actor, Transition{
 		From: []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification},
 		To:   StateFrozen, Reason: reason, UserMessage: strings.TrimSpace(userMessage), Until: until,
-		LockKind: "freeze", LiftLocks: true, EndSessions: true, Action: "account.frozen"})
+		LockKind: "freeze", LiftLocks: true, EndSessions: true, Action: audit.AccountFrozen})
 	if err == nil {
 		s.metrics.Lock("freeze")
 	}
@@ -143,7 +145,7 @@ func (s *Service) Disable(ctx context.Context, login, reason string, actor Actor
 	return s.transition(ctx, login, actor, Transition{
 		From: []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification, StateExpired},
 		To:   StateDisabled, Reason: reason, LockKind: "disable", LiftLocks: true, EndSessions: true,
-		Action: "account.disabled"})
+		Action: audit.AccountDisabled})
 }
 
 // Enable switches a disabled account back on.
@@ -153,7 +155,7 @@ func (s *Service) Enable(ctx context.Context, login, reason string, actor Actor)
 		return nil, err
 	}
 	return s.transition(ctx, login, actor, Transition{
-		From: []State{StateDisabled}, To: StateActive, Reason: reason, LiftLocks: true, Action: "account.enabled"})
+		From: []State{StateDisabled}, To: StateActive, Reason: reason, LiftLocks: true, Action: audit.AccountEnabled})
 }
 
 // UnlockAll is the emergency lift of every automatic lock that started within the last `since`
@@ -178,9 +180,9 @@ func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason str
 			return n, err
 		}
 		_, err = s.store.Transition(ctx, Transition{AccountID: id, From: []State{StateLockedTemporarily, StateLocked},
-			To: StateActive, Reason: reason, LiftLocks: true, Action: "account.unlocked", Method: "bulk",
+			To: StateActive, Reason: reason, LiftLocks: true, Action: audit.AccountUnlocked, Method: "bulk",
 			Actor: actor.Name, Client: actor.Client, Now: now, Notify: append([]Message{s.unlockedMessage(a, now, "admin")},
-				s.events("account.unlocked", a, now, "state", string(StateActive), "reason", reason, "by", actor.Name)...)})
+				s.events(audit.AccountUnlocked, a, now, "state", string(StateActive), "reason", reason, "by", actor.Name)...)})
 		if ErrorCode(err) == EINVALID {
 			continue // unlocked meanwhile
 		} else if err != nil {

@@ -22,6 +22,7 @@ const (
 	AccountFrozen        = "account.frozen"
 	AccountDisabled      = "account.disabled"
 	AccountEnabled       = "account.enabled"
+	AccountVerified      = "account.verified"
 	AccountCreated       = "account.created"
 	AccountImported      = "account.imported"
 	DeviceLocked         = "device.locked"
