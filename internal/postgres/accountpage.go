@@ -78,7 +78,7 @@ func (s *AccountStore) ChangePassword(ctx context.Context, accountID int64, user
 		if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1`, accountID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND `+sessionHandle+` <> $2`, accountID, keep); err != nil {
+		if _, err := endAccountSessions(ctx, tx, accountID, keep); err != nil {
 			return err
 		}
 		if err := queue(ctx, tx, notify...); err != nil {

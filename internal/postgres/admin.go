@@ -149,11 +149,11 @@ func (s *AccountStore) ResetSecondFactors(ctx context.Context, accountID int64, 
 func (s *AccountStore) EndAllSessions(ctx context.Context, accountID int64, username string, actor account.Actor, reason string, now time.Time) (int, error) {
 	n := 0
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID)
+		ended, err := endAccountSessions(ctx, tx, accountID, "")
 		if err != nil {
 			return err
 		}
-		n = int(tag.RowsAffected())
+		n = int(ended)
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.SessionsEnded, AccountID: idPtr(accountID),
 			Username: username, ClientIP: actor.Client, Details: audit.Details("reason", reason, "count", strconv.Itoa(n))})
 	})

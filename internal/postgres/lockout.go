@@ -272,7 +272,7 @@ func applyAutomaticLock(ctx context.Context, tx pgx.Tx, f account.Failure) (*aud
 	}
 	if state == account.StateLocked {
 		// SECURITY.md 4: a lock to `locked` ends the account's sessions.
-		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, f.AccountID); err != nil {
+		if _, err := endAccountSessions(ctx, tx, f.AccountID, ""); err != nil {
 			return nil, err
 		}
 	}

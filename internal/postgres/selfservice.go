@@ -236,7 +236,7 @@ func (s *AccountStore) CompleteReset(ctx context.Context, r account.ResetComplet
 		if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1`, r.AccountID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, r.AccountID); err != nil {
+		if _, err := endAccountSessions(ctx, tx, r.AccountID, ""); err != nil {
 			return err
 		}
 		events := []*audit.Event{{At: r.Now, Actor: "user:" + r.Username, Action: audit.PasswordReset,

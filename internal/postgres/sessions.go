@@ -87,3 +87,14 @@ func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// endAccountSessions ends every session of an account but the one whose handle is keep (none when
+// keep is empty), inside the caller's transaction. Every path that ends an account's sessions goes
+// through here.
+func endAccountSessions(ctx context.Context, tx pgx.Tx, accountID int64, keep string) (int64, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND ($2 = '' OR `+sessionHandle+` <> $2)`, accountID, keep)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}

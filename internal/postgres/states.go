@@ -57,7 +57,7 @@ func (s *AccountStore) Transition(ctx context.Context, t account.Transition) (*a
 			}
 		}
 		if t.EndSessions {
-			if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, t.AccountID); err != nil {
+			if _, err := endAccountSessions(ctx, tx, t.AccountID, ""); err != nil {
 				return err
 			}
 		}
@@ -133,7 +133,7 @@ func (s *AccountStore) SetRole(ctx context.Context, accountID int64, role accoun
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1`, accountID); err != nil {
+		if _, err := endAccountSessions(ctx, tx, accountID, ""); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.RoleChanged, AccountID: idPtr(accountID),
