@@ -79,13 +79,19 @@ type Account struct {
 // EffectiveState is the state as of now: a temporary lock or a time-limited freeze whose time has
 // passed has lifted, and an account past its expiry is expired, even before any write records it.
 func (a *Account) EffectiveState(now time.Time) State {
-	if (a.State == StateLockedTemporarily || a.State == StateFrozen) && a.LockedUntil != nil && !now.Before(*a.LockedUntil) {
-		return StateActive
+	state := a.State
+	if (state == StateLockedTemporarily || state == StateFrozen) && a.LockedUntil != nil && !now.Before(*a.LockedUntil) {
+		state = StateActive
 	}
-	if a.State == StateActive && a.ExpiresAt != nil && !now.Before(*a.ExpiresAt) {
-		return StateExpired
+	// Past its end an account is expired, whatever automatic lock it had: unlocking it would not
+	// let anyone in.
+	switch state {
+	case StateActive, StateLockedTemporarily, StateLocked:
+		if a.ExpiresAt != nil && !now.Before(*a.ExpiresAt) {
+			return StateExpired
+		}
 	}
-	return a.State
+	return state
 }
 
 // Name is how pages greet the account: the display name, else the username.

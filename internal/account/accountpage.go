@@ -97,7 +97,7 @@ func (s *Service) reauthenticate(ctx context.Context, a *Account, current, clien
 	current = current[:min(len(current), 4*MaxPasswordLength)]
 	req := SignInRequest{Login: a.Username, Password: current, ClientIP: client, reauthentication: true}
 	reject := Rejection{AccountID: &a.ID, Username: a.Username, Client: client, Now: s.now()}
-	_, err = s.attempt(ctx, a, req, policy, reject, s.passwordMAC(a.ID, current), func() (bool, string, error) {
+	_, err = s.attempt(ctx, a, req, policy, reject, s.passwordMAC(a.ID, current), func(ctx context.Context) (bool, string, error) {
 		ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
 		return ok, "password", err
 	})

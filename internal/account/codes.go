@@ -56,6 +56,11 @@ type Code struct {
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
 	MaxAttempts int
+	// FlowHash binds the code to the browser flow that asked for it (nil: any flow of the account
+	// and purpose, for codes sent when staff create an account); DeviceID is the known device it
+	// was asked from, or 0.
+	FlowHash []byte
+	DeviceID int64
 }
 
 // NotSent records a request for a code or link that sent nothing, and why (audited).
@@ -69,28 +74,28 @@ type NotSent struct {
 	Now       time.Time
 }
 
-// SendCounts are what the send limits are checked against.
+// SendCounts are what the send limits are checked against. They count the requester's pool: the
+// codes asked from one known device of the account, or else those asked from everywhere else, so a
+// stranger spending the account's limits never spends the owner's device's (SECURITY.md 5).
 type SendCounts struct {
 	LastToAccount     time.Time // the newest code or link to the account
 	LastToDestination time.Time // the newest code to this destination
 	ToAccount         int
 	ToDestination     int
-	FromClient        int
 }
 
 // CodeStore keeps codes.
 type CodeStore interface {
-	// SendCounts counts codes and reset links sent since then.
-	SendCounts(ctx context.Context, accountID int64, destination, client string, since time.Time) (SendCounts, error)
-	// ClientSends counts codes, links and requests a client caused since then.
-	ClientSends(ctx context.Context, client string, since time.Time) (int, error)
-	// CreateCode stores c, supersedes the account's older codes of the same purpose, queues msg
-	// and audits it, in one transaction.
+	// SendCounts counts codes and reset links sent since then in the pool of deviceID (0: every
+	// browser that is not a known device of the account).
+	SendCounts(ctx context.Context, accountID, deviceID int64, destination string, since time.Time) (SendCounts, error)
+	// CreateCode stores c, supersedes the older codes of the same account, purpose and flow, queues
+	// msg and audits it, in one transaction.
 	CreateCode(ctx context.Context, c Code, msg Message, username string) error
-	// AttemptCode counts one entry against the account's newest usable code of the purpose, before
-	// it is checked, and returns that code's id and hash; ok is false when there is none (expired,
-	// used, superseded or out of attempts).
-	AttemptCode(ctx context.Context, accountID int64, purpose Purpose, now time.Time) (id int64, hash []byte, channel string, ok bool, err error)
+	// AttemptCode counts one entry against the newest usable code of the account and purpose that
+	// belongs to the flow (or to no flow), before it is checked, and returns that code's id and
+	// hash; ok is false when there is none (expired, used, superseded or out of attempts).
+	AttemptCode(ctx context.Context, accountID int64, purpose Purpose, flowHash []byte, now time.Time) (id int64, hash []byte, channel string, ok bool, err error)
 	// VerifiedChannels lists the channels by which the account confirmed a contact (used verify codes).
 	VerifiedChannels(ctx context.Context, accountID int64) ([]string, error)
 	// RecordNotSent audits a request that sent nothing.
@@ -109,6 +114,11 @@ type CodeRequest struct {
 	Purpose Purpose
 	Client  string
 	Lang    string
+	// Flow is the nonce of the browser flow the code is for: only that flow can use it.
+	Flow string
+	// DeviceToken is the browser's device cookie: a known device of the account has send limits
+	// of its own.
+	DeviceToken string
 }
 
 // SMSAvailable is set when an SMS gateway is configured.
@@ -119,12 +129,14 @@ func (s *Service) SMSAvailable() bool { return s.opts.SMS }
 // client over its own limit gets ErrThrottled, whatever the username.
 func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
 	now := s.now()
-	if n, err := s.store.ClientSends(ctx, req.Client, now.Add(-SendWindow)); err != nil {
+	if err := s.reserveClientSend(ctx, req.Client, "send_code", now); err != nil {
 		return err
-	} else if n >= SendLimitClient {
-		s.metrics.Throttled("send_code")
-		return ErrThrottled
 	}
+	return s.sendCode(ctx, req, now)
+}
+
+// sendCode is SendCode past the client's limit: account creation sends the first code this way.
+func (s *Service) sendCode(ctx context.Context, req CodeRequest, now time.Time) error {
 	// Known or not, the request does the same work (lookups, the limits, one audited write), so
 	// neither the answer nor its time tells whether the account exists.
 	a, err := s.AccountByLogin(ctx, req.Login)
@@ -145,7 +157,11 @@ func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
 	} else {
 		req.Channel = ChannelEmail
 	}
-	counts, err := s.store.SendCounts(ctx, a.ID, destination, req.Client, now.Add(-SendWindow))
+	device, err := s.knownDevice(ctx, a.ID, req.DeviceToken)
+	if err != nil {
+		return err
+	}
+	counts, err := s.store.SendCounts(ctx, a.ID, device, destination, now.Add(-SendWindow))
 	if err != nil {
 		return err
 	}
@@ -162,12 +178,23 @@ func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
 		counts.ToDestination >= SendLimitDestination:
 		return notSent("limited") // silently: the answer must not tell that the account exists
 	}
-	return s.issueCode(ctx, a, req.Purpose, req.Channel, destination, req.Client, req.Lang, policy)
+	return s.issueCode(ctx, a, codeTarget{purpose: req.Purpose, channel: req.Channel, destination: destination,
+		flow: req.Flow, device: device}, req.Client, req.Lang, policy)
 }
 
-// issueCode makes a one-time code for one account and purpose, stores its HMAC and queues the
-// message that carries it to destination.
-func (s *Service) issueCode(ctx context.Context, a *Account, purpose Purpose, channel, destination, client, lang string, policy Policy) error {
+// codeTarget is what a new code is for and where it goes.
+type codeTarget struct {
+	purpose     Purpose
+	channel     string
+	destination string
+	flow        string // the flow's nonce; "" for a code any flow of the account may use
+	device      int64
+}
+
+// issueCode makes a one-time code for one account, purpose and flow, stores its HMAC and queues the
+// message that carries it to the destination.
+func (s *Service) issueCode(ctx context.Context, a *Account, t codeTarget, client, lang string, policy Policy) error {
+	purpose, channel, destination := t.purpose, t.channel, t.destination
 	code, err := s.opts.NewCode(policy.CodeLength)
 	if err != nil {
 		return err
@@ -175,7 +202,7 @@ func (s *Service) issueCode(ctx context.Context, a *Account, purpose Purpose, ch
 	now := s.now()
 	c := Code{AccountID: a.ID, Purpose: purpose, Channel: channel, Destination: destination,
 		Hash: s.codeMAC(a.ID, purpose, code), Client: client, CreatedAt: now,
-		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: policy.CodeMaxAttempts}
+		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: policy.CodeMaxAttempts, FlowHash: s.flowMAC(t.flow), DeviceID: t.device}
 	// The message names what the code is for; a new contact is confirmed like a new account's.
 	said := purpose
 	if purpose == PurposeContact {
@@ -192,11 +219,12 @@ func (s *Service) codeMAC(accountID int64, purpose Purpose, code string) []byte 
 	return s.keyed("code", strconv.FormatInt(accountID, 10), string(purpose), code)
 }
 
-// verifyCode checks a code for the account and purpose, counting the entry before checking it, and
-// returns the channel the code went by (the method it proves).
-func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, code, client string) (string, error) {
+// verifyCode checks a code for the account, purpose and flow, counting the entry on that code
+// before checking it, and returns the channel the code went by (the method it proves). An entry in
+// one flow never counts against a code of another (SECURITY.md 25).
+func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, flow, code, client string) (string, error) {
 	code = strings.TrimSpace(code)
-	id, hash, channel, ok, err := s.store.AttemptCode(ctx, a.ID, purpose, s.now())
+	id, hash, channel, ok, err := s.store.AttemptCode(ctx, a.ID, purpose, s.flowMAC(flow), s.now())
 	if err != nil {
 		return "", err
 	}

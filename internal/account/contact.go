@@ -17,7 +17,8 @@ type ContactStore interface {
 
 // StartContactChange sends a code to a new email address or phone number; the change happens only
 // once the code comes back (ConfirmContactChange), which proves the new contact works.
-func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, value, client, lang string) (string, error) {
+// The code belongs to flow, the nonce the signed-in browser keeps for this change.
+func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, value, client, lang, flow string) (string, error) {
 	var err error
 	switch channel {
 	case ChannelEmail:
@@ -38,20 +39,23 @@ func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, v
 		return "", err
 	}
 	now := s.now()
-	counts, err := s.store.SendCounts(ctx, a.ID, value, client, now.Add(-SendWindow))
+	if err := s.reserveClientSend(ctx, client, "contact_change", now); err != nil {
+		return "", err
+	}
+	counts, err := s.store.SendCounts(ctx, a.ID, 0, value, now.Add(-SendWindow))
 	if err != nil {
 		return "", err
 	}
-	if counts.FromClient >= SendLimitClient || counts.ToDestination >= SendLimitDestination || now.Sub(counts.LastToAccount) < policy.CodeResendInterval {
+	if counts.ToDestination >= SendLimitDestination || now.Sub(counts.LastToAccount) < policy.CodeResendInterval {
 		return "", Errorf(EINVALID, "too many codes were sent just now; wait a minute and try again")
 	}
-	return value, s.issueCode(ctx, a, PurposeContact, channel, value, client, lang, policy)
+	return value, s.issueCode(ctx, a, codeTarget{purpose: PurposeContact, channel: channel, destination: value, flow: flow}, client, lang, policy)
 }
 
 // ConfirmContactChange checks the code sent to the new contact and makes the change. The old
 // contact is told, so a takeover does not go unnoticed.
-func (s *Service) ConfirmContactChange(ctx context.Context, a *Account, channel, value, code, client, lang string) error {
-	sentBy, err := s.verifyCode(ctx, a, PurposeContact, code, client)
+func (s *Service) ConfirmContactChange(ctx context.Context, a *Account, channel, value, code, client, lang, flow string) error {
+	sentBy, err := s.verifyCode(ctx, a, PurposeContact, flow, code, client)
 	if err != nil {
 		return err
 	}

@@ -20,27 +20,48 @@ const (
 	RepeatedPasswordKeep = 5
 )
 
-// Reservation is the outcome of counting an attempt before its password is checked.
+// LockNotice builds what an automatic lock queues with it (the owner's email, webhook events)
+// from the rules' decision.
+type LockNotice func(d lockout.Decision) []Message
+
+// Attempt is one attempt to count before its secret is checked.
+type Attempt struct {
+	AccountID int64
+	Username  string
+	DeviceID  int64 // the browser's known device of this account, or 0
+	Client    string
+	Policy    lockout.Policy
+	Now       time.Time
+	// Notice is queued when the reservation finds the account already at the threshold and locks it.
+	Notice LockNotice
+}
+
+// Reservation is the outcome of counting an attempt before its secret is checked.
 type Reservation struct {
 	Allowed  bool // the attempt is within the allowance and the account (or device) may sign in
 	Failures int  // the counter after this attempt
 	Trusted  bool // counted on a known device's own allowance rather than the account's
+	// Locked is the lock the rules applied at this reservation: the count was already at the
+	// threshold with the account still active (the outcome of earlier attempts was never written,
+	// or they are still being checked). An account at or over the threshold is locked by rule,
+	// never left to the luck of which write lands.
+	Locked lockout.Outcome
 }
 
-// Failure is a wrong password on a counted attempt, and what it leads to.
+// Failure is a wrong secret on a counted attempt. The store applies what it leads to (the rules'
+// lock decision, the device's lockout) in the transaction that records it.
 type Failure struct {
 	AccountID   int64
 	Username    string
 	DeviceID    int64 // the known device counted, or 0
 	Failures    int
-	Lock        lockout.Decision
-	DeviceUntil *time.Time // a known device that used up its allowance is not trusted until then
-	PasswordMAC []byte     // nil when the secret was a code
-	Method      string     // password, code, totp
+	Policy      lockout.Policy
+	PasswordMAC []byte // nil when the secret was a code
+	Method      string // password, code, totp
 	Client      string
 	UserAgent   string
 	Now         time.Time
-	Notify      []Message // queued with the lock
+	Notice      LockNotice // queued with a lock
 }
 
 // Success is a right password on a counted attempt.
@@ -81,17 +102,18 @@ type LockoutStore interface {
 	IsRepeatedPassword(ctx context.Context, accountID int64, mac []byte, since time.Time) (bool, error)
 	// DeviceAccount returns the device id and its account for a device cookie's nonce hash. ENOTFOUND.
 	DeviceAccount(ctx context.Context, nonceHash []byte) (deviceID, accountID int64, err error)
-	// ReserveAttempt counts an attempt before the password is checked: on the known device's own
-	// counter when deviceID is set and that device is not locked out, else on the account's. An
-	// expired temporary lock lifts here.
-	ReserveAttempt(ctx context.Context, accountID, deviceID int64, p Policy, now time.Time) (Reservation, error)
-	// RefundAttempt takes back a reservation whose password could not be checked (hashing saturated).
+	// ReserveAttempt counts an attempt in one statement before the secret is checked: on the known
+	// device's own counter when the device is set and not locked out, else on the account's, and
+	// only where MaySignIn allows. An expired temporary lock lifts here; a count already at the
+	// threshold locks by the rules here.
+	ReserveAttempt(ctx context.Context, a Attempt) (Reservation, error)
+	// RefundAttempt takes back a reservation whose secret was not checked, or that was only a
+	// first step.
 	RefundAttempt(ctx context.Context, accountID int64, r Reservation, deviceID int64) error
-	// RecentTemporaryLocks lists when the account's automatic temporary locks started since then.
-	RecentTemporaryLocks(ctx context.Context, accountID int64, since time.Time) ([]time.Time, error)
-	// RecordFailure applies a failure: the lock decision, the device lockout, the remembered wrong
-	// password, the client's count and the audit events, in one transaction.
-	RecordFailure(ctx context.Context, f Failure) error
+	// RecordFailure applies a failure in one transaction: the rules' lock decision (lockout.AfterFailure
+	// over the recent temporary locks, read in the same transaction), the device lockout, the
+	// remembered wrong password, the client's count and the audit events. It returns the lock applied.
+	RecordFailure(ctx context.Context, f Failure) (lockout.Outcome, error)
 	// RecordSuccess resets the counters and notes the sign-in, unless the account was locked in the
 	// meantime (ok false). It registers a new device when NewDeviceHash is set.
 	RecordSuccess(ctx context.Context, s Success) (ok bool, err error)

@@ -2,7 +2,7 @@ package account
 
 import (
 	"context"
-	"strconv"
+	"errors"
 	"strings"
 	"time"
 )
@@ -31,13 +31,12 @@ type FactorStore interface {
 	UseTOTPStep(ctx context.Context, accountID, step int64) (bool, error)
 	// ReplaceRecoveryCodes stores a new set, invalidating the old one; queues msg and audits.
 	ReplaceRecoveryCodes(ctx context.Context, accountID int64, username string, hashes [][]byte, client string, now time.Time, msg Message) error
-	// UseRecoveryCode marks one code used and returns how many remain; ok false when it matched none.
-	UseRecoveryCode(ctx context.Context, accountID int64, hash []byte, now time.Time) (remaining int, ok bool, err error)
+	// UseRecoveryCode marks one code used and, in the same transaction, queues notice with the
+	// number that remain as its "Remaining" datum; ok false when it matched none.
+	UseRecoveryCode(ctx context.Context, accountID int64, hash []byte, now time.Time, notice Message) (remaining int, ok bool, err error)
 	// SecondFactors tells whether the account has TOTP and how many recovery codes remain.
 	SecondFactors(ctx context.Context, accountID int64) (totp bool, recoveryLeft int, err error)
-	// FactorFailures counts wrong second-factor entries on the unlock pages since then.
-	FactorFailures(ctx context.Context, accountID int64, since time.Time) (int, error)
-	// RecordFactorFailure audits one.
+	// RecordFactorFailure audits a wrong second-factor entry on the unlock pages.
 	RecordFactorFailure(ctx context.Context, accountID int64, username, method, client string, now time.Time) error
 }
 
@@ -121,16 +120,10 @@ func (s *Service) checkSecondFactor(ctx context.Context, a *Account, code, clien
 		return "totp", fresh, err
 	}
 	norm := s.factors.NormalizeRecoveryCode(code)
-	remaining, used, err := s.store.UseRecoveryCode(ctx, a.ID, s.opts.HashToken(norm), s.now())
-	if err != nil || !used {
-		return "recovery", false, err
-	}
-	msg := s.factorMessage(a, "", "recovery_code_used", s.now())
-	msg.Data["Remaining"] = strconv.Itoa(remaining)
-	if err := s.store.QueueMessage(ctx, msg); err != nil {
-		return "recovery", true, err
-	}
-	return "recovery", true, nil
+	// The code is burnt and its owner told in one transaction: never one without the other.
+	_, used, err := s.store.UseRecoveryCode(ctx, a.ID, s.opts.HashToken(norm), s.now(),
+		s.factorMessage(a, "", "recovery_code_used", s.now()))
+	return "recovery", used && err == nil, err
 }
 
 // HasSecondFactor reports whether sign-in needs a second step for the account.
@@ -153,40 +146,56 @@ func (s *Service) SignInSecondFactor(ctx context.Context, accountID int64, req S
 	}
 	reject := Rejection{AccountID: &a.ID, Username: a.Username, Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
 	req.secondStep = true
-	return s.attempt(ctx, a, req, policy, reject, nil, func() (bool, string, error) {
+	return s.attempt(ctx, a, req, policy, reject, nil, func(ctx context.Context) (bool, string, error) {
 		m, ok, err := s.checkSecondFactor(ctx, a, code, req.ClientIP)
 		return ok, m, err
 	})
 }
 
-// maxFactorFailures bounds wrong TOTP or recovery entries on the unlock pages per account and hour:
-// they do not lock the account (an attacker must not keep the owner out), so they are bounded here.
-const maxFactorFailures = 10
+// Wrong TOTP or recovery entries on the unlock pages do not lock the account (an attacker must not
+// keep the owner out), so the ledger bounds them: MaxFactorGuesses per FactorGuessWindow for the
+// account from unknown browsers, and as many again for each known device of the account.
+const (
+	MaxFactorGuesses  = 10
+	FactorGuessWindow = time.Hour
+)
 
 // UnlockWithFactor is UnlockWithCode for the methods that need no message: an authenticator code or
-// a recovery code.
-func (s *Service) UnlockWithFactor(ctx context.Context, login, code, client, lang string, verified []string) (*UnlockResult, error) {
-	a, err := s.AccountByLogin(ctx, login)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, ErrBadCode
-	} else if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	if n, err := s.store.FactorFailures(ctx, a.ID, now.Add(-time.Hour)); err != nil {
-		return nil, err
-	} else if n >= maxFactorFailures {
-		return nil, ErrBadCode
-	}
-	method, ok, err := s.checkSecondFactor(ctx, a, code, client)
+// a recovery code. The guess is reserved on the ledger before it is checked and given back only
+// when it proves right, so concurrent guesses never check more than the allowance.
+func (s *Service) UnlockWithFactor(ctx context.Context, p Proof) (*UnlockResult, error) {
+	a, err := s.proofAccount(ctx, p, PurposeUnlock)
 	if err != nil {
 		return nil, err
 	}
+	now := s.now()
+	device, err := s.knownDevice(ctx, a.ID, p.DeviceToken)
+	if err != nil {
+		return nil, err
+	}
+	subject := guessSubject(a.ID, device)
+	n, err := s.store.Reserve(ctx, scopeFactorGuess, subject, FactorGuessWindow, now)
+	if err != nil {
+		return nil, err
+	}
+	if !Within(n, MaxFactorGuesses) {
+		s.metrics.Throttled("unlock_factor")
+		return nil, ErrBadCode
+	}
+	// Counted: from here the outcome is written even if the client hangs up.
+	ctx = context.WithoutCancel(ctx)
+	method, ok, err := s.checkSecondFactor(ctx, a, p.Code, p.Client)
+	if err != nil {
+		return nil, errors.Join(err, s.store.Release(ctx, scopeFactorGuess, subject))
+	}
 	if !ok {
-		if err := s.store.RecordFactorFailure(ctx, a.ID, a.Username, method, client, now); err != nil {
+		if err := s.store.RecordFactorFailure(ctx, a.ID, a.Username, method, p.Client, now); err != nil {
 			return nil, err
 		}
 		return nil, ErrBadCode
 	}
-	return s.finishUnlock(ctx, a, method, client, lang, verified)
+	if err := s.store.Release(ctx, scopeFactorGuess, subject); err != nil {
+		return nil, err
+	}
+	return s.finishUnlock(ctx, a, method, p)
 }

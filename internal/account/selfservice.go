@@ -111,33 +111,56 @@ type UnlockResult struct {
 	Lock *LockInfo
 }
 
-// UnlockWithCode verifies a code for the unlock purpose and lifts an automatic lock once
-// unlock.methods_required different methods are proven (verified holds the ones proven earlier in
-// the same flow). A wrong code never counts towards the account's lockout: an attacker must not be
-// able to keep the owner out.
-func (s *Service) UnlockWithCode(ctx context.Context, login, code, client, lang string, verified []string) (*UnlockResult, error) {
-	a, err := s.AccountByLogin(ctx, login)
+// Proof is one entry on a flow's verify form: a code, in the browser flow that asked for it.
+type Proof struct {
+	Flow        *Flow
+	Code        string
+	Client      string
+	Lang        string
+	DeviceToken string
+}
+
+// proofAccount finds the account a flow is for; ErrBadCode when there is none, so the answer is the
+// same as for a wrong code.
+func (s *Service) proofAccount(ctx context.Context, p Proof, purpose Purpose) (*Account, error) {
+	if !p.Flow.Valid(purpose) {
+		return nil, ErrBadCode
+	}
+	a, err := s.AccountByLogin(ctx, p.Flow.Login)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, ErrBadCode
-	} else if err != nil {
-		return nil, err
 	}
-	method, err := s.verifyCode(ctx, a, PurposeUnlock, code, client)
+	return a, err
+}
+
+// UnlockWithCode verifies a code for the unlock purpose and lifts an automatic lock once
+// unlock.methods_required different methods are proven in the same flow for the same account. A
+// wrong code never counts towards the account's lockout: an attacker must not be able to keep the
+// owner out.
+func (s *Service) UnlockWithCode(ctx context.Context, p Proof) (*UnlockResult, error) {
+	a, err := s.proofAccount(ctx, p, PurposeUnlock)
 	if err != nil {
 		return nil, err
 	}
-	return s.finishUnlock(ctx, a, method, client, lang, verified)
+	method, err := s.verifyCode(ctx, a, PurposeUnlock, p.Flow.Nonce, p.Code, p.Client)
+	if err != nil {
+		return nil, err
+	}
+	return s.finishUnlock(ctx, a, method, p)
 }
 
-// finishUnlock lifts an automatic lock once the owner has proven enough methods.
-func (s *Service) finishUnlock(ctx context.Context, a *Account, method, client, lang string, verified []string) (*UnlockResult, error) {
+// finishUnlock lifts an automatic lock once the owner has proven enough methods in this flow.
+func (s *Service) finishUnlock(ctx context.Context, a *Account, method string, p Proof) (*UnlockResult, error) {
 	policy, err := s.store.Policy(ctx)
 	if err != nil {
 		return nil, err
 	}
+	client, lang := p.Client, p.Lang
+	verified := p.Flow.provenFor(a.ID)
 	if !slices.Contains(verified, method) {
 		verified = append(verified, method)
 	}
+	p.Flow.Verified = verified
 	if len(verified) < policy.UnlockMethodsRequired {
 		return &UnlockResult{Outcome: UnlockNeedsMore, Account: a, Verified: verified}, nil
 	}
@@ -187,14 +210,12 @@ type StatusView struct {
 }
 
 // StatusWithCode verifies a code for the status purpose and returns the account's status.
-func (s *Service) StatusWithCode(ctx context.Context, login, code, client string) (*StatusView, error) {
-	a, err := s.AccountByLogin(ctx, login)
-	if ErrorCode(err) == ENOTFOUND {
-		return nil, ErrBadCode
-	} else if err != nil {
+func (s *Service) StatusWithCode(ctx context.Context, p Proof) (*StatusView, error) {
+	a, err := s.proofAccount(ctx, p, PurposeStatus)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := s.verifyCode(ctx, a, PurposeStatus, code, client); err != nil {
+	if _, err := s.verifyCode(ctx, a, PurposeStatus, p.Flow.Nonce, p.Code, p.Client); err != nil {
 		return nil, err
 	}
 	return s.Status(ctx, a)
@@ -228,11 +249,8 @@ func (s *Service) Status(ctx context.Context, a *Account) (*StatusView, error) {
 // when the account exists and the limits allow. The caller answers the same either way.
 func (s *Service) StartReset(ctx context.Context, login, client, lang string) error {
 	now := s.now()
-	if n, err := s.store.ClientSends(ctx, client, now.Add(-SendWindow)); err != nil {
+	if err := s.reserveClientSend(ctx, client, "reset", now); err != nil {
 		return err
-	} else if n >= SendLimitClient {
-		s.metrics.Throttled("reset")
-		return ErrThrottled
 	}
 	a, err := s.AccountByLogin(ctx, login)
 	known := err == nil
@@ -246,7 +264,7 @@ func (s *Service) StartReset(ctx context.Context, login, client, lang string) er
 	if err != nil {
 		return err
 	}
-	counts, err := s.store.SendCounts(ctx, a.ID, a.Email, client, now.Add(-SendWindow))
+	counts, err := s.store.SendCounts(ctx, a.ID, 0, a.Email, now.Add(-SendWindow))
 	if err != nil {
 		return err
 	}
@@ -386,11 +404,8 @@ func (s *Service) CompleteReset(ctx context.Context, token, password, confirm, c
 // answer is the same whether or not the account exists.
 func (s *Service) RequestHelp(ctx context.Context, login, contact, message, client, lang string) (string, error) {
 	now := s.now()
-	if n, err := s.store.ClientSends(ctx, client, now.Add(-SendWindow)); err != nil {
+	if err := s.reserveClientSend(ctx, client, "help_request", now); err != nil {
 		return "", err
-	} else if n >= SendLimitClient {
-		s.metrics.Throttled("help_request")
-		return "", ErrThrottled
 	}
 	login, _ = NormalizeLogin(login)
 	if login == "" {
@@ -459,14 +474,13 @@ const (
 // VerifyContact confirms a new account's contacts with codes (purpose verify): the email address,
 // and the phone number when one is on file. Once both are confirmed the account becomes active. A
 // code went to the contact on file, so entering it proves the contact works.
-func (s *Service) VerifyContact(ctx context.Context, login, code, client string) (VerifyOutcome, error) {
-	a, err := s.AccountByLogin(ctx, login)
-	if ErrorCode(err) == ENOTFOUND {
-		return "", ErrBadCode
-	} else if err != nil {
+func (s *Service) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome, error) {
+	a, err := s.proofAccount(ctx, p, PurposeVerify)
+	if err != nil {
 		return "", err
 	}
-	channel, err := s.verifyCode(ctx, a, PurposeVerify, code, client)
+	client := p.Client
+	channel, err := s.verifyCode(ctx, a, PurposeVerify, p.Flow.Nonce, p.Code, client)
 	if err != nil {
 		return "", err
 	}

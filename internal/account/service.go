@@ -36,6 +36,7 @@ type Store interface {
 	AdminStore
 	AlertStore
 	MaintenanceStore
+	LedgerStore
 	// QueueMessage queues one message in a transaction of its own.
 	QueueMessage(ctx context.Context, m Message) error
 }

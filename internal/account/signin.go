@@ -30,6 +30,7 @@ type SignInRequest struct {
 	ClientIP    string
 	UserAgent   string
 	DeviceToken string // the browser's device cookie, if any
+	Flow        string // the nonce of the code sign-in flow, for SignInWithCode
 
 	secondStep bool // this attempt is the second factor after a password
 	// reauthentication: a signed-in owner re-enters the password to change it. It is counted and
@@ -106,7 +107,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 
 	req.Password = password
 	var needsRehash bool
-	res, err := s.attempt(ctx, a, req, policy, reject, mac, func() (bool, string, error) {
+	res, err := s.attempt(ctx, a, req, policy, reject, mac, func(ctx context.Context) (bool, string, error) {
 		match, rehash, err := s.hasher.Verify(ctx, password, a.PasswordHash)
 		needsRehash = rehash
 		return match, "password", err
@@ -126,20 +127,26 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 // first, then check proves the secret (password or code), then the outcome is recorded. Every way
 // in goes through here, so every way in honours the lock (SECURITY.md 4). mac is the password's
 // HMAC for a password attempt, nil for a code.
+//
+// Once the attempt is counted its outcome is written whatever happens to the request: a client
+// that hangs up while its secret is checked still leaves a recorded failure, and the lock it may
+// lead to (SECURITY.md 26).
 func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, policy Policy, reject Rejection,
-	mac []byte, check func() (ok bool, method string, err error)) (*SignInResult, error) {
+	mac []byte, check func(ctx context.Context) (ok bool, method string, err error)) (*SignInResult, error) {
 	now := reject.Now
-	var deviceID int64
-	if hash, ok := s.deviceNonceHash(req.DeviceToken); ok {
-		id, owner, err := s.store.DeviceAccount(ctx, hash)
-		if err == nil && owner == a.ID {
-			deviceID = id
-		} else if err != nil && ErrorCode(err) != ENOTFOUND {
-			return nil, fmt.Errorf("sign in: %w", err)
-		}
-	}
-	res, err := s.store.ReserveAttempt(ctx, a.ID, deviceID, policy, now)
+	deviceID, err := s.knownDevice(ctx, a.ID, req.DeviceToken)
 	if err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	notice := func(d lockout.Decision) []Message { return s.lockNotice(a, d, now, req.ClientIP) }
+	res, err := s.store.ReserveAttempt(ctx, Attempt{AccountID: a.ID, Username: a.Username, DeviceID: deviceID,
+		Client: req.ClientIP, Policy: policy.Lockout, Now: now, Notice: notice})
+	if err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	// Counted (or refused, or locked by rule): nothing below depends on the client staying.
+	ctx = context.WithoutCancel(ctx)
+	if err := s.noteLock(ctx, res.Locked, now); err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	if !res.Allowed {
@@ -155,42 +162,24 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 	if !res.Trusted {
 		deviceID = 0
 	}
-	match, method, err := check()
+	match, method, err := check(ctx)
 	if err != nil && !errors.Is(err, ErrBadCode) {
 		// The secret was never checked: the attempt must not count against the owner.
-		if rerr := s.store.RefundAttempt(context.WithoutCancel(ctx), a.ID, res, deviceID); rerr != nil {
+		if rerr := s.store.RefundAttempt(ctx, a.ID, res, deviceID); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
 		return nil, fmt.Errorf("sign in: verify: %w", err)
 	}
 	if !match {
-		f := Failure{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Failures: res.Failures,
-			PasswordMAC: mac, Method: method, Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
-		if res.Trusted {
-			if lockout.DeviceLocked(policy.Lockout, res.Failures) {
-				until := now.Add(policy.Lockout.Duration)
-				f.DeviceUntil = &until
-			}
-		} else if res.Failures >= policy.Lockout.Threshold {
-			starts, err := s.store.RecentTemporaryLocks(ctx, a.ID, now.Add(-policy.Lockout.Memory))
-			if err != nil {
-				return nil, fmt.Errorf("sign in: %w", err)
-			}
-			f.Lock = lockout.AfterFailure(policy.Lockout, res.Failures, lockout.CountRecent(policy.Lockout, starts, now), now)
-			if f.Lock.Outcome != lockout.NoLock {
-				f.Notify = append([]Message{s.lockedMessage(a, f, req.ClientIP)},
-					s.events(audit.AccountLocked, a, now, "state", lockedState(f.Lock.Outcome), "source", "automatic")...)
-			}
-		}
-		if err := s.store.RecordFailure(ctx, f); err != nil {
+		f := Failure{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Failures: res.Failures, Policy: policy.Lockout,
+			PasswordMAC: mac, Method: method, Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now, Notice: notice}
+		locked, err := s.store.RecordFailure(ctx, f)
+		if err != nil {
 			return nil, fmt.Errorf("sign in: %w", err)
 		}
 		s.metrics.SignIn("failure")
-		if f.Lock.Outcome != lockout.NoLock {
-			s.metrics.Lock(f.Lock.Outcome.String())
-			if err := s.checkWave(ctx, now); err != nil {
-				return nil, fmt.Errorf("sign in: %w", err)
-			}
+		if err := s.noteLock(ctx, locked, now); err != nil {
+			return nil, fmt.Errorf("sign in: %w", err)
 		}
 		if method != "password" {
 			return nil, ErrBadCode
@@ -243,14 +232,29 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 	return result, nil
 }
 
+// noteLock reports an automatic lock the store applied, if any, and looks for a lockout wave.
+func (s *Service) noteLock(ctx context.Context, o lockout.Outcome, now time.Time) error {
+	if o == lockout.NoLock {
+		return nil
+	}
+	s.metrics.Lock(o.String())
+	return s.checkWave(ctx, now)
+}
+
+// lockNotice is what an automatic lock queues: the owner's email and the webhook events.
+func (s *Service) lockNotice(a *Account, d lockout.Decision, now time.Time, client string) []Message {
+	return append([]Message{s.lockedMessage(a, d, now, client)},
+		s.events(audit.AccountLocked, a, now, "state", lockedState(d.Outcome), "source", "automatic")...)
+}
+
 // lockedMessage tells the owner their account locked, when, from where, and how to unlock it.
-func (s *Service) lockedMessage(a *Account, f Failure, client string) Message {
+func (s *Service) lockedMessage(a *Account, d lockout.Decision, now time.Time, client string) Message {
 	until := ""
-	if f.Lock.Until.After(f.Now) {
-		until = f.Lock.Until.UTC().Format(time.RFC1123)
+	if d.Until.After(now) {
+		until = d.Until.UTC().Format(time.RFC1123)
 	}
 	return Message{Channel: ChannelEmail, To: a.Email, Template: "locked", Lang: s.langFor(a, ""),
-		Data: map[string]string{"Name": a.Name(), "Time": f.Now.UTC().Format(time.RFC1123), "Place": client,
+		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Place": client,
 			"Until": until, "UnlockLink": s.link("/unlock")}}
 }
 
@@ -273,8 +277,8 @@ func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code st
 		return nil, err
 	}
 	reject.AccountID, reject.Username = &a.ID, a.Username
-	return s.attempt(ctx, a, req, policy, reject, nil, func() (bool, string, error) {
-		_, err := s.verifyCode(ctx, a, PurposeSignIn, code, req.ClientIP)
+	return s.attempt(ctx, a, req, policy, reject, nil, func(ctx context.Context) (bool, string, error) {
+		_, err := s.verifyCode(ctx, a, PurposeSignIn, req.Flow, code, req.ClientIP)
 		if errors.Is(err, ErrBadCode) {
 			return false, "code", nil
 		}

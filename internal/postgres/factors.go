@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"time"
 
@@ -73,8 +74,8 @@ func (s *AccountStore) ReplaceRecoveryCodes(ctx context.Context, accountID int64
 	}))
 }
 
-// UseRecoveryCode consumes one recovery code.
-func (s *AccountStore) UseRecoveryCode(ctx context.Context, accountID int64, hash []byte, now time.Time) (int, bool, error) {
+// UseRecoveryCode consumes one recovery code and queues the owner's notice in the same transaction.
+func (s *AccountStore) UseRecoveryCode(ctx context.Context, accountID int64, hash []byte, now time.Time, notice account.Message) (int, bool, error) {
 	remaining, ok := 0, false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		remaining, ok = 0, false // afresh on a retry
@@ -84,6 +85,14 @@ func (s *AccountStore) UseRecoveryCode(ctx context.Context, accountID int64, has
 		}
 		ok = true
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL`, accountID).Scan(&remaining); err != nil {
+			return err
+		}
+		notice.Data = maps.Clone(notice.Data)
+		if notice.Data == nil {
+			notice.Data = map[string]string{}
+		}
+		notice.Data["Remaining"] = strconv.Itoa(remaining)
+		if err := queue(ctx, tx, notice); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "system", Action: audit.RecoveryCodeUsed,
@@ -99,14 +108,6 @@ func (s *AccountStore) SecondFactors(ctx context.Context, accountID int64) (bool
 	err := s.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM totp_secrets WHERE account_id = $1),
 		(SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL)`, accountID).Scan(&totp, &left)
 	return totp, left, unavailable("second factors", err)
-}
-
-// FactorFailures counts wrong second-factor entries on the unlock pages.
-func (s *AccountStore) FactorFailures(ctx context.Context, accountID int64, since time.Time) (int, error) {
-	var n int
-	err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE account_id = $1 AND action = $2 AND at > $3`,
-		accountID, audit.FactorFailed, since).Scan(&n)
-	return n, unavailable("factor failures", err)
 }
 
 // RecordFactorFailure audits a wrong second-factor entry on the unlock pages.

@@ -13,17 +13,17 @@ import (
 	"github.com/unlockd/unlockd/internal/lockout"
 )
 
-// usable is the SQL condition under which anyone may try an account's password, over the columns
-// of accounts (aliased t; "" for none) with $2 the attempt's time. An expired temporary lock or
-// time-limited freeze counts as lifted.
+// usable is account.MaySignIn(state, false) in SQL, over the columns of accounts (aliased t; "" for
+// none) with $2 the attempt's time: anyone may try an active account's secret. An expired
+// temporary lock or time-limited freeze counts as lifted. TestSignInRuleInSQL holds it to the Go rule.
 func usable(t string) string {
 	return "(" + t + "state = 'active' OR " + lapsed(t) + ") AND " + notExpired(t)
 }
 
-// trusted is the condition under which the owner's known device may try the password despite an
-// automatic lock (SECURITY.md 5).
+// trusted is account.MaySignIn(state, true) in SQL: the owner's known device may also try through a
+// temporary lock (SECURITY.md 5), never through a hard lock.
 func trusted(t string) string {
-	return "(" + t + "state IN ('active', 'locked_temporarily', 'locked') OR " + lapsed(t) + ") AND " + notExpired(t)
+	return "(" + t + "state IN ('active', 'locked_temporarily') OR " + lapsed(t) + ") AND " + notExpired(t)
 }
 
 func lapsed(t string) string {
@@ -35,6 +35,14 @@ func notExpired(t string) string {
 }
 
 func idPtr(id int64) *int64 { return &id }
+
+// deref is the time t points to, or the zero time.
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
 
 // Policy loads the stored overrides onto the defaults.
 func (s *AccountStore) Policy(ctx context.Context) (account.Policy, error) {
@@ -118,57 +126,95 @@ func (s *AccountStore) DeviceAccount(ctx context.Context, nonceHash []byte) (int
 	return id, accountID, unavailable("device", err)
 }
 
-// ReserveAttempt counts the attempt in one statement before the password is checked.
-func (s *AccountStore) ReserveAttempt(ctx context.Context, accountID, deviceID int64, p account.Policy, now time.Time) (account.Reservation, error) {
-	if deviceID != 0 {
-		var failures int
-		err := s.db.Pool.QueryRow(ctx, `UPDATE devices d SET
-				failures = CASE WHEN d.locked_until IS NOT NULL THEN 1 ELSE d.failures + 1 END,
-				locked_until = NULL, last_seen_at = $2
-			FROM accounts a
-			WHERE d.id = $1 AND d.account_id = $3 AND a.id = d.account_id
-			  AND (d.locked_until IS NULL OR d.locked_until <= $2)
-			  AND `+trusted("a.")+`
-			RETURNING d.failures`, deviceID, now, accountID).Scan(&failures)
-		if err == nil {
-			return account.Reservation{Allowed: failures <= lockout.DeviceThreshold(p.Lockout), Failures: failures, Trusted: true}, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return account.Reservation{}, unavailable("reserve attempt", err)
-		}
-		// The device is locked out itself: it counts like any unknown browser.
-	}
+// ReserveAttempt counts the attempt in one statement before the secret is checked.
+func (s *AccountStore) ReserveAttempt(ctx context.Context, at account.Attempt) (account.Reservation, error) {
 	var res account.Reservation
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		res = account.Reservation{} // afresh on a retry
+		if at.DeviceID != 0 {
+			trustedRes, ok, err := reserveOnDevice(ctx, tx, at)
+			if err != nil || ok {
+				res = trustedRes
+				return err
+			}
+			// The device is locked out itself: it counts like any unknown browser.
+		}
 		var previous string
-		err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state FROM accounts WHERE id = $1 FOR UPDATE)
+		var before int
+		var lastAllowed *time.Time
+		// The count goes up by one (from 1 when a lock lapsed); last_attempt_at moves only for an
+		// attempt let through, so refused ones cannot keep a lost outcome looking in flight.
+		err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state, failed_attempts, last_attempt_at FROM accounts WHERE id = $1 FOR UPDATE)
 			UPDATE accounts a SET
 				failed_attempts = CASE WHEN a.state = 'active' THEN a.failed_attempts + 1 ELSE 1 END,
+				last_attempt_at = CASE WHEN a.state <> 'active' OR a.failed_attempts < $3 THEN $2 ELSE a.last_attempt_at END,
 				state = 'active', locked_until = NULL,
 				state_reason = CASE WHEN a.state = 'active' THEN a.state_reason ELSE '' END
 			FROM old WHERE a.id = old.id AND `+usable("a.")+`
-			RETURNING a.failed_attempts, old.state`, accountID, now).Scan(&res.Failures, &previous)
+			RETURNING a.failed_attempts, old.state, old.failed_attempts, old.last_attempt_at`,
+			at.AccountID, at.Now, at.Policy.Threshold).Scan(&res.Failures, &previous, &before, &lastAllowed)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // locked, frozen, disabled, expired or pending: not allowed, nothing counted
 		} else if err != nil {
 			return err
 		}
-		res.Allowed = res.Failures <= p.Lockout.Threshold
+		res.Allowed = res.Failures <= at.Policy.Threshold
 		if previous == string(account.StateActive) {
-			return nil
+			if lockout.Stranded(before, at.Policy.Threshold, deref(lastAllowed), at.Now) {
+				// At the threshold and still active long after the attempt that reached it: its
+				// failure was never written. The rules lock now what it would have locked.
+				res.Locked, err = lockByRule(ctx, tx, lockCause{AccountID: at.AccountID, Username: at.Username, Client: at.Client,
+					Failures: before, Policy: at.Policy, Now: at.Now, Notice: at.Notice})
+			}
+			return err
 		}
 		// A lock ran out: record when it lifted.
 		if _, err := tx.Exec(ctx, `UPDATE locks SET lifted_at = until, lifted_by = 'system', lift_reason = 'expired'
-			WHERE account_id = $1 AND lifted_at IS NULL AND until IS NOT NULL AND until <= $2`, accountID, now); err != nil {
+			WHERE account_id = $1 AND lifted_at IS NULL AND until IS NOT NULL AND until <= $2`, at.AccountID, at.Now); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "system", Action: audit.AccountUnlocked,
-			AccountID: idPtr(accountID), Details: audit.Details("method", "expiry", "from", previous)})
+		return appendAudit(ctx, tx, &audit.Event{At: at.Now, Actor: "system", Action: audit.AccountUnlocked,
+			AccountID: idPtr(at.AccountID), Details: audit.Details("method", "expiry", "from", previous)})
 	})
 	return res, unavailable("reserve attempt", err)
 }
 
-// RefundAttempt takes back a counted attempt whose password was never checked.
+// reserveOnDevice counts the attempt on a known device's own allowance; ok is false when the
+// device is locked out (or the account's state does not let even a known device try), and the
+// attempt must count on the account instead. A device at its threshold with no lockout recorded
+// (the failure that reached it was never written) is locked out here by the rules.
+func reserveOnDevice(ctx context.Context, tx pgx.Tx, at account.Attempt) (account.Reservation, bool, error) {
+	limit := lockout.DeviceThreshold(at.Policy)
+	var failures int
+	var lastAllowed *time.Time
+	err := tx.QueryRow(ctx, `SELECT failures, last_attempt_at FROM devices WHERE id = $1 AND locked_until IS NULL FOR UPDATE`,
+		at.DeviceID).Scan(&failures, &lastAllowed)
+	if err == nil && lockout.Stranded(failures, limit, deref(lastAllowed), at.Now) {
+		// The failure that used up the device's allowance was never written: lock it out now.
+		if _, err := tx.Exec(ctx, `UPDATE devices SET locked_until = $2 WHERE id = $1`, at.DeviceID, at.Now.Add(at.Policy.Duration)); err != nil {
+			return account.Reservation{}, false, err
+		}
+	} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return account.Reservation{}, false, err
+	}
+	err = tx.QueryRow(ctx, `UPDATE devices d SET
+			failures = CASE WHEN d.locked_until IS NOT NULL THEN 1 ELSE d.failures + 1 END,
+			last_attempt_at = CASE WHEN d.locked_until IS NOT NULL OR d.failures < $4 THEN $2 ELSE d.last_attempt_at END,
+			locked_until = NULL, last_seen_at = $2
+		FROM accounts a
+		WHERE d.id = $1 AND d.account_id = $3 AND a.id = d.account_id
+		  AND (d.locked_until IS NULL OR d.locked_until <= $2)
+		  AND `+trusted("a.")+`
+		RETURNING d.failures`, at.DeviceID, at.Now, at.AccountID, limit).Scan(&failures)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return account.Reservation{}, false, nil
+	} else if err != nil {
+		return account.Reservation{}, false, err
+	}
+	return account.Reservation{Allowed: failures <= limit, Failures: failures, Trusted: true}, true, nil
+}
+
+// RefundAttempt takes back a counted attempt whose secret was never checked.
 func (s *AccountStore) RefundAttempt(ctx context.Context, accountID int64, r account.Reservation, deviceID int64) error {
 	var err error
 	if r.Trusted {
@@ -179,19 +225,11 @@ func (s *AccountStore) RefundAttempt(ctx context.Context, accountID int64, r acc
 	return unavailable("refund attempt", err)
 }
 
-// RecentTemporaryLocks lists the start times of recent automatic temporary locks.
-func (s *AccountStore) RecentTemporaryLocks(ctx context.Context, accountID int64, since time.Time) ([]time.Time, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT started_at FROM locks
-		WHERE account_id = $1 AND kind = 'temporary' AND source = 'automatic' AND started_at > $2`, accountID, since)
-	if err != nil {
-		return nil, unavailable("recent locks", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[time.Time])
-}
-
-// RecordFailure applies a wrong password's consequences in one transaction.
-func (s *AccountStore) RecordFailure(ctx context.Context, f account.Failure) error {
-	return unavailable("record failure", s.db.Transact(ctx, func(tx pgx.Tx) error {
+// RecordFailure applies a wrong secret's consequences in one transaction.
+func (s *AccountStore) RecordFailure(ctx context.Context, f account.Failure) (lockout.Outcome, error) {
+	locked := lockout.NoLock
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		locked = lockout.NoLock // afresh on a retry
 		events := []*audit.Event{{At: f.Now, Actor: "anonymous", Action: audit.SignInFailed, AccountID: idPtr(f.AccountID),
 			Username: f.Username, ClientIP: f.Client,
 			Details: audit.Details("reason", "wrong_"+methodWord(f.Method), "failures", strconv.Itoa(f.Failures),
@@ -210,29 +248,77 @@ func (s *AccountStore) RecordFailure(ctx context.Context, f account.Failure) err
 		if err := countClientFailure(ctx, tx, f.Client, "account:"+strconv.FormatInt(f.AccountID, 10), f.Now); err != nil {
 			return err
 		}
-		if f.DeviceUntil != nil {
-			if _, err := tx.Exec(ctx, `UPDATE devices SET locked_until = $2 WHERE id = $1`, f.DeviceID, *f.DeviceUntil); err != nil {
-				return err
+		if f.DeviceID != 0 {
+			// A known device's failure counts on its own allowance; using it up locks the device
+			// out (it then counts like any browser), never the account.
+			if lockout.DeviceLocked(f.Policy, f.Failures) {
+				until := f.Now.Add(f.Policy.Duration)
+				tag, err := tx.Exec(ctx, `UPDATE devices SET locked_until = $2 WHERE id = $1 AND locked_until IS NULL`, f.DeviceID, until)
+				if err != nil {
+					return err
+				}
+				if tag.RowsAffected() == 1 {
+					events = append(events, &audit.Event{At: f.Now, Actor: "system", Action: audit.DeviceLocked,
+						AccountID: idPtr(f.AccountID), Username: f.Username, ClientIP: f.Client,
+						Details: audit.Details("until", until.UTC().Format(time.RFC3339))})
+				}
 			}
-			events = append(events, &audit.Event{At: f.Now, Actor: "system", Action: audit.DeviceLocked,
-				AccountID: idPtr(f.AccountID), Username: f.Username, ClientIP: f.Client,
-				Details: audit.Details("until", f.DeviceUntil.UTC().Format(time.RFC3339))})
-		}
-		switch f.Lock.Outcome {
-		case lockout.LockTemporarily, lockout.LockHard:
-			locked, err := applyAutomaticLock(ctx, tx, f)
+		} else {
+			var err error
+			locked, err = lockByRule(ctx, tx, lockCause{AccountID: f.AccountID, Username: f.Username, Client: f.Client,
+				Failures: f.Failures, Policy: f.Policy, Now: f.Now, Notice: f.Notice})
 			if err != nil {
 				return err
 			}
-			if locked != nil {
-				events = append(events, locked)
-				if err := queue(ctx, tx, f.Notify...); err != nil {
-					return err
-				}
-			}
 		}
 		return appendAudit(ctx, tx, events...)
-	}))
+	})
+	return locked, unavailable("record failure", err)
+}
+
+// lockCause is what lockByRule decides on.
+type lockCause struct {
+	AccountID int64
+	Username  string
+	Client    string
+	Failures  int // the account's consecutive count
+	Policy    lockout.Policy
+	Now       time.Time
+	Notice    account.LockNotice
+}
+
+// lockByRule applies the lockout rules inside tx: lockout.AfterFailure on the count and the
+// temporary locks of the policy's memory (read in the same transaction), and the lock it decides,
+// with its notice and audit event, when the account is still active. It is idempotent: of
+// concurrent callers the first locks and the rest find the account no longer active.
+func lockByRule(ctx context.Context, tx pgx.Tx, c lockCause) (lockout.Outcome, error) {
+	if c.Failures < c.Policy.Threshold {
+		return lockout.NoLock, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT started_at FROM locks
+		WHERE account_id = $1 AND kind = 'temporary' AND source = 'automatic' AND started_at > $2`,
+		c.AccountID, c.Now.Add(-c.Policy.Memory))
+	if err != nil {
+		return lockout.NoLock, err
+	}
+	starts, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	if err != nil {
+		return lockout.NoLock, err
+	}
+	d := lockout.AfterFailure(c.Policy, c.Failures, lockout.CountRecent(c.Policy, starts, c.Now), c.Now)
+	if d.Outcome == lockout.NoLock {
+		return lockout.NoLock, nil
+	}
+	event, err := applyAutomaticLock(ctx, tx, c, d)
+	if err != nil || event == nil {
+		return lockout.NoLock, err
+	}
+	if c.Notice != nil {
+		if err := queue(ctx, tx, c.Notice(d)...); err != nil {
+			return lockout.NoLock, err
+		}
+	}
+	return d.Outcome, appendAudit(ctx, tx, event)
 }
 
 // methodWord names what was wrong in a failed attempt: the password, or a code.
@@ -250,15 +336,15 @@ func deviceWord(id int64) string {
 	return "unknown"
 }
 
-// applyAutomaticLock locks the account after the failure that reached the threshold. It is a no-op
-// when the account is no longer active (a concurrent attempt locked it first).
-func applyAutomaticLock(ctx context.Context, tx pgx.Tx, f account.Failure) (*audit.Event, error) {
+// applyAutomaticLock locks the account as the rules decided. It is a no-op when the account is no
+// longer active (a concurrent attempt locked it first).
+func applyAutomaticLock(ctx context.Context, tx pgx.Tx, f lockCause, d lockout.Decision) (*audit.Event, error) {
 	state, kind := account.StateLockedTemporarily, "temporary"
 	var until *time.Time
-	if f.Lock.Outcome == lockout.LockHard {
+	if d.Outcome == lockout.LockHard {
 		state, kind = account.StateLocked, "hard"
 	} else {
-		until = &f.Lock.Until
+		until = &d.Until
 	}
 	const reason = "too many failed sign-ins"
 	tag, err := tx.Exec(ctx, `UPDATE accounts SET state = $2, locked_until = $3, state_reason = $4, updated_at = $5
@@ -276,13 +362,13 @@ func applyAutomaticLock(ctx context.Context, tx pgx.Tx, f account.Failure) (*aud
 			return nil, err
 		}
 	}
-	d := audit.Details("state", string(state), "source", "automatic", "reason", reason, "failures", strconv.Itoa(f.Failures))
+	details := audit.Details("state", string(state), "source", "automatic", "reason", reason, "failures", strconv.Itoa(f.Failures))
 	if until != nil {
-		d = audit.Details("state", string(state), "source", "automatic", "reason", reason,
+		details = audit.Details("state", string(state), "source", "automatic", "reason", reason,
 			"failures", strconv.Itoa(f.Failures), "until", until.UTC().Format(time.RFC3339))
 	}
 	return &audit.Event{At: f.Now, Actor: "system", Action: audit.AccountLocked, AccountID: idPtr(f.AccountID),
-		Username: f.Username, ClientIP: f.Client, Details: d}, nil
+		Username: f.Username, ClientIP: f.Client, Details: details}, nil
 }
 
 func countClientFailure(ctx context.Context, tx pgx.Tx, client, key string, now time.Time) error {
@@ -355,6 +441,10 @@ func (s *AccountStore) PruneClientFailures(ctx context.Context, before time.Time
 	_, err := s.db.Pool.Exec(ctx, `DELETE FROM client_failures WHERE last_at < $1`, before)
 	if err == nil {
 		_, err = s.db.Pool.Exec(ctx, `DELETE FROM failed_passwords WHERE created_at < $1`, before.Add(-account.RepeatedPasswordMemory))
+	}
+	if err == nil {
+		// The ledger's windows are at most account.SendWindow long; a day later nothing reads them.
+		_, err = s.db.Pool.Exec(ctx, `DELETE FROM guess_counters WHERE window_start < $1`, before.Add(-24*time.Hour))
 	}
 	return unavailable("prune", err)
 }

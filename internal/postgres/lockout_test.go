@@ -31,6 +31,7 @@ func (c *clock) Advance(d time.Duration) {
 type engine struct {
 	seq   int // makes every wrong password in a test different
 	t     *testing.T
+	url   string
 	db    *postgres.DB
 	store *postgres.AccountStore
 	svc   *account.Service
@@ -47,13 +48,43 @@ var fastParams = secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, Key
 // newEngine is the real service over a fresh database with a clock the test moves.
 func newEngine(t *testing.T, policy ...string) *engine {
 	t.Helper()
-	db := mustDB(t)
-	store := postgres.NewAccountStore(db)
-	c := &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
-	svc := account.NewService(store, secret.NewHasher(fastParams, 8, 100, 10*time.Second), []byte(strings.Repeat("k", 32)), c.Now)
+	return newEngineWith(t, secret.NewHasher(fastParams, 8, 100, 10*time.Second), policy...)
+}
+
+var engineKey = []byte(strings.Repeat("k", 32))
+
+// newService is the real service over db with the engine's key, options and second factors.
+func newService(db *postgres.DB, h account.Hasher, now account.Clock) *account.Service {
+	svc := account.NewService(postgres.NewAccountStore(db), h, engineKey, now)
 	svc.SetOptions(account.Options{BaseURL: "http://127.0.0.1:8080", NewCode: secret.NewCode, NewToken: secret.NewToken,
 		HashToken: secret.HashToken, Strength: secret.PasswordStrength})
-	e := &engine{t: t, db: db, store: store, svc: svc, clock: c}
+	svc.SetFactors(account.Factors{
+		NewTOTP: func(name string) (string, string, error) {
+			k, err := secret.NewTOTPKey("unlockd", name)
+			return k.Secret, k.URL, err
+		},
+		MatchTOTP:             secret.MatchTOTP,
+		Seal:                  func(plain string) ([]byte, error) { return secret.Seal(engineKey, plain) },
+		Open:                  func(sealed []byte) (string, error) { return secret.Open(engineKey, sealed) },
+		NewRecoveryCode:       secret.NewRecoveryCode,
+		NormalizeRecoveryCode: secret.NormalizeRecoveryCode,
+	})
+	return svc
+}
+
+// newEngineWith is newEngine with another hasher.
+func newEngineWith(t *testing.T, h account.Hasher, policy ...string) *engine {
+	t.Helper()
+	url := pgtestURL(t)
+	db, err := postgres.Open(context.Background(), url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	store := postgres.NewAccountStore(db)
+	c := &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	svc := newService(db, h, c.Now)
+	e := &engine{t: t, url: url, db: db, store: store, svc: svc, clock: c}
 	if len(policy) > 0 {
 		changes := map[string]string{}
 		for _, kv := range policy {
@@ -509,24 +540,29 @@ func TestCodesExpireAndANewCodeReplacesTheOld(t *testing.T) {
 	e := newEngine(t, "code.ttl=2m", "code.resend_interval=30s")
 	ctx := context.Background()
 	e.add("alice")
+	flow, err := account.NewFlow(account.PurposeStatus, "alice", account.ChannelEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof := func(code string) account.Proof { return account.Proof{Flow: flow, Code: code, Client: "192.0.2.1"} }
 	send := func() string {
-		if err := e.svc.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeStatus, Client: "192.0.2.1"}); err != nil {
+		if err := e.svc.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeStatus, Client: "192.0.2.1", Flow: flow.Nonce}); err != nil {
 			t.Fatal(err)
 		}
 		return e.lastCode("alice@example.com")
 	}
 	first := send()
 	e.clock.Advance(2*time.Minute + time.Second)
-	if _, err := e.svc.StatusWithCode(ctx, "alice", first, "192.0.2.1"); !errors.Is(err, account.ErrBadCode) {
+	if _, err := e.svc.StatusWithCode(ctx, proof(first)); !errors.Is(err, account.ErrBadCode) {
 		t.Fatalf("an expired code: %v", err)
 	}
 	second := send()
 	e.clock.Advance(40 * time.Second)
 	third := send()
-	if _, err := e.svc.StatusWithCode(ctx, "alice", second, "192.0.2.1"); !errors.Is(err, account.ErrBadCode) {
+	if _, err := e.svc.StatusWithCode(ctx, proof(second)); !errors.Is(err, account.ErrBadCode) {
 		t.Fatalf("a replaced code still worked: %v", err)
 	}
-	if _, err := e.svc.StatusWithCode(ctx, "alice", third, "192.0.2.1"); err != nil {
+	if _, err := e.svc.StatusWithCode(ctx, proof(third)); err != nil {
 		t.Fatalf("the newest code: %v", err)
 	}
 }

@@ -18,20 +18,24 @@ func queue(ctx context.Context, tx pgx.Tx, msgs ...account.Message) error {
 	return enqueue(ctx, tx, slices.DeleteFunc(slices.Clone(msgs), func(m account.Message) bool { return m.To == "" || m.Template == "" }))
 }
 
-// SendCounts counts codes and reset links sent recently, for the send limits.
-func (s *AccountStore) SendCounts(ctx context.Context, accountID int64, destination, client string, since time.Time) (account.SendCounts, error) {
+// SendCounts counts codes and reset links sent recently in one requester's pool, for the send
+// limits: the codes asked from one known device of the account, or else all the others (reset
+// links are never asked from a device's pool).
+func (s *AccountStore) SendCounts(ctx context.Context, accountID, deviceID int64, destination string, since time.Time) (account.SendCounts, error) {
 	var c account.SendCounts
 	var last, lastDest *time.Time
-	err := s.db.Pool.QueryRow(ctx, `SELECT
-		(SELECT max(t) FROM (SELECT max(created_at) AS t FROM codes WHERE account_id = $1
-		                     UNION ALL SELECT max(created_at) FROM reset_tokens WHERE account_id = $1) x),
-		(SELECT max(created_at) FROM codes WHERE account_id = $1 AND destination = $2),
-		(SELECT count(*) FROM codes WHERE account_id = $1 AND created_at > $4)
-		  + (SELECT count(*) FROM reset_tokens WHERE account_id = $1 AND created_at > $4),
-		(SELECT count(*) FROM codes WHERE destination = $2 AND created_at > $4),
-		(SELECT count(*) FROM codes WHERE client = $3 AND created_at > $4)
-		  + (SELECT count(*) FROM reset_tokens WHERE client = $3 AND created_at > $4)`,
-		accountID, destination, client, since).Scan(&last, &lastDest, &c.ToAccount, &c.ToDestination, &c.FromClient)
+	err := s.db.Pool.QueryRow(ctx, `WITH pool AS (
+			SELECT created_at, destination FROM codes
+			WHERE account_id = $1 AND device_id IS NOT DISTINCT FROM NULLIF($2::bigint, 0))
+		SELECT
+		(SELECT max(t) FROM (SELECT max(created_at) AS t FROM pool
+		                     UNION ALL SELECT max(created_at) FROM reset_tokens WHERE account_id = $1 AND $2 = 0) x),
+		(SELECT max(created_at) FROM pool WHERE destination = $3),
+		(SELECT count(*) FROM pool WHERE created_at > $4)
+		  + (SELECT count(*) FROM reset_tokens WHERE account_id = $1 AND $2 = 0 AND created_at > $4),
+		(SELECT count(*) FROM codes WHERE destination = $3 AND created_at > $4
+		   AND ($2 = 0 OR device_id IS NOT DISTINCT FROM NULLIF($2::bigint, 0)))`,
+		accountID, deviceID, destination, since).Scan(&last, &lastDest, &c.ToAccount, &c.ToDestination)
 	if last != nil {
 		c.LastToAccount = *last
 	}
@@ -41,28 +45,24 @@ func (s *AccountStore) SendCounts(ctx context.Context, accountID int64, destinat
 	return c, unavailable("send counts", err)
 }
 
-// ClientSends counts what a client caused to be sent or filed since then: codes, reset links and
-// unlock requests.
-func (s *AccountStore) ClientSends(ctx context.Context, client string, since time.Time) (int, error) {
-	var n int
-	err := s.db.Pool.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM codes WHERE client = $1 AND created_at > $2)
-		+ (SELECT count(*) FROM reset_tokens WHERE client = $1 AND created_at > $2)
-		+ (SELECT count(*) FROM unlock_requests WHERE client = $1 AND created_at > $2)`, client, since).Scan(&n)
-	return n, unavailable("client sends", err)
-}
-
-// CreateCode stores a code, supersedes older ones of the same purpose, queues the message, audits.
+// CreateCode stores a code, supersedes older ones of the same account, purpose and flow, queues the
+// message, audits.
 func (s *AccountStore) CreateCode(ctx context.Context, c account.Code, msg account.Message, username string) error {
+	var device *int64
+	if c.DeviceID != 0 {
+		device = &c.DeviceID
+	}
 	return unavailable("create code", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE codes SET superseded_at = $3
-			WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL AND superseded_at IS NULL`,
-			c.AccountID, string(c.Purpose), c.CreatedAt); err != nil {
+			WHERE account_id = $1 AND purpose = $2 AND flow_hash IS NOT DISTINCT FROM $4
+			  AND used_at IS NULL AND superseded_at IS NULL`,
+			c.AccountID, string(c.Purpose), c.CreatedAt, c.FlowHash); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO codes (account_id, purpose, channel, destination, code_hash, client,
-			created_at, expires_at, max_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			c.AccountID, string(c.Purpose), c.Channel, c.Destination, c.Hash, c.Client, c.CreatedAt, c.ExpiresAt, c.MaxAttempts); err != nil {
+			created_at, expires_at, max_attempts, flow_hash, device_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			c.AccountID, string(c.Purpose), c.Channel, c.Destination, c.Hash, c.Client, c.CreatedAt, c.ExpiresAt, c.MaxAttempts,
+			c.FlowHash, device); err != nil {
 			return err
 		}
 		if err := queue(ctx, tx, msg); err != nil {
@@ -74,16 +74,18 @@ func (s *AccountStore) CreateCode(ctx context.Context, c account.Code, msg accou
 	}))
 }
 
-// AttemptCode counts an entry on the newest usable code before it is compared.
-func (s *AccountStore) AttemptCode(ctx context.Context, accountID int64, purpose account.Purpose, now time.Time) (int64, []byte, string, bool, error) {
+// AttemptCode counts an entry on the newest usable code of the flow (or of no flow) before it is
+// compared. An entry in one flow never touches another flow's code.
+func (s *AccountStore) AttemptCode(ctx context.Context, accountID int64, purpose account.Purpose, flowHash []byte, now time.Time) (int64, []byte, string, bool, error) {
 	var id int64
 	var hash []byte
 	var channel string
 	err := s.db.Pool.QueryRow(ctx, `UPDATE codes SET attempts = attempts + 1
-		WHERE id = (SELECT id FROM codes WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL
+		WHERE id = (SELECT id FROM codes WHERE account_id = $1 AND purpose = $2
+		              AND (flow_hash = $4 OR flow_hash IS NULL) AND used_at IS NULL
 		              AND superseded_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC LIMIT 1)
 		  AND attempts < max_attempts
-		RETURNING id, code_hash, channel`, accountID, string(purpose), now).Scan(&id, &hash, &channel)
+		RETURNING id, code_hash, channel`, accountID, string(purpose), now, flowHash).Scan(&id, &hash, &channel)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, nil, "", false, nil
 	}

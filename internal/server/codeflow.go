@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -12,6 +13,10 @@ import (
 // (and a channel), a code goes to the contact on file if there is an account, and a verify form
 // takes the code. The start page answers the same whether or not the account exists, so the
 // username is remembered in the session, not confirmed on the page.
+//
+// The flow's whole state is one account.Flow kept in the session, made anew at every start: the
+// codes sent in it are bound to its nonce, and the methods proven in it to the account they were
+// proven for.
 
 // codeFlow describes one flow.
 type codeFlow struct {
@@ -26,6 +31,30 @@ type codeFlow struct {
 }
 
 func flowKey(p account.Purpose) string { return "flow_" + string(p) }
+
+// loadFlow reads the browser's flow for a purpose; nil when there is none (or it is not whole).
+func (s *Server) loadFlow(r *http.Request, p account.Purpose) *account.Flow {
+	var f account.Flow
+	if err := json.Unmarshal([]byte(s.sessions.GetString(r.Context(), flowKey(p))), &f); err != nil || !f.Valid(p) {
+		return nil
+	}
+	return &f
+}
+
+// saveFlow keeps a flow in the browser's session.
+func (s *Server) saveFlow(r *http.Request, f *account.Flow) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	s.sessions.Put(r.Context(), flowKey(f.Purpose), string(b))
+	return nil
+}
+
+// endFlow forgets the browser's flow for a purpose.
+func (s *Server) endFlow(r *http.Request, p account.Purpose) {
+	s.sessions.Remove(r.Context(), flowKey(p))
+}
 
 type codeStartData struct {
 	Flow        string
@@ -71,19 +100,29 @@ func (s *Server) codeStart(f codeFlow) handlerFunc {
 			s.render(w, r, http.StatusOK, f.startPage, p)
 			return nil
 		}
+		// Every start is a new flow: nothing proven in an earlier one carries over.
+		flow, err := account.NewFlow(f.purpose, login, method)
+		if err != nil {
+			return err
+		}
 		if !isFactor(method) {
 			// An authenticator or recovery code needs no message; everything else gets one.
-			err := s.accounts.SendCode(r.Context(), account.CodeRequest{Login: login, Channel: method, Purpose: f.purpose,
-				Client: s.clientIP(r), Lang: s.localizer(r).Lang})
-			if err != nil {
+			if err := s.sendFlowCode(r, flow); err != nil {
 				return err
 			}
 		}
-		s.sessions.Put(r.Context(), flowKey(f.purpose), login)
-		s.sessions.Put(r.Context(), flowKey(f.purpose)+"_method", method)
+		if err := s.saveFlow(r, flow); err != nil {
+			return err
+		}
 		http.Redirect(w, r, f.path+"/verify", http.StatusSeeOther)
 		return nil
 	}
+}
+
+// sendFlowCode asks for a code for the flow by its method.
+func (s *Server) sendFlowCode(r *http.Request, flow *account.Flow) error {
+	return s.accounts.SendCode(r.Context(), account.CodeRequest{Login: flow.Login, Channel: flow.Method, Purpose: flow.Purpose,
+		Client: s.clientIP(r), Lang: s.localizer(r).Lang, Flow: flow.Nonce, DeviceToken: deviceCookie(r)})
 }
 
 // isFactor reports whether a method is proven without a message: an authenticator or recovery code.
@@ -99,7 +138,7 @@ func channelOf(v string) string {
 // verifyForm shows the code form, or sends a visitor without a started flow back to its start.
 func (s *Server) codeVerifyForm(f codeFlow) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if s.sessions.GetString(r.Context(), flowKey(f.purpose)) == "" {
+		if s.loadFlow(r, f.purpose) == nil {
 			http.Redirect(w, r, f.path, http.StatusSeeOther)
 			return nil
 		}
@@ -109,8 +148,10 @@ func (s *Server) codeVerifyForm(f codeFlow) handlerFunc {
 }
 
 func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFlow, errID string) {
-	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, WithFactors: f.withFactors, SMS: s.accounts.SMSAvailable(),
-		Method: s.sessions.GetString(r.Context(), flowKey(f.purpose)+"_method")}
+	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, WithFactors: f.withFactors, SMS: s.accounts.SMSAvailable()}
+	if flow := s.loadFlow(r, f.purpose); flow != nil {
+		data.Method = flow.Method
+	}
 	p := s.newPage(r, f.titleID, data)
 	p.Flash = s.popFlash(r)
 	if errID != "" {
@@ -120,38 +161,39 @@ func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFl
 	s.render(w, r, http.StatusOK, "code", p)
 }
 
-// codeSubmission reads a verify form. A submission that only names another method asks for a code
-// by that method instead (the "send it by SMS instead" button).
-func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFlow) (login, code, method string, done bool, err error) {
+// codeSubmission reads a verify form into a proof for the browser's flow. A submission that only
+// names another method asks for a code by that method instead (the "send it by SMS instead"
+// button).
+func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFlow) (p account.Proof, done bool, err error) {
 	if err := r.ParseForm(); err != nil {
 		s.renderStatus(w, r, formErrorStatus(err))
-		return "", "", "", true, nil
+		return p, true, nil
 	}
-	login = s.sessions.GetString(r.Context(), flowKey(f.purpose))
-	if login == "" {
+	flow := s.loadFlow(r, f.purpose)
+	if flow == nil {
 		http.Redirect(w, r, f.path, http.StatusSeeOther)
-		return "", "", "", true, nil
+		return p, true, nil
 	}
-	method = s.sessions.GetString(r.Context(), flowKey(f.purpose)+"_method")
-	code = strings.TrimSpace(r.PostForm.Get("code"))
+	code := strings.TrimSpace(r.PostForm.Get("code"))
 	if switchTo := r.PostForm.Get("method"); f.withMethod && code == "" && switchTo != "" {
-		method = channelOf(switchTo)
+		flow.Method = channelOf(switchTo)
 		if f.withFactors && isFactor(switchTo) {
-			method = switchTo
-		} else if err := s.accounts.SendCode(r.Context(), account.CodeRequest{Login: login, Channel: method, Purpose: f.purpose,
-			Client: s.clientIP(r), Lang: s.localizer(r).Lang}); err != nil {
-			return "", "", "", true, err
+			flow.Method = switchTo
+		} else if err := s.sendFlowCode(r, flow); err != nil {
+			return p, true, err
 		}
-		s.sessions.Put(r.Context(), flowKey(f.purpose)+"_method", method)
+		if err := s.saveFlow(r, flow); err != nil {
+			return p, true, err
+		}
 		s.putFlash(r, "info", "flow_code_resent")
 		http.Redirect(w, r, f.path+"/verify", http.StatusSeeOther)
-		return "", "", "", true, nil
+		return p, true, nil
 	}
 	if code == "" {
 		s.renderCodeForm(w, r, f, "flow_code_required")
-		return "", "", "", true, nil
+		return p, true, nil
 	}
-	return login, code, method, false, nil
+	return account.Proof{Flow: flow, Code: code, Client: s.clientIP(r), Lang: s.localizer(r).Lang, DeviceToken: deviceCookie(r)}, false, nil
 }
 
 // isBadCode reports whether err is the one answer to a code that did not work.

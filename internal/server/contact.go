@@ -10,6 +10,7 @@ import (
 const (
 	sessContactKind  = "contact_kind"
 	sessContactValue = "contact_value"
+	sessContactFlow  = "contact_flow" // the nonce the change's code is bound to
 )
 
 type contactData struct {
@@ -34,7 +35,12 @@ func (s *Server) accountContact(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	kind := channelOf(r.PostForm.Get("kind"))
-	value, err := s.accounts.StartContactChange(r.Context(), a, kind, r.PostForm.Get("value"), s.clientIP(r), s.localizer(r).Lang)
+	// The code belongs to this browser's change alone: a new flow, and its nonce, at every start.
+	flow, err := account.NewFlow(account.PurposeContact, a.Username, kind)
+	if err != nil {
+		return err
+	}
+	value, err := s.accounts.StartContactChange(r.Context(), a, kind, r.PostForm.Get("value"), s.clientIP(r), s.localizer(r).Lang, flow.Nonce)
 	if account.ErrorCode(err) == account.EINVALID {
 		p := s.newPage(r, "contact_title", contactData{})
 		p.Error = account.ErrorMessage(err)
@@ -45,6 +51,7 @@ func (s *Server) accountContact(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.sessions.Put(r.Context(), sessContactKind, kind)
 	s.sessions.Put(r.Context(), sessContactValue, value)
+	s.sessions.Put(r.Context(), sessContactFlow, flow.Nonce)
 	s.render(w, r, http.StatusOK, "contact", s.newPage(r, "contact_title", contactData{Kind: kind, Pending: maskContact(kind, value)}))
 	return nil
 }
@@ -68,7 +75,8 @@ func (s *Server) accountContactVerify(w http.ResponseWriter, r *http.Request) er
 		http.Redirect(w, r, "/account/contact", http.StatusSeeOther)
 		return nil
 	}
-	err := s.accounts.ConfirmContactChange(r.Context(), a, kind, value, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang)
+	err := s.accounts.ConfirmContactChange(r.Context(), a, kind, value, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang,
+		s.sessions.GetString(r.Context(), sessContactFlow))
 	switch {
 	case errors.Is(err, account.ErrBadCode):
 		p := s.newPage(r, "contact_title", contactData{Kind: kind, Pending: maskContact(kind, value)})
@@ -85,6 +93,7 @@ func (s *Server) accountContactVerify(w http.ResponseWriter, r *http.Request) er
 	}
 	s.sessions.Remove(r.Context(), sessContactKind)
 	s.sessions.Remove(r.Context(), sessContactValue)
+	s.sessions.Remove(r.Context(), sessContactFlow)
 	s.putFlash(r, "ok", "contact_changed")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil

@@ -12,19 +12,19 @@ var loginCodeFlow = codeFlow{purpose: account.PurposeSignIn, path: "/login/code"
 
 // loginCodeVerify signs in with a code, under the same lockout rules as a password.
 func (s *Server) loginCodeVerify(w http.ResponseWriter, r *http.Request) error {
-	login, code, _, done, err := s.codeSubmission(w, r, loginCodeFlow)
+	proof, done, err := s.codeSubmission(w, r, loginCodeFlow)
 	if done || err != nil {
 		return err
 	}
-	res, err := s.accounts.SignInWithCode(r.Context(), account.SignInRequest{Login: login, ClientIP: s.clientIP(r),
-		UserAgent: r.UserAgent(), DeviceToken: deviceCookie(r)}, code)
+	res, err := s.accounts.SignInWithCode(r.Context(), account.SignInRequest{Login: proof.Flow.Login, ClientIP: proof.Client,
+		UserAgent: r.UserAgent(), DeviceToken: proof.DeviceToken, Flow: proof.Flow.Nonce}, proof.Code)
 	if isBadCode(err) || errors.Is(err, account.ErrBadCredentials) {
 		s.renderCodeForm(w, r, loginCodeFlow, "flow_code_wrong")
 		return nil
 	} else if err != nil {
 		return err
 	}
-	s.sessions.Remove(r.Context(), flowKey(account.PurposeSignIn))
+	s.endFlow(r, account.PurposeSignIn)
 	if res.NeedsSecondFactor {
 		return s.beginSecondStep(w, r, res.Account)
 	}

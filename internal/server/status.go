@@ -11,18 +11,18 @@ var statusFlow = codeFlow{purpose: account.PurposeStatus, path: "/status", title
 
 // statusVerify checks the code and shows the account's status in plain words.
 func (s *Server) statusVerify(w http.ResponseWriter, r *http.Request) error {
-	login, code, _, done, err := s.codeSubmission(w, r, statusFlow)
+	proof, done, err := s.codeSubmission(w, r, statusFlow)
 	if done || err != nil {
 		return err
 	}
-	view, err := s.accounts.StatusWithCode(r.Context(), login, code, s.clientIP(r))
+	view, err := s.accounts.StatusWithCode(r.Context(), proof)
 	if isBadCode(err) {
 		s.renderCodeForm(w, r, statusFlow, "flow_code_wrong")
 		return nil
 	} else if err != nil {
 		return err
 	}
-	s.sessions.Remove(r.Context(), flowKey(account.PurposeStatus))
+	s.endFlow(r, account.PurposeStatus)
 	w.Header().Set("Cache-Control", "no-store")
 	s.render(w, r, http.StatusOK, "status", s.newPage(r, "status_title", view))
 	return nil

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/unlockd/unlockd/internal/account"
 )
@@ -20,20 +19,21 @@ type unlockResultData struct {
 // unlockVerify checks the code and unlocks. A frozen, disabled or expired account is never
 // unlocked here: the page says to ask an administrator.
 func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
-	login, code, method, done, err := s.codeSubmission(w, r, unlockFlow)
+	proof, done, err := s.codeSubmission(w, r, unlockFlow)
 	if done || err != nil {
 		return err
 	}
-	verifiedKey := flowKey(account.PurposeUnlock) + "_verified"
-	var verified []string
-	if v := s.sessions.GetString(r.Context(), verifiedKey); v != "" {
-		verified = strings.Split(v, ",")
-	}
 	unlock := s.accounts.UnlockWithCode
-	if isFactor(method) {
+	if isFactor(proof.Flow.Method) {
 		unlock = s.accounts.UnlockWithFactor
 	}
-	res, err := unlock(r.Context(), login, code, s.clientIP(r), s.localizer(r).Lang, verified)
+	res, err := unlock(r.Context(), proof)
+	if err == nil || isBadCode(err) {
+		// The flow keeps what was proven in it, and for whom.
+		if serr := s.saveFlow(r, proof.Flow); serr != nil {
+			return serr
+		}
+	}
 	if isBadCode(err) {
 		s.renderCodeForm(w, r, unlockFlow, "flow_code_wrong")
 		return nil
@@ -42,13 +42,11 @@ func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	if res.Outcome == account.UnlockNeedsMore {
 		// unlock.methods_required: one method is proven; the next code must come another way.
-		s.sessions.Put(r.Context(), verifiedKey, strings.Join(res.Verified, ","))
 		s.putFlash(r, "ok", "unlock_needs_more")
 		http.Redirect(w, r, "/unlock/verify", http.StatusSeeOther)
 		return nil
 	}
-	s.sessions.Remove(r.Context(), flowKey(account.PurposeUnlock))
-	s.sessions.Remove(r.Context(), verifiedKey)
+	s.endFlow(r, account.PurposeUnlock)
 	data := unlockResultData{Outcome: res.Outcome, State: res.Account.EffectiveState(s.accounts.Now()), ResetToken: res.ResetToken}
 	if res.Lock != nil {
 		data.UserMessage = res.Lock.UserMessage

@@ -11,11 +11,11 @@ var verifyFlow = codeFlow{purpose: account.PurposeVerify, path: "/verify", title
 
 // verifyVerify confirms a new account's email address: pending_verification becomes active.
 func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
-	login, code, _, done, err := s.codeSubmission(w, r, verifyFlow)
+	proof, done, err := s.codeSubmission(w, r, verifyFlow)
 	if done || err != nil {
 		return err
 	}
-	outcome, err := s.accounts.VerifyContact(r.Context(), login, code, s.clientIP(r))
+	outcome, err := s.accounts.VerifyContact(r.Context(), proof)
 	if isBadCode(err) {
 		s.renderCodeForm(w, r, verifyFlow, "flow_code_wrong")
 		return nil
@@ -28,7 +28,7 @@ func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/verify/verify", http.StatusSeeOther)
 		return nil
 	}
-	s.sessions.Remove(r.Context(), flowKey(account.PurposeVerify))
+	s.endFlow(r, account.PurposeVerify)
 	s.render(w, r, http.StatusOK, "verified", s.newPage(r, "verify_title", outcome))
 	return nil
 }

@@ -1,0 +1,31 @@
+package account
+
+import "time"
+
+// MaySignIn is the one rule for who may try a secret on an account (a password, a sign-in code, a
+// second factor, the API's authenticate), given the account's effective state at the time
+// (EffectiveState: a lapsed temporary lock or freeze is active again, a past end is expired):
+//   - on an active account, anyone may try;
+//   - through a temporary lock, only the owner's known device (a signed device cookie that signed
+//     in before): failures from elsewhere do not keep the owner out (SECURITY.md 5);
+//   - on locked, frozen, disabled, expired or pending accounts, no one: a hard lock is lifted by
+//     verification at /unlock or by an administrator, never by a password.
+//
+// The storage layer writes the same rule in SQL for its atomic reservations; a table test holds the
+// two together.
+func MaySignIn(state State, knownDevice bool) bool {
+	switch state {
+	case StateActive:
+		return true
+	case StateLockedTemporarily:
+		return knownDevice
+	}
+	return false
+}
+
+// SessionAllowed is MaySignIn for a signed-in session: its browser proved itself at sign-in, so it
+// is a known device, and a session lives exactly while its browser could sign in again. A lock to
+// locked or frozen therefore ends it (SECURITY.md 4); a temporary lock from elsewhere does not.
+func SessionAllowed(a *Account, now time.Time) bool {
+	return MaySignIn(a.EffectiveState(now), true)
+}
