@@ -1,0 +1,350 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/audit"
+	"github.com/unlockd/unlockd/internal/secret"
+)
+
+// These tests are the attacks of an outside review, run from outside: each failed before the rules
+// of who gets in had one home.
+
+// settableClock is a clock a test moves.
+type settableClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *settableClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *settableClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func (h *harness) setPolicy(kv ...string) {
+	h.t.Helper()
+	changes := map[string]string{}
+	for _, s := range kv {
+		k, v, _ := strings.Cut(s, "=")
+		changes[k] = v
+	}
+	if _, err := h.accounts.SetPolicy(context.Background(), changes, testActor); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) state(username string) *account.Account {
+	h.t.Helper()
+	a, err := h.accounts.AccountByLogin(context.Background(), username)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return a
+}
+
+func (h *harness) count(sql string, args ...any) int {
+	h.t.Helper()
+	var n int
+	if err := h.db.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+// signedIn reports whether a browser's session is signed in.
+func (h *harness) signedIn(c *http.Client) bool {
+	h.t.Helper()
+	return h.get(c, "/account").status == http.StatusOK
+}
+
+// A proof of one account never counts for another: with two methods required, one's own
+// authenticator and someone else's emailed code do not unlock the someone else.
+func TestUnlockNeverCombinesProofsOfTwoAccounts(t *testing.T) {
+	h := newHarness(t)
+	h.setPolicy("unlock.methods_required=2")
+	h.addAccount("mallory")
+	m := h.client()
+	h.signIn(m, "mallory", goodPassword)
+	key, used := h.enrollTOTP(m)
+	h.addAccount("bob")
+	h.lock("bob")
+
+	c := h.client()
+	h.post(c, "/unlock", url.Values{"username": {"mallory"}, "method": {"totp"}})
+	if res := h.post(c, "/unlock/verify", url.Values{"code": {nextCode(t, key, used)}}); res.status != http.StatusSeeOther {
+		t.Fatalf("mallory's own authenticator code: %d\n%s", res.status, res.body)
+	}
+	// The same browser now starts over for bob and enters one code of bob's.
+	h.post(c, "/unlock", url.Values{"username": {"bob"}, "method": {"email"}})
+	code := h.lastMessage("bob@example.com", "code")["Code"]
+	res := h.post(c, "/unlock/verify", url.Values{"code": {code}})
+	if strings.Contains(res.body, "Your account is unlocked") || h.state("bob").State == account.StateActive {
+		t.Fatal("one of bob's methods and one of mallory's unlocked bob")
+	}
+	// Bob's second method, in the same flow, would complete it: the flow is now bob's alone.
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/unlock/verify" {
+		t.Fatalf("bob's first method: %d %s", res.status, res.header.Get("Location"))
+	}
+}
+
+// A client that hangs up while its password is checked still counts, and the lock it leads to is
+// written: the account is never left "active" over its threshold with every password refused.
+func TestHangUpsDuringTheCheckStillCount(t *testing.T) {
+	clock := &settableClock{now: time.Now()}
+	slow := secret.Params{Memory: 19456, Time: 4, Threads: 1, SaltLen: 16, KeyLen: 32}
+	h := newHarness(t, withClock(clock.Now), withHasher(secret.NewHasher(slow, 2, 64, 30*time.Second)))
+	h.addAccount("alice")
+	started := time.Now()
+	h.signIn(h.client(), "alice", "one honest typo")
+	hash := time.Since(started)
+	hangUp := &http.Client{Timeout: hash / 3}
+
+	for i := 0; i < 40; i++ {
+		form := url.Values{"username": {"alice"}, "password": {fmt.Sprintf("wrong guess %d", i)}}
+		req, _ := http.NewRequest(http.MethodPost, h.url+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", h.url)
+		if res, err := hangUp.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}
+	// The server finishes what the clients left.
+	deadline := time.Now().Add(30 * time.Second)
+	for h.state("alice").State == account.StateActive && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	a := h.state("alice")
+	if a.State != account.StateLockedTemporarily {
+		t.Fatalf("after 40 hung-up guesses: %s with %d failures; want locked", a.State, a.FailedAttempts)
+	}
+	if h.countMessages("locked") == 0 {
+		t.Fatal("no lock notice")
+	}
+	// The owner leaves it as a lock is left: when it lifts, the right password works.
+	clock.Advance(16 * time.Minute)
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	if !h.signedIn(c) {
+		t.Fatalf("after the lock lifted the right password did not sign in (%s, %d failures)", h.state("alice").State, h.state("alice").FailedAttempts)
+	}
+}
+
+// An account left at its threshold by a process that died mid-check is locked by the rules at the
+// next attempt, and its owner unlocks it as any lock.
+func TestAStrandedCountIsLockedByRule(t *testing.T) {
+	clock := &settableClock{now: time.Now()}
+	h := newHarness(t, withClock(clock.Now))
+	h.addAccount("alice")
+	ctx := context.Background()
+	if _, err := h.db.Pool.Exec(ctx, `UPDATE accounts SET failed_attempts = 12, last_attempt_at = $1 WHERE username = 'alice'`,
+		clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// While the attempts that brought it there may still be checked, it waits for them.
+	h.signIn(h.client(), "alice", goodPassword)
+	if a := h.state("alice"); a.State != account.StateActive {
+		t.Fatalf("locked while attempts were in flight: %s", a.State)
+	}
+	clock.Advance(3 * time.Minute)
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	if h.signedIn(c) {
+		t.Fatal("signed in over the threshold")
+	}
+	if a := h.state("alice"); a.State != account.StateLockedTemporarily {
+		t.Fatalf("a stranded count was not locked: %s, %d failures", a.State, a.FailedAttempts)
+	}
+	if h.countMessages("locked") != 1 {
+		t.Fatal("the owner was not told of the lock")
+	}
+	u := h.client()
+	h.post(u, "/unlock", url.Values{"username": {"alice"}, "method": {"email"}})
+	res := h.post(u, "/unlock/verify", url.Values{"code": {h.lastMessage("alice@example.com", "code")["Code"]}})
+	if !strings.Contains(res.body, "Your account is unlocked") {
+		t.Fatalf("the owner could not unlock:\n%s", res.body)
+	}
+}
+
+// Sixty authenticator guesses at once on the unlock page check at most the allowance.
+func TestConcurrentFactorGuessesAtUnlockStopAtTheLimit(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	key, _ := h.enrollTOTP(c)
+	wrongCode := unusedTOTP(t, key)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < 60; i++ {
+		b := h.client()
+		h.post(b, "/unlock", url.Values{"username": {"alice"}, "method": {"totp"}})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			h.post(b, "/unlock/verify", url.Values{"code": {wrongCode}})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	checked := h.count(`SELECT count(*) FROM audit_events WHERE action = $1`, audit.FactorFailed)
+	if checked > account.MaxFactorGuesses {
+		t.Fatalf("%d wrong authenticator codes were checked; the allowance is %d", checked, account.MaxFactorGuesses)
+	}
+}
+
+// unusedTOTP is a six-digit code that no step near now accepts.
+func unusedTOTP(t *testing.T, key string) string {
+	t.Helper()
+	for n := 0; n < 1000000; n += 7919 {
+		code := fmt.Sprintf("%06d", n)
+		ok := true
+		for _, d := range []time.Duration{-time.Minute, 0, time.Minute} {
+			if _, match := secret.MatchTOTP(key, code, time.Now().Add(d)); match {
+				ok = false
+			}
+		}
+		if ok {
+			return code
+		}
+	}
+	t.Fatal("no unused code")
+	return ""
+}
+
+// A stranger who knows the username cannot burn the owner's code, nor keep the owner out by
+// spending the account's limits: the owner's code works, and the owner's known device has limits
+// of its own.
+func TestAStrangerCannotKeepTheOwnerOut(t *testing.T) {
+	h := newHarness(t)
+	h.setPolicy("code.resend_interval=30s")
+	h.addAccount("alice")
+	owner := h.client()
+	h.signIn(owner, "alice", goodPassword)
+	key, used := h.enrollTOTP(owner)
+	h.post(owner, "/logout", url.Values{})
+	h.lock("alice")
+
+	// The owner, on a new browser, asks for a code; a stranger starts the same flow and guesses.
+	fresh := h.client()
+	h.post(fresh, "/unlock", url.Values{"username": {"alice"}, "method": {"email"}})
+	code := h.lastMessage("alice@example.com", "code")["Code"]
+	stranger := h.client()
+	h.post(stranger, "/unlock", url.Values{"username": {"alice"}, "method": {"email"}})
+	for i := 0; i < 8; i++ {
+		h.post(stranger, "/unlock/verify", url.Values{"code": {fmt.Sprintf("%06d", i)}})
+	}
+	if res := h.post(fresh, "/unlock/verify", url.Values{"code": {code}}); !strings.Contains(res.body, "Your account is unlocked") {
+		t.Fatalf("the stranger burnt the owner's code:\n%s", res.body)
+	}
+
+	// Locked again; now the stranger spends every allowance of the account.
+	h.lock("alice")
+	for i := 0; i < account.MaxFactorGuesses+5; i++ {
+		s := h.client()
+		h.post(s, "/unlock", url.Values{"username": {"alice"}, "method": {"totp"}})
+		h.post(s, "/unlock/verify", url.Values{"code": {unusedTOTP(t, key)}})
+	}
+	for i := 0; i < account.SendLimitAccount+2; i++ {
+		h.post(h.client(), "/unlock", url.Values{"username": {"alice"}, "method": {"email"}})
+	}
+	// The owner's browser that signed in before still has its own.
+	before := h.countMessages("code")
+	h.post(owner, "/unlock", url.Values{"username": {"alice"}, "method": {"email"}})
+	if h.countMessages("code") != before+1 {
+		t.Fatal("the owner's known device got no code once a stranger spent the account's send limits")
+	}
+	h.post(owner, "/unlock", url.Values{"username": {"alice"}, "method": {"totp"}})
+	res := h.post(owner, "/unlock/verify", url.Values{"code": {nextCode(t, key, used)}})
+	if !strings.Contains(res.body, "Your account is unlocked") {
+		t.Fatalf("the owner's known device could not use the authenticator once a stranger spent the account's guesses:\n%s", res.body)
+	}
+}
+
+// A known device does not sign in through a hard lock: only verification or an administrator lifts
+// it, and nothing is audited as a success.
+func TestAKnownDeviceDoesNotSignInThroughAHardLock(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	h.post(c, "/logout", url.Values{})
+	if _, err := h.db.Pool.Exec(context.Background(), `UPDATE accounts SET state = 'locked', state_reason = 'too many failed sign-ins'
+		WHERE username = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	successes := h.count(`SELECT count(*) FROM audit_events WHERE action = $1`, audit.SignInSucceeded)
+	h.signIn(c, "alice", goodPassword)
+	if h.signedIn(c) {
+		t.Fatal("a known device signed in to a locked account")
+	}
+	if n := h.count(`SELECT count(*) FROM audit_events WHERE action = $1`, audit.SignInSucceeded); n != successes {
+		t.Fatal("a refused sign-in was audited as a success")
+	}
+}
+
+// A used recovery code and the notice to its owner are one write: when the notice cannot be
+// queued, the code is not burnt.
+func TestARecoveryCodeIsNeverBurntUntold(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+	codes := regexp.MustCompile(`class="recovery-code">([A-Z0-9-]+)<`).FindAllStringSubmatch(
+		h.post(c, "/account/recovery-codes", url.Values{}).body, -1)
+	if len(codes) == 0 {
+		t.Fatal("no recovery codes")
+	}
+	ctx := context.Background()
+	if _, err := h.db.Pool.Exec(ctx, `CREATE FUNCTION refuse_notice() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.template = 'factor_changed' THEN RAISE EXCEPTION 'outbox refuses'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER refuse_notice BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_notice()`); err != nil {
+		t.Fatal(err)
+	}
+	b := h.client()
+	h.signIn(b, "alice", goodPassword)
+	if res := h.post(b, "/login/totp", url.Values{"code": {codes[0][1]}}); res.status == http.StatusSeeOther {
+		t.Fatal("signed in although the notice could not be queued")
+	}
+	if _, err := h.db.Pool.Exec(ctx, `DROP TRIGGER refuse_notice ON outbox`); err != nil {
+		t.Fatal(err)
+	}
+	notices := h.countMessages("factor_changed")
+	d := h.client()
+	h.signIn(d, "alice", goodPassword)
+	if res := h.post(d, "/login/totp", url.Values{"code": {codes[0][1]}}); res.status != http.StatusSeeOther {
+		t.Fatal("the recovery code was burnt without its notice")
+	}
+	if h.countMessages("factor_changed") != notices+1 {
+		t.Fatal("the recovery code was used without its notice")
+	}
+}
+
+// The per-client limit on codes, links and requests counts every request, whether or not the
+// username exists: its 429 comes at the same point for both, and tells nothing.
+func TestClientSendLimitCountsUnknownUsernamesToo(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	c := h.client()
+	for i := 0; i < account.SendLimitClient; i++ {
+		if res := h.post(c, "/status", url.Values{"username": {fmt.Sprintf("nobody%d", i)}}); res.status != http.StatusSeeOther {
+			t.Fatalf("request %d: %d", i+1, res.status)
+		}
+	}
+	unknown := h.post(c, "/status", url.Values{"username": {"nobody-else"}})
+	known := h.post(c, "/status", url.Values{"username": {"alice"}})
+	if unknown.status != http.StatusTooManyRequests || known.status != unknown.status {
+		t.Fatalf("past the limit: unknown %d, known %d; want 429 for both", unknown.status, known.status)
+	}
+}
