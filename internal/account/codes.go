@@ -228,6 +228,9 @@ func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, f
 	if err != nil {
 		return "", err
 	}
+	// The entry is counted: a right code is used up and its use recorded even if the client hangs
+	// up now (callers carry on the same way with what the proof allows).
+	ctx = context.WithoutCancel(ctx)
 	if !ok || !hmac.Equal(hash, s.codeMAC(a.ID, purpose, code)) {
 		return "", ErrBadCode
 	}

@@ -59,6 +59,7 @@ func (s *Service) ConfirmContactChange(ctx context.Context, a *Account, channel,
 	if err != nil {
 		return err
 	}
+	ctx = context.WithoutCancel(ctx) // the code is used up: carry out what it proves
 	if sentBy != channel {
 		return ErrBadCode
 	}

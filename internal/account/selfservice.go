@@ -146,7 +146,8 @@ func (s *Service) UnlockWithCode(ctx context.Context, p Proof) (*UnlockResult, e
 	if err != nil {
 		return nil, err
 	}
-	return s.finishUnlock(ctx, a, method, p)
+	// The code is used up: what it proves is carried out whatever the client does now.
+	return s.finishUnlock(context.WithoutCancel(ctx), a, method, p)
 }
 
 // finishUnlock lifts an automatic lock once the owner has proven enough methods in this flow.
@@ -484,6 +485,7 @@ func (s *Service) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome, er
 	if err != nil {
 		return "", err
 	}
+	ctx = context.WithoutCancel(ctx) // the code is used up: carry out what it proves
 	if a.State == StatePendingVerification {
 		verified, err := s.store.VerifiedChannels(ctx, a.ID)
 		if err != nil {

@@ -348,3 +348,64 @@ func TestClientSendLimitCountsUnknownUsernamesToo(t *testing.T) {
 		t.Fatalf("past the limit: unknown %d, known %d; want 429 for both", unknown.status, known.status)
 	}
 }
+
+// Every code flow belongs to the account it was last started for: in a browser that started it for
+// alice and then for bob, alice's code proves nothing, and bob's proves only bob.
+func TestCodeFlowsSwitchedHalfwayProveNothing(t *testing.T) {
+	for _, path := range []string{"/status", "/login/code", "/unlock"} {
+		t.Run(strings.TrimPrefix(path, "/"), func(t *testing.T) {
+			h := newHarness(t)
+			h.addAccount("alice")
+			h.addAccount("bob")
+			if path == "/unlock" {
+				h.lock("alice")
+				h.lock("bob")
+			}
+			c := h.client()
+			h.post(c, path, url.Values{"username": {"alice"}, "method": {"email"}})
+			codeA := h.lastMessage("alice@example.com", "code")["Code"]
+			h.post(c, path, url.Values{"username": {"bob"}, "method": {"email"}})
+			codeB := h.lastMessage("bob@example.com", "code")["Code"]
+
+			res := h.post(c, path+"/verify", url.Values{"code": {codeA}})
+			if !strings.Contains(res.body, `class="notice error"`) || h.signedIn(c) || h.state("alice").State == account.StateActive && path == "/unlock" {
+				t.Fatalf("alice's code worked in a flow restarted for bob: %d\n%s", res.status, res.body)
+			}
+			res = h.post(c, path+"/verify", url.Values{"code": {codeB}})
+			switch path {
+			case "/status":
+				if !strings.Contains(res.body, account.MaskEmail("bob@example.com")) {
+					t.Fatalf("bob's status:\n%s", res.body)
+				}
+			case "/login/code":
+				if page := h.get(c, "/account"); page.status != http.StatusOK || !strings.Contains(page.body, "Bob") {
+					t.Fatalf("bob was not signed in: %d", page.status)
+				}
+			case "/unlock":
+				if h.state("bob").State != account.StateActive || h.state("alice").State == account.StateActive {
+					t.Fatalf("bob %s, alice %s", h.state("bob").State, h.state("alice").State)
+				}
+			}
+		})
+	}
+}
+
+// The second sign-in step belongs to the account whose password was given last in the browser.
+func TestSecondStepSwitchedHalfwayProvesNothing(t *testing.T) {
+	h := newHarness(t)
+	keys := map[string][2]string{}
+	for _, name := range []string{"mallory", "bob"} {
+		h.addAccount(name)
+		c := h.client()
+		h.signIn(c, name, goodPassword)
+		key, used := h.enrollTOTP(c)
+		keys[name] = [2]string{key, used}
+	}
+	c := h.client()
+	h.signIn(c, "mallory", goodPassword)
+	h.signIn(c, "bob", goodPassword) // an attacker knows bob's password, not his authenticator
+	h.post(c, "/login/totp", url.Values{"code": {nextCode(t, keys["mallory"][0], keys["mallory"][1])}})
+	if page := h.get(c, "/account"); page.status == http.StatusOK {
+		t.Fatalf("mallory's authenticator completed a sign-in:\n%s", page.body)
+	}
+}
