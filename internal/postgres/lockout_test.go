@@ -48,14 +48,22 @@ var fastParams = secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, Key
 // newEngine is the real service over a fresh database with a clock the test moves.
 func newEngine(t *testing.T, policy ...string) *engine {
 	t.Helper()
-	return newEngineWith(t, secret.NewHasher(fastParams, 8, 100, 10*time.Second), policy...)
+	return newEngineWith(t, newEngineHasher(), policy...)
 }
+
+// newEngineHasher is a cheap real hasher.
+func newEngineHasher() *secret.Hasher { return secret.NewHasher(fastParams, 8, 100, 10*time.Second) }
 
 var engineKey = []byte(strings.Repeat("k", 32))
 
 // newService is the real service over db with the engine's key, options and second factors.
 func newService(db *postgres.DB, h account.Hasher, now account.Clock) *account.Service {
-	svc := account.NewService(postgres.NewAccountStore(db), h, engineKey, now)
+	return newServiceOver(postgres.NewAccountStore(db), h, now)
+}
+
+// newServiceOver is newService over any store.
+func newServiceOver(store account.Store, h account.Hasher, now account.Clock) *account.Service {
+	svc := account.NewService(store, h, engineKey, now)
 	svc.SetOptions(account.Options{BaseURL: "http://127.0.0.1:8080", NewCode: secret.NewCode, NewToken: secret.NewToken,
 		HashToken: secret.HashToken, Strength: secret.PasswordStrength})
 	svc.SetFactors(account.Factors{

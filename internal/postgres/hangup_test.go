@@ -1,0 +1,184 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/lockout"
+	"github.com/unlockd/unlockd/internal/postgres"
+)
+
+// hangUpKey carries, in a request's context, the point at which its client hangs up.
+type hangUpKey struct{}
+
+// hangUp is one request whose client disconnects just before its n-th call into storage or the
+// hasher. Contexts derived with context.WithoutCancel still carry it, so it follows the request
+// wherever the service takes it.
+type hangUp struct {
+	mu     sync.Mutex
+	n, at  int
+	cancel context.CancelFunc
+	points []string
+}
+
+func (h *hangUp) tick(ctx context.Context, point string) {
+	hu, _ := ctx.Value(hangUpKey{}).(*hangUp)
+	if hu == nil {
+		return
+	}
+	hu.mu.Lock()
+	defer hu.mu.Unlock()
+	hu.n++
+	hu.points = append(hu.points, point)
+	if hu.n == hu.at {
+		hu.cancel()
+	}
+}
+
+// hangUpStore is the real store, with a hang-up point before each call a sign-in or code check
+// makes.
+type hangUpStore struct {
+	account.Store
+	h *hangUp
+}
+
+func (s hangUpStore) Policy(ctx context.Context) (account.Policy, error) {
+	s.h.tick(ctx, "Policy")
+	return s.Store.Policy(ctx)
+}
+func (s hangUpStore) AccountByLogin(ctx context.Context, login string) (*account.Account, error) {
+	s.h.tick(ctx, "AccountByLogin")
+	return s.Store.AccountByLogin(ctx, login)
+}
+func (s hangUpStore) ClientFailureCount(ctx context.Context, client string, since time.Time) (int, error) {
+	s.h.tick(ctx, "ClientFailureCount")
+	return s.Store.ClientFailureCount(ctx, client, since)
+}
+func (s hangUpStore) IsRepeatedPassword(ctx context.Context, id int64, mac []byte, since time.Time) (bool, error) {
+	s.h.tick(ctx, "IsRepeatedPassword")
+	return s.Store.IsRepeatedPassword(ctx, id, mac, since)
+}
+func (s hangUpStore) DeviceAccount(ctx context.Context, nonceHash []byte) (int64, int64, error) {
+	s.h.tick(ctx, "DeviceAccount")
+	return s.Store.DeviceAccount(ctx, nonceHash)
+}
+func (s hangUpStore) ReserveAttempt(ctx context.Context, a account.Attempt) (account.Reservation, error) {
+	s.h.tick(ctx, "ReserveAttempt")
+	return s.Store.ReserveAttempt(ctx, a)
+}
+func (s hangUpStore) RefundAttempt(ctx context.Context, id int64, r account.Reservation, device int64) error {
+	s.h.tick(ctx, "RefundAttempt")
+	return s.Store.RefundAttempt(ctx, id, r, device)
+}
+func (s hangUpStore) RecordFailure(ctx context.Context, f account.Failure) (lockout.Outcome, error) {
+	s.h.tick(ctx, "RecordFailure")
+	return s.Store.RecordFailure(ctx, f)
+}
+func (s hangUpStore) RecordSuccess(ctx context.Context, sc account.Success) (bool, error) {
+	s.h.tick(ctx, "RecordSuccess")
+	return s.Store.RecordSuccess(ctx, sc)
+}
+func (s hangUpStore) RecordRejection(ctx context.Context, r account.Rejection) error {
+	s.h.tick(ctx, "RecordRejection")
+	return s.Store.RecordRejection(ctx, r)
+}
+func (s hangUpStore) SecondFactors(ctx context.Context, id int64) (bool, int, error) {
+	s.h.tick(ctx, "SecondFactors")
+	return s.Store.SecondFactors(ctx, id)
+}
+func (s hangUpStore) AttemptCode(ctx context.Context, id int64, p account.Purpose, flow []byte, now time.Time) (int64, []byte, string, bool, error) {
+	s.h.tick(ctx, "AttemptCode")
+	return s.Store.AttemptCode(ctx, id, p, flow, now)
+}
+func (s hangUpStore) ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error) {
+	s.h.tick(ctx, "ConsumeCode")
+	return s.Store.ConsumeCode(ctx, id, now, username, client)
+}
+
+// hangUpHasher is the real hasher with a hang-up point before each hash.
+type hangUpHasher struct {
+	account.Hasher
+	h *hangUp
+}
+
+func (x hangUpHasher) Verify(ctx context.Context, pw, encoded string) (bool, bool, error) {
+	x.h.tick(ctx, "Verify")
+	return x.Hasher.Verify(ctx, pw, encoded)
+}
+func (x hangUpHasher) VerifyDummy(ctx context.Context, pw string) error {
+	x.h.tick(ctx, "VerifyDummy")
+	return x.Hasher.VerifyDummy(ctx, pw)
+}
+
+// A client that disconnects at any point of a sign-in or a code check leaves a state its owner can
+// leave: the account is either below its threshold and usable, or locked the way the rules lock
+// (and the lock lifts, or the owner unlocks). It is never left active over its threshold.
+func TestAHangUpAtAnyPointLeavesAStateTheOwnerCanLeave(t *testing.T) {
+	const threshold = 3
+	kinds := []struct {
+		name string
+		try  func(ctx context.Context, svc *account.Service, login, client string, flow *account.Flow) error
+	}{
+		{"wrong password", func(ctx context.Context, svc *account.Service, login, client string, _ *account.Flow) error {
+			_, err := svc.SignIn(ctx, account.SignInRequest{Login: login, Password: "the last wrong guess", ClientIP: client})
+			return err
+		}},
+		{"right password", func(ctx context.Context, svc *account.Service, login, client string, _ *account.Flow) error {
+			_, err := svc.SignIn(ctx, account.SignInRequest{Login: login, Password: password, ClientIP: client})
+			return err
+		}},
+		{"wrong sign-in code", func(ctx context.Context, svc *account.Service, login, client string, flow *account.Flow) error {
+			_, err := svc.SignInWithCode(ctx, account.SignInRequest{Login: login, ClientIP: client, Flow: flow.Nonce}, "000000")
+			return err
+		}},
+	}
+	e := newEngine(t, fmt.Sprintf("lockout.threshold=%d", threshold), "lockout.duration=1m")
+	for k, kind := range kinds {
+		for at := 1; ; at++ {
+			// A fresh account for every point, one failure short of its threshold.
+			// Each from a client of its own, so the spraying throttle stays out of it.
+			login, client := fmt.Sprintf("user%d-%d", k, at), fmt.Sprintf("2001:db8::%x", k*1000+at)
+			fromClient := func(r *account.SignInRequest) { r.ClientIP = client }
+			e.add(login)
+			for i := 0; i < threshold-1; i++ {
+				if _, err := e.signIn(login, fmt.Sprintf("%s %d", wrong, i), fromClient); !errors.Is(err, account.ErrBadCredentials) {
+					t.Fatal(err)
+				}
+			}
+			flow, err := account.NewFlow(account.PurposeSignIn, login, account.ChannelEmail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hu := &hangUp{at: at}
+			svc := newServiceOver(hangUpStore{Store: postgres.NewAccountStore(e.db), h: hu},
+				hangUpHasher{Hasher: newEngineHasher(), h: hu}, e.clock.Now)
+			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), hangUpKey{}, hu))
+			hu.cancel = cancel
+			kind.try(ctx, svc, login, client, flow)
+			cancel()
+			if hu.n < at {
+				break // the attempt ended before this point: every point has been tried
+			}
+			where := fmt.Sprintf("%s, hang-up before call %d (%s)", kind.name, at, hu.points[at-1])
+			a := e.account(login)
+			switch {
+			case a.State == account.StateActive && a.FailedAttempts >= threshold:
+				t.Fatalf("%s: left active with %d failures", where, a.FailedAttempts)
+			case a.State == account.StateLockedTemporarily:
+				e.clock.Advance(time.Minute)
+			case a.State != account.StateActive:
+				t.Fatalf("%s: left %s", where, a.State)
+			}
+			if _, err := e.signIn(login, password, fromClient); err != nil && !errors.Is(err, account.ErrBadCredentials) {
+				t.Fatalf("%s: the owner's sign-in: %v", where, err)
+			} else if err != nil {
+				t.Fatalf("%s: the owner could not sign in afterwards (%s, %d failures)", where, a.State, a.FailedAttempts)
+			}
+		}
+	}
+}
