@@ -29,3 +29,21 @@ func MaySignIn(state State, knownDevice bool) bool {
 func SessionAllowed(a *Account, now time.Time) bool {
 	return MaySignIn(a.EffectiveState(now), true)
 }
+
+// Who may sign in, in one word, for the pages that explain a state (status, dashboard).
+const (
+	SignInAnyone       = "anyone"        // anyone with the password
+	SignInKnownDevices = "known_devices" // only browsers that signed in before
+	SignInNoOne        = "no_one"        // no one until it is unlocked
+)
+
+// SignInAccess is MaySignIn told as one word for a state.
+func SignInAccess(state State) string {
+	switch {
+	case MaySignIn(state, false):
+		return SignInAnyone
+	case MaySignIn(state, true):
+		return SignInKnownDevices
+	}
+	return SignInNoOne
+}

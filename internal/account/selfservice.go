@@ -204,6 +204,7 @@ func (s *Service) finishUnlock(ctx context.Context, a *Account, method string, p
 type StatusView struct {
 	Account        *Account
 	State          State
+	SignIn         string // SignInAccess of State
 	Lock           *LockInfo
 	RecentFailures []SignInEvent
 	MaskedEmail    string // where codes go, shown masked even to the owner
@@ -225,6 +226,7 @@ func (s *Service) StatusWithCode(ctx context.Context, p Proof) (*StatusView, err
 // Status describes an account for its owner.
 func (s *Service) Status(ctx context.Context, a *Account) (*StatusView, error) {
 	v := &StatusView{Account: a, State: a.EffectiveState(s.now()), MaskedEmail: MaskEmail(a.Email)}
+	v.SignIn = SignInAccess(v.State)
 	if a.Phone != "" {
 		v.MaskedPhone = MaskPhone(a.Phone)
 	}

@@ -36,7 +36,7 @@ func TestTemplatesUseOnlyKnownMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range account.States {
-		for _, id := range []string{"state_" + string(s), "state_" + string(s) + "_meaning"} {
+		for _, id := range []string{"state_" + string(s), "state_" + string(s) + "_meaning", "sign_in_access_" + account.SignInAccess(s)} {
 			if !b.Has(id) {
 				t.Errorf("no message %q for state %s", id, s)
 			}

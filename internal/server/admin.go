@@ -268,6 +268,7 @@ func (s *Server) adminUnlockAll(w http.ResponseWriter, r *http.Request) error {
 type adminAccountData struct {
 	Account *account.Account
 	State   account.State
+	SignIn  string // account.SignInAccess of State
 	Locks   []account.LockRecord
 	Events  []*audit.Event
 	Status  *account.AccountOverview
@@ -286,6 +287,7 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := adminAccountData{Account: a, State: a.EffectiveState(s.accounts.Now()), Role: currentAccount(r).Role}
+	d.SignIn = account.SignInAccess(d.State)
 	if d.Locks, err = s.accounts.AccountLocks(r.Context(), a.ID); err != nil {
 		return err
 	}

@@ -182,11 +182,10 @@ func (s *Server) loadAccount(next http.Handler) http.Handler {
 	})
 }
 
-// sessionStillValid applies the rules a session must keep meeting after sign-in.
+// sessionStillValid applies the rules a session must keep meeting after sign-in: the one rule of
+// who may sign in (account.SessionAllowed), and the staff timeouts.
 func sessionStillValid(a *account.Account, now time.Time, authAt, seenAt int64) bool {
-	switch a.EffectiveState(now) {
-	case account.StateActive, account.StateLockedTemporarily:
-	default:
+	if !account.SessionAllowed(a, now) {
 		return false
 	}
 	if a.Role.IsStaff() {
