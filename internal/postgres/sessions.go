@@ -9,21 +9,27 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // SessionAccountKey is the session value holding the signed-in account's id. The store copies it to
 // a column so that every session of an account can be ended at once.
 const SessionAccountKey = "account_id"
 
-// SessionStore is an scs store that keeps only the SHA-256 of each session token.
+// SessionStore is an scs store that keeps only the SHA-256 of each session token, and each session's
+// data encrypted under a key of its token and the server key (secret.SealSession), so a copy of the
+// table reveals neither a way in nor what sessions hold (SECURITY.md 29).
 type SessionStore struct {
 	db    *DB
 	codec scs.Codec
+	key   []byte
 }
 
-// NewSessionStore returns a session store; codec must be the session manager's codec.
-func NewSessionStore(db *DB, codec scs.Codec) *SessionStore {
-	return &SessionStore{db: db, codec: codec}
+// NewSessionStore returns a session store; codec must be the session manager's codec, and key the
+// server's secret key.
+func NewSessionStore(db *DB, codec scs.Codec, key []byte) *SessionStore {
+	return &SessionStore{db: db, codec: codec, key: key}
 }
 
 var _ scs.CtxStore = (*SessionStore)(nil)
@@ -33,16 +39,21 @@ func tokenHash(token string) []byte {
 	return h[:]
 }
 
-// FindCtx returns a live session's data. An ended session is not found.
+// FindCtx returns a live session's data. An ended session is not found, nor one whose data does not
+// open (the server key changed, or the row was tampered with): the browser starts afresh.
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	var data []byte
+	var sealed []byte
 	err := s.db.Pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expiry > $2`,
-		tokenHash(token), s.db.now()).Scan(&data)
+		tokenHash(token), s.db.now()).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, unavailable("find session", err)
+	}
+	data, err := secret.OpenSession(s.key, token, sealed)
+	if err != nil {
+		return nil, false, nil
 	}
 	return data, true, nil
 }
@@ -67,12 +78,17 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 	if !expiry.After(now) {
 		return nil
 	}
+	// account_id is read above, before sealing: ending an account's sessions needs it in the clear.
+	sealed, err := secret.SealSession(s.key, token, b)
+	if err != nil {
+		return fmt.Errorf("commit session: %w", err)
+	}
 	_, err = s.db.Pool.Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry, deadline, account_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (token_hash) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry,
 			deadline = EXCLUDED.deadline, account_id = EXCLUDED.account_id
 		WHERE sessions.ended_at IS NULL`,
-		tokenHash(token), b, expiry, deadline, accountID, now)
+		tokenHash(token), sealed, expiry, deadline, accountID, now)
 	return unavailable("commit session", err)
 }
 

@@ -46,7 +46,7 @@ func TestEndedSessionsStayEnded(t *testing.T) {
 		t.Fatal(err)
 	}
 	codec := scs.GobCodec{}
-	store := postgres.NewSessionStore(db, codec)
+	store := postgres.NewSessionStore(db, codec, make([]byte, 32))
 	deadline := clock.Now().Add(12 * time.Hour)
 	data, err := codec.Encode(deadline, map[string]interface{}{postgres.SessionAccountKey: a.ID})
 	if err != nil {

@@ -101,7 +101,7 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 	if o.log == nil {
 		o.log = io.Discard
 	}
-	sessions := postgres.NewSessionStore(db, server.SessionCodec())
+	sessions := postgres.NewSessionStore(db, server.SessionCodec(), cfg.SecretKey)
 	metrics := server.NewMetrics()
 	svc.SetMetrics(metrics)
 	hasher.SetWaitObserver(metrics.HashWait)
