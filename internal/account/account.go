@@ -74,6 +74,9 @@ type Account struct {
 	LastSignInAt   *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// SessionEpoch counts the times all of the account's sessions were ended. A session carries the
+	// value of its sign-in and is refused once the account's differs (SECURITY.md 27).
+	SessionEpoch int64
 }
 
 // EffectiveState is the state as of now: a temporary lock or a time-limited freeze whose time has

@@ -29,8 +29,9 @@ type AccountPageStore interface {
 	Sessions(ctx context.Context, accountID int64, now time.Time) ([]Session, error)
 	EndSession(ctx context.Context, accountID int64, sessionID, client string, now time.Time) (bool, error)
 	// ChangePassword sets a new hash, ends the account's other sessions (keepSession is the current
-	// one's handle), queues the notices and audits it.
-	ChangePassword(ctx context.Context, accountID int64, username, hash, keepSession, client string, now time.Time, notify []Message) error
+	// one's handle), queues the notices and audits it. It returns the account's new session epoch,
+	// which the kept session must take.
+	ChangePassword(ctx context.Context, accountID int64, username, hash, keepSession, client string, now time.Time, notify []Message) (int64, error)
 }
 
 // AccountOverview is everything the account page shows besides the account itself.
@@ -112,21 +113,22 @@ var ErrWrongPassword = &Error{Code: EUNAUTHORIZED, Message: "The current passwor
 
 // ChangePassword changes the password of a signed-in owner, who proves it with the current one:
 // an attempt under the lockout rules like a sign-in (SECURITY.md 4), so the form is no way to guess
-// the password past the lock. Other sessions end; the owner is told on every contact.
-func (s *Service) ChangePassword(ctx context.Context, a *Account, current, password, confirm, keepSession, client, lang string) error {
+// the password past the lock. Other sessions end; the owner is told on every contact. It returns the
+// account's new session epoch, which the kept session must take to stay signed in.
+func (s *Service) ChangePassword(ctx context.Context, a *Account, current, password, confirm, keepSession, client, lang string) (int64, error) {
 	if err := s.reauthenticate(ctx, a, current, client); err != nil {
-		return err
+		return 0, err
 	}
 	minLen, err := s.MinPasswordLength(ctx, a.ID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := s.CheckNewPassword(a, password, confirm, minLen); err != nil {
-		return err
+		return 0, err
 	}
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	now := s.now()
 	data := map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123)}

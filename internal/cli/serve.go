@@ -69,7 +69,7 @@ func cmdServe(ctx context.Context, args []string, stdio IO, getenv config.Getenv
 
 // serve runs the HTTP server on ln until ctx ends. ready, if not nil, is told the address.
 func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string)) error {
-	sessions := postgres.NewSessionStore(a.db, server.SessionCodec())
+	sessions := postgres.NewSessionStore(a.db, server.SessionCodec(), a.cfg.SecretKey)
 	m, err := postgres.NewMigrator(a.db, nil)
 	if err != nil {
 		return err

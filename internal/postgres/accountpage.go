@@ -45,7 +45,7 @@ func (s *AccountStore) ForgetDevice(ctx context.Context, accountID, deviceID int
 // Sessions lists an account's live sessions.
 func (s *AccountStore) Sessions(ctx context.Context, accountID int64, now time.Time) ([]account.Session, error) {
 	rows, err := s.db.Pool.Query(ctx, `SELECT `+sessionHandle+`, created_at, expiry FROM sessions
-		WHERE account_id = $1 AND expiry > $2 ORDER BY created_at DESC LIMIT 50`, accountID, now)
+		WHERE account_id = $1 AND ended_at IS NULL AND expiry > $2 ORDER BY created_at DESC LIMIT 50`, accountID, now)
 	if err != nil {
 		return nil, unavailable("sessions", err)
 	}
@@ -53,12 +53,12 @@ func (s *AccountStore) Sessions(ctx context.Context, accountID int64, now time.T
 	return out, unavailable("sessions", err)
 }
 
-// EndSession deletes one of an account's sessions by its handle.
+// EndSession ends one of an account's sessions by its handle.
 func (s *AccountStore) EndSession(ctx context.Context, accountID int64, handle, client string, now time.Time) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false // afresh on a retry
-		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND `+sessionHandle+` = $2`, accountID, handle)
+		tag, err := tx.Exec(ctx, endSessions+`account_id = $1 AND `+sessionHandle+` = $2`, accountID, handle)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -69,9 +69,11 @@ func (s *AccountStore) EndSession(ctx context.Context, accountID int64, handle, 
 	return ok, unavailable("end session", err)
 }
 
-// ChangePassword sets a new password, ends the other sessions, queues notices and audits.
-func (s *AccountStore) ChangePassword(ctx context.Context, accountID int64, username, hash, keep, client string, now time.Time, notify []account.Message) error {
-	return unavailable("change password", s.db.Transact(ctx, func(tx pgx.Tx) error {
+// ChangePassword sets a new password, ends the other sessions, queues notices and audits. It returns
+// the account's new session epoch, which the kept session must take.
+func (s *AccountStore) ChangePassword(ctx context.Context, accountID int64, username, hash, keep, client string, now time.Time, notify []account.Message) (int64, error) {
+	var epoch int64
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1`, accountID, hash, now); err != nil {
 			return err
 		}
@@ -81,12 +83,16 @@ func (s *AccountStore) ChangePassword(ctx context.Context, accountID int64, user
 		if _, err := endAccountSessions(ctx, tx, accountID, keep); err != nil {
 			return err
 		}
+		if err := tx.QueryRow(ctx, `SELECT session_epoch FROM accounts WHERE id = $1`, accountID).Scan(&epoch); err != nil {
+			return err
+		}
 		if err := queue(ctx, tx, notify...); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "user:" + username, Action: audit.PasswordChanged,
 			AccountID: idPtr(accountID), Username: username, ClientIP: client, Details: audit.Details("via", "account_page")})
-	}))
+	})
+	return epoch, unavailable("change password", err)
 }
 
 // UpdateContact sets an account's email address or phone number.

@@ -29,14 +29,14 @@ func NewAccountStore(db *DB) *AccountStore {
 var _ account.Store = (*AccountStore)(nil)
 
 const accountColumns = `id, username, email, phone, display_name, role, state, state_reason, locked_until,
-	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at`
+	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at, session_epoch`
 
 func scanAccount(row pgx.Row) (*account.Account, error) {
 	var a account.Account
 	var role, state string
 	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.Phone, &a.DisplayName, &role, &state, &a.Reason,
 		&a.LockedUntil, &a.PasswordHash, &a.Language, &a.ExpiresAt, &a.FailedAttempts, &a.LastSignInAt,
-		&a.CreatedAt, &a.UpdatedAt)
+		&a.CreatedAt, &a.UpdatedAt, &a.SessionEpoch)
 	if err != nil {
 		return nil, err
 	}

@@ -428,12 +428,13 @@ func TestFreezeAndHardLockEndSessions(t *testing.T) {
 	ctx := context.Background()
 	a := e.add("alice")
 	insertSession := func() {
-		if _, err := e.db.Pool.Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry, account_id) VALUES (gen_random_uuid()::text::bytea, '', now() + interval '1 hour', $1)`, a.ID); err != nil {
+		if _, err := e.db.Pool.Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry, deadline, account_id)
+			VALUES (gen_random_uuid()::text::bytea, '', now() + interval '1 hour', now() + interval '1 hour', $1)`, a.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 	count := func() (n int) {
-		if err := e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE account_id = $1`, a.ID).Scan(&n); err != nil {
+		if err := e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE account_id = $1 AND ended_at IS NULL`, a.ID).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

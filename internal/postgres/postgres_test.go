@@ -198,7 +198,7 @@ func TestSessionStoreKeepsOnlyTokenHashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	codec := scs.GobCodec{}
-	store := postgres.NewSessionStore(db, codec)
+	store := postgres.NewSessionStore(db, codec, []byte(strings.Repeat("k", 32)))
 	data, err := codec.Encode(time.Now().Add(time.Hour), map[string]interface{}{postgres.SessionAccountKey: a.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -219,8 +219,17 @@ func TestSessionStoreKeepsOnlyTokenHashes(t *testing.T) {
 	if accountID == nil || *accountID != a.ID {
 		t.Fatalf("account_id = %v, want %d", accountID, a.ID)
 	}
-	if _, found, err := store.FindCtx(ctx, token); !found || err != nil {
+	if got, found, err := store.FindCtx(ctx, token); !found || err != nil || string(got) != string(data) {
 		t.Fatalf("find: %v %v", found, err)
+	}
+	// The data is sealed under the token and the server key: the row is not it, and another key
+	// does not open it.
+	var sealed []byte
+	if err := db.Pool.QueryRow(ctx, `SELECT data FROM sessions`).Scan(&sealed); err != nil || string(sealed) == string(data) {
+		t.Fatalf("the session data is stored as it is (%v)", err)
+	}
+	if _, found, _ := postgres.NewSessionStore(db, codec, []byte(strings.Repeat("x", 32))).FindCtx(ctx, token); found {
+		t.Fatal("another server key read the session")
 	}
 	// The account_id column is what ends one account's sessions (sign out everywhere, a lock).
 	n, err := postgres.NewAccountStore(db).EndAllSessions(ctx, a.ID, a.Username, account.Actor{Name: "test"}, "lost laptop", time.Now())
@@ -230,14 +239,16 @@ func TestSessionStoreKeepsOnlyTokenHashes(t *testing.T) {
 	if _, found, _ := store.FindCtx(ctx, token); found {
 		t.Fatal("session survived EndAllSessions")
 	}
-	// Expired sessions are not found and are swept.
+	// An expired session is not found, nor even stored (TestEndedSessionsStayEnded sweeps).
 	if err := store.CommitCtx(ctx, "old", data, time.Now().Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if _, found, _ := store.FindCtx(ctx, "old"); found {
 		t.Fatal("an expired session was found")
 	}
-	if n, err := store.DeleteExpired(ctx); err != nil || n != 1 {
-		t.Fatalf("DeleteExpired = %d, %v", n, err)
+	oldHash := sha256.Sum256([]byte("old"))
+	var kept int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE token_hash = $1`, oldHash[:]).Scan(&kept); err != nil || kept != 0 {
+		t.Fatalf("an expired session was stored (%d, %v)", kept, err)
 	}
 }

@@ -4,25 +4,32 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // SessionAccountKey is the session value holding the signed-in account's id. The store copies it to
 // a column so that every session of an account can be ended at once.
 const SessionAccountKey = "account_id"
 
-// SessionStore is an scs store that keeps only the SHA-256 of each session token.
+// SessionStore is an scs store that keeps only the SHA-256 of each session token, and each session's
+// data encrypted under a key of its token and the server key (secret.SealSession), so a copy of the
+// table reveals neither a way in nor what sessions hold (SECURITY.md 29).
 type SessionStore struct {
 	db    *DB
 	codec scs.Codec
+	key   []byte
 }
 
-// NewSessionStore returns a session store; codec must be the session manager's codec.
-func NewSessionStore(db *DB, codec scs.Codec) *SessionStore {
-	return &SessionStore{db: db, codec: codec}
+// NewSessionStore returns a session store; codec must be the session manager's codec, and key the
+// server's secret key.
+func NewSessionStore(db *DB, codec scs.Codec, key []byte) *SessionStore {
+	return &SessionStore{db: db, codec: codec, key: key}
 }
 
 var _ scs.CtxStore = (*SessionStore)(nil)
@@ -32,39 +39,68 @@ func tokenHash(token string) []byte {
 	return h[:]
 }
 
-// FindCtx returns a live session's data.
+// FindCtx returns a live session's data. An ended session is not found, nor one whose data does not
+// open (the server key changed, or the row was tampered with): the browser starts afresh.
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	var data []byte
-	err := s.db.Pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token_hash = $1 AND expiry > $2`,
-		tokenHash(token), s.db.now()).Scan(&data)
+	var sealed []byte
+	err := s.db.Pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expiry > $2`,
+		tokenHash(token), s.db.now()).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, unavailable("find session", err)
 	}
+	data, err := secret.OpenSession(s.key, token, sealed)
+	if err != nil {
+		return nil, false, nil
+	}
 	return data, true, nil
 }
 
-// CommitCtx saves a session.
+// CommitCtx saves a session. It inserts a token never seen and updates a live one, but never
+// revives an ended one (SECURITY.md 27): a request that was in flight when its session ended saves
+// nothing. An ended session's row stays (a tombstone) until the session's deadline; after that
+// whatever a late request saves under its token would be expired already, so it is not stored.
 func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	var accountID *int64
-	if _, values, err := s.codec.Decode(b); err == nil {
-		if id, ok := values[SessionAccountKey].(int64); ok && id > 0 {
-			accountID = &id
-		}
+	deadline, values, err := s.codec.Decode(b)
+	if err != nil {
+		return fmt.Errorf("commit session: %w", err)
 	}
-	_, err := s.db.Pool.Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry, account_id, created_at)
-		VALUES ($1, $2, $3, $4, $5)
+	var accountID *int64
+	if id, ok := values[SessionAccountKey].(int64); ok && id > 0 {
+		accountID = &id
+	}
+	if deadline.Before(expiry) {
+		expiry = deadline
+	}
+	now := s.db.now()
+	if !expiry.After(now) {
+		return nil
+	}
+	// account_id is read above, before sealing: ending an account's sessions needs it in the clear.
+	sealed, err := secret.SealSession(s.key, token, b)
+	if err != nil {
+		return fmt.Errorf("commit session: %w", err)
+	}
+	_, err = s.db.Pool.Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry, deadline, account_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (token_hash) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry,
-			account_id = EXCLUDED.account_id`,
-		tokenHash(token), b, expiry, accountID, s.db.now())
+			deadline = EXCLUDED.deadline, account_id = EXCLUDED.account_id
+		WHERE sessions.ended_at IS NULL`,
+		tokenHash(token), sealed, expiry, deadline, accountID, now)
 	return unavailable("commit session", err)
 }
 
-// DeleteCtx removes a session.
+// endSessions ends the sessions the condition that follows it selects: each becomes a tombstone,
+// its data cleared, kept until its deadline so that no late save brings it back. Every way a
+// session ends goes through it.
+const endSessions = `UPDATE sessions SET ended_at = now(), data = ''::bytea, expiry = deadline
+	WHERE ended_at IS NULL AND `
+
+// DeleteCtx ends a session: logout, and the old id when scs renews a session's token.
 func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
-	_, err := s.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash(token))
+	_, err := s.db.Pool.Exec(ctx, endSessions+`token_hash = $1`, tokenHash(token))
 	return unavailable("delete session", err)
 }
 
@@ -79,7 +115,8 @@ func (s *SessionStore) Commit(token string, b []byte, expiry time.Time) error {
 
 func (s *SessionStore) Delete(token string) error { return s.DeleteCtx(context.Background(), token) }
 
-// DeleteExpired removes sessions past their expiry; run it now and then.
+// DeleteExpired removes sessions past their expiry, and ended ones past their deadline; run it now
+// and then.
 func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
 	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE expiry <= $1`, s.db.now())
 	if err != nil {
@@ -89,10 +126,16 @@ func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
 }
 
 // endAccountSessions ends every session of an account but the one whose handle is keep (none when
-// keep is empty), inside the caller's transaction. Every path that ends an account's sessions goes
-// through here.
+// keep is empty), inside the caller's transaction, and bumps the account's session epoch: a session
+// carries the epoch of its sign-in and is refused once it differs, which also ends a sign-in decided
+// before this moment whose session is saved after it. The kept session must take the new epoch.
+// Every path that ends an account's sessions goes through here.
 func endAccountSessions(ctx context.Context, tx pgx.Tx, accountID int64, keep string) (int64, error) {
-	tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE account_id = $1 AND ($2 = '' OR `+sessionHandle+` <> $2)`, accountID, keep)
+	// The account's row first: its lock makes two ends of one account's sessions take turns.
+	if _, err := tx.Exec(ctx, `UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1`, accountID); err != nil {
+		return 0, err
+	}
+	tag, err := tx.Exec(ctx, endSessions+`account_id = $1 AND ($2 = '' OR `+sessionHandle+` <> $2)`, accountID, keep)
 	if err != nil {
 		return 0, err
 	}

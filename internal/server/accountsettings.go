@@ -67,7 +67,7 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	l := s.localizer(r)
-	err = s.accounts.ChangePassword(r.Context(), a, r.PostForm.Get("current_password"), r.PostForm.Get("password"),
+	epoch, err := s.accounts.ChangePassword(r.Context(), a, r.PostForm.Get("current_password"), r.PostForm.Get("password"),
 		r.PostForm.Get("password_confirm"), s.thisSession(r), s.clientIP(r), l.Lang)
 	var problem *account.PasswordProblem
 	switch {
@@ -83,6 +83,8 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
+	// The change ended every other session by a new epoch; this one stays by taking it.
+	s.sessions.Put(r.Context(), sessEpoch, epoch)
 	s.sessions.Put(r.Context(), sessAuthAt, s.accounts.Now().Unix())
 	s.putFlash(r, "ok", "password_changed_ok")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)

@@ -36,6 +36,7 @@ type harness struct {
 	accounts *account.Service
 	hasher   *secret.Hasher
 	cfg      *config.Config
+	sessions *postgres.SessionStore
 }
 
 type harnessOption func(*harnessOptions)
@@ -100,6 +101,7 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 	if o.log == nil {
 		o.log = io.Discard
 	}
+	sessions := postgres.NewSessionStore(db, server.SessionCodec(), cfg.SecretKey)
 	metrics := server.NewMetrics()
 	svc.SetMetrics(metrics)
 	hasher.SetWaitObserver(metrics.HashWait)
@@ -107,7 +109,7 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 		Metrics:  metrics,
 		Config:   cfg,
 		Accounts: svc,
-		Sessions: postgres.NewSessionStore(db, server.SessionCodec()),
+		Sessions: sessions,
 		Log:      slog.New(slog.NewTextHandler(o.log, nil)),
 		Ready:    func(ctx context.Context) error { return db.Ping(ctx) },
 	})
@@ -115,7 +117,7 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 		t.Fatal(err)
 	}
 	ts.Config.Handler = srv.Handler()
-	h := &harness{srv: srv}
+	h := &harness{srv: srv, sessions: sessions}
 	ts.Start()
 	t.Cleanup(ts.Close)
 	h.t, h.url, h.dbURL, h.db, h.store, h.accounts, h.hasher, h.cfg = t, ts.URL, dbURL, db, store, svc, hasher, cfg

@@ -49,17 +49,20 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	if res.NeedsSecondFactor {
 		return s.beginSecondStep(w, r, res.Account)
 	}
-	return s.startSession(w, r, res)
+	return s.startSession(w, r, res, res.Account.SessionEpoch)
 }
 
-// startSession signs the browser in after a successful sign-in, whatever the method.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, res *account.SignInResult) error {
+// startSession signs the browser in after a successful sign-in, whatever the method. epoch is the
+// account's session epoch when the sign-in began: if the account's sessions end meanwhile, this one
+// is refused at its first request.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, res *account.SignInResult, epoch int64) error {
 	// A new session id at every sign-in: an id planted before sign-in is worthless after it.
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
 	now := s.accounts.Now().Unix()
 	s.sessions.Put(r.Context(), sessAccountID, res.Account.ID)
+	s.sessions.Put(r.Context(), sessEpoch, epoch)
 	s.sessions.Put(r.Context(), sessAuthAt, now)
 	s.sessions.Put(r.Context(), sessSeenAt, now)
 	if res.PreviousSignIn != nil {

@@ -28,5 +28,5 @@ func (s *Server) loginCodeVerify(w http.ResponseWriter, r *http.Request) error {
 	if res.NeedsSecondFactor {
 		return s.beginSecondStep(w, r, res.Account)
 	}
-	return s.startSession(w, r, res)
+	return s.startSession(w, r, res, res.Account.SessionEpoch)
 }

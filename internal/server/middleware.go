@@ -145,6 +145,7 @@ func (s *Server) localizer(r *http.Request) *i18n.Localizer {
 // Session keys.
 const (
 	sessAccountID = "account_id" // postgres.SessionAccountKey: the store indexes it
+	sessEpoch     = "epoch"      // the account's session epoch at sign-in
 	sessAuthAt    = "auth_at"    // when the password was last proven (unix seconds)
 	sessSeenAt    = "seen_at"    // last request (unix seconds), for the staff idle timeout
 	sessFlash     = "flash"
@@ -172,7 +173,8 @@ func (s *Server) loadAccount(next http.Handler) http.Handler {
 			return
 		}
 		now := s.accounts.Now()
-		if !sessionStillValid(a, now, s.sessions.GetInt64(ctx, sessAuthAt), s.sessions.GetInt64(ctx, sessSeenAt)) {
+		if !sessionStillValid(a, now, s.sessions.GetInt64(ctx, sessAuthAt), s.sessions.GetInt64(ctx, sessSeenAt)) ||
+			!sessionEpochCurrent(a, s.sessions.GetInt64(ctx, sessEpoch)) {
 			s.endSession(w, r)
 			next.ServeHTTP(w, r)
 			return
@@ -195,6 +197,11 @@ func sessionStillValid(a *account.Account, now time.Time, authAt, seenAt int64) 
 	}
 	return true
 }
+
+// sessionEpochCurrent reports whether none of the account's sessions were ended since this session's
+// sign-in (SECURITY.md 27): a sign-in decided before a reset, a lock or "end sessions" but saved
+// after it carries the epoch of before, and is refused.
+func sessionEpochCurrent(a *account.Account, epoch int64) bool { return a.SessionEpoch == epoch }
 
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
 	if err := s.sessions.Destroy(r.Context()); err != nil {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -95,6 +96,12 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case err != nil:
 		return err
+	}
+	// The reset ended all of the account's sessions, this browser's too if it was signed in as it: a
+	// reset never signs anyone in (SECURITY.md 12).
+	if cur := currentAccount(r); cur != nil && cur.ID == a.ID {
+		s.endSession(w, r)
+		r = r.WithContext(context.WithValue(r.Context(), ctxAccount, (*account.Account)(nil)))
 	}
 	s.render(w, r, http.StatusOK, "resetdone", s.newPage(r, "reset_title", nil))
 	return nil

@@ -14,6 +14,7 @@ import (
 const (
 	sessMFAAccount   = "mfa_account_id" // password proven, second factor pending
 	sessMFAStarted   = "mfa_started"
+	sessMFAEpoch     = "mfa_epoch" // the account's session epoch at the first step
 	sessTOTPPending  = "totp_pending_secret"
 	sessTOTPURL      = "totp_pending_url"
 	sessRecoveryOnce = "recovery_codes_once"
@@ -32,23 +33,26 @@ func (s *Server) beginSecondStep(w http.ResponseWriter, r *http.Request, a *acco
 	}
 	s.sessions.Put(r.Context(), sessMFAAccount, a.ID)
 	s.sessions.Put(r.Context(), sessMFAStarted, s.accounts.Now().Unix())
+	s.sessions.Put(r.Context(), sessMFAEpoch, a.SessionEpoch)
 	http.Redirect(w, r, "/login/totp", http.StatusSeeOther)
 	return nil
 }
 
-func (s *Server) pendingSecondStep(r *http.Request) int64 {
-	id := s.sessions.GetInt64(r.Context(), sessMFAAccount)
+// pendingSecondStep is the account whose password was proven in this browser lately, and its session
+// epoch then: the sign-in dates from the first step, so sessions ended between the steps end it too.
+func (s *Server) pendingSecondStep(r *http.Request) (id, epoch int64) {
+	id = s.sessions.GetInt64(r.Context(), sessMFAAccount)
 	started := time.Unix(s.sessions.GetInt64(r.Context(), sessMFAStarted), 0)
 	if id == 0 || s.accounts.Now().Sub(started) > mfaWindow {
-		return 0
+		return 0, 0
 	}
-	return id
+	return id, s.sessions.GetInt64(r.Context(), sessMFAEpoch)
 }
 
 // loginTOTP is the second step of sign-in: an authenticator code or a recovery code.
 func (s *Server) loginTOTP(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
-	id := s.pendingSecondStep(r)
+	id, epoch := s.pendingSecondStep(r)
 	if id == 0 {
 		s.putFlash(r, "info", "login_required")
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -74,7 +78,8 @@ func (s *Server) loginTOTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.sessions.Remove(r.Context(), sessMFAAccount)
 	s.sessions.Remove(r.Context(), sessMFAStarted)
-	return s.startSession(w, r, res)
+	s.sessions.Remove(r.Context(), sessMFAEpoch)
+	return s.startSession(w, r, res, epoch)
 }
 
 // recentlyAuthenticated reports whether the session proved the password (or a code) lately.
