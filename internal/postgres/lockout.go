@@ -147,6 +147,7 @@ func (s *AccountStore) ReserveAttempt(ctx context.Context, at account.Attempt) (
 		err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state, failed_attempts, last_attempt_at FROM accounts WHERE id = $1 FOR UPDATE)
 			UPDATE accounts a SET
 				failed_attempts = CASE WHEN a.state = 'active' THEN a.failed_attempts + 1 ELSE 1 END,
+				failures_recorded = CASE WHEN a.state = 'active' THEN a.failures_recorded ELSE 0 END,
 				last_attempt_at = CASE WHEN a.state <> 'active' OR a.failed_attempts < $3 THEN $2 ELSE a.last_attempt_at END,
 				state = 'active', locked_until = NULL,
 				state_reason = CASE WHEN a.state = 'active' THEN a.state_reason ELSE '' END
@@ -264,11 +265,21 @@ func (s *AccountStore) RecordFailure(ctx context.Context, f account.Failure) (lo
 				}
 			}
 		} else {
-			var err error
-			locked, err = lockByRule(ctx, tx, lockCause{AccountID: f.AccountID, Username: f.Username, Client: f.Client,
-				Failures: f.Failures, Policy: f.Policy, Now: f.Now, Notice: f.Notice})
-			if err != nil {
+			// The lock is decided on the failures recorded, not the attempts counted: of attempts
+			// checked at once, one may yet prove the password, and the account locks after exactly
+			// the threshold of real failures.
+			var recorded int
+			err := tx.QueryRow(ctx, `UPDATE accounts SET failures_recorded = failures_recorded + 1
+				WHERE id = $1 AND state = 'active' RETURNING failures_recorded`, f.AccountID).Scan(&recorded)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return err
+			}
+			if err == nil {
+				locked, err = lockByRule(ctx, tx, lockCause{AccountID: f.AccountID, Username: f.Username, Client: f.Client,
+					Failures: recorded, Policy: f.Policy, Now: f.Now, Notice: f.Notice})
+				if err != nil {
+					return err
+				}
 			}
 		}
 		return appendAudit(ctx, tx, events...)
@@ -389,13 +400,14 @@ func (s *AccountStore) RecordSuccess(ctx context.Context, sc account.Success) (b
 		var err error
 		if sc.DeviceID != 0 {
 			tag, err = tx.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2,
-				failed_attempts = CASE WHEN state = 'active' THEN 0 ELSE failed_attempts END
+				failed_attempts = CASE WHEN state = 'active' THEN 0 ELSE failed_attempts END,
+				failures_recorded = CASE WHEN state = 'active' THEN 0 ELSE failures_recorded END
 				WHERE id = $1 AND `+trusted(""), sc.AccountID, sc.Now)
 			if err == nil {
 				_, err = tx.Exec(ctx, `UPDATE devices SET failures = 0, last_seen_at = $2 WHERE id = $1`, sc.DeviceID, sc.Now)
 			}
 		} else {
-			tag, err = tx.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2, failed_attempts = 0
+			tag, err = tx.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2, failed_attempts = 0, failures_recorded = 0
 				WHERE id = $1 AND state = 'active' AND `+notExpired(""), sc.AccountID, sc.Now)
 		}
 		if err != nil {
