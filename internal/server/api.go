@@ -45,28 +45,32 @@ func apiJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// apiFail maps a domain error to the API's answer.
+// apiFail maps a domain error to the API's answer. What the server could not do (busy, down, a
+// fault) is logged as the pages log it; refusals of the caller's input are the caller's to read.
 func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
+	v := classify(err)
 	switch account.ErrorCode(err) {
 	case account.EINVALID:
 		apiError(w, http.StatusBadRequest, "invalid", account.ErrorMessage(err))
 	case account.ENOTFOUND:
 		apiError(w, http.StatusNotFound, "not_found", "No such account.")
+	case account.EFORBIDDEN:
+		apiError(w, http.StatusForbidden, "forbidden", account.ErrorMessage(err))
 	case account.ECONFLICT:
 		apiError(w, http.StatusConflict, "conflict", account.ErrorMessage(err))
 	case account.ETHROTTLED:
-		w.Header().Set("Retry-After", classify(err).retryAfter) // as the pages say
+		w.Header().Set("Retry-After", v.retryAfter) // as the pages say
 		apiError(w, http.StatusTooManyRequests, "throttled", account.ErrorMessage(err))
-	case account.EUNAVAILABLE, account.EBUSY:
-		w.Header().Set("Retry-After", classify(err).retryAfter)
-		apiError(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
 	default:
-		if v := classify(err); v.status == http.StatusServiceUnavailable {
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			return // the caller went away; there is nobody to answer
+		}
+		s.logFailure(r, v, err)
+		if v.status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", v.retryAfter)
 			apiError(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
 			return
 		}
-		s.log.Error("api request failed", "path", loggedPath(r), "err", err)
 		apiError(w, http.StatusInternalServerError, "internal", "Internal error.")
 	}
 }
