@@ -272,8 +272,14 @@ func (s *Server) apiAuthenticate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := s.clientIP(r)
-	if ip := strings.TrimSpace(in.ClientIP); ip != "" {
-		// Only a service token reaches here (apiRoles): the end user's address is the CRM's to tell.
+	if in.ClientIP != "" {
+		// Only a service token reaches here (apiRoles): the end user's address is the CRM's to tell,
+		// and it must be an address.
+		ip, err := account.ParseClientIP(in.ClientIP)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
 		client = ip
 	}
 	res, err := s.accounts.SignIn(r.Context(), account.SignInRequest{Login: in.Username, Password: in.Password, ClientIP: client,
