@@ -185,17 +185,20 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// apiPutAccount is the body of a PUT: a field left out is left as it is.
 type apiPutAccount struct {
-	Email        string `json:"email"`
-	Phone        string `json:"phone"`
-	DisplayName  string `json:"display_name"`
-	Role         string `json:"role"`
-	PasswordHash string `json:"password_hash"`
+	Email        *string `json:"email"`
+	Phone        *string `json:"phone"`
+	DisplayName  *string `json:"display_name"`
+	Role         *string `json:"role"`
+	PasswordHash *string `json:"password_hash"`
 	// Active false deactivates (disables) the account; true enables a disabled one. Absent: no change.
 	Active *bool `json:"active"`
 }
 
-// apiPutAccount creates or updates an account by username (idempotent), for the CRM's sync.
+// apiPutAccount creates or updates an account by username (idempotent), for the CRM's sync. A
+// service token manages plain accounts only (403 otherwise); a role change ends the account's
+// sessions.
 func (s *Server) apiPutAccount(w http.ResponseWriter, r *http.Request) {
 	var in apiPutAccount
 	if !decodeBody(w, r, &in) {
