@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/unlockd/unlockd/internal/audit"
@@ -37,30 +38,48 @@ func (s *Service) AuditEvents(ctx context.Context, q AuditQuery) ([]*audit.Event
 	return s.store.AuditEvents(ctx, q)
 }
 
-// ImportFields is one account as another application sends it.
+// ImportFields is one account as another application sends it. A nil field is left as it is (a
+// new account is a user, without phone, display name or password hash).
 type ImportFields struct {
-	Username, Email, Phone, DisplayName, Role, PasswordHash string
-	Active                                                  *bool // nil: unchanged
+	Username                                      string
+	Email, Phone, DisplayName, Role, PasswordHash *string
+	Active                                        *bool // nil: unchanged
 }
 
 // PutAccount creates or updates one account by username, idempotently (the CRM's sync). The hash,
-// when given, is checked as an import would be. It reports whether the account was created.
+// when given, is checked as an import would be. The role is written as every role is (roles.go): a
+// service token manages plain accounts only. It reports whether the account was created.
 func (s *Service) PutAccount(ctx context.Context, in ImportFields, actor Actor) (bool, error) {
-	a, err := validateNew(in.Username, in.Email, in.Phone, in.DisplayName, Role(in.Role))
+	current, err := s.accountByUsername(ctx, in.Username)
 	if err != nil {
 		return false, err
 	}
-	if in.PasswordHash != "" && s.opts.ValidHash != nil {
-		if err := s.opts.ValidHash(in.PasswordHash); err != nil {
+	var have Account
+	if current != nil {
+		have = *current
+	}
+	// Refused early and plainly here; the store checks again against the account as it stands.
+	role := Role(given(in.Role, ""))
+	if _, err := CheckRoleWrite(actor, have.Role, role); err != nil {
+		return false, err
+	}
+	a, err := validateNew(in.Username, given(in.Email, have.Email), given(in.Phone, have.Phone),
+		given(in.DisplayName, have.DisplayName), role)
+	if err != nil {
+		return false, err
+	}
+	hash := given(in.PasswordHash, "")
+	if hash != "" && s.opts.ValidHash != nil {
+		if err := s.opts.ValidHash(hash); err != nil {
 			return false, Errorf(EINVALID, "password_hash: %v", err)
 		}
 	}
-	created, _, err := s.store.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: in.PasswordHash}}, actor)
+	created, _, err := s.store.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: hash}}, "set through the API", actor)
 	if err != nil || in.Active == nil {
 		return created == 1, err
 	}
 	// Deactivation follows the source of truth idempotently: already so is not an error.
-	current, err := s.AccountByLogin(ctx, a.Username)
+	current, err = s.AccountByLogin(ctx, a.Username)
 	if err != nil {
 		return created == 1, err
 	}
@@ -71,6 +90,24 @@ func (s *Service) PutAccount(ctx context.Context, in ImportFields, actor Actor) 
 		_, err = s.Enable(ctx, a.Username, "reactivated by "+actor.Name, actor)
 	}
 	return created == 1, err
+}
+
+// given is *p, or else when p is nil.
+func given(p *string, otherwise string) string {
+	if p == nil {
+		return otherwise
+	}
+	return *p
+}
+
+// accountByUsername finds the account whose username is name (any letter case); nil when none,
+// even when name is another account's email address or phone.
+func (s *Service) accountByUsername(ctx context.Context, name string) (*Account, error) {
+	a, err := s.AccountByLogin(ctx, name)
+	if ErrorCode(err) == ENOTFOUND || (err == nil && !strings.EqualFold(a.Username, strings.TrimSpace(name))) {
+		return nil, nil
+	}
+	return a, err
 }
 
 // VerifyAudit checks the whole audit chain: the number of events verified, and an *audit.Problem

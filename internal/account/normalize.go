@@ -1,6 +1,7 @@
 package account
 
 import (
+	"net/netip"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -121,4 +122,19 @@ func ValidateDisplayName(s string) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// ParseClientIP reads a client's address another application reports: an IPv4 or IPv6 address,
+// returned in its normal form (an IPv4-mapped IPv6 address as IPv4, no zone). Anything else is
+// EINVALID: what lands in the audit log and its exports as an address is an address.
+func ParseClientIP(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > 64 {
+		return "", Errorf(EINVALID, "client_ip must be an IPv4 or IPv6 address")
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return "", Errorf(EINVALID, "client_ip must be an IPv4 or IPv6 address")
+	}
+	return addr.WithZone("").Unmap().String(), nil
 }

@@ -135,3 +135,41 @@ func FuzzNormalizePhone(f *testing.F) {
 		}
 	})
 }
+
+func TestParseClientIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.9":           "203.0.113.9",
+		" 203.0.113.9\t":        "203.0.113.9",
+		"::ffff:198.51.100.4":   "198.51.100.4",
+		"2001:DB8:0:0::1":       "2001:db8::1",
+		"fe80::1%eth0":          "fe80::1",
+		"fe80::1%=HYPERLINK(x)": "fe80::1",
+		"::1":                   "::1",
+	} {
+		if got, err := ParseClientIP(in); err != nil || got != want {
+			t.Errorf("ParseClientIP(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "not-an-address", "203.0.113.256", "203.0.113.9:443", "[2001:db8::1]",
+		"203.0.113.7, 198.51.100.1", `=HYPERLINK("http://evil.example","x")`, strings.Repeat("1", 60000), "0203.0.113.9"} {
+		if got, err := ParseClientIP(in); ErrorCode(err) != EINVALID {
+			t.Errorf("ParseClientIP(%.40q) = %q, %v; want EINVALID", in, got, err)
+		}
+	}
+}
+
+func FuzzParseClientIP(f *testing.F) {
+	for _, s := range []string{"203.0.113.9", "::ffff:1.2.3.4", "fe80::1%eth0", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseClientIP(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseClientIP(got)
+		if err != nil || again != got || len(got) > 45 {
+			t.Fatalf("ParseClientIP(%q) = %q, which reads back as %q, %v", s, got, again, err)
+		}
+	})
+}

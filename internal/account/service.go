@@ -13,11 +13,15 @@ type Store interface {
 	AccountByLogin(ctx context.Context, login string) (*Account, error)
 	// AccountByID loads one account. ENOTFOUND.
 	AccountByID(ctx context.Context, id int64) (*Account, error)
-	// CreateAccount inserts a, filling ID and timestamps. ECONFLICT when the username, email or phone is taken.
+	// CreateAccount inserts a, filling ID and timestamps. ECONFLICT when the username, email or phone
+	// is taken. A staff role is a grant, checked and recorded as every role change is.
 	CreateAccount(ctx context.Context, a *Account, actor Actor) error
 	// ImportAccounts creates or updates accounts by username (case-insensitive) in one transaction:
 	// all rows or none. ECONFLICT names the row whose email or phone belongs to another account.
-	ImportAccounts(ctx context.Context, rows []ImportRow, actor Actor) (created, updated int, err error)
+	// Each row's role is checked with PlanRoleChange against the account as it stands in the
+	// transaction (EFORBIDDEN when the actor may not write it), and a change is applied as every
+	// role change is, recorded with reason.
+	ImportAccounts(ctx context.Context, rows []ImportRow, reason string, actor Actor) (created, updated int, err error)
 	// ListAccounts returns accounts ordered by username, optionally only those in state.
 	ListAccounts(ctx context.Context, state State, limit int) ([]*Account, error)
 	// SetPasswordHash replaces the stored hash only if it is still oldHash (a rehash racing a password

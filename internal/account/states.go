@@ -35,7 +35,8 @@ type StateStore interface {
 	Transition(ctx context.Context, t Transition) (*Account, error)
 	// LockedSince lists the accounts whose current automatic lock started at or after since.
 	LockedSince(ctx context.Context, since time.Time) ([]int64, error)
-	// SetRole changes the role, ends the account's sessions and audits it.
+	// SetRole changes the role as PlanRoleChange allows against the account as it stands: the
+	// role, the end of the account's sessions and the audit event in one transaction.
 	SetRole(ctx context.Context, accountID int64, role Role, reason string, actor Actor, now time.Time) (*Account, error)
 	// SetExpiry sets or clears expires_at (an expired account with none becomes active) and audits.
 	SetExpiry(ctx context.Context, accountID int64, at *time.Time, reason string, actor Actor, now time.Time) (*Account, error)
@@ -245,14 +246,18 @@ func (s *Service) CountLockedSince(ctx context.Context, since time.Duration) (in
 	return len(ids), err
 }
 
-// SetRole changes an account's role (staff management). The account's sessions end: a privilege
-// change takes a new sign-in.
+// SetRole changes an account's role (staff management), as every role change is made (roles.go):
+// only an administrator grants or removes a staff role, the account's sessions end (a privilege
+// change takes a new sign-in), and the change is audited.
 func (s *Service) SetRole(ctx context.Context, login string, role Role, reason string, actor Actor) (*Account, error) {
 	if !role.Valid() {
 		return nil, Errorf(EINVALID, "role %q must be user, helpdesk, auditor or admin", role)
 	}
 	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := CheckRoleWrite(actor, a.Role, role); err != nil {
 		return nil, err
 	}
 	return s.store.SetRole(ctx, a.ID, role, reason, actor, s.now())

@@ -27,6 +27,9 @@ func (s *Service) AddAccount(ctx context.Context, in NewAccount, actor Actor) (*
 	if err != nil {
 		return nil, err
 	}
+	if a.Role, err = CheckRoleWrite(actor, "", in.Role); err != nil {
+		return nil, err
+	}
 	if in.Pending {
 		a.State = StatePendingVerification
 	}
@@ -83,21 +86,21 @@ func validateNew(username, email, phone, displayName string, role Role) (*Accoun
 	if displayName, err = ValidateDisplayName(displayName); err != nil {
 		return nil, err
 	}
-	if role == "" {
-		role = RoleUser
-	}
-	if !role.Valid() {
+	// An empty role is left empty: it keeps an existing account's role (a new account is a user),
+	// as CheckRoleWrite decides against the account as it stands.
+	if role != "" && !role.Valid() {
 		return nil, Errorf(EINVALID, "role %q must be user, helpdesk, auditor or admin", role)
 	}
 	return &Account{Username: username, Email: email, Phone: phone, DisplayName: displayName,
 		Role: role, State: StateActive}, nil
 }
 
-// ImportRow is one validated line of an import file.
+// ImportRow is one validated line of an import file. Account.Role may be empty: an existing
+// account keeps its role, a new one is a user.
 type ImportRow struct {
 	Line         int
 	Account      *Account
-	PasswordHash string // may be empty: the account then signs in by code or reset only
+	PasswordHash string // may be empty: the account then signs in by code or reset only, or keeps its hash
 }
 
 // ImportHeader is the exact header an import file starts with.
@@ -169,9 +172,10 @@ func csvError(err error) error {
 	return Errorf(EINVALID, "reading the file: %v", err)
 }
 
-// ImportAccounts writes validated rows: all or nothing.
+// ImportAccounts writes validated rows: all or nothing. A row that changes an account's role
+// changes it as every role change does (see roles.go): checked, audited, the account's sessions ended.
 func (s *Service) ImportAccounts(ctx context.Context, rows []ImportRow, actor Actor) (created, updated int, err error) {
-	return s.store.ImportAccounts(ctx, rows, actor)
+	return s.store.ImportAccounts(ctx, rows, "import", actor)
 }
 
 // AccountByLogin finds one account by username, email or phone.

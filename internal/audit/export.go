@@ -56,7 +56,7 @@ func (x *Exporter) Write(e *Event) error {
 	}
 	if !x.header {
 		x.header = true
-		if err := x.csv.Write([]string{"id", "at", "actor", "action", "account_id", "username", "client_ip", "details", "prev_hash", "hash"}); err != nil {
+		if err := x.writeCSV("id", "at", "actor", "action", "account_id", "username", "client_ip", "details", "prev_hash", "hash"); err != nil {
 			return err
 		}
 	}
@@ -64,8 +64,17 @@ func (x *Exporter) Write(e *Event) error {
 	if e.AccountID != nil {
 		account = strconv.FormatInt(*e.AccountID, 10)
 	}
-	return x.csv.Write([]string{strconv.FormatInt(e.ID, 10), at, csvSafe(e.Actor), e.Action, account, csvSafe(e.Username),
-		e.ClientIP, csvSafe(e.Details), hex.EncodeToString(e.PrevHash), hex.EncodeToString(e.Hash)})
+	return x.writeCSV(strconv.FormatInt(e.ID, 10), at, e.Actor, e.Action, account, e.Username,
+		e.ClientIP, e.Details, hex.EncodeToString(e.PrevHash), hex.EncodeToString(e.Hash))
+}
+
+// writeCSV writes one CSV record with every cell neutralised: no column, present or future, can
+// reach a spreadsheet as a formula.
+func (x *Exporter) writeCSV(cells ...string) error {
+	for i, c := range cells {
+		cells[i] = csvSafe(c)
+	}
+	return x.csv.Write(cells)
 }
 
 // Flush finishes the output.
@@ -77,8 +86,9 @@ func (x *Exporter) Flush() error {
 	return nil
 }
 
-// csvSafe keeps a spreadsheet from reading a field as a formula (CSV injection): a username is
-// whatever someone typed.
+// csvSafe keeps a spreadsheet from reading a cell as a formula (OWASP, CSV injection): a cell that
+// starts with =, +, -, @, tab or carriage return gets a leading apostrophe. Usernames, actors, client
+// addresses and details hold whatever someone typed.
 func csvSafe(s string) string {
 	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
 		return "'" + s

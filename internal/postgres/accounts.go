@@ -72,11 +72,16 @@ func (s *AccountStore) AccountByID(ctx context.Context, id int64) (*account.Acco
 	return a, nil
 }
 
-// CreateAccount inserts one account and audits it.
+// CreateAccount inserts one account and audits it; a staff role is recorded as a grant.
 func (s *AccountStore) CreateAccount(ctx context.Context, a *account.Account, actor account.Actor) error {
 	now := s.db.now()
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `INSERT INTO accounts
+		role, grant, err := account.PlanRoleChange(actor, 0, a.Username, "", a.Role, "created", now)
+		if err != nil {
+			return err
+		}
+		a.Role = role
+		err = tx.QueryRow(ctx, `INSERT INTO accounts
 			(username, email, phone, display_name, role, state, password_hash, language, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id, created_at, updated_at`,
 			a.Username, a.Email, a.Phone, a.DisplayName, string(a.Role), string(a.State), a.PasswordHash,
@@ -84,12 +89,23 @@ func (s *AccountStore) CreateAccount(ctx context.Context, a *account.Account, ac
 		if err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.AccountCreated,
+		if err := appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.AccountCreated,
 			AccountID: idPtr(a.ID), Username: a.Username, ClientIP: actor.Client,
-			Details: audit.Details("role", string(a.Role), "state", string(a.State))})
+			Details: audit.Details("role", string(a.Role), "state", string(a.State))}); err != nil {
+			return err
+		}
+		if grant != nil {
+			grant.AccountID = a.ID
+			_, err = applyRoleChange(ctx, tx, grant)
+		}
+		return err
 	})
 	if c, ok := isUniqueViolation(err); ok {
 		return conflict(c, a)
+	}
+	var ae *account.Error
+	if errors.As(err, &ae) {
+		return err
 	}
 	return unavailable("create account", err)
 }
@@ -106,30 +122,19 @@ func conflict(constraint string, a *account.Account) error {
 	return account.Errorf(account.ECONFLICT, "account %q conflicts with an existing one", a.Username)
 }
 
-// ImportAccounts upserts every row by username in one transaction. An update changes contact details,
-// display name and role, and the hash only when the row has one; it never touches state or counters.
-func (s *AccountStore) ImportAccounts(ctx context.Context, rows []account.ImportRow, actor account.Actor) (created, updated int, err error) {
+// ImportAccounts upserts every row by username in one transaction. An update changes contact details
+// and display name, the hash only when the row has one, and the role only as account.PlanRoleChange
+// allows against the account as it stands (applyRoleChange); it never touches state or counters.
+func (s *AccountStore) ImportAccounts(ctx context.Context, rows []account.ImportRow, reason string, actor account.Actor) (created, updated int, err error) {
 	now := s.db.now()
 	err = s.db.Transact(ctx, func(tx pgx.Tx) error {
 		created, updated = 0, 0
-		var events []*audit.Event
 		for _, r := range rows {
-			a := r.Account
-			var inserted bool
-			err := tx.QueryRow(ctx, `INSERT INTO accounts
-				(username, email, phone, display_name, role, state, password_hash, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
-				ON CONFLICT (lower(username)) DO UPDATE SET
-					email = EXCLUDED.email, phone = EXCLUDED.phone, display_name = EXCLUDED.display_name,
-					role = EXCLUDED.role,
-					password_hash = CASE WHEN EXCLUDED.password_hash = '' THEN accounts.password_hash
-					                     ELSE EXCLUDED.password_hash END,
-					updated_at = EXCLUDED.updated_at
-				RETURNING id, (xmax = 0)`,
-				a.Username, a.Email, a.Phone, a.DisplayName, string(a.Role), string(a.State), r.PasswordHash, now,
-			).Scan(&a.ID, &inserted)
+			inserted, err := importRow(ctx, tx, r, reason, actor, now)
 			if c, ok := isUniqueViolation(err); ok {
-				return account.Errorf(account.ECONFLICT, "line %d: %s", r.Line, account.ErrorMessage(conflict(c, a)))
+				return account.Errorf(account.ECONFLICT, "line %d: %s", r.Line, account.ErrorMessage(conflict(c, r.Account)))
+			} else if ae := (*account.Error)(nil); errors.As(err, &ae) {
+				return account.Errorf(ae.Code, "line %d: %s", r.Line, ae.Message)
 			} else if err != nil {
 				return fmt.Errorf("line %d: %w", r.Line, err)
 			}
@@ -138,17 +143,59 @@ func (s *AccountStore) ImportAccounts(ctx context.Context, rows []account.Import
 			} else {
 				updated++
 			}
-			events = append(events, &audit.Event{At: now, Actor: actor.Name, Action: audit.AccountImported,
-				AccountID: idPtr(a.ID), Username: a.Username, ClientIP: actor.Client,
-				Details: audit.Details("created", strconv.FormatBool(inserted), "role", string(a.Role),
-					"password_hash", strconv.FormatBool(r.PasswordHash != ""))})
 		}
-		return appendAudit(ctx, tx, events...)
+		return nil
 	})
 	if err != nil {
+		var ae *account.Error
+		if errors.As(err, &ae) {
+			return 0, 0, err
+		}
 		return 0, 0, unavailable("import accounts", err)
 	}
 	return created, updated, nil
+}
+
+// importRow writes one row of an import and audits it; it reports whether it created the account.
+func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason string, actor account.Actor, now time.Time) (bool, error) {
+	a := r.Account
+	var current string
+	err := tx.QueryRow(ctx, `SELECT id, role FROM accounts WHERE lower(username) = lower($1) FOR UPDATE`, a.Username).Scan(&a.ID, &current)
+	inserted := errors.Is(err, pgx.ErrNoRows)
+	if err != nil && !inserted {
+		return false, err
+	}
+	role, change, err := account.PlanRoleChange(actor, a.ID, a.Username, account.Role(current), a.Role, reason, now)
+	if err != nil {
+		return false, err
+	}
+	if inserted {
+		// Two writes creating the same username at once: the second fails on the unique index as a
+		// conflict and writes nothing; sent again, it updates.
+		err = tx.QueryRow(ctx, `INSERT INTO accounts
+			(username, email, phone, display_name, role, state, password_hash, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
+			a.Username, a.Email, a.Phone, a.DisplayName, string(role), string(a.State), r.PasswordHash, now).Scan(&a.ID)
+		if change != nil {
+			change.AccountID = a.ID
+		}
+	} else {
+		_, err = tx.Exec(ctx, `UPDATE accounts SET email = $2, phone = $3, display_name = $4,
+				password_hash = CASE WHEN $5 = '' THEN password_hash ELSE $5 END, updated_at = $6
+			WHERE id = $1`, a.ID, a.Email, a.Phone, a.DisplayName, r.PasswordHash, now)
+	}
+	if err != nil {
+		return false, err
+	}
+	err = appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.AccountImported,
+		AccountID: idPtr(a.ID), Username: a.Username, ClientIP: actor.Client,
+		Details: audit.Details("created", strconv.FormatBool(inserted), "role", string(role),
+			"password_hash", strconv.FormatBool(r.PasswordHash != ""), "reason", reason)})
+	if err == nil && change != nil {
+		_, err = applyRoleChange(ctx, tx, change)
+	}
+	a.Role = role
+	return inserted, err
 }
 
 // ListAccounts lists accounts by username.

@@ -166,7 +166,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 		{Line: 2, Account: newAccount("first")},
 		{Line: 3, Account: clash},
 	}
-	if _, _, err := s.ImportAccounts(ctx, rows, account.Actor{Name: "test"}); account.ErrorCode(err) != account.ECONFLICT || !strings.Contains(account.ErrorMessage(err), "line 3") {
+	if _, _, err := s.ImportAccounts(ctx, rows, "import", account.Actor{Name: "test"}); account.ErrorCode(err) != account.ECONFLICT || !strings.Contains(account.ErrorMessage(err), "line 3") {
 		t.Fatalf("import with a clash: %v, want a conflict naming line 3", err)
 	}
 	if _, err := s.AccountByLogin(ctx, "first"); account.ErrorCode(err) != account.ENOTFOUND {
@@ -174,12 +174,12 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	}
 	// The same import, fixed, creates then updates (idempotent by username).
 	clash.Email = "newcomer@example.com"
-	created, updated, err := s.ImportAccounts(ctx, rows, account.Actor{Name: "test"})
+	created, updated, err := s.ImportAccounts(ctx, rows, "import", account.Actor{Name: "test"})
 	if err != nil || created != 2 || updated != 0 {
 		t.Fatalf("first import: %d created %d updated, %v", created, updated, err)
 	}
 	rows[0].Account.DisplayName = "First Person"
-	created, updated, err = s.ImportAccounts(ctx, rows, account.Actor{Name: "test"})
+	created, updated, err = s.ImportAccounts(ctx, rows, "import", account.Actor{Name: "test"})
 	if err != nil || created != 0 || updated != 2 {
 		t.Fatalf("second import: %d created %d updated, %v", created, updated, err)
 	}
@@ -250,5 +250,33 @@ func TestSessionStoreKeepsOnlyTokenHashes(t *testing.T) {
 	var kept int
 	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE token_hash = $1`, oldHash[:]).Scan(&kept); err != nil || kept != 0 {
 		t.Fatalf("an expired session was stored (%d, %v)", kept, err)
+	}
+}
+
+// The store checks a role write against the account as it stands inside its transaction, whatever
+// its caller checked before: a service token's row for what is now a staff account writes nothing.
+func TestImportChecksTheRoleAgainstTheAccountAsItStands(t *testing.T) {
+	db := mustDB(t)
+	s := postgres.NewAccountStore(db)
+	ctx := context.Background()
+	ad := newAccount("ad")
+	ad.Role = account.RoleAdmin
+	if err := s.CreateAccount(ctx, ad, account.Actor{Name: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	row := newAccount("ad")
+	row.Role, row.Email = "", "attacker@example.com"
+	crm := account.Actor{Name: "token:crm", Role: account.RoleService}
+	if _, _, err := s.ImportAccounts(ctx, []account.ImportRow{{Line: 4, Account: row}}, "api", crm); account.ErrorCode(err) != account.EFORBIDDEN || !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("service row over an administrator: %v, want forbidden naming line 4", err)
+	}
+	if a, _ := s.AccountByLogin(ctx, "ad"); a.Email != "ad@example.com" || a.Role != account.RoleAdmin {
+		t.Fatalf("the refused row was written: %s %s", a.Email, a.Role)
+	}
+	// Nor may the store be asked to create staff for a service token.
+	staff := newAccount("mallory")
+	staff.Role = account.RoleAdmin
+	if err := s.CreateAccount(ctx, staff, crm); account.ErrorCode(err) != account.EFORBIDDEN {
+		t.Fatalf("service creates an administrator: %v", err)
 	}
 }

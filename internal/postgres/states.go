@@ -120,27 +120,49 @@ func (s *AccountStore) LockHistory(ctx context.Context, accountID int64, limit i
 	return out, unavailable("locks", err)
 }
 
-// SetRole changes an account's role.
+// SetRole changes an account's role as account.PlanRoleChange allows against the role it has now.
+// The same role again changes nothing.
 func (s *AccountStore) SetRole(ctx context.Context, accountID int64, role account.Role, reason string, actor account.Actor, now time.Time) (*account.Account, error) {
 	var out *account.Account
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		var old string
-		if err := tx.QueryRow(ctx, `SELECT role FROM accounts WHERE id = $1 FOR UPDATE`, accountID).Scan(&old); err != nil {
-			return err
-		}
 		var err error
-		out, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET role = $2, updated_at = $3 WHERE id = $1 RETURNING `+accountColumns,
-			accountID, string(role), now))
-		if err != nil {
+		out, err = scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1 FOR UPDATE`, accountID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return account.Errorf(account.ENOTFOUND, "no account with id %d", accountID)
+		} else if err != nil {
 			return err
 		}
-		if _, err := endAccountSessions(ctx, tx, accountID, ""); err != nil {
+		_, change, err := account.PlanRoleChange(actor, out.ID, out.Username, out.Role, role, reason, now)
+		if err != nil || change == nil {
 			return err
 		}
-		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.RoleChanged, AccountID: idPtr(accountID),
-			Username: out.Username, ClientIP: actor.Client, Details: audit.Details("from", old, "to", string(role), "reason", reason)})
+		out, err = applyRoleChange(ctx, tx, change)
+		return err
 	})
-	return out, unavailable("set role", err)
+	if err != nil {
+		var ae *account.Error
+		if errors.As(err, &ae) {
+			return nil, err
+		}
+		return nil, unavailable("set role", err)
+	}
+	return out, nil
+}
+
+// applyRoleChange is the one way a role changes in the database, inside the transaction of the write
+// it belongs to: the role, the end of every session of the account (a privilege change takes a new
+// sign-in), and the audit event with who, whom, from, to and why.
+func applyRoleChange(ctx context.Context, tx pgx.Tx, c *account.RoleChange) (*account.Account, error) {
+	out, err := scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET role = $2, updated_at = $3 WHERE id = $1 RETURNING `+accountColumns,
+		c.AccountID, string(c.To), c.Now))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := endAccountSessions(ctx, tx, c.AccountID, ""); err != nil {
+		return nil, err
+	}
+	return out, appendAudit(ctx, tx, &audit.Event{At: c.Now, Actor: c.Actor.Name, Action: audit.RoleChanged, AccountID: idPtr(c.AccountID),
+		Username: out.Username, ClientIP: c.Actor.Client, Details: audit.Details("from", string(c.From), "to", string(c.To), "reason", c.Reason)})
 }
 
 // AccountsWithRole lists accounts of one role.

@@ -45,28 +45,32 @@ func apiJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// apiFail maps a domain error to the API's answer.
+// apiFail maps a domain error to the API's answer. What the server could not do (busy, down, a
+// fault) is logged as the pages log it; refusals of the caller's input are the caller's to read.
 func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
+	v := classify(err)
 	switch account.ErrorCode(err) {
 	case account.EINVALID:
 		apiError(w, http.StatusBadRequest, "invalid", account.ErrorMessage(err))
 	case account.ENOTFOUND:
 		apiError(w, http.StatusNotFound, "not_found", "No such account.")
+	case account.EFORBIDDEN:
+		apiError(w, http.StatusForbidden, "forbidden", account.ErrorMessage(err))
 	case account.ECONFLICT:
 		apiError(w, http.StatusConflict, "conflict", account.ErrorMessage(err))
 	case account.ETHROTTLED:
-		w.Header().Set("Retry-After", classify(err).retryAfter) // as the pages say
+		w.Header().Set("Retry-After", v.retryAfter) // as the pages say
 		apiError(w, http.StatusTooManyRequests, "throttled", account.ErrorMessage(err))
-	case account.EUNAVAILABLE, account.EBUSY:
-		w.Header().Set("Retry-After", classify(err).retryAfter)
-		apiError(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
 	default:
-		if v := classify(err); v.status == http.StatusServiceUnavailable {
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			return // the caller went away; there is nobody to answer
+		}
+		s.logFailure(r, v, err)
+		if v.status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", v.retryAfter)
 			apiError(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
 			return
 		}
-		s.log.Error("api request failed", "path", loggedPath(r), "err", err)
 		apiError(w, http.StatusInternalServerError, "internal", "Internal error.")
 	}
 }
@@ -181,17 +185,20 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// apiPutAccount is the body of a PUT: a field left out is left as it is.
 type apiPutAccount struct {
-	Email        string `json:"email"`
-	Phone        string `json:"phone"`
-	DisplayName  string `json:"display_name"`
-	Role         string `json:"role"`
-	PasswordHash string `json:"password_hash"`
+	Email        *string `json:"email"`
+	Phone        *string `json:"phone"`
+	DisplayName  *string `json:"display_name"`
+	Role         *string `json:"role"`
+	PasswordHash *string `json:"password_hash"`
 	// Active false deactivates (disables) the account; true enables a disabled one. Absent: no change.
 	Active *bool `json:"active"`
 }
 
-// apiPutAccount creates or updates an account by username (idempotent), for the CRM's sync.
+// apiPutAccount creates or updates an account by username (idempotent), for the CRM's sync. A
+// service token manages plain accounts only (403 otherwise); a role change ends the account's
+// sessions.
 func (s *Server) apiPutAccount(w http.ResponseWriter, r *http.Request) {
 	var in apiPutAccount
 	if !decodeBody(w, r, &in) {
@@ -268,8 +275,14 @@ func (s *Server) apiAuthenticate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := s.clientIP(r)
-	if ip := strings.TrimSpace(in.ClientIP); ip != "" {
-		// Only a service token reaches here (apiRoles): the end user's address is the CRM's to tell.
+	if in.ClientIP != "" {
+		// Only a service token reaches here (apiRoles): the end user's address is the CRM's to tell,
+		// and it must be an address.
+		ip, err := account.ParseClientIP(in.ClientIP)
+		if err != nil {
+			s.apiFail(w, r, err)
+			return
+		}
 		client = ip
 	}
 	res, err := s.accounts.SignIn(r.Context(), account.SignInRequest{Login: in.Username, Password: in.Password, ClientIP: client,

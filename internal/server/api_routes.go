@@ -24,7 +24,7 @@ func (s *Server) apiRoutes(r chi.Router) {
 		r.With(apiRoles(account.RoleService, account.RoleAdmin)).Put("/accounts/{username}", s.apiPutAccount)
 		r.With(apiRoles(account.RoleHelpdesk, account.RoleAdmin)).Post("/accounts/{username}/unlock", s.apiUnlock)
 		r.With(apiRoles(account.RoleAdmin)).Post("/accounts/{username}/lock", s.apiLock)
-		r.With(apiRoles(account.RoleService)).Post("/authenticate", s.apiAuthenticate)
+		r.With(apiRoles(account.RoleService), s.apiDuringMaintenance).Post("/authenticate", s.apiAuthenticate)
 		r.With(apiRoles(account.RoleAuditor, account.RoleAdmin)).Get("/audit", s.apiAudit)
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -22,33 +22,42 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// errorView is how one kind of failure looks to people.
+// errorView is how one kind of failure looks to people, and to the log.
 type errorView struct {
 	status     int
 	titleID    string
 	messageID  string
 	retryAfter string
+	code       string     // stable, for the log (and the API's error code where it has none of its own)
+	level      slog.Level // a designed answer (busy, throttled, bad input) is a warning; a failure an error
 }
 
 // classify maps an error to its status and page. This is the only such mapping in the server.
 func classify(err error) errorView {
 	switch {
 	case errors.Is(err, secret.ErrBusy) || account.ErrorCode(err) == account.EBUSY:
-		return errorView{http.StatusServiceUnavailable, "error_busy_title", "error_busy", "2"}
+		// The bounded hasher's designed answer (SECURITY.md 15), not a fault.
+		return errorView{http.StatusServiceUnavailable, "error_busy_title", "error_busy", "2", account.EBUSY, slog.LevelWarn}
 	case account.ErrorCode(err) == account.ETHROTTLED:
-		return errorView{http.StatusTooManyRequests, "error_throttled_title", "error_throttled", "900"}
+		return errorView{http.StatusTooManyRequests, "error_throttled_title", "error_throttled", "900", account.ETHROTTLED, slog.LevelWarn}
 	case account.ErrorCode(err) == account.EUNAVAILABLE:
-		return errorView{http.StatusServiceUnavailable, "error_unavailable_title", "error_unavailable", "30"}
+		return errorView{http.StatusServiceUnavailable, "error_unavailable_title", "error_unavailable", "30", account.EUNAVAILABLE, slog.LevelError}
 	case errors.Is(err, context.DeadlineExceeded):
-		return errorView{http.StatusServiceUnavailable, "error_unavailable_title", "error_unavailable", "30"}
+		return errorView{http.StatusServiceUnavailable, "error_unavailable_title", "error_unavailable", "30", account.EUNAVAILABLE, slog.LevelError}
 	case account.ErrorCode(err) == account.ENOTFOUND:
-		return errorView{http.StatusNotFound, "error_not_found_title", "error_not_found", ""}
+		return errorView{http.StatusNotFound, "error_not_found_title", "error_not_found", "", account.ENOTFOUND, slog.LevelWarn}
 	case account.ErrorCode(err) == account.EFORBIDDEN:
-		return errorView{http.StatusForbidden, "error_forbidden_title", "error_forbidden", ""}
+		return errorView{http.StatusForbidden, "error_forbidden_title", "error_forbidden", "", account.EFORBIDDEN, slog.LevelWarn}
 	case account.ErrorCode(err) == account.EINVALID:
-		return errorView{http.StatusBadRequest, "error_bad_request_title", "error_bad_request", ""}
+		return errorView{http.StatusBadRequest, "error_bad_request_title", "error_bad_request", "", account.EINVALID, slog.LevelWarn}
 	}
-	return errorView{http.StatusInternalServerError, "error_title", "error_internal", ""}
+	return errorView{http.StatusInternalServerError, "error_title", "error_internal", "", account.EINTERNAL, slog.LevelError}
+}
+
+// logFailure writes the one log line of a failed request, at the level its kind calls for.
+func (s *Server) logFailure(r *http.Request, v errorView, err error) {
+	s.log.Log(r.Context(), v.level, "request failed", "method", r.Method, "path", loggedPath(r),
+		"status", v.status, "code", v.code, "client_ip", s.clientIP(r), "err", err)
 }
 
 type errorData struct {
@@ -63,12 +72,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 		// The client went away; there is nobody to answer.
 		return
 	}
-	level := slog.LevelWarn
-	if v.status >= 500 {
-		level = slog.LevelError
-	}
-	s.log.Log(r.Context(), level, "request failed", "method", r.Method, "path", loggedPath(r),
-		"status", v.status, "client_ip", s.clientIP(r), "err", err)
+	s.logFailure(r, v, err)
 	if v.retryAfter != "" {
 		w.Header().Set("Retry-After", v.retryAfter)
 	}

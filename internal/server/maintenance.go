@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -12,35 +14,96 @@ import (
 // maintenanceCache keeps the current maintenance window for a few seconds: every page shows the
 // banner, and one small query per page is not worth it. Other processes see a change within the
 // same few seconds.
+//
+// One lookup runs at a time, on a context of its own with its own timeout, and never under the
+// lock: a caller that goes away, or a slow database, fails no other caller. A failed lookup is
+// remembered for the TTL as a result is (the last known window stays), so that in an outage
+// requests do not queue on it.
 type maintenanceCache struct {
-	mu      sync.Mutex
-	value   *account.Maintenance
-	fetched time.Time
+	lookup func(context.Context) (*account.Maintenance, error)
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	value    *account.Maintenance
+	fetched  time.Time
+	inflight chan struct{} // closed when the running lookup ends; nil when none runs
+	gen      uint64        // forget bumps it: a lookup started before does not count as fresh
 }
 
-const maintenanceCacheTTL = 5 * time.Second
+const (
+	maintenanceCacheTTL      = 5 * time.Second
+	maintenanceLookupTimeout = 3 * time.Second
+)
 
-func (s *Server) maintenance(r *http.Request) *account.Maintenance {
-	c := &s.maint
+func newMaintenanceCache(lookup func(context.Context) (*account.Maintenance, error), log *slog.Logger) *maintenanceCache {
+	return &maintenanceCache{lookup: lookup, log: log}
+}
+
+// current returns the window, looking it up when the cached one is older than the TTL. It waits
+// for the lookup at most as long as ctx lets it, and then answers with the last known window.
+func (c *maintenanceCache) current(ctx context.Context) *account.Maintenance {
+	c.mu.Lock()
+	if !c.fetched.IsZero() && time.Since(c.fetched) < maintenanceCacheTTL {
+		defer c.mu.Unlock()
+		return c.value
+	}
+	done := c.inflight
+	if done == nil {
+		done = make(chan struct{})
+		c.inflight = done
+		go c.refresh(c.gen, done)
+	}
+	c.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if time.Since(c.fetched) < maintenanceCacheTTL {
-		return c.value
-	}
-	m, err := s.accounts.CurrentMaintenance(r.Context())
-	c.fetched = time.Now() // a failure too is remembered for the TTL: in an outage, pages do not queue on it
-	if err != nil {
-		s.log.Warn("maintenance lookup", "err", err)
-		return c.value
-	}
-	c.value = m
-	return m
+	return c.value
 }
 
-func (s *Server) forgetMaintenance() {
-	s.maint.mu.Lock()
-	s.maint.fetched = time.Time{}
-	s.maint.mu.Unlock()
+func (c *maintenanceCache) refresh(gen uint64, done chan struct{}) {
+	defer close(done)
+	ctx, cancel := context.WithTimeout(context.Background(), maintenanceLookupTimeout)
+	defer cancel()
+	m, err := c.lookup(ctx)
+	if err != nil {
+		c.log.Warn("maintenance lookup failed", "err", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inflight = nil
+	if err == nil {
+		c.value = m
+	}
+	if gen == c.gen {
+		c.fetched = time.Now()
+	}
+}
+
+// forget makes the next caller look the window up again (after a change on the maintenance page).
+func (c *maintenanceCache) forget() {
+	c.mu.Lock()
+	c.fetched = time.Time{}
+	c.gen++
+	c.mu.Unlock()
+}
+
+func (s *Server) maintenance(r *http.Request) *account.Maintenance {
+	return s.maint.current(r.Context())
+}
+
+func (s *Server) forgetMaintenance() { s.maint.forget() }
+
+// activeMaintenance is the window running now, if any, and the Retry-After that lasts until its end.
+func (s *Server) activeMaintenance(r *http.Request) (*account.Maintenance, string) {
+	m := s.maintenance(r)
+	now := s.accounts.Now()
+	if m == nil || !m.Active(now) {
+		return nil, ""
+	}
+	return m, strconv.Itoa(max(1, int(m.EndsAt.Sub(now).Seconds())))
 }
 
 // duringMaintenance answers sign-in and unlock with the maintenance page (503, Retry-After) while a
@@ -51,14 +114,28 @@ func (s *Server) duringMaintenance(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		m := s.maintenance(r)
-		if m == nil || !m.Active(s.accounts.Now()) {
+		m, retryAfter := s.activeMaintenance(r)
+		if m == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(m.EndsAt.Sub(s.accounts.Now()).Seconds()))))
+		w.Header().Set("Retry-After", retryAfter)
 		w.Header().Set("Cache-Control", "no-store")
 		s.render(w, r, http.StatusServiceUnavailable, "maintenance", s.newPage(r, "maintenance_title", m))
+	})
+}
+
+// apiDuringMaintenance pauses the API's password checks as duringMaintenance pauses the pages':
+// 503 with Retry-After, in the API's error shape, with the window's English message.
+func (s *Server) apiDuringMaintenance(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m, retryAfter := s.activeMaintenance(r)
+		if m == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Retry-After", retryAfter)
+		apiError(w, http.StatusServiceUnavailable, "maintenance", m.Message("en"))
 	})
 }
 

@@ -46,7 +46,7 @@ type Server struct {
 	metrics  *Metrics
 	router   chi.Routes
 	handler  http.Handler
-	maint    maintenanceCache
+	maint    *maintenanceCache
 }
 
 // Routes lists every route, for tests that hold the routes and their documentation together.
@@ -79,6 +79,7 @@ func New(d Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.maint = newMaintenanceCache(s.accounts.CurrentMaintenance, s.log)
 	s.sessions = scs.New()
 	s.sessions.Store = d.Sessions
 	s.sessions.Lifetime = userAbsoluteTimeout

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+// fakeMaintenanceStore answers NextMaintenance from a function; the rest of account.Store is not used.
+type fakeMaintenanceStore struct {
+	account.Store
+	next func(ctx context.Context) (*account.Maintenance, error)
+}
+
+func (f *fakeMaintenanceStore) NextMaintenance(ctx context.Context, _ time.Time, _ time.Duration) (*account.Maintenance, error) {
+	return f.next(ctx)
+}
+
+func maintenanceServer(next func(ctx context.Context) (*account.Maintenance, error)) *Server {
+	svc := account.NewService(&fakeMaintenanceStore{next: next}, nil, make([]byte, 32), nil)
+	s := &Server{accounts: svc, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s.maint = newMaintenanceCache(svc.CurrentMaintenance, s.log)
+	return s
+}
+
+// The lookup belongs to no one request: the first caller giving up does not fail the callers
+// waiting for the same lookup, and they share one query.
+func TestMaintenanceLookupSurvivesTheFirstCallerGoingAway(t *testing.T) {
+	window := &account.Maintenance{ID: 1, StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour)}
+	started, release := make(chan struct{}, 10), make(chan struct{})
+	var queries atomic.Int32
+	s := maintenanceServer(func(ctx context.Context) (*account.Maintenance, error) {
+		queries.Add(1)
+		started <- struct{}{}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-release:
+			return window, nil
+		}
+	})
+	first, cancel := context.WithCancel(context.Background())
+	go s.maintenance(httptest.NewRequest("POST", "/login", nil).WithContext(first))
+	<-started
+	var wg sync.WaitGroup
+	got := make([]*account.Maintenance, 3)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i] = s.maintenance(httptest.NewRequest("POST", "/login", nil))
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	for i, m := range got {
+		if m != window {
+			t.Errorf("caller %d got %v, want the window", i, m)
+		}
+	}
+	if n := queries.Load(); n != 1 {
+		t.Errorf("%d queries, want 1 shared by every caller", n)
+	}
+}
+
+// No query runs under the cache's lock: forgetting the cached window (after a change on the
+// maintenance page) does not wait for a slow lookup.
+func TestMaintenanceLookupHoldsNoLockWhileQuerying(t *testing.T) {
+	started, release := make(chan struct{}, 10), make(chan struct{})
+	defer close(release)
+	s := maintenanceServer(func(ctx context.Context) (*account.Maintenance, error) {
+		started <- struct{}{}
+		<-release
+		return nil, nil
+	})
+	go s.maintenance(httptest.NewRequest("POST", "/login", nil))
+	<-started
+	forgot := make(chan struct{})
+	go func() { s.forgetMaintenance(); close(forgot) }()
+	select {
+	case <-forgot:
+	case <-time.After(2 * time.Second):
+		t.Fatal("forgetting the window waited for the query")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if m := s.maintenance(httptest.NewRequest("POST", "/login", nil).WithContext(ctx)); m != nil {
+		t.Fatalf("a caller that gave up got %v", m)
+	}
+}
+
+// A failed lookup is remembered for the TTL, as a result is: in an outage requests do not queue on
+// the database one after another.
+func TestMaintenanceLookupRemembersAFailure(t *testing.T) {
+	var queries atomic.Int32
+	s := maintenanceServer(func(ctx context.Context) (*account.Maintenance, error) {
+		queries.Add(1)
+		return nil, errors.New("database down")
+	})
+	for range 5 {
+		if m := s.maintenance(httptest.NewRequest("POST", "/login", nil)); m != nil {
+			t.Fatalf("got %v", m)
+		}
+	}
+	if n := queries.Load(); n != 1 {
+		t.Fatalf("%d queries within the TTL, want 1", n)
+	}
+}
