@@ -409,3 +409,39 @@ func TestSecondStepSwitchedHalfwayProvesNothing(t *testing.T) {
 		t.Fatalf("mallory's authenticator completed a sign-in:\n%s", page.body)
 	}
 }
+
+// The CRM's authenticate call is one more way in under the same ledger: sixty wrong passwords at
+// once through two servers check exactly the threshold and lock the account.
+func TestConcurrentAuthenticateCallsThroughTwoServersCheckTheThreshold(t *testing.T) {
+	a := newHarness(t)
+	b := newHarnessOn(t, a.dbURL)
+	a.addAccount("alice")
+	token := a.token("crm", account.RoleService)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < 60; i++ {
+		h := a
+		if i%2 == 1 {
+			h = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			h.api(http.MethodPost, "/authenticate", token,
+				fmt.Sprintf(`{"username":"alice","password":"wrong password number %d","client_ip":"198.51.100.%d"}`, i, i))
+		}()
+	}
+	close(start)
+	wg.Wait()
+	checked := a.count(`SELECT count(*) FROM audit_events WHERE action = $1 AND details LIKE '%"reason":"wrong_password"%'`, audit.SignInFailed)
+	if checked != 10 {
+		t.Fatalf("%d passwords were checked and wrong; the threshold is 10", checked)
+	}
+	if s := a.state("alice").State; s != account.StateLockedTemporarily {
+		t.Fatalf("state %s after 60 wrong passwords", s)
+	}
+	if _, out := b.api(http.MethodPost, "/authenticate", token, `{"username":"alice","password":"`+goodPassword+`","client_ip":"198.51.100.200"}`); out["result"] != "denied" {
+		t.Fatalf("the right password through the lock: %v", out)
+	}
+}
