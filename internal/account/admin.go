@@ -122,35 +122,39 @@ func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, mes
 		return Errorf(EINVALID, "say why the request is denied: the requester reads it")
 	}
 	now := s.now()
-	var msgs []Message
-	if req.AccountID != nil {
-		a, err := s.store.AccountByID(ctx, *req.AccountID)
-		if err != nil {
-			return err
-		}
-		if approve {
-			switch a.EffectiveState(now) {
-			case StateLockedTemporarily, StateLocked, StateFrozen:
-				if _, err := s.Unlock(ctx, a.Username, "request "+req.Reference+" approved", actor); err != nil {
-					return err
-				}
-			case StateDisabled:
-				if _, err := s.Enable(ctx, a.Username, "request "+req.Reference+" approved", actor); err != nil {
-					return err
+	// Approving and what it carries out are one unit: a request closed by someone else meanwhile
+	// unlocks nothing, and an unlock that fails leaves the request open.
+	return s.store.Atomic(ctx, func(ctx context.Context) error {
+		var msgs []Message
+		if req.AccountID != nil {
+			a, err := s.store.AccountByID(ctx, *req.AccountID)
+			if err != nil {
+				return err
+			}
+			if approve {
+				switch a.EffectiveState(now) {
+				case StateLockedTemporarily, StateLocked, StateFrozen:
+					if _, err := s.Unlock(ctx, a.Username, "request "+req.Reference+" approved", actor); err != nil {
+						return err
+					}
+				case StateDisabled:
+					if _, err := s.Enable(ctx, a.Username, "request "+req.Reference+" approved", actor); err != nil {
+						return err
+					}
 				}
 			}
+			data := map[string]string{"Name": a.Name(), "Reference": req.Reference, "Outcome": status}
+			if message != "" {
+				data["Message"] = message
+			}
+			msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "request_handled", Lang: s.langFor(a, ""), Data: data})
 		}
-		data := map[string]string{"Name": a.Name(), "Reference": req.Reference, "Outcome": status}
-		if message != "" {
-			data["Message"] = message
+		ok, err := s.store.CloseRequest(ctx, id, status, message, actor, now, msgs)
+		if err == nil && !ok {
+			return Errorf(EINVALID, "request %s was handled by someone else meanwhile", req.Reference)
 		}
-		msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "request_handled", Lang: s.langFor(a, ""), Data: data})
-	}
-	ok, err := s.store.CloseRequest(ctx, id, status, message, actor, now, msgs)
-	if err == nil && !ok {
-		return Errorf(EINVALID, "request %s was handled by someone else meanwhile", req.Reference)
-	}
-	return err
+		return err
+	})
 }
 
 // AdminSendReset sends a reset link to the account's address on file, for the help desk.

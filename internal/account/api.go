@@ -74,21 +74,27 @@ func (s *Service) PutAccount(ctx context.Context, in ImportFields, actor Actor) 
 			return false, Errorf(EINVALID, "password_hash: %v", err)
 		}
 	}
-	created, _, err := s.store.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: hash}}, "set through the API", actor)
-	if err != nil || in.Active == nil {
-		return created == 1, err
-	}
-	// Deactivation follows the source of truth idempotently: already so is not an error.
-	current, err = s.AccountByLogin(ctx, a.Username)
-	if err != nil {
-		return created == 1, err
-	}
-	switch disabled := current.State == StateDisabled; {
-	case !*in.Active && !disabled:
-		_, err = s.Disable(ctx, a.Username, "deactivated by "+actor.Name, actor)
-	case *in.Active && disabled:
-		_, err = s.Enable(ctx, a.Username, "reactivated by "+actor.Name, actor)
-	}
+	// The write and the (de)activation it asks for are one unit: both or neither.
+	var created int
+	err = s.store.Atomic(ctx, func(ctx context.Context) error {
+		var err error
+		created, _, err = s.store.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: hash}}, "set through the API", actor)
+		if err != nil || in.Active == nil {
+			return err
+		}
+		// Deactivation follows the source of truth idempotently: already so is not an error.
+		current, err := s.AccountByLogin(ctx, a.Username)
+		if err != nil {
+			return err
+		}
+		switch disabled := current.State == StateDisabled; {
+		case !*in.Active && !disabled:
+			_, err = s.Disable(ctx, a.Username, "deactivated by "+actor.Name, actor)
+		case *in.Active && disabled:
+			_, err = s.Enable(ctx, a.Username, "reactivated by "+actor.Name, actor)
+		}
+		return err
+	})
 	return created == 1, err
 }
 

@@ -181,22 +181,26 @@ func (s *Service) finishUnlock(ctx context.Context, a *Account, method string, p
 	msg := s.unlockedMessage(a, now, method)
 	msg.Lang = s.langFor(a, lang)
 	method = strings.Join(verified, "+")
-	ok, err := s.store.SelfUnlock(ctx, a.ID, method, client, now,
-		append([]Message{msg}, s.events(audit.AccountUnlocked, a, now, "state", string(StateActive), "by", "owner", "method", method)...))
+	// The unlock and the reset link it offers are one unit: never an unlock whose page fails.
+	var res *UnlockResult
+	err = s.store.Atomic(ctx, func(ctx context.Context) error {
+		ok, err := s.store.SelfUnlock(ctx, a.ID, method, client, now,
+			append([]Message{msg}, s.events(audit.AccountUnlocked, a, now, "state", string(StateActive), "by", "owner", "method", method)...))
+		if err != nil || !ok {
+			res = &UnlockResult{Outcome: UnlockNotLocked, Account: a}
+			return err
+		}
+		// Offer a new password at once: a reset link only the person on this page holds.
+		token, err := s.issueResetLink(ctx, a, Actor{Name: "user:" + a.Username, Client: client}, "", "", policy, false)
+		res = &UnlockResult{Outcome: UnlockDone, Account: a, Verified: verified, ResetToken: token}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return &UnlockResult{Outcome: UnlockNotLocked, Account: a}, nil
+	if res.Outcome == UnlockDone {
+		s.metrics.Unlock(method)
 	}
-	s.metrics.Unlock(method)
-	res := &UnlockResult{Outcome: UnlockDone, Account: a, Verified: verified}
-	// Offer a new password at once: a reset link only the person on this page holds.
-	token, err := s.issueResetLink(ctx, a, Actor{Name: "user:" + a.Username, Client: client}, "", "", policy, false)
-	if err != nil {
-		return nil, err
-	}
-	res.ResetToken = token
 	return res, nil
 }
 

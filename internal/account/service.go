@@ -41,6 +41,10 @@ type Store interface {
 	AlertStore
 	MaintenanceStore
 	LedgerStore
+	// Atomic runs fn as one unit of work: every store call made with the context fn is given
+	// commits together (with its audit events and queued messages) or not at all. fn may run again
+	// after a serialization failure, so it sets what it reports afresh; it does no slow work.
+	Atomic(ctx context.Context, fn func(ctx context.Context) error) error
 	// QueueMessage queues one message in a transaction of its own.
 	QueueMessage(ctx context.Context, m Message) error
 }

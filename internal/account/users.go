@@ -41,16 +41,20 @@ func (s *Service) AddAccount(ctx context.Context, in NewAccount, actor Actor) (*
 			return nil, fmt.Errorf("add account: %w", err)
 		}
 	}
-	if err := s.store.CreateAccount(ctx, a, actor); err != nil {
-		return nil, err
-	}
-	if a.State == StatePendingVerification && s.opts.NewCode != nil {
+	// The account and its first code are one unit: never a pending account that was sent nothing.
+	err = s.store.Atomic(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateAccount(ctx, a, actor); err != nil {
+			return err
+		}
+		if a.State != StatePendingVerification || s.opts.NewCode == nil {
+			return nil
+		}
 		// The new owner confirms the address with this code at /verify before the account is used.
 		// It belongs to no flow: the owner enters it in whichever browser they open /verify in.
-		err := s.sendCode(ctx, CodeRequest{Login: a.Username, Channel: ChannelEmail, Purpose: PurposeVerify, Client: actor.Client}, s.now())
-		if err != nil {
-			return a, err
-		}
+		return s.sendCode(ctx, CodeRequest{Login: a.Username, Channel: ChannelEmail, Purpose: PurposeVerify, Client: actor.Client}, s.now())
+	})
+	if err != nil {
+		return nil, err
 	}
 	return a, nil
 }

@@ -176,7 +176,9 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 		return nil, err
 	}
 	log := newLogger(cfg, stdio.Err)
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, nil)
+	// One clock for every expiry, in the domain and in storage alike.
+	clock := time.Now
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, clock)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +188,7 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	}
 	hasher := secret.NewHasher(secret.DefaultParams, workers, cfg.HashQueue, 5*time.Second)
 	store := postgres.NewAccountStore(db)
-	accounts := account.NewService(store, hasher, cfg.SecretKey, nil)
+	accounts := account.NewService(store, hasher, cfg.SecretKey, clock)
 	accounts.SetOptions(ServiceOptions(cfg))
 	accounts.SetFactors(ServiceFactors(cfg))
 	return &app{cfg: cfg, log: log, db: db, hasher: hasher, store: store, accounts: accounts}, nil

@@ -16,7 +16,7 @@ const sessionHandle = `encode(substring(token_hash from 1 for 8), 'hex')`
 
 // Devices lists an account's known devices, most recent first.
 func (s *AccountStore) Devices(ctx context.Context, accountID int64) ([]account.Device, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT id, user_agent, created_at, last_seen_at,
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT id, user_agent, created_at, last_seen_at,
 		locked_until IS NOT NULL AND locked_until > $2 FROM devices WHERE account_id = $1 ORDER BY last_seen_at DESC LIMIT 50`,
 		accountID, s.db.now())
 	if err != nil {
@@ -44,7 +44,7 @@ func (s *AccountStore) ForgetDevice(ctx context.Context, accountID, deviceID int
 
 // Sessions lists an account's live sessions.
 func (s *AccountStore) Sessions(ctx context.Context, accountID int64, now time.Time) ([]account.Session, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+sessionHandle+`, created_at, expiry FROM sessions
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT `+sessionHandle+`, created_at, expiry FROM sessions
 		WHERE account_id = $1 AND ended_at IS NULL AND expiry > $2 ORDER BY created_at DESC LIMIT 50`, accountID, now)
 	if err != nil {
 		return nil, unavailable("sessions", err)

@@ -50,7 +50,7 @@ func (s *AccountStore) AccountByLogin(ctx context.Context, login string) (*accou
 	q := `SELECT ` + accountColumns + ` FROM accounts
 		WHERE lower(username) = lower($1) OR lower(email) = lower($1) OR (phone <> '' AND phone = $1)
 		ORDER BY (lower(username) = lower($1)) DESC LIMIT 1`
-	a, err := scanAccount(s.db.Pool.QueryRow(ctx, q, login))
+	a, err := scanAccount(s.db.conn(ctx).QueryRow(ctx, q, login))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.Errorf(account.ENOTFOUND, "no account %q", login)
 	}
@@ -62,7 +62,7 @@ func (s *AccountStore) AccountByLogin(ctx context.Context, login string) (*accou
 
 // AccountByID loads one account.
 func (s *AccountStore) AccountByID(ctx context.Context, id int64) (*account.Account, error) {
-	a, err := scanAccount(s.db.Pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	a, err := scanAccount(s.db.conn(ctx).QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.Errorf(account.ENOTFOUND, "no account with id %d", id)
 	}
@@ -214,7 +214,7 @@ func (s *AccountStore) ListAccounts(ctx context.Context, state account.State, li
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY lower(username) LIMIT $1"
-	rows, err := s.db.Pool.Query(ctx, q, args...)
+	rows, err := s.db.conn(ctx).Query(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable("list accounts", err)
 	}
@@ -235,7 +235,7 @@ func (s *AccountStore) ListAccounts(ctx context.Context, state account.State, li
 
 // SetPasswordHash swaps the hash only when it is still oldHash.
 func (s *AccountStore) SetPasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
-	tag, err := s.db.Pool.Exec(ctx, `UPDATE accounts SET password_hash = $3, updated_at = $4
+	tag, err := s.db.conn(ctx).Exec(ctx, `UPDATE accounts SET password_hash = $3, updated_at = $4
 		WHERE id = $1 AND password_hash = $2`, id, oldHash, newHash, s.db.now())
 	if err != nil {
 		return false, unavailable("set password hash", err)
@@ -246,7 +246,7 @@ func (s *AccountStore) SetPasswordHash(ctx context.Context, id int64, oldHash, n
 // SetState puts an account into a state directly. The demo seed uses it; the lockout engine has its
 // own audited transitions.
 func (s *AccountStore) SetState(ctx context.Context, id int64, state account.State, reason string, lockedUntil, expiresAt *time.Time) error {
-	_, err := s.db.Pool.Exec(ctx, `UPDATE accounts SET state = $2, state_reason = $3, locked_until = $4,
+	_, err := s.db.conn(ctx).Exec(ctx, `UPDATE accounts SET state = $2, state_reason = $3, locked_until = $4,
 		expires_at = COALESCE($5, expires_at), updated_at = $6 WHERE id = $1`,
 		id, string(state), reason, lockedUntil, expiresAt, s.db.now())
 	return unavailable("set state", err)

@@ -17,7 +17,7 @@ import (
 func (s *AccountStore) Overview(ctx context.Context, now time.Time) (*account.Overview, error) {
 	o := &account.Overview{}
 	day := now.Add(-24 * time.Hour)
-	err := s.db.Pool.QueryRow(ctx, `SELECT
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT
 		(SELECT count(*) FROM accounts WHERE (state = 'locked_temporarily' AND locked_until > $1) OR state = 'locked'),
 		(SELECT count(*) FROM audit_events WHERE action = $3 AND at > $2),
 		(SELECT count(*) FROM audit_events WHERE action = $4 AND at > $2 AND details LIKE '%"source":"self-service"%'),
@@ -27,7 +27,7 @@ func (s *AccountStore) Overview(ctx context.Context, now time.Time) (*account.Ov
 		return nil, unavailable("overview", err)
 	}
 	start := now.Truncate(time.Hour).Add(-7*24*time.Hour + time.Hour)
-	rows, err := s.db.Pool.Query(ctx, `SELECT date_trunc('hour', at), count(*) FILTER (WHERE action = $2), count(*) FILTER (WHERE action = $3)
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT date_trunc('hour', at), count(*) FILTER (WHERE action = $2), count(*) FILTER (WHERE action = $3)
 		FROM audit_events WHERE action IN ($2, $3) AND at >= $1 GROUP BY 1`, start, audit.AccountLocked, audit.AccountUnlocked)
 	if err != nil {
 		return nil, unavailable("overview chart", err)
@@ -78,7 +78,7 @@ func (s *AccountStore) Requests(ctx context.Context, status string, limit int) (
 	default:
 		sql += ` ORDER BY r.created_at DESC`
 	}
-	rows, err := s.db.Pool.Query(ctx, sql+fmt.Sprintf(" LIMIT %d", limit))
+	rows, err := s.db.conn(ctx).Query(ctx, sql+fmt.Sprintf(" LIMIT %d", limit))
 	if err != nil {
 		return nil, unavailable("requests", err)
 	}
@@ -96,7 +96,7 @@ func (s *AccountStore) Requests(ctx context.Context, status string, limit int) (
 
 // Request loads one request.
 func (s *AccountStore) Request(ctx context.Context, id int64) (*account.Request, error) {
-	r, err := scanRequest(s.db.Pool.QueryRow(ctx, `SELECT `+requestColumns+` FROM unlock_requests r
+	r, err := scanRequest(s.db.conn(ctx).QueryRow(ctx, `SELECT `+requestColumns+` FROM unlock_requests r
 		LEFT JOIN accounts a ON a.id = r.account_id WHERE r.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.Errorf(account.ENOTFOUND, "no request %d", id)

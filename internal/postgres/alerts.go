@@ -18,7 +18,7 @@ const alertLockID = 0x616c657274 // "alert"
 // AutomaticLocksSince counts automatic locks since then.
 func (s *AccountStore) AutomaticLocksSince(ctx context.Context, since time.Time) (int, error) {
 	var n int
-	err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM locks WHERE source = 'automatic' AND started_at > $1`, since).Scan(&n)
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT count(*) FROM locks WHERE source = 'automatic' AND started_at > $1`, since).Scan(&n)
 	return n, unavailable("automatic locks", err)
 }
 
@@ -53,7 +53,7 @@ func (s *AccountStore) RaiseAlert(ctx context.Context, kind string, count int, n
 // NextMaintenance returns the window running now or starting within ahead.
 func (s *AccountStore) NextMaintenance(ctx context.Context, now time.Time, ahead time.Duration) (*account.Maintenance, error) {
 	var m account.Maintenance
-	err := s.db.Pool.QueryRow(ctx, `SELECT id, starts_at, ends_at, message_en, message_zh, created_by FROM maintenance_windows
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT id, starts_at, ends_at, message_en, message_zh, created_by FROM maintenance_windows
 		WHERE cancelled_at IS NULL AND ends_at > $1 AND starts_at <= $2 ORDER BY starts_at LIMIT 1`, now, now.Add(ahead)).
 		Scan(&m.ID, &m.StartsAt, &m.EndsAt, &m.MessageEN, &m.MessageZH, &m.CreatedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -79,7 +79,7 @@ func (s *AccountStore) ScheduleMaintenance(ctx context.Context, m account.Mainte
 
 // Maintenances lists windows not yet over.
 func (s *AccountStore) Maintenances(ctx context.Context, now time.Time) ([]account.Maintenance, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT id, starts_at, ends_at, message_en, message_zh, created_by FROM maintenance_windows
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT id, starts_at, ends_at, message_en, message_zh, created_by FROM maintenance_windows
 		WHERE cancelled_at IS NULL AND ends_at > $1 ORDER BY starts_at`, now)
 	if err != nil {
 		return nil, unavailable("maintenances", err)

@@ -105,7 +105,7 @@ func (s *AuditStore) Events(ctx context.Context, f AuditFilter) ([]*audit.Event,
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", f.Limit)
-	rows, err := s.db.Pool.Query(ctx, q, args...)
+	rows, err := s.db.conn(ctx).Query(ctx, q, args...)
 	if err != nil {
 		return nil, unavailable("audit events", err)
 	}
@@ -126,7 +126,7 @@ func (s *AuditStore) Events(ctx context.Context, f AuditFilter) ([]*audit.Event,
 func (s *AuditStore) Each(ctx context.Context, since time.Time, fn func(*audit.Event) error) error {
 	var after int64
 	for {
-		rows, err := s.db.Pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_events
+		rows, err := s.db.conn(ctx).Query(ctx, `SELECT `+auditColumns+` FROM audit_events
 			WHERE id > $1 AND at >= $2 ORDER BY id LIMIT 5000`, after, since)
 		if err != nil {
 			return unavailable("audit read", err)

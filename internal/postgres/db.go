@@ -56,10 +56,45 @@ func (db *DB) Close() { db.Pool.Close() }
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 
+// txKey carries a unit of work's transaction in a context.
+type txKey struct{}
+
+// Atomic runs fn as one unit of work: every store call made with the context fn is given joins one
+// transaction, committed when fn returns nil and rolled back otherwise, so a use case that spans
+// several steps (approve a request and unlock, unlock and issue a reset link, create an account and
+// send its first code) commits all of them, their audit events and their queued messages, or none.
+// Like Transact, fn may run again after a serialization failure. fn must not do slow work (hashing,
+// network) while it holds the transaction.
+func (db *DB) Atomic(ctx context.Context, fn func(ctx context.Context) error) error {
+	if _, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
+		return fn(ctx)
+	}
+	return unavailable("unit of work", db.Transact(ctx, func(tx pgx.Tx) error {
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	}))
+}
+
+// conn is what a statement runs on: the unit of work's transaction when ctx carries one, else the
+// pool.
+func (db *DB) conn(ctx context.Context) interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+} {
+	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
+		return tx
+	}
+	return db.Pool
+}
+
 // Transact runs fn in a transaction, committing when it returns nil and rolling back on an error or
-// a panic. Serialization failures and deadlocks are retried a few times, so fn may run more than
-// once: it sets whatever it reports afresh each time, or a rolled-back attempt's result survives.
+// a panic; inside a unit of work (Atomic) it joins the unit's transaction. Serialization failures and
+// deadlocks are retried a few times, so fn may run more than once: it sets whatever it reports afresh
+// each time, or a rolled-back attempt's result survives.
 func (db *DB) Transact(ctx context.Context, fn func(pgx.Tx) error) error {
+	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
+		return fn(tx)
+	}
 	const attempts = 3
 	var err error
 	for i := 0; i < attempts; i++ {

@@ -22,7 +22,7 @@ func (s *AccountStore) QueueMessage(ctx context.Context, m account.Message) erro
 func (s *AccountStore) TOTPSecret(ctx context.Context, accountID int64) ([]byte, int64, error) {
 	var sealed []byte
 	var last int64
-	err := s.db.Pool.QueryRow(ctx, `SELECT sealed, last_step FROM totp_secrets WHERE account_id = $1`, accountID).Scan(&sealed, &last)
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT sealed, last_step FROM totp_secrets WHERE account_id = $1`, accountID).Scan(&sealed, &last)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, 0, account.Errorf(account.ENOTFOUND, "no authenticator enrolled")
 	}
@@ -47,7 +47,7 @@ func (s *AccountStore) EnrollTOTP(ctx context.Context, accountID int64, username
 
 // UseTOTPStep marks a step used, refusing replays in one statement.
 func (s *AccountStore) UseTOTPStep(ctx context.Context, accountID, step int64) (bool, error) {
-	tag, err := s.db.Pool.Exec(ctx, `UPDATE totp_secrets SET last_step = $2 WHERE account_id = $1 AND last_step < $2`, accountID, step)
+	tag, err := s.db.conn(ctx).Exec(ctx, `UPDATE totp_secrets SET last_step = $2 WHERE account_id = $1 AND last_step < $2`, accountID, step)
 	if err != nil {
 		return false, unavailable("use totp step", err)
 	}
@@ -105,7 +105,7 @@ func (s *AccountStore) UseRecoveryCode(ctx context.Context, accountID int64, has
 func (s *AccountStore) SecondFactors(ctx context.Context, accountID int64) (bool, int, error) {
 	var totp bool
 	var left int
-	err := s.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM totp_secrets WHERE account_id = $1),
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM totp_secrets WHERE account_id = $1),
 		(SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL)`, accountID).Scan(&totp, &left)
 	return totp, left, unavailable("second factors", err)
 }

@@ -10,7 +10,7 @@ import (
 // processes, each sees a different count. It returns the count including this one.
 func (s *AccountStore) Reserve(ctx context.Context, scope, subject string, window time.Duration, now time.Time) (int, error) {
 	var n int
-	err := s.db.Pool.QueryRow(ctx, `INSERT INTO guess_counters AS g (scope, subject, window_start, count)
+	err := s.db.conn(ctx).QueryRow(ctx, `INSERT INTO guess_counters AS g (scope, subject, window_start, count)
 		VALUES ($1, $2, $3, 1)
 		ON CONFLICT (scope, subject) DO UPDATE SET
 			count = CASE WHEN g.window_start <= $3 - $4::interval THEN 1 ELSE g.count + 1 END,
@@ -22,7 +22,7 @@ func (s *AccountStore) Reserve(ctx context.Context, scope, subject string, windo
 // Release takes back one count of (scope, subject): a guess that proved right, or one that was
 // never checked.
 func (s *AccountStore) Release(ctx context.Context, scope, subject string) error {
-	_, err := s.db.Pool.Exec(ctx, `UPDATE guess_counters SET count = count - 1
+	_, err := s.db.conn(ctx).Exec(ctx, `UPDATE guess_counters SET count = count - 1
 		WHERE scope = $1 AND subject = $2 AND count > 0`, scope, subject)
 	return unavailable("release "+scope, err)
 }

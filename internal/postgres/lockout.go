@@ -46,7 +46,7 @@ func deref(t *time.Time) time.Time {
 
 // Policy loads the stored overrides onto the defaults.
 func (s *AccountStore) Policy(ctx context.Context) (account.Policy, error) {
-	overrides, err := s.policyOverrides(ctx, s.db.Pool)
+	overrides, err := s.policyOverrides(ctx, s.db.conn(ctx))
 	if err != nil {
 		return account.Policy{}, err
 	}
@@ -103,7 +103,7 @@ func (s *AccountStore) SetPolicy(ctx context.Context, changes map[string]string,
 // ClientFailureCount counts the accounts a client failed on since then.
 func (s *AccountStore) ClientFailureCount(ctx context.Context, client string, since time.Time) (int, error) {
 	var n int
-	err := s.db.Pool.QueryRow(ctx, `SELECT count(*) FROM client_failures WHERE client = $1 AND last_at > $2`,
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT count(*) FROM client_failures WHERE client = $1 AND last_at > $2`,
 		client, since).Scan(&n)
 	return n, unavailable("client failures", err)
 }
@@ -111,7 +111,7 @@ func (s *AccountStore) ClientFailureCount(ctx context.Context, client string, si
 // IsRepeatedPassword looks the HMAC up among the account's recent wrong passwords.
 func (s *AccountStore) IsRepeatedPassword(ctx context.Context, accountID int64, mac []byte, since time.Time) (bool, error) {
 	var found bool
-	err := s.db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM failed_passwords
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM failed_passwords
 		WHERE account_id = $1 AND mac = $2 AND created_at > $3)`, accountID, mac, since).Scan(&found)
 	return found, unavailable("repeated password", err)
 }
@@ -119,7 +119,7 @@ func (s *AccountStore) IsRepeatedPassword(ctx context.Context, accountID int64, 
 // DeviceAccount finds a known device by its nonce hash.
 func (s *AccountStore) DeviceAccount(ctx context.Context, nonceHash []byte) (int64, int64, error) {
 	var id, accountID int64
-	err := s.db.Pool.QueryRow(ctx, `SELECT id, account_id FROM devices WHERE nonce_hash = $1`, nonceHash).Scan(&id, &accountID)
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT id, account_id FROM devices WHERE nonce_hash = $1`, nonceHash).Scan(&id, &accountID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, 0, account.Errorf(account.ENOTFOUND, "unknown device")
 	}
@@ -219,9 +219,9 @@ func reserveOnDevice(ctx context.Context, tx pgx.Tx, at account.Attempt) (accoun
 func (s *AccountStore) RefundAttempt(ctx context.Context, accountID int64, r account.Reservation, deviceID int64) error {
 	var err error
 	if r.Trusted {
-		_, err = s.db.Pool.Exec(ctx, `UPDATE devices SET failures = GREATEST(failures - 1, 0) WHERE id = $1`, deviceID)
+		_, err = s.db.conn(ctx).Exec(ctx, `UPDATE devices SET failures = GREATEST(failures - 1, 0) WHERE id = $1`, deviceID)
 	} else {
-		_, err = s.db.Pool.Exec(ctx, `UPDATE accounts SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE id = $1`, accountID)
+		_, err = s.db.conn(ctx).Exec(ctx, `UPDATE accounts SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE id = $1`, accountID)
 	}
 	return unavailable("refund attempt", err)
 }
@@ -450,13 +450,13 @@ func (s *AccountStore) RecordRejection(ctx context.Context, r account.Rejection)
 
 // PruneClientFailures forgets client failures older than the throttle window; run it now and then.
 func (s *AccountStore) PruneClientFailures(ctx context.Context, before time.Time) error {
-	_, err := s.db.Pool.Exec(ctx, `DELETE FROM client_failures WHERE last_at < $1`, before)
+	_, err := s.db.conn(ctx).Exec(ctx, `DELETE FROM client_failures WHERE last_at < $1`, before)
 	if err == nil {
-		_, err = s.db.Pool.Exec(ctx, `DELETE FROM failed_passwords WHERE created_at < $1`, before.Add(-account.RepeatedPasswordMemory))
+		_, err = s.db.conn(ctx).Exec(ctx, `DELETE FROM failed_passwords WHERE created_at < $1`, before.Add(-account.RepeatedPasswordMemory))
 	}
 	if err == nil {
 		// The ledger's windows are at most account.SendWindow long; a day later nothing reads them.
-		_, err = s.db.Pool.Exec(ctx, `DELETE FROM guess_counters WHERE window_start < $1`, before.Add(-24*time.Hour))
+		_, err = s.db.conn(ctx).Exec(ctx, `DELETE FROM guess_counters WHERE window_start < $1`, before.Add(-24*time.Hour))
 	}
 	return unavailable("prune", err)
 }

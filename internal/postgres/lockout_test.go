@@ -84,13 +84,13 @@ func newServiceOver(store account.Store, h account.Hasher, now account.Clock) *a
 func newEngineWith(t *testing.T, h account.Hasher, policy ...string) *engine {
 	t.Helper()
 	url := pgtestURL(t)
-	db, err := postgres.Open(context.Background(), url, nil)
+	c := &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	db, err := postgres.Open(context.Background(), url, c.Now) // one clock, for the domain and storage alike
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
 	store := postgres.NewAccountStore(db)
-	c := &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
 	svc := newService(db, h, c.Now)
 	e := &engine{t: t, url: url, db: db, store: store, svc: svc, clock: c}
 	if len(policy) > 0 {

@@ -63,7 +63,7 @@ func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]n
 	}
 	now := o.db.now()
 	// MATERIALIZED: the locking subquery runs once, so LIMIT bounds the batch.
-	rows, err := o.db.Pool.Query(ctx, `WITH due AS MATERIALIZED (
+	rows, err := o.db.conn(ctx).Query(ctx, `WITH due AS MATERIALIZED (
 			SELECT id FROM outbox
 			WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $1
 			  AND (leased_until IS NULL OR leased_until <= $1)
@@ -96,7 +96,7 @@ func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]n
 // MarkSent records a delivery and empties the message's data (it may hold a code or a link). A
 // message already settled (sent by another worker after this one's lease ran out) is left alone.
 func (o *Outbox) MarkSent(ctx context.Context, id int64) error {
-	_, err := o.db.Pool.Exec(ctx, `UPDATE outbox SET sent_at = $2, leased_until = NULL, data = '{}'
+	_, err := o.db.conn(ctx).Exec(ctx, `UPDATE outbox SET sent_at = $2, leased_until = NULL, data = '{}'
 		WHERE id = $1 AND sent_at IS NULL AND dead_at IS NULL`, id, o.db.now())
 	return unavailable("outbox mark sent", err)
 }
@@ -104,7 +104,7 @@ func (o *Outbox) MarkSent(ctx context.Context, id int64) error {
 // MarkFailed records a failed attempt: the message is due again at retryAt, or, when dead, never; a
 // dead message is kept, with its error and without its data.
 func (o *Outbox) MarkFailed(ctx context.Context, id int64, errText string, retryAt time.Time, dead bool) error {
-	_, err := o.db.Pool.Exec(ctx, `UPDATE outbox SET leased_until = NULL, last_error = $2, next_attempt_at = $3,
+	_, err := o.db.conn(ctx).Exec(ctx, `UPDATE outbox SET leased_until = NULL, last_error = $2, next_attempt_at = $3,
 			dead_at = CASE WHEN $4::boolean THEN $5::timestamptz END,
 			data = CASE WHEN $4::boolean THEN '{}'::jsonb ELSE data END
 		WHERE id = $1 AND sent_at IS NULL AND dead_at IS NULL`, id, errText, retryAt, dead, o.db.now())
@@ -114,20 +114,20 @@ func (o *Outbox) MarkFailed(ctx context.Context, id int64, errText string, retry
 // Pending counts messages not yet sent nor given up, whether due or waiting for a retry.
 func (o *Outbox) Pending(ctx context.Context) (int, error) {
 	var n int
-	err := o.db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL`).Scan(&n)
+	err := o.db.conn(ctx).QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL`).Scan(&n)
 	return n, unavailable("outbox pending", err)
 }
 
 // Dead counts messages given up.
 func (o *Outbox) Dead(ctx context.Context) (int, error) {
 	var n int
-	err := o.db.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL`).Scan(&n)
+	err := o.db.conn(ctx).QueryRow(ctx, `SELECT count(*) FROM outbox WHERE dead_at IS NOT NULL`).Scan(&n)
 	return n, unavailable("outbox dead", err)
 }
 
 // Purge deletes messages sent or given up before before; run it now and then.
 func (o *Outbox) Purge(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := o.db.Pool.Exec(ctx, `DELETE FROM outbox WHERE sent_at < $1 OR dead_at < $1`, before)
+	tag, err := o.db.conn(ctx).Exec(ctx, `DELETE FROM outbox WHERE sent_at < $1 OR dead_at < $1`, before)
 	if err != nil {
 		return 0, unavailable("outbox purge", err)
 	}

@@ -24,7 +24,7 @@ func queue(ctx context.Context, tx pgx.Tx, msgs ...account.Message) error {
 func (s *AccountStore) SendCounts(ctx context.Context, accountID, deviceID int64, destination string, since time.Time) (account.SendCounts, error) {
 	var c account.SendCounts
 	var last, lastDest *time.Time
-	err := s.db.Pool.QueryRow(ctx, `WITH pool AS (
+	err := s.db.conn(ctx).QueryRow(ctx, `WITH pool AS (
 			SELECT created_at, destination FROM codes
 			WHERE account_id = $1 AND device_id IS NOT DISTINCT FROM NULLIF($2::bigint, 0))
 		SELECT
@@ -80,7 +80,7 @@ func (s *AccountStore) AttemptCode(ctx context.Context, accountID int64, purpose
 	var id int64
 	var hash []byte
 	var channel string
-	err := s.db.Pool.QueryRow(ctx, `UPDATE codes SET attempts = attempts + 1
+	err := s.db.conn(ctx).QueryRow(ctx, `UPDATE codes SET attempts = attempts + 1
 		WHERE id = (SELECT id FROM codes WHERE account_id = $1 AND purpose = $2
 		              AND (flow_hash = $4 OR flow_hash IS NULL) AND used_at IS NULL
 		              AND superseded_at IS NULL AND expires_at > $3 ORDER BY created_at DESC, id DESC LIMIT 1)
@@ -150,7 +150,7 @@ func (s *AccountStore) SelfUnlock(ctx context.Context, accountID int64, method, 
 
 // RecentSignIns reads the account's sign-in attempts from the audit log.
 func (s *AccountStore) RecentSignIns(ctx context.Context, accountID int64, limit int) ([]account.SignInEvent, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT at, action = $2, client_ip, details FROM audit_events
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT at, action = $2, client_ip, details FROM audit_events
 		WHERE account_id = $1 AND action IN ($2, $3) ORDER BY id DESC LIMIT $4`,
 		accountID, audit.SignInSucceeded, audit.SignInFailed, limit)
 	if err != nil {
@@ -173,7 +173,7 @@ func (s *AccountStore) RecentSignIns(ctx context.Context, accountID int64, limit
 // CurrentLock returns the newest open lock.
 func (s *AccountStore) CurrentLock(ctx context.Context, accountID int64) (*account.LockInfo, error) {
 	var l account.LockInfo
-	err := s.db.Pool.QueryRow(ctx, `SELECT kind, source, user_message, started_at, until FROM locks
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT kind, source, user_message, started_at, until FROM locks
 		WHERE account_id = $1 AND lifted_at IS NULL ORDER BY started_at DESC, id DESC LIMIT 1`, accountID).
 		Scan(&l.Kind, &l.Source, &l.UserMessage, &l.StartedAt, &l.Until)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -213,7 +213,7 @@ func (s *AccountStore) CreateResetToken(ctx context.Context, l account.ResetLink
 // ResetTokenAccount finds the account of a usable reset token.
 func (s *AccountStore) ResetTokenAccount(ctx context.Context, hash []byte, now time.Time) (int64, error) {
 	var id int64
-	err := s.db.Pool.QueryRow(ctx, `SELECT account_id FROM reset_tokens
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT account_id FROM reset_tokens
 		WHERE token_hash = $1 AND used_at IS NULL AND superseded_at IS NULL AND expires_at > $2`, hash, now).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, account.Errorf(account.ENOTFOUND, "no usable reset token")
@@ -312,7 +312,7 @@ func (s *AccountStore) RecordNotSent(ctx context.Context, n account.NotSent) err
 
 // VerifiedChannels lists the channels of the account's used verification codes.
 func (s *AccountStore) VerifiedChannels(ctx context.Context, accountID int64) ([]string, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT DISTINCT channel FROM codes WHERE account_id = $1 AND purpose = 'verify'
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT DISTINCT channel FROM codes WHERE account_id = $1 AND purpose = 'verify'
 		AND used_at IS NOT NULL`, accountID)
 	if err != nil {
 		return nil, unavailable("verified channels", err)

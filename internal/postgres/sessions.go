@@ -43,7 +43,7 @@ func tokenHash(token string) []byte {
 // open (the server key changed, or the row was tampered with): the browser starts afresh.
 func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var sealed []byte
-	err := s.db.Pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expiry > $2`,
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT data FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expiry > $2`,
 		tokenHash(token), s.db.now()).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
@@ -83,7 +83,7 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 	if err != nil {
 		return fmt.Errorf("commit session: %w", err)
 	}
-	_, err = s.db.Pool.Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry, deadline, account_id, created_at)
+	_, err = s.db.conn(ctx).Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry, deadline, account_id, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (token_hash) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry,
 			deadline = EXCLUDED.deadline, account_id = EXCLUDED.account_id
@@ -100,7 +100,7 @@ const endSessions = `UPDATE sessions SET ended_at = now(), data = ''::bytea, exp
 
 // DeleteCtx ends a session: logout, and the old id when scs renews a session's token.
 func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
-	_, err := s.db.Pool.Exec(ctx, endSessions+`token_hash = $1`, tokenHash(token))
+	_, err := s.db.conn(ctx).Exec(ctx, endSessions+`token_hash = $1`, tokenHash(token))
 	return unavailable("delete session", err)
 }
 
@@ -118,7 +118,7 @@ func (s *SessionStore) Delete(token string) error { return s.DeleteCtx(context.B
 // DeleteExpired removes sessions past their expiry, and ended ones past their deadline; run it now
 // and then.
 func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
-	tag, err := s.db.Pool.Exec(ctx, `DELETE FROM sessions WHERE expiry <= $1`, s.db.now())
+	tag, err := s.db.conn(ctx).Exec(ctx, `DELETE FROM sessions WHERE expiry <= $1`, s.db.now())
 	if err != nil {
 		return 0, unavailable("delete expired sessions", err)
 	}

@@ -98,7 +98,7 @@ func joinStates(states []account.State) string {
 
 // LockedSince lists accounts under an automatic lock that started at or after since.
 func (s *AccountStore) LockedSince(ctx context.Context, since time.Time) ([]int64, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT DISTINCT l.account_id FROM locks l JOIN accounts a ON a.id = l.account_id
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT DISTINCT l.account_id FROM locks l JOIN accounts a ON a.id = l.account_id
 		WHERE l.lifted_at IS NULL AND l.kind IN ('temporary', 'hard') AND l.source = 'automatic'
 		  AND l.started_at >= $1 AND a.state IN ('locked_temporarily', 'locked')
 		ORDER BY l.account_id`, since)
@@ -111,7 +111,7 @@ func (s *AccountStore) LockedSince(ctx context.Context, since time.Time) ([]int6
 
 // LockHistory lists an account's locks, newest first.
 func (s *AccountStore) LockHistory(ctx context.Context, accountID int64, limit int) ([]account.LockRecord, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT kind, source, reason, user_message, actor, started_at, until, lifted_at, lifted_by, lift_reason
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT kind, source, reason, user_message, actor, started_at, until, lifted_at, lifted_by, lift_reason
 		FROM locks WHERE account_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, accountID, limit)
 	if err != nil {
 		return nil, unavailable("locks", err)
@@ -167,7 +167,7 @@ func applyRoleChange(ctx context.Context, tx pgx.Tx, c *account.RoleChange) (*ac
 
 // AccountsWithRole lists accounts of one role.
 func (s *AccountStore) AccountsWithRole(ctx context.Context, role account.Role) ([]*account.Account, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE role = $1 ORDER BY lower(username) LIMIT 1000`, string(role))
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE role = $1 ORDER BY lower(username) LIMIT 1000`, string(role))
 	if err != nil {
 		return nil, unavailable("accounts with role", err)
 	}

@@ -31,7 +31,7 @@ func (s *AccountStore) CreateToken(ctx context.Context, name string, role accoun
 
 // Tokens lists tokens.
 func (s *AccountStore) Tokens(ctx context.Context) ([]account.APIToken, error) {
-	rows, err := s.db.Pool.Query(ctx, `SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY lower(name), id`)
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY lower(name), id`)
 	if err != nil {
 		return nil, unavailable("tokens", err)
 	}
@@ -73,7 +73,7 @@ func (s *AccountStore) RevokeToken(ctx context.Context, name string, actor accou
 func (s *AccountStore) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
 	var t account.APIToken
 	var role string
-	err := s.db.Pool.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL
+	err := s.db.conn(ctx).QueryRow(ctx, `UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL
 		RETURNING id, name, role, created_at, last_used_at`, hash, now).Scan(&t.ID, &t.Name, &role, &t.CreatedAt, &t.LastUsedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.Errorf(account.ENOTFOUND, "unknown token")

@@ -70,7 +70,7 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 		opt(&o)
 	}
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, dbURL, nil)
+	db, err := postgres.Open(ctx, dbURL, o.clock) // one clock, for the domain and storage alike
 	if err != nil {
 		t.Fatal(err)
 	}
