@@ -20,22 +20,7 @@ ALTER TABLE codes ADD COLUMN flow_hash bytea;
 ALTER TABLE codes ADD COLUMN device_id bigint REFERENCES devices (id) ON DELETE SET NULL;
 CREATE INDEX codes_flow_idx ON codes (account_id, purpose, flow_hash, created_at DESC);
 
--- When the last sign-in attempt that was let through was counted: an account (or known device) at
--- its threshold whose failure was never written is locked by the rules once that attempt is
--- certainly over, instead of refusing every password forever while staying "active".
-ALTER TABLE accounts ADD COLUMN last_attempt_at timestamptz;
-ALTER TABLE devices ADD COLUMN last_attempt_at timestamptz;
--- failed_attempts counts the attempts let through to a check (so no number of concurrent ones
--- checks more than the threshold); failures_recorded counts those that were checked and wrong, and
--- decides the lock, so that a right password checked at the same time is not locked out by the
--- attempts beside it.
-ALTER TABLE accounts ADD COLUMN failures_recorded integer NOT NULL DEFAULT 0 CHECK (failures_recorded >= 0);
-UPDATE accounts SET failures_recorded = failed_attempts WHERE state = 'active';
-
 -- +goose Down
-ALTER TABLE devices DROP COLUMN last_attempt_at;
-ALTER TABLE accounts DROP COLUMN failures_recorded;
-ALTER TABLE accounts DROP COLUMN last_attempt_at;
 DROP INDEX codes_flow_idx;
 ALTER TABLE codes DROP COLUMN device_id;
 ALTER TABLE codes DROP COLUMN flow_hash;

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -31,6 +32,7 @@ func TestTwoProcessesShareTheLockout(t *testing.T) {
 		return res
 	}
 	var wg sync.WaitGroup
+	var busy atomic.Int32 // answered 503: the hasher was saturated and the attempt was not counted
 	for i := 0; i < 50; i++ {
 		s := a
 		if i%2 == 1 {
@@ -39,7 +41,9 @@ func TestTwoProcessesShareTheLockout(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			post(s, fmt.Sprintf("wrong password %d", i))
+			if res := post(s, fmt.Sprintf("wrong password %d", i)); res != nil && res.StatusCode == http.StatusServiceUnavailable {
+				busy.Add(1)
+			}
 		}()
 	}
 	wg.Wait()
@@ -55,9 +59,11 @@ func TestTwoProcessesShareTheLockout(t *testing.T) {
 	if shown.State != "locked_temporarily" || shown.LockedUntil == nil {
 		t.Fatalf("after 50 wrong passwords over two processes: %+v", shown)
 	}
+	// Never more than the threshold checked; exactly the threshold unless the hasher turned some
+	// away uncounted (a busy machine), when the attempts counted beyond them locked it instead.
 	checked := strings.Count(a.cli(t, "audit", "export"), `"reason":"wrong_password"`)
-	if checked != 10 {
-		t.Fatalf("%d passwords were checked and found wrong; the threshold is 10", checked)
+	if checked > 10 || (busy.Load() == 0 && checked != 10) {
+		t.Fatalf("%d passwords were checked and found wrong (%d answered busy); the threshold is 10", checked, busy.Load())
 	}
 	for _, s := range []*testServer{a, b} {
 		res := post(s, "correct horse battery staple")

@@ -139,16 +139,10 @@ func DeviceLocked(p Policy, failures int) bool {
 	return failures >= DeviceThreshold(p)
 }
 
-// OutcomeDeadline bounds how long a counted attempt takes to write its outcome: the wait for a
-// hashing slot, the hash and the write all end well within it. An attempt reserved longer ago
-// whose outcome is still missing never wrote it (its process died mid-check).
-const OutcomeDeadline = 2 * time.Minute
-
-// Stranded reports whether a counter at count, with limit allowed, can only be there because
-// outcomes were lost: it is at or over the limit, yet nothing recorded the failure that reached
-// it, and the last attempt let through (lastAllowed, zero if unknown) was reserved more than
-// OutcomeDeadline before now. Attempts still being checked are not stranded: their outcome
-// decides. A stranded counter is locked by the rules, as its lost failure would have locked it.
-func Stranded(count, limit int, lastAllowed, now time.Time) bool {
-	return count >= limit && now.Sub(lastAllowed) > OutcomeDeadline
-}
+// LockedByRule reports whether an attempt that finds count attempts already counted against limit
+// (an account's threshold, or a known device's allowance) finds a lock the rules must apply now.
+// Every attempt counted is answered as a failure unless it proves the secret, so a count at the
+// limit is a lock whatever became of the attempts behind it: still being checked beside this one,
+// or never recorded because their process died. Applying it here, idempotently, means an account
+// is locked by rule, never left active at its threshold by luck.
+func LockedByRule(count, limit int) bool { return count >= limit }

@@ -36,14 +36,6 @@ func notExpired(t string) string {
 
 func idPtr(id int64) *int64 { return &id }
 
-// deref is the time t points to, or the zero time.
-func deref(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return *t
-}
-
 // Policy loads the stored overrides onto the defaults.
 func (s *AccountStore) Policy(ctx context.Context) (account.Policy, error) {
 	overrides, err := s.policyOverrides(ctx, s.db.conn(ctx))
@@ -141,19 +133,15 @@ func (s *AccountStore) ReserveAttempt(ctx context.Context, at account.Attempt) (
 		}
 		var previous string
 		var before int
-		var lastAllowed *time.Time
-		// The count goes up by one (from 1 when a lock lapsed); last_attempt_at moves only for an
-		// attempt let through, so refused ones cannot keep a lost outcome looking in flight.
-		err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state, failed_attempts, last_attempt_at FROM accounts WHERE id = $1 FOR UPDATE)
+		// The count goes up by one (from 1 when a lock lapsed).
+		err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state, failed_attempts FROM accounts WHERE id = $1 FOR UPDATE)
 			UPDATE accounts a SET
 				failed_attempts = CASE WHEN a.state = 'active' THEN a.failed_attempts + 1 ELSE 1 END,
-				failures_recorded = CASE WHEN a.state = 'active' THEN a.failures_recorded ELSE 0 END,
-				last_attempt_at = CASE WHEN a.state <> 'active' OR a.failed_attempts < $3 THEN $2 ELSE a.last_attempt_at END,
 				state = 'active', locked_until = NULL,
 				state_reason = CASE WHEN a.state = 'active' THEN a.state_reason ELSE '' END
 			FROM old WHERE a.id = old.id AND `+usable("a.")+`
-			RETURNING a.failed_attempts, old.state, old.failed_attempts, old.last_attempt_at`,
-			at.AccountID, at.Now, at.Policy.Threshold).Scan(&res.Failures, &previous, &before, &lastAllowed)
+			RETURNING a.failed_attempts, old.state, old.failed_attempts`,
+			at.AccountID, at.Now).Scan(&res.Failures, &previous, &before)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // locked, frozen, disabled, expired or pending: not allowed, nothing counted
 		} else if err != nil {
@@ -161,9 +149,9 @@ func (s *AccountStore) ReserveAttempt(ctx context.Context, at account.Attempt) (
 		}
 		res.Allowed = res.Failures <= at.Policy.Threshold
 		if previous == string(account.StateActive) {
-			if lockout.Stranded(before, at.Policy.Threshold, deref(lastAllowed), at.Now) {
-				// At the threshold and still active long after the attempt that reached it: its
-				// failure was never written. The rules lock now what it would have locked.
+			if lockout.LockedByRule(before, at.Policy.Threshold) {
+				// This attempt goes over the threshold: the rules lock the account now, in the
+				// reservation's transaction, whatever became of the attempts that reached it.
 				res.Locked, err = lockByRule(ctx, tx, lockCause{AccountID: at.AccountID, Username: at.Username, Client: at.Client,
 					Failures: before, Policy: at.Policy, Now: at.Now, Notice: at.Notice})
 			}
@@ -187,11 +175,10 @@ func (s *AccountStore) ReserveAttempt(ctx context.Context, at account.Attempt) (
 func reserveOnDevice(ctx context.Context, tx pgx.Tx, at account.Attempt) (account.Reservation, bool, error) {
 	limit := lockout.DeviceThreshold(at.Policy)
 	var failures int
-	var lastAllowed *time.Time
-	err := tx.QueryRow(ctx, `SELECT failures, last_attempt_at FROM devices WHERE id = $1 AND locked_until IS NULL FOR UPDATE`,
-		at.DeviceID).Scan(&failures, &lastAllowed)
-	if err == nil && lockout.Stranded(failures, limit, deref(lastAllowed), at.Now) {
-		// The failure that used up the device's allowance was never written: lock it out now.
+	err := tx.QueryRow(ctx, `SELECT failures FROM devices WHERE id = $1 AND locked_until IS NULL FOR UPDATE`, at.DeviceID).Scan(&failures)
+	if err == nil && lockout.LockedByRule(failures, limit) {
+		// This attempt goes over the device's allowance: lock the device out now (its attempts then
+		// count like any browser's), whatever became of the attempts that used it up.
 		if _, err := tx.Exec(ctx, `UPDATE devices SET locked_until = $2 WHERE id = $1`, at.DeviceID, at.Now.Add(at.Policy.Duration)); err != nil {
 			return account.Reservation{}, false, err
 		}
@@ -200,13 +187,12 @@ func reserveOnDevice(ctx context.Context, tx pgx.Tx, at account.Attempt) (accoun
 	}
 	err = tx.QueryRow(ctx, `UPDATE devices d SET
 			failures = CASE WHEN d.locked_until IS NOT NULL THEN 1 ELSE d.failures + 1 END,
-			last_attempt_at = CASE WHEN d.locked_until IS NOT NULL OR d.failures < $4 THEN $2 ELSE d.last_attempt_at END,
 			locked_until = NULL, last_seen_at = $2
 		FROM accounts a
 		WHERE d.id = $1 AND d.account_id = $3 AND a.id = d.account_id
 		  AND (d.locked_until IS NULL OR d.locked_until <= $2)
 		  AND `+trusted("a.")+`
-		RETURNING d.failures`, at.DeviceID, at.Now, at.AccountID, limit).Scan(&failures)
+		RETURNING d.failures`, at.DeviceID, at.Now, at.AccountID).Scan(&failures)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return account.Reservation{}, false, nil
 	} else if err != nil {
@@ -265,21 +251,11 @@ func (s *AccountStore) RecordFailure(ctx context.Context, f account.Failure) (lo
 				}
 			}
 		} else {
-			// The lock is decided on the failures recorded, not the attempts counted: of attempts
-			// checked at once, one may yet prove the password, and the account locks after exactly
-			// the threshold of real failures.
-			var recorded int
-			err := tx.QueryRow(ctx, `UPDATE accounts SET failures_recorded = failures_recorded + 1
-				WHERE id = $1 AND state = 'active' RETURNING failures_recorded`, f.AccountID).Scan(&recorded)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			var err error
+			locked, err = lockByRule(ctx, tx, lockCause{AccountID: f.AccountID, Username: f.Username, Client: f.Client,
+				Failures: f.Failures, Policy: f.Policy, Now: f.Now, Notice: f.Notice})
+			if err != nil {
 				return err
-			}
-			if err == nil {
-				locked, err = lockByRule(ctx, tx, lockCause{AccountID: f.AccountID, Username: f.Username, Client: f.Client,
-					Failures: recorded, Policy: f.Policy, Now: f.Now, Notice: f.Notice})
-				if err != nil {
-					return err
-				}
 			}
 		}
 		return appendAudit(ctx, tx, events...)
@@ -400,14 +376,13 @@ func (s *AccountStore) RecordSuccess(ctx context.Context, sc account.Success) (b
 		var err error
 		if sc.DeviceID != 0 {
 			tag, err = tx.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2,
-				failed_attempts = CASE WHEN state = 'active' THEN 0 ELSE failed_attempts END,
-				failures_recorded = CASE WHEN state = 'active' THEN 0 ELSE failures_recorded END
+				failed_attempts = CASE WHEN state = 'active' THEN 0 ELSE failed_attempts END
 				WHERE id = $1 AND `+trusted(""), sc.AccountID, sc.Now)
 			if err == nil {
 				_, err = tx.Exec(ctx, `UPDATE devices SET failures = 0, last_seen_at = $2 WHERE id = $1`, sc.DeviceID, sc.Now)
 			}
 		} else {
-			tag, err = tx.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2, failed_attempts = 0, failures_recorded = 0
+			tag, err = tx.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2, failed_attempts = 0
 				WHERE id = $1 AND state = 'active' AND `+notExpired(""), sc.AccountID, sc.Now)
 		}
 		if err != nil {

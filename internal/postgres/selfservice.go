@@ -124,8 +124,7 @@ func (s *AccountStore) SelfUnlock(ctx context.Context, accountID int64, method, 
 		ok = false // afresh on a retry
 		var username, from string
 		err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state FROM accounts WHERE id = $1 FOR UPDATE)
-			UPDATE accounts a SET state = 'active', locked_until = NULL, state_reason = '', failed_attempts = 0,
-				failures_recorded = 0, updated_at = $2
+			UPDATE accounts a SET state = 'active', locked_until = NULL, state_reason = '', failed_attempts = 0, updated_at = $2
 			FROM old WHERE a.id = old.id AND a.state IN ('locked_temporarily', 'locked')
 			RETURNING a.username, old.state`, accountID, now).Scan(&username, &from)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -247,8 +246,7 @@ func (s *AccountStore) CompleteReset(ctx context.Context, r account.ResetComplet
 		if r.Unlock {
 			var from string
 			err := tx.QueryRow(ctx, `WITH old AS (SELECT id, state FROM accounts WHERE id = $1 FOR UPDATE)
-				UPDATE accounts a SET state = 'active', locked_until = NULL, state_reason = '', failed_attempts = 0,
-					failures_recorded = 0, updated_at = $2
+				UPDATE accounts a SET state = 'active', locked_until = NULL, state_reason = '', failed_attempts = 0, updated_at = $2
 				FROM old WHERE a.id = old.id AND a.state IN ('locked_temporarily', 'locked') RETURNING old.state`, r.AccountID, r.Now).Scan(&from)
 			if err == nil {
 				if err := queue(ctx, tx, r.NotifyUnlocked...); err != nil {

@@ -38,8 +38,7 @@ func (s *AccountStore) Transition(ctx context.Context, t account.Transition) (*a
 			reason = ""
 		}
 		out, err = scanAccount(tx.QueryRow(ctx, `UPDATE accounts SET state = $2, state_reason = $3, locked_until = $4,
-				failed_attempts = CASE WHEN $2 = 'active' THEN 0 ELSE failed_attempts END,
-				failures_recorded = CASE WHEN $2 = 'active' THEN 0 ELSE failures_recorded END, updated_at = $5
+				failed_attempts = CASE WHEN $2 = 'active' THEN 0 ELSE failed_attempts END, updated_at = $5
 			WHERE id = $1 RETURNING `+accountColumns, t.AccountID, string(t.To), reason, t.Until, t.Now))
 		if err != nil {
 			return err
