@@ -46,22 +46,14 @@ type passwordData struct {
 	CurrentWrong bool // the error is about the current password, not the new one
 }
 
-// accountPassword changes the password; the current one is the fresh proof.
-func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) error {
+// accountPasswordForm asks for the current password and a new one.
+func (s *Server) accountPasswordForm(w http.ResponseWriter, r *http.Request) error {
+	return s.renderPassword(w, r, "", false)
+}
+
+// accountPasswordSubmit changes the password; the current one is the fresh proof.
+func (s *Server) accountPasswordSubmit(w http.ResponseWriter, r *http.Request) error {
 	a := currentAccount(r)
-	minLen, err := s.accounts.MinPasswordLength(r.Context(), a.ID)
-	if err != nil {
-		return err
-	}
-	render := func(errText string, currentWrong bool) {
-		p := s.newPage(r, "password_title", passwordData{MinLength: minLen, CurrentWrong: currentWrong})
-		p.Error = errText
-		s.render(w, r, http.StatusOK, "password", p)
-	}
-	if r.Method == http.MethodGet {
-		render("", false)
-		return nil
-	}
 	if err := r.ParseForm(); err != nil {
 		s.renderStatus(w, r, formErrorStatus(err))
 		return nil
@@ -72,11 +64,9 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) error {
 	var problem *account.PasswordProblem
 	switch {
 	case errors.Is(err, account.ErrWrongPassword):
-		render(l.T("password_wrong_current"), true)
-		return nil
+		return s.renderPassword(w, r, l.T("password_wrong_current"), true)
 	case errors.As(err, &problem):
-		render(l.T(problem.ID, "Min", strconv.Itoa(problem.Min)), false)
-		return nil
+		return s.renderPassword(w, r, l.T(problem.ID, "Min", strconv.Itoa(problem.Min)), false)
 	case err != nil:
 		return err
 	}
@@ -88,5 +78,17 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) error {
 	s.sessions.Put(r.Context(), sessAuthAt, s.accounts.Now().Unix())
 	s.putFlash(r, "ok", "password_changed_ok")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	return nil
+}
+
+// renderPassword shows the password form; currentWrong says the error is about the current password.
+func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, errText string, currentWrong bool) error {
+	minLen, err := s.accounts.MinPasswordLength(r.Context(), currentAccount(r).ID)
+	if err != nil {
+		return err
+	}
+	p := s.newPage(r, "password_title", passwordData{MinLength: minLen, CurrentWrong: currentWrong})
+	p.Error = errText
+	s.render(w, r, http.StatusOK, "password", p)
 	return nil
 }

@@ -65,29 +65,6 @@ var (
 	adminOnly    = []account.Role{account.RoleAdmin}
 )
 
-// adminRoutes is /admin.
-func (s *Server) adminRoutes(r chi.Router) {
-	r.With(s.requireStaff(allStaff...)).Get("/", s.handle(s.adminOverview))
-	r.With(s.requireStaff(allStaff...)).Get("/accounts", s.handle(s.adminAccounts))
-	r.With(s.requireStaff(allStaff...)).Get("/accounts/{username}", s.handle(s.adminAccount))
-	r.With(s.requireStaff(allStaff...)).Post("/accounts/{username}/{action}", s.handle(s.adminAction))
-	r.With(s.requireStaff(helpdeskPlus...)).Post("/bulk-unlock", s.handle(s.adminBulkUnlock))
-	r.With(s.requireStaff(adminOnly...)).Get("/unlock-all", s.handle(s.adminUnlockAll))
-	r.With(s.requireStaff(adminOnly...)).Post("/unlock-all", s.handle(s.adminUnlockAll))
-	r.With(s.requireStaff(allStaff...)).Get("/requests", s.handle(s.adminRequests))
-	r.With(s.requireStaff(helpdeskPlus...)).Post("/requests/{id}/{decision}", s.handle(s.adminDecide))
-	r.With(s.requireStaff(auditorPlus...)).Get("/audit", s.handle(s.adminAudit))
-	r.With(s.requireStaff(auditorPlus...)).Get("/audit.csv", s.handle(s.adminAuditCSV))
-	r.With(s.requireStaff(adminOnly...)).Get("/staff", s.handle(s.adminStaff))
-	r.With(s.requireStaff(adminOnly...)).Post("/staff", s.handle(s.adminStaff))
-	r.With(s.requireStaff(adminOnly...)).Get("/tokens", s.handle(s.adminTokens))
-	r.With(s.requireStaff(adminOnly...)).Post("/tokens", s.handle(s.adminTokens))
-	r.With(s.requireStaff(adminOnly...)).Get("/maintenance", s.handle(s.adminMaintenance))
-	r.With(s.requireStaff(adminOnly...)).Post("/maintenance", s.handle(s.adminMaintenance))
-	r.With(s.requireStaff(allStaff...)).Get("/policy", s.handle(s.adminPolicy))
-	r.With(s.requireStaff(adminOnly...)).Post("/policy", s.handle(s.adminPolicy))
-}
-
 // staffForm checks that a dashboard change comes from a recent sign-in and reads its form; when it
 // returns false it has answered.
 func (s *Server) staffForm(w http.ResponseWriter, r *http.Request) bool {
@@ -233,9 +210,31 @@ type unlockAllData struct {
 	Done    int
 }
 
-// adminUnlockAll is the emergency: every automatic lock since a time lifted at once, after a
-// preview of how many accounts it touches.
-func (s *Server) adminUnlockAll(w http.ResponseWriter, r *http.Request) error {
+// adminUnlockAllForm is the emergency's first step: how many accounts an unlock of every automatic
+// lock since a time would touch.
+func (s *Server) adminUnlockAllForm(w http.ResponseWriter, r *http.Request) error {
+	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, _ *page) (err error) {
+		d.Preview, err = s.accounts.CountLockedSince(r.Context(), since)
+		return err
+	})
+}
+
+// adminUnlockAllSubmit is the emergency itself: every automatic lock since a time lifted at once.
+func (s *Server) adminUnlockAllSubmit(w http.ResponseWriter, r *http.Request) error {
+	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, p *page) error {
+		n, err := s.accounts.UnlockAll(r.Context(), since, r.PostForm.Get("reason"), s.staffActor(r))
+		if account.ErrorCode(err) == account.EINVALID {
+			p.Error = account.ErrorMessage(err)
+		} else if err != nil {
+			return err
+		}
+		d.Done = n
+		return nil
+	})
+}
+
+// adminUnlockAllStep reads the page's "since" and, when it is a duration, takes the step with it.
+func (s *Server) adminUnlockAllStep(w http.ResponseWriter, r *http.Request, step func(time.Duration, *unlockAllData, *page) error) error {
 	if !s.staffForm(w, r) {
 		return nil
 	}
@@ -245,20 +244,8 @@ func (s *Server) adminUnlockAll(w http.ResponseWriter, r *http.Request) error {
 		since, err := time.ParseDuration(d.Since)
 		if err != nil || since <= 0 {
 			p.Error = p.L.T("admin_unlock_all_bad")
-		} else if r.Method == http.MethodGet {
-			n, err := s.accounts.CountLockedSince(r.Context(), since)
-			if err != nil {
-				return err
-			}
-			d.Preview = n
-		} else {
-			n, err := s.accounts.UnlockAll(r.Context(), since, r.PostForm.Get("reason"), s.staffActor(r))
-			if account.ErrorCode(err) == account.EINVALID {
-				p.Error = account.ErrorMessage(err)
-			} else if err != nil {
-				return err
-			}
-			d.Done = n
+		} else if err := step(since, &d, p); err != nil {
+			return err
 		}
 	}
 	s.render(w, r, http.StatusOK, "admin_unlock_all", p)
@@ -522,28 +509,13 @@ type policyData struct {
 	CanEdit bool
 }
 
-func (s *Server) adminPolicy(w http.ResponseWriter, r *http.Request) error {
-	render := func(errText string, values map[string]string) error {
-		if values == nil {
-			p, err := s.accounts.Policy(r.Context())
-			if err != nil {
-				return err
-			}
-			values = p.Values()
-		}
-		d := policyData{CanEdit: currentAccount(r).Role == account.RoleAdmin}
-		for _, k := range account.PolicyKeys() {
-			d.Rows = append(d.Rows, policyRow{Key: k, Value: values[k], Help: account.PolicyHelp[k]})
-		}
-		p := s.newPage(r, "admin_policy_title", d)
-		p.Flash = s.popFlash(r)
-		p.Error = errText
-		s.render(w, r, http.StatusOK, "admin_policy", p)
-		return nil
-	}
-	if r.Method == http.MethodGet {
-		return render("", nil)
-	}
+// adminPolicyForm shows the policy; administrators may change it.
+func (s *Server) adminPolicyForm(w http.ResponseWriter, r *http.Request) error {
+	return s.renderPolicy(w, r, "", nil)
+}
+
+// adminPolicySubmit changes the keys whose values differ from the policy in force.
+func (s *Server) adminPolicySubmit(w http.ResponseWriter, r *http.Request) error {
 	if !s.staffForm(w, r) {
 		return nil
 	}
@@ -567,7 +539,7 @@ func (s *Server) adminPolicy(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if _, err := s.accounts.SetPolicy(r.Context(), changes, s.staffActor(r)); account.ErrorCode(err) == account.EINVALID {
-		return render(account.ErrorMessage(err), submitted)
+		return s.renderPolicy(w, r, account.ErrorMessage(err), submitted)
 	} else if err != nil {
 		return err
 	}
@@ -576,33 +548,33 @@ func (s *Server) adminPolicy(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// renderPolicy shows the policy page with values, or the policy in force when values is nil.
+func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, errText string, values map[string]string) error {
+	if values == nil {
+		p, err := s.accounts.Policy(r.Context())
+		if err != nil {
+			return err
+		}
+		values = p.Values()
+	}
+	d := policyData{CanEdit: currentAccount(r).Role == account.RoleAdmin}
+	for _, k := range account.PolicyKeys() {
+		d.Rows = append(d.Rows, policyRow{Key: k, Value: values[k], Help: account.PolicyHelp[k]})
+	}
+	p := s.newPage(r, "admin_policy_title", d)
+	p.Flash = s.popFlash(r)
+	p.Error = errText
+	s.render(w, r, http.StatusOK, "admin_policy", p)
+	return nil
+}
+
 type staffData struct {
 	Staff []*account.Account
 	Roles []account.Role
 }
 
-// adminStaff lists staff and changes roles: an existing account becomes staff, or goes back to
-// user. Role changes end the account's sessions (a privilege change).
-func (s *Server) adminStaff(w http.ResponseWriter, r *http.Request) error {
-	if r.Method == http.MethodPost {
-		if !s.staffForm(w, r) {
-			return nil
-		}
-		username := r.PostForm.Get("username")
-		// By account, not by what was typed: an email address or another letter case names the
-		// same staff member.
-		if target, err := s.accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == currentAccount(r).ID {
-			s.putFlashText(r, "error", s.localizer(r).T("admin_staff_not_self"))
-		} else if _, err := s.accounts.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
-			s.putFlashText(r, "error", account.ErrorMessage(err))
-		} else if err != nil {
-			return err
-		} else {
-			s.putFlash(r, "ok", "admin_staff_saved")
-		}
-		http.Redirect(w, r, "/admin/staff", http.StatusSeeOther)
-		return nil
-	}
+// adminStaffList lists staff, with the form that changes roles.
+func (s *Server) adminStaffList(w http.ResponseWriter, r *http.Request) error {
 	d := staffData{Roles: []account.Role{account.RoleUser, account.RoleHelpdesk, account.RoleAuditor, account.RoleAdmin}}
 	for _, role := range []account.Role{account.RoleAdmin, account.RoleHelpdesk, account.RoleAuditor} {
 		list, err := s.accounts.AccountsWithRole(r.Context(), role)
@@ -617,36 +589,66 @@ func (s *Server) adminStaff(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// adminStaffSubmit changes a role: an existing account becomes staff, or goes back to user. Role
+// changes end the account's sessions (a privilege change).
+func (s *Server) adminStaffSubmit(w http.ResponseWriter, r *http.Request) error {
+	if !s.staffForm(w, r) {
+		return nil
+	}
+	username := r.PostForm.Get("username")
+	// By account, not by what was typed: an email address or another letter case names the same
+	// staff member.
+	if target, err := s.accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == currentAccount(r).ID {
+		s.putFlashText(r, "error", s.localizer(r).T("admin_staff_not_self"))
+	} else if _, err := s.accounts.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
+		s.putFlashText(r, "error", account.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	} else {
+		s.putFlash(r, "ok", "admin_staff_saved")
+	}
+	http.Redirect(w, r, "/admin/staff", http.StatusSeeOther)
+	return nil
+}
+
 type tokensData struct {
 	Tokens  []account.APIToken
 	Created string // the new token, shown this once
 }
 
-// adminTokens lists, creates and revokes API tokens.
-func (s *Server) adminTokens(w http.ResponseWriter, r *http.Request) error {
-	d := tokensData{}
-	p := s.newPage(r, "admin_tokens_title", &d)
-	if r.Method == http.MethodPost {
-		if !s.staffForm(w, r) {
-			return nil
-		}
-		var err error
-		if name := r.PostForm.Get("revoke"); name != "" {
-			err = s.accounts.RevokeToken(r.Context(), name, s.staffActor(r))
-		} else {
-			d.Created, _, err = s.accounts.CreateToken(r.Context(), r.PostForm.Get("name"), account.Role(r.PostForm.Get("role")), s.staffActor(r))
-		}
-		switch code := account.ErrorCode(err); {
-		case code == account.EINVALID || code == account.ECONFLICT || code == account.ENOTFOUND:
-			p.Error = account.ErrorMessage(err)
-		case err != nil:
-			return err
-		}
+// adminTokensList lists API tokens, with the forms that create and revoke them.
+func (s *Server) adminTokensList(w http.ResponseWriter, r *http.Request) error {
+	return s.renderTokens(w, r, &tokensData{}, "")
+}
+
+// adminTokensSubmit creates a token, shown this once, or revokes one.
+func (s *Server) adminTokensSubmit(w http.ResponseWriter, r *http.Request) error {
+	if !s.staffForm(w, r) {
+		return nil
 	}
+	d := &tokensData{}
+	var err error
+	if name := r.PostForm.Get("revoke"); name != "" {
+		err = s.accounts.RevokeToken(r.Context(), name, s.staffActor(r))
+	} else {
+		d.Created, _, err = s.accounts.CreateToken(r.Context(), r.PostForm.Get("name"), account.Role(r.PostForm.Get("role")), s.staffActor(r))
+	}
+	switch code := account.ErrorCode(err); {
+	case code == account.EINVALID || code == account.ECONFLICT || code == account.ENOTFOUND:
+		return s.renderTokens(w, r, d, account.ErrorMessage(err))
+	case err != nil:
+		return err
+	}
+	return s.renderTokens(w, r, d, "")
+}
+
+func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, d *tokensData, errText string) error {
 	var err error
 	if d.Tokens, err = s.accounts.Tokens(r.Context()); err != nil {
 		return err
 	}
+	p := s.newPage(r, "admin_tokens_title", d)
+	p.Error = errText
 	s.render(w, r, http.StatusOK, "admin_tokens", p)
 	return nil
 }

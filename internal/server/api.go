@@ -45,34 +45,25 @@ func apiJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// apiFail maps a domain error to the API's answer. What the server could not do (busy, down, a
-// fault) is logged as the pages log it; refusals of the caller's input are the caller's to read.
+// apiFail answers a domain error in the API's shape, by the same table as the pages. What the
+// server could not do (busy, down, a fault) is logged as the pages log it; refusals of the caller's
+// input are the caller's to read.
 func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
-	v := classify(err)
-	switch account.ErrorCode(err) {
-	case account.EINVALID:
-		apiError(w, http.StatusBadRequest, "invalid", account.ErrorMessage(err))
-	case account.ENOTFOUND:
-		apiError(w, http.StatusNotFound, "not_found", "No such account.")
-	case account.EFORBIDDEN:
-		apiError(w, http.StatusForbidden, "forbidden", account.ErrorMessage(err))
-	case account.ECONFLICT:
-		apiError(w, http.StatusConflict, "conflict", account.ErrorMessage(err))
-	case account.ETHROTTLED:
-		w.Header().Set("Retry-After", v.retryAfter) // as the pages say
-		apiError(w, http.StatusTooManyRequests, "throttled", account.ErrorMessage(err))
-	default:
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			return // the caller went away; there is nobody to answer
-		}
-		s.logFailure(r, v, err)
-		if v.status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", v.retryAfter)
-			apiError(w, http.StatusServiceUnavailable, "unavailable", "Try again shortly.")
-			return
-		}
-		apiError(w, http.StatusInternalServerError, "internal", "Internal error.")
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the caller went away; there is nobody to answer
 	}
+	v := classify(err)
+	if v.status >= http.StatusInternalServerError {
+		s.logFailure(r, v, err)
+	}
+	if v.retryAfter != "" {
+		w.Header().Set("Retry-After", v.retryAfter)
+	}
+	message := v.apiMessage
+	if message == "" {
+		message = account.ErrorMessage(err)
+	}
+	apiError(w, v.status, v.apiCode, message)
 }
 
 // apiAuth admits a request with a live bearer token and audits the call once it is answered.

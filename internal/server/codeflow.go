@@ -21,7 +21,8 @@ import (
 // codeFlow describes one flow.
 type codeFlow struct {
 	purpose    account.Purpose
-	path       string // /unlock, /status, /login/code
+	path       string // /unlock, /status, /login/code, /verify: the start form
+	verifyPath string // the code form: path + "/verify"
 	titleID    string
 	introID    string
 	startPage  string
@@ -73,18 +74,21 @@ type codeVerifyData struct {
 	Method      string
 }
 
-// start shows or handles the start form.
-func (s *Server) codeStart(f codeFlow) handlerFunc {
+// codeStartForm shows the start form.
+func (s *Server) codeStartForm(f codeFlow) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		data := codeStartData{Flow: f.path, IntroID: f.introID, WithMethod: f.withMethod, WithFactors: f.withFactors,
-			SMS: s.accounts.SMSAvailable(), Method: account.ChannelEmail}
 		w.Header().Set("Cache-Control", "no-store")
-		if r.Method == http.MethodGet {
-			p := s.newPage(r, f.titleID, data)
-			p.Flash = s.popFlash(r)
-			s.render(w, r, http.StatusOK, f.startPage, p)
-			return nil
-		}
+		p := s.newPage(r, f.titleID, s.codeStartData(f))
+		p.Flash = s.popFlash(r)
+		s.render(w, r, http.StatusOK, f.startPage, p)
+		return nil
+	}
+}
+
+// codeStartSubmit starts a new flow and sends its code, then goes on to the code form.
+func (s *Server) codeStartSubmit(f codeFlow) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store")
 		if err := r.ParseForm(); err != nil {
 			s.renderStatus(w, r, formErrorStatus(err))
 			return nil
@@ -95,7 +99,7 @@ func (s *Server) codeStart(f codeFlow) handlerFunc {
 			method = r.PostForm.Get("method")
 		}
 		if _, ok := account.NormalizeLogin(login); !ok {
-			p := s.newPage(r, f.titleID, data)
+			p := s.newPage(r, f.titleID, s.codeStartData(f))
 			p.Error = p.L.T("flow_username_required")
 			s.render(w, r, http.StatusOK, f.startPage, p)
 			return nil
@@ -114,9 +118,14 @@ func (s *Server) codeStart(f codeFlow) handlerFunc {
 		if err := s.saveFlow(r, flow); err != nil {
 			return err
 		}
-		http.Redirect(w, r, f.path+"/verify", http.StatusSeeOther)
+		http.Redirect(w, r, f.verifyPath, http.StatusSeeOther)
 		return nil
 	}
+}
+
+func (s *Server) codeStartData(f codeFlow) codeStartData {
+	return codeStartData{Flow: f.path, IntroID: f.introID, WithMethod: f.withMethod, WithFactors: f.withFactors,
+		SMS: s.accounts.SMSAvailable(), Method: account.ChannelEmail}
 }
 
 // sendFlowCode asks for a code for the flow by its method.
@@ -135,7 +144,7 @@ func channelOf(v string) string {
 	return account.ChannelEmail
 }
 
-// verifyForm shows the code form, or sends a visitor without a started flow back to its start.
+// codeVerifyForm shows the code form, or sends a visitor without a started flow back to its start.
 func (s *Server) codeVerifyForm(f codeFlow) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if s.loadFlow(r, f.purpose) == nil {
@@ -186,7 +195,7 @@ func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFl
 			return p, true, err
 		}
 		s.putFlash(r, "info", "flow_code_resent")
-		http.Redirect(w, r, f.path+"/verify", http.StatusSeeOther)
+		http.Redirect(w, r, f.verifyPath, http.StatusSeeOther)
 		return p, true, nil
 	}
 	if code == "" {

@@ -18,18 +18,18 @@ type contactData struct {
 	Pending string // the new contact a code went to
 }
 
-// accountContact changes the email address or phone number: a code goes to the new contact first.
-func (s *Server) accountContact(w http.ResponseWriter, r *http.Request) error {
-	a := currentAccount(r)
-	if !s.recentlyAuthenticated(r) {
-		s.needFreshAuth(w, r)
-		return nil
-	}
+// accountContactForm asks for a new email address or phone number (behind requireFreshAuth).
+func (s *Server) accountContactForm(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
-	if r.Method == http.MethodGet {
-		s.render(w, r, http.StatusOK, "contact", s.newPage(r, "contact_title", contactData{}))
-		return nil
-	}
+	s.render(w, r, http.StatusOK, "contact", s.newPage(r, "contact_title", contactData{}))
+	return nil
+}
+
+// accountContactSubmit starts changing the email address or phone number: a code goes to the new
+// contact first (behind requireFreshAuth).
+func (s *Server) accountContactSubmit(w http.ResponseWriter, r *http.Request) error {
+	a := currentAccount(r)
+	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
 		s.renderStatus(w, r, formErrorStatus(err))
 		return nil

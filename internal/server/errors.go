@@ -22,36 +22,73 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 	}
 }
 
-// errorView is how one kind of failure looks to people, and to the log.
+// errorView is how one kind of failure is answered, on a page and in the API, and logged.
 type errorView struct {
-	status     int
-	titleID    string
-	messageID  string
-	retryAfter string
-	code       string     // stable, for the log (and the API's error code where it has none of its own)
+	code       string     // the domain's code (account.E*), for the log
+	status     int        // HTTP status, for pages and the API alike
 	level      slog.Level // a designed answer (busy, throttled, bad input) is a warning; a failure an error
+	titleID    string     // the page's title and message
+	messageID  string
+	apiCode    string // the API's stable code
+	apiMessage string // the API's message; empty: the error's own message, which is meant for the caller
+	retryAfter string // seconds, when trying again later will do
 }
 
-// classify maps an error to its status and page. This is the only such mapping in the server.
-func classify(err error) errorView {
-	switch {
-	case errors.Is(err, secret.ErrBusy) || account.ErrorCode(err) == account.EBUSY:
-		// The bounded hasher's designed answer (SECURITY.md 15), not a fault.
-		return errorView{http.StatusServiceUnavailable, "error_busy_title", "error_busy", "2", account.EBUSY, slog.LevelWarn}
-	case account.ErrorCode(err) == account.ETHROTTLED:
-		return errorView{http.StatusTooManyRequests, "error_throttled_title", "error_throttled", "900", account.ETHROTTLED, slog.LevelWarn}
-	case account.ErrorCode(err) == account.EUNAVAILABLE:
-		return errorView{http.StatusServiceUnavailable, "error_unavailable_title", "error_unavailable", "30", account.EUNAVAILABLE, slog.LevelError}
-	case errors.Is(err, context.DeadlineExceeded):
-		return errorView{http.StatusServiceUnavailable, "error_unavailable_title", "error_unavailable", "30", account.EUNAVAILABLE, slog.LevelError}
-	case account.ErrorCode(err) == account.ENOTFOUND:
-		return errorView{http.StatusNotFound, "error_not_found_title", "error_not_found", "", account.ENOTFOUND, slog.LevelWarn}
-	case account.ErrorCode(err) == account.EFORBIDDEN:
-		return errorView{http.StatusForbidden, "error_forbidden_title", "error_forbidden", "", account.EFORBIDDEN, slog.LevelWarn}
-	case account.ErrorCode(err) == account.EINVALID:
-		return errorView{http.StatusBadRequest, "error_bad_request_title", "error_bad_request", "", account.EINVALID, slog.LevelWarn}
+// errorTable is the one mapping of the domain's error codes to answers: every code of
+// internal/account/errors.go has its row.
+var errorTable = []errorView{
+	{account.EINVALID, http.StatusBadRequest, slog.LevelWarn, "error_bad_request_title", "error_bad_request", "invalid", "", ""},
+	{account.EUNAUTHORIZED, http.StatusUnauthorized, slog.LevelWarn, "error_unauthorized_title", "error_unauthorized", "unauthorized", "", ""},
+	{account.EFORBIDDEN, http.StatusForbidden, slog.LevelWarn, "error_forbidden_title", "error_forbidden", "forbidden", "", ""},
+	{account.ENOTFOUND, http.StatusNotFound, slog.LevelWarn, "error_not_found_title", "error_not_found", "not_found", "No such account.", ""},
+	{account.ECONFLICT, http.StatusConflict, slog.LevelWarn, "error_conflict_title", "error_conflict", "conflict", "", ""},
+	{account.ETHROTTLED, http.StatusTooManyRequests, slog.LevelWarn, "error_throttled_title", "error_throttled", "throttled", "", "900"},
+	// The bounded hasher's designed answer (SECURITY.md 15), not a fault.
+	{account.EBUSY, http.StatusServiceUnavailable, slog.LevelWarn, "error_busy_title", "error_busy", "unavailable", "Try again shortly.", "2"},
+	{account.EUNAVAILABLE, http.StatusServiceUnavailable, slog.LevelError, "error_unavailable_title", "error_unavailable", "unavailable", "Try again shortly.", "30"},
+	{account.EINTERNAL, http.StatusInternalServerError, slog.LevelError, "error_title", "error_internal", "internal", "Internal error.", ""},
+}
+
+// errorRow is the table's row for a code; a code without one is answered as internal.
+func errorRow(code string) errorView {
+	for _, v := range errorTable {
+		if v.code == code {
+			return v
+		}
 	}
-	return errorView{http.StatusInternalServerError, "error_title", "error_internal", "", account.EINTERNAL, slog.LevelError}
+	return errorRow(account.EINTERNAL)
+}
+
+// classify maps an error to its answer. This is the only such mapping in the server: pages
+// (renderError) and the API (apiFail) both answer by it.
+func classify(err error) errorView {
+	code := account.ErrorCode(err)
+	switch {
+	case errors.Is(err, secret.ErrBusy):
+		code = account.EBUSY
+	case errors.Is(err, context.DeadlineExceeded) && code != account.EBUSY && code != account.ETHROTTLED:
+		code = account.EUNAVAILABLE
+	}
+	return errorRow(code)
+}
+
+// statusView is the page of a status that has no error value: a refused route or form.
+func statusView(status int) errorView {
+	switch status {
+	case http.StatusMethodNotAllowed:
+		return errorView{status: status, titleID: "error_method_title", messageID: "error_method"}
+	case http.StatusNotFound:
+		return errorRow(account.ENOTFOUND)
+	case http.StatusForbidden:
+		return errorRow(account.EFORBIDDEN)
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+		v := errorRow(account.EINVALID)
+		v.status = status
+		return v
+	}
+	v := errorRow(account.EINTERNAL)
+	v.status = status
+	return v
 }
 
 // logFailure writes the one log line of a failed request, at the level its kind calls for.
@@ -83,19 +120,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 
 // renderStatus shows a plain error page for a status without an error value (404, 405, 403).
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int) {
-	var title, msg string
-	switch status {
-	case http.StatusNotFound:
-		title, msg = "error_not_found_title", "error_not_found"
-	case http.StatusMethodNotAllowed:
-		title, msg = "error_method_title", "error_method"
-	case http.StatusForbidden:
-		title, msg = "error_forbidden_title", "error_forbidden"
-	case http.StatusRequestEntityTooLarge, http.StatusBadRequest:
-		title, msg = "error_bad_request_title", "error_bad_request"
-	default:
-		title, msg = "error_title", "error_internal"
-	}
-	p := s.newPage(r, title, errorData{Message: s.localizer(r).T(msg)})
-	s.render(w, r, status, "error", p)
+	v := statusView(status)
+	p := s.newPage(r, v.titleID, errorData{Message: s.localizer(r).T(v.messageID)})
+	s.render(w, r, v.status, "error", p)
 }

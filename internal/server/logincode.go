@@ -7,7 +7,8 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 )
 
-var loginCodeFlow = codeFlow{purpose: account.PurposeSignIn, path: "/login/code", titleID: "logincode_title",
+var loginCodeFlow = codeFlow{purpose: account.PurposeSignIn, path: "/login/code", verifyPath: "/login/code/verify",
+	titleID: "logincode_title",
 	introID: "logincode_intro", startPage: "codestart", withMethod: true}
 
 // loginCodeVerify signs in with a code, under the same lockout rules as a password.

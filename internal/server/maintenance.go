@@ -106,14 +106,10 @@ func (s *Server) activeMaintenance(r *http.Request) (*account.Maintenance, strin
 	return m, strconv.Itoa(max(1, int(m.EndsAt.Sub(now).Seconds())))
 }
 
-// duringMaintenance answers sign-in and unlock with the maintenance page (503, Retry-After) while a
-// window runs.
+// duringMaintenance answers the submissions of sign-in and unlock with the maintenance page (503,
+// Retry-After) while a window runs; their forms still show.
 func (s *Server) duringMaintenance(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			next.ServeHTTP(w, r)
-			return
-		}
 		m, retryAfter := s.activeMaintenance(r)
 		if m == nil {
 			next.ServeHTTP(w, r)
@@ -143,45 +139,48 @@ type maintenanceAdminData struct {
 	Windows []account.Maintenance
 }
 
-// adminMaintenance schedules and cancels maintenance windows.
-func (s *Server) adminMaintenance(w http.ResponseWriter, r *http.Request) error {
-	p := s.newPage(r, "admin_maintenance_title", nil)
-	if r.Method == http.MethodPost {
-		if !s.staffForm(w, r) {
-			return nil
-		}
-		var err error
-		if id, perr := strconv.ParseInt(r.PostForm.Get("cancel"), 10, 64); perr == nil {
-			err = s.accounts.CancelMaintenance(r.Context(), id, s.staffActor(r))
+// adminMaintenanceList shows the windows, with the forms that schedule and cancel them.
+func (s *Server) adminMaintenanceList(w http.ResponseWriter, r *http.Request) error {
+	return s.renderMaintenance(w, r, "")
+}
+
+// adminMaintenanceSubmit schedules a window, or cancels one.
+func (s *Server) adminMaintenanceSubmit(w http.ResponseWriter, r *http.Request) error {
+	if !s.staffForm(w, r) {
+		return nil
+	}
+	var err error
+	if id, perr := strconv.ParseInt(r.PostForm.Get("cancel"), 10, 64); perr == nil {
+		err = s.accounts.CancelMaintenance(r.Context(), id, s.staffActor(r))
+	} else {
+		start, e1 := time.Parse("2006-01-02T15:04", r.PostForm.Get("starts_at"))
+		end, e2 := time.Parse("2006-01-02T15:04", r.PostForm.Get("ends_at"))
+		if e1 != nil || e2 != nil {
+			err = account.Errorf(account.EINVALID, "give the start and end as date and time (UTC)")
 		} else {
-			start, e1 := time.Parse("2006-01-02T15:04", r.PostForm.Get("starts_at"))
-			end, e2 := time.Parse("2006-01-02T15:04", r.PostForm.Get("ends_at"))
-			if e1 != nil || e2 != nil {
-				err = account.Errorf(account.EINVALID, "give the start and end as date and time (UTC)")
-			} else {
-				err = s.accounts.ScheduleMaintenance(r.Context(), account.Maintenance{StartsAt: start, EndsAt: end,
-					MessageEN: r.PostForm.Get("message_en"), MessageZH: r.PostForm.Get("message_zh")}, s.staffActor(r))
-			}
-		}
-		if code := account.ErrorCode(err); code == account.EINVALID || code == account.ENOTFOUND {
-			p.Error = account.ErrorMessage(err)
-		} else if err != nil {
-			return err
-		} else {
-			s.forgetMaintenance()
-			s.putFlash(r, "ok", "admin_maintenance_saved")
-			http.Redirect(w, r, "/admin/maintenance", http.StatusSeeOther)
-			return nil
+			err = s.accounts.ScheduleMaintenance(r.Context(), account.Maintenance{StartsAt: start, EndsAt: end,
+				MessageEN: r.PostForm.Get("message_en"), MessageZH: r.PostForm.Get("message_zh")}, s.staffActor(r))
 		}
 	}
+	if code := account.ErrorCode(err); code == account.EINVALID || code == account.ENOTFOUND {
+		return s.renderMaintenance(w, r, account.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	s.forgetMaintenance()
+	s.putFlash(r, "ok", "admin_maintenance_saved")
+	http.Redirect(w, r, "/admin/maintenance", http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) renderMaintenance(w http.ResponseWriter, r *http.Request, errText string) error {
 	list, err := s.accounts.Maintenances(r.Context())
 	if err != nil {
 		return err
 	}
-	p.Data = maintenanceAdminData{Windows: list}
-	if p.Flash == nil {
-		p.Flash = s.popFlash(r)
-	}
+	p := s.newPage(r, "admin_maintenance_title", maintenanceAdminData{Windows: list})
+	p.Flash = s.popFlash(r)
+	p.Error = errText
 	s.render(w, r, http.StatusOK, "admin_maintenance", p)
 	return nil
 }

@@ -14,14 +14,17 @@ type requestData struct {
 	Message   string
 }
 
-// helpRequest sends an unlock request to the administrators and shows its reference. The answer is
-// the same whether or not the account exists.
-func (s *Server) helpRequest(w http.ResponseWriter, r *http.Request) error {
+// helpRequestForm shows the form of an unlock request to the administrators.
+func (s *Server) helpRequestForm(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
-	if r.Method == http.MethodGet {
-		s.render(w, r, http.StatusOK, "request", s.newPage(r, "request_title", requestData{}))
-		return nil
-	}
+	s.render(w, r, http.StatusOK, "request", s.newPage(r, "request_title", requestData{}))
+	return nil
+}
+
+// helpRequestSubmit sends an unlock request to the administrators and shows its reference. The
+// answer is the same whether or not the account exists.
+func (s *Server) helpRequestSubmit(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
 		s.renderStatus(w, r, formErrorStatus(err))
 		return nil

@@ -17,16 +17,19 @@ func resetHeaders(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 }
 
-// resetStart asks for a reset link. The link goes only to the address on file; the page reads the
-// same whether or not the account exists.
-func (s *Server) resetStart(w http.ResponseWriter, r *http.Request) error {
+// resetStartForm asks for the username to send a reset link to.
+func (s *Server) resetStartForm(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
-	if r.Method == http.MethodGet {
-		p := s.newPage(r, "reset_title", nil)
-		p.Flash = s.popFlash(r)
-		s.render(w, r, http.StatusOK, "reset", p)
-		return nil
-	}
+	p := s.newPage(r, "reset_title", nil)
+	p.Flash = s.popFlash(r)
+	s.render(w, r, http.StatusOK, "reset", p)
+	return nil
+}
+
+// resetStartSubmit sends a reset link. The link goes only to the address on file; the page reads
+// the same whether or not the account exists.
+func (s *Server) resetStartSubmit(w http.ResponseWriter, r *http.Request) error {
+	resetHeaders(w)
 	if err := r.ParseForm(); err != nil {
 		s.renderStatus(w, r, formErrorStatus(err))
 		return nil

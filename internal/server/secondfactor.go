@@ -49,17 +49,32 @@ func (s *Server) pendingSecondStep(r *http.Request) (id, epoch int64) {
 	return id, s.sessions.GetInt64(r.Context(), sessMFAEpoch)
 }
 
-// loginTOTP is the second step of sign-in: an authenticator code or a recovery code.
-func (s *Server) loginTOTP(w http.ResponseWriter, r *http.Request) error {
+// secondStep is the account waiting for its second step in this browser, and its session epoch;
+// without one it sends the browser back to sign in and ok is false.
+func (s *Server) secondStep(w http.ResponseWriter, r *http.Request) (id, epoch int64, ok bool) {
 	w.Header().Set("Cache-Control", "no-store")
-	id, epoch := s.pendingSecondStep(r)
+	id, epoch = s.pendingSecondStep(r)
 	if id == 0 {
 		s.putFlash(r, "info", "login_required")
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return 0, 0, false
+	}
+	return id, epoch, true
+}
+
+// loginTOTPForm asks for the second step of sign-in.
+func (s *Server) loginTOTPForm(w http.ResponseWriter, r *http.Request) error {
+	if _, _, ok := s.secondStep(w, r); !ok {
 		return nil
 	}
-	if r.Method == http.MethodGet {
-		s.render(w, r, http.StatusOK, "logintotp", s.newPage(r, "logintotp_title", nil))
+	s.render(w, r, http.StatusOK, "logintotp", s.newPage(r, "logintotp_title", nil))
+	return nil
+}
+
+// loginTOTPSubmit is the second step of sign-in: an authenticator code or a recovery code.
+func (s *Server) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
+	id, epoch, ok := s.secondStep(w, r)
+	if !ok {
 		return nil
 	}
 	if err := r.ParseForm(); err != nil {
@@ -95,34 +110,38 @@ func (s *Server) needFreshAuth(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
+// requireFreshAuth guards the pages of sensitive changes: without a recent proof the session ends
+// and the password is asked for again.
+func (s *Server) requireFreshAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.recentlyAuthenticated(r) {
+			s.needFreshAuth(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 type totpData struct {
 	Secret   string
 	Enrolled bool
 }
 
-// accountTOTP shows a new authenticator secret (QR code and text) and enrolls it with a first code.
-func (s *Server) accountTOTP(w http.ResponseWriter, r *http.Request) error {
-	a := currentAccount(r)
-	if !s.recentlyAuthenticated(r) {
-		s.needFreshAuth(w, r)
-		return nil
-	}
-	status, err := s.accounts.SecondFactorStatus(r.Context(), a.ID)
+// accountTOTPForm shows a new authenticator secret (QR code and text) to enroll.
+func (s *Server) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
+	secretText, url, err := s.accounts.BeginTOTP(currentAccount(r))
 	if err != nil {
 		return err
 	}
-	if r.Method == http.MethodGet {
-		secretText, url, err := s.accounts.BeginTOTP(a)
-		if err != nil {
-			return err
-		}
-		s.sessions.Put(r.Context(), sessTOTPPending, secretText)
-		s.sessions.Put(r.Context(), sessTOTPURL, url)
-		p := s.newPage(r, "totp_title", totpData{Secret: secretText, Enrolled: status.TOTP})
-		p.Flash = s.popFlash(r) // e.g. why staff were sent here
-		s.render(w, r, http.StatusOK, "totp", p)
-		return nil
-	}
+	s.sessions.Put(r.Context(), sessTOTPPending, secretText)
+	s.sessions.Put(r.Context(), sessTOTPURL, url)
+	// The flash says, for one, why staff were sent here.
+	return s.renderTOTP(w, r, secretText, s.popFlash(r), "")
+}
+
+// accountTOTPSubmit enrolls the secret shown with a first code from it.
+func (s *Server) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
+	a := currentAccount(r)
 	if err := r.ParseForm(); err != nil {
 		s.renderStatus(w, r, formErrorStatus(err))
 		return nil
@@ -132,12 +151,9 @@ func (s *Server) accountTOTP(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 		return nil
 	}
-	err = s.accounts.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang)
+	err := s.accounts.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang)
 	if errors.Is(err, account.ErrBadCode) {
-		p := s.newPage(r, "totp_title", totpData{Secret: pending, Enrolled: status.TOTP})
-		p.Error = p.L.T("totp_wrong")
-		s.render(w, r, http.StatusOK, "totp", p)
-		return nil
+		return s.renderTOTP(w, r, pending, nil, "totp_wrong")
 	} else if err != nil {
 		return err
 	}
@@ -149,6 +165,21 @@ func (s *Server) accountTOTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.putFlash(r, "ok", "totp_enrolled")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	return nil
+}
+
+// renderTOTP shows the enrollment page for a secret.
+func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, secretText string, f *flash, errID string) error {
+	status, err := s.accounts.SecondFactorStatus(r.Context(), currentAccount(r).ID)
+	if err != nil {
+		return err
+	}
+	p := s.newPage(r, "totp_title", totpData{Secret: secretText, Enrolled: status.TOTP})
+	p.Flash = f
+	if errID != "" {
+		p.Error = p.L.T(errID)
+	}
+	s.render(w, r, http.StatusOK, "totp", p)
 	return nil
 }
 
@@ -173,13 +204,9 @@ type recoveryData struct {
 	Codes []string
 }
 
-// accountRecoveryCodes makes ten new recovery codes and shows them once.
+// accountRecoveryCodes makes ten new recovery codes and shows them once (behind requireFreshAuth).
 func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
 	a := currentAccount(r)
-	if !s.recentlyAuthenticated(r) {
-		s.needFreshAuth(w, r)
-		return nil
-	}
 	codes, err := s.accounts.NewRecoveryCodes(r.Context(), a, s.clientIP(r), s.localizer(r).Lang)
 	if err != nil {
 		return err

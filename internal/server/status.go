@@ -6,7 +6,8 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 )
 
-var statusFlow = codeFlow{purpose: account.PurposeStatus, path: "/status", titleID: "status_title",
+var statusFlow = codeFlow{purpose: account.PurposeStatus, path: "/status", verifyPath: "/status/verify",
+	titleID: "status_title",
 	introID: "status_intro", startPage: "codestart", withMethod: true}
 
 // statusVerify checks the code and shows the account's status in plain words.

@@ -6,7 +6,8 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 )
 
-var unlockFlow = codeFlow{purpose: account.PurposeUnlock, path: "/unlock", titleID: "unlock_title",
+var unlockFlow = codeFlow{purpose: account.PurposeUnlock, path: "/unlock", verifyPath: "/unlock/verify",
+	titleID: "unlock_title",
 	introID: "unlock_intro", startPage: "codestart", withMethod: true, withFactors: true}
 
 type unlockResultData struct {

@@ -6,7 +6,8 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 )
 
-var verifyFlow = codeFlow{purpose: account.PurposeVerify, path: "/verify", titleID: "verify_title",
+var verifyFlow = codeFlow{purpose: account.PurposeVerify, path: "/verify", verifyPath: "/verify/verify",
+	titleID: "verify_title",
 	introID: "verify_intro", startPage: "codestart", withMethod: true}
 
 // verifyVerify confirms a new account's email address: pending_verification becomes active.
