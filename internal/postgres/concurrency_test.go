@@ -301,6 +301,32 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 				r.t.Fatalf("the right password after the lock: %v", err)
 			}
 		},
+	}, {
+		name:   "wrong passwords from the known device stop at its own allowance, then count on the account",
+		policy: limits(10, 5),
+		run: func(r *race) {
+			res, err := r.e.signIn(r.login, password)
+			if err != nil || res.DeviceToken == "" {
+				r.t.Fatalf("no device cookie: %v", err)
+			}
+			errs := r.all(n, func(i int, svc *account.Service) error {
+				_, err := svc.SignIn(context.Background(), account.SignInRequest{Login: r.login,
+					Password: fmt.Sprintf("%s %d", wrong, i), ClientIP: "192.0.2.1", DeviceToken: res.DeviceToken})
+				return err
+			})
+			if ok, _ := r.tally(errs, account.ErrBadCredentials); ok != 0 {
+				r.t.Fatalf("%d wrong passwords signed in", ok)
+			}
+			checked := func(device string) int {
+				return r.count(`SELECT count(*) FROM audit_events WHERE action = $1 AND account_id = $2
+					AND details LIKE '%wrong_password%' AND details LIKE '%"device":"`+device+`"%'`, audit.SignInFailed, r.alice.ID)
+			}
+			// The device's allowance is max(10/2, 3) = 5; beyond it the device is any browser.
+			if onDevice, onAccount := checked("known"), checked("unknown"); onDevice != 5 || onAccount > 10 {
+				r.t.Fatalf("%d passwords checked on the device's allowance and %d on the account's; want exactly 5, and at most 10",
+					onDevice, onAccount)
+			}
+		},
 	}}
 	for _, cp := range codePurposes {
 		counters = append(counters, counter{
