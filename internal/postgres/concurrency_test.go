@@ -456,6 +456,29 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 			}
 		},
 	}, counter{
+		// SECURITY.md 10: sends are limited per account and per destination, not only per client, so
+		// that many clients (SMS pumping) cannot flood one person. One at a time, a second code or
+		// link within code.resend_interval is not sent; sixty at once must not send more.
+		name:   "codes and reset links to one account, asked by 60 clients at once, stop at code.resend_interval",
+		policy: limits(10, 5),
+		run: func(r *race) {
+			errs := r.all(n, func(i int, svc *account.Service) error {
+				client := fmt.Sprintf("203.0.113.%d", i+1)
+				if i%2 == 0 {
+					return svc.StartReset(context.Background(), r.login, client, "en")
+				}
+				return svc.SendCode(context.Background(), account.CodeRequest{Login: r.login, Purpose: account.PurposeStatus, Client: client})
+			})
+			if ok, _ := r.tally(errs); ok != n {
+				r.t.Fatalf("%d of %d requests answered", ok, n)
+			}
+			sent := r.count(`SELECT count(*) FROM outbox WHERE recipient = $1 AND template IN ('code', 'reset_link')`, r.email())
+			if sent != 1 {
+				r.t.Fatalf("%d codes and links sent to one address at one instant; code.resend_interval allows 1 (and SendLimitAccount %d an hour)",
+					sent, account.SendLimitAccount)
+			}
+		},
+	}, counter{
 		name:   "one recovery code used 20 times at once signs in once and tells the owner once",
 		policy: limits(100, 5),
 		run: func(r *race) {
