@@ -86,6 +86,10 @@ type SendCounts struct {
 
 // CodeStore keeps codes.
 type CodeStore interface {
+	// LockSends takes, until the unit of work (Atomic) it runs in ends, the send lock of key (an
+	// account, or an unknown login) and of destination: the send limits are read and the send
+	// written under it, so that concurrent requests never pass a limit together.
+	LockSends(ctx context.Context, key, destination string) error
 	// SendCounts counts codes and reset links sent since then in the pool of deviceID (0: every
 	// browser that is not a known device of the account).
 	SendCounts(ctx context.Context, accountID, deviceID int64, destination string, since time.Time) (SendCounts, error)
@@ -137,8 +141,14 @@ func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
 
 // sendCode is SendCode past the client's limit: account creation sends the first code this way.
 func (s *Service) sendCode(ctx context.Context, req CodeRequest, now time.Time) error {
-	// Known or not, the request does the same work (lookups, the limits, one audited write), so
-	// neither the answer nor its time tells whether the account exists.
+	return s.store.Atomic(ctx, func(ctx context.Context) error { return s.sendCodeOnce(ctx, req, now) })
+}
+
+// sendCodeOnce is sendCode's unit of work: the limits are read and the code written under the
+// send lock of the account and the destination, so requests at once see each other's sends.
+func (s *Service) sendCodeOnce(ctx context.Context, req CodeRequest, now time.Time) error {
+	// Known or not, the request does the same work (lookups, the send lock, the limits, one audited
+	// write), so neither the answer nor its time tells whether the account exists.
 	a, err := s.AccountByLogin(ctx, req.Login)
 	known := err == nil
 	if err != nil && ErrorCode(err) != ENOTFOUND {
@@ -159,6 +169,9 @@ func (s *Service) sendCode(ctx context.Context, req CodeRequest, now time.Time) 
 	}
 	device, err := s.knownDevice(ctx, a.ID, req.DeviceToken)
 	if err != nil {
+		return err
+	}
+	if err := s.store.LockSends(ctx, sendKey(a, req.Login), destination); err != nil {
 		return err
 	}
 	counts, err := s.store.SendCounts(ctx, a.ID, device, destination, now.Add(-SendWindow))
@@ -242,6 +255,15 @@ func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, f
 		return "", ErrBadCode
 	}
 	return channel, nil
+}
+
+// sendKey names the send lock of a request: the account's, or for an unknown login the login's,
+// so that the two take the same lock in the same way.
+func sendKey(a *Account, login string) string {
+	if a.ID != 0 {
+		return accountKey(a.ID)
+	}
+	return "login:" + strings.ToLower(login)
 }
 
 // langFor is the language of messages to an account: its own, else the one of the request.

@@ -42,14 +42,20 @@ func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, v
 	if err := s.reserveClientSend(ctx, client, "contact_change", now); err != nil {
 		return "", err
 	}
-	counts, err := s.store.SendCounts(ctx, a.ID, 0, value, now.Add(-SendWindow))
-	if err != nil {
-		return "", err
-	}
-	if counts.ToDestination >= SendLimitDestination || now.Sub(counts.LastToAccount) < policy.CodeResendInterval {
-		return "", Errorf(EINVALID, "too many codes were sent just now; wait a minute and try again")
-	}
-	return value, s.issueCode(ctx, a, codeTarget{purpose: PurposeContact, channel: channel, destination: value, flow: flow}, client, lang, policy)
+	// The limits are read and the code written under the send lock, as for sign-in codes (sendCode).
+	return value, s.store.Atomic(ctx, func(ctx context.Context) error {
+		if err := s.store.LockSends(ctx, sendKey(a, a.Username), value); err != nil {
+			return err
+		}
+		counts, err := s.store.SendCounts(ctx, a.ID, 0, value, now.Add(-SendWindow))
+		if err != nil {
+			return err
+		}
+		if counts.ToDestination >= SendLimitDestination || now.Sub(counts.LastToAccount) < policy.CodeResendInterval {
+			return Errorf(EINVALID, "too many codes were sent just now; wait a minute and try again")
+		}
+		return s.issueCode(ctx, a, codeTarget{purpose: PurposeContact, channel: channel, destination: value, flow: flow}, client, lang, policy)
+	})
 }
 
 // ConfirmContactChange checks the code sent to the new contact and makes the change. The old

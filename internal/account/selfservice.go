@@ -259,36 +259,42 @@ func (s *Service) StartReset(ctx context.Context, login, client, lang string) er
 	if err := s.reserveClientSend(ctx, client, "reset", now); err != nil {
 		return err
 	}
-	a, err := s.AccountByLogin(ctx, login)
-	known := err == nil
-	if err != nil && ErrorCode(err) != ENOTFOUND {
+	// The limits are read and the link written under the send lock, as for codes (sendCode).
+	return s.store.Atomic(ctx, func(ctx context.Context) error {
+		a, err := s.AccountByLogin(ctx, login)
+		known := err == nil
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return err
+		}
+		if !known {
+			a = &Account{}
+		}
+		policy, err := s.store.Policy(ctx)
+		if err != nil {
+			return err
+		}
+		if err := s.store.LockSends(ctx, sendKey(a, login), a.Email); err != nil {
+			return err
+		}
+		counts, err := s.store.SendCounts(ctx, a.ID, 0, a.Email, now.Add(-SendWindow))
+		if err != nil {
+			return err
+		}
+		notSent := func(reason string) error {
+			return s.store.RecordNotSent(ctx, NotSent{AccountID: a.ID, Login: printable(login), Purpose: "reset",
+				Channel: ChannelEmail, Reason: reason, Client: client, Now: now})
+		}
+		switch {
+		case !known:
+			return notSent("unknown_user")
+		case a.EffectiveState(now) == StateDisabled || a.EffectiveState(now) == StateExpired:
+			return notSent("not_allowed") // an administrator must act first
+		case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination:
+			return notSent("limited")
+		}
+		_, err = s.issueResetLink(ctx, a, Actor{Name: "anonymous", Client: client}, "", lang, policy, true)
 		return err
-	}
-	if !known {
-		a = &Account{}
-	}
-	policy, err := s.store.Policy(ctx)
-	if err != nil {
-		return err
-	}
-	counts, err := s.store.SendCounts(ctx, a.ID, 0, a.Email, now.Add(-SendWindow))
-	if err != nil {
-		return err
-	}
-	notSent := func(reason string) error {
-		return s.store.RecordNotSent(ctx, NotSent{AccountID: a.ID, Login: printable(login), Purpose: "reset",
-			Channel: ChannelEmail, Reason: reason, Client: client, Now: now})
-	}
-	switch {
-	case !known:
-		return notSent("unknown_user")
-	case a.EffectiveState(now) == StateDisabled || a.EffectiveState(now) == StateExpired:
-		return notSent("not_allowed") // an administrator must act first
-	case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination:
-		return notSent("limited")
-	}
-	_, err = s.issueResetLink(ctx, a, Actor{Name: "anonymous", Client: client}, "", lang, policy, true)
-	return err
+	})
 }
 
 // issueResetLink makes a reset token for the account: mailed to the address on file when mail is

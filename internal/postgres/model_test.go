@@ -11,33 +11,32 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
-	"github.com/unlockd/unlockd/internal/lockout"
 	"github.com/unlockd/unlockd/internal/secret"
 )
 
 var modelSeed = flag.Uint64("model.seed", 0, "seed of TestLockoutMatchesItsModel (0: a new one)")
 
-// hangUpKey carries the cancel func of a request whose client hangs up while its secret is checked.
-type hangUpKey struct{}
+// modelHangUpKey carries the cancel func of a request whose client hangs up while its secret is checked.
+type modelHangUpKey struct{}
 
-// hangUpHasher is the real hasher, except that once a check has run it cancels the request that
+// modelHangUpHasher is the real hasher, except that once a check has run it cancels the request that
 // asked for it, as a client disconnecting mid-hash does.
-type hangUpHasher struct{ account.Hasher }
+type modelHangUpHasher struct{ account.Hasher }
 
-func (h hangUpHasher) Verify(ctx context.Context, password, encoded string) (bool, bool, error) {
+func (h modelHangUpHasher) Verify(ctx context.Context, password, encoded string) (bool, bool, error) {
 	ok, rehash, err := h.Hasher.Verify(ctx, password, encoded)
-	hangUp(ctx)
+	modelHangUp(ctx)
 	return ok, rehash, err
 }
 
-func (h hangUpHasher) VerifyDummy(ctx context.Context, password string) error {
+func (h modelHangUpHasher) VerifyDummy(ctx context.Context, password string) error {
 	err := h.Hasher.VerifyDummy(ctx, password)
-	hangUp(ctx)
+	modelHangUp(ctx)
 	return err
 }
 
-func hangUp(ctx context.Context) {
-	if cancel, ok := ctx.Value(hangUpKey{}).(context.CancelFunc); ok {
+func modelHangUp(ctx context.Context) {
+	if cancel, ok := ctx.Value(modelHangUpKey{}).(context.CancelFunc); ok {
 		cancel()
 	}
 }
@@ -71,22 +70,17 @@ func (p modelPolicy) lockLength(n int) time.Duration {
 type lockModel struct {
 	p        modelPolicy
 	state    account.State
-	until    time.Time // end of a temporary lock or freeze; zero for none
-	failures int       // consecutive failures on the account's shared counter
-	// lastLetThrough is when the last attempt within the allowance was counted: an account at its
-	// threshold with no lock, longer than the outcome deadline after it, lost its failure.
-	lastLetThrough time.Time
-	lastRefused    time.Time   // the last attempt refused at the threshold while an outcome was pending
-	starts         []time.Time // starts of automatic temporary locks
-	device         deviceModel
-	reached        map[string]int // which rules the steps exercised, so a dull generator fails
+	until    time.Time   // end of a temporary lock or freeze; zero for none
+	failures int         // consecutive attempts counted on the account's shared counter
+	starts   []time.Time // starts of automatic temporary locks
+	device   deviceModel
+	reached  map[string]int // which rules the steps exercised, so a dull generator fails
 }
 
 // deviceModel is the owner's known device: its own counter and lockout.
 type deviceModel struct {
-	failures       int
-	until          time.Time
-	lastLetThrough time.Time
+	failures int
+	until    time.Time
 }
 
 // settle lifts what has lapsed by now: a lock or freeze whose end has come (the count starts
@@ -129,12 +123,6 @@ func (m *lockModel) lock(failures int, now time.Time) {
 	}
 }
 
-// stranded: a counter at its limit, not locked, whose last attempt let through is past the
-// outcome deadline, lost the failure that brought it there.
-func stranded(count, limit int, last, now time.Time) bool {
-	return count >= limit && now.Sub(last) > lockout.OutcomeDeadline
-}
-
 // reserve counts an attempt before its secret is checked. A known device counts on its own
 // allowance while it is not locked out and the account lets the owner's device try (active or
 // temporarily locked); otherwise the attempt counts on the account, which only an active account
@@ -143,16 +131,14 @@ func (m *lockModel) reserve(known bool, now time.Time) (counted, allowed, onDevi
 	m.settle(now)
 	if known {
 		d := &m.device
-		if d.until.IsZero() && stranded(d.failures, m.p.deviceAllowance(), d.lastLetThrough, now) {
+		if d.until.IsZero() && d.failures >= m.p.deviceAllowance() {
+			// An attempt that goes over the device's allowance locks the device out, whatever
+			// became of the attempts that used it up.
 			d.until = now.Add(m.p.duration)
-			m.reached["stranded device locked out"]++
+			m.reached["device over its allowance locked out by rule"]++
 		}
 		if d.until.IsZero() && (m.state == account.StateActive || m.state == account.StateLockedTemporarily) {
-			before := d.failures
 			d.failures++
-			if before < m.p.deviceAllowance() {
-				d.lastLetThrough = now
-			}
 			return true, d.failures <= m.p.deviceAllowance(), true
 		}
 		m.reached["known device counted on the account"]++
@@ -162,18 +148,11 @@ func (m *lockModel) reserve(known bool, now time.Time) (counted, allowed, onDevi
 	}
 	before := m.failures
 	m.failures++
-	if before < m.p.threshold {
-		m.lastLetThrough = now
-	} else if stranded(before, m.p.threshold, m.lastLetThrough, now) {
-		m.reached["stranded account locked"]++
-		if now.Sub(m.lastRefused) <= lockout.OutcomeDeadline {
-			// Refused attempts since do not make the lost outcome look in flight.
-			m.reached["stranded account locked soon after a refusal"]++
-		}
+	if before >= m.p.threshold {
+		// An attempt that goes over the threshold locks the account, whatever became of the
+		// attempts that reached it.
+		m.reached["account over its threshold locked by rule"]++
 		m.lock(before, now)
-	} else {
-		m.reached["refused at the threshold, outcome pending"]++
-		m.lastRefused = now
 	}
 	return true, m.failures <= m.p.threshold, false
 }
@@ -272,14 +251,14 @@ func (e *engine) dbView(login string, deviceID int64, memory time.Duration) (loc
 	now := e.clock.Now()
 	var v lockView
 	var state string
-	var until, devUntil, last, devLast *time.Time
-	err := e.db.Pool.QueryRow(ctx, `SELECT a.state, a.locked_until, a.failed_attempts, a.last_attempt_at,
-			d.failures, d.locked_until, d.last_attempt_at,
+	var until, devUntil *time.Time
+	err := e.db.Pool.QueryRow(ctx, `SELECT a.state, a.locked_until, a.failed_attempts,
+			d.failures, d.locked_until,
 			(SELECT count(*) FROM locks l WHERE l.account_id = a.id AND l.kind = 'temporary' AND l.source = 'automatic'
 			   AND l.started_at > $3 AND l.started_at <= $4)
 		FROM accounts a JOIN devices d ON d.account_id = a.id AND d.id = $2
 		WHERE lower(a.username) = lower($1)`, login, deviceID, now.Add(-memory), now).
-		Scan(&state, &until, &v.Failures, &last, &v.DeviceFailures, &devUntil, &devLast, &v.RecentLocks)
+		Scan(&state, &until, &v.Failures, &v.DeviceFailures, &devUntil, &v.RecentLocks)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -289,8 +268,8 @@ func (e *engine) dbView(login string, deviceID int64, memory time.Duration) (loc
 		}
 		return t.UTC().Format("15:04:05.000")
 	}
-	raw := fmt.Sprintf("raw: state=%s until=%s failures=%d last_attempt=%s device(failures=%d until=%s last_attempt=%s)",
-		state, f(until), v.Failures, f(last), v.DeviceFailures, f(devUntil), f(devLast))
+	raw := fmt.Sprintf("raw: state=%s until=%s failures=%d device(failures=%d until=%s)",
+		state, f(until), v.Failures, v.DeviceFailures, f(devUntil))
 	v.State = account.State(state)
 	if until != nil {
 		v.Until = until.UTC()
@@ -325,14 +304,14 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 		seed = uint64(time.Now().UnixNano())
 	}
 	t.Logf("seed %d (rerun with -model.seed=%d)", seed, seed)
-	e := newEngineWith(t, hangUpHasher{secret.NewHasher(fastParams, 8, 100, 10*time.Second)})
+	e := newEngineWith(t, modelHangUpHasher{secret.NewHasher(fastParams, 8, 100, 10*time.Second)})
 	reached := map[string]int{}
 	ctx := context.Background()
 	cli := account.Actor{Name: "cli"}
 	rules := []string{"temporary lock #1 within memory", "temporary lock #2 within memory", "hard lock",
-		"locked_temporarily lapsed", "frozen lapsed", "device locked out", "device lockout lapsed", "stranded account locked",
-		"stranded device locked out", "known device counted on the account", "refused at the threshold, outcome pending",
-		"stranded account locked soon after a refusal", "signed in on the device's allowance while locked_temporarily"}
+		"locked_temporarily lapsed", "frozen lapsed", "device locked out", "device lockout lapsed",
+		"account over its threshold locked by rule", "device over its allowance locked out by rule",
+		"known device counted on the account", "signed in on the device's allowance while locked_temporarily"}
 	allReached := func() bool {
 		for _, rule := range rules {
 			if reached[rule] == 0 {
@@ -394,7 +373,7 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 			rctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			if hangs {
-				rctx = context.WithValue(rctx, hangUpKey{}, cancel)
+				rctx = context.WithValue(rctx, modelHangUpKey{}, cancel)
 			}
 			return e.svc.SignIn(rctx, req)
 		}
@@ -414,11 +393,8 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 					fmt.Sprintf(format, args...), strings.Join(history, "\n  "))
 			}
 			r, lostKnown := rng.IntN(100), rng.IntN(2) == 0
-			switch active := m.state == account.StateActive; {
-			case active && m.failures == p.threshold-1 && rng.IntN(4) == 0:
+			if m.state == account.StateActive && m.failures == p.threshold-1 && rng.IntN(4) == 0 {
 				r, lostKnown = 99, false // often lose the outcome of the failure that reaches the threshold
-			case active && m.failures >= p.threshold && rng.IntN(4) == 0:
-				r = 75 // an outcome is pending: often go to its deadline
 			}
 			switch {
 			case r < 58: // a password, wrong or right, from either browser
@@ -450,17 +426,10 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 				d := time.Duration(100+rng.IntN(1400)) * time.Millisecond
 				did = "clock +" + d.String()
 				e.clock.Advance(d)
-			case r < 79: // to the end of a lock or of an outcome's deadline, just before it, or past any lock
+			case r < 79: // to the end of a lock, just before it, or past any lock
 				d := p.maxDuration + time.Second
 				jitter := time.Duration(min(rng.IntN(3), 1)) * time.Millisecond
-				pending := m.state == account.StateActive && m.failures >= p.threshold
-				devicePending := m.device.until.IsZero() && m.device.failures >= p.deviceAllowance()
-				switch {
-				case pending && rng.IntN(2) == 0:
-					d = m.lastLetThrough.Add(lockout.OutcomeDeadline).Sub(now) + jitter
-				case devicePending && rng.IntN(2) == 0:
-					d = m.device.lastLetThrough.Add(lockout.OutcomeDeadline).Sub(now) + jitter
-				case !m.until.IsZero() && m.until.After(now) && rng.IntN(3) > 0:
+				if !m.until.IsZero() && m.until.After(now) && rng.IntN(3) > 0 {
 					d = m.until.Sub(now) - jitter
 				}
 				if d < 0 {
@@ -502,10 +471,7 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 				if _, err := e.store.ReserveAttempt(ctx, at); err != nil {
 					fail("reserve: %v", err)
 				}
-				d := lockout.OutcomeDeadline + time.Second
-				if rng.IntN(2) == 0 {
-					d = time.Duration(rng.IntN(1000)) * time.Millisecond
-				}
+				d := time.Duration(rng.IntN(1000)) * time.Millisecond
 				did += ", clock +" + d.String()
 				e.clock.Advance(d)
 			}

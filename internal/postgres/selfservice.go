@@ -24,17 +24,21 @@ func queue(ctx context.Context, tx pgx.Tx, msgs ...account.Message) error {
 func (s *AccountStore) SendCounts(ctx context.Context, accountID, deviceID int64, destination string, since time.Time) (account.SendCounts, error) {
 	var c account.SendCounts
 	var last, lastDest *time.Time
+	// A reset link goes to the account's email address: it counts as sent to that destination too.
 	err := s.db.conn(ctx).QueryRow(ctx, `WITH pool AS (
 			SELECT created_at, destination FROM codes
-			WHERE account_id = $1 AND device_id IS NOT DISTINCT FROM NULLIF($2::bigint, 0))
+			WHERE account_id = $1 AND device_id IS NOT DISTINCT FROM NULLIF($2::bigint, 0)),
+		links AS (
+			SELECT r.created_at, a.email AS destination FROM reset_tokens r JOIN accounts a ON a.id = r.account_id
+			WHERE r.account_id = $1 AND $2 = 0)
 		SELECT
-		(SELECT max(t) FROM (SELECT max(created_at) AS t FROM pool
-		                     UNION ALL SELECT max(created_at) FROM reset_tokens WHERE account_id = $1 AND $2 = 0) x),
-		(SELECT max(created_at) FROM pool WHERE destination = $3),
-		(SELECT count(*) FROM pool WHERE created_at > $4)
-		  + (SELECT count(*) FROM reset_tokens WHERE account_id = $1 AND $2 = 0 AND created_at > $4),
+		(SELECT max(t) FROM (SELECT max(created_at) AS t FROM pool UNION ALL SELECT max(created_at) FROM links) x),
+		(SELECT max(t) FROM (SELECT max(created_at) AS t FROM pool WHERE destination = $3
+		                     UNION ALL SELECT max(created_at) FROM links WHERE destination = $3) y),
+		(SELECT count(*) FROM pool WHERE created_at > $4) + (SELECT count(*) FROM links WHERE created_at > $4),
 		(SELECT count(*) FROM codes WHERE destination = $3 AND created_at > $4
-		   AND ($2 = 0 OR device_id IS NOT DISTINCT FROM NULLIF($2::bigint, 0)))`,
+		   AND ($2 = 0 OR device_id IS NOT DISTINCT FROM NULLIF($2::bigint, 0)))
+		  + (SELECT count(*) FROM links WHERE destination = $3 AND created_at > $4)`,
 		accountID, deviceID, destination, since).Scan(&last, &lastDest, &c.ToAccount, &c.ToDestination)
 	if last != nil {
 		c.LastToAccount = *last
