@@ -1,0 +1,59 @@
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/unlockd/unlockd/"
+
+// allowed is the import table of docs/ARCHITECTURE.md: the project packages each may import.
+var allowed = map[string][]string{
+	"internal/lockout":  {},
+	"internal/secret":   {},
+	"internal/audit":    {},
+	"internal/i18n":     {},
+	"internal/config":   {},
+	"internal/account":  {"internal/lockout", "internal/audit"},
+	"internal/notify":   {"internal/account", "web"},
+	"internal/postgres": {"internal/account", "internal/lockout", "internal/audit", "internal/notify", "internal/secret", "migrations"},
+	"internal/server":   {"internal/account", "internal/audit", "internal/config", "internal/i18n", "internal/secret", "web"},
+}
+
+// Imports point inward: the domain knows no storage or HTTP, the server no storage.
+func TestImportsPointInward(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], module)
+		may, ruled := allowed[pkg]
+		if !ruled {
+			continue
+		}
+		seen++
+		for _, imp := range fields[1:] {
+			if !strings.HasPrefix(imp, module) {
+				if pkg == "internal/account" && (imp == "net/http" || strings.HasPrefix(imp, "github.com/jackc/")) {
+					t.Errorf("%s imports %s: the domain knows no HTTP and no database driver", pkg, imp)
+				}
+				continue
+			}
+			imp = strings.TrimPrefix(imp, module)
+			ok := false
+			for _, m := range may {
+				ok = ok || m == imp
+			}
+			if !ok {
+				t.Errorf("%s imports %s, which docs/ARCHITECTURE.md does not allow", pkg, imp)
+			}
+		}
+	}
+	if seen != len(allowed) {
+		t.Fatalf("found %d of the %d packages the table rules", seen, len(allowed))
+	}
+}
