@@ -51,7 +51,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{url: pgtest.NewDatabase(t, postgres.MigrateURL), clock: &testClock{now: time.Now().UTC()}, logs: &lockedBuffer{}}
+	f := &fixture{url: pgtest.NewDatabase(t, pgtest.Migrate), clock: &testClock{now: time.Now().UTC()}, logs: &lockedBuffer{}}
 	f.db = f.open(t)
 	var err error
 	if f.tmpl, err = notify.LoadTemplates(); err != nil {
