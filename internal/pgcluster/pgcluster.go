@@ -196,19 +196,6 @@ func (c *Cluster) EnsureDatabase(ctx context.Context, name string) error {
 	return c.CreateDatabase(ctx, name, "")
 }
 
-// DropDatabase drops database name, disconnecting whoever still uses it.
-func (c *Cluster) DropDatabase(ctx context.Context, name string) error {
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", name, err)
-	}
-	return nil
-}
-
 func (c *Cluster) run(ctx context.Context, tool string, args ...string) ([]byte, error) {
 	path := filepath.Join(c.bin, tool)
 	var cmd *exec.Cmd

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/unlockd/unlockd/internal/pgcluster"
 	"github.com/unlockd/unlockd/internal/postgres"
 )
@@ -109,7 +110,12 @@ func NewDatabase(tb testing.TB, setup func(ctx context.Context, url string) erro
 	}
 	tb.Cleanup(func() {
 		// Best effort: the whole cluster goes when the package's tests end.
-		_ = c.DropDatabase(context.Background(), name)
+		conn, err := pgx.Connect(context.Background(), c.URL("postgres"))
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 	})
 	return c.URL(name)
 }
