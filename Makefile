@@ -20,6 +20,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/unlockd
 
 test: prereqs-test
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; exit 1; }
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd internal web migrations)" || { echo "gofmt needed:"; gofmt -l cmd internal web migrations; exit 1; }
 	UNLOCKD_AXE_JS=$(CURDIR)/$(DATA)/axe/node_modules/axe-core/axe.min.js \
@@ -33,6 +34,7 @@ bench: prereqs-run
 
 
 check:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; exit 1; }
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd internal web migrations)" || { gofmt -l cmd internal web migrations; exit 1; }
 

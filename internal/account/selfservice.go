@@ -337,37 +337,64 @@ func (s *Service) ResetAccount(ctx context.Context, token string) (*Account, err
 // PasswordProblem says why a new password was refused, as a message id the pages translate, with
 // the number it is about.
 type PasswordProblem struct {
-	ID  string // password_too_short, password_too_long, password_mismatch, password_weak, password_context
+	ID  string // one of the Password* message ids below
 	Min int
 }
 
 func (p *PasswordProblem) Error() string { return "password refused: " + p.ID }
 
+// The message ids of a refused password. A weak one names its reason where the Strength function gave
+// one (WeakPasswordMessages), else PasswordWeak.
+const (
+	PasswordTooShort = "password_too_short"
+	PasswordTooLong  = "password_too_long"
+	PasswordMismatch = "password_mismatch"
+	PasswordWeak     = "password_weak"
+	PasswordContext  = "password_context" // contains the person's own name, username, email or phone
+)
+
+// WeakPasswordMessages turns the reason the Strength function gives for a guessable password into the
+// message id that tells the person what to change.
+var WeakPasswordMessages = map[string]string{
+	"common_password": "password_weak_common",
+	"word":            "password_weak_word",
+	"name":            "password_weak_name",
+	"personal":        PasswordContext,
+	"repeat":          "password_weak_repeat",
+	"sequence":        "password_weak_sequence",
+	"keyboard":        "password_weak_keyboard",
+	"date":            "password_weak_date",
+}
+
 // CheckNewPassword applies the rules for a password a person chooses (SECURITY.md 16): length in
-// code points, at most 256, no composition rules; common passwords and words from the person's own
-// context refused.
+// code points, at most 256, no composition rules; common passwords, patterns and words from the
+// person's own context refused, saying which.
 func (s *Service) CheckNewPassword(a *Account, password, confirm string, minLen int) error {
 	n := utf8.RuneCountInString(password)
 	switch {
 	case !utf8.ValidString(password):
-		return &PasswordProblem{ID: "password_weak"}
+		return &PasswordProblem{ID: PasswordWeak}
 	case n < minLen:
-		return &PasswordProblem{ID: "password_too_short", Min: minLen}
+		return &PasswordProblem{ID: PasswordTooShort, Min: minLen}
 	case n > MaxPasswordLength:
-		return &PasswordProblem{ID: "password_too_long", Min: MaxPasswordLength}
+		return &PasswordProblem{ID: PasswordTooLong, Min: MaxPasswordLength}
 	case password != confirm:
-		return &PasswordProblem{ID: "password_mismatch"}
+		return &PasswordProblem{ID: PasswordMismatch}
 	}
 	context := []string{"unlockd", a.Username, a.Email, strings.Split(a.Email, "@")[0], a.DisplayName, a.Phone}
 	lower := strings.ToLower(password)
 	for _, w := range context {
 		if w = strings.ToLower(strings.TrimSpace(w)); utf8.RuneCountInString(w) >= 4 && strings.Contains(lower, w) {
-			return &PasswordProblem{ID: "password_context"}
+			return &PasswordProblem{ID: PasswordContext}
 		}
 	}
 	if s.opts.Strength != nil {
-		if score, _ := s.opts.Strength(password, context); score < 3 {
-			return &PasswordProblem{ID: "password_weak"}
+		if score, reason := s.opts.Strength(password, context); score < 3 {
+			id, ok := WeakPasswordMessages[reason]
+			if !ok {
+				id = PasswordWeak
+			}
+			return &PasswordProblem{ID: id}
 		}
 	}
 	return nil

@@ -79,8 +79,8 @@ type Options struct {
 	NewCode   func(digits int) (string, error) // uniform random digits
 	NewToken  func() (string, error)           // 32 random bytes, URL-safe
 	HashToken func(token string) []byte        // SHA-256 for storage
-	// Strength scores a password from 0 to 4 (zxcvbn) given words from the user's context, with a
-	// short reason when it is weak.
+	// Strength scores a password from 0 to 4 (zxcvbn) given words from the user's context and, when
+	// it is weak, says why with a key of WeakPasswordMessages ("" when nothing stands out).
 	Strength func(password string, context []string) (score int, reason string)
 	// ValidHash checks an imported password hash (argon2id PHC or bcrypt).
 	ValidHash func(encoded string) error

@@ -13,7 +13,6 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/pgtest"
-	"github.com/unlockd/unlockd/internal/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -26,7 +25,7 @@ type cliEnv struct {
 func newCLIEnv(t *testing.T) *cliEnv {
 	t.Helper()
 	return &cliEnv{t: t, env: map[string]string{
-		"UNLOCKD_DATABASE_URL": pgtest.NewDatabase(t, postgres.MigrateURL),
+		"UNLOCKD_DATABASE_URL": pgtest.NewDatabase(t, pgtest.Migrate),
 		"UNLOCKD_SECRET_KEY":   strings.Repeat("k", 32),
 		"UNLOCKD_LOG_LEVEL":    "warn",
 	}}

@@ -2,19 +2,17 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/config"
-	"github.com/unlockd/unlockd/internal/mailpit"
-	"github.com/unlockd/unlockd/internal/pgtest"
+	"github.com/unlockd/unlockd/internal/mailcatcher"
+	"github.com/unlockd/unlockd/internal/pgcluster"
 )
 
 // Development stack addresses.
@@ -33,7 +31,7 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 	}
 	env := map[string]string{"UNLOCKD_DEV": "1"}
 	if getenv("UNLOCKD_DATABASE_URL") == "" && getenv("DATABASE_URL") == "" {
-		cluster, err := pgtest.New(filepath.Join(devDataDir, "pg"), 0)
+		cluster, err := pgcluster.New(filepath.Join(devDataDir, "pg"), 0)
 		if err != nil {
 			return err
 		}
@@ -54,7 +52,7 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 	}
 	mailWeb := ""
 	if getenv("UNLOCKD_SMTP_URL") == "" {
-		stop, err := startMailpit(ctx, stdio)
+		stop, err := startMailpit(stdio)
 		if err != nil {
 			return err
 		}
@@ -88,9 +86,10 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 	})
 }
 
-// startMailpit runs mailpit as the development mail catcher, storing mail under .data/.
-func startMailpit(ctx context.Context, stdio IO) (stop func(), err error) {
-	bin, err := mailpit.Find() // make run installs it
+// startMailpit runs mailpit as the development mail catcher, storing mail under .data/. A mail
+// catcher already listening there (another `unlockd dev`) is used as it is.
+func startMailpit(stdio IO) (stop func(), err error) {
+	bin, err := mailcatcher.Find() // make run installs it
 	if err != nil {
 		return nil, err
 	}
@@ -102,35 +101,12 @@ func startMailpit(ctx context.Context, stdio IO) (stop func(), err error) {
 	if err := os.MkdirAll(devDataDir, 0o755); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--smtp", devMailSMTP, "--listen", devMailWeb, "--disable-version-check",
-		"--database", filepath.Join(devDataDir, "mailpit.db"), "--quiet")
-	cmd.Stdout, cmd.Stderr = stdio.Err, stdio.Err
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start mailpit: %w", err)
+	p, err := mailcatcher.Start(bin, mailcatcher.Options{SMTPAddr: devMailSMTP, WebAddr: devMailWeb,
+		Database: filepath.Join(devDataDir, "mailpit.db"), Args: []string{"--quiet"}, Output: stdio.Err})
+	if err != nil {
+		return nil, err
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", devMailSMTP, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			return nil, errors.New("mailpit did not start listening on " + devMailSMTP)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}, nil
+	return p.Stop, nil
 }
 
 // demoAccount is one account of the demo seed.

@@ -267,7 +267,7 @@ func TestAccessibility(t *testing.T) {
 			})
 			page("new password refused", "", 0, func(t *testing.T) {
 				p.chooseNewPassword(t, "password1234567890", "password1234567890")
-				p.wantNotice(t, "error", msg(t, lang.tag, "password_weak"))
+				p.wantNotice(t, "error", msg(t, lang.tag, "password_weak_common"))
 			})
 			page("invalid reset link", "/reset/no-such-token", http.StatusNotFound, func(t *testing.T) {
 				p.wantNotice(t, "error", msg(t, lang.tag, "reset_invalid"))

@@ -205,12 +205,9 @@ func subject(t *testing.T, lang, template string, data map[string]string) string
 	if d == nil {
 		d = map[string]string{}
 	}
-	placeholders := map[string]string{"Code": "000000", "Link": "http://example.invalid/", "Reference": "UR-0000-0000",
-		"Outcome": "approved", "Count": "1"}
-	required, _ := notify.TemplateKeys(template)
-	for _, k := range required {
+	for k, v := range requiredPlaceholders[template] {
 		if d[k] == "" {
-			d[k] = placeholders[k]
+			d[k] = v
 		}
 	}
 	subj, _, _, err := mailTemplates.t.Render(notify.Message{Channel: notify.ChannelEmail, To: "someone@example.com",
@@ -219,6 +216,16 @@ func subject(t *testing.T, lang, template string, data map[string]string) string
 		t.Fatalf("rendering the subject of %s (%s): %v", template, lang, err)
 	}
 	return subj
+}
+
+// requiredPlaceholders fills the values a template cannot be rendered without (Render
+// refuses a message that lacks one, so a template that comes to need another fails loudly here).
+var requiredPlaceholders = map[string]map[string]string{
+	notify.TemplateCode:            {"Code": "000000"},
+	notify.TemplateResetLink:       {"Link": "http://example.invalid/"},
+	notify.TemplateRequestReceived: {"Reference": "UR-0000-0000"},
+	notify.TemplateRequestHandled:  {"Reference": "UR-0000-0000", "Outcome": "approved"},
+	notify.TemplateStaffAlert:      {"Count": "1"},
 }
 
 // codeLength is the policy's code.length, which the tests leave at its default.

@@ -473,7 +473,7 @@ func TestPasswordResetByLink(t *testing.T) {
 	if got := p.path(t); got != path {
 		t.Fatalf("after a weak password: at %s, want the reset page", got)
 	}
-	p.wantNotice(t, "error", msg(t, "en", "password_weak"))
+	p.wantNotice(t, "error", msg(t, "en", "password_weak_common"))
 	p.wantErrorOn(t, "password")
 
 	p.chooseNewPassword(t, newPassword, newPassword)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/unlockd/unlockd/internal/mailpit"
 	"github.com/unlockd/unlockd/internal/pgtest"
-	"github.com/unlockd/unlockd/internal/postgres"
 )
 
 func TestMain(m *testing.M) {
@@ -156,7 +155,7 @@ func startServerOn(t *testing.T, dbURL string) *testServer {
 func startServerWith(t *testing.T, o serverOptions) *testServer {
 	t.Helper()
 	if o.DatabaseURL == "" {
-		o.DatabaseURL = pgtest.NewDatabase(t, postgres.MigrateURL)
+		o.DatabaseURL = pgtest.NewDatabase(t, pgtest.Migrate)
 	}
 	dbURL := o.DatabaseURL
 	bin := binary(t)

@@ -76,19 +76,6 @@ func diff(a, b map[string]bool) []string {
 	return out
 }
 
-// Has reports whether id exists (in every language: Load checked they agree).
-func (b *Bundle) Has(id string) bool { return b.ids["en"][id] }
-
-// IDs lists every message id.
-func (b *Bundle) IDs() []string {
-	var out []string
-	for id := range b.ids["en"] {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Localizer returns the localizer of a supported language (English for anything else).
 func (b *Bundle) Localizer(lang string) *Localizer {
 	if l, ok := b.locs[lang]; ok {

@@ -35,6 +35,17 @@ func TestTemplatesUseOnlyKnownMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A refused password's reason is a message id chosen at run time: every one it can be.
+	problems := []string{account.PasswordTooShort, account.PasswordTooLong, account.PasswordMismatch,
+		account.PasswordWeak, account.PasswordContext}
+	for _, id := range account.WeakPasswordMessages {
+		problems = append(problems, id)
+	}
+	for _, id := range problems {
+		if !b.Has(id) {
+			t.Errorf("no message %q for a refused password", id)
+		}
+	}
 	for _, s := range account.States {
 		for _, id := range []string{"state_" + string(s), "state_" + string(s) + "_meaning", "sign_in_access_" + account.SignInAccess(s)} {
 			if !b.Has(id) {

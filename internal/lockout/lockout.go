@@ -111,12 +111,6 @@ func CountRecent(p Policy, starts []time.Time, now time.Time) int {
 	return n
 }
 
-// IsLockExpired reports whether a temporary lock until `until` has lifted by
-// itself at now. The lock covers [start, until), so now == until is free.
-func IsLockExpired(until, now time.Time) bool {
-	return !now.Before(until)
-}
-
 // DeviceThreshold is a known device's own allowance of consecutive failures:
 // Threshold/2, at least 3, never above Threshold.
 //

@@ -103,9 +103,6 @@ func TestEscalation(t *testing.T) {
 		if d.Outcome == LockTemporarily {
 			starts = append(starts, now)
 			now = d.Until
-			if !IsLockExpired(d.Until, now) {
-				t.Fatalf("lock %d: not expired at its own Until", i)
-			}
 		}
 	}
 
@@ -207,26 +204,6 @@ func TestCountRecent(t *testing.T) {
 				t.Fatalf("CountRecent = %d, want %d", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestIsLockExpired(t *testing.T) {
-	tests := []struct {
-		name string
-		now  time.Time
-		want bool
-	}{
-		{"before until", t0.Add(-time.Nanosecond), false},
-		{"at until", t0, true},
-		{"after until", t0.Add(time.Nanosecond), true},
-	}
-	for _, tt := range tests {
-		if got := IsLockExpired(t0, tt.now); got != tt.want {
-			t.Errorf("%s: IsLockExpired = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-	if !IsLockExpired(time.Time{}, t0) {
-		t.Error("zero until should count as expired")
 	}
 }
 

@@ -1,10 +1,10 @@
-// Package mailpit runs mailpit, a real SMTP server with an HTTP API onto what it received, for tests:
-// each Start gets its own process on free ports with its own database, stopped when the test ends.
-// A missing mailpit binary skips the test, or fails it when CI=true (pgtest.Prerequisite).
+// Package mailpit gives tests a mailpit of their own (see mailcatcher): each Start gets its own
+// process on free ports with its own database, stopped when the test ends, and the messages it
+// received through mailpit's API. A missing mailpit binary skips the test, or fails it when CI=true
+// (pgtest.Prerequisite). Only tests may import it: it imports testing.
 package mailpit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,32 +12,23 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/unlockd/unlockd/internal/mailcatcher"
 	"github.com/unlockd/unlockd/internal/pgtest"
 )
 
-// Version is the mailpit release `make` installs: go install github.com/axllent/mailpit@Version.
-const Version = "v1.27.11"
-
 // Server is one running mailpit.
 type Server struct {
-	bin      string
-	args     []string
-	smtpAddr string
-	httpAddr string
-	dir      string
+	bin  string
+	opts mailcatcher.Options
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	logs *syncBuffer
+	proc *mailcatcher.Process // nil while stopped
 }
 
 // Options adjust a server. Args are extra mailpit flags, such as --smtp-tls-cert FILE or
@@ -46,59 +37,26 @@ type Options struct {
 	Args []string
 }
 
-// Find returns the path of the mailpit binary: on PATH, else in GOBIN, GOPATH/bin or ~/go/bin.
-func Find() (string, error) {
-	if p, err := exec.LookPath("mailpit"); err == nil {
-		return p, nil
-	}
-	var dirs []string
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		dirs = append(dirs, gobin)
-	}
-	if gopath := os.Getenv("GOPATH"); gopath != "" {
-		for _, p := range filepath.SplitList(gopath) {
-			dirs = append(dirs, filepath.Join(p, "bin"))
-		}
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, p := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			dirs = append(dirs, filepath.Join(p, "bin"))
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, "go", "bin"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "mailpit")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	return "", errors.New("mailpit not found: install it with 'go install github.com/axllent/mailpit@" + Version + "'")
-}
-
 // Start runs a mailpit for this test and stops it when the test ends.
 func Start(tb testing.TB) *Server { tb.Helper(); return StartWith(tb, Options{}) }
 
 // StartWith is Start with options.
 func StartWith(tb testing.TB, o Options) *Server {
 	tb.Helper()
-	bin, err := Find()
+	bin, err := mailcatcher.Find()
 	pgtest.Prerequisite(tb, err)
-	s := &Server{bin: bin, dir: tb.TempDir()}
+	s := &Server{bin: bin}
+	dir := tb.TempDir()
 	var lastErr error
 	for range 3 { // a free port can be taken between finding and binding it
 		smtpAddr, err1 := freeAddr()
-		httpAddr, err2 := freeAddr()
+		webAddr, err2 := freeAddr()
 		if err := errors.Join(err1, err2); err != nil {
 			tb.Fatalf("mailpit: %v", err)
 		}
-		s.smtpAddr, s.httpAddr = smtpAddr, httpAddr
-		s.args = append([]string{
-			"--smtp", smtpAddr, "--listen", httpAddr,
-			"--database", filepath.Join(s.dir, "mailpit.db"),
-			"--disable-version-check", "--smtp-disable-rdns", "--max", "5000",
-		}, o.Args...)
+		s.opts = mailcatcher.Options{SMTPAddr: smtpAddr, WebAddr: webAddr,
+			Database: filepath.Join(dir, "mailpit.db"),
+			Args:     append([]string{"--smtp-disable-rdns", "--max", "5000"}, o.Args...)}
 		if lastErr = s.start(); lastErr == nil {
 			break
 		}
@@ -122,49 +80,15 @@ func freeAddr() (string, error) {
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return errors.New("already running")
 	}
-	logs := &syncBuffer{}
-	cmd := exec.Command(s.bin, s.args...)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-done:
-			return fmt.Errorf("exited at start: %s", logs.String())
-		default:
-		}
-		if s.ready() {
-			s.cmd, s.done, s.logs = cmd, done, logs
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("not ready within 15s: %s", logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (s *Server) ready() bool {
-	c, err := net.DialTimeout("tcp", s.smtpAddr, 200*time.Millisecond)
+	p, err := mailcatcher.Start(s.bin, s.opts)
 	if err != nil {
-		return false
+		return err
 	}
-	c.Close()
-	resp, err := http.Get("http://" + s.httpAddr + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	s.proc = p
+	return nil
 }
 
 // Stop stops mailpit, as an outage would; Restart brings it back on the same ports with the same
@@ -172,17 +96,11 @@ func (s *Server) ready() bool {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
+	s.proc.Stop()
+	s.proc = nil
 }
 
 // Restart starts a stopped server again on the same addresses.
@@ -199,25 +117,15 @@ func (s *Server) Restart(tb testing.TB) {
 }
 
 // SMTPAddr is host:port of the SMTP server.
-func (s *Server) SMTPAddr() string { return s.smtpAddr }
+func (s *Server) SMTPAddr() string { return s.opts.SMTPAddr }
 
 // SMTPURL is the UNLOCKD_SMTP_URL of the server, plain SMTP.
 func (s *Server) SMTPURL() *url.URL {
-	return &url.URL{Scheme: "smtp", Host: s.smtpAddr, RawQuery: "tls=none"}
+	return &url.URL{Scheme: "smtp", Host: s.opts.SMTPAddr, RawQuery: "tls=none"}
 }
 
 // WebURL is the address of the web inbox and API.
-func (s *Server) WebURL() string { return "http://" + s.httpAddr }
-
-// Logs returns what mailpit printed.
-func (s *Server) Logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.logs == nil {
-		return ""
-	}
-	return s.logs.String()
-}
+func (s *Server) WebURL() string { return "http://" + s.opts.WebAddr }
 
 // Address is a mail address as mailpit reports it.
 type Address struct {
@@ -368,22 +276,4 @@ func (s *Server) get(path string, v any) error {
 		return fmt.Errorf("GET %s: %w", path, err)
 	}
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's two output streams.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -34,7 +34,7 @@ const (
 // Languages lists the languages every template exists in.
 var Languages = []string{LangEnglish, LangChinese}
 
-// Template names, and the data keys each takes (see also TemplateKeys):
+// Template names, and the data keys each takes (templateSpecs holds the same):
 //
 //	code              Code (required, digits), Name, Purpose (signin|unlock|status|verify), Minutes
 //	reset_link        Link (required, http(s) URL), Name, Minutes
@@ -91,12 +91,6 @@ func TemplateNames() []string {
 	}
 	slices.Sort(names)
 	return names
-}
-
-// TemplateKeys returns the data keys a template takes: required first, then optional.
-func TemplateKeys(name string) (required, optional []string) {
-	s := templateSpecs[name]
-	return slices.Clone(s.required), slices.Clone(s.optional)
 }
 
 // Values some keys are limited to. Purpose, Method and Change outside their lists still render

@@ -36,13 +36,6 @@ type smtpOptions struct {
 	timeout   time.Duration
 }
 
-// WithTLSConfig replaces the TLS configuration (by default: the system's roots, the URL's host as the
-// server name, TLS 1.2 or newer). Tests use it to trust their own certificate.
-func WithTLSConfig(c *tls.Config) SMTPOption { return func(o *smtpOptions) { o.tlsConfig = c } }
-
-// WithSMTPTimeout replaces SMTPTimeout.
-func WithSMTPTimeout(d time.Duration) SMTPOption { return func(o *smtpOptions) { o.timeout = d } }
-
 // NewSMTPMailer prepares a mailer for u, which has the form of UNLOCKD_SMTP_URL:
 // smtp://[user:pass@]host:port[?tls=none|starttls|tls].
 //

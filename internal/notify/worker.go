@@ -67,29 +67,6 @@ type Worker struct {
 // WorkerOption adjusts a Worker.
 type WorkerOption func(*Worker)
 
-// WithClock sets the clock that retry times are computed from (tests move it forward).
-func WithClock(now func() time.Time) WorkerOption { return func(w *Worker) { w.now = now } }
-
-// WithPollInterval sets how long Run waits when the queue had nothing more to do.
-func WithPollInterval(d time.Duration) WorkerOption { return func(w *Worker) { w.poll = d } }
-
-// WithBatchSize sets how many messages one claim takes.
-func WithBatchSize(n int) WorkerOption { return func(w *Worker) { w.batch = n } }
-
-// WithConcurrency sets how many messages of a batch are sent at once.
-func WithConcurrency(n int) WorkerOption { return func(w *Worker) { w.concurrency = n } }
-
-// WithSendTimeout bounds the sending of one message.
-func WithSendTimeout(d time.Duration) WorkerOption { return func(w *Worker) { w.sendTimeout = d } }
-
-// WithMaxAttempts sets after how many failed attempts a message is given up (marked dead).
-func WithMaxAttempts(n int) WorkerOption { return func(w *Worker) { w.maxAttempts = n } }
-
-// WithBackoff sets the wait after the first failure, doubled after each further one up to max.
-func WithBackoff(first, max time.Duration) WorkerOption {
-	return func(w *Worker) { w.minBackoff, w.maxBackoff = first, max }
-}
-
 // WithMetrics sets a function told the outcome of every delivery attempt: channel is email or sms,
 // result is sent, retry or dead. It must be quick and safe for concurrent use.
 func WithMetrics(fn func(channel, result string)) WorkerOption {
@@ -124,10 +101,7 @@ func NewWorker(queue OutboxQueue, tmpl *Templates, mail Mailer, sms SMSSender, l
 		opt(w)
 	}
 	w.batch = max(w.batch, 1)
-	w.concurrency = max(w.concurrency, 1)
 	w.maxAttempts = max(w.maxAttempts, 1)
-	w.minBackoff = max(w.minBackoff, time.Millisecond)
-	w.maxBackoff = max(w.maxBackoff, w.minBackoff)
 	return w
 }
 
@@ -173,13 +147,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-}
-
-// RunOnce claims one batch and delivers it. It returns how many messages were delivered and an
-// error when the claim or any delivery failed; failed messages are already rescheduled.
-func (w *Worker) RunOnce(ctx context.Context) (delivered int, err error) {
-	_, delivered, err = w.runBatch(ctx)
-	return delivered, err
 }
 
 func (w *Worker) runBatch(ctx context.Context) (claimed, delivered int, err error) {

@@ -1,3 +1,6 @@
+// Package pgtest gives tests real PostgreSQL: one throwaway cluster per test package (see
+// pgcluster), a database per test made from a migrated template, and the rule that a missing
+// prerequisite skips a test locally but fails it in CI. Only tests may import it: it imports testing.
 package pgtest
 
 import (
@@ -14,11 +17,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/unlockd/unlockd/internal/pgcluster"
+	"github.com/unlockd/unlockd/internal/postgres"
 )
 
 var shared struct {
 	once     sync.Once
-	cluster  *Cluster
+	cluster  *pgcluster.Cluster
 	err      error
 	tmplOnce sync.Once
 	tmplErr  error
@@ -52,8 +57,8 @@ func Prerequisite(tb testing.TB, err error) {
 	tb.Skipf("prerequisite missing: %v", err)
 }
 
-// Cluster returns this test process's throwaway cluster, starting it on first use.
-func SharedCluster(tb testing.TB) *Cluster {
+// SharedCluster returns this test process's throwaway cluster, starting it on first use.
+func SharedCluster(tb testing.TB) *pgcluster.Cluster {
 	tb.Helper()
 	shared.once.Do(func() {
 		reapStale()
@@ -65,7 +70,7 @@ func SharedCluster(tb testing.TB) *Cluster {
 		// Remember who owns the cluster, so that a later run can remove it if this process is
 		// killed before Main's cleanup (go test -timeout does that).
 		_ = os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
-		c, err := New(dir, 0)
+		c, err := pgcluster.New(dir, 0)
 		if err != nil {
 			shared.err = err
 			_ = os.RemoveAll(dir)
@@ -91,7 +96,7 @@ func NewDatabase(tb testing.TB, setup func(ctx context.Context, url string) erro
 	c := SharedCluster(tb)
 	ctx := context.Background()
 	shared.tmplOnce.Do(func() {
-		shared.tmplErr = createDB(ctx, c, "unlockd_template", "")
+		shared.tmplErr = c.CreateDatabase(ctx, "unlockd_template", "")
 		if shared.tmplErr == nil && setup != nil {
 			shared.tmplErr = setup(ctx, c.URL("unlockd_template"))
 		}
@@ -100,10 +105,11 @@ func NewDatabase(tb testing.TB, setup func(ctx context.Context, url string) erro
 		tb.Fatalf("pgtest: preparing template database: %v", shared.tmplErr)
 	}
 	name := fmt.Sprintf("t%d_%d_%s", os.Getpid(), shared.seq.Add(1), sanitize(tb.Name()))
-	if err := createDB(ctx, c, name, "unlockd_template"); err != nil {
+	if err := c.CreateDatabase(ctx, name, "unlockd_template"); err != nil {
 		tb.Fatalf("pgtest: %v", err)
 	}
 	tb.Cleanup(func() {
+		// Best effort: the whole cluster goes when the package's tests end.
 		conn, err := pgx.Connect(context.Background(), c.URL("postgres"))
 		if err != nil {
 			return
@@ -114,20 +120,20 @@ func NewDatabase(tb testing.TB, setup func(ctx context.Context, url string) erro
 	return c.URL(name)
 }
 
-func createDB(ctx context.Context, c *Cluster, name, template string) error {
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+// Migrate applies every migration to the database at url: the usual setup for NewDatabase.
+func Migrate(ctx context.Context, url string) error {
+	db, err := postgres.Open(ctx, url, nil)
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
 	}
-	defer conn.Close(ctx)
-	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
-	if template != "" {
-		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	defer db.Close()
+	m, err := postgres.NewMigrator(db, nil)
+	if err != nil {
+		return err
 	}
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
+	defer m.Close()
+	_, err = m.Up(ctx)
+	return err
 }
 
 func sanitize(s string) string {
@@ -145,23 +151,6 @@ func sanitize(s string) string {
 	return b.String()
 }
 
-// EnsureDatabase creates database name unless it exists.
-func (c *Cluster) EnsureDatabase(ctx context.Context, name string) error {
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-		return err
-	}
-	if exists {
-		return nil
-	}
-	return createDB(ctx, c, name, "")
-}
-
 // reapStale stops and removes clusters left behind by test processes that no longer exist.
 func reapStale() {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "unlockd-pg-*"))
@@ -174,9 +163,8 @@ func reapStale() {
 		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil {
 			continue // still running (or unreadable): not ours to touch
 		}
-		if c, err := New(dir, 0); err == nil {
-			c.started = true
-			_ = c.Stop()
+		if c, err := pgcluster.New(dir, 0); err == nil {
+			_ = c.Destroy()
 		}
 		_ = os.RemoveAll(dir)
 	}

@@ -1,6 +1,13 @@
 package postgres
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/notify"
+)
 
 // SetSearchWalk changes how many index entries a search walks before it asks an index, so that
 // tests reach every path with a few accounts.
@@ -20,3 +27,8 @@ var IsBigram = isBigram
 // WithoutSearchSample keeps the store from ever sampling, so that every trigram of a query goes
 // to the index.
 func (s *AccountStore) WithoutSearchSample() { s.trigrams.takenAt = time.Now().Add(1000 * time.Hour) }
+
+// Enqueue queues messages inside the caller's transaction tx, as the stores do with their changes.
+func Enqueue(ctx context.Context, tx pgx.Tx, msgs ...notify.Message) error {
+	return unavailable("outbox enqueue", enqueue(ctx, tx, msgs))
+}

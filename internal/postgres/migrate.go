@@ -90,19 +90,3 @@ func (m *Migrator) Current(ctx context.Context) (bool, error) {
 	}
 	return current >= target, nil
 }
-
-// MigrateURL connects to url and applies all migrations; tests use it to prepare their template.
-func MigrateURL(ctx context.Context, url string) error {
-	db, err := Open(ctx, url, nil)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	m, err := NewMigrator(db, nil)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	_, err = m.Up(ctx)
-	return err
-}

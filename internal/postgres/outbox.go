@@ -12,13 +12,9 @@ import (
 	"github.com/unlockd/unlockd/internal/notify"
 )
 
-// Enqueue queues messages inside tx, so that they are sent if and only if the caller's transaction
+// enqueue queues messages inside tx, so that they are sent if and only if the caller's transaction
 // commits: the change that causes a message and the message are one unit. Messages are checked with
 // notify.Validate first; an invalid one is an error and nothing is queued.
-func Enqueue(ctx context.Context, tx pgx.Tx, msgs ...notify.Message) error {
-	return unavailable("outbox enqueue", enqueue(ctx, tx, msgs))
-}
-
 func enqueue(ctx context.Context, tx pgx.Tx, msgs []notify.Message) error {
 	if len(msgs) == 0 {
 		return nil

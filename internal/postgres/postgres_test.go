@@ -17,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func pgtestURL(tb testing.TB) string { return pgtest.NewDatabase(tb, postgres.MigrateURL) }
+func pgtestURL(tb testing.TB) string { return pgtest.NewDatabase(tb, pgtest.Migrate) }
 
 // mustDB returns a fresh, migrated database for one test.
 func mustDB(t *testing.T) *postgres.DB {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/pgtest"
 	"github.com/unlockd/unlockd/internal/postgres"
 )
 
@@ -196,7 +197,7 @@ func TestSearchInATurkishDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Path = "/search_tr"
-	if err := postgres.MigrateURL(ctx, u.String()); err != nil {
+	if err := pgtest.Migrate(ctx, u.String()); err != nil {
 		t.Fatal(err)
 	}
 	db, err := postgres.Open(ctx, u.String(), nil)

@@ -63,8 +63,7 @@ func MatchTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 	}
 	current := now.Unix() / int64(TOTPPeriod/time.Second)
 	for _, s := range []int64{current - 1, current, current + 1} {
-		want, err := totp.GenerateCodeCustom(secret, time.Unix(s*int64(TOTPPeriod/time.Second), 0),
-			totp.ValidateOpts{Period: uint(TOTPPeriod / time.Second), Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		want, err := TOTPCode(secret, time.Unix(s*int64(TOTPPeriod/time.Second), 0))
 		if err != nil {
 			return 0, false
 		}
@@ -75,7 +74,7 @@ func MatchTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 	return 0, false
 }
 
-// TOTPCode computes the code of a secret at a time (for tests and tools).
+// TOTPCode computes the code of a secret at a time: what an authenticator app shows then.
 func TOTPCode(secret string, at time.Time) (string, error) {
 	return totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: uint(TOTPPeriod / time.Second),
 		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})

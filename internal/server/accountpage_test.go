@@ -64,6 +64,10 @@ func TestChangePasswordNeedsTheCurrentOneAndEndsOtherSessions(t *testing.T) {
 	if res := h.post(c, "/account/password", url.Values{"current_password": {goodPassword}, "password": {"alice2026alice"}, "password_confirm": {"alice2026alice"}}); !strings.Contains(res.body, `class="notice error"`) {
 		t.Fatal("a weak password was accepted")
 	}
+	// A guessable password is refused with the reason.
+	if res := h.post(c, "/account/password", url.Values{"current_password": {goodPassword}, "password": {"zxcvbnmasdfghjkl"}, "password_confirm": {"zxcvbnmasdfghjkl"}}); !strings.Contains(res.body, "one of the most common passwords") {
+		t.Fatal("a common password was refused without its reason")
+	}
 	res := h.post(c, "/account/password", url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}})
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("change: %d\n%s", res.status, res.body)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/go-chi/chi/v5"
 )
 
 // RenderErrorForTest and APIFailForTest are the two writers that answer by the error table.
@@ -53,3 +55,6 @@ func DomainErrorCodes(tb testing.TB) []string {
 	}
 	return codes
 }
+
+// Routes lists every route, for tests that hold the routes and their documentation together.
+func (s *Server) Routes() chi.Routes { return s.router }

@@ -59,7 +59,7 @@ func withEnv(k, v string) harnessOption { return func(o *harnessOptions) { o.env
 // newHarness runs the real server on a real listener over a fresh database.
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
-	return newHarnessOn(t, pgtest.NewDatabase(t, postgres.MigrateURL), opts...)
+	return newHarnessOn(t, pgtest.NewDatabase(t, pgtest.Migrate), opts...)
 }
 
 // newHarnessOn runs another server over an existing database, as a second process would.

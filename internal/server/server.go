@@ -49,9 +49,6 @@ type Server struct {
 	maint    *maintenanceCache
 }
 
-// Routes lists every route, for tests that hold the routes and their documentation together.
-func (s *Server) Routes() chi.Routes { return s.router }
-
 // Session lifetimes (SECURITY.md 17): users 30 min idle / 12 h absolute; staff 15 min / 8 h.
 const (
 	userIdleTimeout      = 30 * time.Minute

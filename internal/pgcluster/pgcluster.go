@@ -1,7 +1,8 @@
-// Package pgtest runs throwaway PostgreSQL clusters: one per test package (each test gets its own
-// database in it) and the persistent development cluster of `unlockd dev` under .data/.
+// Package pgcluster runs a PostgreSQL server of its own from a data directory: the persistent
+// development cluster of `unlockd dev` under .data/, and the throwaway clusters that the test helper
+// pgtest starts. It is linked into the production binary, so it must never import testing.
 // When the process runs as root the server runs as the postgres user, because PostgreSQL refuses root.
-package pgtest
+package pgcluster
 
 import (
 	"bytes"
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ErrNoServer means the PostgreSQL server binaries are not installed.
@@ -143,14 +146,54 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
-// Destroy stops the server and removes its directory.
+// Destroy stops the server running from the directory, whoever started it (a cluster left behind by
+// a killed process is destroyed this way), and removes the directory.
 func (c *Cluster) Destroy() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !c.started && c.running(ctx) {
+		c.started = true
+	}
 	if err := c.Stop(); err != nil {
 		// Still try to remove the files; the error says why the server may linger.
 		_ = os.RemoveAll(c.Dir)
 		return err
 	}
 	return os.RemoveAll(c.Dir)
+}
+
+// CreateDatabase creates database name, copied from template unless template is "".
+func (c *Cluster) CreateDatabase(ctx context.Context, name, template string) error {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// EnsureDatabase creates database name unless it exists.
+func (c *Cluster) EnsureDatabase(ctx context.Context, name string) error {
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	return c.CreateDatabase(ctx, name, "")
 }
 
 func (c *Cluster) run(ctx context.Context, tool string, args ...string) ([]byte, error) {
