@@ -128,12 +128,28 @@ func (l *Localizer) T(id string, kv ...any) string {
 			data[fmt.Sprint(kv[i])] = kv[i+1]
 		}
 	}
-	s, err := l.l.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	return l.Message(id, data)
+}
+
+// Message translates id filled with data; a "Count" in data picks the plural form ("one" or
+// "other" in English; Chinese has only "other").
+func (l *Localizer) Message(id string, data map[string]any) string {
+	if !l.known[id] {
+		return id
+	}
+	cfg := &goi18n.LocalizeConfig{MessageID: id, TemplateData: data}
+	if n, ok := data["Count"]; ok {
+		cfg.PluralCount = n
+	}
+	s, err := l.l.Localize(cfg)
 	if err != nil {
 		return id
 	}
 	return s
 }
+
+// Has reports whether id has a message in this language.
+func (l *Localizer) Has(id string) bool { return l.known[id] }
 
 // Time formats a moment for people in this language, in UTC with the zone shown.
 func (l *Localizer) Time(t time.Time) string {
@@ -142,6 +158,15 @@ func (l *Localizer) Time(t time.Time) string {
 		return t.Format("2006年1月2日 15:04 MST")
 	}
 	return t.Format("2 Jan 2006, 15:04 MST")
+}
+
+// Sentences joins whole sentences as this language writes them: Chinese runs them together after
+// its full stops, English puts a space between.
+func (l *Localizer) Sentences(s []string) string {
+	if l.Lang == "zh-CN" {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s, " ")
 }
 
 // Place describes where a sign-in came from as well as an address allows without a location
