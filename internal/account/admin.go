@@ -112,14 +112,14 @@ func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, mes
 		return err
 	}
 	if req.Status != "open" {
-		return Errorf(EINVALID, "request %s is already %s", req.Reference, req.Status)
+		return Fail(EINVALID, "err_request_closed", map[string]any{"Reference": req.Reference}, "request %s is already %s", req.Reference, req.Status)
 	}
 	status := "denied"
 	if approve {
 		status = "approved"
 	}
 	if !approve && message == "" {
-		return Errorf(EINVALID, "say why the request is denied: the requester reads it")
+		return Fail(EINVALID, "err_deny_reason_required", nil, "say why the request is denied: the requester reads it")
 	}
 	now := s.now()
 	// Approving and what it carries out are one unit: a request closed by someone else meanwhile
@@ -151,7 +151,7 @@ func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, mes
 		}
 		ok, err := s.store.CloseRequest(ctx, id, status, message, actor, now, msgs)
 		if err == nil && !ok {
-			return Errorf(EINVALID, "request %s was handled by someone else meanwhile", req.Reference)
+			return Fail(EINVALID, "err_request_handled_meanwhile", map[string]any{"Reference": req.Reference}, "request %s was handled by someone else meanwhile", req.Reference)
 		}
 		return err
 	})

@@ -26,10 +26,10 @@ func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, v
 	case ChannelSMS:
 		value, err = ValidatePhone(value)
 		if err == nil && value == "" {
-			err = Errorf(EINVALID, "phone number is required")
+			err = Fail(EINVALID, "err_phone_required", nil, "phone number is required")
 		}
 	default:
-		err = Errorf(EINVALID, "unknown contact kind")
+		err = Fail(EINVALID, "err_contact_kind", nil, "unknown contact kind")
 	}
 	if err != nil {
 		return "", err
@@ -52,7 +52,7 @@ func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, v
 			return err
 		}
 		if counts.ToDestination >= SendLimitDestination || now.Sub(counts.LastToAccount) < policy.CodeResendInterval {
-			return Errorf(EINVALID, "too many codes were sent just now; wait a minute and try again")
+			return Fail(EINVALID, "err_codes_too_soon", nil, "too many codes were sent just now; wait a minute and try again")
 		}
 		return s.issueCode(ctx, a, codeTarget{purpose: PurposeContact, channel: channel, destination: value, flow: flow}, client, lang, policy)
 	})

@@ -53,15 +53,15 @@ func (s *Service) ScheduleMaintenance(ctx context.Context, m Maintenance, actor 
 	m.MessageEN, m.MessageZH = strings.TrimSpace(m.MessageEN), strings.TrimSpace(m.MessageZH)
 	switch {
 	case !m.EndsAt.After(m.StartsAt):
-		return Errorf(EINVALID, "the end must come after the start")
+		return Fail(EINVALID, "err_maintenance_order", nil, "the end must come after the start")
 	case !m.EndsAt.After(s.now()):
-		return Errorf(EINVALID, "the window is already over")
+		return Fail(EINVALID, "err_maintenance_over", nil, "the window is already over")
 	case m.EndsAt.Sub(m.StartsAt) > 7*24*time.Hour:
-		return Errorf(EINVALID, "a window may last at most 7 days")
+		return Fail(EINVALID, "err_maintenance_too_long", map[string]any{"Count": 7}, "a window may last at most 7 days")
 	case m.MessageEN == "" || m.MessageZH == "":
-		return Errorf(EINVALID, "write the message in both English and Chinese")
+		return Fail(EINVALID, "err_maintenance_messages", nil, "write the message in both English and Chinese")
 	case utf8.RuneCountInString(m.MessageEN) > 500 || utf8.RuneCountInString(m.MessageZH) > 500:
-		return Errorf(EINVALID, "the messages may have at most 500 characters")
+		return Fail(EINVALID, "err_maintenance_message_long", map[string]any{"Count": 500}, "the messages may have at most 500 characters")
 	}
 	return s.store.ScheduleMaintenance(ctx, m, actor, s.now())
 }

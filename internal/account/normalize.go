@@ -33,14 +33,14 @@ func NormalizeLogin(s string) (string, bool) {
 // starting with a letter or digit. Usernames are unique without regard to letter case.
 func ValidateUsername(s string) error {
 	if s == "" || len(s) > 64 {
-		return Errorf(EINVALID, "username must be 1 to 64 characters")
+		return Fail(EINVALID, "err_username_length", map[string]any{"Max": 64}, "username must be 1 to 64 characters")
 	}
 	for i, r := range s {
 		switch {
 		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 		case i > 0 && (r == '.' || r == '_' || r == '-'):
 		default:
-			return Errorf(EINVALID, "username %q may hold only letters a-z, digits, '.', '_' and '-', and must start with a letter or digit", s)
+			return Fail(EINVALID, "err_username_chars", map[string]any{"Username": s}, "username %q may hold only letters a-z, digits, '.', '_' and '-', and must start with a letter or digit", s)
 		}
 	}
 	return nil
@@ -51,22 +51,22 @@ func ValidateUsername(s string) error {
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", Errorf(EINVALID, "email is required")
+		return "", Fail(EINVALID, "err_email_required", nil, "email is required")
 	}
 	if len(s) > 254 || !utf8.ValidString(s) {
-		return "", Errorf(EINVALID, "email is not a valid address")
+		return "", Fail(EINVALID, "err_email_unreadable", nil, "email is not a valid address")
 	}
 	at := strings.LastIndexByte(s, '@')
 	if at < 1 || at == len(s)-1 || strings.Count(s, "@") != 1 {
-		return "", Errorf(EINVALID, "email %q is not a valid address", s)
+		return "", Fail(EINVALID, "err_email_invalid", map[string]any{"Email": s}, "email %q is not a valid address", s)
 	}
 	domain := s[at+1:]
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
-		return "", Errorf(EINVALID, "email %q is not a valid address", s)
+		return "", Fail(EINVALID, "err_email_invalid", map[string]any{"Email": s}, "email %q is not a valid address", s)
 	}
 	for _, r := range s {
 		if unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>' || r == ',' || r == ';' || r == '"' {
-			return "", Errorf(EINVALID, "email %q is not a valid address", s)
+			return "", Fail(EINVALID, "err_email_invalid", map[string]any{"Email": s}, "email %q is not a valid address", s)
 		}
 	}
 	return s, nil
@@ -105,7 +105,7 @@ func ValidatePhone(s string) (string, error) {
 	}
 	p, ok := NormalizePhone(s)
 	if !ok {
-		return "", Errorf(EINVALID, "phone %q must be in international form, such as +8613800000000", s)
+		return "", Fail(EINVALID, "err_phone_format", map[string]any{"Phone": s}, "phone %q must be in international form, such as +8613800000000", s)
 	}
 	return p, nil
 }

@@ -71,7 +71,7 @@ func (p *Policy) Set(key, value string) error {
 	err := p.Lockout.Set(key, value)
 	if !errors.Is(err, lockout.ErrUnknownKey) {
 		if err != nil {
-			return Errorf(EINVALID, "%v", err)
+			return lockoutSetError(key, value, err)
 		}
 		return nil
 	}
@@ -93,18 +93,32 @@ func (p *Policy) Set(key, value string) error {
 	case "unlock.reset_clears_lock":
 		b, err := strconv.ParseBool(value)
 		if err != nil || (value != "true" && value != "false") {
-			return Errorf(EINVALID, "%s must be true or false, not %q", key, value)
+			return Fail(EINVALID, "err_policy_not_bool", map[string]any{"Key": key, "Value": value}, "%s must be true or false, not %q", key, value)
 		}
 		p.ResetClearsLock = b
 		return nil
 	}
-	return Errorf(EINVALID, "unknown policy key %q (known: %s)", key, strings.Join(PolicyKeys(), ", "))
+	return Fail(EINVALID, "err_policy_unknown_key", map[string]any{"Key": key}, "unknown policy key %q (known: %s)", key, strings.Join(PolicyKeys(), ", "))
+}
+
+// lockoutSetError is a lockout key's refused value, with the message of its kind.
+func lockoutSetError(key, value string, err error) error {
+	data := map[string]any{"Key": key, "Value": value}
+	switch {
+	case errors.Is(err, lockout.ErrNotInteger):
+		return Fail(EINVALID, "err_policy_not_number", data, "%v", err)
+	case errors.Is(err, lockout.ErrNotDuration):
+		return Fail(EINVALID, "err_policy_not_duration", data, "%v", err)
+	case errors.Is(err, lockout.ErrNotBool):
+		return Fail(EINVALID, "err_policy_not_bool", data, "%v", err)
+	}
+	return Errorf(EINVALID, "%v", err)
 }
 
 func setInt(key, value string, dst *int) error {
 	n, err := strconv.Atoi(value)
 	if err != nil {
-		return Errorf(EINVALID, "%s must be a whole number, not %q", key, value)
+		return Fail(EINVALID, "err_policy_not_number", map[string]any{"Key": key, "Value": value}, "%s must be a whole number, not %q", key, value)
 	}
 	*dst = n
 	return nil
@@ -113,7 +127,7 @@ func setInt(key, value string, dst *int) error {
 func setDuration(key, value string, dst *time.Duration) error {
 	d, err := time.ParseDuration(value)
 	if err != nil {
-		return Errorf(EINVALID, "%s must be a duration such as 90s, 15m or 1h, not %q", key, value)
+		return Fail(EINVALID, "err_policy_not_duration", map[string]any{"Key": key, "Value": value}, "%s must be a duration such as 90s, 15m or 1h, not %q", key, value)
 	}
 	*dst = d
 	return nil
@@ -135,29 +149,58 @@ func (p Policy) Values() map[string]string {
 
 // Validate refuses values that would disable a protection or make the product unusable.
 func (p Policy) Validate() error {
-	var problems []string
+	var problems []*Error
 	if err := p.Lockout.Validate(); err != nil {
-		for _, line := range strings.Split(err.Error(), "\n") {
-			problems = append(problems, line)
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+		for _, e := range errs {
+			problems = append(problems, lockoutProblem(e))
 		}
 	}
-	check := func(ok bool, format string, args ...any) {
+	check := func(ok bool, key string, lo, hi, got any, format string, args ...any) {
 		if !ok {
-			problems = append(problems, fmt.Sprintf(format, args...))
+			problems = append(problems, Fail(EINVALID, "err_policy_range", map[string]any{"Key": key, "Min": fmt.Sprint(lo),
+				"Max": fmt.Sprint(hi), "Value": fmt.Sprint(got)}, format, args...))
 		}
 	}
-	check(p.CodeLength >= 6 && p.CodeLength <= 10, "code.length must be 6 to 10 digits, got %d", p.CodeLength)
-	check(p.CodeTTL >= 30*time.Second && p.CodeTTL <= time.Hour, "code.ttl must be 30s to 1h, got %s", p.CodeTTL)
-	check(p.CodeMaxAttempts >= 1 && p.CodeMaxAttempts <= 10, "code.max_attempts must be 1 to 10, got %d", p.CodeMaxAttempts)
-	check(p.CodeResendInterval >= time.Second && p.CodeResendInterval <= time.Hour, "code.resend_interval must be 1s to 1h, got %s", p.CodeResendInterval)
-	check(p.ResetTTL >= time.Minute && p.ResetTTL <= 24*time.Hour, "reset.ttl must be 1m to 24h, got %s", p.ResetTTL)
-	check(p.PasswordMinLength >= 8 && p.PasswordMinLength <= 64, "password.min_length must be 8 to 64, got %d", p.PasswordMinLength)
-	check(p.UnlockMethodsRequired >= 1 && p.UnlockMethodsRequired <= 2, "unlock.methods_required must be 1 or 2, got %d", p.UnlockMethodsRequired)
-	if len(problems) > 0 {
-		sort.Strings(problems)
-		return Errorf(EINVALID, "%s", strings.Join(problems, "; "))
+	check(p.CodeLength >= 6 && p.CodeLength <= 10, "code.length", 6, 10, p.CodeLength, "code.length must be 6 to 10 digits, got %d", p.CodeLength)
+	check(p.CodeTTL >= 30*time.Second && p.CodeTTL <= time.Hour, "code.ttl", "30s", "1h", p.CodeTTL, "code.ttl must be 30s to 1h, got %s", p.CodeTTL)
+	check(p.CodeMaxAttempts >= 1 && p.CodeMaxAttempts <= 10, "code.max_attempts", 1, 10, p.CodeMaxAttempts, "code.max_attempts must be 1 to 10, got %d", p.CodeMaxAttempts)
+	check(p.CodeResendInterval >= time.Second && p.CodeResendInterval <= time.Hour, "code.resend_interval", "1s", "1h", p.CodeResendInterval, "code.resend_interval must be 1s to 1h, got %s", p.CodeResendInterval)
+	check(p.ResetTTL >= time.Minute && p.ResetTTL <= 24*time.Hour, "reset.ttl", "1m", "24h", p.ResetTTL, "reset.ttl must be 1m to 24h, got %s", p.ResetTTL)
+	check(p.PasswordMinLength >= 8 && p.PasswordMinLength <= 64, "password.min_length", 8, 64, p.PasswordMinLength, "password.min_length must be 8 to 64, got %d", p.PasswordMinLength)
+	check(p.UnlockMethodsRequired >= 1 && p.UnlockMethodsRequired <= 2, "unlock.methods_required", 1, 2, p.UnlockMethodsRequired, "unlock.methods_required must be 1 or 2, got %d", p.UnlockMethodsRequired)
+	if len(problems) == 0 {
+		return nil
 	}
-	return nil
+	sort.Slice(problems, func(i, j int) bool { return problems[i].Message < problems[j].Message })
+	lines := make([]string, len(problems))
+	for i, e := range problems {
+		lines[i] = e.Message
+	}
+	return &Error{Code: EINVALID, Message: strings.Join(lines, "; "), Problems: problems}
+}
+
+// lockoutProblem is one of the lockout rules' refusals, with the message of the bound it breaks.
+func lockoutProblem(err error) *Error {
+	var pr *lockout.Problem
+	if !errors.As(err, &pr) {
+		return Errorf(EINVALID, "%v", err)
+	}
+	data := map[string]any{"Key": pr.Key, "Limit": pr.Limit, "Other": pr.Other, "Value": pr.Got}
+	switch pr.Bound {
+	case "min":
+		return Fail(EINVALID, "err_policy_min", data, "%v", err)
+	case "max":
+		return Fail(EINVALID, "err_policy_max", data, "%v", err)
+	case "positive":
+		return Fail(EINVALID, "err_policy_positive", data, "%v", err)
+	case "min_key":
+		return Fail(EINVALID, "err_policy_min_key", data, "%v", err)
+	}
+	return Errorf(EINVALID, "%v", err)
 }
 
 // PolicyFromOverrides applies stored overrides to the defaults. Values are applied together (one

@@ -21,7 +21,7 @@ func (a Actor) administers() bool { return a.Role == "" || a.Role == RoleAdmin }
 //   - Only an administrator (or the command line) grants or removes a staff role.
 func CheckRoleWrite(actor Actor, current, asked Role) (Role, error) {
 	if asked != "" && !asked.Valid() {
-		return "", Errorf(EINVALID, "role %q must be user, helpdesk, auditor or admin", asked)
+		return "", Fail(EINVALID, "err_role_invalid", map[string]any{"Role": string(asked)}, "role %q must be user, helpdesk, auditor or admin", asked)
 	}
 	to := asked
 	if to == "" {
@@ -32,11 +32,11 @@ func CheckRoleWrite(actor Actor, current, asked Role) (Role, error) {
 	}
 	switch {
 	case actor.Role == RoleService && current.IsStaff():
-		return "", Errorf(EFORBIDDEN, "a service token may not change a staff account")
+		return "", Fail(EFORBIDDEN, "err_role_token_staff", nil, "a service token may not change a staff account")
 	case actor.Role == RoleService && to != RoleUser:
-		return "", Errorf(EFORBIDDEN, "a service token may only create and update user accounts")
+		return "", Fail(EFORBIDDEN, "err_role_token_users_only", nil, "a service token may only create and update user accounts")
 	case to != current && (current != "" || to.IsStaff()) && !actor.administers():
-		return "", Errorf(EFORBIDDEN, "only an administrator grants or removes a staff role")
+		return "", Fail(EFORBIDDEN, "err_role_admin_only", nil, "only an administrator grants or removes a staff role")
 	}
 	return to, nil
 }

@@ -62,10 +62,10 @@ func (a Actor) liftsFreezes() bool { return a.Role == "" || a.Role == RoleAdmin 
 func CheckReason(reason string) (string, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		return "", Errorf(EINVALID, "a reason is required")
+		return "", Fail(EINVALID, "err_reason_required", nil, "a reason is required")
 	}
 	if utf8.RuneCountInString(reason) > 500 || !utf8.ValidString(reason) {
-		return "", Errorf(EINVALID, "the reason must be valid text of at most 500 characters")
+		return "", Fail(EINVALID, "err_reason_too_long", map[string]any{"Count": 500}, "the reason must be valid text of at most 500 characters")
 	}
 	return reason, nil
 }
@@ -125,7 +125,7 @@ func (s *Service) Freeze(ctx context.Context, login, reason, userMessage string,
 		return nil, err
 	}
 	if until != nil && !until.After(s.now()) {
-		return nil, Errorf(EINVALID, "--until must be in the future")
+		return nil, Fail(EINVALID, "err_until_past", nil, "--until must be in the future")
 	}
 	a, err := s.transition(ctx, login, actor, Transition{
 		From: []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification},
@@ -167,7 +167,7 @@ func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason str
 		return 0, err
 	}
 	if since <= 0 {
-		return 0, Errorf(EINVALID, "--locked-since must be a positive duration such as 2h")
+		return 0, Fail(EINVALID, "err_locked_since_positive", nil, "--locked-since must be a positive duration such as 2h")
 	}
 	now := s.now()
 	ids, err := s.store.LockedSince(ctx, now.Add(-since))
@@ -198,7 +198,7 @@ func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason str
 // SetPolicy applies KEY=VALUE changes: all valid together, or none.
 func (s *Service) SetPolicy(ctx context.Context, changes map[string]string, actor Actor) (Policy, error) {
 	if len(changes) == 0 {
-		return Policy{}, Errorf(EINVALID, "no changes given")
+		return Policy{}, Fail(EINVALID, "err_policy_no_changes", nil, "no changes given")
 	}
 	p, err := s.store.Policy(ctx)
 	if err != nil {
@@ -251,7 +251,7 @@ func (s *Service) CountLockedSince(ctx context.Context, since time.Duration) (in
 // change takes a new sign-in), and the change is audited.
 func (s *Service) SetRole(ctx context.Context, login string, role Role, reason string, actor Actor) (*Account, error) {
 	if !role.Valid() {
-		return nil, Errorf(EINVALID, "role %q must be user, helpdesk, auditor or admin", role)
+		return nil, Fail(EINVALID, "err_role_invalid", map[string]any{"Role": string(role)}, "role %q must be user, helpdesk, auditor or admin", role)
 	}
 	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {

@@ -34,12 +34,12 @@ var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // CreateToken makes a token and returns it, in clear, this once.
 func (s *Service) CreateToken(ctx context.Context, name string, role Role, actor Actor) (string, *APIToken, error) {
 	if !tokenName.MatchString(name) {
-		return "", nil, Errorf(EINVALID, "token name %q must be 1 to 64 letters, digits, '.', '_' or '-'", name)
+		return "", nil, Fail(EINVALID, "err_token_name", map[string]any{"Name": name}, "token name %q must be 1 to 64 letters, digits, '.', '_' or '-'", name)
 	}
 	switch role {
 	case RoleHelpdesk, RoleAuditor, RoleAdmin, RoleService:
 	default:
-		return "", nil, Errorf(EINVALID, "role %q must be helpdesk, auditor, admin or service", role)
+		return "", nil, Fail(EINVALID, "err_token_role", map[string]any{"Role": string(role)}, "role %q must be helpdesk, auditor, admin or service", role)
 	}
 	raw, err := s.opts.NewToken()
 	if err != nil {

@@ -186,7 +186,7 @@ func (s *Service) ImportAccounts(ctx context.Context, rows []ImportRow, actor Ac
 func (s *Service) AccountByLogin(ctx context.Context, login string) (*Account, error) {
 	l, ok := NormalizeLogin(login)
 	if !ok {
-		return nil, Errorf(ENOTFOUND, "no account %q", login)
+		return nil, Fail(ENOTFOUND, "err_account_not_found", map[string]any{"Login": login}, "no account %q", login)
 	}
 	return s.store.AccountByLogin(ctx, l)
 }

@@ -102,3 +102,28 @@ func TestDeviceNamesBrowserAndSystem(t *testing.T) {
 		t.Errorf("empty: %q", got)
 	}
 }
+
+// A count picks the plural form in English; Chinese has one form. Sentences join as each
+// language writes them.
+func TestMessagesWithACountArePlural(t *testing.T) {
+	b, err := i18n.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, zh := b.Localizer("en"), b.Localizer("zh-CN")
+	if got := en.Message("err_maintenance_too_long", map[string]any{"Count": 1}); got != "A window may last at most 1 day." {
+		t.Errorf("one: %q", got)
+	}
+	if got := en.Message("err_maintenance_too_long", map[string]any{"Count": 7}); got != "A window may last at most 7 days." {
+		t.Errorf("other: %q", got)
+	}
+	if got := zh.Message("err_maintenance_too_long", map[string]any{"Count": 7}); got != "维护窗口最长 7 天。" {
+		t.Errorf("zh: %q", got)
+	}
+	if got := en.Sentences([]string{"One.", "Two."}); got != "One. Two." {
+		t.Errorf("en sentences: %q", got)
+	}
+	if got := zh.Sentences([]string{"一。", "二。"}); got != "一。二。" {
+		t.Errorf("zh sentences: %q", got)
+	}
+}

@@ -76,49 +76,70 @@ func DefaultPolicy() Policy {
 	}
 }
 
+// Problem is one value Validate refuses: Key, the bound it breaks ("min", "max", "positive", or
+// "min_key" for at least the value of Other) with its Limit, and the value Got, all as text.
+type Problem struct {
+	Key, Bound, Limit, Other, Got string
+	text                          string
+}
+
+func (p *Problem) Error() string { return p.text }
+
+// Set's refusals of a value that does not parse, wrapped with the key and value.
+var (
+	ErrNotInteger  = errors.New("is not an integer")
+	ErrNotDuration = errors.New(`is not a duration like "15m" or "2s"`)
+	ErrNotBool     = errors.New("is not true or false")
+)
+
 // Validate refuses values that would disable or break lockout. It reports
 // every problem at once (joined), each naming its key, so an operator fixes
 // a policy in one round.
 func (p Policy) Validate() error {
 	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf(key+" "+format, args...))
+	bad := func(key, bound, other string, limit, got any, format string, args ...any) {
+		l := ""
+		if limit != nil {
+			l = fmt.Sprint(limit)
+		}
+		errs = append(errs, &Problem{Key: key, Bound: bound, Limit: l, Other: other, Got: fmt.Sprint(got),
+			text: fmt.Sprintf(key+" "+format, args...)})
 	}
 
 	switch {
 	case p.Threshold < 1:
-		bad(KeyThreshold, "must be at least 1, got %d", p.Threshold)
+		bad(KeyThreshold, "min", "", 1, p.Threshold, "must be at least 1, got %d", p.Threshold)
 	case p.Threshold > maxThreshold:
-		bad(KeyThreshold, "must be at most %d, got %d", maxThreshold, p.Threshold)
+		bad(KeyThreshold, "max", "", maxThreshold, p.Threshold, "must be at most %d, got %d", maxThreshold, p.Threshold)
 	}
 	switch {
 	case p.Duration <= 0:
-		bad(KeyDuration, "must be positive, got %s", p.Duration)
+		bad(KeyDuration, "positive", "", nil, p.Duration, "must be positive, got %s", p.Duration)
 	case p.Duration > maxLockDuration:
-		bad(KeyDuration, "must be at most %s, got %s", maxLockDuration, p.Duration)
+		bad(KeyDuration, "max", "", maxLockDuration, p.Duration, "must be at most %s, got %s", maxLockDuration, p.Duration)
 	}
 	if p.Backoff < 1 {
-		bad(KeyBackoff, "must be at least 1, got %d", p.Backoff)
+		bad(KeyBackoff, "min", "", 1, p.Backoff, "must be at least 1, got %d", p.Backoff)
 	}
 	switch {
 	case p.MaxDuration <= 0:
-		bad(KeyMaxDuration, "must be positive, got %s", p.MaxDuration)
+		bad(KeyMaxDuration, "positive", "", nil, p.MaxDuration, "must be positive, got %s", p.MaxDuration)
 	case p.MaxDuration > maxLockDuration:
-		bad(KeyMaxDuration, "must be at most %s, got %s", maxLockDuration, p.MaxDuration)
+		bad(KeyMaxDuration, "max", "", maxLockDuration, p.MaxDuration, "must be at most %s, got %s", maxLockDuration, p.MaxDuration)
 	case p.MaxDuration < p.Duration:
-		bad(KeyMaxDuration, "must be at least %s (%s), got %s", KeyDuration, p.Duration, p.MaxDuration)
+		bad(KeyMaxDuration, "min_key", KeyDuration, p.Duration, p.MaxDuration, "must be at least %s (%s), got %s", KeyDuration, p.Duration, p.MaxDuration)
 	}
 	switch {
 	case p.MaxTemporary < 1:
-		bad(KeyMaxTemporary, "must be at least 1, got %d", p.MaxTemporary)
+		bad(KeyMaxTemporary, "min", "", 1, p.MaxTemporary, "must be at least 1, got %d", p.MaxTemporary)
 	case p.MaxTemporary > maxMaxTemporary:
-		bad(KeyMaxTemporary, "must be at most %d, got %d", maxMaxTemporary, p.MaxTemporary)
+		bad(KeyMaxTemporary, "max", "", maxMaxTemporary, p.MaxTemporary, "must be at most %d, got %d", maxMaxTemporary, p.MaxTemporary)
 	}
 	switch {
 	case p.Memory <= 0:
-		bad(KeyMemory, "must be positive, got %s", p.Memory)
+		bad(KeyMemory, "positive", "", nil, p.Memory, "must be positive, got %s", p.Memory)
 	case p.Memory > maxMemory:
-		bad(KeyMemory, "must be at most %s, got %s", maxMemory, p.Memory)
+		bad(KeyMemory, "max", "", maxMemory, p.Memory, "must be at most %s, got %s", maxMemory, p.Memory)
 	}
 	return errors.Join(errs...)
 }
@@ -150,7 +171,7 @@ func (p *Policy) Set(key, value string) error {
 		case "false":
 			p.IgnoreRepeated = false
 		default:
-			return fmt.Errorf("%s: %q is not true or false", key, value)
+			return fmt.Errorf("%s: %q %w", key, value, ErrNotBool)
 		}
 		return nil
 	}
@@ -160,7 +181,7 @@ func (p *Policy) Set(key, value string) error {
 func setInt(key, v string, dst *int) error {
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return fmt.Errorf("%s: %q is not an integer", key, v)
+		return fmt.Errorf("%s: %q %w", key, v, ErrNotInteger)
 	}
 	*dst = n
 	return nil
@@ -169,7 +190,7 @@ func setInt(key, v string, dst *int) error {
 func setDuration(key, v string, dst *time.Duration) error {
 	d, err := time.ParseDuration(v)
 	if err != nil {
-		return fmt.Errorf("%s: %q is not a duration like \"15m\" or \"2s\"", key, v)
+		return fmt.Errorf("%s: %q %w", key, v, ErrNotDuration)
 	}
 	*dst = d
 	return nil

@@ -52,7 +52,7 @@ func (s *AccountStore) AccountByLogin(ctx context.Context, login string) (*accou
 		ORDER BY (lower(username) = lower($1)) DESC LIMIT 1`
 	a, err := scanAccount(s.db.conn(ctx).QueryRow(ctx, q, login))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, account.Errorf(account.ENOTFOUND, "no account %q", login)
+		return nil, account.Fail(account.ENOTFOUND, "err_account_not_found", map[string]any{"Login": login}, "no account %q", login)
 	}
 	if err != nil {
 		return nil, unavailable("account by login", err)

@@ -96,7 +96,7 @@ func (s *AccountStore) CancelMaintenance(ctx context.Context, id int64, actor ac
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return account.Errorf(account.ENOTFOUND, "no such maintenance window")
+			return account.Fail(account.ENOTFOUND, "err_maintenance_not_found", nil, "no such maintenance window")
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.MaintenanceCancelled, ClientIP: actor.Client,
 			Details: audit.Details("id", strconv.FormatInt(id, 10))})

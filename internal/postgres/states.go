@@ -30,7 +30,7 @@ func (s *AccountStore) Transition(ctx context.Context, t account.Transition) (*a
 			allowed = allowed || f == account.State(current)
 		}
 		if !allowed {
-			return account.Errorf(account.EINVALID, "the account is %s; %s applies only to %s", effective,
+			return account.Fail(account.EINVALID, "err_state_action", map[string]any{"State": account.StateName(effective)}, "the account is %s; %s applies only to %s", effective,
 				strings.TrimPrefix(t.Action, "account."), joinStates(t.From))
 		}
 		reason := t.Reason

@@ -24,7 +24,7 @@ func (s *AccountStore) CreateToken(ctx context.Context, name string, role accoun
 			Details: audit.Details("name", name, "role", string(role))})
 	})
 	if _, ok := isUniqueViolation(err); ok {
-		return nil, account.Errorf(account.ECONFLICT, "a token named %q exists; revoke it first", name)
+		return nil, account.Fail(account.ECONFLICT, "err_token_exists", map[string]any{"Name": name}, "a token named %q exists; revoke it first", name)
 	}
 	return t, unavailable("create token", err)
 }
@@ -57,7 +57,7 @@ func (s *AccountStore) RevokeToken(ctx context.Context, name string, actor accou
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return account.Errorf(account.ENOTFOUND, "no live token named %q", name)
+			return account.Fail(account.ENOTFOUND, "err_token_not_found", map[string]any{"Name": name}, "no live token named %q", name)
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.TokenRevoked, ClientIP: actor.Client,
 			Details: audit.Details("name", name)})

@@ -182,7 +182,7 @@ func (s *Server) adminBulkUnlock(w http.ResponseWriter, r *http.Request) error {
 	// The reason is checked once: a bad one would otherwise skip every account.
 	reason, err := account.CheckReason(r.PostForm.Get("reason"))
 	if err != nil {
-		s.putFlashText(r, "error", account.ErrorMessage(err))
+		s.putFlashText(r, "error", s.errorText(r, err))
 		http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
 		return nil
 	}
@@ -224,7 +224,7 @@ func (s *Server) adminUnlockAllSubmit(w http.ResponseWriter, r *http.Request) er
 	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, p *page) error {
 		n, err := s.accounts.UnlockAll(r.Context(), since, r.PostForm.Get("reason"), s.staffActor(r))
 		if account.ErrorCode(err) == account.EINVALID {
-			p.Error = account.ErrorMessage(err)
+			p.Error = s.errorText(r, err)
 		} else if err != nil {
 			return err
 		}
@@ -327,7 +327,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 			t, perr := time.Parse("2006-01-02T15:04", v)
 			if perr != nil {
 				if t, perr = time.Parse(time.RFC3339, v); perr != nil {
-					err = account.Errorf(account.EINVALID, "until must be a date and time")
+					err = account.Fail(account.EINVALID, "err_until_format", nil, "until must be a date and time")
 				}
 			}
 			until = &t
@@ -350,7 +350,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
 			t, perr := time.Parse("2006-01-02T15:04", v)
 			if perr != nil {
-				err = account.Errorf(account.EINVALID, "the expiry must be a date and time")
+				err = account.Fail(account.EINVALID, "err_expiry_format", nil, "the expiry must be a date and time")
 				break
 			}
 			at = &t
@@ -358,7 +358,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 		_, err = s.accounts.SetExpiry(ctx, username, at, reason, actor)
 	}
 	if account.ErrorCode(err) == account.EINVALID {
-		s.putFlashText(r, "error", account.ErrorMessage(err))
+		s.putFlashText(r, "error", s.errorText(r, err))
 		http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
 		return nil
 	} else if err != nil {
@@ -402,7 +402,7 @@ func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = s.accounts.HandleRequest(r.Context(), id, decision == "approve", r.PostForm.Get("message"), s.staffActor(r))
 	if account.ErrorCode(err) == account.EINVALID {
-		s.putFlashText(r, "error", account.ErrorMessage(err))
+		s.putFlashText(r, "error", s.errorText(r, err))
 	} else if err != nil {
 		return err
 	} else {
@@ -539,7 +539,7 @@ func (s *Server) adminPolicySubmit(w http.ResponseWriter, r *http.Request) error
 		return nil
 	}
 	if _, err := s.accounts.SetPolicy(r.Context(), changes, s.staffActor(r)); account.ErrorCode(err) == account.EINVALID {
-		return s.renderPolicy(w, r, account.ErrorMessage(err), submitted)
+		return s.renderPolicy(w, r, s.errorText(r, err), submitted)
 	} else if err != nil {
 		return err
 	}
@@ -601,7 +601,7 @@ func (s *Server) adminStaffSubmit(w http.ResponseWriter, r *http.Request) error 
 	if target, err := s.accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == currentAccount(r).ID {
 		s.putFlashText(r, "error", s.localizer(r).T("admin_staff_not_self"))
 	} else if _, err := s.accounts.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
-		s.putFlashText(r, "error", account.ErrorMessage(err))
+		s.putFlashText(r, "error", s.errorText(r, err))
 	} else if err != nil {
 		return err
 	} else {
@@ -635,7 +635,7 @@ func (s *Server) adminTokensSubmit(w http.ResponseWriter, r *http.Request) error
 	}
 	switch code := account.ErrorCode(err); {
 	case code == account.EINVALID || code == account.ECONFLICT || code == account.ENOTFOUND:
-		return s.renderTokens(w, r, d, account.ErrorMessage(err))
+		return s.renderTokens(w, r, d, s.errorText(r, err))
 	case err != nil:
 		return err
 	}

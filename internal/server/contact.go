@@ -43,7 +43,7 @@ func (s *Server) accountContactSubmit(w http.ResponseWriter, r *http.Request) er
 	value, err := s.accounts.StartContactChange(r.Context(), a, kind, r.PostForm.Get("value"), s.clientIP(r), s.localizer(r).Lang, flow.Nonce)
 	if account.ErrorCode(err) == account.EINVALID {
 		p := s.newPage(r, "contact_title", contactData{})
-		p.Error = account.ErrorMessage(err)
+		p.Error = s.errorText(r, err)
 		s.render(w, r, http.StatusOK, "contact", p)
 		return nil
 	} else if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/i18n"
 	"github.com/unlockd/unlockd/internal/secret"
 )
 
@@ -95,6 +96,39 @@ func statusView(status int) errorView {
 func (s *Server) logFailure(r *http.Request, v errorView, err error) {
 	s.log.Log(r.Context(), v.level, "request failed", "method", r.Method, "path", loggedPath(r),
 		"status", v.status, "code", v.code, "client_ip", s.clientIP(r), "err", err)
+}
+
+// errorText is a domain refusal as a page shows it, in the page's language. It is the one way a
+// page shows a domain error; the API and the command line keep the error's English Message.
+func (s *Server) errorText(r *http.Request, err error) string {
+	var e *account.Error
+	if !errors.As(err, &e) {
+		return s.localizer(r).T("error_internal")
+	}
+	return localizeError(s.localizer(r), e)
+}
+
+// localizeError translates e by its message id, or each of its problems; an error without an id
+// was not meant for a page and keeps its English message.
+func localizeError(l *i18n.Localizer, e *account.Error) string {
+	if len(e.Problems) > 0 {
+		parts := make([]string, len(e.Problems))
+		for i, p := range e.Problems {
+			parts[i] = localizeError(l, p)
+		}
+		return l.Sentences(parts)
+	}
+	if e.MessageID == "" {
+		return e.Message
+	}
+	data := make(map[string]any, len(e.Data))
+	for k, v := range e.Data {
+		if m, ok := v.(account.Msg); ok {
+			v = l.T(string(m))
+		}
+		data[k] = v
+	}
+	return l.Message(e.MessageID, data)
 }
 
 type errorData struct {

@@ -156,14 +156,14 @@ func (s *Server) adminMaintenanceSubmit(w http.ResponseWriter, r *http.Request) 
 		start, e1 := time.Parse("2006-01-02T15:04", r.PostForm.Get("starts_at"))
 		end, e2 := time.Parse("2006-01-02T15:04", r.PostForm.Get("ends_at"))
 		if e1 != nil || e2 != nil {
-			err = account.Errorf(account.EINVALID, "give the start and end as date and time (UTC)")
+			err = account.Fail(account.EINVALID, "err_maintenance_times", nil, "give the start and end as date and time (UTC)")
 		} else {
 			err = s.accounts.ScheduleMaintenance(r.Context(), account.Maintenance{StartsAt: start, EndsAt: end,
 				MessageEN: r.PostForm.Get("message_en"), MessageZH: r.PostForm.Get("message_zh")}, s.staffActor(r))
 		}
 	}
 	if code := account.ErrorCode(err); code == account.EINVALID || code == account.ENOTFOUND {
-		return s.renderMaintenance(w, r, account.ErrorMessage(err))
+		return s.renderMaintenance(w, r, s.errorText(r, err))
 	} else if err != nil {
 		return err
 	}
