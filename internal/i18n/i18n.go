@@ -128,11 +128,16 @@ func (l *Localizer) T(id string, kv ...any) string {
 			data[fmt.Sprint(kv[i])] = kv[i+1]
 		}
 	}
-	return l.Message(id, data)
+	s, err := l.l.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	if err != nil {
+		return id
+	}
+	return s
 }
 
-// Message translates id filled with data; a "Count" in data picks the plural form ("one" or
-// "other" in English; Chinese has only "other").
+// Message translates id filled with data; a "Count" in data picks the plural form of a message
+// that has them ("one" or "other" in English; Chinese has only "other"). T does not: its counts
+// fill messages written without plural forms.
 func (l *Localizer) Message(id string, data map[string]any) string {
 	if !l.known[id] {
 		return id
@@ -142,6 +147,11 @@ func (l *Localizer) Message(id string, data map[string]any) string {
 		cfg.PluralCount = n
 	}
 	s, err := l.l.Localize(cfg)
+	if err != nil && cfg.PluralCount != nil {
+		// A message without plural forms has only "other", which go-i18n refuses for a count of one.
+		cfg.PluralCount = nil
+		s, err = l.l.Localize(cfg)
+	}
 	if err != nil {
 		return id
 	}

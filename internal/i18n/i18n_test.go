@@ -127,3 +127,18 @@ func TestMessagesWithACountArePlural(t *testing.T) {
 		t.Errorf("zh sentences: %q", got)
 	}
 }
+
+// A count of one fills a message written without plural forms, too.
+func TestACountOfOneFillsAPlainMessage(t *testing.T) {
+	b, err := i18n.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := b.Localizer("en")
+	if got := l.T("admin_unlock_all_count", "Count", 1); got != "This unlocks 1 accounts." {
+		t.Errorf("T: %q", got)
+	}
+	if got := l.Message("admin_unlock_all_count", map[string]any{"Count": 1}); got != "This unlocks 1 accounts." {
+		t.Errorf("Message: %q", got)
+	}
+}
