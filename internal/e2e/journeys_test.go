@@ -24,10 +24,20 @@ func msg(t *testing.T, lang, id string) string {
 				locales.err = err
 				return
 			}
-			m := map[string]string{}
-			if err := toml.Unmarshal(data, &m); err != nil {
+			raw := map[string]any{}
+			if err := toml.Unmarshal(data, &raw); err != nil {
 				locales.err = err
 				return
+			}
+			// A message with plural forms is a table (one, other): its "other" form stands for it.
+			m := map[string]string{}
+			for id, v := range raw {
+				switch v := v.(type) {
+				case string:
+					m[id] = v
+				case map[string]any:
+					m[id], _ = v["other"].(string)
+				}
 			}
 			locales.m[l] = m
 		}
