@@ -50,17 +50,17 @@ func (s *Service) Overview(ctx context.Context, a *Account) (*AccountOverview, e
 	if o.Factors, err = s.SecondFactorStatus(ctx, a.ID); err != nil {
 		return nil, err
 	}
-	if o.History, err = s.store.RecentSignIns(ctx, a.ID, 15); err != nil {
+	if o.History, err = s.selfService.RecentSignIns(ctx, a.ID, 15); err != nil {
 		return nil, err
 	}
-	if o.Devices, err = s.store.Devices(ctx, a.ID); err != nil {
+	if o.Devices, err = s.accountPage.Devices(ctx, a.ID); err != nil {
 		return nil, err
 	}
-	if o.Sessions, err = s.store.Sessions(ctx, a.ID, s.now()); err != nil {
+	if o.Sessions, err = s.accountPage.Sessions(ctx, a.ID, s.now()); err != nil {
 		return nil, err
 	}
 	if a.EffectiveState(s.now()) != StateActive {
-		if o.Lock, err = s.store.CurrentLock(ctx, a.ID); err != nil {
+		if o.Lock, err = s.selfService.CurrentLock(ctx, a.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -69,7 +69,7 @@ func (s *Service) Overview(ctx context.Context, a *Account) (*AccountOverview, e
 
 // ForgetDevice removes a known device: it gets no allowance of its own any more.
 func (s *Service) ForgetDevice(ctx context.Context, a *Account, deviceID int64, client string) error {
-	ok, err := s.store.ForgetDevice(ctx, a.ID, deviceID, client, s.now())
+	ok, err := s.accountPage.ForgetDevice(ctx, a.ID, deviceID, client, s.now())
 	if err == nil && !ok {
 		return Errorf(ENOTFOUND, "no such device")
 	}
@@ -78,7 +78,7 @@ func (s *Service) ForgetDevice(ctx context.Context, a *Account, deviceID int64, 
 
 // EndSession signs one of the account's browsers out.
 func (s *Service) EndSession(ctx context.Context, a *Account, sessionID, client string) error {
-	ok, err := s.store.EndSession(ctx, a.ID, sessionID, client, s.now())
+	ok, err := s.accountPage.EndSession(ctx, a.ID, sessionID, client, s.now())
 	if err == nil && !ok {
 		return Errorf(ENOTFOUND, "no such session")
 	}
@@ -91,7 +91,7 @@ func (s *Service) reauthenticate(ctx context.Context, a *Account, current, clien
 	if a.PasswordHash == "" {
 		return ErrWrongPassword
 	}
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return err
 	}
@@ -136,5 +136,5 @@ func (s *Service) ChangePassword(ctx context.Context, a *Account, current, passw
 	if a.Phone != "" && s.opts.SMS {
 		notify = append(notify, Message{Channel: ChannelSMS, To: a.Phone, Template: "password_changed", Lang: s.langFor(a, lang), Data: data})
 	}
-	return s.store.ChangePassword(ctx, a.ID, a.Username, hash, keepSession, client, now, notify)
+	return s.accountPage.ChangePassword(ctx, a.ID, a.Username, hash, keepSession, client, now, notify)
 }

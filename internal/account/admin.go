@@ -67,7 +67,7 @@ type AdminStore interface {
 
 // DashboardOverview summarises lockout activity.
 func (s *Service) DashboardOverview(ctx context.Context) (*Overview, error) {
-	return s.store.Overview(ctx, s.now())
+	return s.admin.Overview(ctx, s.now())
 }
 
 // SearchAccounts finds accounts for the dashboard, a page at a time.
@@ -80,7 +80,7 @@ func (s *Service) SearchAccounts(ctx context.Context, q AccountSearch) ([]*Accou
 	if q.Limit <= 0 || q.Limit > 100 {
 		q.Limit = 50
 	}
-	return s.store.SearchAccounts(ctx, q)
+	return s.admin.SearchAccounts(ctx, q)
 }
 
 // searchText keeps what a search can compare: valid UTF-8 without control characters, trimmed,
@@ -100,14 +100,14 @@ func searchText(s string, n int) string {
 
 // Requests lists unlock requests ("open", "closed" or all).
 func (s *Service) Requests(ctx context.Context, status string) ([]Request, error) {
-	return s.store.Requests(ctx, status, 200)
+	return s.admin.Requests(ctx, status, 200)
 }
 
 // HandleRequest approves (unlocks the account, if locked) or denies a request with a message, and
 // tells the requester by email.
 func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, message string, actor Actor) error {
 	message = clip(strings.TrimSpace(message), 2000)
-	req, err := s.store.Request(ctx, id)
+	req, err := s.admin.Request(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -124,10 +124,10 @@ func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, mes
 	now := s.now()
 	// Approving and what it carries out are one unit: a request closed by someone else meanwhile
 	// unlocks nothing, and an unlock that fails leaves the request open.
-	return s.store.Atomic(ctx, func(ctx context.Context) error {
+	return s.work.Atomic(ctx, func(ctx context.Context) error {
 		var msgs []Message
 		if req.AccountID != nil {
-			a, err := s.store.AccountByID(ctx, *req.AccountID)
+			a, err := s.accounts.AccountByID(ctx, *req.AccountID)
 			if err != nil {
 				return err
 			}
@@ -149,7 +149,7 @@ func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, mes
 			}
 			msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "request_handled", Lang: s.langFor(a, ""), Data: data})
 		}
-		ok, err := s.store.CloseRequest(ctx, id, status, message, actor, now, msgs)
+		ok, err := s.admin.CloseRequest(ctx, id, status, message, actor, now, msgs)
 		if err == nil && !ok {
 			return Fail(EINVALID, "err_request_handled_meanwhile", map[string]any{"Reference": req.Reference}, "request %s was handled by someone else meanwhile", req.Reference)
 		}
@@ -163,7 +163,7 @@ func (s *Service) AdminSendReset(ctx context.Context, login, reason string, acto
 	if err != nil {
 		return err
 	}
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func (s *Service) AdminResetSecondFactors(ctx context.Context, login, reason str
 		return err
 	}
 	now := s.now()
-	return s.store.ResetSecondFactors(ctx, a.ID, a.Username, actor, reason, now, []Message{s.factorMessage(a, "", "mfa_reset", now)})
+	return s.admin.ResetSecondFactors(ctx, a.ID, a.Username, actor, reason, now, []Message{s.factorMessage(a, "", "mfa_reset", now)})
 }
 
 // AdminEndSessions signs the account out everywhere.
@@ -187,12 +187,12 @@ func (s *Service) AdminEndSessions(ctx context.Context, login, reason string, ac
 	if err != nil {
 		return 0, err
 	}
-	return s.store.EndAllSessions(ctx, a.ID, a.Username, actor, reason, s.now())
+	return s.admin.EndAllSessions(ctx, a.ID, a.Username, actor, reason, s.now())
 }
 
 // RecordRefused audits a refused staff action (SECURITY.md 20).
 func (s *Service) RecordRefused(ctx context.Context, actor Actor, action, target string) error {
-	return s.store.RecordRefused(ctx, actor, action, target, s.now())
+	return s.admin.RecordRefused(ctx, actor, action, target, s.now())
 }
 
 // LockRecord is one lock in an account's history: history survives the unlock.
@@ -211,5 +211,5 @@ type LockRecord struct {
 
 // AccountLocks is an account's lock history for the dashboard.
 func (s *Service) AccountLocks(ctx context.Context, accountID int64) ([]LockRecord, error) {
-	return s.store.LockHistory(ctx, accountID, 50)
+	return s.admin.LockHistory(ctx, accountID, 50)
 }

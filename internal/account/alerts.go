@@ -25,7 +25,7 @@ type AlertStore interface {
 
 // LockWave reports how many automatic locks the last WaveWindow saw, and whether that is a wave.
 func (s *Service) LockWave(ctx context.Context) (int, bool, error) {
-	n, err := s.store.AutomaticLocksSince(ctx, s.now().Add(-WaveWindow))
+	n, err := s.alerts.AutomaticLocksSince(ctx, s.now().Add(-WaveWindow))
 	return n, n >= WaveLocks, err
 }
 
@@ -36,11 +36,11 @@ func (s *Service) checkWave(ctx context.Context, now time.Time) error {
 	if seen := s.waveSeen.Load(); seen != 0 && now.UnixNano() >= seen && now.UnixNano()-seen < int64(time.Minute) {
 		return nil
 	}
-	n, err := s.store.AutomaticLocksSince(ctx, now.Add(-WaveWindow))
+	n, err := s.alerts.AutomaticLocksSince(ctx, now.Add(-WaveWindow))
 	if err != nil || n < WaveLocks {
 		return err
 	}
-	admins, err := s.store.AccountsWithRole(ctx, RoleAdmin)
+	admins, err := s.states.AccountsWithRole(ctx, RoleAdmin)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (s *Service) checkWave(ctx context.Context, now time.Time) error {
 		msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "staff_alert", Lang: s.langFor(a, ""),
 			Data: map[string]string{"Count": strconv.Itoa(n), "Window": strconv.Itoa(int(WaveWindow / time.Minute)), "Link": s.link("/admin")}})
 	}
-	if _, err = s.store.RaiseAlert(ctx, "lock_wave", n, now, waveQuiet, msgs); err == nil {
+	if _, err = s.alerts.RaiseAlert(ctx, "lock_wave", n, now, waveQuiet, msgs); err == nil {
 		s.waveSeen.Store(now.UnixNano())
 	}
 	return err

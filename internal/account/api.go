@@ -30,12 +30,12 @@ type AuditQuery struct {
 
 // AuditAPIRequest records that a token called the API, whatever the outcome.
 func (s *Service) AuditAPIRequest(ctx context.Context, actor Actor, method, path string, status int) error {
-	return s.store.RecordAPIRequest(ctx, actor, method, path, status, s.now())
+	return s.api.RecordAPIRequest(ctx, actor, method, path, status, s.now())
 }
 
 // AuditEvents reads the audit log.
 func (s *Service) AuditEvents(ctx context.Context, q AuditQuery) ([]*audit.Event, error) {
-	return s.store.AuditEvents(ctx, q)
+	return s.api.AuditEvents(ctx, q)
 }
 
 // ImportFields is one account as another application sends it. A nil field is left as it is (a
@@ -69,16 +69,16 @@ func (s *Service) PutAccount(ctx context.Context, in ImportFields, actor Actor) 
 		return false, err
 	}
 	hash := given(in.PasswordHash, "")
-	if hash != "" && s.opts.ValidHash != nil {
+	if hash != "" {
 		if err := s.opts.ValidHash(hash); err != nil {
 			return false, Errorf(EINVALID, "password_hash: %v", err)
 		}
 	}
 	// The write and the (de)activation it asks for are one unit: both or neither.
 	var created int
-	err = s.store.Atomic(ctx, func(ctx context.Context) error {
+	err = s.work.Atomic(ctx, func(ctx context.Context) error {
 		var err error
-		created, _, err = s.store.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: hash}}, "set through the API", actor)
+		created, _, err = s.accounts.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: hash}}, "set through the API", actor)
 		if err != nil || in.Active == nil {
 			return err
 		}
@@ -118,4 +118,4 @@ func (s *Service) accountByUsername(ctx context.Context, name string) (*Account,
 
 // VerifyAudit checks the whole audit chain: the number of events verified, and an *audit.Problem
 // at the first bad one.
-func (s *Service) VerifyAudit(ctx context.Context) (int64, error) { return s.store.VerifyAudit(ctx) }
+func (s *Service) VerifyAudit(ctx context.Context) (int64, error) { return s.api.VerifyAudit(ctx) }

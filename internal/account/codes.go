@@ -141,7 +141,7 @@ func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
 
 // sendCode is SendCode past the client's limit: account creation sends the first code this way.
 func (s *Service) sendCode(ctx context.Context, req CodeRequest, now time.Time) error {
-	return s.store.Atomic(ctx, func(ctx context.Context) error { return s.sendCodeOnce(ctx, req, now) })
+	return s.work.Atomic(ctx, func(ctx context.Context) error { return s.sendCodeOnce(ctx, req, now) })
 }
 
 // sendCodeOnce is sendCode's unit of work: the limits are read and the code written under the
@@ -154,7 +154,7 @@ func (s *Service) sendCodeOnce(ctx context.Context, req CodeRequest, now time.Ti
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return err
 	}
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return err
 	}
@@ -171,15 +171,15 @@ func (s *Service) sendCodeOnce(ctx context.Context, req CodeRequest, now time.Ti
 	if err != nil {
 		return err
 	}
-	if err := s.store.LockSends(ctx, sendKey(a, req.Login), destination); err != nil {
+	if err := s.codes.LockSends(ctx, sendKey(a, req.Login), destination); err != nil {
 		return err
 	}
-	counts, err := s.store.SendCounts(ctx, a.ID, device, destination, now.Add(-SendWindow))
+	counts, err := s.codes.SendCounts(ctx, a.ID, device, destination, now.Add(-SendWindow))
 	if err != nil {
 		return err
 	}
 	notSent := func(reason string) error {
-		return s.store.RecordNotSent(ctx, NotSent{AccountID: a.ID, Login: printable(req.Login), Purpose: req.Purpose,
+		return s.codes.RecordNotSent(ctx, NotSent{AccountID: a.ID, Login: printable(req.Login), Purpose: req.Purpose,
 			Channel: req.Channel, Reason: reason, Client: req.Client, Now: now})
 	}
 	switch {
@@ -223,7 +223,7 @@ func (s *Service) issueCode(ctx context.Context, a *Account, t codeTarget, clien
 	}
 	msg := Message{Channel: channel, To: destination, Template: "code", Lang: s.langFor(a, lang),
 		Data: map[string]string{"Name": a.Name(), "Code": code, "Purpose": string(said), "Minutes": minutes(policy.CodeTTL)}}
-	return s.store.CreateCode(ctx, c, msg, a.Username)
+	return s.codes.CreateCode(ctx, c, msg, a.Username)
 }
 
 // codeMAC keys a code to its account and purpose, so a code (6 digits) cannot be found from a copy
@@ -237,7 +237,7 @@ func (s *Service) codeMAC(accountID int64, purpose Purpose, code string) []byte 
 // one flow never counts against a code of another (SECURITY.md 25).
 func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, flow, code, client string) (string, error) {
 	code = strings.TrimSpace(code)
-	id, hash, channel, ok, err := s.store.AttemptCode(ctx, a.ID, purpose, s.flowMAC(flow), s.now())
+	id, hash, channel, ok, err := s.codes.AttemptCode(ctx, a.ID, purpose, s.flowMAC(flow), s.now())
 	if err != nil {
 		return "", err
 	}
@@ -247,7 +247,7 @@ func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, f
 	if !ok || !hmac.Equal(hash, s.codeMAC(a.ID, purpose, code)) {
 		return "", ErrBadCode
 	}
-	used, err := s.store.ConsumeCode(ctx, id, s.now(), a.Username, client)
+	used, err := s.codes.ConsumeCode(ctx, id, s.now(), a.Username, client)
 	if err != nil {
 		return "", err
 	}

@@ -34,7 +34,7 @@ func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, v
 	if err != nil {
 		return "", err
 	}
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -43,11 +43,11 @@ func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, v
 		return "", err
 	}
 	// The limits are read and the code written under the send lock, as for sign-in codes (sendCode).
-	return value, s.store.Atomic(ctx, func(ctx context.Context) error {
-		if err := s.store.LockSends(ctx, sendKey(a, a.Username), value); err != nil {
+	return value, s.work.Atomic(ctx, func(ctx context.Context) error {
+		if err := s.codes.LockSends(ctx, sendKey(a, a.Username), value); err != nil {
 			return err
 		}
-		counts, err := s.store.SendCounts(ctx, a.ID, 0, value, now.Add(-SendWindow))
+		counts, err := s.codes.SendCounts(ctx, a.ID, 0, value, now.Add(-SendWindow))
 		if err != nil {
 			return err
 		}
@@ -83,5 +83,5 @@ func (s *Service) ConfirmContactChange(ctx context.Context, a *Account, channel,
 	if channel == ChannelSMS && a.Email != "" {
 		notify = append(notify, s.factorMessage(a, lang, change, now))
 	}
-	return s.store.UpdateContact(ctx, a.ID, a.Username, channel, value, client, now, notify)
+	return s.contact.UpdateContact(ctx, a.ID, a.Username, channel, value, client, now, notify)
 }

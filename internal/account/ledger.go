@@ -45,7 +45,7 @@ func guessSubject(accountID, deviceID int64) string {
 // reserveClientSend counts one request for a code, link or help from client, and refuses it with
 // ErrThrottled past SendLimitClient in SendWindow.
 func (s *Service) reserveClientSend(ctx context.Context, client, where string, now time.Time) error {
-	n, err := s.store.Reserve(ctx, scopeClientSends, client, SendWindow, now)
+	n, err := s.ledger.Reserve(ctx, scopeClientSends, client, SendWindow, now)
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (s *Service) knownDevice(ctx context.Context, accountID int64, token string
 	if !ok || accountID == 0 {
 		return 0, nil
 	}
-	id, owner, err := s.store.DeviceAccount(ctx, hash)
+	id, owner, err := s.lockout.DeviceAccount(ctx, hash)
 	if ErrorCode(err) == ENOTFOUND || (err == nil && owner != accountID) {
 		return 0, nil
 	}

@@ -45,7 +45,7 @@ const MaintenanceNotice = 72 * time.Hour
 
 // CurrentMaintenance returns the window running now or announced (starting within the notice).
 func (s *Service) CurrentMaintenance(ctx context.Context) (*Maintenance, error) {
-	return s.store.NextMaintenance(ctx, s.now(), MaintenanceNotice)
+	return s.maintenance.NextMaintenance(ctx, s.now(), MaintenanceNotice)
 }
 
 // ScheduleMaintenance plans a window; it ends by itself.
@@ -63,15 +63,15 @@ func (s *Service) ScheduleMaintenance(ctx context.Context, m Maintenance, actor 
 	case utf8.RuneCountInString(m.MessageEN) > 500 || utf8.RuneCountInString(m.MessageZH) > 500:
 		return Fail(EINVALID, "err_maintenance_message_long", map[string]any{"Count": 500}, "the messages may have at most 500 characters")
 	}
-	return s.store.ScheduleMaintenance(ctx, m, actor, s.now())
+	return s.maintenance.ScheduleMaintenance(ctx, m, actor, s.now())
 }
 
 // Maintenances lists windows not yet over.
 func (s *Service) Maintenances(ctx context.Context) ([]Maintenance, error) {
-	return s.store.Maintenances(ctx, s.now())
+	return s.maintenance.Maintenances(ctx, s.now())
 }
 
 // CancelMaintenance ends or cancels a window.
 func (s *Service) CancelMaintenance(ctx context.Context, id int64, actor Actor) error {
-	return s.store.CancelMaintenance(ctx, id, actor, s.now())
+	return s.maintenance.CancelMaintenance(ctx, id, actor, s.now())
 }

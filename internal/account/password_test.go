@@ -11,8 +11,7 @@ import (
 // A refused password says why, as the message id the pages show: the rule it broke, or for a
 // guessable one the pattern that makes it guessable, so the person knows what to change.
 func TestCheckNewPasswordSaysWhy(t *testing.T) {
-	svc := account.NewService(nil, nil, nil, nil)
-	svc.SetOptions(account.Options{Strength: secret.PasswordStrength})
+	svc := account.New(unusedDeps())
 	alice := &account.Account{Username: "alice", Email: "alice.adams@example.com", DisplayName: "Alice Adams", Phone: "+14155550100"}
 	// min is 15, or 8 as for an account with a second factor, where short guessable passwords are
 	// refused by their pattern rather than their length.

@@ -40,9 +40,6 @@ type FactorStore interface {
 	RecordFactorFailure(ctx context.Context, accountID int64, username, method, client string, now time.Time) error
 }
 
-// SetFactors configures the second-factor primitives.
-func (s *Service) SetFactors(f Factors) { s.factors = f }
-
 // FactorStatus is what the account page shows.
 type FactorStatus struct {
 	TOTP         bool
@@ -51,7 +48,7 @@ type FactorStatus struct {
 
 // SecondFactorStatus reports an account's second factors.
 func (s *Service) SecondFactorStatus(ctx context.Context, accountID int64) (FactorStatus, error) {
-	t, n, err := s.store.SecondFactors(ctx, accountID)
+	t, n, err := s.secondFactors.SecondFactors(ctx, accountID)
 	return FactorStatus{TOTP: t, RecoveryLeft: n}, err
 }
 
@@ -71,7 +68,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a *Account, secret, code, cli
 	if err != nil {
 		return err
 	}
-	return s.store.EnrollTOTP(ctx, a.ID, a.Username, sealed, step, client, now, s.factorMessage(a, lang, "totp_added", now))
+	return s.secondFactors.EnrollTOTP(ctx, a.ID, a.Username, sealed, step, client, now, s.factorMessage(a, lang, "totp_added", now))
 }
 
 // NewRecoveryCodes replaces the account's recovery codes with ten new ones, returned once.
@@ -86,7 +83,7 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, a *Account, client, lang
 		codes[i], hashes[i] = c, s.opts.HashToken(c)
 	}
 	now := s.now()
-	if err := s.store.ReplaceRecoveryCodes(ctx, a.ID, a.Username, hashes, client, now, s.factorMessage(a, lang, "recovery_codes_created", now)); err != nil {
+	if err := s.secondFactors.ReplaceRecoveryCodes(ctx, a.ID, a.Username, hashes, client, now, s.factorMessage(a, lang, "recovery_codes_created", now)); err != nil {
 		return nil, err
 	}
 	return codes, nil
@@ -102,7 +99,7 @@ func (s *Service) factorMessage(a *Account, lang, change string, now time.Time) 
 func (s *Service) checkSecondFactor(ctx context.Context, a *Account, code, client string) (method string, ok bool, err error) {
 	code = strings.TrimSpace(code)
 	if len(code) == 6 && strings.Trim(code, "0123456789") == "" {
-		sealed, last, err := s.store.TOTPSecret(ctx, a.ID)
+		sealed, last, err := s.secondFactors.TOTPSecret(ctx, a.ID)
 		if ErrorCode(err) == ENOTFOUND {
 			return "totp", false, nil
 		} else if err != nil {
@@ -116,19 +113,19 @@ func (s *Service) checkSecondFactor(ctx context.Context, a *Account, code, clien
 		if !match || step <= last {
 			return "totp", false, nil
 		}
-		fresh, err := s.store.UseTOTPStep(ctx, a.ID, step)
+		fresh, err := s.secondFactors.UseTOTPStep(ctx, a.ID, step)
 		return "totp", fresh, err
 	}
 	norm := s.factors.NormalizeRecoveryCode(code)
 	// The code is burnt and its owner told in one transaction: never one without the other.
-	_, used, err := s.store.UseRecoveryCode(ctx, a.ID, s.opts.HashToken(norm), s.now(),
+	_, used, err := s.secondFactors.UseRecoveryCode(ctx, a.ID, s.opts.HashToken(norm), s.now(),
 		s.factorMessage(a, "", "recovery_code_used", s.now()))
 	return "recovery", used && err == nil, err
 }
 
 // HasSecondFactor reports whether sign-in needs a second step for the account.
 func (s *Service) HasSecondFactor(ctx context.Context, accountID int64) (bool, error) {
-	t, n, err := s.store.SecondFactors(ctx, accountID)
+	t, n, err := s.secondFactors.SecondFactors(ctx, accountID)
 	return t || n > 0, err
 }
 
@@ -136,11 +133,11 @@ func (s *Service) HasSecondFactor(ctx context.Context, accountID int64) (bool, e
 // under the same lockout rules as the password.
 func (s *Service) SignInSecondFactor(ctx context.Context, accountID int64, req SignInRequest, code string) (*SignInResult, error) {
 	now := s.now()
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.store.AccountByID(ctx, accountID)
+	a, err := s.accounts.AccountByID(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +171,7 @@ func (s *Service) UnlockWithFactor(ctx context.Context, p Proof) (*UnlockResult,
 		return nil, err
 	}
 	subject := guessSubject(a.ID, device)
-	n, err := s.store.Reserve(ctx, scopeFactorGuess, subject, FactorGuessWindow, now)
+	n, err := s.ledger.Reserve(ctx, scopeFactorGuess, subject, FactorGuessWindow, now)
 	if err != nil {
 		return nil, err
 	}
@@ -186,15 +183,15 @@ func (s *Service) UnlockWithFactor(ctx context.Context, p Proof) (*UnlockResult,
 	ctx = context.WithoutCancel(ctx)
 	method, ok, err := s.checkSecondFactor(ctx, a, p.Code, p.Client)
 	if err != nil {
-		return nil, errors.Join(err, s.store.Release(ctx, scopeFactorGuess, subject))
+		return nil, errors.Join(err, s.ledger.Release(ctx, scopeFactorGuess, subject))
 	}
 	if !ok {
-		if err := s.store.RecordFactorFailure(ctx, a.ID, a.Username, method, p.Client, now); err != nil {
+		if err := s.secondFactors.RecordFactorFailure(ctx, a.ID, a.Username, method, p.Client, now); err != nil {
 			return nil, err
 		}
 		return nil, ErrBadCode
 	}
-	if err := s.store.Release(ctx, scopeFactorGuess, subject); err != nil {
+	if err := s.ledger.Release(ctx, scopeFactorGuess, subject); err != nil {
 		return nil, err
 	}
 	return s.finishUnlock(ctx, a, method, p)

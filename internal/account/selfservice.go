@@ -152,7 +152,7 @@ func (s *Service) UnlockWithCode(ctx context.Context, p Proof) (*UnlockResult, e
 
 // finishUnlock lifts an automatic lock once the owner has proven enough methods in this flow.
 func (s *Service) finishUnlock(ctx context.Context, a *Account, method string, p Proof) (*UnlockResult, error) {
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func (s *Service) finishUnlock(ctx context.Context, a *Account, method string, p
 	case StateLockedTemporarily, StateLocked:
 	default:
 		// The owner proved who they are: they may read what the administrator wants them told.
-		lock, err := s.store.CurrentLock(ctx, a.ID)
+		lock, err := s.selfService.CurrentLock(ctx, a.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -183,8 +183,8 @@ func (s *Service) finishUnlock(ctx context.Context, a *Account, method string, p
 	method = strings.Join(verified, "+")
 	// The unlock and the reset link it offers are one unit: never an unlock whose page fails.
 	var res *UnlockResult
-	err = s.store.Atomic(ctx, func(ctx context.Context) error {
-		ok, err := s.store.SelfUnlock(ctx, a.ID, method, client, now,
+	err = s.work.Atomic(ctx, func(ctx context.Context) error {
+		ok, err := s.selfService.SelfUnlock(ctx, a.ID, method, client, now,
 			append([]Message{msg}, s.events(audit.AccountUnlocked, a, now, "state", string(StateActive), "by", "owner", "method", method)...))
 		if err != nil || !ok {
 			res = &UnlockResult{Outcome: UnlockNotLocked, Account: a}
@@ -236,11 +236,11 @@ func (s *Service) Status(ctx context.Context, a *Account) (*StatusView, error) {
 	}
 	var err error
 	if v.State != StateActive {
-		if v.Lock, err = s.store.CurrentLock(ctx, a.ID); err != nil {
+		if v.Lock, err = s.selfService.CurrentLock(ctx, a.ID); err != nil {
 			return nil, err
 		}
 	}
-	events, err := s.store.RecentSignIns(ctx, a.ID, 20)
+	events, err := s.selfService.RecentSignIns(ctx, a.ID, 20)
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (s *Service) StartReset(ctx context.Context, login, client, lang string) er
 		return err
 	}
 	// The limits are read and the link written under the send lock, as for codes (sendCode).
-	return s.store.Atomic(ctx, func(ctx context.Context) error {
+	return s.work.Atomic(ctx, func(ctx context.Context) error {
 		a, err := s.AccountByLogin(ctx, login)
 		known := err == nil
 		if err != nil && ErrorCode(err) != ENOTFOUND {
@@ -269,19 +269,19 @@ func (s *Service) StartReset(ctx context.Context, login, client, lang string) er
 		if !known {
 			a = &Account{}
 		}
-		policy, err := s.store.Policy(ctx)
+		policy, err := s.lockout.Policy(ctx)
 		if err != nil {
 			return err
 		}
-		if err := s.store.LockSends(ctx, sendKey(a, login), a.Email); err != nil {
+		if err := s.codes.LockSends(ctx, sendKey(a, login), a.Email); err != nil {
 			return err
 		}
-		counts, err := s.store.SendCounts(ctx, a.ID, 0, a.Email, now.Add(-SendWindow))
+		counts, err := s.codes.SendCounts(ctx, a.ID, 0, a.Email, now.Add(-SendWindow))
 		if err != nil {
 			return err
 		}
 		notSent := func(reason string) error {
-			return s.store.RecordNotSent(ctx, NotSent{AccountID: a.ID, Login: printable(login), Purpose: "reset",
+			return s.codes.RecordNotSent(ctx, NotSent{AccountID: a.ID, Login: printable(login), Purpose: "reset",
 				Channel: ChannelEmail, Reason: reason, Client: client, Now: now})
 		}
 		switch {
@@ -311,7 +311,7 @@ func (s *Service) issueResetLink(ctx context.Context, a *Account, actor Actor, r
 		l.Message = &Message{Channel: ChannelEmail, To: a.Email, Template: "reset_link", Lang: s.langFor(a, lang),
 			Data: map[string]string{"Name": a.Name(), "Link": s.link("/reset/" + token), "Minutes": minutes(policy.ResetTTL)}}
 	}
-	return token, s.store.CreateResetToken(ctx, l)
+	return token, s.selfService.CreateResetToken(ctx, l)
 }
 
 // minutes writes a lifetime in whole minutes for a message.
@@ -325,13 +325,13 @@ func (s *Service) ResetAccount(ctx context.Context, token string) (*Account, err
 	if token == "" || len(token) > 100 {
 		return nil, ErrBadResetLink
 	}
-	id, err := s.store.ResetTokenAccount(ctx, s.opts.HashToken(token), s.now())
+	id, err := s.selfService.ResetTokenAccount(ctx, s.opts.HashToken(token), s.now())
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, ErrBadResetLink
 	} else if err != nil {
 		return nil, err
 	}
-	return s.store.AccountByID(ctx, id)
+	return s.accounts.AccountByID(ctx, id)
 }
 
 // PasswordProblem says why a new password was refused, as a message id the pages translate, with
@@ -388,14 +388,12 @@ func (s *Service) CheckNewPassword(a *Account, password, confirm string, minLen 
 			return &PasswordProblem{ID: PasswordContext}
 		}
 	}
-	if s.opts.Strength != nil {
-		if score, reason := s.opts.Strength(password, context); score < 3 {
-			id, ok := WeakPasswordMessages[reason]
-			if !ok {
-				id = PasswordWeak
-			}
-			return &PasswordProblem{ID: id}
+	if score, reason := s.opts.Strength(password, context); score < 3 {
+		id, ok := WeakPasswordMessages[reason]
+		if !ok {
+			id = PasswordWeak
 		}
+		return &PasswordProblem{ID: id}
 	}
 	return nil
 }
@@ -407,7 +405,7 @@ func (s *Service) CompleteReset(ctx context.Context, token, password, confirm, c
 	if err != nil {
 		return nil, err
 	}
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +426,7 @@ func (s *Service) CompleteReset(ctx context.Context, token, password, confirm, c
 	if a.Phone != "" && s.opts.SMS {
 		notify = append(notify, Message{Channel: ChannelSMS, To: a.Phone, Template: "password_changed", Lang: s.langFor(a, lang), Data: data})
 	}
-	ok, err := s.store.CompleteReset(ctx, ResetCompletion{TokenHash: s.opts.HashToken(token), AccountID: a.ID,
+	ok, err := s.selfService.CompleteReset(ctx, ResetCompletion{TokenHash: s.opts.HashToken(token), AccountID: a.ID,
 		Username: a.Username, PasswordHash: hash, Unlock: policy.ResetClearsLock, Client: client, Now: now, Notify: notify,
 		NotifyUnlocked: []Message{s.unlockedMessage(a, now, "reset")}})
 	if err != nil {
@@ -470,7 +468,7 @@ func (s *Service) RequestHelp(ctx context.Context, login, contact, message, clie
 		a = nil
 	}
 	msgs = append(msgs, s.events("request.filed", a, now, "reference", ref)...)
-	if err := s.store.CreateRequest(ctx, req, msgs); err != nil {
+	if err := s.selfService.CreateRequest(ctx, req, msgs); err != nil {
 		return "", err
 	}
 	return ref, nil
@@ -526,7 +524,7 @@ func (s *Service) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome, er
 	}
 	ctx = context.WithoutCancel(ctx) // the code is used up: carry out what it proves
 	if a.State == StatePendingVerification {
-		verified, err := s.store.VerifiedChannels(ctx, a.ID)
+		verified, err := s.codes.VerifiedChannels(ctx, a.ID)
 		if err != nil {
 			return "", err
 		}
@@ -537,7 +535,7 @@ func (s *Service) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome, er
 			return VerifyNeedsSMS, nil
 		}
 	}
-	_, err = s.store.Transition(ctx, Transition{AccountID: a.ID, From: []State{StatePendingVerification}, To: StateActive,
+	_, err = s.states.Transition(ctx, Transition{AccountID: a.ID, From: []State{StatePendingVerification}, To: StateActive,
 		Reason: "contact verified", Action: audit.AccountVerified, Method: channel, Actor: "user:" + a.Username,
 		Client: client, Now: s.now()})
 	if ErrorCode(err) == EINVALID {
@@ -551,7 +549,7 @@ func (s *Service) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome, er
 // MinPasswordLength is password.min_length, or 8 once the account has a second factor
 // (SECURITY.md 16).
 func (s *Service) MinPasswordLength(ctx context.Context, accountID int64) (int, error) {
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return 0, err
 	}

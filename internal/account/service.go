@@ -2,13 +2,17 @@ package account
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"time"
 )
 
-// Store keeps accounts. Methods return *Error with ENOTFOUND or ECONFLICT where they say so; any
-// other error is a failure of the storage itself.
-type Store interface {
+// The stores below keep accounts, one interface per capability, so that a use case names what it
+// touches and a test fakes only that. Methods return *Error with ENOTFOUND or ECONFLICT where they
+// say so; any other error is a failure of the storage itself.
+
+// AccountStore finds, creates and lists accounts.
+type AccountStore interface {
 	// AccountByLogin finds the account whose username or email (any letter case) or phone is login. ENOTFOUND.
 	AccountByLogin(ctx context.Context, login string) (*Account, error)
 	// AccountByID loads one account. ENOTFOUND.
@@ -27,26 +31,14 @@ type Store interface {
 	// SetPasswordHash replaces the stored hash only if it is still oldHash (a rehash racing a password
 	// change must not undo the change); it reports whether it did.
 	SetPasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error)
+}
 
-	LockoutStore
-	StateStore
-	CodeStore
-	SelfServiceStore
-	FactorStore
-	AccountPageStore
-	ContactStore
-	TokenStore
-	APIStore
-	AdminStore
-	AlertStore
-	MaintenanceStore
-	LedgerStore
+// UnitOfWork commits several store calls together.
+type UnitOfWork interface {
 	// Atomic runs fn as one unit of work: every store call made with the context fn is given
 	// commits together (with its audit events and queued messages) or not at all. fn may run again
 	// after a serialization failure, so it sets what it reports afresh; it does no slow work.
 	Atomic(ctx context.Context, fn func(ctx context.Context) error) error
-	// QueueMessage queues one message in a transaction of its own.
-	QueueMessage(ctx context.Context, m Message) error
 }
 
 // Hasher hashes and checks passwords with bounded concurrency (see package secret).
@@ -59,11 +51,55 @@ type Hasher interface {
 // Clock tells the time; tests replace it.
 type Clock func() time.Time
 
+// Deps is every dependency of a Service. Every store, the hasher, the key and every function of
+// Options and Factors are required; Clock and Metrics may be left nil.
+type Deps struct {
+	Accounts      AccountStore
+	UnitOfWork    UnitOfWork
+	Lockout       LockoutStore
+	States        StateStore
+	Codes         CodeStore
+	SelfService   SelfServiceStore
+	SecondFactors FactorStore
+	AccountPage   AccountPageStore
+	Contact       ContactStore
+	Tokens        TokenStore
+	API           APIStore
+	Admin         AdminStore
+	Alerts        AlertStore
+	Maintenance   MaintenanceStore
+	Ledger        LedgerStore
+
+	Hasher Hasher
+	// Key is the server's secret key (at least 32 bytes): it keys device cookies and the HMACs of
+	// wrong passwords.
+	Key     []byte
+	Clock   Clock   // nil: time.Now
+	Metrics Metrics // nil: reports nothing
+	Options Options
+	Factors Factors
+}
+
 // Service holds unlockd's use cases.
 type Service struct {
-	store   Store
+	accounts      AccountStore
+	work          UnitOfWork
+	lockout       LockoutStore
+	states        StateStore
+	codes         CodeStore
+	selfService   SelfServiceStore
+	secondFactors FactorStore
+	accountPage   AccountPageStore
+	contact       ContactStore
+	tokens        TokenStore
+	api           APIStore
+	admin         AdminStore
+	alerts        AlertStore
+	maintenance   MaintenanceStore
+	ledger        LedgerStore
+
 	hasher  Hasher
-	key     []byte // keys device cookies and the HMACs of wrong passwords
+	key     []byte
 	now     Clock
 	metrics Metrics
 	opts    Options
@@ -88,27 +124,87 @@ type Options struct {
 	Webhooks []string
 }
 
-// SetOptions configures the self-service flows.
-func (s *Service) SetOptions(o Options) { s.opts = o }
-
-// NewService wires a Service. key is the server's secret key (at least 32 bytes); now may be nil
-// for the real clock.
-func NewService(store Store, hasher Hasher, key []byte, now Clock) *Service {
-	if now == nil {
-		now = time.Now
+// New wires a Service from d. A required dependency left unset is a programming error: New panics
+// naming it, at start-up rather than at the first request that needs it.
+func New(d Deps) *Service {
+	if missing := d.missing(); len(missing) > 0 {
+		panic("account.New: missing " + strings.Join(missing, ", "))
 	}
-	return &Service{store: store, hasher: hasher, key: key, now: now, metrics: noMetrics{}}
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	if d.Metrics == nil {
+		d.Metrics = noMetrics{}
+	}
+	return &Service{
+		accounts:      d.Accounts,
+		work:          d.UnitOfWork,
+		lockout:       d.Lockout,
+		states:        d.States,
+		codes:         d.Codes,
+		selfService:   d.SelfService,
+		secondFactors: d.SecondFactors,
+		accountPage:   d.AccountPage,
+		contact:       d.Contact,
+		tokens:        d.Tokens,
+		api:           d.API,
+		admin:         d.Admin,
+		alerts:        d.Alerts,
+		maintenance:   d.Maintenance,
+		ledger:        d.Ledger,
+		hasher:        d.Hasher,
+		key:           d.Key,
+		now:           d.Clock,
+		metrics:       d.Metrics,
+		opts:          d.Options,
+		factors:       d.Factors,
+	}
 }
 
-// SetMetrics sets where the service reports what it does.
-func (s *Service) SetMetrics(m Metrics) {
-	if m != nil {
-		s.metrics = m
+// missing names the required dependencies d lacks, in the order Deps declares them.
+func (d Deps) missing() []string {
+	var m []string
+	need := func(ok bool, name string) {
+		if !ok {
+			m = append(m, name)
+		}
 	}
+	need(d.Accounts != nil, "Accounts")
+	need(d.UnitOfWork != nil, "UnitOfWork")
+	need(d.Lockout != nil, "Lockout")
+	need(d.States != nil, "States")
+	need(d.Codes != nil, "Codes")
+	need(d.SelfService != nil, "SelfService")
+	need(d.SecondFactors != nil, "SecondFactors")
+	need(d.AccountPage != nil, "AccountPage")
+	need(d.Contact != nil, "Contact")
+	need(d.Tokens != nil, "Tokens")
+	need(d.API != nil, "API")
+	need(d.Admin != nil, "Admin")
+	need(d.Alerts != nil, "Alerts")
+	need(d.Maintenance != nil, "Maintenance")
+	need(d.Ledger != nil, "Ledger")
+	need(d.Hasher != nil, "Hasher")
+	need(len(d.Key) >= 32, "Key (at least 32 bytes)")
+	o := d.Options
+	need(o.BaseURL != "", "Options.BaseURL")
+	need(o.NewCode != nil, "Options.NewCode")
+	need(o.NewToken != nil, "Options.NewToken")
+	need(o.HashToken != nil, "Options.HashToken")
+	need(o.Strength != nil, "Options.Strength")
+	need(o.ValidHash != nil, "Options.ValidHash")
+	f := d.Factors
+	need(f.NewTOTP != nil, "Factors.NewTOTP")
+	need(f.MatchTOTP != nil, "Factors.MatchTOTP")
+	need(f.Seal != nil, "Factors.Seal")
+	need(f.Open != nil, "Factors.Open")
+	need(f.NewRecoveryCode != nil, "Factors.NewRecoveryCode")
+	need(f.NormalizeRecoveryCode != nil, "Factors.NormalizeRecoveryCode")
+	return m
 }
 
 // Policy returns the policy in force.
-func (s *Service) Policy(ctx context.Context) (Policy, error) { return s.store.Policy(ctx) }
+func (s *Service) Policy(ctx context.Context) (Policy, error) { return s.lockout.Policy(ctx) }
 
 // Now is the service's clock, for callers that must agree with it.
 func (s *Service) Now() time.Time { return s.now() }

@@ -61,7 +61,7 @@ type SignInResult struct {
 // Every refusal is ErrBadCredentials (or ErrThrottled for the whole client).
 func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
 	now := s.now()
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
@@ -79,7 +79,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		reject.Reason, reject.ClientKey = "invalid", "invalid"
 		return nil, s.refuse(ctx, &password, reject, "unknown")
 	}
-	a, err := s.store.AccountByLogin(ctx, login)
+	a, err := s.accounts.AccountByLogin(ctx, login)
 	if ErrorCode(err) == ENOTFOUND {
 		reject.Reason, reject.ClientKey = "unknown_user", "login:"+strings.ToLower(login)
 		return nil, s.refuse(ctx, &password, reject, "unknown")
@@ -94,7 +94,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 
 	mac := s.passwordMAC(a.ID, password)
 	if policy.Lockout.IgnoreRepeated {
-		repeated, err := s.store.IsRepeatedPassword(ctx, a.ID, mac, now.Add(-RepeatedPasswordMemory))
+		repeated, err := s.lockout.IsRepeatedPassword(ctx, a.ID, mac, now.Add(-RepeatedPasswordMemory))
 		if err != nil {
 			return nil, fmt.Errorf("sign in: %w", err)
 		}
@@ -139,7 +139,7 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	notice := func(d lockout.Decision) []Message { return s.lockNotice(a, d, now, req.ClientIP) }
-	res, err := s.store.ReserveAttempt(ctx, Attempt{AccountID: a.ID, Username: a.Username, DeviceID: deviceID,
+	res, err := s.lockout.ReserveAttempt(ctx, Attempt{AccountID: a.ID, Username: a.Username, DeviceID: deviceID,
 		Client: req.ClientIP, Policy: policy.Lockout, Now: now, Notice: notice})
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
@@ -165,7 +165,7 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 	match, method, err := check(ctx)
 	if err != nil && !errors.Is(err, ErrBadCode) {
 		// The secret was never checked: the attempt must not count against the owner.
-		if rerr := s.store.RefundAttempt(ctx, a.ID, res, deviceID); rerr != nil {
+		if rerr := s.lockout.RefundAttempt(ctx, a.ID, res, deviceID); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
 		return nil, fmt.Errorf("sign in: verify: %w", err)
@@ -173,7 +173,7 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 	if !match {
 		f := Failure{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Failures: res.Failures, Policy: policy.Lockout,
 			PasswordMAC: mac, Method: method, Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now, Notice: notice}
-		locked, err := s.store.RecordFailure(ctx, f)
+		locked, err := s.lockout.RecordFailure(ctx, f)
 		if err != nil {
 			return nil, fmt.Errorf("sign in: %w", err)
 		}
@@ -188,7 +188,7 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 	}
 
 	if req.reauthentication {
-		if err := s.store.RefundAttempt(ctx, a.ID, res, deviceID); err != nil {
+		if err := s.lockout.RefundAttempt(ctx, a.ID, res, deviceID); err != nil {
 			return nil, fmt.Errorf("sign in: %w", err)
 		}
 		return &SignInResult{Account: a}, nil
@@ -202,7 +202,7 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 			return nil, err
 		}
 		if second {
-			if err := s.store.RefundAttempt(ctx, a.ID, res, deviceID); err != nil {
+			if err := s.lockout.RefundAttempt(ctx, a.ID, res, deviceID); err != nil {
 				return nil, err
 			}
 			return &SignInResult{Account: a, NeedsSecondFactor: true}, nil
@@ -218,7 +218,7 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 		}
 		result.DeviceToken, succ.NewDeviceHash = token, hash
 	}
-	ok, err := s.store.RecordSuccess(ctx, succ)
+	ok, err := s.lockout.RecordSuccess(ctx, succ)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
@@ -262,7 +262,7 @@ func (s *Service) lockedMessage(a *Account, d lockout.Decision, now time.Time, c
 // lockout rules as a password: a wrong code counts as a failed sign-in.
 func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code string) (*SignInResult, error) {
 	now := s.now()
-	policy, err := s.store.Policy(ctx)
+	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
@@ -289,7 +289,7 @@ func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code st
 // throttleClient refuses every sign-in from a client that failed on too many accounts lately
 // (password spraying): ErrThrottled, recorded.
 func (s *Service) throttleClient(ctx context.Context, reject Rejection) error {
-	n, err := s.store.ClientFailureCount(ctx, reject.Client, reject.Now.Add(-ClientWindow))
+	n, err := s.lockout.ClientFailureCount(ctx, reject.Client, reject.Now.Add(-ClientWindow))
 	if err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
@@ -299,7 +299,7 @@ func (s *Service) throttleClient(ctx context.Context, reject Rejection) error {
 	reject.Reason, reject.Throttled = "throttled", true
 	s.metrics.Throttled("sign_in")
 	s.metrics.SignIn("throttled")
-	if err := s.store.RecordRejection(ctx, reject); err != nil {
+	if err := s.lockout.RecordRejection(ctx, reject); err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
 	return ErrThrottled
@@ -313,7 +313,7 @@ func (s *Service) refuse(ctx context.Context, password *string, r Rejection, res
 			return err
 		}
 	}
-	if err := s.store.RecordRejection(ctx, r); err != nil {
+	if err := s.lockout.RecordRejection(ctx, r); err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
 	s.metrics.SignIn(result)
@@ -341,7 +341,7 @@ func (s *Service) rehash(ctx context.Context, a *Account, password string) error
 		// The sign-in itself succeeded; the upgrade waits for the next one.
 		return nil
 	}
-	if _, err := s.store.SetPasswordHash(ctx, a.ID, a.PasswordHash, h); err != nil {
+	if _, err := s.accounts.SetPasswordHash(ctx, a.ID, a.PasswordHash, h); err != nil {
 		return fmt.Errorf("sign in: rehash: %w", err)
 	}
 	a.PasswordHash = h

@@ -94,7 +94,7 @@ func (s *Service) transition(ctx context.Context, login string, actor Actor, t T
 		t.Notify = append(t.Notify, s.frozenMessage(a, t))
 	}
 	t.Notify = append(t.Notify, s.events(t.Action, a, t.Now, "state", string(t.To), "reason", t.Reason, "by", actor.Name)...)
-	return s.store.Transition(ctx, t)
+	return s.states.Transition(ctx, t)
 }
 
 // Unlock lifts an automatic lock, or, for an administrator, a freeze. The owner's counters start
@@ -170,17 +170,17 @@ func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason str
 		return 0, Fail(EINVALID, "err_locked_since_positive", nil, "--locked-since must be a positive duration such as 2h")
 	}
 	now := s.now()
-	ids, err := s.store.LockedSince(ctx, now.Add(-since))
+	ids, err := s.states.LockedSince(ctx, now.Add(-since))
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, id := range ids {
-		a, err := s.store.AccountByID(ctx, id)
+		a, err := s.accounts.AccountByID(ctx, id)
 		if err != nil {
 			return n, err
 		}
-		_, err = s.store.Transition(ctx, Transition{AccountID: id, From: []State{StateLockedTemporarily, StateLocked},
+		_, err = s.states.Transition(ctx, Transition{AccountID: id, From: []State{StateLockedTemporarily, StateLocked},
 			To: StateActive, Reason: reason, LiftLocks: true, Action: audit.AccountUnlocked, Method: "bulk",
 			Actor: actor.Name, Client: actor.Client, Now: now, Notify: append([]Message{s.unlockedMessage(a, now, "admin")},
 				s.events(audit.AccountUnlocked, a, now, "state", string(StateActive), "reason", reason, "by", actor.Name)...)})
@@ -200,7 +200,7 @@ func (s *Service) SetPolicy(ctx context.Context, changes map[string]string, acto
 	if len(changes) == 0 {
 		return Policy{}, Fail(EINVALID, "err_policy_no_changes", nil, "no changes given")
 	}
-	p, err := s.store.Policy(ctx)
+	p, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return Policy{}, err
 	}
@@ -217,7 +217,7 @@ func (s *Service) SetPolicy(ctx context.Context, changes map[string]string, acto
 	for k := range changes {
 		normalized[k] = values[k]
 	}
-	if err := s.store.SetPolicy(ctx, normalized, actor.Name, s.now()); err != nil {
+	if err := s.lockout.SetPolicy(ctx, normalized, actor.Name, s.now()); err != nil {
 		return Policy{}, err
 	}
 	return p, nil
@@ -242,7 +242,7 @@ func (s *Service) frozenMessage(a *Account, t Transition) Message {
 
 // CountLockedSince previews UnlockAll: how many accounts it would unlock.
 func (s *Service) CountLockedSince(ctx context.Context, since time.Duration) (int, error) {
-	ids, err := s.store.LockedSince(ctx, s.now().Add(-since))
+	ids, err := s.states.LockedSince(ctx, s.now().Add(-since))
 	return len(ids), err
 }
 
@@ -260,12 +260,12 @@ func (s *Service) SetRole(ctx context.Context, login string, role Role, reason s
 	if _, err := CheckRoleWrite(actor, a.Role, role); err != nil {
 		return nil, err
 	}
-	return s.store.SetRole(ctx, a.ID, role, reason, actor, s.now())
+	return s.states.SetRole(ctx, a.ID, role, reason, actor, s.now())
 }
 
 // AccountsWithRole lists the accounts of one role (the staff page).
 func (s *Service) AccountsWithRole(ctx context.Context, role Role) ([]*Account, error) {
-	return s.store.AccountsWithRole(ctx, role)
+	return s.states.AccountsWithRole(ctx, role)
 }
 
 // SetExpiry sets (or, with nil, clears) when an account expires. Clearing it on an expired account
@@ -275,5 +275,5 @@ func (s *Service) SetExpiry(ctx context.Context, login string, at *time.Time, re
 	if err != nil {
 		return nil, err
 	}
-	return s.store.SetExpiry(ctx, a.ID, at, reason, actor, s.now())
+	return s.states.SetExpiry(ctx, a.ID, at, reason, actor, s.now())
 }

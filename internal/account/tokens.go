@@ -46,7 +46,7 @@ func (s *Service) CreateToken(ctx context.Context, name string, role Role, actor
 		return "", nil, err
 	}
 	token := "ulk_" + raw
-	t, err := s.store.CreateToken(ctx, name, role, s.opts.HashToken(token), actor, s.now())
+	t, err := s.tokens.CreateToken(ctx, name, role, s.opts.HashToken(token), actor, s.now())
 	if err != nil {
 		return "", nil, err
 	}
@@ -54,11 +54,11 @@ func (s *Service) CreateToken(ctx context.Context, name string, role Role, actor
 }
 
 // Tokens lists every token, revoked ones included.
-func (s *Service) Tokens(ctx context.Context) ([]APIToken, error) { return s.store.Tokens(ctx) }
+func (s *Service) Tokens(ctx context.Context) ([]APIToken, error) { return s.tokens.Tokens(ctx) }
 
 // RevokeToken stops a token from working.
 func (s *Service) RevokeToken(ctx context.Context, name string, actor Actor) error {
-	return s.store.RevokeToken(ctx, name, actor, s.now())
+	return s.tokens.RevokeToken(ctx, name, actor, s.now())
 }
 
 // Authenticate finds the live token a bearer presents.
@@ -66,5 +66,5 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*APIToken, e
 	if len(bearer) < 10 || len(bearer) > 200 {
 		return nil, Errorf(ENOTFOUND, "unknown token")
 	}
-	return s.store.TokenByHash(ctx, s.opts.HashToken(bearer), s.now())
+	return s.tokens.TokenByHash(ctx, s.opts.HashToken(bearer), s.now())
 }

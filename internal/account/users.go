@@ -42,11 +42,11 @@ func (s *Service) AddAccount(ctx context.Context, in NewAccount, actor Actor) (*
 		}
 	}
 	// The account and its first code are one unit: never a pending account that was sent nothing.
-	err = s.store.Atomic(ctx, func(ctx context.Context) error {
-		if err := s.store.CreateAccount(ctx, a, actor); err != nil {
+	err = s.work.Atomic(ctx, func(ctx context.Context) error {
+		if err := s.accounts.CreateAccount(ctx, a, actor); err != nil {
 			return err
 		}
-		if a.State != StatePendingVerification || s.opts.NewCode == nil {
+		if a.State != StatePendingVerification {
 			return nil
 		}
 		// The new owner confirms the address with this code at /verify before the account is used.
@@ -179,7 +179,7 @@ func csvError(err error) error {
 // ImportAccounts writes validated rows: all or nothing. A row that changes an account's role
 // changes it as every role change does (see roles.go): checked, audited, the account's sessions ended.
 func (s *Service) ImportAccounts(ctx context.Context, rows []ImportRow, actor Actor) (created, updated int, err error) {
-	return s.store.ImportAccounts(ctx, rows, "import", actor)
+	return s.accounts.ImportAccounts(ctx, rows, "import", actor)
 }
 
 // AccountByLogin finds one account by username, email or phone.
@@ -188,12 +188,12 @@ func (s *Service) AccountByLogin(ctx context.Context, login string) (*Account, e
 	if !ok {
 		return nil, Fail(ENOTFOUND, "err_account_not_found", map[string]any{"Login": login}, "no account %q", login)
 	}
-	return s.store.AccountByLogin(ctx, l)
+	return s.accounts.AccountByLogin(ctx, l)
 }
 
 // AccountByID loads one account.
 func (s *Service) AccountByID(ctx context.Context, id int64) (*Account, error) {
-	return s.store.AccountByID(ctx, id)
+	return s.accounts.AccountByID(ctx, id)
 }
 
 // ListAccounts lists accounts, optionally in one state.
@@ -201,5 +201,5 @@ func (s *Service) ListAccounts(ctx context.Context, state State, limit int) ([]*
 	if state != "" && !state.Valid() {
 		return nil, Errorf(EINVALID, "state %q is not one of the account states", state)
 	}
-	return s.store.ListAccounts(ctx, state, limit)
+	return s.accounts.ListAccounts(ctx, state, limit)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/unlockd/unlockd/internal/config"
 	"github.com/unlockd/unlockd/internal/postgres"
 	"github.com/unlockd/unlockd/internal/secret"
+	"github.com/unlockd/unlockd/internal/server"
 )
 
 // IO is where a command reads and writes.
@@ -158,6 +159,7 @@ type app struct {
 	db       *postgres.DB
 	hasher   *secret.Hasher
 	store    *postgres.AccountStore
+	metrics  *server.Metrics
 	accounts *account.Service
 }
 
@@ -188,10 +190,64 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	}
 	hasher := secret.NewHasher(secret.DefaultParams, workers, cfg.HashQueue, 5*time.Second)
 	store := postgres.NewAccountStore(db)
-	accounts := account.NewService(store, hasher, cfg.SecretKey, clock)
-	accounts.SetOptions(ServiceOptions(cfg))
-	accounts.SetFactors(ServiceFactors(cfg))
-	return &app{cfg: cfg, log: log, db: db, hasher: hasher, store: store, accounts: accounts}, nil
+	metrics := server.NewMetrics()
+	accounts := account.New(ServiceDeps(cfg, store, hasher, clock, metrics))
+	return &app{cfg: cfg, log: log, db: db, hasher: hasher, store: store, metrics: metrics, accounts: accounts}, nil
+}
+
+// Stores is every store the domain uses; *postgres.AccountStore is all of them.
+type Stores interface {
+	account.AccountStore
+	account.UnitOfWork
+	account.LockoutStore
+	account.StateStore
+	account.CodeStore
+	account.SelfServiceStore
+	account.FactorStore
+	account.AccountPageStore
+	account.ContactStore
+	account.TokenStore
+	account.APIStore
+	account.AdminStore
+	account.AlertStore
+	account.MaintenanceStore
+	account.LedgerStore
+}
+
+var _ Stores = (*postgres.AccountStore)(nil)
+
+// StoreDeps fills every store of the domain's dependencies from one store.
+func StoreDeps(store Stores) account.Deps {
+	return account.Deps{
+		Accounts:      store,
+		UnitOfWork:    store,
+		Lockout:       store,
+		States:        store,
+		Codes:         store,
+		SelfService:   store,
+		SecondFactors: store,
+		AccountPage:   store,
+		Contact:       store,
+		Tokens:        store,
+		API:           store,
+		Admin:         store,
+		Alerts:        store,
+		Maintenance:   store,
+		Ledger:        store,
+	}
+}
+
+// ServiceDeps are the domain's dependencies as the binary wires them: every store from store, the
+// settings and second-factor primitives from the configuration. clock and metrics may be nil.
+func ServiceDeps(cfg *config.Config, store Stores, hasher account.Hasher, clock account.Clock, metrics account.Metrics) account.Deps {
+	d := StoreDeps(store)
+	d.Hasher = hasher
+	d.Key = cfg.SecretKey
+	d.Clock = clock
+	d.Metrics = metrics
+	d.Options = ServiceOptions(cfg)
+	d.Factors = ServiceFactors(cfg)
+	return d
 }
 
 // ServiceFactors are the second-factor primitives, keyed by the server key.

@@ -75,8 +75,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 		return err
 	}
 	defer m.Close()
-	metrics := server.NewMetrics()
-	a.accounts.SetMetrics(metrics)
+	metrics := a.metrics
 	a.hasher.SetWaitObserver(metrics.HashWait)
 	srv, err := server.New(server.Deps{
 		Config:   a.cfg,

@@ -14,7 +14,7 @@ import (
 	"github.com/unlockd/unlockd/internal/audit"
 )
 
-// AccountStore implements account.Store.
+// AccountStore implements every store interface of the domain.
 type AccountStore struct {
 	db       *DB
 	walkRows int // see search.go
@@ -26,7 +26,23 @@ func NewAccountStore(db *DB) *AccountStore {
 	return &AccountStore{db: db, walkRows: DefaultSearchWalk, trigrams: &trigramSample{}}
 }
 
-var _ account.Store = (*AccountStore)(nil)
+var (
+	_ account.AccountStore     = (*AccountStore)(nil)
+	_ account.UnitOfWork       = (*AccountStore)(nil)
+	_ account.LockoutStore     = (*AccountStore)(nil)
+	_ account.StateStore       = (*AccountStore)(nil)
+	_ account.CodeStore        = (*AccountStore)(nil)
+	_ account.SelfServiceStore = (*AccountStore)(nil)
+	_ account.FactorStore      = (*AccountStore)(nil)
+	_ account.AccountPageStore = (*AccountStore)(nil)
+	_ account.ContactStore     = (*AccountStore)(nil)
+	_ account.TokenStore       = (*AccountStore)(nil)
+	_ account.APIStore         = (*AccountStore)(nil)
+	_ account.AdminStore       = (*AccountStore)(nil)
+	_ account.AlertStore       = (*AccountStore)(nil)
+	_ account.MaintenanceStore = (*AccountStore)(nil)
+	_ account.LedgerStore      = (*AccountStore)(nil)
+)
 
 const accountColumns = `id, username, email, phone, display_name, role, state, state_reason, locked_until,
 	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at, session_epoch`

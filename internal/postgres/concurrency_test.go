@@ -57,7 +57,7 @@ func newRace(t *testing.T) *race {
 			t.Cleanup(db.Close)
 		}
 		store := countingStore{AccountStore: postgres.NewAccountStore(db), codeChecks: &r.codeChecks}
-		r.procs[i] = serviceOver(store, secret.NewHasher(fastParams, 8, 100, 10*time.Second), e.clock.Now)
+		r.procs[i] = newServiceOver(store, secret.NewHasher(fastParams, 8, 100, 10*time.Second), e.clock.Now)
 	}
 	return r
 }
@@ -79,25 +79,6 @@ func (r *race) next(t *testing.T, round int, policy map[string]string) {
 // email is where the round's account gets its mail; newEmail the address it changes to.
 func (r *race) email() string    { return r.login + "@example.com" }
 func (r *race) newEmail() string { return r.login + ".new@example.com" }
-
-// serviceOver is newService over a store of the test's choosing.
-func serviceOver(store account.Store, h account.Hasher, now account.Clock) *account.Service {
-	svc := account.NewService(store, h, engineKey, now)
-	svc.SetOptions(account.Options{BaseURL: "http://127.0.0.1:8080", NewCode: secret.NewCode, NewToken: secret.NewToken,
-		HashToken: secret.HashToken, Strength: secret.PasswordStrength})
-	svc.SetFactors(account.Factors{
-		NewTOTP: func(name string) (string, string, error) {
-			k, err := secret.NewTOTPKey("unlockd", name)
-			return k.Secret, k.URL, err
-		},
-		MatchTOTP:             secret.MatchTOTP,
-		Seal:                  func(plain string) ([]byte, error) { return secret.Seal(engineKey, plain) },
-		Open:                  func(sealed []byte) (string, error) { return secret.Open(engineKey, sealed) },
-		NewRecoveryCode:       secret.NewRecoveryCode,
-		NormalizeRecoveryCode: secret.NormalizeRecoveryCode,
-	})
-	return svc
-}
 
 // all makes n calls at once, alternating between the two processes: every goroutine waits at a
 // start line until all are ready, so the calls really overlap. It returns each call's error.

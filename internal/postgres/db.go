@@ -1,5 +1,5 @@
-// Package postgres stores unlockd's data in PostgreSQL with pgx: it implements account.Store and the
-// session store, applies the embedded migrations, and owns transactions (Transact).
+// Package postgres stores unlockd's data in PostgreSQL with pgx: it implements the domain's stores
+// and the session store, applies the embedded migrations, and owns transactions (Transact).
 package postgres
 
 import (

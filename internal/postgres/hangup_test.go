@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/cli"
 	"github.com/unlockd/unlockd/internal/lockout"
 	"github.com/unlockd/unlockd/internal/postgres"
 )
@@ -43,61 +44,61 @@ func (h *hangUp) tick(ctx context.Context, point string) {
 // hangUpStore is the real store, with a hang-up point before each call a sign-in or code check
 // makes.
 type hangUpStore struct {
-	account.Store
+	cli.Stores
 	h *hangUp
 }
 
 func (s hangUpStore) Policy(ctx context.Context) (account.Policy, error) {
 	s.h.tick(ctx, "Policy")
-	return s.Store.Policy(ctx)
+	return s.Stores.Policy(ctx)
 }
 func (s hangUpStore) AccountByLogin(ctx context.Context, login string) (*account.Account, error) {
 	s.h.tick(ctx, "AccountByLogin")
-	return s.Store.AccountByLogin(ctx, login)
+	return s.Stores.AccountByLogin(ctx, login)
 }
 func (s hangUpStore) ClientFailureCount(ctx context.Context, client string, since time.Time) (int, error) {
 	s.h.tick(ctx, "ClientFailureCount")
-	return s.Store.ClientFailureCount(ctx, client, since)
+	return s.Stores.ClientFailureCount(ctx, client, since)
 }
 func (s hangUpStore) IsRepeatedPassword(ctx context.Context, id int64, mac []byte, since time.Time) (bool, error) {
 	s.h.tick(ctx, "IsRepeatedPassword")
-	return s.Store.IsRepeatedPassword(ctx, id, mac, since)
+	return s.Stores.IsRepeatedPassword(ctx, id, mac, since)
 }
 func (s hangUpStore) DeviceAccount(ctx context.Context, nonceHash []byte) (int64, int64, error) {
 	s.h.tick(ctx, "DeviceAccount")
-	return s.Store.DeviceAccount(ctx, nonceHash)
+	return s.Stores.DeviceAccount(ctx, nonceHash)
 }
 func (s hangUpStore) ReserveAttempt(ctx context.Context, a account.Attempt) (account.Reservation, error) {
 	s.h.tick(ctx, "ReserveAttempt")
-	return s.Store.ReserveAttempt(ctx, a)
+	return s.Stores.ReserveAttempt(ctx, a)
 }
 func (s hangUpStore) RefundAttempt(ctx context.Context, id int64, r account.Reservation, device int64) error {
 	s.h.tick(ctx, "RefundAttempt")
-	return s.Store.RefundAttempt(ctx, id, r, device)
+	return s.Stores.RefundAttempt(ctx, id, r, device)
 }
 func (s hangUpStore) RecordFailure(ctx context.Context, f account.Failure) (lockout.Outcome, error) {
 	s.h.tick(ctx, "RecordFailure")
-	return s.Store.RecordFailure(ctx, f)
+	return s.Stores.RecordFailure(ctx, f)
 }
 func (s hangUpStore) RecordSuccess(ctx context.Context, sc account.Success) (bool, error) {
 	s.h.tick(ctx, "RecordSuccess")
-	return s.Store.RecordSuccess(ctx, sc)
+	return s.Stores.RecordSuccess(ctx, sc)
 }
 func (s hangUpStore) RecordRejection(ctx context.Context, r account.Rejection) error {
 	s.h.tick(ctx, "RecordRejection")
-	return s.Store.RecordRejection(ctx, r)
+	return s.Stores.RecordRejection(ctx, r)
 }
 func (s hangUpStore) SecondFactors(ctx context.Context, id int64) (bool, int, error) {
 	s.h.tick(ctx, "SecondFactors")
-	return s.Store.SecondFactors(ctx, id)
+	return s.Stores.SecondFactors(ctx, id)
 }
 func (s hangUpStore) AttemptCode(ctx context.Context, id int64, p account.Purpose, flow []byte, now time.Time) (int64, []byte, string, bool, error) {
 	s.h.tick(ctx, "AttemptCode")
-	return s.Store.AttemptCode(ctx, id, p, flow, now)
+	return s.Stores.AttemptCode(ctx, id, p, flow, now)
 }
 func (s hangUpStore) ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error) {
 	s.h.tick(ctx, "ConsumeCode")
-	return s.Store.ConsumeCode(ctx, id, now, username, client)
+	return s.Stores.ConsumeCode(ctx, id, now, username, client)
 }
 
 // hangUpHasher is the real hasher with a hang-up point before each hash.
@@ -155,7 +156,7 @@ func TestAHangUpAtAnyPointLeavesAStateTheOwnerCanLeave(t *testing.T) {
 				t.Fatal(err)
 			}
 			hu := &hangUp{at: at}
-			svc := newServiceOver(hangUpStore{Store: postgres.NewAccountStore(e.db), h: hu},
+			svc := newServiceOver(hangUpStore{Stores: postgres.NewAccountStore(e.db), h: hu},
 				hangUpHasher{Hasher: newEngineHasher(), h: hu}, e.clock.Now)
 			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), hangUpKey{}, hu))
 			hu.cancel = cancel

@@ -11,6 +11,7 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/audit"
+	"github.com/unlockd/unlockd/internal/cli"
 	"github.com/unlockd/unlockd/internal/postgres"
 	"github.com/unlockd/unlockd/internal/secret"
 )
@@ -62,11 +63,12 @@ func newService(db *postgres.DB, h account.Hasher, now account.Clock) *account.S
 }
 
 // newServiceOver is newService over any store.
-func newServiceOver(store account.Store, h account.Hasher, now account.Clock) *account.Service {
-	svc := account.NewService(store, h, engineKey, now)
-	svc.SetOptions(account.Options{BaseURL: "http://127.0.0.1:8080", NewCode: secret.NewCode, NewToken: secret.NewToken,
-		HashToken: secret.HashToken, Strength: secret.PasswordStrength})
-	svc.SetFactors(account.Factors{
+func newServiceOver(store cli.Stores, h account.Hasher, now account.Clock) *account.Service {
+	d := cli.StoreDeps(store)
+	d.Hasher, d.Key, d.Clock = h, engineKey, now
+	d.Options = account.Options{BaseURL: "http://127.0.0.1:8080", NewCode: secret.NewCode, NewToken: secret.NewToken,
+		HashToken: secret.HashToken, Strength: secret.PasswordStrength, ValidHash: secret.ValidateHash}
+	d.Factors = account.Factors{
 		NewTOTP: func(name string) (string, string, error) {
 			k, err := secret.NewTOTPKey("unlockd", name)
 			return k.Secret, k.URL, err
@@ -76,8 +78,8 @@ func newServiceOver(store account.Store, h account.Hasher, now account.Clock) *a
 		Open:                  func(sealed []byte) (string, error) { return secret.Open(engineKey, sealed) },
 		NewRecoveryCode:       secret.NewRecoveryCode,
 		NormalizeRecoveryCode: secret.NormalizeRecoveryCode,
-	})
-	return svc
+	}
+	return account.New(d)
 }
 
 // newEngineWith is newEngine with another hasher.

@@ -95,15 +95,12 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 		hasher = secret.NewHasher(testParams, 4, 64, 5*time.Second)
 	}
 	store := postgres.NewAccountStore(db)
-	svc := account.NewService(store, hasher, cfg.SecretKey, o.clock)
-	svc.SetOptions(cli.ServiceOptions(cfg))
-	svc.SetFactors(cli.ServiceFactors(cfg))
+	metrics := server.NewMetrics()
+	svc := account.New(cli.ServiceDeps(cfg, store, hasher, o.clock, metrics))
 	if o.log == nil {
 		o.log = io.Discard
 	}
 	sessions := postgres.NewSessionStore(db, server.SessionCodec(), cfg.SecretKey)
-	metrics := server.NewMetrics()
-	svc.SetMetrics(metrics)
 	hasher.SetWaitObserver(metrics.HashWait)
 	srv, err := server.New(server.Deps{
 		Metrics:  metrics,
