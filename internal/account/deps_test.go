@@ -7,50 +7,13 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
-	"github.com/unlockd/unlockd/internal/secret"
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 )
 
 var testKey = []byte(strings.Repeat("k", 32))
 
-// unusedDeps is every dependency New requires, with stores a test does not expect to be called: a
-// call to one panics on its nil interface. A test replaces the few its use case needs with fakes.
-func unusedDeps() account.Deps {
-	return account.Deps{
-		Accounts:      struct{ account.AccountStore }{},
-		UnitOfWork:    struct{ account.UnitOfWork }{},
-		Lockout:       struct{ account.LockoutStore }{},
-		States:        struct{ account.StateStore }{},
-		Codes:         struct{ account.CodeStore }{},
-		SelfService:   struct{ account.SelfServiceStore }{},
-		SecondFactors: struct{ account.FactorStore }{},
-		AccountPage:   struct{ account.AccountPageStore }{},
-		Contact:       struct{ account.ContactStore }{},
-		Tokens:        struct{ account.TokenStore }{},
-		API:           struct{ account.APIStore }{},
-		Admin:         struct{ account.AdminStore }{},
-		Alerts:        struct{ account.AlertStore }{},
-		Maintenance:   struct{ account.MaintenanceStore }{},
-		Ledger:        struct{ account.LedgerStore }{},
-		Hasher:        struct{ account.Hasher }{},
-		Key:           testKey,
-		Options: account.Options{
-			BaseURL:   "http://127.0.0.1:8080",
-			NewCode:   secret.NewCode,
-			NewToken:  secret.NewToken,
-			HashToken: secret.HashToken,
-			Strength:  secret.PasswordStrength,
-			ValidHash: secret.ValidateHash,
-		},
-		Factors: account.Factors{
-			NewTOTP:               func(string) (string, string, error) { return "", "", nil },
-			MatchTOTP:             secret.MatchTOTP,
-			Seal:                  func(plain string) ([]byte, error) { return secret.Seal(testKey, plain) },
-			Open:                  func(sealed []byte) (string, error) { return secret.Open(testKey, sealed) },
-			NewRecoveryCode:       secret.NewRecoveryCode,
-			NormalizeRecoveryCode: secret.NormalizeRecoveryCode,
-		},
-	}
-}
+// unusedDeps is every dependency New requires, with stores a test does not expect to be called.
+func unusedDeps() account.Deps { return accounttest.Deps(testKey) }
 
 // panicOf runs f and returns what it panicked with, or nil.
 func panicOf(f func()) (v any) {

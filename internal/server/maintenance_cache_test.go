@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
-	"github.com/unlockd/unlockd/internal/secret"
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 )
 
 // fakeMaintenanceStore answers NextMaintenance from a function; the rest of it is not used.
@@ -28,35 +28,9 @@ func (f *fakeMaintenanceStore) NextMaintenance(ctx context.Context, _ time.Time,
 func maintenanceServer(next func(ctx context.Context) (*account.Maintenance, error)) *Server {
 	key := make([]byte, 32)
 	// Every other dependency is one the cache does not use: a call to a store panics.
-	svc := account.New(account.Deps{
-		Accounts:      struct{ account.AccountStore }{},
-		UnitOfWork:    struct{ account.UnitOfWork }{},
-		Lockout:       struct{ account.LockoutStore }{},
-		States:        struct{ account.StateStore }{},
-		Codes:         struct{ account.CodeStore }{},
-		SelfService:   struct{ account.SelfServiceStore }{},
-		SecondFactors: struct{ account.FactorStore }{},
-		AccountPage:   struct{ account.AccountPageStore }{},
-		Contact:       struct{ account.ContactStore }{},
-		Tokens:        struct{ account.TokenStore }{},
-		API:           struct{ account.APIStore }{},
-		Admin:         struct{ account.AdminStore }{},
-		Alerts:        struct{ account.AlertStore }{},
-		Maintenance:   &fakeMaintenanceStore{next: next},
-		Ledger:        struct{ account.LedgerStore }{},
-		Hasher:        struct{ account.Hasher }{},
-		Key:           key,
-		Options: account.Options{BaseURL: "http://127.0.0.1:8080", NewCode: secret.NewCode, NewToken: secret.NewToken,
-			HashToken: secret.HashToken, Strength: secret.PasswordStrength, ValidHash: secret.ValidateHash},
-		Factors: account.Factors{
-			NewTOTP:               func(string) (string, string, error) { return "", "", nil },
-			MatchTOTP:             secret.MatchTOTP,
-			Seal:                  func(plain string) ([]byte, error) { return secret.Seal(key, plain) },
-			Open:                  func(sealed []byte) (string, error) { return secret.Open(key, sealed) },
-			NewRecoveryCode:       secret.NewRecoveryCode,
-			NormalizeRecoveryCode: secret.NormalizeRecoveryCode,
-		},
-	})
+	deps := accounttest.Deps(key)
+	deps.Maintenance = &fakeMaintenanceStore{next: next}
+	svc := account.New(deps)
 	s := &Server{accounts: svc, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	s.maint = newMaintenanceCache(svc.CurrentMaintenance, s.log)
 	return s
