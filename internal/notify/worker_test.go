@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 	"github.com/unlockd/unlockd/internal/mailpit"
 	"github.com/unlockd/unlockd/internal/notify"
 	"github.com/unlockd/unlockd/internal/pgtest"
@@ -26,30 +27,17 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// testClock is the one clock of a test: the database's and the worker's.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	url   string
 	db    *postgres.DB
-	clock *testClock
+	clock *accounttest.Clock
 	tmpl  *notify.Templates
 	logs  *lockedBuffer
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{url: pgtest.NewDatabase(t, pgtest.Migrate), clock: &testClock{now: time.Now().UTC()}, logs: &lockedBuffer{}}
+	f := &fixture{url: pgtest.NewDatabase(t, pgtest.Migrate), clock: accounttest.NewClock(time.Now().UTC()), logs: &lockedBuffer{}}
 	f.db = f.open(t)
 	var err error
 	if f.tmpl, err = notify.LoadTemplates(); err != nil {

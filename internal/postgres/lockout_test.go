@@ -10,24 +10,12 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 	"github.com/unlockd/unlockd/internal/audit"
 	"github.com/unlockd/unlockd/internal/cli"
 	"github.com/unlockd/unlockd/internal/postgres"
 	"github.com/unlockd/unlockd/internal/secret"
 )
-
-// clock is a settable clock for the lockout rules.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 type engine struct {
 	seq   int // makes every wrong password in a test different
@@ -36,7 +24,7 @@ type engine struct {
 	db    *postgres.DB
 	store *postgres.AccountStore
 	svc   *account.Service
-	clock *clock
+	clock *accounttest.Clock
 }
 
 const (
@@ -86,7 +74,7 @@ func newServiceOver(store cli.Stores, h account.Hasher, now account.Clock) *acco
 func newEngineWith(t *testing.T, h account.Hasher, policy ...string) *engine {
 	t.Helper()
 	url := pgtestURL(t)
-	c := &clock{now: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+	c := accounttest.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	db, err := postgres.Open(context.Background(), url, c.Now) // one clock, for the domain and storage alike
 	if err != nil {
 		t.Fatal(err)

@@ -10,27 +10,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 	"github.com/unlockd/unlockd/internal/notify"
 	"github.com/unlockd/unlockd/internal/postgres"
 )
 
-// outboxClock is the database's clock, moved by hand.
-type outboxClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *outboxClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *outboxClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // mustOutboxDB returns a fresh, migrated database whose clock the test moves.
-func mustOutboxDB(t *testing.T) (*postgres.DB, *outboxClock) {
+func mustOutboxDB(t *testing.T) (*postgres.DB, *accounttest.Clock) {
 	t.Helper()
-	c := &outboxClock{now: time.Now().UTC().Truncate(time.Second)}
+	c := accounttest.NewClock(time.Now().UTC().Truncate(time.Second))
 	db, err := postgres.Open(context.Background(), pgtestURL(t), c.Now)
 	if err != nil {
 		t.Fatal(err)

@@ -2,38 +2,20 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 	"github.com/unlockd/unlockd/internal/postgres"
 )
-
-// testClock is a clock the test moves by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // SECURITY.md 27: a request of an ended session that saves the session afterwards must not bring it
 // back, however it was ended, and not even once the ended session's row has been swept.
 func TestEndedSessionsStayEnded(t *testing.T) {
-	clock := &testClock{now: time.Now()}
+	clock := accounttest.NewClock(time.Now())
 	db, err := postgres.Open(context.Background(), pgtestURL(t), clock.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +84,7 @@ func TestEndedSessionsStayEnded(t *testing.T) {
 
 	// Swept once expired, an ended session's late save does not bring it back either: whatever it
 	// saves expires by its deadline, which has passed.
-	clock.Add(13 * time.Hour)
+	clock.Advance(13 * time.Hour)
 	if _, err := store.DeleteExpired(ctx); err != nil {
 		t.Fatal(err)
 	}

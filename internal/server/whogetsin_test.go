@@ -5,32 +5,19 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 	"github.com/unlockd/unlockd/internal/audit"
 	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // These tests are the attacks of an outside review, run from outside: each failed before the rules
 // of who gets in had one home.
-
-// settableClock is a clock a test moves.
-type settableClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *settableClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *settableClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func (h *harness) setPolicy(kv ...string) {
 	h.t.Helper()
@@ -101,7 +88,7 @@ func TestUnlockNeverCombinesProofsOfTwoAccounts(t *testing.T) {
 // A client that hangs up while its password is checked still counts, and the lock it leads to is
 // written: the account is never left "active" over its threshold with every password refused.
 func TestHangUpsDuringTheCheckStillCount(t *testing.T) {
-	clock := &settableClock{now: time.Now()}
+	clock := accounttest.NewClock(time.Now())
 	slow := secret.Params{Memory: 19456, Time: 4, Threads: 1, SaltLen: 16, KeyLen: 32}
 	h := newHarness(t, withClock(clock.Now), withHasher(secret.NewHasher(slow, 2, 64, 30*time.Second)))
 	h.addAccount("alice")
@@ -293,7 +280,7 @@ func TestARecoveryCodeIsNeverBurntUntold(t *testing.T) {
 	h.addAccount("alice")
 	c := h.client()
 	h.signIn(c, "alice", goodPassword)
-	codes := regexp.MustCompile(`class="recovery-code">([A-Z0-9-]+)<`).FindAllStringSubmatch(
+	codes := recoveryCodePattern.FindAllStringSubmatch(
 		h.post(c, "/account/recovery-codes", url.Values{}).body, -1)
 	if len(codes) == 0 {
 		t.Fatal("no recovery codes")

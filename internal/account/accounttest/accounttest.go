@@ -4,6 +4,9 @@
 package accounttest
 
 import (
+	"sync"
+	"time"
+
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/secret"
 )
@@ -46,4 +49,27 @@ func Deps(key []byte) account.Deps {
 			NormalizeRecoveryCode: secret.NormalizeRecoveryCode,
 		},
 	}
+}
+
+// Clock is a clock a test moves by hand; hand its Now to the service and to storage alike.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock that reads t until it is moved.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
