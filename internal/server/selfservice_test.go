@@ -306,9 +306,7 @@ func TestHelpRequestGivesAReference(t *testing.T) {
 
 func TestUnlockNeedsTwoDifferentMethodsWhenThePolicySaysSo(t *testing.T) {
 	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
-	if _, err := h.accounts.SetPolicy(context.Background(), map[string]string{"unlock.methods_required": "2"}, testActor); err != nil {
-		t.Fatal(err)
-	}
+	h.setPolicy("unlock.methods_required=2")
 	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "li.wei", Email: "li.wei@example.cn",
 		Phone: "+8613800000000", Password: goodPassword}, testActor); err != nil {
 		t.Fatal(err)

@@ -274,7 +274,7 @@ func TestSecondStepAfterSessionsEndedDoesNotSignIn(t *testing.T) {
 	a := h.addAccount("alice")
 	c, _ := h.signedInClient("alice")
 	res := h.post(c, "/account/recovery-codes", url.Values{})
-	codes := regexp.MustCompile(`class="recovery-code">([A-Z0-9-]+)<`).FindAllStringSubmatch(res.body, -1)
+	codes := recoveryCodePattern.FindAllStringSubmatch(res.body, -1)
 	if len(codes) == 0 {
 		t.Fatal("no recovery codes")
 	}
@@ -303,7 +303,7 @@ func TestSessionDataHoldsNoSecretInPlaintext(t *testing.T) {
 		t.Fatalf("no secret on /account/totp (%d)", page.status)
 	}
 	res := h.post(c, "/account/recovery-codes", url.Values{})
-	codes := regexp.MustCompile(`class="recovery-code">([A-Z0-9-]+)<`).FindAllStringSubmatch(res.body, -1)
+	codes := recoveryCodePattern.FindAllStringSubmatch(res.body, -1)
 	if len(codes) != 10 {
 		t.Fatalf("%d recovery codes shown, want 10", len(codes))
 	}
