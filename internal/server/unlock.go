@@ -29,10 +29,10 @@ func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
 		unlock = s.accounts.UnlockWithFactor
 	}
 	res, err := unlock(r.Context(), proof)
-	if err == nil || isBadCode(err) {
-		// The flow keeps what was proven in it, and for whom.
-		if serr := s.saveFlow(r, proof.Flow); serr != nil {
-			return serr
+	if err == nil {
+		// The flow keeps what was proven in it, and for whom (a wrong code changes neither).
+		if err := s.saveFlow(r, proof.Flow); err != nil {
+			return err
 		}
 	}
 	if isBadCode(err) {
