@@ -13,11 +13,6 @@ import (
 	"github.com/unlockd/unlockd/internal/audit"
 )
 
-// QueueMessage queues one message in a transaction of its own.
-func (s *AccountStore) QueueMessage(ctx context.Context, m account.Message) error {
-	return unavailable("queue message", s.db.Transact(ctx, func(tx pgx.Tx) error { return queue(ctx, tx, m) }))
-}
-
 // TOTPSecret returns the sealed secret and last used step.
 func (s *AccountStore) TOTPSecret(ctx context.Context, accountID int64) ([]byte, int64, error) {
 	var sealed []byte
