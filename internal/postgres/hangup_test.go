@@ -14,12 +14,8 @@ import (
 	"github.com/unlockd/unlockd/internal/postgres"
 )
 
-// hangUpKey carries, in a request's context, the point at which its client hangs up.
-type hangUpKey struct{}
-
-// hangUp is one request whose client disconnects just before its n-th call into storage or the
-// hasher. Contexts derived with context.WithoutCancel still carry it, so it follows the request
-// wherever the service takes it.
+// hangUp is one request whose client disconnects (its context is cancelled) just before its at-th
+// call into storage or the hasher.
 type hangUp struct {
 	mu     sync.Mutex
 	n, at  int
@@ -27,17 +23,14 @@ type hangUp struct {
 	points []string
 }
 
-func (h *hangUp) tick(ctx context.Context, point string) {
-	hu, _ := ctx.Value(hangUpKey{}).(*hangUp)
-	if hu == nil {
-		return
-	}
-	hu.mu.Lock()
-	defer hu.mu.Unlock()
-	hu.n++
-	hu.points = append(hu.points, point)
-	if hu.n == hu.at {
-		hu.cancel()
+// tick counts one call, named point, and hangs up when it is the at-th.
+func (h *hangUp) tick(point string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n++
+	h.points = append(h.points, point)
+	if h.n == h.at {
+		h.cancel()
 	}
 }
 
@@ -49,55 +42,55 @@ type hangUpStore struct {
 }
 
 func (s hangUpStore) Policy(ctx context.Context) (account.Policy, error) {
-	s.h.tick(ctx, "Policy")
+	s.h.tick("Policy")
 	return s.Stores.Policy(ctx)
 }
 func (s hangUpStore) AccountByLogin(ctx context.Context, login string) (*account.Account, error) {
-	s.h.tick(ctx, "AccountByLogin")
+	s.h.tick("AccountByLogin")
 	return s.Stores.AccountByLogin(ctx, login)
 }
 func (s hangUpStore) ClientFailureCount(ctx context.Context, client string, since time.Time) (int, error) {
-	s.h.tick(ctx, "ClientFailureCount")
+	s.h.tick("ClientFailureCount")
 	return s.Stores.ClientFailureCount(ctx, client, since)
 }
 func (s hangUpStore) IsRepeatedPassword(ctx context.Context, id int64, mac []byte, since time.Time) (bool, error) {
-	s.h.tick(ctx, "IsRepeatedPassword")
+	s.h.tick("IsRepeatedPassword")
 	return s.Stores.IsRepeatedPassword(ctx, id, mac, since)
 }
 func (s hangUpStore) DeviceAccount(ctx context.Context, nonceHash []byte) (int64, int64, error) {
-	s.h.tick(ctx, "DeviceAccount")
+	s.h.tick("DeviceAccount")
 	return s.Stores.DeviceAccount(ctx, nonceHash)
 }
 func (s hangUpStore) ReserveAttempt(ctx context.Context, a account.Attempt) (account.Reservation, error) {
-	s.h.tick(ctx, "ReserveAttempt")
+	s.h.tick("ReserveAttempt")
 	return s.Stores.ReserveAttempt(ctx, a)
 }
 func (s hangUpStore) RefundAttempt(ctx context.Context, id int64, r account.Reservation, device int64) error {
-	s.h.tick(ctx, "RefundAttempt")
+	s.h.tick("RefundAttempt")
 	return s.Stores.RefundAttempt(ctx, id, r, device)
 }
 func (s hangUpStore) RecordFailure(ctx context.Context, f account.Failure) (lockout.Outcome, error) {
-	s.h.tick(ctx, "RecordFailure")
+	s.h.tick("RecordFailure")
 	return s.Stores.RecordFailure(ctx, f)
 }
 func (s hangUpStore) RecordSuccess(ctx context.Context, sc account.Success) (bool, error) {
-	s.h.tick(ctx, "RecordSuccess")
+	s.h.tick("RecordSuccess")
 	return s.Stores.RecordSuccess(ctx, sc)
 }
 func (s hangUpStore) RecordRejection(ctx context.Context, r account.Rejection) error {
-	s.h.tick(ctx, "RecordRejection")
+	s.h.tick("RecordRejection")
 	return s.Stores.RecordRejection(ctx, r)
 }
 func (s hangUpStore) SecondFactors(ctx context.Context, id int64) (bool, int, error) {
-	s.h.tick(ctx, "SecondFactors")
+	s.h.tick("SecondFactors")
 	return s.Stores.SecondFactors(ctx, id)
 }
 func (s hangUpStore) AttemptCode(ctx context.Context, id int64, p account.Purpose, flow []byte, now time.Time) (int64, []byte, string, bool, error) {
-	s.h.tick(ctx, "AttemptCode")
+	s.h.tick("AttemptCode")
 	return s.Stores.AttemptCode(ctx, id, p, flow, now)
 }
 func (s hangUpStore) ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error) {
-	s.h.tick(ctx, "ConsumeCode")
+	s.h.tick("ConsumeCode")
 	return s.Stores.ConsumeCode(ctx, id, now, username, client)
 }
 
@@ -108,11 +101,11 @@ type hangUpHasher struct {
 }
 
 func (x hangUpHasher) Verify(ctx context.Context, pw, encoded string) (bool, bool, error) {
-	x.h.tick(ctx, "Verify")
+	x.h.tick("Verify")
 	return x.Hasher.Verify(ctx, pw, encoded)
 }
 func (x hangUpHasher) VerifyDummy(ctx context.Context, pw string) error {
-	x.h.tick(ctx, "VerifyDummy")
+	x.h.tick("VerifyDummy")
 	return x.Hasher.VerifyDummy(ctx, pw)
 }
 
@@ -158,7 +151,7 @@ func TestAHangUpAtAnyPointLeavesAStateTheOwnerCanLeave(t *testing.T) {
 			hu := &hangUp{at: at}
 			svc := newServiceOver(hangUpStore{Stores: postgres.NewAccountStore(e.db), h: hu},
 				hangUpHasher{Hasher: newEngineHasher(), h: hu}, e.clock.Now)
-			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), hangUpKey{}, hu))
+			ctx, cancel := context.WithCancel(context.Background())
 			hu.cancel = cancel
 			kind.try(ctx, svc, login, client, flow)
 			cancel()
