@@ -6,6 +6,22 @@ import (
 	"time"
 )
 
+// OwnAccount is the signed-in person's own account: what it shows, devices, sessions, the
+// password and the contacts.
+type OwnAccount struct {
+	*kit
+	guard         *guard
+	book          *codebook
+	lockout       LockoutStore
+	selfService   SelfServiceStore
+	accountPage   AccountPageStore
+	contact       ContactStore
+	codes         CodeStore
+	work          UnitOfWork
+	hasher        Hasher
+	secondFactors FactorStore
+}
+
 // Device is a browser where the owner signed in before.
 type Device struct {
 	ID         int64
@@ -44,10 +60,10 @@ type AccountOverview struct {
 }
 
 // Overview gathers the account page.
-func (s *Service) Overview(ctx context.Context, a *Account) (*AccountOverview, error) {
+func (s *OwnAccount) Overview(ctx context.Context, a *Account) (*AccountOverview, error) {
 	var o AccountOverview
 	var err error
-	if o.Factors, err = s.SecondFactorStatus(ctx, a.ID); err != nil {
+	if o.Factors.TOTP, o.Factors.RecoveryLeft, err = s.secondFactors.SecondFactors(ctx, a.ID); err != nil {
 		return nil, err
 	}
 	if o.History, err = s.selfService.RecentSignIns(ctx, a.ID, 15); err != nil {
@@ -68,7 +84,7 @@ func (s *Service) Overview(ctx context.Context, a *Account) (*AccountOverview, e
 }
 
 // ForgetDevice removes a known device: it gets no allowance of its own any more.
-func (s *Service) ForgetDevice(ctx context.Context, a *Account, deviceID int64, client string) error {
+func (s *OwnAccount) ForgetDevice(ctx context.Context, a *Account, deviceID int64, client string) error {
 	ok, err := s.accountPage.ForgetDevice(ctx, a.ID, deviceID, client, s.now())
 	if err == nil && !ok {
 		return Errorf(ENOTFOUND, "no such device")
@@ -77,7 +93,7 @@ func (s *Service) ForgetDevice(ctx context.Context, a *Account, deviceID int64, 
 }
 
 // EndSession signs one of the account's browsers out.
-func (s *Service) EndSession(ctx context.Context, a *Account, sessionID, client string) error {
+func (s *OwnAccount) EndSession(ctx context.Context, a *Account, sessionID, client string) error {
 	ok, err := s.accountPage.EndSession(ctx, a.ID, sessionID, client, s.now())
 	if err == nil && !ok {
 		return Errorf(ENOTFOUND, "no such session")
@@ -87,7 +103,7 @@ func (s *Service) EndSession(ctx context.Context, a *Account, sessionID, client 
 
 // reauthenticate checks a signed-in owner's current password as a counted attempt: ErrWrongPassword
 // when it is wrong or the account is locked meanwhile.
-func (s *Service) reauthenticate(ctx context.Context, a *Account, current, client string) error {
+func (s *OwnAccount) reauthenticate(ctx context.Context, a *Account, current, client string) error {
 	if a.PasswordHash == "" {
 		return ErrWrongPassword
 	}
@@ -98,7 +114,7 @@ func (s *Service) reauthenticate(ctx context.Context, a *Account, current, clien
 	current = current[:min(len(current), 4*MaxPasswordLength)]
 	req := SignInRequest{Login: a.Username, Password: current, ClientIP: client, reauthentication: true}
 	reject := Rejection{AccountID: &a.ID, Username: a.Username, Client: client, Now: s.now()}
-	_, err = s.attempt(ctx, a, req, policy, reject, s.passwordMAC(a.ID, current), func(ctx context.Context) (bool, string, error) {
+	_, err = s.guard.attempt(ctx, a, req, policy, reject, s.passwordMAC(a.ID, current), func(ctx context.Context) (bool, string, error) {
 		ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
 		return ok, "password", err
 	})
@@ -115,15 +131,15 @@ var ErrWrongPassword = &Error{Code: EUNAUTHORIZED, Message: "The current passwor
 // an attempt under the lockout rules like a sign-in (SECURITY.md 4), so the form is no way to guess
 // the password past the lock. Other sessions end; the owner is told on every contact. It returns the
 // account's new session epoch, which the kept session must take to stay signed in.
-func (s *Service) ChangePassword(ctx context.Context, a *Account, current, password, confirm, keepSession, client, lang string) (int64, error) {
+func (s *OwnAccount) ChangePassword(ctx context.Context, a *Account, current, password, confirm, keepSession, client, lang string) (int64, error) {
 	if err := s.reauthenticate(ctx, a, current, client); err != nil {
 		return 0, err
 	}
-	minLen, err := s.MinPasswordLength(ctx, a.ID)
+	minLen, err := s.guard.minPasswordLength(ctx, a.ID)
 	if err != nil {
 		return 0, err
 	}
-	if err := s.CheckNewPassword(a, password, confirm, minLen); err != nil {
+	if err := s.checkNewPassword(a, password, confirm, minLen); err != nil {
 		return 0, err
 	}
 	hash, err := s.hasher.Hash(ctx, password)
@@ -137,4 +153,9 @@ func (s *Service) ChangePassword(ctx context.Context, a *Account, current, passw
 		notify = append(notify, Message{Channel: ChannelSMS, To: a.Phone, Template: "password_changed", Lang: s.langFor(a, lang), Data: data})
 	}
 	return s.accountPage.ChangePassword(ctx, a.ID, a.Username, hash, keepSession, client, now, notify)
+}
+
+// MinPasswordLength is the shortest new password the account may choose.
+func (s *OwnAccount) MinPasswordLength(ctx context.Context, accountID int64) (int, error) {
+	return s.guard.minPasswordLength(ctx, accountID)
 }

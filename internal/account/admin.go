@@ -7,6 +7,15 @@ import (
 	"unicode"
 )
 
+// Oversight is what staff read: the overview, the search, the requests, an account's locks, and
+// lockout waves.
+type Oversight struct {
+	*kit
+	admin  AdminStore
+	states StateStore
+	alerts AlertStore
+}
+
 // Overview is the dashboard's summary.
 type Overview struct {
 	LockedNow      int
@@ -66,12 +75,12 @@ type AdminStore interface {
 }
 
 // DashboardOverview summarises lockout activity.
-func (s *Service) DashboardOverview(ctx context.Context) (*Overview, error) {
+func (s *Oversight) DashboardOverview(ctx context.Context) (*Overview, error) {
 	return s.admin.Overview(ctx, s.now())
 }
 
 // SearchAccounts finds accounts for the dashboard, a page at a time.
-func (s *Service) SearchAccounts(ctx context.Context, q AccountSearch) ([]*Account, error) {
+func (s *Oversight) SearchAccounts(ctx context.Context, q AccountSearch) ([]*Account, error) {
 	q.Query = searchText(q.Query, 100)
 	q.After = searchText(q.After, 64)
 	if q.State != "" && !q.State.Valid() {
@@ -99,13 +108,13 @@ func searchText(s string, n int) string {
 }
 
 // Requests lists unlock requests ("open", "closed" or all).
-func (s *Service) Requests(ctx context.Context, status string) ([]Request, error) {
+func (s *Oversight) Requests(ctx context.Context, status string) ([]Request, error) {
 	return s.admin.Requests(ctx, status, 200)
 }
 
 // HandleRequest approves (unlocks the account, if locked) or denies a request with a message, and
 // tells the requester by email.
-func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, message string, actor Actor) error {
+func (s *Staff) HandleRequest(ctx context.Context, id int64, approve bool, message string, actor Actor) error {
 	message = clip(strings.TrimSpace(message), 2000)
 	req, err := s.admin.Request(ctx, id)
 	if err != nil {
@@ -158,7 +167,7 @@ func (s *Service) HandleRequest(ctx context.Context, id int64, approve bool, mes
 }
 
 // AdminSendReset sends a reset link to the account's address on file, for the help desk.
-func (s *Service) AdminSendReset(ctx context.Context, login, reason string, actor Actor) error {
+func (s *Staff) AdminSendReset(ctx context.Context, login, reason string, actor Actor) error {
 	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return err
@@ -167,12 +176,12 @@ func (s *Service) AdminSendReset(ctx context.Context, login, reason string, acto
 	if err != nil {
 		return err
 	}
-	_, err = s.issueResetLink(ctx, a, actor, reason, "", policy, true)
+	_, err = s.book.issueResetLink(ctx, a, actor, reason, "", policy, true)
 	return err
 }
 
 // AdminResetSecondFactors removes an account's second factors (a lost phone), telling the owner.
-func (s *Service) AdminResetSecondFactors(ctx context.Context, login, reason string, actor Actor) error {
+func (s *Staff) AdminResetSecondFactors(ctx context.Context, login, reason string, actor Actor) error {
 	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return err
@@ -182,7 +191,7 @@ func (s *Service) AdminResetSecondFactors(ctx context.Context, login, reason str
 }
 
 // AdminEndSessions signs the account out everywhere.
-func (s *Service) AdminEndSessions(ctx context.Context, login, reason string, actor Actor) (int, error) {
+func (s *Staff) AdminEndSessions(ctx context.Context, login, reason string, actor Actor) (int, error) {
 	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return 0, err
@@ -191,7 +200,7 @@ func (s *Service) AdminEndSessions(ctx context.Context, login, reason string, ac
 }
 
 // RecordRefused audits a refused staff action (SECURITY.md 20).
-func (s *Service) RecordRefused(ctx context.Context, actor Actor, action, target string) error {
+func (s *AuditLog) RecordRefused(ctx context.Context, actor Actor, action, target string) error {
 	return s.admin.RecordRefused(ctx, actor, action, target, s.now())
 }
 
@@ -210,6 +219,6 @@ type LockRecord struct {
 }
 
 // AccountLocks is an account's lock history for the dashboard.
-func (s *Service) AccountLocks(ctx context.Context, accountID int64) ([]LockRecord, error) {
+func (s *Oversight) AccountLocks(ctx context.Context, accountID int64) ([]LockRecord, error) {
 	return s.admin.LockHistory(ctx, accountID, 50)
 }

@@ -24,7 +24,7 @@ type AlertStore interface {
 }
 
 // LockWave reports how many automatic locks the last WaveWindow saw, and whether that is a wave.
-func (s *Service) LockWave(ctx context.Context) (int, bool, error) {
+func (s *Oversight) LockWave(ctx context.Context) (int, bool, error) {
 	n, err := s.alerts.AutomaticLocksSince(ctx, s.now().Add(-WaveWindow))
 	return n, n >= WaveLocks, err
 }
@@ -32,7 +32,7 @@ func (s *Service) LockWave(ctx context.Context) (int, bool, error) {
 // checkWave runs after an automatic lock: at the wave's threshold, the administrators are told once.
 // Once this process has seen a wave (and the alert raised, by it or another), the locks of the
 // next minute skip the check: during an attack they come many a second.
-func (s *Service) checkWave(ctx context.Context, now time.Time) error {
+func (s *guard) checkWave(ctx context.Context, now time.Time) error {
 	if seen := s.waveSeen.Load(); seen != 0 && now.UnixNano() >= seen && now.UnixNano()-seen < int64(time.Minute) {
 		return nil
 	}

@@ -8,6 +8,13 @@ import (
 	"github.com/unlockd/unlockd/internal/audit"
 )
 
+// AuditLog reads and checks the audit log, and records API calls and refused staff actions.
+type AuditLog struct {
+	*kit
+	api   APIStore
+	admin AdminStore
+}
+
 // APIStore keeps what the JSON API needs beyond the other stores.
 type APIStore interface {
 	// RecordAPIRequest audits one API call.
@@ -29,12 +36,12 @@ type AuditQuery struct {
 }
 
 // AuditAPIRequest records that a token called the API, whatever the outcome.
-func (s *Service) AuditAPIRequest(ctx context.Context, actor Actor, method, path string, status int) error {
+func (s *AuditLog) AuditAPIRequest(ctx context.Context, actor Actor, method, path string, status int) error {
 	return s.api.RecordAPIRequest(ctx, actor, method, path, status, s.now())
 }
 
 // AuditEvents reads the audit log.
-func (s *Service) AuditEvents(ctx context.Context, q AuditQuery) ([]*audit.Event, error) {
+func (s *AuditLog) AuditEvents(ctx context.Context, q AuditQuery) ([]*audit.Event, error) {
 	return s.api.AuditEvents(ctx, q)
 }
 
@@ -49,7 +56,7 @@ type ImportFields struct {
 // PutAccount creates or updates one account by username, idempotently (the CRM's sync). The hash,
 // when given, is checked as an import would be. The role is written as every role is (roles.go): a
 // service token manages plain accounts only. It reports whether the account was created.
-func (s *Service) PutAccount(ctx context.Context, in ImportFields, actor Actor) (bool, error) {
+func (s *Accounts) PutAccount(ctx context.Context, in ImportFields, actor Actor) (bool, error) {
 	current, err := s.accountByUsername(ctx, in.Username)
 	if err != nil {
 		return false, err
@@ -89,9 +96,9 @@ func (s *Service) PutAccount(ctx context.Context, in ImportFields, actor Actor) 
 		}
 		switch disabled := current.State == StateDisabled; {
 		case !*in.Active && !disabled:
-			_, err = s.Disable(ctx, a.Username, "deactivated by "+actor.Name, actor)
+			_, err = s.staff.Disable(ctx, a.Username, "deactivated by "+actor.Name, actor)
 		case *in.Active && disabled:
-			_, err = s.Enable(ctx, a.Username, "reactivated by "+actor.Name, actor)
+			_, err = s.staff.Enable(ctx, a.Username, "reactivated by "+actor.Name, actor)
 		}
 		return err
 	})
@@ -108,7 +115,7 @@ func given(p *string, otherwise string) string {
 
 // accountByUsername finds the account whose username is name (any letter case); nil when none,
 // even when name is another account's email address or phone.
-func (s *Service) accountByUsername(ctx context.Context, name string) (*Account, error) {
+func (s *Accounts) accountByUsername(ctx context.Context, name string) (*Account, error) {
 	a, err := s.AccountByLogin(ctx, name)
 	if ErrorCode(err) == ENOTFOUND || (err == nil && !strings.EqualFold(a.Username, strings.TrimSpace(name))) {
 		return nil, nil
@@ -118,4 +125,4 @@ func (s *Service) accountByUsername(ctx context.Context, name string) (*Account,
 
 // VerifyAudit checks the whole audit chain: the number of events verified, and an *audit.Problem
 // at the first bad one.
-func (s *Service) VerifyAudit(ctx context.Context) (int64, error) { return s.api.VerifyAudit(ctx) }
+func (s *AuditLog) VerifyAudit(ctx context.Context) (int64, error) { return s.api.VerifyAudit(ctx) }

@@ -8,6 +8,16 @@ import (
 	"time"
 )
 
+// codebook issues and checks one-time codes and reset links under the send limits.
+type codebook struct {
+	*kit
+	guard       *guard
+	codes       CodeStore
+	work        UnitOfWork
+	lockout     LockoutStore
+	selfService SelfServiceStore
+}
+
 // Purpose binds a one-time code to what it may be used for: a sign-in code does not unlock.
 type Purpose string
 
@@ -126,30 +136,35 @@ type CodeRequest struct {
 }
 
 // SMSAvailable is set when an SMS gateway is configured.
-func (s *Service) SMSAvailable() bool { return s.opts.SMS }
+func (s *SelfService) SMSAvailable() bool { return s.opts.SMS }
 
 // SendCode sends a one-time code to the contact on file, when there is an account and the limits
 // allow it. The caller answers the same whether or not anything was sent (SECURITY.md 9); only a
 // client over its own limit gets ErrThrottled, whatever the username.
-func (s *Service) SendCode(ctx context.Context, req CodeRequest) error {
+func (s *SelfService) SendCode(ctx context.Context, req CodeRequest) error {
+	return s.book.send(ctx, req)
+}
+
+// send is SendCode: the client's request is counted first.
+func (s *codebook) send(ctx context.Context, req CodeRequest) error {
 	now := s.now()
-	if err := s.reserveClientSend(ctx, req.Client, "send_code", now); err != nil {
+	if err := s.guard.reserveClientSend(ctx, req.Client, "send_code", now); err != nil {
 		return err
 	}
 	return s.sendCode(ctx, req, now)
 }
 
 // sendCode is SendCode past the client's limit: account creation sends the first code this way.
-func (s *Service) sendCode(ctx context.Context, req CodeRequest, now time.Time) error {
+func (s *codebook) sendCode(ctx context.Context, req CodeRequest, now time.Time) error {
 	return s.work.Atomic(ctx, func(ctx context.Context) error { return s.sendCodeOnce(ctx, req, now) })
 }
 
 // sendCodeOnce is sendCode's unit of work: the limits are read and the code written under the
 // send lock of the account and the destination, so requests at once see each other's sends.
-func (s *Service) sendCodeOnce(ctx context.Context, req CodeRequest, now time.Time) error {
+func (s *codebook) sendCodeOnce(ctx context.Context, req CodeRequest, now time.Time) error {
 	// Known or not, the request does the same work (lookups, the send lock, the limits, one audited
 	// write), so neither the answer nor its time tells whether the account exists.
-	a, err := s.AccountByLogin(ctx, req.Login)
+	a, err := s.guard.accountByLogin(ctx, req.Login)
 	known := err == nil
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return err
@@ -167,7 +182,7 @@ func (s *Service) sendCodeOnce(ctx context.Context, req CodeRequest, now time.Ti
 	} else {
 		req.Channel = ChannelEmail
 	}
-	device, err := s.knownDevice(ctx, a.ID, req.DeviceToken)
+	device, err := s.guard.knownDevice(ctx, a.ID, req.DeviceToken)
 	if err != nil {
 		return err
 	}
@@ -206,7 +221,7 @@ type codeTarget struct {
 
 // issueCode makes a one-time code for one account, purpose and flow, stores its HMAC and queues the
 // message that carries it to the destination.
-func (s *Service) issueCode(ctx context.Context, a *Account, t codeTarget, client, lang string, policy Policy) error {
+func (s *codebook) issueCode(ctx context.Context, a *Account, t codeTarget, client, lang string, policy Policy) error {
 	purpose, channel, destination := t.purpose, t.channel, t.destination
 	code, err := s.opts.NewCode(policy.CodeLength)
 	if err != nil {
@@ -228,14 +243,14 @@ func (s *Service) issueCode(ctx context.Context, a *Account, t codeTarget, clien
 
 // codeMAC keys a code to its account and purpose, so a code (6 digits) cannot be found from a copy
 // of the table without the server's key, and a code for one purpose matches nothing else.
-func (s *Service) codeMAC(accountID int64, purpose Purpose, code string) []byte {
+func (s *kit) codeMAC(accountID int64, purpose Purpose, code string) []byte {
 	return s.keyed("code", strconv.FormatInt(accountID, 10), string(purpose), code)
 }
 
 // verifyCode checks a code for the account, purpose and flow, counting the entry on that code
 // before checking it, and returns the channel the code went by (the method it proves). An entry in
 // one flow never counts against a code of another (SECURITY.md 25).
-func (s *Service) verifyCode(ctx context.Context, a *Account, purpose Purpose, flow, code, client string) (string, error) {
+func (s *codebook) verifyCode(ctx context.Context, a *Account, purpose Purpose, flow, code, client string) (string, error) {
 	code = strings.TrimSpace(code)
 	id, hash, channel, ok, err := s.codes.AttemptCode(ctx, a.ID, purpose, s.flowMAC(flow), s.now())
 	if err != nil {
@@ -267,7 +282,7 @@ func sendKey(a *Account, login string) string {
 }
 
 // langFor is the language of messages to an account: its own, else the one of the request.
-func (s *Service) langFor(a *Account, requestLang string) string {
+func (s *kit) langFor(a *Account, requestLang string) string {
 	if a.Language != "" {
 		return a.Language
 	}
@@ -278,7 +293,7 @@ func (s *Service) langFor(a *Account, requestLang string) string {
 }
 
 // link builds an absolute link from the configured base URL, never from the request.
-func (s *Service) link(path string) string { return strings.TrimRight(s.opts.BaseURL, "/") + path }
+func (s *kit) link(path string) string { return strings.TrimRight(s.opts.BaseURL, "/") + path }
 
 // tooSoon applies code.resend_interval: no second code to the account within it, except by another
 // channel (someone whose email does not arrive switches to SMS at once). The hourly limits per

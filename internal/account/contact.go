@@ -18,7 +18,7 @@ type ContactStore interface {
 // StartContactChange sends a code to a new email address or phone number; the change happens only
 // once the code comes back (ConfirmContactChange), which proves the new contact works.
 // The code belongs to flow, the nonce the signed-in browser keeps for this change.
-func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, value, client, lang, flow string) (string, error) {
+func (s *OwnAccount) StartContactChange(ctx context.Context, a *Account, channel, value, client, lang, flow string) (string, error) {
 	var err error
 	switch channel {
 	case ChannelEmail:
@@ -39,7 +39,7 @@ func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, v
 		return "", err
 	}
 	now := s.now()
-	if err := s.reserveClientSend(ctx, client, "contact_change", now); err != nil {
+	if err := s.guard.reserveClientSend(ctx, client, "contact_change", now); err != nil {
 		return "", err
 	}
 	// The limits are read and the code written under the send lock, as for sign-in codes (sendCode).
@@ -54,14 +54,14 @@ func (s *Service) StartContactChange(ctx context.Context, a *Account, channel, v
 		if counts.ToDestination >= SendLimitDestination || now.Sub(counts.LastToAccount) < policy.CodeResendInterval {
 			return Fail(EINVALID, "err_codes_too_soon", nil, "too many codes were sent just now; wait a minute and try again")
 		}
-		return s.issueCode(ctx, a, codeTarget{purpose: PurposeContact, channel: channel, destination: value, flow: flow}, client, lang, policy)
+		return s.book.issueCode(ctx, a, codeTarget{purpose: PurposeContact, channel: channel, destination: value, flow: flow}, client, lang, policy)
 	})
 }
 
 // ConfirmContactChange checks the code sent to the new contact and makes the change. The old
 // contact is told, so a takeover does not go unnoticed.
-func (s *Service) ConfirmContactChange(ctx context.Context, a *Account, channel, value, code, client, lang, flow string) error {
-	sentBy, err := s.verifyCode(ctx, a, PurposeContact, flow, code, client)
+func (s *OwnAccount) ConfirmContactChange(ctx context.Context, a *Account, channel, value, code, client, lang, flow string) error {
+	sentBy, err := s.book.verifyCode(ctx, a, PurposeContact, flow, code, client)
 	if err != nil {
 		return err
 	}

@@ -85,14 +85,14 @@ func TestMinPasswordLengthWithASecondFactor(t *testing.T) {
 	d.SecondFactors = factorsOf{totp: map[int64]bool{2: true}, recovery: map[int64]int{3: 10}}
 	svc := account.New(d)
 	for id, want := range map[int64]int{1: 12, 2: 8, 3: 8} {
-		got, err := svc.MinPasswordLength(context.Background(), id)
+		got, err := svc.SelfService.MinPasswordLength(context.Background(), id)
 		if err != nil || got != want {
 			t.Errorf("account %d: MinPasswordLength = %d, %v; want %d", id, got, err, want)
 		}
 	}
 	policy.PasswordMinLength = 6
 	d.Lockout = policyOnly{policy: policy}
-	if got, _ := account.New(d).MinPasswordLength(context.Background(), 2); got != 6 {
+	if got, _ := account.New(d).SelfService.MinPasswordLength(context.Background(), 2); got != 6 {
 		t.Errorf("with a policy minimum of 6, a second factor raised it to %d", got)
 	}
 }
@@ -124,7 +124,7 @@ func TestStatusOfAnActiveAccount(t *testing.T) {
 		{At: now.Add(-3 * time.Minute), Succeeded: false, ClientIP: "192.0.2.3"},
 	}}
 	d.SelfService = store
-	v, err := account.New(d).Status(context.Background(), &account.Account{ID: 1, Username: "alice",
+	v, err := account.New(d).SelfService.Status(context.Background(), &account.Account{ID: 1, Username: "alice",
 		Email: "alice@example.com", State: account.StateActive})
 	if err != nil {
 		t.Fatal(err)

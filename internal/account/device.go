@@ -11,7 +11,7 @@ import (
 )
 
 // keyed returns HMAC-SHA256 under the service key over length-prefixed parts.
-func (s *Service) keyed(parts ...string) []byte {
+func (s *kit) keyed(parts ...string) []byte {
 	m := hmac.New(sha256.New, s.key)
 	for _, p := range parts {
 		var n [8]byte
@@ -24,13 +24,13 @@ func (s *Service) keyed(parts ...string) []byte {
 
 // passwordMAC identifies a wrong password for one account without keeping anything that could be
 // cracked offline without the server's key.
-func (s *Service) passwordMAC(accountID int64, password string) []byte {
+func (s *kit) passwordMAC(accountID int64, password string) []byte {
 	return s.keyed("wrong-password", strconv.FormatInt(accountID, 10), password)
 }
 
 // newDeviceToken makes a device cookie value: a random nonce and its HMAC. It returns the value and
 // the nonce's hash, which is all the database keeps.
-func (s *Service) newDeviceToken() (token string, nonceHash []byte, err error) {
+func (s *kit) newDeviceToken() (token string, nonceHash []byte, err error) {
 	nonce := make([]byte, 16)
 	if _, err := rand.Read(nonce); err != nil {
 		return "", nil, err
@@ -43,7 +43,7 @@ func (s *Service) newDeviceToken() (token string, nonceHash []byte, err error) {
 
 // deviceNonceHash checks a device cookie's signature and returns its nonce hash; ok is false for a
 // forged or malformed cookie, which is then treated as no cookie at all.
-func (s *Service) deviceNonceHash(token string) ([]byte, bool) {
+func (s *kit) deviceNonceHash(token string) ([]byte, bool) {
 	a, b, found := strings.Cut(token, ".")
 	if !found || len(token) > 200 {
 		return nil, false

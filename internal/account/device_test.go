@@ -9,7 +9,7 @@ import (
 // keyed's parts are framed by their lengths, so no two lists of parts share a MAC.
 func TestKeyedFramesItsParts(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	s, other := &Service{key: key}, &Service{key: []byte("other key")}
+	s, other := &kit{key: key}, &kit{key: []byte("other key")}
 	tests := []struct {
 		name string
 		a, b []string

@@ -5,7 +5,7 @@ import "time"
 // events builds one webhook message per configured URL for an event about an account, so other
 // applications (the CRM, a chat channel) hear of locks, unlocks, freezes and requests. They are
 // queued with the change, like mail.
-func (s *Service) events(event string, a *Account, at time.Time, kv ...string) []Message {
+func (s *kit) events(event string, a *Account, at time.Time, kv ...string) []Message {
 	if len(s.opts.Webhooks) == 0 {
 		return nil
 	}

@@ -47,7 +47,7 @@ func (f *Flow) provenFor(id int64) []string {
 
 // flowMAC is what the database keeps of a flow's nonce: codes are found by it, and a copy of the
 // table does not let anyone into the flow.
-func (s *Service) flowMAC(nonce string) []byte {
+func (s *kit) flowMAC(nonce string) []byte {
 	if nonce == "" {
 		return nil
 	}

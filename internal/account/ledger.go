@@ -44,7 +44,7 @@ func guessSubject(accountID, deviceID int64) string {
 
 // reserveClientSend counts one request for a code, link or help from client, and refuses it with
 // ErrThrottled past SendLimitClient in SendWindow.
-func (s *Service) reserveClientSend(ctx context.Context, client, where string, now time.Time) error {
+func (s *guard) reserveClientSend(ctx context.Context, client, where string, now time.Time) error {
 	n, err := s.ledger.Reserve(ctx, scopeClientSends, client, SendWindow, now)
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func (s *Service) reserveClientSend(ctx context.Context, client, where string, n
 
 // knownDevice returns the id of the browser's known device when its cookie is valid and belongs to
 // the account, else 0.
-func (s *Service) knownDevice(ctx context.Context, accountID int64, token string) (int64, error) {
+func (s *guard) knownDevice(ctx context.Context, accountID int64, token string) (int64, error) {
 	hash, ok := s.deviceNonceHash(token)
 	if !ok || accountID == 0 {
 		return 0, nil

@@ -7,6 +7,12 @@ import (
 	"unicode/utf8"
 )
 
+// MaintenanceWindows announces and schedules maintenance.
+type MaintenanceWindows struct {
+	*kit
+	maintenance MaintenanceStore
+}
+
 // Maintenance is a window during which the business system is maintained: sign-in and unlock
 // pause (accounts are effectively frozen), and pages say so beforehand and during.
 type Maintenance struct {
@@ -44,12 +50,12 @@ type MaintenanceStore interface {
 const MaintenanceNotice = 72 * time.Hour
 
 // CurrentMaintenance returns the window running now or announced (starting within the notice).
-func (s *Service) CurrentMaintenance(ctx context.Context) (*Maintenance, error) {
+func (s *MaintenanceWindows) CurrentMaintenance(ctx context.Context) (*Maintenance, error) {
 	return s.maintenance.NextMaintenance(ctx, s.now(), MaintenanceNotice)
 }
 
 // ScheduleMaintenance plans a window; it ends by itself.
-func (s *Service) ScheduleMaintenance(ctx context.Context, m Maintenance, actor Actor) error {
+func (s *MaintenanceWindows) ScheduleMaintenance(ctx context.Context, m Maintenance, actor Actor) error {
 	m.MessageEN, m.MessageZH = strings.TrimSpace(m.MessageEN), strings.TrimSpace(m.MessageZH)
 	switch {
 	case !m.EndsAt.After(m.StartsAt):
@@ -67,11 +73,11 @@ func (s *Service) ScheduleMaintenance(ctx context.Context, m Maintenance, actor 
 }
 
 // Maintenances lists windows not yet over.
-func (s *Service) Maintenances(ctx context.Context) ([]Maintenance, error) {
+func (s *MaintenanceWindows) Maintenances(ctx context.Context) ([]Maintenance, error) {
 	return s.maintenance.Maintenances(ctx, s.now())
 }
 
 // CancelMaintenance ends or cancels a window.
-func (s *Service) CancelMaintenance(ctx context.Context, id int64, actor Actor) error {
+func (s *MaintenanceWindows) CancelMaintenance(ctx context.Context, id int64, actor Actor) error {
 	return s.maintenance.CancelMaintenance(ctx, id, actor, s.now())
 }

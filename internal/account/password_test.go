@@ -35,7 +35,7 @@ func TestCheckNewPasswordSaysWhy(t *testing.T) {
 		{"paper boats on a winter canal", 15, ""},
 	}
 	for _, tt := range tests {
-		err := svc.CheckNewPassword(alice, tt.password, tt.password, tt.min)
+		err := svc.SelfService.CheckNewPassword(alice, tt.password, tt.password, tt.min)
 		var problem *account.PasswordProblem
 		switch {
 		case tt.want == "" && err != nil:

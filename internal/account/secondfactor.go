@@ -7,6 +7,12 @@ import (
 	"time"
 )
 
+// SecondFactors enrolls an authenticator app and makes recovery codes for a signed-in person.
+type SecondFactors struct {
+	*kit
+	secondFactors FactorStore
+}
+
 // Factors are the second-factor primitives the domain uses (package secret provides them).
 type Factors struct {
 	NewTOTP               func(accountName string) (secret, url string, err error)
@@ -47,18 +53,18 @@ type FactorStatus struct {
 }
 
 // SecondFactorStatus reports an account's second factors.
-func (s *Service) SecondFactorStatus(ctx context.Context, accountID int64) (FactorStatus, error) {
+func (s *SecondFactors) SecondFactorStatus(ctx context.Context, accountID int64) (FactorStatus, error) {
 	t, n, err := s.secondFactors.SecondFactors(ctx, accountID)
 	return FactorStatus{TOTP: t, RecoveryLeft: n}, err
 }
 
 // BeginTOTP makes a new secret for the account to enroll; nothing is stored until ConfirmTOTP.
-func (s *Service) BeginTOTP(a *Account) (secret, url string, err error) {
+func (s *SecondFactors) BeginTOTP(a *Account) (secret, url string, err error) {
 	return s.factors.NewTOTP(a.Username)
 }
 
 // ConfirmTOTP enrolls a secret once a first code from the app matches it.
-func (s *Service) ConfirmTOTP(ctx context.Context, a *Account, secret, code, client, lang string) error {
+func (s *SecondFactors) ConfirmTOTP(ctx context.Context, a *Account, secret, code, client, lang string) error {
 	now := s.now()
 	step, ok := s.factors.MatchTOTP(secret, code, now)
 	if !ok {
@@ -72,7 +78,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a *Account, secret, code, cli
 }
 
 // NewRecoveryCodes replaces the account's recovery codes with ten new ones, returned once.
-func (s *Service) NewRecoveryCodes(ctx context.Context, a *Account, client, lang string) ([]string, error) {
+func (s *SecondFactors) NewRecoveryCodes(ctx context.Context, a *Account, client, lang string) ([]string, error) {
 	codes := make([]string, RecoveryCodeCount)
 	hashes := make([][]byte, RecoveryCodeCount)
 	for i := range codes {
@@ -89,14 +95,14 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, a *Account, client, lang
 	return codes, nil
 }
 
-func (s *Service) factorMessage(a *Account, lang, change string, now time.Time) Message {
+func (s *kit) factorMessage(a *Account, lang, change string, now time.Time) Message {
 	return Message{Channel: ChannelEmail, To: a.Email, Template: "factor_changed", Lang: s.langFor(a, lang),
 		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Change": change}}
 }
 
 // checkSecondFactor proves a TOTP code or a recovery code and says which it was. A TOTP step works
 // once; a recovery code works once and the owner is told, with how many remain.
-func (s *Service) checkSecondFactor(ctx context.Context, a *Account, code, client string) (method string, ok bool, err error) {
+func (s *guard) checkSecondFactor(ctx context.Context, a *Account, code, client string) (method string, ok bool, err error) {
 	code = strings.TrimSpace(code)
 	if len(code) == 6 && strings.Trim(code, "0123456789") == "" {
 		sealed, last, err := s.secondFactors.TOTPSecret(ctx, a.ID)
@@ -124,14 +130,14 @@ func (s *Service) checkSecondFactor(ctx context.Context, a *Account, code, clien
 }
 
 // HasSecondFactor reports whether sign-in needs a second step for the account.
-func (s *Service) HasSecondFactor(ctx context.Context, accountID int64) (bool, error) {
+func (s *guard) HasSecondFactor(ctx context.Context, accountID int64) (bool, error) {
 	t, n, err := s.secondFactors.SecondFactors(ctx, accountID)
 	return t || n > 0, err
 }
 
 // SignInSecondFactor is the second step of sign-in (/login/totp): a TOTP code or a recovery code,
 // under the same lockout rules as the password.
-func (s *Service) SignInSecondFactor(ctx context.Context, accountID int64, req SignInRequest, code string) (*SignInResult, error) {
+func (s *Gate) SignInSecondFactor(ctx context.Context, accountID int64, req SignInRequest, code string) (*SignInResult, error) {
 	now := s.now()
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
@@ -160,13 +166,13 @@ const (
 // UnlockWithFactor is UnlockWithCode for the methods that need no message: an authenticator code or
 // a recovery code. The guess is reserved on the ledger before it is checked and given back only
 // when it proves right, so concurrent guesses never check more than the allowance.
-func (s *Service) UnlockWithFactor(ctx context.Context, p Proof) (*UnlockResult, error) {
+func (s *SelfService) UnlockWithFactor(ctx context.Context, p Proof) (*UnlockResult, error) {
 	a, err := s.proofAccount(ctx, p, PurposeUnlock)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	device, err := s.knownDevice(ctx, a.ID, p.DeviceToken)
+	device, err := s.guard.knownDevice(ctx, a.ID, p.DeviceToken)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +187,7 @@ func (s *Service) UnlockWithFactor(ctx context.Context, p Proof) (*UnlockResult,
 	}
 	// Counted: from here the outcome is written even if the client hangs up.
 	ctx = context.WithoutCancel(ctx)
-	method, ok, err := s.checkSecondFactor(ctx, a, p.Code, p.Client)
+	method, ok, err := s.guard.checkSecondFactor(ctx, a, p.Code, p.Client)
 	if err != nil {
 		return nil, errors.Join(err, s.ledger.Release(ctx, scopeFactorGuess, subject))
 	}

@@ -12,6 +12,23 @@ import (
 	"github.com/unlockd/unlockd/internal/audit"
 )
 
+// SelfService is what a locked-out person does without signing in: ask for a code, see the
+// account's status, unlock it, reset the password, confirm a new account, ask the administrators.
+type SelfService struct {
+	*kit
+	guard         *guard
+	book          *codebook
+	accounts      AccountStore
+	lockout       LockoutStore
+	selfService   SelfServiceStore
+	codes         CodeStore
+	states        StateStore
+	work          UnitOfWork
+	ledger        LedgerStore
+	secondFactors FactorStore
+	hasher        Hasher
+}
+
 // SignInEvent is one past sign-in attempt, for the owner to recognise.
 type SignInEvent struct {
 	At        time.Time
@@ -122,11 +139,11 @@ type Proof struct {
 
 // proofAccount finds the account a flow is for; ErrBadCode when there is none, so the answer is the
 // same as for a wrong code.
-func (s *Service) proofAccount(ctx context.Context, p Proof, purpose Purpose) (*Account, error) {
+func (s *SelfService) proofAccount(ctx context.Context, p Proof, purpose Purpose) (*Account, error) {
 	if !p.Flow.Valid(purpose) {
 		return nil, ErrBadCode
 	}
-	a, err := s.AccountByLogin(ctx, p.Flow.Login)
+	a, err := s.guard.accountByLogin(ctx, p.Flow.Login)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, ErrBadCode
 	}
@@ -137,12 +154,12 @@ func (s *Service) proofAccount(ctx context.Context, p Proof, purpose Purpose) (*
 // unlock.methods_required different methods are proven in the same flow for the same account. A
 // wrong code never counts towards the account's lockout: an attacker must not be able to keep the
 // owner out.
-func (s *Service) UnlockWithCode(ctx context.Context, p Proof) (*UnlockResult, error) {
+func (s *SelfService) UnlockWithCode(ctx context.Context, p Proof) (*UnlockResult, error) {
 	a, err := s.proofAccount(ctx, p, PurposeUnlock)
 	if err != nil {
 		return nil, err
 	}
-	method, err := s.verifyCode(ctx, a, PurposeUnlock, p.Flow.Nonce, p.Code, p.Client)
+	method, err := s.book.verifyCode(ctx, a, PurposeUnlock, p.Flow.Nonce, p.Code, p.Client)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +168,7 @@ func (s *Service) UnlockWithCode(ctx context.Context, p Proof) (*UnlockResult, e
 }
 
 // finishUnlock lifts an automatic lock once the owner has proven enough methods in this flow.
-func (s *Service) finishUnlock(ctx context.Context, a *Account, method string, p Proof) (*UnlockResult, error) {
+func (s *SelfService) finishUnlock(ctx context.Context, a *Account, method string, p Proof) (*UnlockResult, error) {
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, err
@@ -191,7 +208,7 @@ func (s *Service) finishUnlock(ctx context.Context, a *Account, method string, p
 			return err
 		}
 		// Offer a new password at once: a reset link only the person on this page holds.
-		token, err := s.issueResetLink(ctx, a, Actor{Name: "user:" + a.Username, Client: client}, "", "", policy, false)
+		token, err := s.book.issueResetLink(ctx, a, Actor{Name: "user:" + a.Username, Client: client}, "", "", policy, false)
 		res = &UnlockResult{Outcome: UnlockDone, Account: a, Verified: verified, ResetToken: token}
 		return err
 	})
@@ -216,19 +233,19 @@ type StatusView struct {
 }
 
 // StatusWithCode verifies a code for the status purpose and returns the account's status.
-func (s *Service) StatusWithCode(ctx context.Context, p Proof) (*StatusView, error) {
+func (s *SelfService) StatusWithCode(ctx context.Context, p Proof) (*StatusView, error) {
 	a, err := s.proofAccount(ctx, p, PurposeStatus)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.verifyCode(ctx, a, PurposeStatus, p.Flow.Nonce, p.Code, p.Client); err != nil {
+	if _, err := s.book.verifyCode(ctx, a, PurposeStatus, p.Flow.Nonce, p.Code, p.Client); err != nil {
 		return nil, err
 	}
 	return s.Status(ctx, a)
 }
 
 // Status describes an account for its owner.
-func (s *Service) Status(ctx context.Context, a *Account) (*StatusView, error) {
+func (s *SelfService) Status(ctx context.Context, a *Account) (*StatusView, error) {
 	v := &StatusView{Account: a, State: a.EffectiveState(s.now()), MaskedEmail: MaskEmail(a.Email)}
 	v.SignIn = SignInAccess(v.State)
 	if a.Phone != "" {
@@ -254,14 +271,14 @@ func (s *Service) Status(ctx context.Context, a *Account) (*StatusView, error) {
 
 // StartReset sends a reset link to the email address on file (never to one given in the request),
 // when the account exists and the limits allow. The caller answers the same either way.
-func (s *Service) StartReset(ctx context.Context, login, client, lang string) error {
+func (s *SelfService) StartReset(ctx context.Context, login, client, lang string) error {
 	now := s.now()
-	if err := s.reserveClientSend(ctx, client, "reset", now); err != nil {
+	if err := s.guard.reserveClientSend(ctx, client, "reset", now); err != nil {
 		return err
 	}
 	// The limits are read and the link written under the send lock, as for codes (sendCode).
 	return s.work.Atomic(ctx, func(ctx context.Context) error {
-		a, err := s.AccountByLogin(ctx, login)
+		a, err := s.guard.accountByLogin(ctx, login)
 		known := err == nil
 		if err != nil && ErrorCode(err) != ENOTFOUND {
 			return err
@@ -292,14 +309,14 @@ func (s *Service) StartReset(ctx context.Context, login, client, lang string) er
 		case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination:
 			return notSent("limited")
 		}
-		_, err = s.issueResetLink(ctx, a, Actor{Name: "anonymous", Client: client}, "", lang, policy, true)
+		_, err = s.book.issueResetLink(ctx, a, Actor{Name: "anonymous", Client: client}, "", lang, policy, true)
 		return err
 	})
 }
 
 // issueResetLink makes a reset token for the account: mailed to the address on file when mail is
 // set, else returned for the page to offer. Only the newest link works.
-func (s *Service) issueResetLink(ctx context.Context, a *Account, actor Actor, reason, lang string, policy Policy, mail bool) (string, error) {
+func (s *codebook) issueResetLink(ctx context.Context, a *Account, actor Actor, reason, lang string, policy Policy, mail bool) (string, error) {
 	token, err := s.opts.NewToken()
 	if err != nil {
 		return "", err
@@ -321,7 +338,7 @@ func minutes(d time.Duration) string { return strconv.Itoa(int(d.Round(time.Minu
 var ErrBadResetLink = &Error{Code: ENOTFOUND, Message: "This reset link does not work: it was used, replaced by a newer one, or has expired."}
 
 // ResetAccount finds the account a reset link is for.
-func (s *Service) ResetAccount(ctx context.Context, token string) (*Account, error) {
+func (s *SelfService) ResetAccount(ctx context.Context, token string) (*Account, error) {
 	if token == "" || len(token) > 100 {
 		return nil, ErrBadResetLink
 	}
@@ -366,10 +383,10 @@ var WeakPasswordMessages = map[string]string{
 	"date":            "password_weak_date",
 }
 
-// CheckNewPassword applies the rules for a password a person chooses (SECURITY.md 16): length in
+// checkNewPassword applies the rules for a password a person chooses (SECURITY.md 16): length in
 // code points, at most 256, no composition rules; common passwords, patterns and words from the
 // person's own context refused, saying which.
-func (s *Service) CheckNewPassword(a *Account, password, confirm string, minLen int) error {
+func (s *kit) checkNewPassword(a *Account, password, confirm string, minLen int) error {
 	n := utf8.RuneCountInString(password)
 	switch {
 	case !utf8.ValidString(password):
@@ -400,7 +417,7 @@ func (s *Service) CheckNewPassword(a *Account, password, confirm string, minLen 
 
 // CompleteReset sets a new password through a reset link. It never signs the user in; it ends the
 // account's sessions, unlocks when the policy says so, and tells the owner.
-func (s *Service) CompleteReset(ctx context.Context, token, password, confirm, client, lang string) (*Account, error) {
+func (s *SelfService) CompleteReset(ctx context.Context, token, password, confirm, client, lang string) (*Account, error) {
 	a, err := s.ResetAccount(ctx, token)
 	if err != nil {
 		return nil, err
@@ -409,11 +426,11 @@ func (s *Service) CompleteReset(ctx context.Context, token, password, confirm, c
 	if err != nil {
 		return nil, err
 	}
-	minLen, err := s.MinPasswordLength(ctx, a.ID)
+	minLen, err := s.guard.minPasswordLength(ctx, a.ID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.CheckNewPassword(a, password, confirm, minLen); err != nil {
+	if err := s.checkNewPassword(a, password, confirm, minLen); err != nil {
 		return a, err
 	}
 	hash, err := s.hasher.Hash(ctx, password)
@@ -440,9 +457,9 @@ func (s *Service) CompleteReset(ctx context.Context, token, password, confirm, c
 
 // RequestHelp records an unlock request for the administrators and returns its reference. The
 // answer is the same whether or not the account exists.
-func (s *Service) RequestHelp(ctx context.Context, login, contact, message, client, lang string) (string, error) {
+func (s *SelfService) RequestHelp(ctx context.Context, login, contact, message, client, lang string) (string, error) {
 	now := s.now()
-	if err := s.reserveClientSend(ctx, client, "help_request", now); err != nil {
+	if err := s.guard.reserveClientSend(ctx, client, "help_request", now); err != nil {
 		return "", err
 	}
 	login, _ = NormalizeLogin(login)
@@ -457,7 +474,7 @@ func (s *Service) RequestHelp(ctx context.Context, login, contact, message, clie
 	}
 	req := UnlockRequest{Reference: ref, Login: login, Contact: contact, Message: message, Client: client, Lang: lang, CreatedAt: now}
 	var msgs []Message
-	a, err := s.AccountByLogin(ctx, login)
+	a, err := s.guard.accountByLogin(ctx, login)
 	if err == nil {
 		req.AccountID = &a.ID
 		msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "request_received", Lang: s.langFor(a, lang),
@@ -512,13 +529,13 @@ const (
 // VerifyContact confirms a new account's contacts with codes (purpose verify): the email address,
 // and the phone number when one is on file. Once both are confirmed the account becomes active. A
 // code went to the contact on file, so entering it proves the contact works.
-func (s *Service) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome, error) {
+func (s *SelfService) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome, error) {
 	a, err := s.proofAccount(ctx, p, PurposeVerify)
 	if err != nil {
 		return "", err
 	}
 	client := p.Client
-	channel, err := s.verifyCode(ctx, a, PurposeVerify, p.Flow.Nonce, p.Code, client)
+	channel, err := s.book.verifyCode(ctx, a, PurposeVerify, p.Flow.Nonce, p.Code, client)
 	if err != nil {
 		return "", err
 	}
@@ -548,7 +565,7 @@ func (s *Service) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome, er
 
 // MinPasswordLength is password.min_length, or 8 once the account has a second factor
 // (SECURITY.md 16).
-func (s *Service) MinPasswordLength(ctx context.Context, accountID int64) (int, error) {
+func (s *guard) minPasswordLength(ctx context.Context, accountID int64) (int, error) {
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return 0, err
@@ -561,4 +578,14 @@ func (s *Service) MinPasswordLength(ctx context.Context, accountID int64) (int, 
 		return min(policy.PasswordMinLength, 8), nil
 	}
 	return policy.PasswordMinLength, nil
+}
+
+// MinPasswordLength is the shortest new password the account may choose.
+func (s *SelfService) MinPasswordLength(ctx context.Context, accountID int64) (int, error) {
+	return s.guard.minPasswordLength(ctx, accountID)
+}
+
+// CheckNewPassword applies the rules for a password a person chooses (see checkNewPassword).
+func (s *SelfService) CheckNewPassword(a *Account, password, confirm string, minLen int) error {
+	return s.checkNewPassword(a, password, confirm, minLen)
 }

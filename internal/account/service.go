@@ -3,7 +3,6 @@ package account
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -80,34 +79,6 @@ type Deps struct {
 	Factors Factors
 }
 
-// Service holds unlockd's use cases.
-type Service struct {
-	accounts      AccountStore
-	work          UnitOfWork
-	lockout       LockoutStore
-	states        StateStore
-	codes         CodeStore
-	selfService   SelfServiceStore
-	secondFactors FactorStore
-	accountPage   AccountPageStore
-	contact       ContactStore
-	tokens        TokenStore
-	api           APIStore
-	admin         AdminStore
-	alerts        AlertStore
-	maintenance   MaintenanceStore
-	ledger        LedgerStore
-
-	hasher  Hasher
-	key     []byte
-	now     Clock
-	metrics Metrics
-	opts    Options
-	factors Factors
-	// waveSeen is when checkWave last found a lockout wave (Unix nanoseconds; see alerts.go).
-	waveSeen atomic.Int64
-}
-
 // Options are what the self-service flows need from outside the domain.
 type Options struct {
 	BaseURL   string                           // links in messages are built from it only
@@ -124,9 +95,25 @@ type Options struct {
 	Webhooks []string
 }
 
-// New wires a Service from d. A required dependency left unset is a programming error: New panics
-// naming it, at start-up rather than at the first request that needs it.
-func New(d Deps) *Service {
+// Services are unlockd's use cases, one type per capability. Each holds only the stores it uses.
+type Services struct {
+	Gate          *Gate               // sign-in: passwords, sign-in codes, the second step
+	SelfService   *SelfService        // codes, unlock, status, reset, requests for help, verification
+	SecondFactors *SecondFactors      // enrolling an authenticator and recovery codes
+	OwnAccount    *OwnAccount         // the signed-in person's own account page
+	Staff         *Staff              // staff actions on accounts and requests; the policy
+	Oversight     *Oversight          // what staff read: overview, search, requests, locks, waves
+	Maintenance   *MaintenanceWindows // announced maintenance
+	Accounts      *Accounts           // creating, importing, finding and listing accounts
+	Tokens        *APITokens          // API tokens
+	Audit         *AuditLog           // reading and checking the audit log; API calls and refusals
+	// Now is the clock every capability uses, for callers that must agree with it.
+	Now Clock
+}
+
+// New wires every capability from d. A required dependency left unset is a programming error: New
+// panics naming it, at start-up rather than at the first request that needs it.
+func New(d Deps) *Services {
 	if missing := d.missing(); len(missing) > 0 {
 		panic("account.New: missing " + strings.Join(missing, ", "))
 	}
@@ -136,29 +123,40 @@ func New(d Deps) *Service {
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}
-	return &Service{
-		accounts:      d.Accounts,
-		work:          d.UnitOfWork,
-		lockout:       d.Lockout,
-		states:        d.States,
-		codes:         d.Codes,
-		selfService:   d.SelfService,
-		secondFactors: d.SecondFactors,
-		accountPage:   d.AccountPage,
-		contact:       d.Contact,
-		tokens:        d.Tokens,
-		api:           d.API,
-		admin:         d.Admin,
-		alerts:        d.Alerts,
-		maintenance:   d.Maintenance,
-		ledger:        d.Ledger,
-		hasher:        d.Hasher,
-		key:           d.Key,
-		now:           d.Clock,
-		metrics:       d.Metrics,
-		opts:          d.Options,
-		factors:       d.Factors,
+	k := &kit{now: d.Clock, metrics: d.Metrics, opts: d.Options, factors: d.Factors, key: d.Key}
+	g := &guard{kit: k, accounts: d.Accounts, lockout: d.Lockout, ledger: d.Ledger, hasher: d.Hasher,
+		secondFactors: d.SecondFactors, alerts: d.Alerts, states: d.States}
+	book := &codebook{kit: k, guard: g, codes: d.Codes, work: d.UnitOfWork, lockout: d.Lockout, selfService: d.SelfService}
+	staff := &Staff{kit: k, guard: g, book: book, accounts: d.Accounts, states: d.States, lockout: d.Lockout,
+		admin: d.Admin, work: d.UnitOfWork}
+	return &Services{
+		Gate: &Gate{guard: g, book: book},
+		SelfService: &SelfService{kit: k, guard: g, book: book, accounts: d.Accounts, lockout: d.Lockout,
+			selfService: d.SelfService, codes: d.Codes, states: d.States, work: d.UnitOfWork, ledger: d.Ledger,
+			secondFactors: d.SecondFactors, hasher: d.Hasher},
+		SecondFactors: &SecondFactors{kit: k, secondFactors: d.SecondFactors},
+		OwnAccount: &OwnAccount{kit: k, guard: g, book: book, lockout: d.Lockout, selfService: d.SelfService,
+			accountPage: d.AccountPage, contact: d.Contact, codes: d.Codes, work: d.UnitOfWork, hasher: d.Hasher,
+			secondFactors: d.SecondFactors},
+		Staff:       staff,
+		Oversight:   &Oversight{kit: k, admin: d.Admin, states: d.States, alerts: d.Alerts},
+		Maintenance: &MaintenanceWindows{kit: k, maintenance: d.Maintenance},
+		Accounts: &Accounts{kit: k, guard: g, book: book, staff: staff, accounts: d.Accounts, work: d.UnitOfWork,
+			hasher: d.Hasher},
+		Tokens: &APITokens{kit: k, tokens: d.Tokens},
+		Audit:  &AuditLog{kit: k, api: d.API, admin: d.Admin},
+		Now:    d.Clock,
 	}
+}
+
+// kit is what every capability shares besides stores: the clock, metrics, settings, the
+// second-factor primitives and the server key, with the helpers built on them alone.
+type kit struct {
+	now     Clock
+	metrics Metrics
+	opts    Options
+	factors Factors
+	key     []byte
 }
 
 // missing names the required dependencies d lacks, in the order Deps declares them.
@@ -202,9 +200,3 @@ func (d Deps) missing() []string {
 	need(f.NormalizeRecoveryCode != nil, "Factors.NormalizeRecoveryCode")
 	return m
 }
-
-// Policy returns the policy in force.
-func (s *Service) Policy(ctx context.Context) (Policy, error) { return s.lockout.Policy(ctx) }
-
-// Now is the service's clock, for callers that must agree with it.
-func (s *Service) Now() time.Time { return s.now() }

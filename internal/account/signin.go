@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -12,6 +13,28 @@ import (
 
 	"github.com/unlockd/unlockd/internal/audit"
 )
+
+// guard is the one way a secret is tried on an account (the guess ledger): it counts the attempt
+// before checking it, applies the lock, and refuses the same way whatever the reason. The sign-in,
+// the second step, the owner's password change and the unlock pages all go through it.
+type guard struct {
+	*kit
+	accounts      AccountStore
+	lockout       LockoutStore
+	ledger        LedgerStore
+	hasher        Hasher
+	secondFactors FactorStore
+	alerts        AlertStore
+	states        StateStore
+	// waveSeen is when checkWave last found a lockout wave (Unix nanoseconds; see alerts.go).
+	waveSeen atomic.Int64
+}
+
+// Gate signs people in: a password, a one-time code, and the second step, under the lockout policy.
+type Gate struct {
+	*guard
+	book *codebook
+}
 
 // MaxPasswordLength is the longest password accepted, in code points (SECURITY.md: up to 256, no truncation).
 const MaxPasswordLength = 256
@@ -59,7 +82,7 @@ type SignInResult struct {
 //  4. only then is the password hashed, and the outcome recorded.
 //
 // Every refusal is ErrBadCredentials (or ErrThrottled for the whole client).
-func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
+func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
 	now := s.now()
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
@@ -131,7 +154,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 // Once the attempt is counted its outcome is written whatever happens to the request: a client
 // that hangs up while its secret is checked still leaves a recorded failure, and the lock it may
 // lead to (SECURITY.md 26).
-func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, policy Policy, reject Rejection,
+func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, policy Policy, reject Rejection,
 	mac []byte, check func(ctx context.Context) (ok bool, method string, err error)) (*SignInResult, error) {
 	now := reject.Now
 	deviceID, err := s.knownDevice(ctx, a.ID, req.DeviceToken)
@@ -233,7 +256,7 @@ func (s *Service) attempt(ctx context.Context, a *Account, req SignInRequest, po
 }
 
 // noteLock reports an automatic lock the store applied, if any, and looks for a lockout wave.
-func (s *Service) noteLock(ctx context.Context, o lockout.Outcome, now time.Time) error {
+func (s *guard) noteLock(ctx context.Context, o lockout.Outcome, now time.Time) error {
 	if o == lockout.NoLock {
 		return nil
 	}
@@ -242,13 +265,13 @@ func (s *Service) noteLock(ctx context.Context, o lockout.Outcome, now time.Time
 }
 
 // lockNotice is what an automatic lock queues: the owner's email and the webhook events.
-func (s *Service) lockNotice(a *Account, d lockout.Decision, now time.Time, client string) []Message {
+func (s *guard) lockNotice(a *Account, d lockout.Decision, now time.Time, client string) []Message {
 	return append([]Message{s.lockedMessage(a, d, now, client)},
 		s.events(audit.AccountLocked, a, now, "state", lockedState(d.Outcome), "source", "automatic")...)
 }
 
 // lockedMessage tells the owner their account locked, when, from where, and how to unlock it.
-func (s *Service) lockedMessage(a *Account, d lockout.Decision, now time.Time, client string) Message {
+func (s *kit) lockedMessage(a *Account, d lockout.Decision, now time.Time, client string) Message {
 	until := ""
 	if d.Until.After(now) {
 		until = d.Until.UTC().Format(time.RFC1123)
@@ -260,7 +283,7 @@ func (s *Service) lockedMessage(a *Account, d lockout.Decision, now time.Time, c
 
 // SignInWithCode signs in with a one-time code sent by SendCode (purpose signin), under the same
 // lockout rules as a password: a wrong code counts as a failed sign-in.
-func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code string) (*SignInResult, error) {
+func (s *Gate) SignInWithCode(ctx context.Context, req SignInRequest, code string) (*SignInResult, error) {
 	now := s.now()
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
@@ -270,7 +293,7 @@ func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code st
 	if err := s.throttleClient(ctx, reject); err != nil {
 		return nil, err
 	}
-	a, err := s.AccountByLogin(ctx, req.Login)
+	a, err := s.guard.accountByLogin(ctx, req.Login)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, ErrBadCode
 	} else if err != nil {
@@ -278,7 +301,7 @@ func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code st
 	}
 	reject.AccountID, reject.Username = &a.ID, a.Username
 	return s.attempt(ctx, a, req, policy, reject, nil, func(ctx context.Context) (bool, string, error) {
-		_, err := s.verifyCode(ctx, a, PurposeSignIn, req.Flow, code, req.ClientIP)
+		_, err := s.book.verifyCode(ctx, a, PurposeSignIn, req.Flow, code, req.ClientIP)
 		if errors.Is(err, ErrBadCode) {
 			return false, "code", nil
 		}
@@ -288,7 +311,7 @@ func (s *Service) SignInWithCode(ctx context.Context, req SignInRequest, code st
 
 // throttleClient refuses every sign-in from a client that failed on too many accounts lately
 // (password spraying): ErrThrottled, recorded.
-func (s *Service) throttleClient(ctx context.Context, reject Rejection) error {
+func (s *guard) throttleClient(ctx context.Context, reject Rejection) error {
 	n, err := s.lockout.ClientFailureCount(ctx, reject.Client, reject.Now.Add(-ClientWindow))
 	if err != nil {
 		return fmt.Errorf("sign in: %w", err)
@@ -307,7 +330,7 @@ func (s *Service) throttleClient(ctx context.Context, reject Rejection) error {
 
 // refuse answers a refused password attempt after the same hashing work a real check costs.
 // A refused code (password == nil) costs no hash, as checking a code does not.
-func (s *Service) refuse(ctx context.Context, password *string, r Rejection, result string) error {
+func (s *guard) refuse(ctx context.Context, password *string, r Rejection, result string) error {
 	if password != nil {
 		if err := s.hasher.VerifyDummy(ctx, *password); err != nil {
 			return err
@@ -332,7 +355,7 @@ func printable(s string) string {
 
 // rehash upgrades a stored hash to the current parameters. Losing the race to a concurrent password
 // change is fine: the newer password wins.
-func (s *Service) rehash(ctx context.Context, a *Account, password string) error {
+func (s *guard) rehash(ctx context.Context, a *Account, password string) error {
 	h, err := s.hasher.Hash(ctx, password)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

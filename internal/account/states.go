@@ -9,6 +9,19 @@ import (
 	"github.com/unlockd/unlockd/internal/audit"
 )
 
+// Staff are the staff's actions on accounts and requests, each with a reason and audited, and
+// the lockout policy.
+type Staff struct {
+	*kit
+	guard    *guard
+	book     *codebook
+	accounts AccountStore
+	states   StateStore
+	lockout  LockoutStore
+	admin    AdminStore
+	work     UnitOfWork
+}
+
 // Transition is one audited change of an account's state by an administrator or the system.
 type Transition struct {
 	AccountID   int64
@@ -71,17 +84,17 @@ func CheckReason(reason string) (string, error) {
 }
 
 // staffTarget checks the reason a staff action needs and finds the account the action is about.
-func (s *Service) staffTarget(ctx context.Context, login, reason string) (*Account, string, error) {
+func (s *Staff) staffTarget(ctx context.Context, login, reason string) (*Account, string, error) {
 	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, "", err
 	}
-	a, err := s.AccountByLogin(ctx, login)
+	a, err := s.guard.accountByLogin(ctx, login)
 	return a, reason, err
 }
 
-func (s *Service) transition(ctx context.Context, login string, actor Actor, t Transition) (*Account, error) {
-	a, err := s.AccountByLogin(ctx, login)
+func (s *Staff) transition(ctx context.Context, login string, actor Actor, t Transition) (*Account, error) {
+	a, err := s.guard.accountByLogin(ctx, login)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +112,7 @@ func (s *Service) transition(ctx context.Context, login string, actor Actor, t T
 
 // Unlock lifts an automatic lock, or, for an administrator, a freeze. The owner's counters start
 // afresh.
-func (s *Service) Unlock(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
+func (s *Staff) Unlock(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
 	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, err
@@ -119,7 +132,7 @@ func (s *Service) Unlock(ctx context.Context, login, reason string, actor Actor)
 
 // Freeze is an administrator's lock with a reason (and optionally an end). Only an administrator
 // lifts it. The account's sessions end.
-func (s *Service) Freeze(ctx context.Context, login, reason, userMessage string, until *time.Time, actor Actor) (*Account, error) {
+func (s *Staff) Freeze(ctx context.Context, login, reason, userMessage string, until *time.Time, actor Actor) (*Account, error) {
 	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, err
@@ -138,7 +151,7 @@ func (s *Service) Freeze(ctx context.Context, login, reason, userMessage string,
 }
 
 // Disable switches an account off; its sessions end.
-func (s *Service) Disable(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
+func (s *Staff) Disable(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
 	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, err
@@ -150,7 +163,7 @@ func (s *Service) Disable(ctx context.Context, login, reason string, actor Actor
 }
 
 // Enable switches a disabled account back on.
-func (s *Service) Enable(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
+func (s *Staff) Enable(ctx context.Context, login, reason string, actor Actor) (*Account, error) {
 	reason, err := CheckReason(reason)
 	if err != nil {
 		return nil, err
@@ -161,7 +174,7 @@ func (s *Service) Enable(ctx context.Context, login, reason string, actor Actor)
 
 // UnlockAll is the emergency lift of every automatic lock that started within the last `since`
 // (a credential-stuffing wave locked many accounts). It returns how many accounts it unlocked.
-func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason string, actor Actor) (int, error) {
+func (s *Staff) UnlockAll(ctx context.Context, since time.Duration, reason string, actor Actor) (int, error) {
 	reason, err := CheckReason(reason)
 	if err != nil {
 		return 0, err
@@ -195,8 +208,11 @@ func (s *Service) UnlockAll(ctx context.Context, since time.Duration, reason str
 	return n, nil
 }
 
+// Policy returns the policy in force.
+func (s *Staff) Policy(ctx context.Context) (Policy, error) { return s.lockout.Policy(ctx) }
+
 // SetPolicy applies KEY=VALUE changes: all valid together, or none.
-func (s *Service) SetPolicy(ctx context.Context, changes map[string]string, actor Actor) (Policy, error) {
+func (s *Staff) SetPolicy(ctx context.Context, changes map[string]string, actor Actor) (Policy, error) {
 	if len(changes) == 0 {
 		return Policy{}, Fail(EINVALID, "err_policy_no_changes", nil, "no changes given")
 	}
@@ -224,14 +240,14 @@ func (s *Service) SetPolicy(ctx context.Context, changes map[string]string, acto
 }
 
 // unlockedMessage tells the owner their account works again, and how it was unlocked.
-func (s *Service) unlockedMessage(a *Account, now time.Time, method string) Message {
+func (s *kit) unlockedMessage(a *Account, now time.Time, method string) Message {
 	return Message{Channel: ChannelEmail, To: a.Email, Template: "unlocked", Lang: s.langFor(a, ""),
 		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Method": method}}
 }
 
 // frozenMessage tells the owner an administrator locked the account, with the administrator's
 // message for them (not the reason for the record) and the end, if any.
-func (s *Service) frozenMessage(a *Account, t Transition) Message {
+func (s *kit) frozenMessage(a *Account, t Transition) Message {
 	data := map[string]string{"Name": a.Name(), "Time": t.Now.UTC().Format(time.RFC1123), "Administrator": "yes",
 		"Message": t.UserMessage}
 	if t.Until != nil {
@@ -241,7 +257,7 @@ func (s *Service) frozenMessage(a *Account, t Transition) Message {
 }
 
 // CountLockedSince previews UnlockAll: how many accounts it would unlock.
-func (s *Service) CountLockedSince(ctx context.Context, since time.Duration) (int, error) {
+func (s *Oversight) CountLockedSince(ctx context.Context, since time.Duration) (int, error) {
 	ids, err := s.states.LockedSince(ctx, s.now().Add(-since))
 	return len(ids), err
 }
@@ -249,7 +265,7 @@ func (s *Service) CountLockedSince(ctx context.Context, since time.Duration) (in
 // SetRole changes an account's role (staff management), as every role change is made (roles.go):
 // only an administrator grants or removes a staff role, the account's sessions end (a privilege
 // change takes a new sign-in), and the change is audited.
-func (s *Service) SetRole(ctx context.Context, login string, role Role, reason string, actor Actor) (*Account, error) {
+func (s *Staff) SetRole(ctx context.Context, login string, role Role, reason string, actor Actor) (*Account, error) {
 	if !role.Valid() {
 		return nil, Fail(EINVALID, "err_role_invalid", map[string]any{"Role": string(role)}, "role %q must be user, helpdesk, auditor or admin", role)
 	}
@@ -264,13 +280,13 @@ func (s *Service) SetRole(ctx context.Context, login string, role Role, reason s
 }
 
 // AccountsWithRole lists the accounts of one role (the staff page).
-func (s *Service) AccountsWithRole(ctx context.Context, role Role) ([]*Account, error) {
+func (s *Oversight) AccountsWithRole(ctx context.Context, role Role) ([]*Account, error) {
 	return s.states.AccountsWithRole(ctx, role)
 }
 
 // SetExpiry sets (or, with nil, clears) when an account expires. Clearing it on an expired account
 // makes it active again.
-func (s *Service) SetExpiry(ctx context.Context, login string, at *time.Time, reason string, actor Actor) (*Account, error) {
+func (s *Staff) SetExpiry(ctx context.Context, login string, at *time.Time, reason string, actor Actor) (*Account, error) {
 	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// APITokens makes, lists, revokes and checks the API's bearer tokens.
+type APITokens struct {
+	*kit
+	tokens TokenStore
+}
+
 // APIToken is a bearer token of the JSON API, with a name and a role.
 type APIToken struct {
 	ID         int64
@@ -32,7 +38,7 @@ type TokenStore interface {
 var tokenName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // CreateToken makes a token and returns it, in clear, this once.
-func (s *Service) CreateToken(ctx context.Context, name string, role Role, actor Actor) (string, *APIToken, error) {
+func (s *APITokens) CreateToken(ctx context.Context, name string, role Role, actor Actor) (string, *APIToken, error) {
 	if !tokenName.MatchString(name) {
 		return "", nil, Fail(EINVALID, "err_token_name", map[string]any{"Name": name}, "token name %q must be 1 to 64 letters, digits, '.', '_' or '-'", name)
 	}
@@ -54,15 +60,15 @@ func (s *Service) CreateToken(ctx context.Context, name string, role Role, actor
 }
 
 // Tokens lists every token, revoked ones included.
-func (s *Service) Tokens(ctx context.Context) ([]APIToken, error) { return s.tokens.Tokens(ctx) }
+func (s *APITokens) Tokens(ctx context.Context) ([]APIToken, error) { return s.tokens.Tokens(ctx) }
 
 // RevokeToken stops a token from working.
-func (s *Service) RevokeToken(ctx context.Context, name string, actor Actor) error {
+func (s *APITokens) RevokeToken(ctx context.Context, name string, actor Actor) error {
 	return s.tokens.RevokeToken(ctx, name, actor, s.now())
 }
 
 // Authenticate finds the live token a bearer presents.
-func (s *Service) Authenticate(ctx context.Context, bearer string) (*APIToken, error) {
+func (s *APITokens) Authenticate(ctx context.Context, bearer string) (*APIToken, error) {
 	if len(bearer) < 10 || len(bearer) > 200 {
 		return nil, Errorf(ENOTFOUND, "unknown token")
 	}

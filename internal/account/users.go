@@ -10,6 +10,17 @@ import (
 	"unicode/utf8"
 )
 
+// Accounts creates, imports, finds and lists accounts, for the CLI, the dashboard and the API.
+type Accounts struct {
+	*kit
+	guard    *guard
+	book     *codebook
+	staff    *Staff
+	accounts AccountStore
+	work     UnitOfWork
+	hasher   Hasher
+}
+
 // NewAccount is what an operator gives to create one account.
 type NewAccount struct {
 	Username    string
@@ -22,7 +33,7 @@ type NewAccount struct {
 }
 
 // AddAccount validates and creates one account.
-func (s *Service) AddAccount(ctx context.Context, in NewAccount, actor Actor) (*Account, error) {
+func (s *Accounts) AddAccount(ctx context.Context, in NewAccount, actor Actor) (*Account, error) {
 	a, err := validateNew(in.Username, in.Email, in.Phone, in.DisplayName, in.Role)
 	if err != nil {
 		return nil, err
@@ -51,7 +62,7 @@ func (s *Service) AddAccount(ctx context.Context, in NewAccount, actor Actor) (*
 		}
 		// The new owner confirms the address with this code at /verify before the account is used.
 		// It belongs to no flow: the owner enters it in whichever browser they open /verify in.
-		return s.sendCode(ctx, CodeRequest{Login: a.Username, Channel: ChannelEmail, Purpose: PurposeVerify, Client: actor.Client}, s.now())
+		return s.book.sendCode(ctx, CodeRequest{Login: a.Username, Channel: ChannelEmail, Purpose: PurposeVerify, Client: actor.Client}, s.now())
 	})
 	if err != nil {
 		return nil, err
@@ -178,12 +189,17 @@ func csvError(err error) error {
 
 // ImportAccounts writes validated rows: all or nothing. A row that changes an account's role
 // changes it as every role change does (see roles.go): checked, audited, the account's sessions ended.
-func (s *Service) ImportAccounts(ctx context.Context, rows []ImportRow, actor Actor) (created, updated int, err error) {
+func (s *Accounts) ImportAccounts(ctx context.Context, rows []ImportRow, actor Actor) (created, updated int, err error) {
 	return s.accounts.ImportAccounts(ctx, rows, "import", actor)
 }
 
 // AccountByLogin finds one account by username, email or phone.
-func (s *Service) AccountByLogin(ctx context.Context, login string) (*Account, error) {
+func (s *Accounts) AccountByLogin(ctx context.Context, login string) (*Account, error) {
+	return s.guard.accountByLogin(ctx, login)
+}
+
+// accountByLogin finds one account by username, email or phone; ENOTFOUND for a login that cannot be one.
+func (s *guard) accountByLogin(ctx context.Context, login string) (*Account, error) {
 	l, ok := NormalizeLogin(login)
 	if !ok {
 		return nil, Fail(ENOTFOUND, "err_account_not_found", map[string]any{"Login": login}, "no account %q", login)
@@ -192,12 +208,12 @@ func (s *Service) AccountByLogin(ctx context.Context, login string) (*Account, e
 }
 
 // AccountByID loads one account.
-func (s *Service) AccountByID(ctx context.Context, id int64) (*Account, error) {
+func (s *Accounts) AccountByID(ctx context.Context, id int64) (*Account, error) {
 	return s.accounts.AccountByID(ctx, id)
 }
 
 // ListAccounts lists accounts, optionally in one state.
-func (s *Service) ListAccounts(ctx context.Context, state State, limit int) ([]*Account, error) {
+func (s *Accounts) ListAccounts(ctx context.Context, state State, limit int) ([]*Account, error) {
 	if state != "" && !state.Valid() {
 		return nil, Errorf(EINVALID, "state %q is not one of the account states", state)
 	}

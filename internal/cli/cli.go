@@ -160,7 +160,7 @@ type app struct {
 	hasher   *secret.Hasher
 	store    *postgres.AccountStore
 	metrics  *server.Metrics
-	accounts *account.Service
+	accounts *account.Services
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {

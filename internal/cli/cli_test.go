@@ -70,7 +70,7 @@ func TestUserAddAndShowJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if _, err := a.accounts.SignIn(context.Background(), signInAs("alice", "a long enough password")); err != nil {
+	if _, err := a.accounts.Gate.SignIn(context.Background(), signInAs("alice", "a long enough password")); err != nil {
 		t.Fatalf("sign-in with the stdin password: %v", err)
 	}
 }

@@ -135,12 +135,12 @@ var demoAccounts = []demoAccount{
 // seedDemo creates the demo accounts once; a second run leaves them as they are.
 func seedDemo(ctx context.Context, a *app) error {
 	for _, d := range demoAccounts {
-		if _, err := a.accounts.AccountByLogin(ctx, d.username); err == nil {
+		if _, err := a.accounts.Accounts.AccountByLogin(ctx, d.username); err == nil {
 			continue
 		} else if account.ErrorCode(err) != account.ENOTFOUND {
 			return err
 		}
-		acc, err := a.accounts.AddAccount(ctx, account.NewAccount{Username: d.username, Email: d.email,
+		acc, err := a.accounts.Accounts.AddAccount(ctx, account.NewAccount{Username: d.username, Email: d.email,
 			Phone: d.phone, DisplayName: d.name, Role: d.role, Password: d.password}, account.Actor{Name: "dev-seed"})
 		if err != nil {
 			return err

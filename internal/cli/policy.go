@@ -27,7 +27,7 @@ func cmdPolicy(ctx context.Context, args []string, stdio IO, getenv config.Geten
 			return err
 		}
 		defer a.Close()
-		p, err := a.accounts.Policy(ctx)
+		p, err := a.accounts.Staff.Policy(ctx)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func cmdPolicy(ctx context.Context, args []string, stdio IO, getenv config.Geten
 			return err
 		}
 		defer a.Close()
-		p, err := a.accounts.SetPolicy(ctx, changes, cliActor)
+		p, err := a.accounts.Staff.SetPolicy(ctx, changes, cliActor)
 		if err != nil {
 			return err
 		}

@@ -47,13 +47,13 @@ func cmdUserState(ctx context.Context, action string, args []string, stdio IO, g
 	var acc *account.Account
 	switch action {
 	case "unlock":
-		acc, err = a.accounts.Unlock(ctx, login, *reason, cliActor)
+		acc, err = a.accounts.Staff.Unlock(ctx, login, *reason, cliActor)
 	case "lock":
-		acc, err = a.accounts.Freeze(ctx, login, *reason, *message, untilTime, cliActor)
+		acc, err = a.accounts.Staff.Freeze(ctx, login, *reason, *message, untilTime, cliActor)
 	case "disable":
-		acc, err = a.accounts.Disable(ctx, login, *reason, cliActor)
+		acc, err = a.accounts.Staff.Disable(ctx, login, *reason, cliActor)
 	case "enable":
-		acc, err = a.accounts.Enable(ctx, login, *reason, cliActor)
+		acc, err = a.accounts.Staff.Enable(ctx, login, *reason, cliActor)
 	}
 	if err != nil {
 		return err
@@ -80,7 +80,7 @@ func cmdUserUnlockAll(ctx context.Context, args []string, stdio IO, getenv confi
 		return err
 	}
 	defer a.Close()
-	n, err := a.accounts.UnlockAll(ctx, *since, *reason, cliActor)
+	n, err := a.accounts.Staff.UnlockAll(ctx, *since, *reason, cliActor)
 	if err != nil {
 		return err
 	}

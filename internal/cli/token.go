@@ -31,7 +31,7 @@ func cmdToken(ctx context.Context, args []string, stdio IO, getenv config.Getenv
 			return err
 		}
 		defer a.Close()
-		token, t, err := a.accounts.CreateToken(ctx, *name, account.Role(*role), cliActor)
+		token, t, err := a.accounts.Tokens.CreateToken(ctx, *name, account.Role(*role), cliActor)
 		if err != nil {
 			return err
 		}
@@ -48,7 +48,7 @@ func cmdToken(ctx context.Context, args []string, stdio IO, getenv config.Getenv
 			return err
 		}
 		defer a.Close()
-		tokens, err := a.accounts.Tokens(ctx)
+		tokens, err := a.accounts.Tokens.Tokens(ctx)
 		if err != nil {
 			return err
 		}
@@ -83,7 +83,7 @@ func cmdToken(ctx context.Context, args []string, stdio IO, getenv config.Getenv
 			return err
 		}
 		defer a.Close()
-		if err := a.accounts.RevokeToken(ctx, args[1], cliActor); err != nil {
+		if err := a.accounts.Tokens.RevokeToken(ctx, args[1], cliActor); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdio.Out, "revoked %s\n", args[1])

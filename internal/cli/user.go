@@ -69,7 +69,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdio IO, getenv config.Gete
 		return err
 	}
 	defer a.Close()
-	acc, err := a.accounts.AddAccount(ctx, in, cliActor)
+	acc, err := a.accounts.Accounts.AddAccount(ctx, in, cliActor)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func cmdUserImport(ctx context.Context, args []string, stdio IO, getenv config.G
 		return err
 	}
 	defer a.Close()
-	created, updated, err := a.accounts.ImportAccounts(ctx, rows, cliActor)
+	created, updated, err := a.accounts.Accounts.ImportAccounts(ctx, rows, cliActor)
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
@@ -186,7 +186,7 @@ func cmdUserShow(ctx context.Context, args []string, stdio IO, getenv config.Get
 		return err
 	}
 	defer a.Close()
-	acc, err := a.accounts.AccountByLogin(ctx, fs.Arg(0))
+	acc, err := a.accounts.Accounts.AccountByLogin(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func cmdUserList(ctx context.Context, args []string, stdio IO, getenv config.Get
 		return err
 	}
 	defer a.Close()
-	list, err := a.accounts.ListAccounts(ctx, account.State(*state), 100000)
+	list, err := a.accounts.Accounts.ListAccounts(ctx, account.State(*state), 100000)
 	if err != nil {
 		return err
 	}

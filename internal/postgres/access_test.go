@@ -27,7 +27,7 @@ func TestSignInRuleInSQL(t *testing.T) {
 		name string
 		at   *time.Time
 	}{{"none", nil}, {"past", &past}, {"now", &now}, {"future", &future}}
-	policy, err := e.svc.Policy(ctx)
+	policy, err := e.svc.Staff.Policy(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,22 +114,22 @@ func clientFor(n int) string { return fmt.Sprintf("10.%d.%d.%d", n/65536%256, n/
 
 // enterCode enters a code of a purpose for login in the browser flow f: the account a and its
 // new address are for a contact change, which a signed-in owner confirms.
-func enterCode(svc *account.Service, purpose account.Purpose, login string, a *account.Account, newEmail string, f *account.Flow, code string) error {
+func enterCode(svc *account.Services, purpose account.Purpose, login string, a *account.Account, newEmail string, f *account.Flow, code string) error {
 	ctx := context.Background()
 	p := proof(f, code, 0)
 	p.Flow.Login = login
 	var err error
 	switch purpose {
 	case account.PurposeSignIn:
-		_, err = svc.SignInWithCode(ctx, account.SignInRequest{Login: login, ClientIP: "192.0.2.1", Flow: f.Nonce}, code)
+		_, err = svc.Gate.SignInWithCode(ctx, account.SignInRequest{Login: login, ClientIP: "192.0.2.1", Flow: f.Nonce}, code)
 	case account.PurposeUnlock:
-		_, err = svc.UnlockWithCode(ctx, p)
+		_, err = svc.SelfService.UnlockWithCode(ctx, p)
 	case account.PurposeStatus:
-		_, err = svc.StatusWithCode(ctx, p)
+		_, err = svc.SelfService.StatusWithCode(ctx, p)
 	case account.PurposeVerify:
-		_, err = svc.VerifyContact(ctx, p)
+		_, err = svc.SelfService.VerifyContact(ctx, p)
 	case account.PurposeContact:
-		err = svc.ConfirmContactChange(ctx, a, account.ChannelEmail, newEmail, code, "192.0.2.1", "en", f.Nonce)
+		err = svc.OwnAccount.ConfirmContactChange(ctx, a, account.ChannelEmail, newEmail, code, "192.0.2.1", "en", f.Nonce)
 	default:
 		panic("no such purpose " + purpose)
 	}
@@ -150,23 +150,23 @@ func TestProofsNeverCrossAccounts(t *testing.T) {
 		r.next(t, 0, map[string]string{"unlock.methods_required": "2", "lockout.threshold": "3"})
 		alice := r.alice
 		bob := r.e.add("bob")
-		bobRecovery, err := r.e.svc.NewRecoveryCodes(ctx, bob, "198.51.100.1", "en")
+		bobRecovery, err := r.e.svc.SecondFactors.NewRecoveryCodes(ctx, bob, "198.51.100.1", "en")
 		if err != nil {
 			t.Fatal(err)
 		}
 		r.e.fail(alice.Username, 3)
 		r.e.fail("bob", 3)
 		f := r.flow(account.PurposeUnlock)
-		if err := r.e.svc.SendCode(ctx, account.CodeRequest{Login: alice.Username, Purpose: account.PurposeUnlock, Client: "198.51.100.1", Flow: f.Nonce}); err != nil {
+		if err := r.e.svc.SelfService.SendCode(ctx, account.CodeRequest{Login: alice.Username, Purpose: account.PurposeUnlock, Client: "198.51.100.1", Flow: f.Nonce}); err != nil {
 			t.Fatal(err)
 		}
-		res, err := r.e.svc.UnlockWithCode(ctx, account.Proof{Flow: f, Code: r.e.lastCode(r.email()), Client: "192.0.2.1"})
+		res, err := r.e.svc.SelfService.UnlockWithCode(ctx, account.Proof{Flow: f, Code: r.e.lastCode(r.email()), Client: "192.0.2.1"})
 		if err != nil || res.Outcome != account.UnlockNeedsMore || !slices.Equal(res.Verified, []string{"email"}) {
 			t.Fatalf("alice's first method: %+v, %v", res, err)
 		}
 		// The same browser flow now names bob, and proves a second, different method, for bob.
 		f.Login = "bob"
-		res, err = r.e.svc.UnlockWithFactor(ctx, account.Proof{Flow: f, Code: bobRecovery[0], Client: "192.0.2.1"})
+		res, err = r.e.svc.SelfService.UnlockWithFactor(ctx, account.Proof{Flow: f, Code: bobRecovery[0], Client: "192.0.2.1"})
 		if err != nil || res.Outcome != account.UnlockNeedsMore || !slices.Equal(res.Verified, []string{"recovery"}) {
 			t.Fatalf("bob's one method after alice's: %+v, %v; want only bob's method counted", res, err)
 		}
@@ -223,16 +223,16 @@ func TestProofsNeverCrossAccounts(t *testing.T) {
 		bob := r.e.add(r.login + "-bob")
 		aliceFlow, bobFlow := r.flow(account.PurposeContact), r.flow(account.PurposeContact)
 		target := r.login + ".target@example.com"
-		if _, err := r.e.svc.StartContactChange(ctx, r.alice, account.ChannelEmail, target, "198.51.100.1", "en", aliceFlow.Nonce); err != nil {
+		if _, err := r.e.svc.OwnAccount.StartContactChange(ctx, r.alice, account.ChannelEmail, target, "198.51.100.1", "en", aliceFlow.Nonce); err != nil {
 			t.Fatal(err)
 		}
 		aliceCode := r.e.lastCode(target)
 		// Bob has a change of his own under way, to the same address, so there is a code to find.
-		if _, err := r.e.svc.StartContactChange(ctx, bob, account.ChannelEmail, target, "198.51.100.2", "en", bobFlow.Nonce); err != nil {
+		if _, err := r.e.svc.OwnAccount.StartContactChange(ctx, bob, account.ChannelEmail, target, "198.51.100.2", "en", bobFlow.Nonce); err != nil {
 			t.Fatal(err)
 		}
 		for _, flow := range []*account.Flow{bobFlow, aliceFlow} {
-			if err := r.e.svc.ConfirmContactChange(ctx, bob, account.ChannelEmail, target, aliceCode, "192.0.2.1", "en", flow.Nonce); !errors.Is(err, account.ErrBadCode) {
+			if err := r.e.svc.OwnAccount.ConfirmContactChange(ctx, bob, account.ChannelEmail, target, aliceCode, "192.0.2.1", "en", flow.Nonce); !errors.Is(err, account.ErrBadCode) {
 				t.Fatalf("alice's code confirmed bob's change: %v", err)
 			}
 		}
@@ -242,7 +242,7 @@ func TestProofsNeverCrossAccounts(t *testing.T) {
 		if n := codeAttempts(r.alice.ID, account.PurposeContact); n != 0 {
 			t.Fatalf("bob's entries counted %d attempts on alice's code", n)
 		}
-		if err := r.e.svc.ConfirmContactChange(ctx, r.alice, account.ChannelEmail, target, aliceCode, "192.0.2.1", "en", aliceFlow.Nonce); err != nil {
+		if err := r.e.svc.OwnAccount.ConfirmContactChange(ctx, r.alice, account.ChannelEmail, target, aliceCode, "192.0.2.1", "en", aliceFlow.Nonce); err != nil {
 			t.Fatalf("alice's own change: %v", err)
 		}
 	})

@@ -37,7 +37,7 @@ func (s countingStore) AttemptCode(ctx context.Context, accountID int64, purpose
 type race struct {
 	t          *testing.T
 	e          *engine
-	procs      [2]*account.Service
+	procs      [2]*account.Services
 	codeChecks atomic.Int64 // code entries that got past AttemptCode, in both processes
 	login      string
 	alice      *account.Account
@@ -68,7 +68,7 @@ func (r *race) next(t *testing.T, round int, policy map[string]string) {
 	t.Helper()
 	r.t, r.e.t = t, t
 	r.e.clock.Advance(time.Hour)
-	if _, err := r.e.svc.SetPolicy(context.Background(), policy, account.Actor{Name: "test"}); err != nil {
+	if _, err := r.e.svc.Staff.SetPolicy(context.Background(), policy, account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	r.codeChecks.Store(0)
@@ -82,7 +82,7 @@ func (r *race) newEmail() string { return r.login + ".new@example.com" }
 
 // all makes n calls at once, alternating between the two processes: every goroutine waits at a
 // start line until all are ready, so the calls really overlap. It returns each call's error.
-func (r *race) all(n int, call func(i int, svc *account.Service) error) []error {
+func (r *race) all(n int, call func(i int, svc *account.Services) error) []error {
 	r.t.Helper()
 	errs := make([]error, n)
 	var ready, done sync.WaitGroup
@@ -156,13 +156,13 @@ type codePurpose struct {
 	// send asks for a code in flow f and returns where it went.
 	send func(r *race, f *account.Flow) string
 	// enter enters a code in flow f.
-	enter func(r *race, svc *account.Service, f *account.Flow, code string, i int) error
+	enter func(r *race, svc *account.Services, f *account.Flow, code string, i int) error
 }
 
 func sendCode(purpose account.Purpose) func(r *race, f *account.Flow) string {
 	return func(r *race, f *account.Flow) string {
 		r.t.Helper()
-		if err := r.e.svc.SendCode(context.Background(), account.CodeRequest{Login: r.login, Purpose: purpose,
+		if err := r.e.svc.SelfService.SendCode(context.Background(), account.CodeRequest{Login: r.login, Purpose: purpose,
 			Client: "198.51.100.1", Flow: f.Nonce}); err != nil {
 			r.t.Fatal(err)
 		}
@@ -171,30 +171,30 @@ func sendCode(purpose account.Purpose) func(r *race, f *account.Flow) string {
 }
 
 var codePurposes = []codePurpose{
-	{account.PurposeSignIn, sendCode(account.PurposeSignIn), func(r *race, svc *account.Service, f *account.Flow, code string, i int) error {
-		_, err := svc.SignInWithCode(context.Background(), account.SignInRequest{Login: r.login, ClientIP: "192.0.2.1", Flow: f.Nonce}, code)
+	{account.PurposeSignIn, sendCode(account.PurposeSignIn), func(r *race, svc *account.Services, f *account.Flow, code string, i int) error {
+		_, err := svc.Gate.SignInWithCode(context.Background(), account.SignInRequest{Login: r.login, ClientIP: "192.0.2.1", Flow: f.Nonce}, code)
 		return err
 	}},
-	{account.PurposeUnlock, sendCode(account.PurposeUnlock), func(r *race, svc *account.Service, f *account.Flow, code string, i int) error {
-		_, err := svc.UnlockWithCode(context.Background(), proof(f, code, i))
+	{account.PurposeUnlock, sendCode(account.PurposeUnlock), func(r *race, svc *account.Services, f *account.Flow, code string, i int) error {
+		_, err := svc.SelfService.UnlockWithCode(context.Background(), proof(f, code, i))
 		return err
 	}},
-	{account.PurposeStatus, sendCode(account.PurposeStatus), func(r *race, svc *account.Service, f *account.Flow, code string, i int) error {
-		_, err := svc.StatusWithCode(context.Background(), proof(f, code, i))
+	{account.PurposeStatus, sendCode(account.PurposeStatus), func(r *race, svc *account.Services, f *account.Flow, code string, i int) error {
+		_, err := svc.SelfService.StatusWithCode(context.Background(), proof(f, code, i))
 		return err
 	}},
-	{account.PurposeVerify, sendCode(account.PurposeVerify), func(r *race, svc *account.Service, f *account.Flow, code string, i int) error {
-		_, err := svc.VerifyContact(context.Background(), proof(f, code, i))
+	{account.PurposeVerify, sendCode(account.PurposeVerify), func(r *race, svc *account.Services, f *account.Flow, code string, i int) error {
+		_, err := svc.SelfService.VerifyContact(context.Background(), proof(f, code, i))
 		return err
 	}},
 	{account.PurposeContact, func(r *race, f *account.Flow) string {
 		r.t.Helper()
-		if _, err := r.e.svc.StartContactChange(context.Background(), r.alice, account.ChannelEmail, r.newEmail(), "198.51.100.1", "en", f.Nonce); err != nil {
+		if _, err := r.e.svc.OwnAccount.StartContactChange(context.Background(), r.alice, account.ChannelEmail, r.newEmail(), "198.51.100.1", "en", f.Nonce); err != nil {
 			r.t.Fatal(err)
 		}
 		return r.newEmail()
-	}, func(r *race, svc *account.Service, f *account.Flow, code string, i int) error {
-		return svc.ConfirmContactChange(context.Background(), r.alice, account.ChannelEmail, r.newEmail(), code, "192.0.2.1", "en", f.Nonce)
+	}, func(r *race, svc *account.Services, f *account.Flow, code string, i int) error {
+		return svc.OwnAccount.ConfirmContactChange(context.Background(), r.alice, account.ChannelEmail, r.newEmail(), code, "192.0.2.1", "en", f.Nonce)
 	}},
 }
 
@@ -226,7 +226,7 @@ func wrongTOTP(t *testing.T, key string, now time.Time) string {
 // enrollTOTP gives alice an authenticator and returns its key.
 func (r *race) enrollTOTP() string {
 	r.t.Helper()
-	key, _, err := r.e.svc.BeginTOTP(r.alice)
+	key, _, err := r.e.svc.SecondFactors.BeginTOTP(r.alice)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func (r *race) enrollTOTP() string {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if err := r.e.svc.ConfirmTOTP(context.Background(), r.alice, key, code, "198.51.100.1", "en"); err != nil {
+	if err := r.e.svc.SecondFactors.ConfirmTOTP(context.Background(), r.alice, key, code, "198.51.100.1", "en"); err != nil {
 		r.t.Fatal(err)
 	}
 	return key
@@ -243,7 +243,7 @@ func (r *race) enrollTOTP() string {
 // recoveryCodes gives alice a set of recovery codes.
 func (r *race) recoveryCodes() []string {
 	r.t.Helper()
-	codes, err := r.e.svc.NewRecoveryCodes(context.Background(), r.alice, "198.51.100.1", "en")
+	codes, err := r.e.svc.SecondFactors.NewRecoveryCodes(context.Background(), r.alice, "198.51.100.1", "en")
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -263,8 +263,8 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 		name:   "wrong passwords lock at exactly lockout.threshold",
 		policy: limits(10, 5),
 		run: func(r *race) {
-			errs := r.all(n, func(i int, svc *account.Service) error {
-				_, err := svc.SignIn(context.Background(), account.SignInRequest{Login: r.login,
+			errs := r.all(n, func(i int, svc *account.Services) error {
+				_, err := svc.Gate.SignIn(context.Background(), account.SignInRequest{Login: r.login,
 					Password: fmt.Sprintf("%s %d", wrong, i), ClientIP: fmt.Sprintf("192.0.2.%d", i+1)})
 				return err
 			})
@@ -278,7 +278,7 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 				r.t.Fatalf("%d passwords checked, %d locks, state %s; want exactly 10 checked and one temporary lock",
 					checked, locks, r.e.state(r.login))
 			}
-			if _, err := r.procs[1].SignIn(context.Background(), account.SignInRequest{Login: r.login, Password: password, ClientIP: "192.0.2.1"}); !errors.Is(err, account.ErrBadCredentials) {
+			if _, err := r.procs[1].Gate.SignIn(context.Background(), account.SignInRequest{Login: r.login, Password: password, ClientIP: "192.0.2.1"}); !errors.Is(err, account.ErrBadCredentials) {
 				r.t.Fatalf("the right password after the lock: %v", err)
 			}
 		},
@@ -290,8 +290,8 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 			if err != nil || res.DeviceToken == "" {
 				r.t.Fatalf("no device cookie: %v", err)
 			}
-			errs := r.all(n, func(i int, svc *account.Service) error {
-				_, err := svc.SignIn(context.Background(), account.SignInRequest{Login: r.login,
+			errs := r.all(n, func(i int, svc *account.Services) error {
+				_, err := svc.Gate.SignIn(context.Background(), account.SignInRequest{Login: r.login,
 					Password: fmt.Sprintf("%s %d", wrong, i), ClientIP: "192.0.2.1", DeviceToken: res.DeviceToken})
 				return err
 			})
@@ -317,7 +317,7 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 			run: func(r *race) {
 				f := r.flow(cp.purpose)
 				code := r.e.lastCode(cp.send(r, f))
-				errs := r.all(n, func(i int, svc *account.Service) error { return cp.enter(r, svc, f, wrongCode(code), i) })
+				errs := r.all(n, func(i int, svc *account.Services) error { return cp.enter(r, svc, f, wrongCode(code), i) })
 				if ok, _ := r.tally(errs, account.ErrBadCode); ok != 0 {
 					r.t.Fatalf("%d wrong codes worked", ok)
 				}
@@ -335,7 +335,7 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 			run: func(r *race) {
 				f := r.flow(cp.purpose)
 				code := r.e.lastCode(cp.send(r, f))
-				errs := r.all(n, func(i int, svc *account.Service) error { return cp.enter(r, svc, f, code, i) })
+				errs := r.all(n, func(i int, svc *account.Services) error { return cp.enter(r, svc, f, code, i) })
 				if ok, _ := r.tally(errs, account.ErrBadCode); ok != 1 {
 					r.t.Fatalf("%d of %d entries of one code succeeded, want exactly 1", ok, n)
 				}
@@ -351,8 +351,8 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 		run: func(r *race) {
 			key := r.enrollTOTP()
 			guess := wrongTOTP(r.t, key, r.e.clock.Now())
-			errs := r.all(n, func(i int, svc *account.Service) error {
-				_, err := svc.SignInSecondFactor(context.Background(), r.alice.ID, account.SignInRequest{ClientIP: "192.0.2.1"}, guess)
+			errs := r.all(n, func(i int, svc *account.Services) error {
+				_, err := svc.Gate.SignInSecondFactor(context.Background(), r.alice.ID, account.SignInRequest{ClientIP: "192.0.2.1"}, guess)
 				return err
 			})
 			// A checked code is a bad code; one refused uncounted gets the locked account's answer.
@@ -372,8 +372,8 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 			key := r.enrollTOTP()
 			guess := wrongTOTP(r.t, key, r.e.clock.Now())
 			f := r.flow(account.PurposeUnlock)
-			errs := r.all(n, func(i int, svc *account.Service) error {
-				_, err := svc.UnlockWithFactor(context.Background(), proof(f, guess, i))
+			errs := r.all(n, func(i int, svc *account.Services) error {
+				_, err := svc.SelfService.UnlockWithFactor(context.Background(), proof(f, guess, i))
 				return err
 			})
 			if ok, _ := r.tally(errs, account.ErrBadCode); ok != 0 {
@@ -393,7 +393,7 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 			}
 			r.recoveryCodes()
 			f := r.flow(account.PurposeUnlock)
-			errs := r.all(n, func(i int, svc *account.Service) error {
+			errs := r.all(n, func(i int, svc *account.Services) error {
 				guess, err := secret.NewRecoveryCode()
 				if err != nil {
 					return err
@@ -402,7 +402,7 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 				if i%4 < 2 {
 					p.DeviceToken = res.DeviceToken
 				}
-				_, err = svc.UnlockWithFactor(context.Background(), p)
+				_, err = svc.SelfService.UnlockWithFactor(context.Background(), p)
 				return err
 			})
 			if ok, _ := r.tally(errs, account.ErrBadCode); ok != 0 {
@@ -420,16 +420,16 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 			for i := range 10 {
 				r.e.add(r.login + "-" + strconv.Itoa(i))
 			}
-			errs := r.all(n, func(i int, svc *account.Service) error {
+			errs := r.all(n, func(i int, svc *account.Services) error {
 				login := r.login + "-" + strconv.Itoa(i%20) // -10 to -19 do not exist
 				ctx := context.Background()
 				switch i % 3 {
 				case 0:
-					return svc.SendCode(ctx, account.CodeRequest{Login: login, Purpose: account.PurposeStatus, Client: "203.0.113.7"})
+					return svc.SelfService.SendCode(ctx, account.CodeRequest{Login: login, Purpose: account.PurposeStatus, Client: "203.0.113.7"})
 				case 1:
-					return svc.StartReset(ctx, login, "203.0.113.7", "en")
+					return svc.SelfService.StartReset(ctx, login, "203.0.113.7", "en")
 				}
-				_, err := svc.RequestHelp(ctx, login, "", "please", "203.0.113.7", "en")
+				_, err := svc.SelfService.RequestHelp(ctx, login, "", "please", "203.0.113.7", "en")
 				return err
 			})
 			if ok, throttled := r.tally(errs, account.ErrThrottled); ok != account.SendLimitClient || throttled != n-account.SendLimitClient {
@@ -443,12 +443,12 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 		name:   "codes and reset links to one account, asked by 60 clients at once, stop at code.resend_interval",
 		policy: limits(10, 5),
 		run: func(r *race) {
-			errs := r.all(n, func(i int, svc *account.Service) error {
+			errs := r.all(n, func(i int, svc *account.Services) error {
 				client := fmt.Sprintf("203.0.113.%d", i+1)
 				if i%2 == 0 {
-					return svc.StartReset(context.Background(), r.login, client, "en")
+					return svc.SelfService.StartReset(context.Background(), r.login, client, "en")
 				}
-				return svc.SendCode(context.Background(), account.CodeRequest{Login: r.login, Purpose: account.PurposeStatus, Client: client})
+				return svc.SelfService.SendCode(context.Background(), account.CodeRequest{Login: r.login, Purpose: account.PurposeStatus, Client: client})
 			})
 			if ok, _ := r.tally(errs); ok != n {
 				r.t.Fatalf("%d of %d requests answered", ok, n)
@@ -464,8 +464,8 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 		policy: limits(100, 5),
 		run: func(r *race) {
 			code := r.recoveryCodes()[3]
-			errs := r.all(20, func(i int, svc *account.Service) error {
-				_, err := svc.SignInSecondFactor(context.Background(), r.alice.ID, account.SignInRequest{ClientIP: "192.0.2.1"}, code)
+			errs := r.all(20, func(i int, svc *account.Services) error {
+				_, err := svc.Gate.SignInSecondFactor(context.Background(), r.alice.ID, account.SignInRequest{ClientIP: "192.0.2.1"}, code)
 				return err
 			})
 			if ok, _ := r.tally(errs, account.ErrBadCode, account.ErrBadCredentials); ok != 1 {
@@ -485,8 +485,8 @@ func TestEveryCounterHoldsUnderFiftyConcurrentGuesses(t *testing.T) {
 			code := r.recoveryCodes()[7]
 			r.e.fail(r.login, 3)
 			f := r.flow(account.PurposeUnlock)
-			errs := r.all(20, func(i int, svc *account.Service) error {
-				_, err := svc.UnlockWithFactor(context.Background(), proof(f, code, i))
+			errs := r.all(20, func(i int, svc *account.Services) error {
+				_, err := svc.SelfService.UnlockWithFactor(context.Background(), proof(f, code, i))
 				return err
 			})
 			if ok, _ := r.tally(errs, account.ErrBadCode); ok != 1 {

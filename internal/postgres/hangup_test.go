@@ -116,18 +116,18 @@ func TestAHangUpAtAnyPointLeavesAStateTheOwnerCanLeave(t *testing.T) {
 	const threshold = 3
 	kinds := []struct {
 		name string
-		try  func(ctx context.Context, svc *account.Service, login, client string, flow *account.Flow) error
+		try  func(ctx context.Context, svc *account.Services, login, client string, flow *account.Flow) error
 	}{
-		{"wrong password", func(ctx context.Context, svc *account.Service, login, client string, _ *account.Flow) error {
-			_, err := svc.SignIn(ctx, account.SignInRequest{Login: login, Password: "the last wrong guess", ClientIP: client})
+		{"wrong password", func(ctx context.Context, svc *account.Services, login, client string, _ *account.Flow) error {
+			_, err := svc.Gate.SignIn(ctx, account.SignInRequest{Login: login, Password: "the last wrong guess", ClientIP: client})
 			return err
 		}},
-		{"right password", func(ctx context.Context, svc *account.Service, login, client string, _ *account.Flow) error {
-			_, err := svc.SignIn(ctx, account.SignInRequest{Login: login, Password: password, ClientIP: client})
+		{"right password", func(ctx context.Context, svc *account.Services, login, client string, _ *account.Flow) error {
+			_, err := svc.Gate.SignIn(ctx, account.SignInRequest{Login: login, Password: password, ClientIP: client})
 			return err
 		}},
-		{"wrong sign-in code", func(ctx context.Context, svc *account.Service, login, client string, flow *account.Flow) error {
-			_, err := svc.SignInWithCode(ctx, account.SignInRequest{Login: login, ClientIP: client, Flow: flow.Nonce}, "000000")
+		{"wrong sign-in code", func(ctx context.Context, svc *account.Services, login, client string, flow *account.Flow) error {
+			_, err := svc.Gate.SignInWithCode(ctx, account.SignInRequest{Login: login, ClientIP: client, Flow: flow.Nonce}, "000000")
 			return err
 		}},
 	}

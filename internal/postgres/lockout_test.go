@@ -23,7 +23,7 @@ type engine struct {
 	url   string
 	db    *postgres.DB
 	store *postgres.AccountStore
-	svc   *account.Service
+	svc   *account.Services
 	clock *accounttest.Clock
 }
 
@@ -46,12 +46,12 @@ func newEngineHasher() *secret.Hasher { return secret.NewHasher(fastParams, 8, 1
 var engineKey = []byte(strings.Repeat("k", 32))
 
 // newService is the real service over db with the engine's key, options and second factors.
-func newService(db *postgres.DB, h account.Hasher, now account.Clock) *account.Service {
+func newService(db *postgres.DB, h account.Hasher, now account.Clock) *account.Services {
 	return newServiceOver(postgres.NewAccountStore(db), h, now)
 }
 
 // newServiceOver is newService over any store.
-func newServiceOver(store cli.Stores, h account.Hasher, now account.Clock) *account.Service {
+func newServiceOver(store cli.Stores, h account.Hasher, now account.Clock) *account.Services {
 	d := cli.StoreDeps(store)
 	d.Hasher, d.Key, d.Clock = h, engineKey, now
 	d.Options = account.Options{BaseURL: "http://127.0.0.1:8080", NewCode: secret.NewCode, NewToken: secret.NewToken,
@@ -89,7 +89,7 @@ func newEngineWith(t *testing.T, h account.Hasher, policy ...string) *engine {
 			k, v, _ := strings.Cut(kv, "=")
 			changes[k] = v
 		}
-		if _, err := svc.SetPolicy(context.Background(), changes, account.Actor{Name: "test"}); err != nil {
+		if _, err := svc.Staff.SetPolicy(context.Background(), changes, account.Actor{Name: "test"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,7 +98,7 @@ func newEngineWith(t *testing.T, h account.Hasher, policy ...string) *engine {
 
 func (e *engine) add(username string) *account.Account {
 	e.t.Helper()
-	a, err := e.svc.AddAccount(context.Background(), account.NewAccount{Username: username, Email: username + "@example.com", Password: password}, account.Actor{Name: "test"})
+	a, err := e.svc.Accounts.AddAccount(context.Background(), account.NewAccount{Username: username, Email: username + "@example.com", Password: password}, account.Actor{Name: "test"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -110,12 +110,12 @@ func (e *engine) signIn(login, pw string, opts ...func(*account.SignInRequest)) 
 	for _, o := range opts {
 		o(&req)
 	}
-	return e.svc.SignIn(context.Background(), req)
+	return e.svc.Gate.SignIn(context.Background(), req)
 }
 
 func (e *engine) account(login string) *account.Account {
 	e.t.Helper()
-	a, err := e.svc.AccountByLogin(context.Background(), login)
+	a, err := e.svc.Accounts.AccountByLogin(context.Background(), login)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestExpiredLockLiftsAndBackoffGrowsThenEscalates(t *testing.T) {
 	if _, err := e.signIn("alice", password); !errors.Is(err, account.ErrBadCredentials) {
 		t.Fatalf("a hard lock lifted by itself: %v", err)
 	}
-	if _, err := e.svc.Unlock(context.Background(), "alice", "verified by phone", account.Actor{Name: "cli"}); err != nil {
+	if _, err := e.svc.Staff.Unlock(context.Background(), "alice", "verified by phone", account.Actor{Name: "cli"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.signIn("alice", password); err != nil {
@@ -373,16 +373,16 @@ func TestStateTransitions(t *testing.T) {
 		want account.State
 		ok   bool
 	}{
-		{"unlock an active account", func() (*account.Account, error) { return e.svc.Unlock(ctx, "alice", "r", cli) }, account.StateActive, false},
+		{"unlock an active account", func() (*account.Account, error) { return e.svc.Staff.Unlock(ctx, "alice", "r", cli) }, account.StateActive, false},
 		{"freeze", func() (*account.Account, error) {
-			return e.svc.Freeze(ctx, "alice", "compliance", "call the desk", nil, cli)
+			return e.svc.Staff.Freeze(ctx, "alice", "compliance", "call the desk", nil, cli)
 		}, account.StateFrozen, true},
-		{"enable a frozen account", func() (*account.Account, error) { return e.svc.Enable(ctx, "alice", "r", cli) }, account.StateFrozen, false},
-		{"unlock the freeze", func() (*account.Account, error) { return e.svc.Unlock(ctx, "alice", "cleared", cli) }, account.StateActive, true},
-		{"disable", func() (*account.Account, error) { return e.svc.Disable(ctx, "alice", "left", cli) }, account.StateDisabled, true},
-		{"unlock a disabled account", func() (*account.Account, error) { return e.svc.Unlock(ctx, "alice", "r", cli) }, account.StateDisabled, false},
-		{"enable", func() (*account.Account, error) { return e.svc.Enable(ctx, "alice", "back", cli) }, account.StateActive, true},
-		{"reason required", func() (*account.Account, error) { return e.svc.Disable(ctx, "alice", " ", cli) }, account.StateActive, false},
+		{"enable a frozen account", func() (*account.Account, error) { return e.svc.Staff.Enable(ctx, "alice", "r", cli) }, account.StateFrozen, false},
+		{"unlock the freeze", func() (*account.Account, error) { return e.svc.Staff.Unlock(ctx, "alice", "cleared", cli) }, account.StateActive, true},
+		{"disable", func() (*account.Account, error) { return e.svc.Staff.Disable(ctx, "alice", "left", cli) }, account.StateDisabled, true},
+		{"unlock a disabled account", func() (*account.Account, error) { return e.svc.Staff.Unlock(ctx, "alice", "r", cli) }, account.StateDisabled, false},
+		{"enable", func() (*account.Account, error) { return e.svc.Staff.Enable(ctx, "alice", "back", cli) }, account.StateActive, true},
+		{"reason required", func() (*account.Account, error) { return e.svc.Staff.Disable(ctx, "alice", " ", cli) }, account.StateActive, false},
 	}
 	for _, tt := range tests {
 		_, err := tt.do()
@@ -398,7 +398,7 @@ func TestStateTransitions(t *testing.T) {
 	}
 	// A freeze with an end lifts by itself.
 	until := e.clock.Now().Add(time.Hour)
-	if _, err := e.svc.Freeze(ctx, "alice", "short review", "", &until, cli); err != nil {
+	if _, err := e.svc.Staff.Freeze(ctx, "alice", "short review", "", &until, cli); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.signIn("alice", password); !errors.Is(err, account.ErrBadCredentials) {
@@ -432,13 +432,13 @@ func TestFreezeAndHardLockEndSessions(t *testing.T) {
 		return n
 	}
 	insertSession()
-	if _, err := e.svc.Freeze(ctx, "alice", "review", "", nil, account.Actor{Name: "cli"}); err != nil {
+	if _, err := e.svc.Staff.Freeze(ctx, "alice", "review", "", nil, account.Actor{Name: "cli"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 0 {
 		t.Fatalf("freeze left %d sessions", n)
 	}
-	e.svc.Unlock(ctx, "alice", "done", account.Actor{Name: "cli"})
+	e.svc.Staff.Unlock(ctx, "alice", "done", account.Actor{Name: "cli"})
 	insertSession()
 	e.fail("alice", 2) // temporary lock: sessions stay
 	if n := count(); n != 1 {
@@ -464,8 +464,8 @@ func TestUnlockAllLiftsRecentAutomaticLocks(t *testing.T) {
 	e.clock.Advance(3 * time.Hour)
 	e.fail("a2", 2)
 	e.fail("a3", 2)
-	e.svc.Freeze(ctx, "a3", "separate matter", "", nil, account.Actor{Name: "cli"})
-	n, err := e.svc.UnlockAll(ctx, 2*time.Hour, "stuffing wave", account.Actor{Name: "cli"})
+	e.svc.Staff.Freeze(ctx, "a3", "separate matter", "", nil, account.Actor{Name: "cli"})
+	n, err := e.svc.Staff.UnlockAll(ctx, 2*time.Hour, "stuffing wave", account.Actor{Name: "cli"})
 	if err != nil || n != 1 {
 		t.Fatalf("UnlockAll = %d, %v; want 1 (a2 only: a1 is older, a3 is frozen)", n, err)
 	}
@@ -480,16 +480,16 @@ func TestUnlockAllLiftsRecentAutomaticLocks(t *testing.T) {
 func TestPolicyChangesAreValidatedAndAudited(t *testing.T) {
 	e := newEngine(t)
 	ctx := context.Background()
-	if _, err := e.svc.SetPolicy(ctx, map[string]string{"lockout.threshold": "0"}, account.Actor{Name: "cli"}); account.ErrorCode(err) != account.EINVALID {
+	if _, err := e.svc.Staff.SetPolicy(ctx, map[string]string{"lockout.threshold": "0"}, account.Actor{Name: "cli"}); account.ErrorCode(err) != account.EINVALID {
 		t.Fatalf("threshold 0: %v", err)
 	}
-	if _, err := e.svc.SetPolicy(ctx, map[string]string{"lockout.threshold": "7", "lockout.duration": "-1s"}, account.Actor{Name: "cli"}); err == nil {
+	if _, err := e.svc.Staff.SetPolicy(ctx, map[string]string{"lockout.threshold": "7", "lockout.duration": "-1s"}, account.Actor{Name: "cli"}); err == nil {
 		t.Fatal("a bad change among good ones was accepted")
 	}
-	if p, _ := e.svc.Policy(ctx); p.Lockout.Threshold != 10 {
+	if p, _ := e.svc.Staff.Policy(ctx); p.Lockout.Threshold != 10 {
 		t.Fatalf("a refused change applied partly: threshold %d", p.Lockout.Threshold)
 	}
-	if _, err := e.svc.SetPolicy(ctx, map[string]string{"lockout.threshold": "7"}, account.Actor{Name: "cli"}); err != nil {
+	if _, err := e.svc.Staff.SetPolicy(ctx, map[string]string{"lockout.threshold": "7"}, account.Actor{Name: "cli"}); err != nil {
 		t.Fatal(err)
 	}
 	events, err := postgres.NewAuditStore(e.db).Events(ctx, postgres.AuditFilter{Action: audit.PolicyChanged})
@@ -547,23 +547,23 @@ func TestCodesExpireAndANewCodeReplacesTheOld(t *testing.T) {
 	}
 	proof := func(code string) account.Proof { return account.Proof{Flow: flow, Code: code, Client: "192.0.2.1"} }
 	send := func() string {
-		if err := e.svc.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeStatus, Client: "192.0.2.1", Flow: flow.Nonce}); err != nil {
+		if err := e.svc.SelfService.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeStatus, Client: "192.0.2.1", Flow: flow.Nonce}); err != nil {
 			t.Fatal(err)
 		}
 		return e.lastCode("alice@example.com")
 	}
 	first := send()
 	e.clock.Advance(2*time.Minute + time.Second)
-	if _, err := e.svc.StatusWithCode(ctx, proof(first)); !errors.Is(err, account.ErrBadCode) {
+	if _, err := e.svc.SelfService.StatusWithCode(ctx, proof(first)); !errors.Is(err, account.ErrBadCode) {
 		t.Fatalf("an expired code: %v", err)
 	}
 	second := send()
 	e.clock.Advance(40 * time.Second)
 	third := send()
-	if _, err := e.svc.StatusWithCode(ctx, proof(second)); !errors.Is(err, account.ErrBadCode) {
+	if _, err := e.svc.SelfService.StatusWithCode(ctx, proof(second)); !errors.Is(err, account.ErrBadCode) {
 		t.Fatalf("a replaced code still worked: %v", err)
 	}
-	if _, err := e.svc.StatusWithCode(ctx, proof(third)); err != nil {
+	if _, err := e.svc.SelfService.StatusWithCode(ctx, proof(third)); err != nil {
 		t.Fatalf("the newest code: %v", err)
 	}
 }
@@ -573,14 +573,14 @@ func TestANewCodeDoesNotResetTheFailureCount(t *testing.T) {
 	ctx := context.Background()
 	e.add("alice")
 	e.fail("alice", 3)
-	if err := e.svc.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeSignIn, Client: "192.0.2.1"}); err != nil {
+	if err := e.svc.SelfService.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeSignIn, Client: "192.0.2.1"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.account("alice").FailedAttempts; n != 3 {
 		t.Fatalf("failed_attempts after a code was sent = %d, want 3", n)
 	}
 	// A wrong sign-in code counts like a wrong password.
-	if _, err := e.svc.SignInWithCode(ctx, account.SignInRequest{Login: "alice", ClientIP: "192.0.2.1"}, "000000"); !errors.Is(err, account.ErrBadCode) {
+	if _, err := e.svc.Gate.SignInWithCode(ctx, account.SignInRequest{Login: "alice", ClientIP: "192.0.2.1"}, "000000"); !errors.Is(err, account.ErrBadCode) {
 		t.Fatal(err)
 	}
 	if n := e.account("alice").FailedAttempts; n != 4 {
@@ -593,11 +593,11 @@ func TestSendLimitsPerClient(t *testing.T) {
 	ctx := context.Background()
 	for i := 0; i < account.SendLimitClient; i++ {
 		e.add(fmt.Sprintf("user%d", i))
-		if err := e.svc.SendCode(ctx, account.CodeRequest{Login: fmt.Sprintf("user%d", i), Purpose: account.PurposeStatus, Client: "192.0.2.66"}); err != nil {
+		if err := e.svc.SelfService.SendCode(ctx, account.CodeRequest{Login: fmt.Sprintf("user%d", i), Purpose: account.PurposeStatus, Client: "192.0.2.66"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	err := e.svc.SendCode(ctx, account.CodeRequest{Login: "someone-else", Purpose: account.PurposeStatus, Client: "192.0.2.66"})
+	err := e.svc.SelfService.SendCode(ctx, account.CodeRequest{Login: "someone-else", Purpose: account.PurposeStatus, Client: "192.0.2.66"})
 	if !errors.Is(err, account.ErrThrottled) {
 		t.Fatalf("after %d sends from one client: %v, want throttled", account.SendLimitClient, err)
 	}

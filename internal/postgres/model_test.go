@@ -325,7 +325,7 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, uint64(seq)))
 		p := modelPolicy{threshold: 2 + rng.IntN(3), backoff: 2, maxTemporary: 2,
 			duration: 2 * time.Second, maxDuration: 5 * time.Second, memory: 10 * time.Minute}
-		if _, err := e.svc.SetPolicy(ctx, map[string]string{
+		if _, err := e.svc.Staff.SetPolicy(ctx, map[string]string{
 			"lockout.threshold":     fmt.Sprint(p.threshold),
 			"lockout.duration":      p.duration.String(),
 			"lockout.backoff":       fmt.Sprint(p.backoff),
@@ -335,7 +335,7 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 		}, cli); err != nil {
 			t.Fatal(err)
 		}
-		policy, err := e.svc.Policy(ctx)
+		policy, err := e.svc.Staff.Policy(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +375,7 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 			if hangs {
 				rctx = context.WithValue(rctx, modelHangUpKey{}, cancel)
 			}
-			return e.svc.SignIn(rctx, req)
+			return e.svc.Gate.SignIn(rctx, req)
 		}
 		who := func(known bool) string {
 			if known {
@@ -444,7 +444,7 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 			case r < 86:
 				did = "administrator unlock"
 				want := m.unlock(now)
-				_, err := e.svc.Unlock(ctx, login, "verified by phone", cli)
+				_, err := e.svc.Staff.Unlock(ctx, login, "verified by phone", cli)
 				if want && err != nil {
 					fail("unlock refused: %v", err)
 				}
@@ -457,7 +457,7 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 					did += " for " + u.Sub(now).String()
 				}
 				m.freeze(deref(until), now)
-				if _, err := e.svc.Freeze(ctx, login, "review", "", until, cli); err != nil {
+				if _, err := e.svc.Staff.Freeze(ctx, login, "review", "", until, cli); err != nil {
 					fail("freeze: %v", err)
 				}
 			default: // an attempt counted by a process that died before writing its outcome

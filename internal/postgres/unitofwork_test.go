@@ -28,15 +28,15 @@ func TestUseCasesThatSpanStepsCommitTogether(t *testing.T) {
 		e := newEngine(t, "lockout.threshold=3")
 		e.add("alice")
 		e.fail("alice", 3)
-		if _, err := e.svc.RequestHelp(ctx, "alice", "", "please", "192.0.2.1", "en"); err != nil {
+		if _, err := e.svc.SelfService.RequestHelp(ctx, "alice", "", "please", "192.0.2.1", "en"); err != nil {
 			t.Fatal(err)
 		}
-		reqs, err := e.svc.Requests(ctx, "open")
+		reqs, err := e.svc.Oversight.Requests(ctx, "open")
 		if err != nil || len(reqs) != 1 {
 			t.Fatalf("%d requests: %v", len(reqs), err)
 		}
 		e.refuseWrites("unlock_requests")
-		if err := e.svc.HandleRequest(ctx, reqs[0].ID, true, "", account.Actor{Name: "admin:root", Role: account.RoleAdmin}); err == nil {
+		if err := e.svc.Staff.HandleRequest(ctx, reqs[0].ID, true, "", account.Actor{Name: "admin:root", Role: account.RoleAdmin}); err == nil {
 			t.Fatal("closing the request failed, yet the approval reported success")
 		}
 		if s := e.state("alice"); s != account.StateLockedTemporarily {
@@ -52,11 +52,11 @@ func TestUseCasesThatSpanStepsCommitTogether(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeUnlock, Client: "192.0.2.1", Flow: flow.Nonce}); err != nil {
+		if err := e.svc.SelfService.SendCode(ctx, account.CodeRequest{Login: "alice", Purpose: account.PurposeUnlock, Client: "192.0.2.1", Flow: flow.Nonce}); err != nil {
 			t.Fatal(err)
 		}
 		e.refuseWrites("reset_tokens")
-		if _, err := e.svc.UnlockWithCode(ctx, account.Proof{Flow: flow, Code: e.lastCode("alice@example.com"), Client: "192.0.2.1"}); err == nil {
+		if _, err := e.svc.SelfService.UnlockWithCode(ctx, account.Proof{Flow: flow, Code: e.lastCode("alice@example.com"), Client: "192.0.2.1"}); err == nil {
 			t.Fatal("the reset link failed, yet the unlock reported success")
 		}
 		if s := e.state("alice"); s != account.StateLockedTemporarily {
@@ -67,11 +67,11 @@ func TestUseCasesThatSpanStepsCommitTogether(t *testing.T) {
 	t.Run("a new account and its first code", func(t *testing.T) {
 		e := newEngine(t)
 		e.refuseWrites("codes")
-		_, err := e.svc.AddAccount(ctx, account.NewAccount{Username: "bob", Email: "bob@example.com", Pending: true}, account.Actor{Name: "test"})
+		_, err := e.svc.Accounts.AddAccount(ctx, account.NewAccount{Username: "bob", Email: "bob@example.com", Pending: true}, account.Actor{Name: "test"})
 		if err == nil {
 			t.Fatal("the first code failed, yet the account was reported created")
 		}
-		if _, err := e.svc.AccountByLogin(ctx, "bob"); account.ErrorCode(err) != account.ENOTFOUND {
+		if _, err := e.svc.Accounts.AccountByLogin(ctx, "bob"); account.ErrorCode(err) != account.ENOTFOUND {
 			t.Fatalf("a pending account that was sent nothing exists: %v", err)
 		}
 	})

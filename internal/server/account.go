@@ -23,7 +23,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 		t := time.Unix(prev, 0)
 		data.LastSignIn = &t
 	}
-	overview, err := s.accounts.Overview(r.Context(), a)
+	overview, err := s.accounts.OwnAccount.Overview(r.Context(), a)
 	if err != nil {
 		return err
 	}

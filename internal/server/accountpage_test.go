@@ -115,7 +115,7 @@ func TestWrongCurrentPasswordsCountAsFailedSignIns(t *testing.T) {
 	h.addAccount("alice")
 	c := h.client()
 	h.signIn(c, "alice", goodPassword)
-	policy, err := h.accounts.Policy(context.Background())
+	policy, err := h.accounts.Staff.Policy(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestWrongCurrentPasswordsCountAsFailedSignIns(t *testing.T) {
 		h.post(c, "/account/password", url.Values{"current_password": {fmt.Sprintf("guess number %d", i)},
 			"password": {"a different long passphrase"}, "password_confirm": {"a different long passphrase"}})
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
 		t.Fatalf("after %d wrong current passwords the account is %s", policy.Lockout.Threshold, a.State)
 	}
 	// Locked, even the right one changes nothing.

@@ -23,7 +23,7 @@ func (s *Server) accountForgetDevice(w http.ResponseWriter, r *http.Request) err
 		s.renderStatus(w, r, http.StatusNotFound)
 		return nil
 	}
-	if err := s.accounts.ForgetDevice(r.Context(), currentAccount(r), id, s.clientIP(r)); err != nil {
+	if err := s.accounts.OwnAccount.ForgetDevice(r.Context(), currentAccount(r), id, s.clientIP(r)); err != nil {
 		return err
 	}
 	s.putFlash(r, "ok", "account_device_forgotten")
@@ -33,7 +33,7 @@ func (s *Server) accountForgetDevice(w http.ResponseWriter, r *http.Request) err
 
 // accountEndSession signs one browser out.
 func (s *Server) accountEndSession(w http.ResponseWriter, r *http.Request) error {
-	if err := s.accounts.EndSession(r.Context(), currentAccount(r), chi.URLParam(r, "id"), s.clientIP(r)); err != nil {
+	if err := s.accounts.OwnAccount.EndSession(r.Context(), currentAccount(r), chi.URLParam(r, "id"), s.clientIP(r)); err != nil {
 		return err
 	}
 	s.putFlash(r, "ok", "account_session_ended")
@@ -59,7 +59,7 @@ func (s *Server) accountPasswordSubmit(w http.ResponseWriter, r *http.Request) e
 		return nil
 	}
 	l := s.localizer(r)
-	epoch, err := s.accounts.ChangePassword(r.Context(), a, r.PostForm.Get("current_password"), r.PostForm.Get("password"),
+	epoch, err := s.accounts.OwnAccount.ChangePassword(r.Context(), a, r.PostForm.Get("current_password"), r.PostForm.Get("password"),
 		r.PostForm.Get("password_confirm"), s.thisSession(r), s.clientIP(r), l.Lang)
 	var problem *account.PasswordProblem
 	switch {
@@ -83,7 +83,7 @@ func (s *Server) accountPasswordSubmit(w http.ResponseWriter, r *http.Request) e
 
 // renderPassword shows the password form; currentWrong says the error is about the current password.
 func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, errText string, currentWrong bool) error {
-	minLen, err := s.accounts.MinPasswordLength(r.Context(), currentAccount(r).ID)
+	minLen, err := s.accounts.SelfService.MinPasswordLength(r.Context(), currentAccount(r).ID)
 	if err != nil {
 		return err
 	}

@@ -36,13 +36,13 @@ func (s *Server) requireStaff(roles ...account.Role) func(http.Handler) http.Han
 			}
 			w.Header().Set("Cache-Control", "no-store")
 			if !a.Role.IsStaff() || !slices.Contains(roles, a.Role) {
-				if err := s.accounts.RecordRefused(r.Context(), s.staffActor(r), r.Method+" "+r.URL.Path, chi.URLParam(r, "username")); err != nil {
+				if err := s.accounts.Audit.RecordRefused(r.Context(), s.staffActor(r), r.Method+" "+r.URL.Path, chi.URLParam(r, "username")); err != nil {
 					s.log.Error("audit refused action", "err", err)
 				}
 				s.renderStatus(w, r, http.StatusForbidden)
 				return
 			}
-			second, err := s.accounts.HasSecondFactor(r.Context(), a.ID)
+			second, err := s.accounts.Gate.HasSecondFactor(r.Context(), a.ID)
 			if err != nil {
 				s.renderError(w, r, err)
 				return
@@ -117,12 +117,12 @@ type overviewData struct {
 const chartHeight = 120
 
 func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
-	o, err := s.accounts.DashboardOverview(r.Context())
+	o, err := s.accounts.Oversight.DashboardOverview(r.Context())
 	if err != nil {
 		return err
 	}
 	d := overviewData{Overview: o, Max: 1, Width: len(o.Hours) * 5}
-	if d.WaveLocks, d.Wave, err = s.accounts.LockWave(r.Context()); err != nil {
+	if d.WaveLocks, d.Wave, err = s.accounts.Oversight.LockWave(r.Context()); err != nil {
 		return err
 	}
 	for _, h := range o.Hours {
@@ -158,7 +158,7 @@ func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := accountsData{Query: clipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now(),
 		CanUnlock: slices.Contains(helpdeskPlus, currentAccount(r).Role)}
-	list, err := s.accounts.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
+	list, err := s.accounts.Oversight.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
 		After: clipForm(q.Get("after"), 64), Limit: accountsPage + 1})
 	if err != nil {
 		return err
@@ -189,7 +189,7 @@ func (s *Server) adminBulkUnlock(w http.ResponseWriter, r *http.Request) error {
 	done, skipped := 0, 0
 	actor := s.staffActor(r)
 	for _, username := range r.PostForm["account"] {
-		_, err := s.accounts.Unlock(r.Context(), username, reason, actor)
+		_, err := s.accounts.Staff.Unlock(r.Context(), username, reason, actor)
 		switch {
 		case account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND:
 			skipped++ // not locked (any more), or gone
@@ -214,7 +214,7 @@ type unlockAllData struct {
 // lock since a time would touch.
 func (s *Server) adminUnlockAllForm(w http.ResponseWriter, r *http.Request) error {
 	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, _ *page) (err error) {
-		d.Preview, err = s.accounts.CountLockedSince(r.Context(), since)
+		d.Preview, err = s.accounts.Oversight.CountLockedSince(r.Context(), since)
 		return err
 	})
 }
@@ -222,7 +222,7 @@ func (s *Server) adminUnlockAllForm(w http.ResponseWriter, r *http.Request) erro
 // adminUnlockAllSubmit is the emergency itself: every automatic lock since a time lifted at once.
 func (s *Server) adminUnlockAllSubmit(w http.ResponseWriter, r *http.Request) error {
 	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, p *page) error {
-		n, err := s.accounts.UnlockAll(r.Context(), since, r.PostForm.Get("reason"), s.staffActor(r))
+		n, err := s.accounts.Staff.UnlockAll(r.Context(), since, r.PostForm.Get("reason"), s.staffActor(r))
 		if account.ErrorCode(err) == account.EINVALID {
 			p.Error = s.errorText(r, err)
 		} else if err != nil {
@@ -269,19 +269,19 @@ type adminActionView struct {
 }
 
 func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
-	a, err := s.accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
+	a, err := s.accounts.Accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
 	if err != nil {
 		return err
 	}
 	d := adminAccountData{Account: a, State: a.EffectiveState(s.accounts.Now()), Role: currentAccount(r).Role}
 	d.SignIn = account.SignInAccess(d.State)
-	if d.Locks, err = s.accounts.AccountLocks(r.Context(), a.ID); err != nil {
+	if d.Locks, err = s.accounts.Oversight.AccountLocks(r.Context(), a.ID); err != nil {
 		return err
 	}
-	if d.Events, err = s.accounts.AuditEvents(r.Context(), account.AuditQuery{AccountID: &a.ID, Limit: 50}); err != nil {
+	if d.Events, err = s.accounts.Audit.AuditEvents(r.Context(), account.AuditQuery{AccountID: &a.ID, Limit: 50}); err != nil {
 		return err
 	}
-	if d.Status, err = s.accounts.Overview(r.Context(), a); err != nil {
+	if d.Status, err = s.accounts.OwnAccount.Overview(r.Context(), a); err != nil {
 		return err
 	}
 	for _, action := range []string{"unlock", "freeze", "unfreeze", "disable", "enable", "send-reset", "reset-mfa", "end-sessions", "expiry"} {
@@ -306,7 +306,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 	}
 	actor := s.staffActor(r)
 	if !slices.Contains(roles, currentAccount(r).Role) {
-		if err := s.accounts.RecordRefused(r.Context(), actor, action, username); err != nil {
+		if err := s.accounts.Audit.RecordRefused(r.Context(), actor, action, username); err != nil {
 			return err
 		}
 		s.renderStatus(w, r, http.StatusForbidden)
@@ -320,7 +320,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 	var err error
 	switch action {
 	case "unlock", "unfreeze":
-		_, err = s.accounts.Unlock(ctx, username, reason, actor)
+		_, err = s.accounts.Staff.Unlock(ctx, username, reason, actor)
 	case "freeze":
 		var until *time.Time
 		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
@@ -333,18 +333,18 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 			until = &t
 		}
 		if err == nil {
-			_, err = s.accounts.Freeze(ctx, username, reason, r.PostForm.Get("message"), until, actor)
+			_, err = s.accounts.Staff.Freeze(ctx, username, reason, r.PostForm.Get("message"), until, actor)
 		}
 	case "disable":
-		_, err = s.accounts.Disable(ctx, username, reason, actor)
+		_, err = s.accounts.Staff.Disable(ctx, username, reason, actor)
 	case "enable":
-		_, err = s.accounts.Enable(ctx, username, reason, actor)
+		_, err = s.accounts.Staff.Enable(ctx, username, reason, actor)
 	case "send-reset":
-		err = s.accounts.AdminSendReset(ctx, username, reason, actor)
+		err = s.accounts.Staff.AdminSendReset(ctx, username, reason, actor)
 	case "reset-mfa":
-		err = s.accounts.AdminResetSecondFactors(ctx, username, reason, actor)
+		err = s.accounts.Staff.AdminResetSecondFactors(ctx, username, reason, actor)
 	case "end-sessions":
-		_, err = s.accounts.AdminEndSessions(ctx, username, reason, actor)
+		_, err = s.accounts.Staff.AdminEndSessions(ctx, username, reason, actor)
 	case "expiry":
 		var at *time.Time
 		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
@@ -355,7 +355,7 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 			}
 			at = &t
 		}
-		_, err = s.accounts.SetExpiry(ctx, username, at, reason, actor)
+		_, err = s.accounts.Staff.SetExpiry(ctx, username, at, reason, actor)
 	}
 	if account.ErrorCode(err) == account.EINVALID {
 		s.putFlashText(r, "error", s.errorText(r, err))
@@ -378,10 +378,10 @@ type requestsData struct {
 func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request) error {
 	d := requestsData{Role: currentAccount(r).Role}
 	var err error
-	if d.Open, err = s.accounts.Requests(r.Context(), "open"); err != nil {
+	if d.Open, err = s.accounts.Oversight.Requests(r.Context(), "open"); err != nil {
 		return err
 	}
-	if d.Closed, err = s.accounts.Requests(r.Context(), "closed"); err != nil {
+	if d.Closed, err = s.accounts.Oversight.Requests(r.Context(), "closed"); err != nil {
 		return err
 	}
 	p := s.newPage(r, "admin_requests_title", d)
@@ -400,7 +400,7 @@ func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
 	if !s.staffForm(w, r) {
 		return nil
 	}
-	err = s.accounts.HandleRequest(r.Context(), id, decision == "approve", r.PostForm.Get("message"), s.staffActor(r))
+	err = s.accounts.Staff.HandleRequest(r.Context(), id, decision == "approve", r.PostForm.Get("message"), s.staffActor(r))
 	if account.ErrorCode(err) == account.EINVALID {
 		s.putFlashText(r, "error", s.errorText(r, err))
 	} else if err != nil {
@@ -427,7 +427,7 @@ func (s *Server) auditQuery(r *http.Request) (account.AuditQuery, auditData, err
 		Action: clipForm(q.Get("action"), 64), Since: clipForm(q.Get("since"), 32)}
 	aq := account.AuditQuery{Actor: d.Actor, Action: d.Action, Limit: 100}
 	if d.Account != "" {
-		a, err := s.accounts.AccountByLogin(r.Context(), d.Account)
+		a, err := s.accounts.Accounts.AccountByLogin(r.Context(), d.Account)
 		if err != nil {
 			id := int64(-1)
 			aq.AccountID = &id // no such account: no events
@@ -451,7 +451,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if d.Events, err = s.accounts.AuditEvents(r.Context(), aq); err != nil {
+	if d.Events, err = s.accounts.Audit.AuditEvents(r.Context(), aq); err != nil {
 		return err
 	}
 	if len(d.Events) == aq.Limit {
@@ -460,7 +460,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	// Walking the whole chain reads every event: on request only, not on every look at the log.
 	if r.URL.Query().Get("verify") == "1" {
 		d.Checked = true
-		n, verr := s.accounts.VerifyAudit(r.Context())
+		n, verr := s.accounts.Audit.VerifyAudit(r.Context())
 		d.Verified = n
 		var p *audit.Problem
 		if errors.As(verr, &p) {
@@ -480,7 +480,7 @@ func (s *Server) adminAuditCSV(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	aq.Limit = 1000
-	events, err := s.accounts.AuditEvents(r.Context(), aq)
+	events, err := s.accounts.Audit.AuditEvents(r.Context(), aq)
 	if err != nil {
 		return err
 	}
@@ -519,7 +519,7 @@ func (s *Server) adminPolicySubmit(w http.ResponseWriter, r *http.Request) error
 	if !s.staffForm(w, r) {
 		return nil
 	}
-	current, err := s.accounts.Policy(r.Context())
+	current, err := s.accounts.Staff.Policy(r.Context())
 	if err != nil {
 		return err
 	}
@@ -538,7 +538,7 @@ func (s *Server) adminPolicySubmit(w http.ResponseWriter, r *http.Request) error
 		http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
 		return nil
 	}
-	if _, err := s.accounts.SetPolicy(r.Context(), changes, s.staffActor(r)); account.ErrorCode(err) == account.EINVALID {
+	if _, err := s.accounts.Staff.SetPolicy(r.Context(), changes, s.staffActor(r)); account.ErrorCode(err) == account.EINVALID {
 		return s.renderPolicy(w, r, s.errorText(r, err), submitted)
 	} else if err != nil {
 		return err
@@ -551,7 +551,7 @@ func (s *Server) adminPolicySubmit(w http.ResponseWriter, r *http.Request) error
 // renderPolicy shows the policy page with values, or the policy in force when values is nil.
 func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, errText string, values map[string]string) error {
 	if values == nil {
-		p, err := s.accounts.Policy(r.Context())
+		p, err := s.accounts.Staff.Policy(r.Context())
 		if err != nil {
 			return err
 		}
@@ -577,7 +577,7 @@ type staffData struct {
 func (s *Server) adminStaffList(w http.ResponseWriter, r *http.Request) error {
 	d := staffData{Roles: []account.Role{account.RoleUser, account.RoleHelpdesk, account.RoleAuditor, account.RoleAdmin}}
 	for _, role := range []account.Role{account.RoleAdmin, account.RoleHelpdesk, account.RoleAuditor} {
-		list, err := s.accounts.AccountsWithRole(r.Context(), role)
+		list, err := s.accounts.Oversight.AccountsWithRole(r.Context(), role)
 		if err != nil {
 			return err
 		}
@@ -598,9 +598,9 @@ func (s *Server) adminStaffSubmit(w http.ResponseWriter, r *http.Request) error 
 	username := r.PostForm.Get("username")
 	// By account, not by what was typed: an email address or another letter case names the same
 	// staff member.
-	if target, err := s.accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == currentAccount(r).ID {
+	if target, err := s.accounts.Accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == currentAccount(r).ID {
 		s.putFlashText(r, "error", s.localizer(r).T("admin_staff_not_self"))
-	} else if _, err := s.accounts.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
+	} else if _, err := s.accounts.Staff.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
 		s.putFlashText(r, "error", s.errorText(r, err))
 	} else if err != nil {
 		return err
@@ -629,9 +629,9 @@ func (s *Server) adminTokensSubmit(w http.ResponseWriter, r *http.Request) error
 	d := &tokensData{}
 	var err error
 	if name := r.PostForm.Get("revoke"); name != "" {
-		err = s.accounts.RevokeToken(r.Context(), name, s.staffActor(r))
+		err = s.accounts.Tokens.RevokeToken(r.Context(), name, s.staffActor(r))
 	} else {
-		d.Created, _, err = s.accounts.CreateToken(r.Context(), r.PostForm.Get("name"), account.Role(r.PostForm.Get("role")), s.staffActor(r))
+		d.Created, _, err = s.accounts.Tokens.CreateToken(r.Context(), r.PostForm.Get("name"), account.Role(r.PostForm.Get("role")), s.staffActor(r))
 	}
 	switch code := account.ErrorCode(err); {
 	case code == account.EINVALID || code == account.ECONFLICT || code == account.ENOTFOUND:
@@ -644,7 +644,7 @@ func (s *Server) adminTokensSubmit(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, d *tokensData, errText string) error {
 	var err error
-	if d.Tokens, err = s.accounts.Tokens(r.Context()); err != nil {
+	if d.Tokens, err = s.accounts.Tokens.Tokens(r.Context()); err != nil {
 		return err
 	}
 	p := s.newPage(r, "admin_tokens_title", d)

@@ -21,7 +21,7 @@ import (
 func (h *harness) staff(username string, role account.Role) *http.Client {
 	h.t.Helper()
 	ctx := context.Background()
-	a, err := h.accounts.AddAccount(ctx, account.NewAccount{Username: username, Email: username + "@example.com",
+	a, err := h.accounts.Accounts.AddAccount(ctx, account.NewAccount{Username: username, Email: username + "@example.com",
 		Role: role, Password: goodPassword}, testActor)
 	if err != nil {
 		h.t.Fatal(err)
@@ -32,7 +32,7 @@ func (h *harness) staff(username string, role account.Role) *http.Client {
 	}
 	// Enrol with the previous step's code, so the current one is still free for the sign-in.
 	prev, _ := secret.TOTPCode(key.Secret, time.Now().Add(-30*time.Second))
-	if err := h.accounts.ConfirmTOTP(ctx, a, key.Secret, prev, "", "en"); err != nil {
+	if err := h.accounts.SecondFactors.ConfirmTOTP(ctx, a, key.Secret, prev, "", "en"); err != nil {
 		h.t.Fatal(err)
 	}
 	c := h.client()
@@ -103,7 +103,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 		}
 	}
 	// Refusals are audited.
-	events, _ := h.accounts.AuditEvents(context.Background(), account.AuditQuery{Action: "admin.refused", Limit: 1000})
+	events, _ := h.accounts.Audit.AuditEvents(context.Background(), account.AuditQuery{Action: "admin.refused", Limit: 1000})
 	if len(events) < 10 {
 		t.Fatalf("%d refusals audited", len(events))
 	}
@@ -130,19 +130,19 @@ func TestHelpdeskFindsALockedAccountAndUnlocksIt(t *testing.T) {
 	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {""}, "confirm": {"yes"}}); res.status != http.StatusSeeOther {
 		t.Fatalf("unlock without a reason: %d", res.status)
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
 		t.Fatal("unlocked without a reason")
 	}
 	if res := h.post(hd, "/admin/accounts/alice/unlock", url.Values{"reason": {"verified by phone, ticket 4711"}, "confirm": {"yes"}}); res.status != http.StatusSeeOther {
 		t.Fatalf("unlock: %d", res.status)
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
 		t.Fatalf("state %s after unlock", a.State)
 	}
 	if res := h.post(hd, "/admin/accounts/alice/freeze", url.Values{"reason": {"x"}, "confirm": {"yes"}}); res.status != http.StatusForbidden {
 		t.Fatalf("help desk froze an account: %d", res.status)
 	}
-	events, _ := h.accounts.AuditEvents(context.Background(), account.AuditQuery{Action: "account.unlocked", Limit: 10})
+	events, _ := h.accounts.Audit.AuditEvents(context.Background(), account.AuditQuery{Action: "account.unlocked", Limit: 10})
 	if len(events) == 0 || events[0].Actor != "helpdesk:hd" || !strings.Contains(events[0].Details, "ticket 4711") {
 		t.Fatalf("unlock audit: %+v", events)
 	}
@@ -162,14 +162,14 @@ func TestAdminChangesThePolicyAndItApplies(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		h.signIn(h.client(), "alice", "wrong guess "+string(rune('a'+i)))
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
 		t.Fatalf("the new threshold did not apply: %s", a.State)
 	}
 }
 
 func TestStaffWithoutASecondFactorIsSentToEnrol(t *testing.T) {
 	h := newHarness(t)
-	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "newadmin", Email: "na@example.com",
+	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "newadmin", Email: "na@example.com",
 		Role: account.RoleAdmin, Password: goodPassword}, testActor); err != nil {
 		t.Fatal(err)
 	}
@@ -190,14 +190,14 @@ func TestRequestApprovalUnlocksAndTellsTheRequester(t *testing.T) {
 	if !strings.Contains(page.body, "locked out before a client call") {
 		t.Fatal("the request is not in the queue")
 	}
-	reqs, _ := h.accounts.Requests(context.Background(), "open")
+	reqs, _ := h.accounts.Oversight.Requests(context.Background(), "open")
 	if len(reqs) != 1 {
 		t.Fatalf("%d open requests", len(reqs))
 	}
 	if res := h.post(hd, "/admin/requests/"+itoa(reqs[0].ID)+"/approve", url.Values{}); res.status != http.StatusSeeOther {
 		t.Fatalf("approve: %d", res.status)
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
 		t.Fatalf("approval did not unlock: %s", a.State)
 	}
 	if got := h.lastMessage("alice@example.com", "request_handled"); got["Outcome"] != "approved" || got["Reference"] != reqs[0].Reference {
@@ -234,7 +234,7 @@ func TestBulkAndEmergencyUnlock(t *testing.T) {
 	if page := h.post(ad, "/admin/unlock-all", url.Values{"since": {"2h"}, "reason": {"stuffing wave"}}); !strings.Contains(page.body, "1 accounts unlocked") {
 		t.Fatal("emergency unlock did not report")
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "a3"); a.State != account.StateActive {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "a3"); a.State != account.StateActive {
 		t.Fatalf("a3: %s", a.State)
 	}
 }
@@ -248,7 +248,7 @@ func TestAdminManagesStaffAndTokens(t *testing.T) {
 	if res := h.post(ad, "/admin/staff", url.Values{"username": {"carol"}, "role": {"helpdesk"}, "reason": {"joined the desk"}}); res.status != http.StatusSeeOther {
 		t.Fatalf("set role: %d", res.status)
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "carol"); a.Role != account.RoleHelpdesk {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "carol"); a.Role != account.RoleHelpdesk {
 		t.Fatalf("role %s", a.Role)
 	}
 	if res := h.get(carol, "/account"); res.status != http.StatusSeeOther {
@@ -322,7 +322,7 @@ func TestALockoutWaveEmailsTheAdministratorsOnce(t *testing.T) {
 	for i := 0; i < account.WaveLocks+3; i++ {
 		u := fmt.Sprintf("victim%d", i)
 		h.addAccount(u)
-		if _, err := h.accounts.SetPolicy(context.Background(), map[string]string{"lockout.threshold": "1"}, testActor); err != nil && i == 0 {
+		if _, err := h.accounts.Staff.SetPolicy(context.Background(), map[string]string{"lockout.threshold": "1"}, testActor); err != nil && i == 0 {
 			t.Fatal(err)
 		}
 		// One wrong password locks at threshold 1; different clients so the spraying throttle stays out of it.
@@ -361,7 +361,7 @@ func TestAdminResetLinkIsAuditedWithWhoAndWhy(t *testing.T) {
 	h.addAccount("alice")
 	hd := h.staff("hd", account.RoleHelpdesk)
 	h.post(hd, "/admin/accounts/alice/send-reset", url.Values{"reason": {"caller verified, ticket 99"}, "confirm": {"yes"}})
-	events, _ := h.accounts.AuditEvents(context.Background(), account.AuditQuery{Action: "reset.requested", Limit: 5})
+	events, _ := h.accounts.Audit.AuditEvents(context.Background(), account.AuditQuery{Action: "reset.requested", Limit: 5})
 	if len(events) != 1 || events[0].Actor != "helpdesk:hd" || !strings.Contains(events[0].Details, "ticket 99") {
 		t.Fatalf("reset audit: %+v", events)
 	}
@@ -417,7 +417,7 @@ func TestOnlyAnAdministratorLiftsAFreeze(t *testing.T) {
 	h := newHarness(t)
 	h.addAccount("alice")
 	ctx := context.Background()
-	if _, err := h.accounts.Freeze(ctx, "alice", "compliance hold", "Call the compliance desk.", nil, testActor); err != nil {
+	if _, err := h.accounts.Staff.Freeze(ctx, "alice", "compliance hold", "Call the compliance desk.", nil, testActor); err != nil {
 		t.Fatal(err)
 	}
 	// The owner is told, with the message meant for them and not the reason for the record.
@@ -426,11 +426,11 @@ func TestOnlyAnAdministratorLiftsAFreeze(t *testing.T) {
 	}
 	unlock := url.Values{"reason": {"asked nicely"}, "confirm": {"yes"}}
 	h.post(h.staff("hd", account.RoleHelpdesk), "/admin/accounts/alice/unlock", unlock)
-	if a, _ := h.accounts.AccountByLogin(ctx, "alice"); a.State != account.StateFrozen {
+	if a, _ := h.accounts.Accounts.AccountByLogin(ctx, "alice"); a.State != account.StateFrozen {
 		t.Fatalf("the help desk lifted a freeze: %s", a.State)
 	}
 	h.post(h.staff("ad", account.RoleAdmin), "/admin/accounts/alice/unlock", unlock)
-	if a, _ := h.accounts.AccountByLogin(ctx, "alice"); a.State != account.StateActive {
+	if a, _ := h.accounts.Accounts.AccountByLogin(ctx, "alice"); a.State != account.StateActive {
 		t.Fatalf("an administrator's unlock left the account %s", a.State)
 	}
 }
@@ -441,7 +441,7 @@ func TestStaffCannotChangeTheirOwnRole(t *testing.T) {
 	ad := h.staff("ad", account.RoleAdmin)
 	for _, name := range []string{"ad", "AD", "ad@example.com"} {
 		h.post(ad, "/admin/staff", url.Values{"username": {name}, "role": {"user"}, "reason": {"oops"}})
-		if a, _ := h.accounts.AccountByLogin(context.Background(), "ad"); a.Role != account.RoleAdmin {
+		if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "ad"); a.Role != account.RoleAdmin {
 			t.Fatalf("naming themselves %q, an administrator became %s", name, a.Role)
 		}
 	}
@@ -458,7 +458,7 @@ func TestBulkUnlockChecksTheReasonOnce(t *testing.T) {
 		t.Fatal("the page does not say the reason is too long")
 	}
 	h.post(hd, "/admin/bulk-unlock", url.Values{"account": {"alice", "nobody"}, "reason": {"wave over"}})
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
 		t.Fatalf("bulk unlock left alice %s", a.State)
 	}
 }

@@ -74,7 +74,7 @@ func (s *Server) apiAuth(next http.Handler) http.Handler {
 			apiError(w, http.StatusUnauthorized, "unauthorized", "A bearer token is required.")
 			return
 		}
-		t, err := s.accounts.Authenticate(r.Context(), strings.TrimSpace(bearer))
+		t, err := s.accounts.Tokens.Authenticate(r.Context(), strings.TrimSpace(bearer))
 		if account.ErrorCode(err) == account.ENOTFOUND {
 			apiError(w, http.StatusUnauthorized, "unauthorized", "The token is not valid.")
 			return
@@ -85,7 +85,7 @@ func (s *Server) apiAuth(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(r.Context(), ctxToken, t))
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		if err := s.accounts.AuditAPIRequest(context.WithoutCancel(r.Context()), s.apiActor(r), r.Method, r.URL.Path, rec.status); err != nil {
+		if err := s.accounts.Audit.AuditAPIRequest(context.WithoutCancel(r.Context()), s.apiActor(r), r.Method, r.URL.Path, rec.status); err != nil {
 			s.log.Error("audit api request", "err", err)
 		}
 	})
@@ -126,10 +126,10 @@ func (s *Server) toAPIAccount(ctx context.Context, a *account.Account) (apiAccou
 		t := a.LockedUntil.UTC()
 		out.LockedUntil = &t
 	}
-	if a.Phone != "" && s.accounts.SMSAvailable() {
+	if a.Phone != "" && s.accounts.SelfService.SMSAvailable() {
 		out.Methods = append(out.Methods, "sms")
 	}
-	f, err := s.accounts.SecondFactorStatus(ctx, a.ID)
+	f, err := s.accounts.SecondFactors.SecondFactorStatus(ctx, a.ID)
 	if err != nil {
 		return out, err
 	}
@@ -153,7 +153,7 @@ func (s *Server) apiAccountAnswer(w http.ResponseWriter, r *http.Request, status
 }
 
 func (s *Server) apiGetAccount(w http.ResponseWriter, r *http.Request) {
-	a, err := s.accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
+	a, err := s.accounts.Accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -195,13 +195,13 @@ func (s *Server) apiPutAccount(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &in) {
 		return
 	}
-	created, err := s.accounts.PutAccount(r.Context(), account.ImportFields{Username: chi.URLParam(r, "username"), Email: in.Email,
+	created, err := s.accounts.Accounts.PutAccount(r.Context(), account.ImportFields{Username: chi.URLParam(r, "username"), Email: in.Email,
 		Phone: in.Phone, DisplayName: in.DisplayName, Role: in.Role, PasswordHash: in.PasswordHash, Active: in.Active}, s.apiActor(r))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
 	}
-	a, err := s.accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
+	a, err := s.accounts.Accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -220,7 +220,7 @@ func (s *Server) apiUnlock(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &in) {
 		return
 	}
-	a, err := s.accounts.Unlock(r.Context(), chi.URLParam(r, "username"), in.Reason, s.apiActor(r))
+	a, err := s.accounts.Staff.Unlock(r.Context(), chi.URLParam(r, "username"), in.Reason, s.apiActor(r))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -246,7 +246,7 @@ func (s *Server) apiLock(w http.ResponseWriter, r *http.Request) {
 		}
 		until = &t
 	}
-	a, err := s.accounts.Freeze(r.Context(), chi.URLParam(r, "username"), in.Reason, in.Message, until, s.apiActor(r))
+	a, err := s.accounts.Staff.Freeze(r.Context(), chi.URLParam(r, "username"), in.Reason, in.Message, until, s.apiActor(r))
 	if err != nil {
 		s.apiFail(w, r, err)
 		return
@@ -276,7 +276,7 @@ func (s *Server) apiAuthenticate(w http.ResponseWriter, r *http.Request) {
 		}
 		client = ip
 	}
-	res, err := s.accounts.SignIn(r.Context(), account.SignInRequest{Login: in.Username, Password: in.Password, ClientIP: client,
+	res, err := s.accounts.Gate.SignIn(r.Context(), account.SignInRequest{Login: in.Username, Password: in.Password, ClientIP: client,
 		UserAgent: "api:" + apiToken(r).Name})
 	switch {
 	case errors.Is(err, account.ErrBadCredentials):
@@ -296,7 +296,7 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := account.AuditQuery{Action: q.Get("action"), Limit: 100}
 	if v := q.Get("account"); v != "" {
-		a, err := s.accounts.AccountByLogin(r.Context(), v)
+		a, err := s.accounts.Accounts.AccountByLogin(r.Context(), v)
 		if err != nil {
 			s.apiFail(w, r, err)
 			return
@@ -319,7 +319,7 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	events, err := s.accounts.AuditEvents(r.Context(), f)
+	events, err := s.accounts.Audit.AuditEvents(r.Context(), f)
 	if err != nil {
 		s.apiFail(w, r, err)
 		return

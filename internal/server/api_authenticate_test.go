@@ -35,7 +35,7 @@ func TestAuthenticateRefusesAClientIPThatIsNotAnAddress(t *testing.T) {
 			t.Errorf("client_ip %.40q was recorded %d times", bad, n)
 		}
 	}
-	if a, _ := h.accounts.AccountByLogin(ctx, "alice"); a.FailedAttempts != 0 {
+	if a, _ := h.accounts.Accounts.AccountByLogin(ctx, "alice"); a.FailedAttempts != 0 {
 		t.Fatalf("refused calls counted %d failures", a.FailedAttempts)
 	}
 	for given, stored := range map[string]string{" 203.0.113.9 ": "203.0.113.9", "::ffff:198.51.100.4": "198.51.100.4", "2001:DB8::0:1": "2001:db8::1"} {
@@ -57,7 +57,7 @@ func TestAuthenticatePausesDuringMaintenance(t *testing.T) {
 	h.addAccount("alice")
 	tok := h.token("crm", account.RoleService)
 	now := time.Now()
-	if err := h.accounts.ScheduleMaintenance(context.Background(), account.Maintenance{StartsAt: now.Add(-time.Minute),
+	if err := h.accounts.Maintenance.ScheduleMaintenance(context.Background(), account.Maintenance{StartsAt: now.Add(-time.Minute),
 		EndsAt: now.Add(time.Hour), MessageEN: "The CRM is being upgraded.", MessageZH: "CRM 正在升级。"}, testActor); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestAuthenticatePausesDuringMaintenance(t *testing.T) {
 	if e, ok := body["error"].(map[string]any); status != http.StatusServiceUnavailable || !ok || e["code"] != "maintenance" || e["message"] != "The CRM is being upgraded." {
 		t.Fatalf("authenticate during maintenance: %d %v", status, body)
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.FailedAttempts != 0 || a.LastSignInAt != nil {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.FailedAttempts != 0 || a.LastSignInAt != nil {
 		t.Fatalf("an attempt during maintenance was counted: %d failures, last sign-in %v", a.FailedAttempts, a.LastSignInAt)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 func (h *harness) token(name string, role account.Role) string {
 	h.t.Helper()
-	tok, _, err := h.accounts.CreateToken(context.Background(), name, role, testActor)
+	tok, _, err := h.accounts.Tokens.CreateToken(context.Background(), name, role, testActor)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestAPIAuthenticateSharesTheLockWithTheWebSignIn(t *testing.T) {
 			t.Fatalf("wrong password via API: %v", out)
 		}
 	}
-	a, _ := h.accounts.AccountByLogin(context.Background(), "alice")
+	a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice")
 	if a.State != account.StateLockedTemporarily {
 		t.Fatalf("10 failures over both ways: %s with %d failures", a.State, a.FailedAttempts)
 	}
@@ -206,10 +206,10 @@ func TestEventsAreQueuedForWebhooks(t *testing.T) {
 		withEnv("UNLOCKD_WEBHOOK_SECRET", strings.Repeat("w", 32)))
 	h.addAccount("alice")
 	h.lock("alice")
-	if _, err := h.accounts.Unlock(context.Background(), "alice", "verified", testActor); err != nil {
+	if _, err := h.accounts.Staff.Unlock(context.Background(), "alice", "verified", testActor); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.accounts.Freeze(context.Background(), "alice", "review", "", nil, testActor); err != nil {
+	if _, err := h.accounts.Staff.Freeze(context.Background(), "alice", "review", "", nil, testActor); err != nil {
 		t.Fatal(err)
 	}
 	h.post(h.client(), "/help/request", url.Values{"username": {"alice"}})

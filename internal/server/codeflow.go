@@ -125,12 +125,12 @@ func (s *Server) codeStartSubmit(f codeFlow) handlerFunc {
 
 func (s *Server) codeStartData(f codeFlow) codeStartData {
 	return codeStartData{Flow: f.path, IntroID: f.introID, WithMethod: f.withMethod, WithFactors: f.withFactors,
-		SMS: s.accounts.SMSAvailable(), Method: account.ChannelEmail}
+		SMS: s.accounts.SelfService.SMSAvailable(), Method: account.ChannelEmail}
 }
 
 // sendFlowCode asks for a code for the flow by its method.
 func (s *Server) sendFlowCode(r *http.Request, flow *account.Flow) error {
-	return s.accounts.SendCode(r.Context(), account.CodeRequest{Login: flow.Login, Channel: flow.Method, Purpose: flow.Purpose,
+	return s.accounts.SelfService.SendCode(r.Context(), account.CodeRequest{Login: flow.Login, Channel: flow.Method, Purpose: flow.Purpose,
 		Client: s.clientIP(r), Lang: s.localizer(r).Lang, Flow: flow.Nonce, DeviceToken: deviceCookie(r)})
 }
 
@@ -157,7 +157,7 @@ func (s *Server) codeVerifyForm(f codeFlow) handlerFunc {
 }
 
 func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFlow, errID string) {
-	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, WithFactors: f.withFactors, SMS: s.accounts.SMSAvailable()}
+	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, WithFactors: f.withFactors, SMS: s.accounts.SelfService.SMSAvailable()}
 	if flow := s.loadFlow(r, f.purpose); flow != nil {
 		data.Method = flow.Method
 	}

@@ -40,7 +40,7 @@ func (s *Server) accountContactSubmit(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	value, err := s.accounts.StartContactChange(r.Context(), a, kind, r.PostForm.Get("value"), s.clientIP(r), s.localizer(r).Lang, flow.Nonce)
+	value, err := s.accounts.OwnAccount.StartContactChange(r.Context(), a, kind, r.PostForm.Get("value"), s.clientIP(r), s.localizer(r).Lang, flow.Nonce)
 	if account.ErrorCode(err) == account.EINVALID {
 		p := s.newPage(r, "contact_title", contactData{})
 		p.Error = s.errorText(r, err)
@@ -75,7 +75,7 @@ func (s *Server) accountContactVerify(w http.ResponseWriter, r *http.Request) er
 		http.Redirect(w, r, "/account/contact", http.StatusSeeOther)
 		return nil
 	}
-	err := s.accounts.ConfirmContactChange(r.Context(), a, kind, value, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang,
+	err := s.accounts.OwnAccount.ConfirmContactChange(r.Context(), a, kind, value, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang,
 		s.sessions.GetString(r.Context(), sessContactFlow))
 	switch {
 	case errors.Is(err, account.ErrBadCode):

@@ -23,7 +23,7 @@ func TestDomainRefusalsAreShownInThePageLanguage(t *testing.T) {
 
 	// A request denied without saying why.
 	h.post(h.client(), "/help/request", url.Values{"username": {"alice"}, "message": {"locked out"}})
-	reqs, _ := h.accounts.Requests(ctx, "open")
+	reqs, _ := h.accounts.Oversight.Requests(ctx, "open")
 	if len(reqs) != 1 {
 		t.Fatalf("%d open requests", len(reqs))
 	}

@@ -33,7 +33,7 @@ type harness struct {
 	dbURL    string
 	db       *postgres.DB
 	store    *postgres.AccountStore
-	accounts *account.Service
+	accounts *account.Services
 	hasher   *secret.Hasher
 	cfg      *config.Config
 	sessions *postgres.SessionStore
@@ -128,7 +128,7 @@ var testActor = account.Actor{Name: "test"}
 // addAccount creates an active account with goodPassword.
 func (h *harness) addAccount(username string) *account.Account {
 	h.t.Helper()
-	a, err := h.accounts.AddAccount(context.Background(), account.NewAccount{
+	a, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{
 		Username: username, Email: username + "@example.com", DisplayName: strings.ToUpper(username[:1]) + username[1:],
 		Password: goodPassword,
 	}, account.Actor{Name: "test"})

@@ -241,7 +241,7 @@ func TestLoadFailedSignInsWithAudit(t *testing.T) {
 	h := newHarness(t, withHasher(secret.NewHasher(secret.DefaultParams, runtime.NumCPU(), 64, 10*time.Second)),
 		withEnv("UNLOCKD_TRUSTED_PROXIES", "127.0.0.1/32"))
 	ctx := context.Background()
-	if _, err := h.accounts.SetPolicy(ctx, map[string]string{"lockout.threshold": "1000", "lockout.ignore_repeated_password": "false"}, testActor); err != nil {
+	if _, err := h.accounts.Staff.SetPolicy(ctx, map[string]string{"lockout.threshold": "1000", "lockout.ignore_repeated_password": "false"}, testActor); err != nil {
 		t.Fatal(err)
 	}
 	h.addAccount("alice")
@@ -262,7 +262,7 @@ func TestLoadFailedSignInsWithAudit(t *testing.T) {
 	})
 	report(t, "failed sign-ins across 1,000 accounts, audited: %.1f/s %v", rate, st)
 
-	if _, err := h.accounts.Freeze(ctx, "alice", "load test", "", nil, testActor); err != nil {
+	if _, err := h.accounts.Staff.Freeze(ctx, "alice", "load test", "", nil, testActor); err != nil {
 		t.Fatal(err)
 	}
 	rate, st = loadSignIns(h, d, workers, func(i int64) (url.Values, string) {

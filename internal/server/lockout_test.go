@@ -30,7 +30,7 @@ func TestTwoServersShareTheLockout(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	acc, err := a.accounts.AccountByLogin(context.Background(), "alice")
+	acc, err := a.accounts.Accounts.AccountByLogin(context.Background(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}

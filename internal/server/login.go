@@ -28,7 +28,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	username := r.PostForm.Get("username")
-	res, err := s.accounts.SignIn(r.Context(), account.SignInRequest{
+	res, err := s.accounts.Gate.SignIn(r.Context(), account.SignInRequest{
 		Login:       username,
 		Password:    r.PostForm.Get("password"),
 		ClientIP:    s.clientIP(r),

@@ -158,13 +158,13 @@ func TestImportedBcryptHashIsUpgradedAtSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := h.accounts.ImportAccounts(context.Background(), rows, account.Actor{Name: "test"}); err != nil {
+	if _, _, err := h.accounts.Accounts.ImportAccounts(context.Background(), rows, account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	if res := h.signIn(h.client(), "legacy", goodPassword); res.status != http.StatusSeeOther {
 		t.Fatalf("bcrypt sign-in: status %d", res.status)
 	}
-	a, err := h.accounts.AccountByLogin(context.Background(), "legacy")
+	a, err := h.accounts.Accounts.AccountByLogin(context.Background(), "legacy")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestOutdatedArgon2ParametersAreRehashed(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.signIn(h.client(), "alice", goodPassword)
-	a, _ = h.accounts.AccountByID(context.Background(), a.ID)
+	a, _ = h.accounts.Accounts.AccountByID(context.Background(), a.ID)
 	if a.PasswordHash == hash || !strings.Contains(a.PasswordHash, "m=64,") {
 		t.Fatalf("hash was not upgraded to the current parameters: %s", a.PasswordHash[:30])
 	}

@@ -17,7 +17,7 @@ func (s *Server) loginCodeVerify(w http.ResponseWriter, r *http.Request) error {
 	if done || err != nil {
 		return err
 	}
-	res, err := s.accounts.SignInWithCode(r.Context(), account.SignInRequest{Login: proof.Flow.Login, ClientIP: proof.Client,
+	res, err := s.accounts.Gate.SignInWithCode(r.Context(), account.SignInRequest{Login: proof.Flow.Login, ClientIP: proof.Client,
 		UserAgent: r.UserAgent(), DeviceToken: proof.DeviceToken, Flow: proof.Flow.Nonce}, proof.Code)
 	if isBadCode(err) || errors.Is(err, account.ErrBadCredentials) {
 		s.renderCodeForm(w, r, loginCodeFlow, "flow_code_wrong")

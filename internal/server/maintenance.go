@@ -151,14 +151,14 @@ func (s *Server) adminMaintenanceSubmit(w http.ResponseWriter, r *http.Request) 
 	}
 	var err error
 	if id, perr := strconv.ParseInt(r.PostForm.Get("cancel"), 10, 64); perr == nil {
-		err = s.accounts.CancelMaintenance(r.Context(), id, s.staffActor(r))
+		err = s.accounts.Maintenance.CancelMaintenance(r.Context(), id, s.staffActor(r))
 	} else {
 		start, e1 := time.Parse("2006-01-02T15:04", r.PostForm.Get("starts_at"))
 		end, e2 := time.Parse("2006-01-02T15:04", r.PostForm.Get("ends_at"))
 		if e1 != nil || e2 != nil {
 			err = account.Fail(account.EINVALID, "err_maintenance_times", nil, "give the start and end as date and time (UTC)")
 		} else {
-			err = s.accounts.ScheduleMaintenance(r.Context(), account.Maintenance{StartsAt: start, EndsAt: end,
+			err = s.accounts.Maintenance.ScheduleMaintenance(r.Context(), account.Maintenance{StartsAt: start, EndsAt: end,
 				MessageEN: r.PostForm.Get("message_en"), MessageZH: r.PostForm.Get("message_zh")}, s.staffActor(r))
 		}
 	}
@@ -174,7 +174,7 @@ func (s *Server) adminMaintenanceSubmit(w http.ResponseWriter, r *http.Request) 
 }
 
 func (s *Server) renderMaintenance(w http.ResponseWriter, r *http.Request, errText string) error {
-	list, err := s.accounts.Maintenances(r.Context())
+	list, err := s.accounts.Maintenance.Maintenances(r.Context())
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func maintenanceServer(next func(ctx context.Context) (*account.Maintenance, err
 	deps.Maintenance = &fakeMaintenanceStore{next: next}
 	svc := account.New(deps)
 	s := &Server{accounts: svc, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	s.maint = newMaintenanceCache(svc.CurrentMaintenance, s.log)
+	s.maint = newMaintenanceCache(svc.Maintenance.CurrentMaintenance, s.log)
 	return s
 }
 

@@ -163,7 +163,7 @@ func (s *Server) loadAccount(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		a, err := s.accounts.AccountByID(ctx, id)
+		a, err := s.accounts.Accounts.AccountByID(ctx, id)
 		if account.ErrorCode(err) == account.ENOTFOUND {
 			s.endSession(w, r)
 			next.ServeHTTP(w, r)

@@ -31,7 +31,7 @@ func (s *Server) helpRequestSubmit(w http.ResponseWriter, r *http.Request) error
 	}
 	in := requestData{Username: strings.TrimSpace(r.PostForm.Get("username")), Contact: r.PostForm.Get("contact"),
 		Message: r.PostForm.Get("message")}
-	ref, err := s.accounts.RequestHelp(r.Context(), in.Username, in.Contact, in.Message, s.clientIP(r), s.localizer(r).Lang)
+	ref, err := s.accounts.SelfService.RequestHelp(r.Context(), in.Username, in.Contact, in.Message, s.clientIP(r), s.localizer(r).Lang)
 	if account.ErrorCode(err) == account.EINVALID {
 		p := s.newPage(r, "request_title", requestData{Contact: clipForm(in.Contact, 200), Message: clipForm(in.Message, 2000)})
 		p.Error = p.L.T("flow_username_required")

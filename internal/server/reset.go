@@ -41,7 +41,7 @@ func (s *Server) resetStartSubmit(w http.ResponseWriter, r *http.Request) error 
 		s.render(w, r, http.StatusOK, "reset", p)
 		return nil
 	}
-	if err := s.accounts.StartReset(r.Context(), login, s.clientIP(r), s.localizer(r).Lang); err != nil {
+	if err := s.accounts.SelfService.StartReset(r.Context(), login, s.clientIP(r), s.localizer(r).Lang); err != nil {
 		return err
 	}
 	s.putFlash(r, "ok", "reset_sent")
@@ -58,7 +58,7 @@ type resetFormData struct {
 func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	token := chi.URLParam(r, "token")
-	a, err := s.accounts.ResetAccount(r.Context(), token)
+	a, err := s.accounts.SelfService.ResetAccount(r.Context(), token)
 	if errors.Is(err, account.ErrBadResetLink) {
 		s.render(w, r, http.StatusNotFound, "resetinvalid", s.newPage(r, "reset_title", nil))
 		return nil
@@ -69,7 +69,7 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) renderResetForm(w http.ResponseWriter, r *http.Request, a *account.Account, status int, problem string) error {
-	minLen, err := s.accounts.MinPasswordLength(r.Context(), a.ID)
+	minLen, err := s.accounts.SelfService.MinPasswordLength(r.Context(), a.ID)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	token := chi.URLParam(r, "token")
-	a, err := s.accounts.CompleteReset(r.Context(), token, r.PostForm.Get("password"), r.PostForm.Get("password_confirm"),
+	a, err := s.accounts.SelfService.CompleteReset(r.Context(), token, r.PostForm.Get("password"), r.PostForm.Get("password_confirm"),
 		s.clientIP(r), s.localizer(r).Lang)
 	var problem *account.PasswordProblem
 	switch {

@@ -14,7 +14,7 @@ import (
 // addWithRole creates an account of a role, with a phone, with the command line's authority.
 func (h *harness) addWithRole(username string, role account.Role, phone string) *account.Account {
 	h.t.Helper()
-	a, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: username, Email: username + "@example.com",
+	a, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: username, Email: username + "@example.com",
 		Phone: phone, DisplayName: "Staff " + username, Role: role, Password: goodPassword}, testActor)
 	if err != nil {
 		h.t.Fatal(err)
@@ -40,7 +40,7 @@ func TestServiceTokenCannotGrantStaffRoles(t *testing.T) {
 	for _, role := range []string{"admin", "helpdesk", "auditor"} {
 		status, body := h.api("PUT", "/accounts/mallory", crm, `{"email":"mallory@example.com","role":"`+role+`","password_hash":"`+hash+`"}`)
 		wantForbidden(t, "service creates "+role, status, body)
-		if _, err := h.accounts.AccountByLogin(ctx, "mallory"); account.ErrorCode(err) != account.ENOTFOUND {
+		if _, err := h.accounts.Accounts.AccountByLogin(ctx, "mallory"); account.ErrorCode(err) != account.ENOTFOUND {
 			t.Fatalf("a refused create as %s left an account: %v", role, err)
 		}
 	}
@@ -50,7 +50,7 @@ func TestServiceTokenCannotGrantStaffRoles(t *testing.T) {
 		status, body := h.api("PUT", "/accounts/alice", crm, `{"email":"alice@example.com","role":"`+role+`"}`)
 		wantForbidden(t, "service promotes a user to "+role, status, body)
 	}
-	if a, _ := h.accounts.AccountByLogin(ctx, "alice"); a.Role != account.RoleUser {
+	if a, _ := h.accounts.Accounts.AccountByLogin(ctx, "alice"); a.Role != account.RoleUser {
 		t.Fatalf("a service token made alice %s", a.Role)
 	}
 
@@ -62,7 +62,7 @@ func TestServiceTokenCannotGrantStaffRoles(t *testing.T) {
 			status, body := h.api("PUT", "/accounts/"+name, crm, put)
 			wantForbidden(t, "service PUT "+put+" on "+string(role), status, body)
 		}
-		a, _ := h.accounts.AccountByLogin(ctx, name)
+		a, _ := h.accounts.Accounts.AccountByLogin(ctx, name)
 		if a.Role != role || a.Email != name+"@example.com" || a.State != account.StateActive || a.DisplayName != "Staff "+name {
 			t.Fatalf("a service token changed a staff account: %+v", a)
 		}
@@ -90,7 +90,7 @@ func TestPutLeavesOutFieldsUnchanged(t *testing.T) {
 		body["email"] != "ad@example.com" || body["phone"] != "+8613800000001" || body["display_name"] != "Ada" {
 		t.Fatalf("PUT without role, email, phone: %d %v", status, body)
 	}
-	if a, _ := h.accounts.AccountByLogin(ctx, "ad"); a.Role != account.RoleAdmin {
+	if a, _ := h.accounts.Accounts.AccountByLogin(ctx, "ad"); a.Role != account.RoleAdmin {
 		t.Fatalf("a PUT without role made an administrator %s", a.Role)
 	}
 	crm := h.token("crm", account.RoleService)
@@ -179,13 +179,13 @@ func TestImportRoleChangeEndsSessionsAndIsAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := h.accounts.ImportAccounts(ctx, rows, account.Actor{Name: "cli"}); err != nil {
+	if _, _, err := h.accounts.Accounts.ImportAccounts(ctx, rows, account.Actor{Name: "cli"}); err != nil {
 		t.Fatal(err)
 	}
-	if a, _ := h.accounts.AccountByLogin(ctx, "alice"); a.Role != account.RoleHelpdesk {
+	if a, _ := h.accounts.Accounts.AccountByLogin(ctx, "alice"); a.Role != account.RoleHelpdesk {
 		t.Fatalf("import: alice is %s", a.Role)
 	}
-	if a, _ := h.accounts.AccountByLogin(ctx, "ad"); a.Role != account.RoleAdmin {
+	if a, _ := h.accounts.Accounts.AccountByLogin(ctx, "ad"); a.Role != account.RoleAdmin {
 		t.Fatalf("an import row without a role made an administrator %s", a.Role)
 	}
 	h.signedOut(browser, "alice")

@@ -81,7 +81,7 @@ func (s *Server) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
 		s.renderStatus(w, r, formErrorStatus(err))
 		return nil
 	}
-	res, err := s.accounts.SignInSecondFactor(r.Context(), id, account.SignInRequest{ClientIP: s.clientIP(r),
+	res, err := s.accounts.Gate.SignInSecondFactor(r.Context(), id, account.SignInRequest{ClientIP: s.clientIP(r),
 		UserAgent: r.UserAgent(), DeviceToken: deviceCookie(r)}, r.PostForm.Get("code"))
 	if errors.Is(err, account.ErrBadCode) || errors.Is(err, account.ErrBadCredentials) {
 		p := s.newPage(r, "logintotp_title", nil)
@@ -129,7 +129,7 @@ type totpData struct {
 
 // accountTOTPForm shows a new authenticator secret (QR code and text) to enroll.
 func (s *Server) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
-	secretText, url, err := s.accounts.BeginTOTP(currentAccount(r))
+	secretText, url, err := s.accounts.SecondFactors.BeginTOTP(currentAccount(r))
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (s *Server) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error
 		http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 		return nil
 	}
-	err := s.accounts.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang)
+	err := s.accounts.SecondFactors.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang)
 	if errors.Is(err, account.ErrBadCode) {
 		return s.renderTOTP(w, r, pending, nil, "totp_wrong")
 	} else if err != nil {
@@ -170,7 +170,7 @@ func (s *Server) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error
 
 // renderTOTP shows the enrollment page for a secret.
 func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, secretText string, f *flash, errID string) error {
-	status, err := s.accounts.SecondFactorStatus(r.Context(), currentAccount(r).ID)
+	status, err := s.accounts.SecondFactors.SecondFactorStatus(r.Context(), currentAccount(r).ID)
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ type recoveryData struct {
 // accountRecoveryCodes makes ten new recovery codes and shows them once (behind requireFreshAuth).
 func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
 	a := currentAccount(r)
-	codes, err := s.accounts.NewRecoveryCodes(r.Context(), a, s.clientIP(r), s.localizer(r).Lang)
+	codes, err := s.accounts.SecondFactors.NewRecoveryCodes(r.Context(), a, s.clientIP(r), s.localizer(r).Lang)
 	if err != nil {
 		return err
 	}

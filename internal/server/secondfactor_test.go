@@ -118,14 +118,14 @@ func TestRecoveryCodesWorkOnceAndRunOut(t *testing.T) {
 		t.Fatalf("%d notices, want one for the new codes and one per code used", n)
 	}
 	// All used: the account has none left, so the password alone signs in again.
-	status, _ := h.accounts.SecondFactorStatus(context.Background(), mustID(h, "alice"))
+	status, _ := h.accounts.SecondFactors.SecondFactorStatus(context.Background(), mustID(h, "alice"))
 	if status.RecoveryLeft != 0 {
 		t.Fatalf("%d recovery codes left", status.RecoveryLeft)
 	}
 }
 
 func mustID(h *harness, username string) int64 {
-	a, err := h.accounts.AccountByLogin(context.Background(), username)
+	a, err := h.accounts.Accounts.AccountByLogin(context.Background(), username)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestUnlockWithTOTPAlone(t *testing.T) {
 	if !strings.Contains(res.body, "Your account is unlocked") {
 		t.Fatalf("TOTP unlock:\n%s", res.body)
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
 		t.Fatalf("state %s", a.State)
 	}
 }

@@ -37,7 +37,7 @@ func (h *harness) lock(username string) {
 	for i := 0; i < 10; i++ {
 		h.signIn(h.client(), username, fmt.Sprintf("wrong guess %d", i))
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), username); a.State != account.StateLockedTemporarily {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), username); a.State != account.StateLockedTemporarily {
 		h.t.Fatalf("%s not locked: %s", username, a.State)
 	}
 }
@@ -72,7 +72,7 @@ func TestUnlockWithEmailCode(t *testing.T) {
 	if offered == nil || h.get(h.client(), offered[1]).status != http.StatusOK {
 		t.Fatal("no working new-password link after the unlock")
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive || a.FailedAttempts != 0 {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive || a.FailedAttempts != 0 {
 		t.Fatalf("after unlock: %s, %d failures", a.State, a.FailedAttempts)
 	}
 	h.lastMessage("alice@example.com", "unlocked")
@@ -124,7 +124,7 @@ func TestStatusShowsStateAndRecentFailures(t *testing.T) {
 		}
 	}
 	// A status code does not unlock.
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
 		t.Fatalf("status changed the state: %s", a.State)
 	}
 }
@@ -250,7 +250,7 @@ func TestPasswordReset(t *testing.T) {
 	if res := h.get(old, "/account"); res.status != http.StatusSeeOther {
 		t.Fatal("an old session survived the reset")
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
 		t.Fatalf("state after reset: %s", a.State)
 	}
 	h.lastMessage("alice@example.com", "password_changed")
@@ -286,7 +286,7 @@ func TestResetRequestDoesNotChangeLockState(t *testing.T) {
 	h.addAccount("alice")
 	h.lock("alice")
 	h.post(h.client(), "/reset", url.Values{"username": {"alice"}})
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
 		t.Fatalf("asking for a reset changed the state to %s", a.State)
 	}
 }
@@ -307,7 +307,7 @@ func TestHelpRequestGivesAReference(t *testing.T) {
 func TestUnlockNeedsTwoDifferentMethodsWhenThePolicySaysSo(t *testing.T) {
 	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
 	h.setPolicy("unlock.methods_required=2")
-	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "li.wei", Email: "li.wei@example.cn",
+	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "li.wei", Email: "li.wei@example.cn",
 		Phone: "+8613800000000", Password: goodPassword}, testActor); err != nil {
 		t.Fatal(err)
 	}
@@ -319,14 +319,14 @@ func TestUnlockNeedsTwoDifferentMethodsWhenThePolicySaysSo(t *testing.T) {
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("first method: %d", res.status)
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "li.wei"); a.State != account.StateLockedTemporarily {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "li.wei"); a.State != account.StateLockedTemporarily {
 		t.Fatalf("one method unlocked the account (%s)", a.State)
 	}
 	// Another email code is not a second method.
 	h.db.Pool.Exec(context.Background(), `UPDATE codes SET created_at = created_at - interval '1 hour'`)
 	h.post(c, "/unlock/verify", url.Values{"method": {"email"}})
 	h.post(c, "/unlock/verify", url.Values{"code": {h.lastMessage("li.wei@example.cn", "code")["Code"]}})
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "li.wei"); a.State != account.StateLockedTemporarily {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "li.wei"); a.State != account.StateLockedTemporarily {
 		t.Fatalf("the same method twice unlocked the account (%s)", a.State)
 	}
 	h.db.Pool.Exec(context.Background(), `UPDATE codes SET created_at = created_at - interval '1 hour'`)
@@ -340,7 +340,7 @@ func TestUnlockNeedsTwoDifferentMethodsWhenThePolicySaysSo(t *testing.T) {
 
 func TestNewAccountVerifiesItsEmailBeforeUse(t *testing.T) {
 	h := newHarness(t)
-	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "newbie", Email: "newbie@example.com",
+	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "newbie", Email: "newbie@example.com",
 		Password: goodPassword, Pending: true}, testActor); err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +364,7 @@ func TestNewAccountVerifiesItsEmailBeforeUse(t *testing.T) {
 
 func TestSwitchingToSMSSendsAtOnceButNotTwice(t *testing.T) {
 	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
-	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "li.wei", Email: "li.wei@example.cn",
+	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "li.wei", Email: "li.wei@example.cn",
 		Phone: "+8613800000000", Password: goodPassword}, testActor); err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func TestSwitchingToSMSSendsAtOnceButNotTwice(t *testing.T) {
 
 func TestNewAccountWithAPhoneVerifiesBoth(t *testing.T) {
 	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
-	if _, err := h.accounts.AddAccount(context.Background(), account.NewAccount{Username: "new.li", Email: "new.li@example.cn",
+	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "new.li", Email: "new.li@example.cn",
 		Phone: "+8613700000000", Password: goodPassword, Pending: true}, testActor); err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestNewAccountWithAPhoneVerifiesBoth(t *testing.T) {
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("email code: %d", res.status)
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "new.li"); a.State != account.StatePendingVerification {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "new.li"); a.State != account.StatePendingVerification {
 		t.Fatalf("active before the phone was confirmed: %s", a.State)
 	}
 	h.post(c, "/verify/verify", url.Values{"method": {"sms"}})
@@ -401,7 +401,7 @@ func TestNewAccountWithAPhoneVerifiesBoth(t *testing.T) {
 	if !strings.Contains(res.body, "your account is ready") {
 		t.Fatalf("phone code:\n%s", res.body)
 	}
-	if a, _ := h.accounts.AccountByLogin(context.Background(), "new.li"); a.State != account.StateActive {
+	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "new.li"); a.State != account.StateActive {
 		t.Fatalf("state %s after both contacts", a.State)
 	}
 }

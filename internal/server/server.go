@@ -26,7 +26,7 @@ type Readiness func(ctx context.Context) error
 // Deps is what the server needs; the CLI wires it.
 type Deps struct {
 	Config   *config.Config
-	Accounts *account.Service
+	Accounts *account.Services
 	Sessions scs.Store
 	Ready    Readiness
 	Log      *slog.Logger
@@ -36,7 +36,7 @@ type Deps struct {
 // Server serves unlockd's pages.
 type Server struct {
 	cfg      *config.Config
-	accounts *account.Service
+	accounts *account.Services
 	sessions *scs.SessionManager
 	ready    Readiness
 	log      *slog.Logger
@@ -76,7 +76,7 @@ func New(d Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.maint = newMaintenanceCache(s.accounts.CurrentMaintenance, s.log)
+	s.maint = newMaintenanceCache(s.accounts.Maintenance.CurrentMaintenance, s.log)
 	s.sessions = scs.New()
 	s.sessions.Store = d.Sessions
 	s.sessions.Lifetime = userAbsoluteTimeout

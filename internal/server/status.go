@@ -16,7 +16,7 @@ func (s *Server) statusVerify(w http.ResponseWriter, r *http.Request) error {
 	if done || err != nil {
 		return err
 	}
-	view, err := s.accounts.StatusWithCode(r.Context(), proof)
+	view, err := s.accounts.SelfService.StatusWithCode(r.Context(), proof)
 	if isBadCode(err) {
 		s.renderCodeForm(w, r, statusFlow, "flow_code_wrong")
 		return nil

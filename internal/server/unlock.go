@@ -24,9 +24,9 @@ func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
 	if done || err != nil {
 		return err
 	}
-	unlock := s.accounts.UnlockWithCode
+	unlock := s.accounts.SelfService.UnlockWithCode
 	if isFactor(proof.Flow.Method) {
-		unlock = s.accounts.UnlockWithFactor
+		unlock = s.accounts.SelfService.UnlockWithFactor
 	}
 	res, err := unlock(r.Context(), proof)
 	if err == nil {

@@ -16,7 +16,7 @@ func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
 	if done || err != nil {
 		return err
 	}
-	outcome, err := s.accounts.VerifyContact(r.Context(), proof)
+	outcome, err := s.accounts.SelfService.VerifyContact(r.Context(), proof)
 	if isBadCode(err) {
 		s.renderCodeForm(w, r, verifyFlow, "flow_code_wrong")
 		return nil

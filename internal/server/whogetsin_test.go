@@ -26,14 +26,14 @@ func (h *harness) setPolicy(kv ...string) {
 		k, v, _ := strings.Cut(s, "=")
 		changes[k] = v
 	}
-	if _, err := h.accounts.SetPolicy(context.Background(), changes, testActor); err != nil {
+	if _, err := h.accounts.Staff.SetPolicy(context.Background(), changes, testActor); err != nil {
 		h.t.Fatal(err)
 	}
 }
 
 func (h *harness) state(username string) *account.Account {
 	h.t.Helper()
-	a, err := h.accounts.AccountByLogin(context.Background(), username)
+	a, err := h.accounts.Accounts.AccountByLogin(context.Background(), username)
 	if err != nil {
 		h.t.Fatal(err)
 	}
