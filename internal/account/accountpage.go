@@ -147,11 +147,7 @@ func (s *OwnAccount) ChangePassword(ctx context.Context, a *Account, current, pa
 		return 0, err
 	}
 	now := s.now()
-	data := map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123)}
-	notify := []Message{{Channel: ChannelEmail, To: a.Email, Template: "password_changed", Lang: s.langFor(a, lang), Data: data}}
-	if a.Phone != "" && s.opts.SMS {
-		notify = append(notify, Message{Channel: ChannelSMS, To: a.Phone, Template: "password_changed", Lang: s.langFor(a, lang), Data: data})
-	}
+	notify := s.passwordChanged(a, lang, now)
 	return s.accountPage.ChangePassword(ctx, a.ID, a.Username, hash, keepSession, client, now, notify)
 }
 

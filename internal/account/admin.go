@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/unlockd/unlockd/internal/notice"
 )
 
 // Oversight is what staff read: the overview, the search, the requests, an account's locks, and
@@ -152,11 +154,8 @@ func (s *Staff) HandleRequest(ctx context.Context, id int64, approve bool, messa
 					}
 				}
 			}
-			data := map[string]string{"Name": a.Name(), "Reference": req.Reference, "Outcome": status}
-			if message != "" {
-				data["Message"] = message
-			}
-			msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "request_handled", Lang: s.langFor(a, ""), Data: data})
+			msgs = append(msgs, compose(ChannelEmail, a.Email, s.langFor(a, ""),
+				notice.RequestHandled{Name: a.Name(), Reference: req.Reference, Approved: approve, Message: message}))
 		}
 		ok, err := s.admin.CloseRequest(ctx, id, status, message, actor, now, msgs)
 		if err == nil && !ok {
@@ -187,7 +186,7 @@ func (s *Staff) AdminResetSecondFactors(ctx context.Context, login, reason strin
 		return err
 	}
 	now := s.now()
-	return s.admin.ResetSecondFactors(ctx, a.ID, a.Username, actor, reason, now, []Message{s.factorMessage(a, "", "mfa_reset", now)})
+	return s.admin.ResetSecondFactors(ctx, a.ID, a.Username, actor, reason, now, []Message{s.factorMessage(a, "", notice.FactorsReset, now)})
 }
 
 // AdminEndSessions signs the account out everywhere.

@@ -2,8 +2,9 @@ package account
 
 import (
 	"context"
-	"strconv"
 	"time"
+
+	"github.com/unlockd/unlockd/internal/notice"
 )
 
 // A lockout wave: at least WaveLocks automatic locks within WaveWindow (a credential-stuffing
@@ -49,8 +50,8 @@ func (s *guard) checkWave(ctx context.Context, now time.Time) error {
 		if a.EffectiveState(now) != StateActive {
 			continue
 		}
-		msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "staff_alert", Lang: s.langFor(a, ""),
-			Data: map[string]string{"Count": strconv.Itoa(n), "Window": strconv.Itoa(int(WaveWindow / time.Minute)), "Link": s.link("/admin")}})
+		msgs = append(msgs, compose(ChannelEmail, a.Email, s.langFor(a, ""),
+			notice.StaffAlert{Count: n, Window: WaveWindow, Link: s.link("/admin")}))
 	}
 	if _, err = s.alerts.RaiseAlert(ctx, "lock_wave", n, now, waveQuiet, msgs); err == nil {
 		s.waveSeen.Store(now.UnixNano())

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/unlockd/unlockd/internal/notice"
 )
 
 // codebook issues and checks one-time codes and reset links under the send limits.
@@ -44,15 +46,21 @@ const (
 	SendWindow           = time.Hour
 )
 
-// Message is a message to queue in the same transaction as the change that causes it: a template
-// rendered in a language with data, to a recipient on a channel (an email address, an E.164 phone
-// number, or a webhook URL). notify renders and sends it.
+// Message is a message to queue in the same transaction as the change that causes it: a notice
+// (package notice) in a language, to a recipient on a channel (an email address, an E.164 phone
+// number, or a webhook URL), in the form the outbox keeps: its template and data. notify renders
+// and sends it. The domain makes one only with compose.
 type Message struct {
 	Channel  string
 	To       string
 	Template string
 	Lang     string
 	Data     map[string]string
+}
+
+// compose addresses a notice to one recipient, in a language.
+func compose(channel, to, lang string, n notice.Notice) Message {
+	return Message{Channel: channel, To: to, Template: n.Template(), Lang: lang, Data: n.Data()}
 }
 
 // Code is a one-time code as stored: only its HMAC.
@@ -236,8 +244,8 @@ func (s *codebook) issueCode(ctx context.Context, a *Account, t codeTarget, clie
 	if purpose == PurposeContact {
 		said = PurposeVerify
 	}
-	msg := Message{Channel: channel, To: destination, Template: "code", Lang: s.langFor(a, lang),
-		Data: map[string]string{"Name": a.Name(), "Code": code, "Purpose": string(said), "Minutes": minutes(policy.CodeTTL)}}
+	msg := compose(channel, destination, s.langFor(a, lang),
+		notice.Code{Name: a.Name(), Code: code, Purpose: string(said), TTL: policy.CodeTTL})
 	return s.codes.CreateCode(ctx, c, msg, a.Username)
 }
 

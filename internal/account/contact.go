@@ -3,6 +3,8 @@ package account
 import (
 	"context"
 	"time"
+
+	"github.com/unlockd/unlockd/internal/notice"
 )
 
 // PurposeContact binds a code to confirming a new email address or phone number.
@@ -70,9 +72,9 @@ func (s *OwnAccount) ConfirmContactChange(ctx context.Context, a *Account, chann
 		return ErrBadCode
 	}
 	now := s.now()
-	change, old := "email_changed", a.Email
+	change, old := notice.EmailChanged, a.Email
 	if channel == ChannelSMS {
-		change, old = "phone_changed", a.Phone
+		change, old = notice.PhoneChanged, a.Phone
 	}
 	var notify []Message
 	if old != "" {

@@ -1,6 +1,10 @@
 package account
 
-import "time"
+import (
+	"time"
+
+	"github.com/unlockd/unlockd/internal/notice"
+)
 
 // events builds one webhook message per configured URL for an event about an account, so other
 // applications (the CRM, a chat channel) hear of locks, unlocks, freezes and requests. They are
@@ -9,16 +13,16 @@ func (s *kit) events(event string, a *Account, at time.Time, kv ...string) []Mes
 	if len(s.opts.Webhooks) == 0 {
 		return nil
 	}
-	data := map[string]string{"event": event, "at": at.UTC().Format(time.RFC3339)}
+	n := notice.Event{Name: event, At: at, Attrs: map[string]string{}}
 	if a != nil {
-		data["username"] = a.Username
+		n.Username = a.Username
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
-		data[kv[i]] = kv[i+1]
+		n.Attrs[kv[i]] = kv[i+1]
 	}
 	out := make([]Message, 0, len(s.opts.Webhooks))
 	for _, u := range s.opts.Webhooks {
-		out = append(out, Message{Channel: ChannelWebhook, To: u, Template: "event", Data: data})
+		out = append(out, compose(ChannelWebhook, u, "", n))
 	}
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/unlockd/unlockd/internal/notice"
 )
 
 // SecondFactors enrolls an authenticator app and makes recovery codes for a signed-in person.
@@ -74,7 +76,7 @@ func (s *SecondFactors) ConfirmTOTP(ctx context.Context, a *Account, secret, cod
 	if err != nil {
 		return err
 	}
-	return s.secondFactors.EnrollTOTP(ctx, a.ID, a.Username, sealed, step, client, now, s.factorMessage(a, lang, "totp_added", now))
+	return s.secondFactors.EnrollTOTP(ctx, a.ID, a.Username, sealed, step, client, now, s.factorMessage(a, lang, notice.TOTPAdded, now))
 }
 
 // NewRecoveryCodes replaces the account's recovery codes with ten new ones, returned once.
@@ -89,15 +91,14 @@ func (s *SecondFactors) NewRecoveryCodes(ctx context.Context, a *Account, client
 		codes[i], hashes[i] = c, s.opts.HashToken(c)
 	}
 	now := s.now()
-	if err := s.secondFactors.ReplaceRecoveryCodes(ctx, a.ID, a.Username, hashes, client, now, s.factorMessage(a, lang, "recovery_codes_created", now)); err != nil {
+	if err := s.secondFactors.ReplaceRecoveryCodes(ctx, a.ID, a.Username, hashes, client, now, s.factorMessage(a, lang, notice.RecoveryCodesCreated, now)); err != nil {
 		return nil, err
 	}
 	return codes, nil
 }
 
 func (s *kit) factorMessage(a *Account, lang, change string, now time.Time) Message {
-	return Message{Channel: ChannelEmail, To: a.Email, Template: "factor_changed", Lang: s.langFor(a, lang),
-		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Change": change}}
+	return compose(ChannelEmail, a.Email, s.langFor(a, lang), notice.FactorChanged{Name: a.Name(), At: now, Change: change})
 }
 
 // checkSecondFactor proves a TOTP code or a recovery code and says which it was. A TOTP step works
@@ -125,7 +126,7 @@ func (s *guard) checkSecondFactor(ctx context.Context, a *Account, code, client 
 	norm := s.factors.NormalizeRecoveryCode(code)
 	// The code is burnt and its owner told in one transaction: never one without the other.
 	_, used, err := s.secondFactors.UseRecoveryCode(ctx, a.ID, s.opts.HashToken(norm), s.now(),
-		s.factorMessage(a, "", "recovery_code_used", s.now()))
+		s.factorMessage(a, "", notice.RecoveryCodeUsed, s.now()))
 	return "recovery", used && err == nil, err
 }
 

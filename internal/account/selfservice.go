@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/unlockd/unlockd/internal/audit"
+	"github.com/unlockd/unlockd/internal/notice"
 )
 
 // SelfService is what a locked-out person does without signing in: ask for a code, see the
@@ -325,14 +325,12 @@ func (s *codebook) issueResetLink(ctx context.Context, a *Account, actor Actor, 
 	l := ResetLink{AccountID: a.ID, Username: a.Username, Hash: s.opts.HashToken(token), Actor: actor, Reason: reason,
 		Now: now, Expires: now.Add(policy.ResetTTL)}
 	if mail {
-		l.Message = &Message{Channel: ChannelEmail, To: a.Email, Template: "reset_link", Lang: s.langFor(a, lang),
-			Data: map[string]string{"Name": a.Name(), "Link": s.link("/reset/" + token), "Minutes": minutes(policy.ResetTTL)}}
+		m := compose(ChannelEmail, a.Email, s.langFor(a, lang),
+			notice.ResetLink{Name: a.Name(), Link: s.link("/reset/" + token), TTL: policy.ResetTTL})
+		l.Message = &m
 	}
 	return token, s.selfService.CreateResetToken(ctx, l)
 }
-
-// minutes writes a lifetime in whole minutes for a message.
-func minutes(d time.Duration) string { return strconv.Itoa(int(d.Round(time.Minute) / time.Minute)) }
 
 // ErrBadResetLink answers every reset link that does not work.
 var ErrBadResetLink = &Error{Code: ENOTFOUND, Message: "This reset link does not work: it was used, replaced by a newer one, or has expired."}
@@ -438,11 +436,7 @@ func (s *SelfService) CompleteReset(ctx context.Context, token, password, confir
 		return nil, err
 	}
 	now := s.now()
-	data := map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123)}
-	notify := []Message{{Channel: ChannelEmail, To: a.Email, Template: "password_changed", Lang: s.langFor(a, lang), Data: data}}
-	if a.Phone != "" && s.opts.SMS {
-		notify = append(notify, Message{Channel: ChannelSMS, To: a.Phone, Template: "password_changed", Lang: s.langFor(a, lang), Data: data})
-	}
+	notify := s.passwordChanged(a, lang, now)
 	ok, err := s.selfService.CompleteReset(ctx, ResetCompletion{TokenHash: s.opts.HashToken(token), AccountID: a.ID,
 		Username: a.Username, PasswordHash: hash, Unlock: policy.ResetClearsLock, Client: client, Now: now, Notify: notify,
 		NotifyUnlocked: []Message{s.unlockedMessage(a, now, "reset")}})
@@ -477,8 +471,7 @@ func (s *SelfService) RequestHelp(ctx context.Context, login, contact, message, 
 	a, err := s.guard.accountByLogin(ctx, login)
 	if err == nil {
 		req.AccountID = &a.ID
-		msgs = append(msgs, Message{Channel: ChannelEmail, To: a.Email, Template: "request_received", Lang: s.langFor(a, lang),
-			Data: map[string]string{"Name": a.Name(), "Reference": ref}})
+		msgs = append(msgs, compose(ChannelEmail, a.Email, s.langFor(a, lang), notice.RequestReceived{Name: a.Name(), Reference: ref}))
 	} else if ErrorCode(err) != ENOTFOUND {
 		return "", err
 	} else {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/unlockd/unlockd/internal/lockout"
+	"github.com/unlockd/unlockd/internal/notice"
 
 	"github.com/unlockd/unlockd/internal/audit"
 )
@@ -272,13 +273,11 @@ func (s *guard) lockNotice(a *Account, d lockout.Decision, now time.Time, client
 
 // lockedMessage tells the owner their account locked, when, from where, and how to unlock it.
 func (s *kit) lockedMessage(a *Account, d lockout.Decision, now time.Time, client string) Message {
-	until := ""
+	n := notice.Locked{Name: a.Name(), At: now, Place: client, UnlockLink: s.link("/unlock")}
 	if d.Until.After(now) {
-		until = d.Until.UTC().Format(time.RFC1123)
+		n.Until = d.Until
 	}
-	return Message{Channel: ChannelEmail, To: a.Email, Template: "locked", Lang: s.langFor(a, ""),
-		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Place": client,
-			"Until": until, "UnlockLink": s.link("/unlock")}}
+	return compose(ChannelEmail, a.Email, s.langFor(a, ""), n)
 }
 
 // SignInWithCode signs in with a one-time code sent by SendCode (purpose signin), under the same

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/unlockd/unlockd/internal/audit"
+	"github.com/unlockd/unlockd/internal/notice"
 )
 
 // Staff are the staff's actions on accounts and requests, each with a reason and audited, and
@@ -239,21 +240,29 @@ func (s *Staff) SetPolicy(ctx context.Context, changes map[string]string, actor 
 	return p, nil
 }
 
+// passwordChanged tells the owner the password changed, by email and, when there is a phone, by SMS.
+func (s *kit) passwordChanged(a *Account, lang string, now time.Time) []Message {
+	n := notice.PasswordChanged{Name: a.Name(), At: now}
+	out := []Message{compose(ChannelEmail, a.Email, s.langFor(a, lang), n)}
+	if a.Phone != "" && s.opts.SMS {
+		out = append(out, compose(ChannelSMS, a.Phone, s.langFor(a, lang), n))
+	}
+	return out
+}
+
 // unlockedMessage tells the owner their account works again, and how it was unlocked.
 func (s *kit) unlockedMessage(a *Account, now time.Time, method string) Message {
-	return Message{Channel: ChannelEmail, To: a.Email, Template: "unlocked", Lang: s.langFor(a, ""),
-		Data: map[string]string{"Name": a.Name(), "Time": now.UTC().Format(time.RFC1123), "Method": method}}
+	return compose(ChannelEmail, a.Email, s.langFor(a, ""), notice.Unlocked{Name: a.Name(), At: now, Method: method})
 }
 
 // frozenMessage tells the owner an administrator locked the account, with the administrator's
 // message for them (not the reason for the record) and the end, if any.
 func (s *kit) frozenMessage(a *Account, t Transition) Message {
-	data := map[string]string{"Name": a.Name(), "Time": t.Now.UTC().Format(time.RFC1123), "Administrator": "yes",
-		"Message": t.UserMessage}
+	n := notice.Frozen{Name: a.Name(), At: t.Now, Message: t.UserMessage}
 	if t.Until != nil {
-		data["Until"] = t.Until.UTC().Format(time.RFC1123)
+		n.Until = *t.Until
 	}
-	return Message{Channel: ChannelEmail, To: a.Email, Template: "locked", Lang: s.langFor(a, ""), Data: data}
+	return compose(ChannelEmail, a.Email, s.langFor(a, ""), n)
 }
 
 // CountLockedSince previews UnlockAll: how many accounts it would unlock.

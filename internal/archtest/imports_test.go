@@ -15,8 +15,9 @@ var allowed = map[string][]string{
 	"internal/audit":    {},
 	"internal/i18n":     {},
 	"internal/config":   {},
-	"internal/account":  {"internal/lockout", "internal/audit"},
-	"internal/notify":   {"internal/account", "web"},
+	"internal/notice":   {},
+	"internal/account":  {"internal/lockout", "internal/audit", "internal/notice"},
+	"internal/notify":   {"internal/account", "internal/notice", "web"},
 	"internal/postgres": {"internal/account", "internal/lockout", "internal/audit", "internal/notify", "internal/secret", "migrations"},
 	"internal/server":   {"internal/account", "internal/audit", "internal/config", "internal/i18n", "internal/secret", "web"},
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/notice"
 )
 
 // Channels a message can travel by: the domain's.
@@ -34,7 +35,7 @@ const (
 // Languages lists the languages every template exists in.
 var Languages = []string{LangEnglish, LangChinese}
 
-// Template names, and the data keys each takes (templateSpecs holds the same):
+// Template names (package notice makes every message; these are its templates), and the data keys each takes (templateSpecs holds the same):
 //
 //	code              Code (required, digits), Name, Purpose (signin|unlock|status|verify), Minutes
 //	reset_link        Link (required, http(s) URL), Name, Minutes
@@ -53,15 +54,15 @@ var Languages = []string{LangEnglish, LangChinese}
 // recovery_codes_created, recovery_code_used, mfa_reset, email_changed, phone_changed (other values
 // are shown as given).
 const (
-	TemplateCode            = "code"
-	TemplateResetLink       = "reset_link"
-	TemplateLocked          = "locked"
-	TemplateUnlocked        = "unlocked"
-	TemplatePasswordChanged = "password_changed"
-	TemplateFactorChanged   = "factor_changed"
-	TemplateRequestReceived = "request_received"
-	TemplateRequestHandled  = "request_handled"
-	TemplateStaffAlert      = "staff_alert"
+	TemplateCode            = notice.TemplateCode
+	TemplateResetLink       = notice.TemplateResetLink
+	TemplateLocked          = notice.TemplateLocked
+	TemplateUnlocked        = notice.TemplateUnlocked
+	TemplatePasswordChanged = notice.TemplatePasswordChanged
+	TemplateFactorChanged   = notice.TemplateFactorChanged
+	TemplateRequestReceived = notice.TemplateRequestReceived
+	TemplateRequestHandled  = notice.TemplateRequestHandled
+	TemplateStaffAlert      = notice.TemplateStaffAlert
 )
 
 // templateSpec names the data keys of a template. A required key must be present and non-empty; an

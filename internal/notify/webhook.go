@@ -16,13 +16,14 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/notice"
 )
 
 // ChannelWebhook carries events to other applications (the CRM, a chat channel): To is the URL,
 // Template is TemplateEvent, and Data is the event's fields.
 const (
 	ChannelWebhook = account.ChannelWebhook
-	TemplateEvent  = "event"
+	TemplateEvent  = notice.TemplateEvent
 )
 
 // WebhookPoster delivers events as signed JSON POSTs. The signature lets the receiver check that
