@@ -167,3 +167,14 @@ func (s *AccountStore) RecordRefused(ctx context.Context, actor account.Actor, a
 			Details: audit.Details("action", action, "target", target)})
 	}))
 }
+
+// LockHistory lists an account's locks, newest first.
+func (s *AccountStore) LockHistory(ctx context.Context, accountID int64, limit int) ([]account.LockRecord, error) {
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT kind, source, reason, user_message, actor, started_at, until, lifted_at, lifted_by, lift_reason
+		FROM locks WHERE account_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, accountID, limit)
+	if err != nil {
+		return nil, unavailable("locks", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[account.LockRecord])
+	return out, unavailable("locks", err)
+}

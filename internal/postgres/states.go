@@ -108,17 +108,6 @@ func (s *AccountStore) LockedSince(ctx context.Context, since time.Time) ([]int6
 	return ids, unavailable("locked since", err)
 }
 
-// LockHistory lists an account's locks, newest first.
-func (s *AccountStore) LockHistory(ctx context.Context, accountID int64, limit int) ([]account.LockRecord, error) {
-	rows, err := s.db.conn(ctx).Query(ctx, `SELECT kind, source, reason, user_message, actor, started_at, until, lifted_at, lifted_by, lift_reason
-		FROM locks WHERE account_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, accountID, limit)
-	if err != nil {
-		return nil, unavailable("locks", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[account.LockRecord])
-	return out, unavailable("locks", err)
-}
-
 // SetRole changes an account's role as account.PlanRoleChange allows against the role it has now.
 // The same role again changes nothing.
 func (s *AccountStore) SetRole(ctx context.Context, accountID int64, role account.Role, reason string, actor account.Actor, now time.Time) (*account.Account, error) {
