@@ -15,14 +15,14 @@ import (
 const alertLockID = 0x616c657274 // "alert"
 
 // AutomaticLocksSince counts automatic locks since then.
-func (s *AccountStore) AutomaticLocksSince(ctx context.Context, since time.Time) (int, error) {
+func (s *Alerts) AutomaticLocksSince(ctx context.Context, since time.Time) (int, error) {
 	var n int
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT count(*) FROM locks WHERE source = 'automatic' AND started_at > $1`, since).Scan(&n)
 	return n, unavailable("automatic locks", err)
 }
 
 // RaiseAlert records an alert unless one of the kind was raised within quiet.
-func (s *AccountStore) RaiseAlert(ctx context.Context, kind string, count int, now time.Time, quiet time.Duration, msgs []account.Message) (bool, error) {
+func (s *Alerts) RaiseAlert(ctx context.Context, kind string, count int, now time.Time, quiet time.Duration, msgs []account.Message) (bool, error) {
 	raised := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		raised = false

@@ -14,7 +14,7 @@ import (
 // LockSends takes the send locks of key and destination until the unit of work ends: transaction
 // advisory locks, the key's first (every sender takes them in that order, so two never wait on each
 // other). Outside a unit of work a lock would end with its own statement, so that is refused.
-func (s *AccountStore) LockSends(ctx context.Context, key, destination string) error {
+func (s *Codes) LockSends(ctx context.Context, key, destination string) error {
 	tx, ok := ctx.Value(txKey{}).(pgx.Tx)
 	if !ok {
 		return errors.New("lock sends: not in a unit of work")
@@ -32,7 +32,7 @@ func (s *AccountStore) LockSends(ctx context.Context, key, destination string) e
 // SendCounts counts codes and reset links sent recently in one requester's pool, for the send
 // limits: the codes asked from one known device of the account, or else all the others (reset
 // links are never asked from a device's pool).
-func (s *AccountStore) SendCounts(ctx context.Context, accountID, deviceID int64, destination string, since time.Time) (account.SendCounts, error) {
+func (s *Codes) SendCounts(ctx context.Context, accountID, deviceID int64, destination string, since time.Time) (account.SendCounts, error) {
 	var c account.SendCounts
 	var last, lastDest *time.Time
 	// A reset link goes to the account's email address: it counts as sent to that destination too.
@@ -62,7 +62,7 @@ func (s *AccountStore) SendCounts(ctx context.Context, accountID, deviceID int64
 
 // CreateCode stores a code, supersedes older ones of the same account, purpose and flow, queues the
 // message, audits.
-func (s *AccountStore) CreateCode(ctx context.Context, c account.Code, msg account.Message, username string) error {
+func (s *Codes) CreateCode(ctx context.Context, c account.Code, msg account.Message, username string) error {
 	var device *int64
 	if c.DeviceID != 0 {
 		device = &c.DeviceID
@@ -99,7 +99,7 @@ func mask(channel, to string) string {
 
 // AttemptCode counts an entry on the newest usable code of the flow (or of no flow) before it is
 // compared. An entry in one flow never touches another flow's code.
-func (s *AccountStore) AttemptCode(ctx context.Context, accountID int64, purpose account.Purpose, flowHash []byte, now time.Time) (int64, []byte, string, bool, error) {
+func (s *Codes) AttemptCode(ctx context.Context, accountID int64, purpose account.Purpose, flowHash []byte, now time.Time) (int64, []byte, string, bool, error) {
 	var id int64
 	var hash []byte
 	var channel string
@@ -119,7 +119,7 @@ func (s *AccountStore) AttemptCode(ctx context.Context, accountID int64, purpose
 }
 
 // ConsumeCode uses a code once: of concurrent entries of the right code, exactly one wins.
-func (s *AccountStore) ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error) {
+func (s *Codes) ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false // afresh on a retry
@@ -142,7 +142,7 @@ func (s *AccountStore) ConsumeCode(ctx context.Context, id int64, now time.Time,
 
 // RecordNotSent audits a request for a code or link that sent nothing. It takes the same audited
 // write as one that sends, so the two cost the same.
-func (s *AccountStore) RecordNotSent(ctx context.Context, n account.NotSent) error {
+func (s *Codes) RecordNotSent(ctx context.Context, n account.NotSent) error {
 	var accountID *int64
 	if n.AccountID != 0 {
 		accountID = idPtr(n.AccountID)
@@ -155,7 +155,7 @@ func (s *AccountStore) RecordNotSent(ctx context.Context, n account.NotSent) err
 }
 
 // VerifiedChannels lists the channels of the account's used verification codes.
-func (s *AccountStore) VerifiedChannels(ctx context.Context, accountID int64) ([]string, error) {
+func (s *Codes) VerifiedChannels(ctx context.Context, accountID int64) ([]string, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT DISTINCT channel FROM codes WHERE account_id = $1 AND purpose = 'verify'
 		AND used_at IS NOT NULL`, accountID)
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 )
 
 // UpdateContact sets an account's email address or phone number.
-func (s *AccountStore) UpdateContact(ctx context.Context, accountID int64, username, channel, value, client string, now time.Time, notify []account.Message) error {
+func (s *Contact) UpdateContact(ctx context.Context, accountID int64, username, channel, value, client string, now time.Time, notify []account.Message) error {
 	column := "email"
 	if channel == account.ChannelSMS {
 		column = "phone"

@@ -13,7 +13,7 @@ import (
 )
 
 // NextMaintenance returns the window running now or starting within ahead.
-func (s *AccountStore) NextMaintenance(ctx context.Context, now time.Time, ahead time.Duration) (*account.Maintenance, error) {
+func (s *Maintenance) NextMaintenance(ctx context.Context, now time.Time, ahead time.Duration) (*account.Maintenance, error) {
 	var m account.Maintenance
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT id, starts_at, ends_at, message_en, message_zh, created_by FROM maintenance_windows
 		WHERE cancelled_at IS NULL AND ends_at > $1 AND starts_at <= $2 ORDER BY starts_at LIMIT 1`, now, now.Add(ahead)).
@@ -28,7 +28,7 @@ func (s *AccountStore) NextMaintenance(ctx context.Context, now time.Time, ahead
 }
 
 // ScheduleMaintenance stores a window.
-func (s *AccountStore) ScheduleMaintenance(ctx context.Context, m account.Maintenance, actor account.Actor, now time.Time) error {
+func (s *Maintenance) ScheduleMaintenance(ctx context.Context, m account.Maintenance, actor account.Actor, now time.Time) error {
 	return unavailable("schedule maintenance", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO maintenance_windows (starts_at, ends_at, message_en, message_zh, created_by, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6)`, m.StartsAt, m.EndsAt, m.MessageEN, m.MessageZH, actor.Name, now); err != nil {
@@ -40,7 +40,7 @@ func (s *AccountStore) ScheduleMaintenance(ctx context.Context, m account.Mainte
 }
 
 // Maintenances lists windows not yet over.
-func (s *AccountStore) Maintenances(ctx context.Context, now time.Time) ([]account.Maintenance, error) {
+func (s *Maintenance) Maintenances(ctx context.Context, now time.Time) ([]account.Maintenance, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT id, starts_at, ends_at, message_en, message_zh, created_by FROM maintenance_windows
 		WHERE cancelled_at IS NULL AND ends_at > $1 ORDER BY starts_at`, now)
 	if err != nil {
@@ -51,7 +51,7 @@ func (s *AccountStore) Maintenances(ctx context.Context, now time.Time) ([]accou
 }
 
 // CancelMaintenance cancels a window.
-func (s *AccountStore) CancelMaintenance(ctx context.Context, id int64, actor account.Actor, now time.Time) error {
+func (s *Maintenance) CancelMaintenance(ctx context.Context, id int64, actor account.Actor, now time.Time) error {
 	return unavailable("cancel maintenance", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE maintenance_windows SET cancelled_at = $2 WHERE id = $1 AND cancelled_at IS NULL`, id, now)
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // SelfUnlock lifts an automatic lock after the owner verified.
-func (s *AccountStore) SelfUnlock(ctx context.Context, accountID int64, method, client string, now time.Time, msgs []account.Message) (bool, error) {
+func (s *SelfService) SelfUnlock(ctx context.Context, accountID int64, method, client string, now time.Time, msgs []account.Message) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false // afresh on a retry
@@ -42,7 +42,7 @@ func (s *AccountStore) SelfUnlock(ctx context.Context, accountID int64, method, 
 }
 
 // RecentSignIns reads the account's sign-in attempts from the audit log.
-func (s *AccountStore) RecentSignIns(ctx context.Context, accountID int64, limit int) ([]account.SignInEvent, error) {
+func (s *SelfService) RecentSignIns(ctx context.Context, accountID int64, limit int) ([]account.SignInEvent, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT at, action = $2, client_ip, details FROM audit_events
 		WHERE account_id = $1 AND action IN ($2, $3) ORDER BY id DESC LIMIT $4`,
 		accountID, audit.SignInSucceeded, audit.SignInFailed, limit)
@@ -64,7 +64,7 @@ func (s *AccountStore) RecentSignIns(ctx context.Context, accountID int64, limit
 }
 
 // CurrentLock returns the newest open lock.
-func (s *AccountStore) CurrentLock(ctx context.Context, accountID int64) (*account.LockInfo, error) {
+func (s *SelfService) CurrentLock(ctx context.Context, accountID int64) (*account.LockInfo, error) {
 	var l account.LockInfo
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT kind, source, user_message, started_at, until FROM locks
 		WHERE account_id = $1 AND lifted_at IS NULL ORDER BY started_at DESC, id DESC LIMIT 1`, accountID).
@@ -79,7 +79,7 @@ func (s *AccountStore) CurrentLock(ctx context.Context, accountID int64) (*accou
 }
 
 // CreateResetToken stores a reset token; older ones stop working.
-func (s *AccountStore) CreateResetToken(ctx context.Context, l account.ResetLink) error {
+func (s *SelfService) CreateResetToken(ctx context.Context, l account.ResetLink) error {
 	return unavailable("create reset token", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE reset_tokens SET superseded_at = $2 WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL`, l.AccountID, l.Now); err != nil {
 			return err
@@ -104,7 +104,7 @@ func (s *AccountStore) CreateResetToken(ctx context.Context, l account.ResetLink
 }
 
 // ResetTokenAccount finds the account of a usable reset token.
-func (s *AccountStore) ResetTokenAccount(ctx context.Context, hash []byte, now time.Time) (int64, error) {
+func (s *SelfService) ResetTokenAccount(ctx context.Context, hash []byte, now time.Time) (int64, error) {
 	var id int64
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT account_id FROM reset_tokens
 		WHERE token_hash = $1 AND used_at IS NULL AND superseded_at IS NULL AND expires_at > $2`, hash, now).Scan(&id)
@@ -115,7 +115,7 @@ func (s *AccountStore) ResetTokenAccount(ctx context.Context, hash []byte, now t
 }
 
 // CompleteReset consumes the token and sets the password, all or nothing.
-func (s *AccountStore) CompleteReset(ctx context.Context, r account.ResetCompletion) (bool, error) {
+func (s *SelfService) CompleteReset(ctx context.Context, r account.ResetCompletion) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false
@@ -166,7 +166,7 @@ func (s *AccountStore) CompleteReset(ctx context.Context, r account.ResetComplet
 }
 
 // CreateRequest files an unlock request.
-func (s *AccountStore) CreateRequest(ctx context.Context, r account.UnlockRequest, msgs []account.Message) error {
+func (s *SelfService) CreateRequest(ctx context.Context, r account.UnlockRequest, msgs []account.Message) error {
 	return unavailable("create request", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO unlock_requests (reference, account_id, login, contact, message, client, lang, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.Reference, r.AccountID, r.Login, r.Contact, r.Message, r.Client, r.Lang, r.CreatedAt); err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // CreateToken stores a new API token.
-func (s *AccountStore) CreateToken(ctx context.Context, name string, role account.Role, hash []byte, actor account.Actor, now time.Time) (*account.APIToken, error) {
+func (s *Tokens) CreateToken(ctx context.Context, name string, role account.Role, hash []byte, actor account.Actor, now time.Time) (*account.APIToken, error) {
 	t := &account.APIToken{Name: name, Role: role, CreatedAt: now}
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
@@ -29,7 +29,7 @@ func (s *AccountStore) CreateToken(ctx context.Context, name string, role accoun
 }
 
 // Tokens lists tokens.
-func (s *AccountStore) Tokens(ctx context.Context) ([]account.APIToken, error) {
+func (s *Tokens) Tokens(ctx context.Context) ([]account.APIToken, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY lower(name), id`)
 	if err != nil {
 		return nil, unavailable("tokens", err)
@@ -49,7 +49,7 @@ func (s *AccountStore) Tokens(ctx context.Context) ([]account.APIToken, error) {
 }
 
 // RevokeToken revokes the live token of that name.
-func (s *AccountStore) RevokeToken(ctx context.Context, name string, actor account.Actor, now time.Time) error {
+func (s *Tokens) RevokeToken(ctx context.Context, name string, actor account.Actor, now time.Time) error {
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = $2 WHERE lower(name) = lower($1) AND revoked_at IS NULL`, name, now)
 		if err != nil {
@@ -69,7 +69,7 @@ func (s *AccountStore) RevokeToken(ctx context.Context, name string, actor accou
 }
 
 // TokenByHash finds a live token and notes its use.
-func (s *AccountStore) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
+func (s *Tokens) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
 	var t account.APIToken
 	var role string
 	err := s.db.conn(ctx).QueryRow(ctx, `UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL
