@@ -158,7 +158,7 @@ type app struct {
 	log      *slog.Logger
 	db       *postgres.DB
 	hasher   *secret.Hasher
-	store    *postgres.AccountStore
+	stores   *postgres.Stores
 	metrics  *server.Metrics
 	accounts *account.Services
 }
@@ -189,58 +189,37 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 		workers = runtime.NumCPU()
 	}
 	hasher := secret.NewHasher(secret.DefaultParams, workers, cfg.HashQueue, 5*time.Second)
-	store := postgres.NewAccountStore(db)
+	stores := postgres.NewStores(db)
 	metrics := server.NewMetrics()
-	accounts := account.New(ServiceDeps(cfg, store, hasher, clock, metrics))
-	return &app{cfg: cfg, log: log, db: db, hasher: hasher, store: store, metrics: metrics, accounts: accounts}, nil
+	accounts := account.New(ServiceDeps(cfg, stores, hasher, clock, metrics))
+	return &app{cfg: cfg, log: log, db: db, hasher: hasher, stores: stores, metrics: metrics, accounts: accounts}, nil
 }
 
-// Stores is every store the domain uses; *postgres.AccountStore is all of them.
-type Stores interface {
-	account.AccountStore
-	account.UnitOfWork
-	account.LockoutStore
-	account.StateStore
-	account.CodeStore
-	account.SelfServiceStore
-	account.FactorStore
-	account.AccountPageStore
-	account.ContactStore
-	account.TokenStore
-	account.APIStore
-	account.AdminStore
-	account.AlertStore
-	account.MaintenanceStore
-	account.LedgerStore
-}
-
-var _ Stores = (*postgres.AccountStore)(nil)
-
-// StoreDeps fills every store of the domain's dependencies from one store.
-func StoreDeps(store Stores) account.Deps {
+// StoreDeps fills every store of the domain's dependencies from stores.
+func StoreDeps(stores *postgres.Stores) account.Deps {
 	return account.Deps{
-		Accounts:      store,
-		UnitOfWork:    store,
-		Lockout:       store,
-		States:        store,
-		Codes:         store,
-		SelfService:   store,
-		SecondFactors: store,
-		AccountPage:   store,
-		Contact:       store,
-		Tokens:        store,
-		API:           store,
-		Admin:         store,
-		Alerts:        store,
-		Maintenance:   store,
-		Ledger:        store,
+		Accounts:      stores.Accounts,
+		UnitOfWork:    stores.UnitOfWork,
+		Lockout:       stores.Lockout,
+		States:        stores.States,
+		Codes:         stores.Codes,
+		SelfService:   stores.SelfService,
+		SecondFactors: stores.SecondFactors,
+		AccountPage:   stores.AccountPage,
+		Contact:       stores.Contact,
+		Tokens:        stores.Tokens,
+		API:           stores.API,
+		Admin:         stores.Admin,
+		Alerts:        stores.Alerts,
+		Maintenance:   stores.Maintenance,
+		Ledger:        stores.Ledger,
 	}
 }
 
-// ServiceDeps are the domain's dependencies as the binary wires them: every store from store, the
+// ServiceDeps are the domain's dependencies as the binary wires them: every store from stores, the
 // settings and second-factor primitives from the configuration. clock and metrics may be nil.
-func ServiceDeps(cfg *config.Config, store Stores, hasher account.Hasher, clock account.Clock, metrics account.Metrics) account.Deps {
-	d := StoreDeps(store)
+func ServiceDeps(cfg *config.Config, stores *postgres.Stores, hasher account.Hasher, clock account.Clock, metrics account.Metrics) account.Deps {
+	d := StoreDeps(stores)
 	d.Hasher = hasher
 	d.Key = cfg.SecretKey
 	d.Clock = clock

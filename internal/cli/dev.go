@@ -158,7 +158,7 @@ func seedDemo(ctx context.Context, a *app) error {
 			t := now.Add(-24 * time.Hour)
 			expires = &t
 		}
-		if err := a.store.SetState(ctx, acc.ID, d.state, d.reason, until, expires); err != nil {
+		if err := a.stores.Accounts.SetState(ctx, acc.ID, d.state, d.reason, until, expires); err != nil {
 			return err
 		}
 	}

@@ -104,7 +104,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 	go func() {
 		// The dashboard's search ranks trigrams from a sample of the accounts; take it now
 		// rather than in the first search. Searches work without it, and take it themselves.
-		if err := a.store.PrepareSearch(ctx); err != nil && ctx.Err() == nil {
+		if err := a.stores.Admin.PrepareSearch(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("sampling accounts for search", "err", err)
 		}
 	}()
@@ -150,7 +150,7 @@ func sweep(ctx context.Context, a *app, store *postgres.SessionStore) {
 			} else if n > 0 {
 				a.log.Debug("session sweep", "deleted", n)
 			}
-			if err := a.store.PruneClientFailures(ctx, time.Now().Add(-account.ClientWindow)); err != nil {
+			if err := a.stores.Lockout.PruneClientFailures(ctx, time.Now().Add(-account.ClientWindow)); err != nil {
 				a.log.Warn("throttle sweep", "err", err)
 			}
 			// Delivered and given-up messages are kept a week for support questions, then dropped.

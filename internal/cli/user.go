@@ -145,7 +145,7 @@ func withLock(ctx context.Context, a *app, acc *account.Account, j accountJSON) 
 	if j.State == string(account.StateActive) {
 		return j, nil
 	}
-	l, err := a.store.CurrentLock(ctx, acc.ID)
+	l, err := a.stores.SelfService.CurrentLock(ctx, acc.ID)
 	if err != nil || l == nil {
 		return j, err
 	}

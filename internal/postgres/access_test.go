@@ -90,7 +90,7 @@ func TestSignInRuleInSQL(t *testing.T) {
 					if known {
 						at.DeviceID = deviceID
 					}
-					res, err := e.store.ReserveAttempt(ctx, at)
+					res, err := e.stores.Lockout.ReserveAttempt(ctx, at)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -15,7 +15,7 @@ import (
 const sessionHandle = `encode(substring(token_hash from 1 for 8), 'hex')`
 
 // Devices lists an account's known devices, most recent first.
-func (s *AccountStore) Devices(ctx context.Context, accountID int64) ([]account.Device, error) {
+func (s *AccountPage) Devices(ctx context.Context, accountID int64) ([]account.Device, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT id, user_agent, created_at, last_seen_at,
 		locked_until IS NOT NULL AND locked_until > $2 FROM devices WHERE account_id = $1 ORDER BY last_seen_at DESC LIMIT 50`,
 		accountID, s.db.now())
@@ -27,7 +27,7 @@ func (s *AccountStore) Devices(ctx context.Context, accountID int64) ([]account.
 }
 
 // ForgetDevice deletes a known device.
-func (s *AccountStore) ForgetDevice(ctx context.Context, accountID, deviceID int64, client string, now time.Time) (bool, error) {
+func (s *AccountPage) ForgetDevice(ctx context.Context, accountID, deviceID int64, client string, now time.Time) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false // afresh on a retry
@@ -43,7 +43,7 @@ func (s *AccountStore) ForgetDevice(ctx context.Context, accountID, deviceID int
 }
 
 // Sessions lists an account's live sessions.
-func (s *AccountStore) Sessions(ctx context.Context, accountID int64, now time.Time) ([]account.Session, error) {
+func (s *AccountPage) Sessions(ctx context.Context, accountID int64, now time.Time) ([]account.Session, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT `+sessionHandle+`, created_at, expiry FROM sessions
 		WHERE account_id = $1 AND ended_at IS NULL AND expiry > $2 ORDER BY created_at DESC LIMIT 50`, accountID, now)
 	if err != nil {
@@ -54,7 +54,7 @@ func (s *AccountStore) Sessions(ctx context.Context, accountID int64, now time.T
 }
 
 // EndSession ends one of an account's sessions by its handle.
-func (s *AccountStore) EndSession(ctx context.Context, accountID int64, handle, client string, now time.Time) (bool, error) {
+func (s *AccountPage) EndSession(ctx context.Context, accountID int64, handle, client string, now time.Time) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false // afresh on a retry
@@ -71,7 +71,7 @@ func (s *AccountStore) EndSession(ctx context.Context, accountID int64, handle, 
 
 // ChangePassword sets a new password, ends the other sessions, queues notices and audits. It returns
 // the account's new session epoch, which the kept session must take.
-func (s *AccountStore) ChangePassword(ctx context.Context, accountID int64, username, hash, keep, client string, now time.Time, notify []account.Message) (int64, error) {
+func (s *AccountPage) ChangePassword(ctx context.Context, accountID int64, username, hash, keep, client string, now time.Time, notify []account.Message) (int64, error) {
 	var epoch int64
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1`, accountID, hash, now); err != nil {
@@ -93,26 +93,4 @@ func (s *AccountStore) ChangePassword(ctx context.Context, accountID int64, user
 			AccountID: idPtr(accountID), Username: username, ClientIP: client, Details: audit.Details("via", "account_page")})
 	})
 	return epoch, unavailable("change password", err)
-}
-
-// UpdateContact sets an account's email address or phone number.
-func (s *AccountStore) UpdateContact(ctx context.Context, accountID int64, username, channel, value, client string, now time.Time, notify []account.Message) error {
-	column := "email"
-	if channel == account.ChannelSMS {
-		column = "phone"
-	}
-	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE accounts SET `+column+` = $2, updated_at = $3 WHERE id = $1`, accountID, value, now); err != nil {
-			return err
-		}
-		if err := queue(ctx, tx, notify...); err != nil {
-			return err
-		}
-		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "user:" + username, Action: audit.ContactChanged,
-			AccountID: idPtr(accountID), Username: username, ClientIP: client, Details: audit.Details("contact", column)})
-	})
-	if c, ok := isUniqueViolation(err); ok {
-		return conflict(c, &account.Account{Email: value, Phone: value})
-	}
-	return unavailable("update contact", err)
 }

@@ -14,36 +14,6 @@ import (
 	"github.com/unlockd/unlockd/internal/audit"
 )
 
-// AccountStore implements every store interface of the domain.
-type AccountStore struct {
-	db       *DB
-	walkRows int // see search.go
-	trigrams *trigramSample
-}
-
-// NewAccountStore returns the account store over db.
-func NewAccountStore(db *DB) *AccountStore {
-	return &AccountStore{db: db, walkRows: DefaultSearchWalk, trigrams: &trigramSample{}}
-}
-
-var (
-	_ account.AccountStore     = (*AccountStore)(nil)
-	_ account.UnitOfWork       = (*AccountStore)(nil)
-	_ account.LockoutStore     = (*AccountStore)(nil)
-	_ account.StateStore       = (*AccountStore)(nil)
-	_ account.CodeStore        = (*AccountStore)(nil)
-	_ account.SelfServiceStore = (*AccountStore)(nil)
-	_ account.FactorStore      = (*AccountStore)(nil)
-	_ account.AccountPageStore = (*AccountStore)(nil)
-	_ account.ContactStore     = (*AccountStore)(nil)
-	_ account.TokenStore       = (*AccountStore)(nil)
-	_ account.APIStore         = (*AccountStore)(nil)
-	_ account.AdminStore       = (*AccountStore)(nil)
-	_ account.AlertStore       = (*AccountStore)(nil)
-	_ account.MaintenanceStore = (*AccountStore)(nil)
-	_ account.LedgerStore      = (*AccountStore)(nil)
-)
-
 const accountColumns = `id, username, email, phone, display_name, role, state, state_reason, locked_until,
 	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at, session_epoch`
 
@@ -62,7 +32,7 @@ func scanAccount(row pgx.Row) (*account.Account, error) {
 
 // AccountByLogin matches the username or email without regard to case, or the phone exactly.
 // The username wins over another account's email of the same spelling.
-func (s *AccountStore) AccountByLogin(ctx context.Context, login string) (*account.Account, error) {
+func (s *Accounts) AccountByLogin(ctx context.Context, login string) (*account.Account, error) {
 	q := `SELECT ` + accountColumns + ` FROM accounts
 		WHERE lower(username) = lower($1) OR lower(email) = lower($1) OR (phone <> '' AND phone = $1)
 		ORDER BY (lower(username) = lower($1)) DESC LIMIT 1`
@@ -77,7 +47,7 @@ func (s *AccountStore) AccountByLogin(ctx context.Context, login string) (*accou
 }
 
 // AccountByID loads one account.
-func (s *AccountStore) AccountByID(ctx context.Context, id int64) (*account.Account, error) {
+func (s *Accounts) AccountByID(ctx context.Context, id int64) (*account.Account, error) {
 	a, err := scanAccount(s.db.conn(ctx).QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, account.Errorf(account.ENOTFOUND, "no account with id %d", id)
@@ -89,7 +59,7 @@ func (s *AccountStore) AccountByID(ctx context.Context, id int64) (*account.Acco
 }
 
 // CreateAccount inserts one account and audits it; a staff role is recorded as a grant.
-func (s *AccountStore) CreateAccount(ctx context.Context, a *account.Account, actor account.Actor) error {
+func (s *Accounts) CreateAccount(ctx context.Context, a *account.Account, actor account.Actor) error {
 	now := s.db.now()
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		role, grant, err := account.PlanRoleChange(actor, 0, a.Username, "", a.Role, "created", now)
@@ -141,7 +111,7 @@ func conflict(constraint string, a *account.Account) error {
 // ImportAccounts upserts every row by username in one transaction. An update changes contact details
 // and display name, the hash only when the row has one, and the role only as account.PlanRoleChange
 // allows against the account as it stands (applyRoleChange); it never touches state or counters.
-func (s *AccountStore) ImportAccounts(ctx context.Context, rows []account.ImportRow, reason string, actor account.Actor) (created, updated int, err error) {
+func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow, reason string, actor account.Actor) (created, updated int, err error) {
 	now := s.db.now()
 	err = s.db.Transact(ctx, func(tx pgx.Tx) error {
 		created, updated = 0, 0
@@ -215,7 +185,7 @@ func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason strin
 }
 
 // ListAccounts lists accounts by username.
-func (s *AccountStore) ListAccounts(ctx context.Context, state account.State, limit int) ([]*account.Account, error) {
+func (s *Accounts) ListAccounts(ctx context.Context, state account.State, limit int) ([]*account.Account, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
@@ -250,7 +220,7 @@ func (s *AccountStore) ListAccounts(ctx context.Context, state account.State, li
 }
 
 // SetPasswordHash swaps the hash only when it is still oldHash.
-func (s *AccountStore) SetPasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
+func (s *Accounts) SetPasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
 	tag, err := s.db.conn(ctx).Exec(ctx, `UPDATE accounts SET password_hash = $3, updated_at = $4
 		WHERE id = $1 AND password_hash = $2`, id, oldHash, newHash, s.db.now())
 	if err != nil {
@@ -261,7 +231,7 @@ func (s *AccountStore) SetPasswordHash(ctx context.Context, id int64, oldHash, n
 
 // SetState puts an account into a state directly. The demo seed uses it; the lockout engine has its
 // own audited transitions.
-func (s *AccountStore) SetState(ctx context.Context, id int64, state account.State, reason string, lockedUntil, expiresAt *time.Time) error {
+func (s *Accounts) SetState(ctx context.Context, id int64, state account.State, reason string, lockedUntil, expiresAt *time.Time) error {
 	_, err := s.db.conn(ctx).Exec(ctx, `UPDATE accounts SET state = $2, state_reason = $3, locked_until = $4,
 		expires_at = COALESCE($5, expires_at), updated_at = $6 WHERE id = $1`,
 		id, string(state), reason, lockedUntil, expiresAt, s.db.now())

@@ -14,7 +14,7 @@ import (
 )
 
 // Overview counts for the dashboard, and the hourly lock and unlock chart of the last 7 days.
-func (s *AccountStore) Overview(ctx context.Context, now time.Time) (*account.Overview, error) {
+func (s *Admin) Overview(ctx context.Context, now time.Time) (*account.Overview, error) {
 	o := &account.Overview{}
 	day := now.Add(-24 * time.Hour)
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT
@@ -68,7 +68,7 @@ func scanRequest(row pgx.Row) (*account.Request, error) {
 }
 
 // Requests lists unlock requests, open ones oldest first, else newest first.
-func (s *AccountStore) Requests(ctx context.Context, status string, limit int) ([]account.Request, error) {
+func (s *Admin) Requests(ctx context.Context, status string, limit int) ([]account.Request, error) {
 	sql := `SELECT ` + requestColumns + ` FROM unlock_requests r LEFT JOIN accounts a ON a.id = r.account_id`
 	switch status {
 	case "open":
@@ -95,7 +95,7 @@ func (s *AccountStore) Requests(ctx context.Context, status string, limit int) (
 }
 
 // Request loads one request.
-func (s *AccountStore) Request(ctx context.Context, id int64) (*account.Request, error) {
+func (s *Admin) Request(ctx context.Context, id int64) (*account.Request, error) {
 	r, err := scanRequest(s.db.conn(ctx).QueryRow(ctx, `SELECT `+requestColumns+` FROM unlock_requests r
 		LEFT JOIN accounts a ON a.id = r.account_id WHERE r.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -105,7 +105,7 @@ func (s *AccountStore) Request(ctx context.Context, id int64) (*account.Request,
 }
 
 // CloseRequest marks a request handled once.
-func (s *AccountStore) CloseRequest(ctx context.Context, id int64, status, response string, actor account.Actor, now time.Time, msgs []account.Message) (bool, error) {
+func (s *Admin) CloseRequest(ctx context.Context, id int64, status, response string, actor account.Actor, now time.Time, msgs []account.Message) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false // afresh on a retry
@@ -129,7 +129,7 @@ func (s *AccountStore) CloseRequest(ctx context.Context, id int64, status, respo
 }
 
 // ResetSecondFactors removes an account's authenticator and recovery codes.
-func (s *AccountStore) ResetSecondFactors(ctx context.Context, accountID int64, username string, actor account.Actor, reason string, now time.Time, msgs []account.Message) error {
+func (s *Admin) ResetSecondFactors(ctx context.Context, accountID int64, username string, actor account.Actor, reason string, now time.Time, msgs []account.Message) error {
 	return unavailable("reset second factors", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM totp_secrets WHERE account_id = $1`, accountID); err != nil {
 			return err
@@ -146,7 +146,7 @@ func (s *AccountStore) ResetSecondFactors(ctx context.Context, accountID int64, 
 }
 
 // EndAllSessions ends every session of an account.
-func (s *AccountStore) EndAllSessions(ctx context.Context, accountID int64, username string, actor account.Actor, reason string, now time.Time) (int, error) {
+func (s *Admin) EndAllSessions(ctx context.Context, accountID int64, username string, actor account.Actor, reason string, now time.Time) (int, error) {
 	n := 0
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ended, err := endAccountSessions(ctx, tx, accountID, "")
@@ -161,9 +161,20 @@ func (s *AccountStore) EndAllSessions(ctx context.Context, accountID int64, user
 }
 
 // RecordRefused audits a refused staff action.
-func (s *AccountStore) RecordRefused(ctx context.Context, actor account.Actor, action, target string, now time.Time) error {
+func (s *Admin) RecordRefused(ctx context.Context, actor account.Actor, action, target string, now time.Time) error {
 	return unavailable("record refused", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.ActionRefused, ClientIP: actor.Client,
 			Details: audit.Details("action", action, "target", target)})
 	}))
+}
+
+// LockHistory lists an account's locks, newest first.
+func (s *Admin) LockHistory(ctx context.Context, accountID int64, limit int) ([]account.LockRecord, error) {
+	rows, err := s.db.conn(ctx).Query(ctx, `SELECT kind, source, reason, user_message, actor, started_at, until, lifted_at, lifted_by, lift_reason
+		FROM locks WHERE account_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, accountID, limit)
+	if err != nil {
+		return nil, unavailable("locks", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[account.LockRecord])
+	return out, unavailable("locks", err)
 }

@@ -22,7 +22,7 @@ func BenchmarkAuditedRejection(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	store := postgres.NewAccountStore(db)
+	store := postgres.NewStores(db).Lockout
 	var seq atomic.Int64
 	b.SetParallelism(4)
 	b.ResetTimer()
@@ -78,7 +78,7 @@ func TestLoadSearchOverAMillionAccounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	store := postgres.NewAccountStore(db)
+	store := postgres.NewStores(db).Admin
 	if err := store.PrepareSearch(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -12,19 +12,20 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/audit"
+	"github.com/unlockd/unlockd/internal/cli"
 	"github.com/unlockd/unlockd/internal/postgres"
 	"github.com/unlockd/unlockd/internal/secret"
 )
 
-// countingStore is the real store, counting the code entries AttemptCode lets through to be
+// countingCodes is the real code store, counting the code entries AttemptCode lets through to be
 // compared with the code.
-type countingStore struct {
-	*postgres.AccountStore
+type countingCodes struct {
+	*postgres.Codes
 	codeChecks *atomic.Int64
 }
 
-func (s countingStore) AttemptCode(ctx context.Context, accountID int64, purpose account.Purpose, flowHash []byte, now time.Time) (int64, []byte, string, bool, error) {
-	id, hash, channel, ok, err := s.AccountStore.AttemptCode(ctx, accountID, purpose, flowHash, now)
+func (s countingCodes) AttemptCode(ctx context.Context, accountID int64, purpose account.Purpose, flowHash []byte, now time.Time) (int64, []byte, string, bool, error) {
+	id, hash, channel, ok, err := s.Codes.AttemptCode(ctx, accountID, purpose, flowHash, now)
 	if ok {
 		s.codeChecks.Add(1)
 	}
@@ -56,8 +57,10 @@ func newRace(t *testing.T) *race {
 			}
 			t.Cleanup(db.Close)
 		}
-		store := countingStore{AccountStore: postgres.NewAccountStore(db), codeChecks: &r.codeChecks}
-		r.procs[i] = newServiceOver(store, secret.NewHasher(fastParams, 8, 100, 10*time.Second), e.clock.Now)
+		stores := postgres.NewStores(db)
+		d := cli.StoreDeps(stores)
+		d.Codes = countingCodes{Codes: stores.Codes, codeChecks: &r.codeChecks}
+		r.procs[i] = newServiceOver(d, secret.NewHasher(fastParams, 8, 100, 10*time.Second), e.clock.Now)
 	}
 	return r
 }

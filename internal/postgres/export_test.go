@@ -11,7 +11,7 @@ import (
 
 // SetSearchWalk changes how many index entries a search walks before it asks an index, so that
 // tests reach every path with a few accounts.
-func (s *AccountStore) SetSearchWalk(n int) { s.walkRows = n }
+func (s *Admin) SetSearchWalk(n int) { s.walkRows = n }
 
 // IndexableTrigrams and IsBigram are what a search hands to its indexes.
 func IndexableTrigrams(query string) []string {
@@ -26,7 +26,7 @@ var IsBigram = isBigram
 
 // WithoutSearchSample keeps the store from ever sampling, so that every trigram of a query goes
 // to the index.
-func (s *AccountStore) WithoutSearchSample() { s.trigrams.takenAt = time.Now().Add(1000 * time.Hour) }
+func (s *Admin) WithoutSearchSample() { s.trigrams.takenAt = time.Now().Add(1000 * time.Hour) }
 
 // Enqueue queues messages inside the caller's transaction tx, as the stores do with their changes.
 func Enqueue(ctx context.Context, tx pgx.Tx, msgs ...notify.Message) error {

@@ -14,7 +14,7 @@ import (
 )
 
 // TOTPSecret returns the sealed secret and last used step.
-func (s *AccountStore) TOTPSecret(ctx context.Context, accountID int64) ([]byte, int64, error) {
+func (s *SecondFactors) TOTPSecret(ctx context.Context, accountID int64) ([]byte, int64, error) {
 	var sealed []byte
 	var last int64
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT sealed, last_step FROM totp_secrets WHERE account_id = $1`, accountID).Scan(&sealed, &last)
@@ -25,7 +25,7 @@ func (s *AccountStore) TOTPSecret(ctx context.Context, accountID int64) ([]byte,
 }
 
 // EnrollTOTP stores or replaces the secret.
-func (s *AccountStore) EnrollTOTP(ctx context.Context, accountID int64, username string, sealed []byte, step int64, client string, now time.Time, msg account.Message) error {
+func (s *SecondFactors) EnrollTOTP(ctx context.Context, accountID int64, username string, sealed []byte, step int64, client string, now time.Time, msg account.Message) error {
 	return unavailable("enroll totp", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO totp_secrets (account_id, sealed, last_step, enrolled_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (account_id) DO UPDATE SET sealed = EXCLUDED.sealed, last_step = EXCLUDED.last_step,
@@ -41,7 +41,7 @@ func (s *AccountStore) EnrollTOTP(ctx context.Context, accountID int64, username
 }
 
 // UseTOTPStep marks a step used, refusing replays in one statement.
-func (s *AccountStore) UseTOTPStep(ctx context.Context, accountID, step int64) (bool, error) {
+func (s *SecondFactors) UseTOTPStep(ctx context.Context, accountID, step int64) (bool, error) {
 	tag, err := s.db.conn(ctx).Exec(ctx, `UPDATE totp_secrets SET last_step = $2 WHERE account_id = $1 AND last_step < $2`, accountID, step)
 	if err != nil {
 		return false, unavailable("use totp step", err)
@@ -50,7 +50,7 @@ func (s *AccountStore) UseTOTPStep(ctx context.Context, accountID, step int64) (
 }
 
 // ReplaceRecoveryCodes stores a new set of recovery codes.
-func (s *AccountStore) ReplaceRecoveryCodes(ctx context.Context, accountID int64, username string, hashes [][]byte, client string, now time.Time, msg account.Message) error {
+func (s *SecondFactors) ReplaceRecoveryCodes(ctx context.Context, accountID int64, username string, hashes [][]byte, client string, now time.Time, msg account.Message) error {
 	return unavailable("recovery codes", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE account_id = $1`, accountID); err != nil {
 			return err
@@ -70,7 +70,7 @@ func (s *AccountStore) ReplaceRecoveryCodes(ctx context.Context, accountID int64
 }
 
 // UseRecoveryCode consumes one recovery code and queues the owner's notice in the same transaction.
-func (s *AccountStore) UseRecoveryCode(ctx context.Context, accountID int64, hash []byte, now time.Time, notice account.Message) (int, bool, error) {
+func (s *SecondFactors) UseRecoveryCode(ctx context.Context, accountID int64, hash []byte, now time.Time, notice account.Message) (int, bool, error) {
 	remaining, ok := 0, false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		remaining, ok = 0, false // afresh on a retry
@@ -97,7 +97,7 @@ func (s *AccountStore) UseRecoveryCode(ctx context.Context, accountID int64, has
 }
 
 // SecondFactors reports an account's second factors.
-func (s *AccountStore) SecondFactors(ctx context.Context, accountID int64) (bool, int, error) {
+func (s *SecondFactors) SecondFactors(ctx context.Context, accountID int64) (bool, int, error) {
 	var totp bool
 	var left int
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM totp_secrets WHERE account_id = $1),
@@ -106,7 +106,7 @@ func (s *AccountStore) SecondFactors(ctx context.Context, accountID int64) (bool
 }
 
 // RecordFactorFailure audits a wrong second-factor entry on the unlock pages.
-func (s *AccountStore) RecordFactorFailure(ctx context.Context, accountID int64, username, method, client string, now time.Time) error {
+func (s *SecondFactors) RecordFactorFailure(ctx context.Context, accountID int64, username, method, client string, now time.Time) error {
 	return unavailable("factor failure", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "anonymous", Action: audit.FactorFailed,
 			AccountID: idPtr(accountID), Username: username, ClientIP: client, Details: audit.Details("method", method, "page", "unlock")})

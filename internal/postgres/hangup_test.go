@@ -34,64 +34,90 @@ func (h *hangUp) tick(point string) {
 	}
 }
 
-// hangUpStore is the real store, with a hang-up point before each call a sign-in or code check
-// makes.
-type hangUpStore struct {
-	cli.Stores
+// hangUpStores puts a hang-up point before each store call a sign-in or code check makes, over the
+// real stores of d.
+func hangUpStores(d account.Deps, h *hangUp) account.Deps {
+	d.Accounts = hangUpAccounts{d.Accounts, h}
+	d.Lockout = hangUpLockout{d.Lockout, h}
+	d.SecondFactors = hangUpFactors{d.SecondFactors, h}
+	d.Codes = hangUpCodes{d.Codes, h}
+	return d
+}
+
+type hangUpAccounts struct {
+	account.AccountStore
 	h *hangUp
 }
 
-func (s hangUpStore) Policy(ctx context.Context) (account.Policy, error) {
-	s.h.tick("Policy")
-	return s.Stores.Policy(ctx)
-}
-func (s hangUpStore) AccountByLogin(ctx context.Context, login string) (*account.Account, error) {
+func (s hangUpAccounts) AccountByLogin(ctx context.Context, login string) (*account.Account, error) {
 	s.h.tick("AccountByLogin")
-	return s.Stores.AccountByLogin(ctx, login)
+	return s.AccountStore.AccountByLogin(ctx, login)
 }
-func (s hangUpStore) ClientFailureCount(ctx context.Context, client string, since time.Time) (int, error) {
+
+type hangUpLockout struct {
+	account.LockoutStore
+	h *hangUp
+}
+
+func (s hangUpLockout) Policy(ctx context.Context) (account.Policy, error) {
+	s.h.tick("Policy")
+	return s.LockoutStore.Policy(ctx)
+}
+func (s hangUpLockout) ClientFailureCount(ctx context.Context, client string, since time.Time) (int, error) {
 	s.h.tick("ClientFailureCount")
-	return s.Stores.ClientFailureCount(ctx, client, since)
+	return s.LockoutStore.ClientFailureCount(ctx, client, since)
 }
-func (s hangUpStore) IsRepeatedPassword(ctx context.Context, id int64, mac []byte, since time.Time) (bool, error) {
+func (s hangUpLockout) IsRepeatedPassword(ctx context.Context, id int64, mac []byte, since time.Time) (bool, error) {
 	s.h.tick("IsRepeatedPassword")
-	return s.Stores.IsRepeatedPassword(ctx, id, mac, since)
+	return s.LockoutStore.IsRepeatedPassword(ctx, id, mac, since)
 }
-func (s hangUpStore) DeviceAccount(ctx context.Context, nonceHash []byte) (int64, int64, error) {
+func (s hangUpLockout) DeviceAccount(ctx context.Context, nonceHash []byte) (int64, int64, error) {
 	s.h.tick("DeviceAccount")
-	return s.Stores.DeviceAccount(ctx, nonceHash)
+	return s.LockoutStore.DeviceAccount(ctx, nonceHash)
 }
-func (s hangUpStore) ReserveAttempt(ctx context.Context, a account.Attempt) (account.Reservation, error) {
+func (s hangUpLockout) ReserveAttempt(ctx context.Context, a account.Attempt) (account.Reservation, error) {
 	s.h.tick("ReserveAttempt")
-	return s.Stores.ReserveAttempt(ctx, a)
+	return s.LockoutStore.ReserveAttempt(ctx, a)
 }
-func (s hangUpStore) RefundAttempt(ctx context.Context, id int64, r account.Reservation, device int64) error {
+func (s hangUpLockout) RefundAttempt(ctx context.Context, id int64, r account.Reservation, device int64) error {
 	s.h.tick("RefundAttempt")
-	return s.Stores.RefundAttempt(ctx, id, r, device)
+	return s.LockoutStore.RefundAttempt(ctx, id, r, device)
 }
-func (s hangUpStore) RecordFailure(ctx context.Context, f account.Failure) (lockout.Outcome, error) {
+func (s hangUpLockout) RecordFailure(ctx context.Context, f account.Failure) (lockout.Outcome, error) {
 	s.h.tick("RecordFailure")
-	return s.Stores.RecordFailure(ctx, f)
+	return s.LockoutStore.RecordFailure(ctx, f)
 }
-func (s hangUpStore) RecordSuccess(ctx context.Context, sc account.Success) (bool, error) {
+func (s hangUpLockout) RecordSuccess(ctx context.Context, sc account.Success) (bool, error) {
 	s.h.tick("RecordSuccess")
-	return s.Stores.RecordSuccess(ctx, sc)
+	return s.LockoutStore.RecordSuccess(ctx, sc)
 }
-func (s hangUpStore) RecordRejection(ctx context.Context, r account.Rejection) error {
+func (s hangUpLockout) RecordRejection(ctx context.Context, r account.Rejection) error {
 	s.h.tick("RecordRejection")
-	return s.Stores.RecordRejection(ctx, r)
+	return s.LockoutStore.RecordRejection(ctx, r)
 }
-func (s hangUpStore) SecondFactors(ctx context.Context, id int64) (bool, int, error) {
+
+type hangUpFactors struct {
+	account.FactorStore
+	h *hangUp
+}
+
+func (s hangUpFactors) SecondFactors(ctx context.Context, id int64) (bool, int, error) {
 	s.h.tick("SecondFactors")
-	return s.Stores.SecondFactors(ctx, id)
+	return s.FactorStore.SecondFactors(ctx, id)
 }
-func (s hangUpStore) AttemptCode(ctx context.Context, id int64, p account.Purpose, flow []byte, now time.Time) (int64, []byte, string, bool, error) {
+
+type hangUpCodes struct {
+	account.CodeStore
+	h *hangUp
+}
+
+func (s hangUpCodes) AttemptCode(ctx context.Context, id int64, p account.Purpose, flow []byte, now time.Time) (int64, []byte, string, bool, error) {
 	s.h.tick("AttemptCode")
-	return s.Stores.AttemptCode(ctx, id, p, flow, now)
+	return s.CodeStore.AttemptCode(ctx, id, p, flow, now)
 }
-func (s hangUpStore) ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error) {
+func (s hangUpCodes) ConsumeCode(ctx context.Context, id int64, now time.Time, username, client string) (bool, error) {
 	s.h.tick("ConsumeCode")
-	return s.Stores.ConsumeCode(ctx, id, now, username, client)
+	return s.CodeStore.ConsumeCode(ctx, id, now, username, client)
 }
 
 // hangUpHasher is the real hasher with a hang-up point before each hash.
@@ -149,7 +175,7 @@ func TestAHangUpAtAnyPointLeavesAStateTheOwnerCanLeave(t *testing.T) {
 				t.Fatal(err)
 			}
 			hu := &hangUp{at: at}
-			svc := newServiceOver(hangUpStore{Stores: postgres.NewAccountStore(e.db), h: hu},
+			svc := newServiceOver(hangUpStores(cli.StoreDeps(postgres.NewStores(e.db)), hu),
 				hangUpHasher{Hasher: newEngineHasher(), h: hu}, e.clock.Now)
 			ctx, cancel := context.WithCancel(context.Background())
 			hu.cancel = cancel

@@ -8,7 +8,7 @@ import (
 // Reserve counts one more against (scope, subject) in a fixed window that starts at the first count
 // and lasts window, in one statement: of any number of concurrent callers in any number of
 // processes, each sees a different count. It returns the count including this one.
-func (s *AccountStore) Reserve(ctx context.Context, scope, subject string, window time.Duration, now time.Time) (int, error) {
+func (s *Ledger) Reserve(ctx context.Context, scope, subject string, window time.Duration, now time.Time) (int, error) {
 	var n int
 	err := s.db.conn(ctx).QueryRow(ctx, `INSERT INTO guess_counters AS g (scope, subject, window_start, count)
 		VALUES ($1, $2, $3, 1)
@@ -21,7 +21,7 @@ func (s *AccountStore) Reserve(ctx context.Context, scope, subject string, windo
 
 // Release takes back one count of (scope, subject): a guess that proved right, or one that was
 // never checked.
-func (s *AccountStore) Release(ctx context.Context, scope, subject string) error {
+func (s *Ledger) Release(ctx context.Context, scope, subject string) error {
 	_, err := s.db.conn(ctx).Exec(ctx, `UPDATE guess_counters SET count = count - 1
 		WHERE scope = $1 AND subject = $2 AND count > 0`, scope, subject)
 	return unavailable("release "+scope, err)

@@ -37,7 +37,7 @@ func notExpired(t string) string {
 func idPtr(id int64) *int64 { return &id }
 
 // Policy loads the stored overrides onto the defaults.
-func (s *AccountStore) Policy(ctx context.Context) (account.Policy, error) {
+func (s *Lockout) Policy(ctx context.Context) (account.Policy, error) {
 	overrides, err := s.policyOverrides(ctx, s.db.conn(ctx))
 	if err != nil {
 		return account.Policy{}, err
@@ -49,7 +49,7 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func (s *AccountStore) policyOverrides(ctx context.Context, q querier) (map[string]string, error) {
+func (s *Lockout) policyOverrides(ctx context.Context, q querier) (map[string]string, error) {
 	rows, err := q.Query(ctx, `SELECT key, value FROM policy`)
 	if err != nil {
 		return nil, unavailable("policy", err)
@@ -67,7 +67,7 @@ func (s *AccountStore) policyOverrides(ctx context.Context, q querier) (map[stri
 }
 
 // SetPolicy stores changes and audits each, with its old and new value.
-func (s *AccountStore) SetPolicy(ctx context.Context, changes map[string]string, actor string, now time.Time) error {
+func (s *Lockout) SetPolicy(ctx context.Context, changes map[string]string, actor string, now time.Time) error {
 	return unavailable("set policy", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		old, err := s.policyOverrides(ctx, tx)
 		if err != nil {
@@ -93,7 +93,7 @@ func (s *AccountStore) SetPolicy(ctx context.Context, changes map[string]string,
 }
 
 // ClientFailureCount counts the accounts a client failed on since then.
-func (s *AccountStore) ClientFailureCount(ctx context.Context, client string, since time.Time) (int, error) {
+func (s *Lockout) ClientFailureCount(ctx context.Context, client string, since time.Time) (int, error) {
 	var n int
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT count(*) FROM client_failures WHERE client = $1 AND last_at > $2`,
 		client, since).Scan(&n)
@@ -101,7 +101,7 @@ func (s *AccountStore) ClientFailureCount(ctx context.Context, client string, si
 }
 
 // IsRepeatedPassword looks the HMAC up among the account's recent wrong passwords.
-func (s *AccountStore) IsRepeatedPassword(ctx context.Context, accountID int64, mac []byte, since time.Time) (bool, error) {
+func (s *Lockout) IsRepeatedPassword(ctx context.Context, accountID int64, mac []byte, since time.Time) (bool, error) {
 	var found bool
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM failed_passwords
 		WHERE account_id = $1 AND mac = $2 AND created_at > $3)`, accountID, mac, since).Scan(&found)
@@ -109,7 +109,7 @@ func (s *AccountStore) IsRepeatedPassword(ctx context.Context, accountID int64, 
 }
 
 // DeviceAccount finds a known device by its nonce hash.
-func (s *AccountStore) DeviceAccount(ctx context.Context, nonceHash []byte) (int64, int64, error) {
+func (s *Lockout) DeviceAccount(ctx context.Context, nonceHash []byte) (int64, int64, error) {
 	var id, accountID int64
 	err := s.db.conn(ctx).QueryRow(ctx, `SELECT id, account_id FROM devices WHERE nonce_hash = $1`, nonceHash).Scan(&id, &accountID)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -119,7 +119,7 @@ func (s *AccountStore) DeviceAccount(ctx context.Context, nonceHash []byte) (int
 }
 
 // ReserveAttempt counts the attempt in one statement before the secret is checked.
-func (s *AccountStore) ReserveAttempt(ctx context.Context, at account.Attempt) (account.Reservation, error) {
+func (s *Lockout) ReserveAttempt(ctx context.Context, at account.Attempt) (account.Reservation, error) {
 	var res account.Reservation
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		res = account.Reservation{} // afresh on a retry
@@ -202,7 +202,7 @@ func reserveOnDevice(ctx context.Context, tx pgx.Tx, at account.Attempt) (accoun
 }
 
 // RefundAttempt takes back a counted attempt whose secret was never checked.
-func (s *AccountStore) RefundAttempt(ctx context.Context, accountID int64, r account.Reservation, deviceID int64) error {
+func (s *Lockout) RefundAttempt(ctx context.Context, accountID int64, r account.Reservation, deviceID int64) error {
 	var err error
 	if r.Trusted {
 		_, err = s.db.conn(ctx).Exec(ctx, `UPDATE devices SET failures = GREATEST(failures - 1, 0) WHERE id = $1`, deviceID)
@@ -213,7 +213,7 @@ func (s *AccountStore) RefundAttempt(ctx context.Context, accountID int64, r acc
 }
 
 // RecordFailure applies a wrong secret's consequences in one transaction.
-func (s *AccountStore) RecordFailure(ctx context.Context, f account.Failure) (lockout.Outcome, error) {
+func (s *Lockout) RecordFailure(ctx context.Context, f account.Failure) (lockout.Outcome, error) {
 	locked := lockout.NoLock
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		locked = lockout.NoLock // afresh on a retry
@@ -368,7 +368,7 @@ func countClientFailure(ctx context.Context, tx pgx.Tx, client, key string, now 
 }
 
 // RecordSuccess resets the counters unless the account was locked meanwhile.
-func (s *AccountStore) RecordSuccess(ctx context.Context, sc account.Success) (bool, error) {
+func (s *Lockout) RecordSuccess(ctx context.Context, sc account.Success) (bool, error) {
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false
@@ -409,7 +409,7 @@ func (s *AccountStore) RecordSuccess(ctx context.Context, sc account.Success) (b
 }
 
 // RecordRejection audits a refused attempt and counts it for the client's spraying throttle.
-func (s *AccountStore) RecordRejection(ctx context.Context, r account.Rejection) error {
+func (s *Lockout) RecordRejection(ctx context.Context, r account.Rejection) error {
 	return unavailable("record rejection", s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if err := countClientFailure(ctx, tx, r.Client, r.ClientKey, r.Now); err != nil {
 			return err
@@ -424,7 +424,7 @@ func (s *AccountStore) RecordRejection(ctx context.Context, r account.Rejection)
 }
 
 // PruneClientFailures forgets client failures older than the throttle window; run it now and then.
-func (s *AccountStore) PruneClientFailures(ctx context.Context, before time.Time) error {
+func (s *Lockout) PruneClientFailures(ctx context.Context, before time.Time) error {
 	_, err := s.db.conn(ctx).Exec(ctx, `DELETE FROM client_failures WHERE last_at < $1`, before)
 	if err == nil {
 		_, err = s.db.conn(ctx).Exec(ctx, `DELETE FROM failed_passwords WHERE created_at < $1`, before.Add(-account.RepeatedPasswordMemory))

@@ -18,13 +18,13 @@ import (
 )
 
 type engine struct {
-	seq   int // makes every wrong password in a test different
-	t     *testing.T
-	url   string
-	db    *postgres.DB
-	store *postgres.AccountStore
-	svc   *account.Services
-	clock *accounttest.Clock
+	seq    int // makes every wrong password in a test different
+	t      *testing.T
+	url    string
+	db     *postgres.DB
+	stores *postgres.Stores
+	svc    *account.Services
+	clock  *accounttest.Clock
 }
 
 const (
@@ -47,12 +47,11 @@ var engineKey = []byte(strings.Repeat("k", 32))
 
 // newService is the real service over db with the engine's key, options and second factors.
 func newService(db *postgres.DB, h account.Hasher, now account.Clock) *account.Services {
-	return newServiceOver(postgres.NewAccountStore(db), h, now)
+	return newServiceOver(cli.StoreDeps(postgres.NewStores(db)), h, now)
 }
 
-// newServiceOver is newService over any store.
-func newServiceOver(store cli.Stores, h account.Hasher, now account.Clock) *account.Services {
-	d := cli.StoreDeps(store)
+// newServiceOver is newService over the stores of d, whichever they are.
+func newServiceOver(d account.Deps, h account.Hasher, now account.Clock) *account.Services {
 	d.Hasher, d.Key, d.Clock = h, engineKey, now
 	d.Options = account.Options{BaseURL: "http://127.0.0.1:8080", NewCode: secret.NewCode, NewToken: secret.NewToken,
 		HashToken: secret.HashToken, Strength: secret.PasswordStrength, ValidHash: secret.ValidateHash}
@@ -80,9 +79,9 @@ func newEngineWith(t *testing.T, h account.Hasher, policy ...string) *engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	store := postgres.NewAccountStore(db)
+	stores := postgres.NewStores(db)
 	svc := newService(db, h, c.Now)
-	e := &engine{t: t, url: url, db: db, store: store, svc: svc, clock: c}
+	e := &engine{t: t, url: url, db: db, stores: stores, svc: svc, clock: c}
 	if len(policy) > 0 {
 		changes := map[string]string{}
 		for _, kv := range policy {
@@ -409,7 +408,7 @@ func TestStateTransitions(t *testing.T) {
 		t.Fatalf("after the freeze ended: %v", err)
 	}
 	// History survives: every lock is a row with who lifted it.
-	locks, err := e.store.LockHistory(ctx, e.account("alice").ID, 10)
+	locks, err := e.stores.Admin.LockHistory(ctx, e.account("alice").ID, 10)
 	if err != nil || len(locks) != 3 || locks[2].Kind != "freeze" || locks[2].LiftedBy != "cli" {
 		t.Fatalf("lock history: %+v, %v", locks, err)
 	}

@@ -468,7 +468,7 @@ func TestLockoutMatchesItsModel(t *testing.T) {
 				if known {
 					at.DeviceID = deviceID
 				}
-				if _, err := e.store.ReserveAttempt(ctx, at); err != nil {
+				if _, err := e.stores.Lockout.ReserveAttempt(ctx, at); err != nil {
 					fail("reserve: %v", err)
 				}
 				d := time.Duration(rng.IntN(1000)) * time.Millisecond

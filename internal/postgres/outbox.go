@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/notify"
 )
 
@@ -128,4 +129,10 @@ func (o *Outbox) Purge(ctx context.Context, before time.Time) (int64, error) {
 		return 0, unavailable("outbox purge", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// queue puts the domain's messages into the outbox inside tx; empty messages are skipped.
+func queue(ctx context.Context, tx pgx.Tx, msgs ...account.Message) error {
+	// The caller's transaction reports the error: enqueue, not Enqueue, which would wrap it again.
+	return enqueue(ctx, tx, slices.DeleteFunc(slices.Clone(msgs), func(m account.Message) bool { return m.To == "" || m.Template == "" }))
 }

@@ -112,7 +112,7 @@ func newAccount(username string) *account.Account {
 
 func TestUsernamesAndEmailsAreUniqueWhateverTheCase(t *testing.T) {
 	db := mustDB(t)
-	s := postgres.NewAccountStore(db)
+	s := postgres.NewStores(db).Accounts
 	ctx := context.Background()
 	if err := s.CreateAccount(ctx, newAccount("Alice"), account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestUsernamesAndEmailsAreUniqueWhateverTheCase(t *testing.T) {
 
 func TestAccountByLoginFindsPhone(t *testing.T) {
 	db := mustDB(t)
-	s := postgres.NewAccountStore(db)
+	s := postgres.NewStores(db).Accounts
 	ctx := context.Background()
 	a := newAccount("li.wei")
 	a.Phone = "+8613800000000"
@@ -155,7 +155,7 @@ func TestAccountByLoginFindsPhone(t *testing.T) {
 
 func TestImportIsAllOrNothing(t *testing.T) {
 	db := mustDB(t)
-	s := postgres.NewAccountStore(db)
+	s := postgres.NewStores(db).Accounts
 	ctx := context.Background()
 	if err := s.CreateAccount(ctx, newAccount("taken"), account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
@@ -192,7 +192,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 func TestSessionStoreKeepsOnlyTokenHashes(t *testing.T) {
 	db := mustDB(t)
 	ctx := context.Background()
-	accounts := postgres.NewAccountStore(db)
+	accounts := postgres.NewStores(db).Accounts
 	a := newAccount("alice")
 	if err := accounts.CreateAccount(ctx, a, account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func TestSessionStoreKeepsOnlyTokenHashes(t *testing.T) {
 		t.Fatal("another server key read the session")
 	}
 	// The account_id column is what ends one account's sessions (sign out everywhere, a lock).
-	n, err := postgres.NewAccountStore(db).EndAllSessions(ctx, a.ID, a.Username, account.Actor{Name: "test"}, "lost laptop", time.Now())
+	n, err := postgres.NewStores(db).Admin.EndAllSessions(ctx, a.ID, a.Username, account.Actor{Name: "test"}, "lost laptop", time.Now())
 	if err != nil || n != 1 {
 		t.Fatalf("EndAllSessions = %d, %v", n, err)
 	}
@@ -257,7 +257,7 @@ func TestSessionStoreKeepsOnlyTokenHashes(t *testing.T) {
 // its caller checked before: a service token's row for what is now a staff account writes nothing.
 func TestImportChecksTheRoleAgainstTheAccountAsItStands(t *testing.T) {
 	db := mustDB(t)
-	s := postgres.NewAccountStore(db)
+	s := postgres.NewStores(db).Accounts
 	ctx := context.Background()
 	ad := newAccount("ad")
 	ad.Role = account.RoleAdmin

@@ -50,7 +50,7 @@ const (
 
 // SearchAccounts returns a page of accounts matching q; see the comment at the top of this file.
 // Its steps read one snapshot, so that a window walked in one statement is where the next starts.
-func (s *AccountStore) SearchAccounts(ctx context.Context, q account.AccountSearch) ([]*account.Account, error) {
+func (s *Admin) SearchAccounts(ctx context.Context, q account.AccountSearch) ([]*account.Account, error) {
 	var list []*account.Account
 	err := pgx.BeginTxFunc(ctx, s.db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
@@ -73,7 +73,7 @@ func (s *AccountStore) SearchAccounts(ctx context.Context, q account.AccountSear
 	return list, nil
 }
 
-func (s *AccountStore) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state string, limit int) ([]int64, error) {
+func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state string, limit int) ([]int64, error) {
 	// Usernames are ASCII: lower-casing ASCII alone compares them, whatever the database's
 	// locale would make of other letters.
 	query := asciiLower(q)
@@ -209,7 +209,7 @@ func accountsInOrder(ctx context.Context, tx pgx.Tx, ids []int64) ([]*account.Ac
 // PrepareSearch draws the sample that ranks trigrams. Searches draw it themselves when it is
 // missing or an hour old, in the background; serve calls this at start so that the first
 // searches have it.
-func (s *AccountStore) PrepareSearch(ctx context.Context) error {
+func (s *Admin) PrepareSearch(ctx context.Context) error {
 	return s.trigrams.refresh(ctx, s.db)
 }
 

@@ -107,7 +107,7 @@ func TestSearchFindsWhatASubstringScanFinds(t *testing.T) {
 	}
 	for _, walk := range []int{1, 25, postgres.DefaultSearchWalk} {
 		for _, sampled := range []bool{false, true} {
-			store := postgres.NewAccountStore(db)
+			store := postgres.NewStores(db).Admin
 			store.SetSearchWalk(walk)
 			if sampled {
 				if err := store.PrepareSearch(ctx); err != nil {
@@ -148,7 +148,7 @@ func TestSearchFindsWhatASubstringScanFinds(t *testing.T) {
 func TestSearchFollowsChangesToAnAccount(t *testing.T) {
 	db := mustDB(t)
 	ctx := context.Background()
-	store := postgres.NewAccountStore(db)
+	store := postgres.NewStores(db).Admin
 	if _, err := db.Pool.Exec(ctx, `INSERT INTO accounts (username, email, display_name) VALUES ('li.na', 'li.na@corp.example.com', '李娜')`); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestSearchInATurkishDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, walk := range []int{1, postgres.DefaultSearchWalk} {
-		store := postgres.NewAccountStore(db)
+		store := postgres.NewStores(db).Admin
 		store.SetSearchWalk(walk)
 		store.WithoutSearchSample()
 		for query, want := range map[string]string{

@@ -22,9 +22,9 @@ func TestEndedSessionsStayEnded(t *testing.T) {
 	}
 	t.Cleanup(db.Close)
 	ctx := context.Background()
-	accounts := postgres.NewAccountStore(db)
+	stores := postgres.NewStores(db)
 	a := newAccount("alice")
-	if err := accounts.CreateAccount(ctx, a, account.Actor{Name: "test"}); err != nil {
+	if err := stores.Accounts.CreateAccount(ctx, a, account.Actor{Name: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	codec := scs.GobCodec{}
@@ -62,10 +62,10 @@ func TestEndedSessionsStayEnded(t *testing.T) {
 
 	// Every session of the account, as a reset, a lock or the dashboard ends them.
 	commit("everywhere")
-	if _, err := accounts.EndAllSessions(ctx, a.ID, a.Username, account.Actor{Name: "test"}, "lost laptop", clock.Now()); err != nil {
+	if _, err := stores.Admin.EndAllSessions(ctx, a.ID, a.Username, account.Actor{Name: "test"}, "lost laptop", clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if after, err := accounts.AccountByID(ctx, a.ID); err != nil || after.SessionEpoch != a.SessionEpoch+1 {
+	if after, err := stores.Accounts.AccountByID(ctx, a.ID); err != nil || after.SessionEpoch != a.SessionEpoch+1 {
 		t.Fatalf("the session epoch did not move on: %v", err)
 	}
 	commit("everywhere")
@@ -103,7 +103,7 @@ func TestEndedSessionsStayEnded(t *testing.T) {
 
 func countSessions(t *testing.T, db *postgres.DB, accountID int64) int {
 	t.Helper()
-	list, err := postgres.NewAccountStore(db).Sessions(context.Background(), accountID, time.Now())
+	list, err := postgres.NewStores(db).AccountPage.Sessions(context.Background(), accountID, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // Transition changes an account's state with its lock rows, sessions and audit event, atomically.
-func (s *AccountStore) Transition(ctx context.Context, t account.Transition) (*account.Account, error) {
+func (s *States) Transition(ctx context.Context, t account.Transition) (*account.Account, error) {
 	var out *account.Account
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		var current string
@@ -96,7 +96,7 @@ func joinStates(states []account.State) string {
 }
 
 // LockedSince lists accounts under an automatic lock that started at or after since.
-func (s *AccountStore) LockedSince(ctx context.Context, since time.Time) ([]int64, error) {
+func (s *States) LockedSince(ctx context.Context, since time.Time) ([]int64, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT DISTINCT l.account_id FROM locks l JOIN accounts a ON a.id = l.account_id
 		WHERE l.lifted_at IS NULL AND l.kind IN ('temporary', 'hard') AND l.source = 'automatic'
 		  AND l.started_at >= $1 AND a.state IN ('locked_temporarily', 'locked')
@@ -108,20 +108,9 @@ func (s *AccountStore) LockedSince(ctx context.Context, since time.Time) ([]int6
 	return ids, unavailable("locked since", err)
 }
 
-// LockHistory lists an account's locks, newest first.
-func (s *AccountStore) LockHistory(ctx context.Context, accountID int64, limit int) ([]account.LockRecord, error) {
-	rows, err := s.db.conn(ctx).Query(ctx, `SELECT kind, source, reason, user_message, actor, started_at, until, lifted_at, lifted_by, lift_reason
-		FROM locks WHERE account_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`, accountID, limit)
-	if err != nil {
-		return nil, unavailable("locks", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[account.LockRecord])
-	return out, unavailable("locks", err)
-}
-
 // SetRole changes an account's role as account.PlanRoleChange allows against the role it has now.
 // The same role again changes nothing.
-func (s *AccountStore) SetRole(ctx context.Context, accountID int64, role account.Role, reason string, actor account.Actor, now time.Time) (*account.Account, error) {
+func (s *States) SetRole(ctx context.Context, accountID int64, role account.Role, reason string, actor account.Actor, now time.Time) (*account.Account, error) {
 	var out *account.Account
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -165,7 +154,7 @@ func applyRoleChange(ctx context.Context, tx pgx.Tx, c *account.RoleChange) (*ac
 }
 
 // AccountsWithRole lists accounts of one role.
-func (s *AccountStore) AccountsWithRole(ctx context.Context, role account.Role) ([]*account.Account, error) {
+func (s *States) AccountsWithRole(ctx context.Context, role account.Role) ([]*account.Account, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE role = $1 ORDER BY lower(username) LIMIT 1000`, string(role))
 	if err != nil {
 		return nil, unavailable("accounts with role", err)
@@ -183,7 +172,7 @@ func (s *AccountStore) AccountsWithRole(ctx context.Context, role account.Role) 
 }
 
 // SetExpiry sets or clears an account's expiry.
-func (s *AccountStore) SetExpiry(ctx context.Context, accountID int64, at *time.Time, reason string, actor account.Actor, now time.Time) (*account.Account, error) {
+func (s *States) SetExpiry(ctx context.Context, accountID int64, at *time.Time, reason string, actor account.Actor, now time.Time) (*account.Account, error) {
 	var out *account.Account
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		var err error

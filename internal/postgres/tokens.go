@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,7 +12,7 @@ import (
 )
 
 // CreateToken stores a new API token.
-func (s *AccountStore) CreateToken(ctx context.Context, name string, role account.Role, hash []byte, actor account.Actor, now time.Time) (*account.APIToken, error) {
+func (s *Tokens) CreateToken(ctx context.Context, name string, role account.Role, hash []byte, actor account.Actor, now time.Time) (*account.APIToken, error) {
 	t := &account.APIToken{Name: name, Role: role, CreatedAt: now}
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
@@ -30,7 +29,7 @@ func (s *AccountStore) CreateToken(ctx context.Context, name string, role accoun
 }
 
 // Tokens lists tokens.
-func (s *AccountStore) Tokens(ctx context.Context) ([]account.APIToken, error) {
+func (s *Tokens) Tokens(ctx context.Context) ([]account.APIToken, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT id, name, role, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY lower(name), id`)
 	if err != nil {
 		return nil, unavailable("tokens", err)
@@ -50,7 +49,7 @@ func (s *AccountStore) Tokens(ctx context.Context) ([]account.APIToken, error) {
 }
 
 // RevokeToken revokes the live token of that name.
-func (s *AccountStore) RevokeToken(ctx context.Context, name string, actor account.Actor, now time.Time) error {
+func (s *Tokens) RevokeToken(ctx context.Context, name string, actor account.Actor, now time.Time) error {
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = $2 WHERE lower(name) = lower($1) AND revoked_at IS NULL`, name, now)
 		if err != nil {
@@ -70,7 +69,7 @@ func (s *AccountStore) RevokeToken(ctx context.Context, name string, actor accou
 }
 
 // TokenByHash finds a live token and notes its use.
-func (s *AccountStore) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
+func (s *Tokens) TokenByHash(ctx context.Context, hash []byte, now time.Time) (*account.APIToken, error) {
 	var t account.APIToken
 	var role string
 	err := s.db.conn(ctx).QueryRow(ctx, `UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL
@@ -83,23 +82,4 @@ func (s *AccountStore) TokenByHash(ctx context.Context, hash []byte, now time.Ti
 	}
 	t.Role = account.Role(role)
 	return &t, nil
-}
-
-// RecordAPIRequest audits one API call.
-func (s *AccountStore) RecordAPIRequest(ctx context.Context, actor account.Actor, method, path string, status int, now time.Time) error {
-	return unavailable("audit api request", s.db.Transact(ctx, func(tx pgx.Tx) error {
-		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: actor.Name, Action: audit.APIRequest, ClientIP: actor.Client,
-			Details: audit.Details("method", method, "path", path, "status", strconv.Itoa(status))})
-	}))
-}
-
-// AuditEvents reads the audit log for the API.
-func (s *AccountStore) AuditEvents(ctx context.Context, q account.AuditQuery) ([]*audit.Event, error) {
-	return NewAuditStore(s.db).Events(ctx, AuditFilter{AccountID: q.AccountID, Action: q.Action, Actor: q.Actor,
-		Since: q.Since, BeforeID: q.BeforeID, Limit: q.Limit})
-}
-
-// VerifyAudit walks the audit chain.
-func (s *AccountStore) VerifyAudit(ctx context.Context) (int64, error) {
-	return NewAuditStore(s.db).Verify(ctx)
 }

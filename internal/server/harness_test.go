@@ -32,7 +32,7 @@ type harness struct {
 	url      string
 	dbURL    string
 	db       *postgres.DB
-	store    *postgres.AccountStore
+	store    *postgres.Stores
 	accounts *account.Services
 	hasher   *secret.Hasher
 	cfg      *config.Config
@@ -94,7 +94,7 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 	if hasher == nil {
 		hasher = secret.NewHasher(testParams, 4, 64, 5*time.Second)
 	}
-	store := postgres.NewAccountStore(db)
+	store := postgres.NewStores(db)
 	metrics := server.NewMetrics()
 	svc := account.New(cli.ServiceDeps(cfg, store, hasher, o.clock, metrics))
 	if o.log == nil {

@@ -78,7 +78,7 @@ func TestFailedSignInsLookTheSame(t *testing.T) {
 	h := newHarness(t)
 	h.addAccount("alice")
 	frozen := h.addAccount("frozen")
-	if err := h.store.SetState(context.Background(), frozen.ID, account.StateFrozen, "review", nil, nil); err != nil {
+	if err := h.store.Accounts.SetState(context.Background(), frozen.ID, account.StateFrozen, "review", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct{ name, user, pass string }{
@@ -139,7 +139,7 @@ func TestSessionEndsWhenAccountIsFrozen(t *testing.T) {
 	a := h.addAccount("alice")
 	c := h.client()
 	h.signIn(c, "alice", goodPassword)
-	if err := h.store.SetState(context.Background(), a.ID, account.StateFrozen, "review", nil, nil); err != nil {
+	if err := h.store.Accounts.SetState(context.Background(), a.ID, account.StateFrozen, "review", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if res := h.get(c, "/account"); res.status != http.StatusSeeOther {
@@ -184,7 +184,7 @@ func TestOutdatedArgon2ParametersAreRehashed(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := h.addAccount("alice")
-	if _, err := h.store.SetPasswordHash(context.Background(), a.ID, a.PasswordHash, hash); err != nil {
+	if _, err := h.store.Accounts.SetPasswordHash(context.Background(), a.ID, a.PasswordHash, hash); err != nil {
 		t.Fatal(err)
 	}
 	h.signIn(h.client(), "alice", goodPassword)

@@ -251,7 +251,7 @@ func TestSessionCommittedAfterItsAccountsSessionsEndedIsRefused(t *testing.T) {
 	if err != nil || !found {
 		t.Fatalf("find the session: %v %v", found, err)
 	}
-	if _, err := h.store.EndAllSessions(ctx, a.ID, a.Username, testActor, "lost laptop", time.Now()); err != nil {
+	if _, err := h.store.Admin.EndAllSessions(ctx, a.ID, a.Username, testActor, "lost laptop", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// The same sign-in's session, saved under its new id after the end.
@@ -282,7 +282,7 @@ func TestSecondStepAfterSessionsEndedDoesNotSignIn(t *testing.T) {
 	if res := h.signIn(d, "alice", goodPassword); res.header.Get("Location") != "/login/totp" {
 		t.Fatalf("first step went to %q", res.header.Get("Location"))
 	}
-	if _, err := h.store.EndAllSessions(context.Background(), a.ID, a.Username, testActor, "lost laptop", time.Now()); err != nil {
+	if _, err := h.store.Admin.EndAllSessions(context.Background(), a.ID, a.Username, testActor, "lost laptop", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	h.post(d, "/login/totp", url.Values{"code": {codes[0][1]}})
