@@ -62,7 +62,7 @@ func newWorld(t *testing.T, edit ...func(*account.Deps)) *world {
 	w.codes = &fakeCodes{outbox: w.outbox}
 	w.ledger = &fakeLedger{counts: map[string]int{}}
 	w.hasher = &fakeHasher{}
-	w.selfService = &fakeSelfService{accounts: w.accounts, outbox: w.outbox, resets: map[string]*resetRow{}}
+	w.selfService = &fakeSelfService{codes: w.codes, accounts: w.accounts, outbox: w.outbox, resets: map[string]*resetRow{}}
 	w.factors = &fakeFactors{outbox: w.outbox, totp: map[int64]*totpRow{}, recovery: map[int64][][]byte{}}
 	w.states = &fakeStates{accounts: w.accounts, outbox: w.outbox}
 	w.admin = &fakeAdmin{outbox: w.outbox, requests: map[int64]*account.Request{}}
@@ -415,8 +415,19 @@ type fakeCodes struct {
 	outbox  *outbox
 	codes   []*codeRow
 	notSent []account.NotSent
-	locks   []string // the send locks taken, as "key|destination"
-	counts  account.SendCounts
+	locks   []string  // the send locks taken, as "key|destination"
+	sends   []sendRow // codes and mailed reset links, for the send limits
+}
+
+type sendRow struct {
+	accountID   int64
+	destination string
+	at          time.Time
+}
+
+// sent notes a code or reset link to an account's destination.
+func (f *fakeCodes) sent(id int64, destination string, at time.Time) {
+	f.sends = append(f.sends, sendRow{id, destination, at})
 }
 
 type codeRow struct {
@@ -431,18 +442,18 @@ func (f *fakeCodes) LockSends(_ context.Context, key, destination string) error 
 	return nil
 }
 
-// SendCounts answers what the test set in counts, plus the codes sent to the account since then.
+// SendCounts counts the codes and reset links sent to the account since then.
 func (f *fakeCodes) SendCounts(_ context.Context, id, _ int64, destination string, since time.Time) (account.SendCounts, error) {
-	c := f.counts
-	for _, r := range f.codes {
-		if r.AccountID != id || r.CreatedAt.Before(since) {
+	var c account.SendCounts
+	for _, r := range f.sends {
+		if r.accountID != id || r.at.Before(since) {
 			continue
 		}
 		c.ToAccount++
-		c.LastToAccount = later(c.LastToAccount, r.CreatedAt)
-		if r.Destination == destination {
+		c.LastToAccount = later(c.LastToAccount, r.at)
+		if r.destination == destination {
 			c.ToDestination++
-			c.LastToDestination = later(c.LastToDestination, r.CreatedAt)
+			c.LastToDestination = later(c.LastToDestination, r.at)
 		}
 	}
 	return c, nil
@@ -462,6 +473,7 @@ func (f *fakeCodes) CreateCode(_ context.Context, c account.Code, msg account.Me
 		}
 	}
 	f.codes = append(f.codes, &codeRow{Code: c})
+	f.sent(c.AccountID, c.Destination, c.CreatedAt)
 	f.outbox.queue(msg)
 	return nil
 }
@@ -521,6 +533,7 @@ func (f *fakeLedger) Release(_ context.Context, scope, subject string) error {
 // fakeSelfService keeps reset links, requests and the self-service unlocks.
 type fakeSelfService struct {
 	account.SelfServiceStore
+	codes     *fakeCodes
 	accounts  *fakeAccounts
 	outbox    *outbox
 	resets    map[string]*resetRow // by token hash
@@ -566,6 +579,7 @@ func (f *fakeSelfService) CreateResetToken(_ context.Context, l account.ResetLin
 	f.links = append(f.links, l)
 	if l.Message != nil {
 		f.outbox.queue(*l.Message)
+		f.codes.sent(l.AccountID, l.Message.To, l.Now)
 	}
 	return nil
 }
