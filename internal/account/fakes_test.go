@@ -205,9 +205,9 @@ func (f *fakeAccounts) ImportAccounts(_ context.Context, rows []account.ImportRo
 	f.imports = append(f.imports, rows)
 	created, updated := 0, 0
 	for _, r := range rows {
-		if have, err := f.AccountByLogin(ctx, r.Account.Username); err == nil {
+		if found, err := f.AccountByLogin(ctx, r.Account.Username); err == nil {
+			have := f.byID[found.ID]
 			have.Email, have.Phone, have.DisplayName = r.Account.Email, r.Account.Phone, r.Account.DisplayName
-			f.byID[have.ID] = have
 			updated++
 			continue
 		}
