@@ -543,6 +543,7 @@ type fakeSelfService struct {
 	lock      *account.LockInfo
 	events    []account.SignInEvent
 	completed []account.ResetCompletion
+	lookups   int // calls of ResetTokenAccount
 }
 
 type resetRow struct {
@@ -585,6 +586,7 @@ func (f *fakeSelfService) CreateResetToken(_ context.Context, l account.ResetLin
 }
 
 func (f *fakeSelfService) ResetTokenAccount(_ context.Context, hash []byte, now time.Time) (int64, error) {
+	f.lookups++
 	r, ok := f.resets[string(hash)]
 	if !ok || r.used || !now.Before(r.Expires) {
 		return 0, account.Errorf(account.ENOTFOUND, "no such link")

@@ -359,6 +359,9 @@ func TestResetAccountWithABadLink(t *testing.T) {
 			t.Errorf("ResetAccount(%.10q) = %v, want ErrBadResetLink", bad, err)
 		}
 	}
+	if w.selfService.lookups != 1 {
+		t.Errorf("%d lookups, want only the link of a possible length looked up", w.selfService.lookups)
+	}
 	w.clock.Advance(account.DefaultPolicy().ResetTTL)
 	if _, err := w.svc.SelfService.ResetAccount(ctx, token); err != account.ErrBadResetLink {
 		t.Errorf("an expired link: %v, want ErrBadResetLink", err)
