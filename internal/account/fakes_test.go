@@ -255,7 +255,8 @@ type fakeHasher struct {
 	verified []string // the hashes Verify checked
 	dummies  int
 	hashed   int
-	err      error // every call fails with it when set
+	err      error  // every call fails with it when set
+	onVerify func() // runs inside Verify, as a client hanging up meanwhile
 }
 
 func (f *fakeHasher) Hash(_ context.Context, password string) (string, error) {
@@ -268,6 +269,9 @@ func (f *fakeHasher) Hash(_ context.Context, password string) (string, error) {
 
 func (f *fakeHasher) Verify(_ context.Context, password, encoded string) (bool, bool, error) {
 	f.verified = append(f.verified, encoded)
+	if f.onVerify != nil {
+		f.onVerify()
+	}
 	if f.err != nil {
 		return false, false, f.err
 	}
@@ -365,7 +369,10 @@ func (f *fakeLockout) RefundAttempt(_ context.Context, id int64, _ account.Reser
 	return nil
 }
 
-func (f *fakeLockout) RecordFailure(_ context.Context, x account.Failure) (lockout.Outcome, error) {
+func (f *fakeLockout) RecordFailure(ctx context.Context, x account.Failure) (lockout.Outcome, error) {
+	if ctx.Err() != nil {
+		return lockout.NoLock, ctx.Err() // a cancelled transaction writes nothing
+	}
 	f.failed = append(f.failed, x)
 	f.fail(x.Client, accountKeyOf(x.AccountID))
 	d := lockout.AfterFailure(x.Policy, x.Failures, 0, x.Now)

@@ -1,6 +1,7 @@
 package account_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -199,6 +200,20 @@ func TestSignInHasherErrorRefundsTheAttempt(t *testing.T) {
 	}
 	if w.lockout.refunds != 1 || w.lockout.failures[a.ID] != 0 || len(w.lockout.failed) != 0 {
 		t.Errorf("refunds %d, count %d, failures %d; want the attempt given back", w.lockout.refunds, w.lockout.failures[a.ID], len(w.lockout.failed))
+	}
+}
+
+// Once an attempt is counted its outcome is written, even when the client hangs up while the
+// password is being checked.
+func TestSignInRecordsTheFailureOfAClientThatHungUp(t *testing.T) {
+	w := newWorld(t)
+	a := w.add("alice")
+	hangUp, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w.hasher.onVerify = cancel
+	_, err := w.svc.Gate.SignIn(hangUp, account.SignInRequest{Login: "alice", Password: "wrong password"})
+	if err != account.ErrBadCredentials || len(w.lockout.failed) != 1 || w.lockout.failures[a.ID] != 1 {
+		t.Errorf("SignIn = %v with %d failures recorded, count %d; want the failure written", err, len(w.lockout.failed), w.lockout.failures[a.ID])
 	}
 }
 
