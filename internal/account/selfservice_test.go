@@ -529,3 +529,25 @@ func TestSelfServiceMinPasswordLength(t *testing.T) {
 		t.Errorf("with recovery codes: %d, %v; want 8", n, err)
 	}
 }
+
+// The status page shows where codes go without showing the phone number: whatever its length,
+// some of its digits are hidden.
+func TestStatusNeverShowsAPhoneNumberInFull(t *testing.T) {
+	w := newWorld(t)
+	for _, phone := range []string{"+14155550100", "+8613800000000", "+4930123456", "+493012345"} {
+		a := &account.Account{ID: 1, Username: "alice", Email: "alice@example.com", Phone: phone, State: account.StateActive}
+		v, err := w.svc.SelfService.Status(ctx, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, v.MaskedPhone)
+		if !strings.Contains(v.MaskedPhone, "*") || digits == phone[1:] {
+			t.Errorf("%s is shown as %q: every digit visible", phone, v.MaskedPhone)
+		}
+	}
+}
