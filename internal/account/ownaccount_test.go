@@ -1,0 +1,174 @@
+package account_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/unlockd/unlockd/internal/account"
+)
+
+// The account page shows the factors, history, devices and sessions, and the lock only when there
+// is one.
+func TestOverview(t *testing.T) {
+	w := newWorld(t)
+	a := w.add("alice")
+	w.factors.recovery[a.ID] = [][]byte{[]byte("a"), []byte("b")}
+	w.selfService.events = []account.SignInEvent{{At: t0, Succeeded: true}}
+	w.selfService.lock = &account.LockInfo{Kind: "freeze"}
+	w.page.devices = []account.Device{{ID: 4}}
+	w.page.sessions = []account.Session{{ID: "s1"}, {ID: "s2"}}
+	o, err := w.svc.OwnAccount.Overview(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Factors.TOTP || o.Factors.RecoveryLeft != 2 || len(o.History) != 1 || len(o.Devices) != 1 || len(o.Sessions) != 2 || o.Lock != nil {
+		t.Errorf("overview %+v", o)
+	}
+	until := t0.Add(time.Hour)
+	a.State, a.LockedUntil = account.StateFrozen, &until
+	if o, err := w.svc.OwnAccount.Overview(ctx, a); err != nil || o.Lock == nil || o.Lock.Kind != "freeze" {
+		t.Errorf("a frozen account's overview: %+v, %v", o, err)
+	}
+}
+
+// Forgetting a device and ending a session answer ENOTFOUND for one that is not there.
+func TestForgetDeviceAndEndSession(t *testing.T) {
+	w := newWorld(t)
+	a := w.add("alice")
+	w.page.devices = []account.Device{{ID: 4}}
+	w.page.sessions = []account.Session{{ID: "s1"}}
+	wantCode(t, w.svc.OwnAccount.ForgetDevice(ctx, a, 5, "192.0.2.1"), account.ENOTFOUND)
+	if err := w.svc.OwnAccount.ForgetDevice(ctx, a, 4, "192.0.2.1"); err != nil || len(w.page.devices) != 0 {
+		t.Errorf("ForgetDevice = %v, devices %+v", err, w.page.devices)
+	}
+	wantCode(t, w.svc.OwnAccount.EndSession(ctx, a, "s2", "192.0.2.1"), account.ENOTFOUND)
+	if err := w.svc.OwnAccount.EndSession(ctx, a, "s1", "192.0.2.1"); err != nil || len(w.page.sessions) != 0 {
+		t.Errorf("EndSession = %v, sessions %+v", err, w.page.sessions)
+	}
+}
+
+// Changing the password takes the current one as a counted attempt under the lock; the new one
+// must pass the rules; the other sessions end and the owner is told.
+func TestChangePassword(t *testing.T) {
+	const pw = "paper boats on a winter canal"
+	change := func(w *world, a *account.Account, current, password string) (int64, error) {
+		return w.svc.OwnAccount.ChangePassword(ctx, a, current, password, password, "s1", "192.0.2.1", "")
+	}
+	t.Run("wrong current password", func(t *testing.T) {
+		w := newWorld(t)
+		a := w.add("alice")
+		if _, err := change(w, a, "wrong", pw); err != account.ErrWrongPassword {
+			t.Fatalf("ChangePassword = %v, want ErrWrongPassword", err)
+		}
+		if len(w.lockout.failed) != 1 || w.lockout.failures[a.ID] != 1 || len(w.page.changed) != 0 {
+			t.Errorf("failures %d, count %d, changes %d; want a counted failure and no change", len(w.lockout.failed), w.lockout.failures[a.ID], len(w.page.changed))
+		}
+	})
+	t.Run("locked", func(t *testing.T) {
+		w := newWorld(t)
+		a := w.add("alice", locked)
+		if _, err := change(w, a, "right password", pw); err != account.ErrWrongPassword {
+			t.Fatalf("ChangePassword = %v, want ErrWrongPassword", err)
+		}
+		if len(w.hasher.verified) != 0 || len(w.page.changed) != 0 {
+			t.Error("the current password was checked on a locked account")
+		}
+	})
+	t.Run("no password", func(t *testing.T) {
+		w := newWorld(t)
+		a := w.add("alice", func(a *account.Account) { a.PasswordHash = "" })
+		if _, err := change(w, a, "", pw); err != account.ErrWrongPassword || len(w.lockout.reservations) != 0 {
+			t.Errorf("ChangePassword = %v, want ErrWrongPassword", err)
+		}
+	})
+	t.Run("weak new password", func(t *testing.T) {
+		w := newWorld(t)
+		a := w.add("alice")
+		_, err := change(w, a, "right password", "short")
+		var problem *account.PasswordProblem
+		if !errors.As(err, &problem) || problem.ID != account.PasswordTooShort || len(w.page.changed) != 0 {
+			t.Errorf("ChangePassword = %v, want too short", err)
+		}
+	})
+	t.Run("changed", func(t *testing.T) {
+		w := newWorld(t, withSMS)
+		a := w.add("alice", func(a *account.Account) { a.Phone, a.SessionEpoch = "+14155550100", 4 })
+		epoch, err := change(w, a, "right password", pw)
+		if err != nil || epoch != 5 {
+			t.Fatalf("ChangePassword = %d, %v", epoch, err)
+		}
+		if a.PasswordHash != "hash:"+pw || w.page.kept != "s1" {
+			t.Errorf("hash %q, kept %q", a.PasswordHash, w.page.kept)
+		}
+		// The right current password is given back: it neither counts nor signs in.
+		if w.lockout.failures[a.ID] != 0 || w.lockout.refunds != 1 || len(w.lockout.successes) != 0 {
+			t.Errorf("count %d, refunds %d, successes %d", w.lockout.failures[a.ID], w.lockout.refunds, len(w.lockout.successes))
+		}
+		if len(w.outbox.to("alice@example.com", "password_changed")) != 1 || len(w.outbox.to("+14155550100", "password_changed")) != 1 {
+			t.Errorf("queued %+v, want the owner told by email and SMS", w.outbox.msgs)
+		}
+	})
+}
+
+// A new contact is changed only once a code sent to it comes back, by the same channel; the old
+// contact is told.
+func TestContactChange(t *testing.T) {
+	w := newWorld(t, withSMS)
+	a := w.add("alice")
+	flow, _ := account.NewFlow(account.PurposeContact, "alice", account.ChannelEmail)
+	start := func(channel, value string) (string, error) {
+		return w.svc.OwnAccount.StartContactChange(ctx, a, channel, value, "192.0.2.1", "", flow.Nonce)
+	}
+	for _, tt := range []struct{ channel, value, id string }{
+		{account.ChannelEmail, "not an address", "err_email_invalid"},
+		{account.ChannelSMS, "", "err_phone_required"},
+		{account.ChannelSMS, "0800 123", "err_phone_format"},
+		{"fax", "+14155550100", "err_contact_kind"},
+	} {
+		_, err := start(tt.channel, tt.value)
+		if e, _ := err.(*account.Error); e == nil || e.MessageID != tt.id {
+			t.Errorf("%s %q: %v, want %s", tt.channel, tt.value, err, tt.id)
+		}
+	}
+	value, err := start(account.ChannelEmail, " alice@new.example.com ")
+	if err != nil || value != "alice@new.example.com" {
+		t.Fatalf("StartContactChange = %q, %v", value, err)
+	}
+	code := w.outbox.lastCode(value)
+	if m := w.outbox.to(value, "code"); len(m) != 1 || m[0].Data["Purpose"] != "verify" {
+		t.Fatalf("codes to the new address %+v", m)
+	}
+	_, err = start(account.ChannelEmail, value)
+	if e, _ := err.(*account.Error); e == nil || e.MessageID != "err_codes_too_soon" {
+		t.Errorf("a second code at once: %v, want err_codes_too_soon", err)
+	}
+	confirm := func(channel, code string) error {
+		return w.svc.OwnAccount.ConfirmContactChange(ctx, a, channel, value, code, "192.0.2.1", "", flow.Nonce)
+	}
+	if err := confirm(account.ChannelEmail, wrongCode(code)); err != account.ErrBadCode {
+		t.Fatalf("a wrong code: %v", err)
+	}
+	other := *flow
+	other.Nonce = "another-flow-nonce-0123456789"
+	if err := w.svc.OwnAccount.ConfirmContactChange(ctx, a, account.ChannelEmail, value, code, "192.0.2.1", "", other.Nonce); err != account.ErrBadCode {
+		t.Fatalf("the code in another flow: %v", err)
+	}
+	if err := confirm(account.ChannelSMS, code); err != account.ErrBadCode || w.accounts.byID[a.ID].Email != "alice@example.com" {
+		t.Fatalf("an email code as a phone's: %v", err)
+	}
+	// That entry used the code up: a new one is needed.
+	w.clock.Advance(time.Minute)
+	if _, err := start(account.ChannelEmail, value); err != nil {
+		t.Fatal(err)
+	}
+	if err := confirm(account.ChannelEmail, w.outbox.lastCode(value)); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.accounts.byID[a.ID].Email; got != value {
+		t.Errorf("email %q, want %q", got, value)
+	}
+	if m := w.outbox.to("alice@example.com", "factor_changed"); len(m) != 1 || m[0].Data["Change"] != "email_changed" {
+		t.Errorf("the old address was told %+v", m)
+	}
+}
