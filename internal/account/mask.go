@@ -15,7 +15,8 @@ func MaskEmail(email string) string {
 	return string(first) + "***" + email[at:]
 }
 
-// MaskPhone keeps the country code, the first digits and the last four: +86 138****0000.
+// MaskPhone keeps the country code, the first digits and the last four (+86 138****0000), and
+// hides at least four digits of every number: a short one shows fewer.
 func MaskPhone(phone string) string {
 	if len(phone) < 9 || phone[0] != '+' {
 		return "****"
@@ -33,5 +34,11 @@ func MaskPhone(phone string) string {
 	if len(rest) < 7 {
 		return phone[:1+cc] + " ****" + rest[len(rest)-2:]
 	}
-	return phone[:1+cc] + " " + rest[:3] + strings.Repeat("*", len(rest)-7) + rest[len(rest)-4:]
+	// At least four digits stay hidden, whatever the length: a short number shows fewer.
+	tail := 2
+	if len(rest) >= 9 {
+		tail = 4
+	}
+	head := max(0, min(3, len(rest)-tail-4))
+	return phone[:1+cc] + " " + rest[:head] + strings.Repeat("*", len(rest)-head-tail) + rest[len(rest)-tail:]
 }
