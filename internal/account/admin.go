@@ -143,15 +143,19 @@ func (s *Staff) HandleRequest(ctx context.Context, id int64, approve bool, messa
 				return err
 			}
 			if approve {
-				switch a.EffectiveState(now) {
-				case StateLockedTemporarily, StateLocked, StateFrozen:
-					if _, err := s.Unlock(ctx, a.Username, "request "+req.Reference+" approved", actor); err != nil {
-						return err
-					}
-				case StateDisabled:
-					if _, err := s.Enable(ctx, a.Username, "request "+req.Reference+" approved", actor); err != nil {
-						return err
-					}
+				// The requester is told it was approved only when the approval carried it out.
+				effect, err := ApprovalFor(a.EffectiveState(now), actor.Role)
+				if err != nil {
+					return err
+				}
+				switch effect {
+				case ApprovalUnlocks:
+					_, err = s.Unlock(ctx, a.Username, "request "+req.Reference+" approved", actor)
+				case ApprovalEnables:
+					_, err = s.Enable(ctx, a.Username, "request "+req.Reference+" approved", actor)
+				}
+				if err != nil {
+					return err
 				}
 			}
 			msgs = append(msgs, compose(ChannelEmail, a.Email, s.langFor(a, ""),

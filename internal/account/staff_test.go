@@ -339,6 +339,20 @@ func TestStaffHandleRequest(t *testing.T) {
 			t.Errorf("state %s, request %s, %d messages; want nothing changed", a.State, w.admin.requests[1].Status, len(w.outbox.msgs))
 		}
 	})
+	for _, state := range []account.State{account.StateExpired, account.StatePendingVerification, account.StateDisabled} {
+		t.Run("approving cannot help "+string(state), func(t *testing.T) {
+			w := newWorld(t)
+			a := w.add("alice", func(a *account.Account) { a.State = state })
+			openRequest(w, 1, &a.ID)
+			err := w.svc.Staff.HandleRequest(ctx, 1, true, "", helpdesk)
+			if e, _ := err.(*account.Error); e == nil || e.Code != account.EINVALID || e.MessageID == "" {
+				t.Errorf("HandleRequest = %v; want a refusal the page can say", err)
+			}
+			if a.State != state || w.admin.requests[1].Status != "open" || len(w.outbox.msgs) != 0 {
+				t.Errorf("state %s, request %s, %d messages; want nothing changed and nobody told", a.State, w.admin.requests[1].Status, len(w.outbox.msgs))
+			}
+		})
+	}
 	t.Run("no account", func(t *testing.T) {
 		w := newWorld(t)
 		openRequest(w, 1, nil)

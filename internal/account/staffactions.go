@@ -1,0 +1,120 @@
+package account
+
+import "slices"
+
+// StaffAction is one action staff take on an account from the dashboard (the last part of
+// POST /admin/accounts/{username}/{action}).
+type StaffAction string
+
+const (
+	ActionUnlock      StaffAction = "unlock"
+	ActionUnfreeze    StaffAction = "unfreeze"
+	ActionFreeze      StaffAction = "freeze"
+	ActionDisable     StaffAction = "disable"
+	ActionEnable      StaffAction = "enable"
+	ActionSendReset   StaffAction = "send-reset"
+	ActionResetMFA    StaffAction = "reset-mfa"
+	ActionEndSessions StaffAction = "end-sessions"
+	ActionExpiry      StaffAction = "expiry"
+)
+
+// staffActionRule says who may take an action, and on accounts in which states (nil: every state).
+type staffActionRule struct {
+	action StaffAction
+	roles  []Role
+	states []State
+}
+
+// staffActions is every action in the order the dashboard shows them.
+var staffActions = []staffActionRule{
+	{ActionUnlock, []Role{RoleHelpdesk, RoleAdmin}, []State{StateLockedTemporarily, StateLocked}},
+	{ActionUnfreeze, []Role{RoleAdmin}, []State{StateFrozen}},
+	{ActionEnable, []Role{RoleAdmin}, []State{StateDisabled}},
+	{ActionSendReset, []Role{RoleHelpdesk, RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked}},
+	{ActionExpiry, []Role{RoleAdmin}, nil},
+	{ActionEndSessions, []Role{RoleAdmin}, nil},
+	{ActionResetMFA, []Role{RoleAdmin}, nil},
+	{ActionFreeze, []Role{RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked, StatePendingVerification}},
+	{ActionDisable, []Role{RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen,
+		StatePendingVerification, StateExpired}},
+}
+
+// StaffActions lists the actions a staff member of role may take on an account in state, in the
+// order the dashboard shows them. It is the one rule for both offering an action and allowing it
+// (CheckStaffAction).
+func StaffActions(state State, role Role) []StaffAction {
+	var out []StaffAction
+	for _, a := range staffActions {
+		if slices.Contains(a.roles, role) && (a.states == nil || slices.Contains(a.states, state)) {
+			out = append(out, a.action)
+		}
+	}
+	return out
+}
+
+// CheckStaffAction says whether a staff member of role may take action on an account in state:
+// ENOTFOUND for no such action, EFORBIDDEN for a role that may not take it, EINVALID (with a
+// message for the page) for a state it does not apply to.
+func CheckStaffAction(action StaffAction, state State, role Role) error {
+	i := slices.IndexFunc(staffActions, func(r staffActionRule) bool { return r.action == action })
+	switch {
+	case i < 0:
+		return Errorf(ENOTFOUND, "no action %q", action)
+	case !slices.Contains(staffActions[i].roles, role):
+		return Errorf(EFORBIDDEN, "a %s may not %s an account", role, action)
+	case staffActions[i].states != nil && !slices.Contains(staffActions[i].states, state):
+		return Fail(EINVALID, "err_action_not_now", map[string]any{"State": StateName(state)},
+			"%s does not apply to an account that is %s", action, state)
+	}
+	return nil
+}
+
+// Destructive reports whether the action takes something away from the owner (access, sessions,
+// second factors): the dashboard shows it apart, and as such.
+func (a StaffAction) Destructive() bool {
+	switch a {
+	case ActionFreeze, ActionDisable, ActionResetMFA, ActionEndSessions:
+		return true
+	}
+	return false
+}
+
+// Approval is what approving an unlock request does to its account.
+type Approval int
+
+const (
+	ApprovalChangesNothing Approval = iota // the account works already
+	ApprovalUnlocks                        // an automatic lock, or (by an administrator) a freeze, is lifted
+	ApprovalEnables                        // a disabled account is switched back on (by an administrator)
+)
+
+// ApprovalFor says what approving a request does to an account in state when a staff member of
+// role approves it ("" is the command line), or why approving cannot help: an approval always
+// carries out what it tells the requester.
+func ApprovalFor(state State, role Role) (Approval, error) {
+	admin := role == "" || role == RoleAdmin
+	switch state {
+	case StateActive:
+		return ApprovalChangesNothing, nil
+	case StateLockedTemporarily, StateLocked:
+		return ApprovalUnlocks, nil
+	case StateFrozen:
+		if admin {
+			return ApprovalUnlocks, nil
+		}
+		return 0, Fail(EINVALID, "err_request_needs_admin", map[string]any{"State": StateName(state)},
+			"the account is frozen: only an administrator can approve this request")
+	case StateDisabled:
+		if admin {
+			return ApprovalEnables, nil
+		}
+		return 0, Fail(EINVALID, "err_request_needs_admin", map[string]any{"State": StateName(state)},
+			"the account is disabled: only an administrator can approve this request")
+	case StateExpired:
+		return 0, Fail(EINVALID, "err_request_account_expired", nil,
+			"approving cannot help: the account has expired; set a new expiry date first")
+	default:
+		return 0, Fail(EINVALID, "err_request_account_pending", nil,
+			"approving cannot help: the account waits for its owner to confirm the email address")
+	}
+}
