@@ -14,23 +14,24 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/audit"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // The administrators' dashboard. Every handler is reached through requireStaff with the roles that
 // may use it (SECURITY.md 20); a refusal is audited.
 
 func (s *Server) staffActor(r *http.Request) account.Actor {
-	a := currentAccount(r)
-	return account.Actor{Name: string(a.Role) + ":" + a.Username, Client: s.clientIP(r), Role: a.Role}
+	a := site.CurrentAccount(r)
+	return account.Actor{Name: string(a.Role) + ":" + a.Username, Client: s.site.ClientIP(r), Role: a.Role}
 }
 
 // requireStaff admits signed-in staff of the given roles who have a second factor.
 func (s *Server) requireStaff(roles ...account.Role) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a := currentAccount(r)
+			a := site.CurrentAccount(r)
 			if a == nil {
-				s.putFlash(r, "info", "login_required")
+				s.site.PutFlash(r, "info", "login_required")
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
 				return
 			}
@@ -39,17 +40,17 @@ func (s *Server) requireStaff(roles ...account.Role) func(http.Handler) http.Han
 				if err := s.accounts.RecordRefused(r.Context(), s.staffActor(r), r.Method+" "+r.URL.Path, chi.URLParam(r, "username")); err != nil {
 					s.log.Error("audit refused action", "err", err)
 				}
-				s.renderStatus(w, r, http.StatusForbidden)
+				s.site.RenderStatus(w, r, http.StatusForbidden)
 				return
 			}
 			second, err := s.accounts.HasSecondFactor(r.Context(), a.ID)
 			if err != nil {
-				s.renderError(w, r, err)
+				s.site.RenderError(w, r, err)
 				return
 			}
 			if !second {
 				// Staff must have a second factor before they act on anyone's account.
-				s.putFlash(r, "info", "staff_need_totp")
+				s.site.PutFlash(r, "info", "staff_need_totp")
 				http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 				return
 			}
@@ -58,22 +59,15 @@ func (s *Server) requireStaff(roles ...account.Role) func(http.Handler) http.Han
 	}
 }
 
-var (
-	allStaff     = []account.Role{account.RoleHelpdesk, account.RoleAuditor, account.RoleAdmin}
-	helpdeskPlus = []account.Role{account.RoleHelpdesk, account.RoleAdmin}
-	auditorPlus  = []account.Role{account.RoleAuditor, account.RoleAdmin}
-	adminOnly    = []account.Role{account.RoleAdmin}
-)
-
 // staffForm checks that a dashboard change comes from a recent sign-in and reads its form; when it
 // returns false it has answered.
 func (s *Server) staffForm(w http.ResponseWriter, r *http.Request) bool {
-	if !s.recentlyAuthenticated(r) {
-		s.needFreshAuth(w, r)
+	if !s.site.RecentlyAuthenticated(r) {
+		s.site.NeedFreshAuth(w, r)
 		return false
 	}
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return false
 	}
 	return true
@@ -81,15 +75,15 @@ func (s *Server) staffForm(w http.ResponseWriter, r *http.Request) bool {
 
 // actionRoles says who may take each account action.
 var actionRoles = map[string][]account.Role{
-	"unlock":       helpdeskPlus,
-	"send-reset":   helpdeskPlus,
-	"freeze":       adminOnly,
-	"unfreeze":     adminOnly,
-	"disable":      adminOnly,
-	"enable":       adminOnly,
-	"reset-mfa":    adminOnly,
-	"end-sessions": adminOnly,
-	"expiry":       adminOnly,
+	"unlock":       site.HelpdeskPlus,
+	"send-reset":   site.HelpdeskPlus,
+	"freeze":       site.AdminOnly,
+	"unfreeze":     site.AdminOnly,
+	"disable":      site.AdminOnly,
+	"enable":       site.AdminOnly,
+	"reset-mfa":    site.AdminOnly,
+	"end-sessions": site.AdminOnly,
+	"expiry":       site.AdminOnly,
 }
 
 // chartDay marks the start of a day on the chart.
@@ -137,7 +131,7 @@ func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
 			d.Days = append(d.Days, chartDay{X: i * 5, Label: h.Hour.UTC().Format("01-02")})
 		}
 	}
-	s.render(w, r, http.StatusOK, "admin_overview", s.newPage(r, "admin_title", d))
+	s.site.Render(w, r, http.StatusOK, "admin_overview", s.site.NewPage(r, "admin_title", d))
 	return nil
 }
 
@@ -156,10 +150,10 @@ const accountsPage = 50
 
 func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	d := accountsData{Query: clipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now(),
-		CanUnlock: slices.Contains(helpdeskPlus, currentAccount(r).Role)}
+	d := accountsData{Query: site.ClipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now(),
+		CanUnlock: slices.Contains(site.HelpdeskPlus, site.CurrentAccount(r).Role)}
 	list, err := s.accounts.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
-		After: clipForm(q.Get("after"), 64), Limit: accountsPage + 1})
+		After: site.ClipForm(q.Get("after"), 64), Limit: accountsPage + 1})
 	if err != nil {
 		return err
 	}
@@ -168,9 +162,9 @@ func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
 		d.Next = list[accountsPage-1].Username
 	}
 	d.Accounts = list
-	p := s.newPage(r, "admin_accounts_title", d)
-	p.Flash = s.popFlash(r)
-	s.render(w, r, http.StatusOK, "admin_accounts", p)
+	p := s.site.NewPage(r, "admin_accounts_title", d)
+	p.Flash = s.site.PopFlash(r)
+	s.site.Render(w, r, http.StatusOK, "admin_accounts", p)
 	return nil
 }
 
@@ -182,7 +176,7 @@ func (s *Server) adminBulkUnlock(w http.ResponseWriter, r *http.Request) error {
 	// The reason is checked once: a bad one would otherwise skip every account.
 	reason, err := account.CheckReason(r.PostForm.Get("reason"))
 	if err != nil {
-		s.putFlashText(r, "error", s.errorText(r, err))
+		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
 		http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
 		return nil
 	}
@@ -199,7 +193,7 @@ func (s *Server) adminBulkUnlock(w http.ResponseWriter, r *http.Request) error {
 			done++
 		}
 	}
-	s.putFlashText(r, "ok", s.localizer(r).T("admin_bulk_done", "Done", done, "Skipped", skipped))
+	s.site.PutFlashText(r, "ok", s.site.Localizer(r).T("admin_bulk_done", "Done", done, "Skipped", skipped))
 	http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
 	return nil
 }
@@ -213,7 +207,7 @@ type unlockAllData struct {
 // adminUnlockAllForm is the emergency's first step: how many accounts an unlock of every automatic
 // lock since a time would touch.
 func (s *Server) adminUnlockAllForm(w http.ResponseWriter, r *http.Request) error {
-	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, _ *page) (err error) {
+	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, _ *site.Page) (err error) {
 		d.Preview, err = s.accounts.CountLockedSince(r.Context(), since)
 		return err
 	})
@@ -221,10 +215,10 @@ func (s *Server) adminUnlockAllForm(w http.ResponseWriter, r *http.Request) erro
 
 // adminUnlockAllSubmit is the emergency itself: every automatic lock since a time lifted at once.
 func (s *Server) adminUnlockAllSubmit(w http.ResponseWriter, r *http.Request) error {
-	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, p *page) error {
+	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, p *site.Page) error {
 		n, err := s.accounts.UnlockAll(r.Context(), since, r.PostForm.Get("reason"), s.staffActor(r))
 		if account.ErrorCode(err) == account.EINVALID {
-			p.Error = s.errorText(r, err)
+			p.Error = s.site.ErrorText(r, err)
 		} else if err != nil {
 			return err
 		}
@@ -234,12 +228,12 @@ func (s *Server) adminUnlockAllSubmit(w http.ResponseWriter, r *http.Request) er
 }
 
 // adminUnlockAllStep reads the page's "since" and, when it is a duration, takes the step with it.
-func (s *Server) adminUnlockAllStep(w http.ResponseWriter, r *http.Request, step func(time.Duration, *unlockAllData, *page) error) error {
+func (s *Server) adminUnlockAllStep(w http.ResponseWriter, r *http.Request, step func(time.Duration, *unlockAllData, *site.Page) error) error {
 	if !s.staffForm(w, r) {
 		return nil
 	}
-	d := unlockAllData{Since: clipForm(r.Form.Get("since"), 16), Preview: -1, Done: -1}
-	p := s.newPage(r, "admin_unlock_all_title", &d)
+	d := unlockAllData{Since: site.ClipForm(r.Form.Get("since"), 16), Preview: -1, Done: -1}
+	p := s.site.NewPage(r, "admin_unlock_all_title", &d)
 	if d.Since != "" {
 		since, err := time.ParseDuration(d.Since)
 		if err != nil || since <= 0 {
@@ -248,7 +242,7 @@ func (s *Server) adminUnlockAllStep(w http.ResponseWriter, r *http.Request, step
 			return err
 		}
 	}
-	s.render(w, r, http.StatusOK, "admin_unlock_all", p)
+	s.site.Render(w, r, http.StatusOK, "admin_unlock_all", p)
 	return nil
 }
 
@@ -273,7 +267,7 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := adminAccountData{Account: a, State: a.EffectiveState(s.accounts.Now()), Role: currentAccount(r).Role}
+	d := adminAccountData{Account: a, State: a.EffectiveState(s.accounts.Now()), Role: site.CurrentAccount(r).Role}
 	d.SignIn = account.SignInAccess(d.State)
 	if d.Locks, err = s.accounts.AccountLocks(r.Context(), a.ID); err != nil {
 		return err
@@ -289,9 +283,9 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
 			d.Actions = append(d.Actions, adminActionView{Name: action, Label: "admin_action_" + strings.ReplaceAll(action, "-", "_")})
 		}
 	}
-	p := s.newPage(r, "admin_account_title", d)
-	p.Flash = s.popFlash(r)
-	s.render(w, r, http.StatusOK, "admin_account", p)
+	p := s.site.NewPage(r, "admin_account_title", d)
+	p.Flash = s.site.PopFlash(r)
+	s.site.Render(w, r, http.StatusOK, "admin_account", p)
 	return nil
 }
 
@@ -301,15 +295,15 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 	action, username := chi.URLParam(r, "action"), chi.URLParam(r, "username")
 	roles, known := actionRoles[action]
 	if !known {
-		s.renderStatus(w, r, http.StatusNotFound)
+		s.site.RenderStatus(w, r, http.StatusNotFound)
 		return nil
 	}
 	actor := s.staffActor(r)
-	if !slices.Contains(roles, currentAccount(r).Role) {
+	if !slices.Contains(roles, site.CurrentAccount(r).Role) {
 		if err := s.accounts.RecordRefused(r.Context(), actor, action, username); err != nil {
 			return err
 		}
-		s.renderStatus(w, r, http.StatusForbidden)
+		s.site.RenderStatus(w, r, http.StatusForbidden)
 		return nil
 	}
 	if !s.staffForm(w, r) {
@@ -358,13 +352,13 @@ func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
 		_, err = s.accounts.SetExpiry(ctx, username, at, reason, actor)
 	}
 	if account.ErrorCode(err) == account.EINVALID {
-		s.putFlashText(r, "error", s.errorText(r, err))
+		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
 		http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
 		return nil
 	} else if err != nil {
 		return err
 	}
-	s.putFlash(r, "ok", "admin_done_"+strings.ReplaceAll(action, "-", "_"))
+	s.site.PutFlash(r, "ok", "admin_done_"+strings.ReplaceAll(action, "-", "_"))
 	http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
 	return nil
 }
@@ -376,7 +370,7 @@ type requestsData struct {
 }
 
 func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request) error {
-	d := requestsData{Role: currentAccount(r).Role}
+	d := requestsData{Role: site.CurrentAccount(r).Role}
 	var err error
 	if d.Open, err = s.accounts.Requests(r.Context(), "open"); err != nil {
 		return err
@@ -384,9 +378,9 @@ func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request) error {
 	if d.Closed, err = s.accounts.Requests(r.Context(), "closed"); err != nil {
 		return err
 	}
-	p := s.newPage(r, "admin_requests_title", d)
-	p.Flash = s.popFlash(r)
-	s.render(w, r, http.StatusOK, "admin_requests", p)
+	p := s.site.NewPage(r, "admin_requests_title", d)
+	p.Flash = s.site.PopFlash(r)
+	s.site.Render(w, r, http.StatusOK, "admin_requests", p)
 	return nil
 }
 
@@ -394,7 +388,7 @@ func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	decision := chi.URLParam(r, "decision")
 	if err != nil || (decision != "approve" && decision != "deny") {
-		s.renderStatus(w, r, http.StatusNotFound)
+		s.site.RenderStatus(w, r, http.StatusNotFound)
 		return nil
 	}
 	if !s.staffForm(w, r) {
@@ -402,11 +396,11 @@ func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = s.accounts.HandleRequest(r.Context(), id, decision == "approve", r.PostForm.Get("message"), s.staffActor(r))
 	if account.ErrorCode(err) == account.EINVALID {
-		s.putFlashText(r, "error", s.errorText(r, err))
+		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
 	} else if err != nil {
 		return err
 	} else {
-		s.putFlash(r, "ok", "admin_request_"+decision+"d")
+		s.site.PutFlash(r, "ok", "admin_request_"+decision+"d")
 	}
 	http.Redirect(w, r, "/admin/requests", http.StatusSeeOther)
 	return nil
@@ -423,8 +417,8 @@ type auditData struct {
 
 func (s *Server) auditQuery(r *http.Request) (account.AuditQuery, auditData, error) {
 	q := r.URL.Query()
-	d := auditData{Account: clipForm(q.Get("account"), 254), Actor: clipForm(q.Get("actor"), 100),
-		Action: clipForm(q.Get("action"), 64), Since: clipForm(q.Get("since"), 32)}
+	d := auditData{Account: site.ClipForm(q.Get("account"), 254), Actor: site.ClipForm(q.Get("actor"), 100),
+		Action: site.ClipForm(q.Get("action"), 64), Since: site.ClipForm(q.Get("since"), 32)}
 	aq := account.AuditQuery{Actor: d.Actor, Action: d.Action, Limit: 100}
 	if d.Account != "" {
 		a, err := s.accounts.AccountByLogin(r.Context(), d.Account)
@@ -469,7 +463,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 			return verr
 		}
 	}
-	s.render(w, r, http.StatusOK, "admin_audit", s.newPage(r, "admin_audit_title", d))
+	s.site.Render(w, r, http.StatusOK, "admin_audit", s.site.NewPage(r, "admin_audit_title", d))
 	return nil
 }
 
@@ -534,16 +528,16 @@ func (s *Server) adminPolicySubmit(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	if len(changes) == 0 {
-		s.putFlash(r, "info", "admin_policy_unchanged")
+		s.site.PutFlash(r, "info", "admin_policy_unchanged")
 		http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
 		return nil
 	}
 	if _, err := s.accounts.SetPolicy(r.Context(), changes, s.staffActor(r)); account.ErrorCode(err) == account.EINVALID {
-		return s.renderPolicy(w, r, s.errorText(r, err), submitted)
+		return s.renderPolicy(w, r, s.site.ErrorText(r, err), submitted)
 	} else if err != nil {
 		return err
 	}
-	s.putFlash(r, "ok", "admin_policy_saved")
+	s.site.PutFlash(r, "ok", "admin_policy_saved")
 	http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
 	return nil
 }
@@ -557,14 +551,14 @@ func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, errText st
 		}
 		values = p.Values()
 	}
-	d := policyData{CanEdit: currentAccount(r).Role == account.RoleAdmin}
+	d := policyData{CanEdit: site.CurrentAccount(r).Role == account.RoleAdmin}
 	for _, k := range account.PolicyKeys() {
 		d.Rows = append(d.Rows, policyRow{Key: k, Value: values[k], Help: account.PolicyHelp[k]})
 	}
-	p := s.newPage(r, "admin_policy_title", d)
-	p.Flash = s.popFlash(r)
+	p := s.site.NewPage(r, "admin_policy_title", d)
+	p.Flash = s.site.PopFlash(r)
 	p.Error = errText
-	s.render(w, r, http.StatusOK, "admin_policy", p)
+	s.site.Render(w, r, http.StatusOK, "admin_policy", p)
 	return nil
 }
 
@@ -583,9 +577,9 @@ func (s *Server) adminStaffList(w http.ResponseWriter, r *http.Request) error {
 		}
 		d.Staff = append(d.Staff, list...)
 	}
-	p := s.newPage(r, "admin_staff_title", d)
-	p.Flash = s.popFlash(r)
-	s.render(w, r, http.StatusOK, "admin_staff", p)
+	p := s.site.NewPage(r, "admin_staff_title", d)
+	p.Flash = s.site.PopFlash(r)
+	s.site.Render(w, r, http.StatusOK, "admin_staff", p)
 	return nil
 }
 
@@ -598,14 +592,14 @@ func (s *Server) adminStaffSubmit(w http.ResponseWriter, r *http.Request) error 
 	username := r.PostForm.Get("username")
 	// By account, not by what was typed: an email address or another letter case names the same
 	// staff member.
-	if target, err := s.accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == currentAccount(r).ID {
-		s.putFlashText(r, "error", s.localizer(r).T("admin_staff_not_self"))
+	if target, err := s.accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == site.CurrentAccount(r).ID {
+		s.site.PutFlashText(r, "error", s.site.Localizer(r).T("admin_staff_not_self"))
 	} else if _, err := s.accounts.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
-		s.putFlashText(r, "error", s.errorText(r, err))
+		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
 	} else if err != nil {
 		return err
 	} else {
-		s.putFlash(r, "ok", "admin_staff_saved")
+		s.site.PutFlash(r, "ok", "admin_staff_saved")
 	}
 	http.Redirect(w, r, "/admin/staff", http.StatusSeeOther)
 	return nil
@@ -635,7 +629,7 @@ func (s *Server) adminTokensSubmit(w http.ResponseWriter, r *http.Request) error
 	}
 	switch code := account.ErrorCode(err); {
 	case code == account.EINVALID || code == account.ECONFLICT || code == account.ENOTFOUND:
-		return s.renderTokens(w, r, d, s.errorText(r, err))
+		return s.renderTokens(w, r, d, s.site.ErrorText(r, err))
 	case err != nil:
 		return err
 	}
@@ -647,8 +641,8 @@ func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, d *tokensD
 	if d.Tokens, err = s.accounts.Tokens(r.Context()); err != nil {
 		return err
 	}
-	p := s.newPage(r, "admin_tokens_title", d)
+	p := s.site.NewPage(r, "admin_tokens_title", d)
 	p.Error = errText
-	s.render(w, r, http.StatusOK, "admin_tokens", p)
+	s.site.Render(w, r, http.StatusOK, "admin_tokens", p)
 	return nil
 }

@@ -13,10 +13,13 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // The JSON API (/api/v1): bearer tokens with a role, errors as {"error":{"code","message"}}, and
 // every call audited with the token's name.
+
+type ctxKey int
 
 const ctxToken ctxKey = 100
 
@@ -27,7 +30,7 @@ func apiToken(r *http.Request) *account.APIToken {
 
 // apiActor names the caller in the audit log: the token's name.
 func (s *Server) apiActor(r *http.Request) account.Actor {
-	return account.Actor{Name: "token:" + apiToken(r).Name, Client: s.clientIP(r), Role: apiToken(r).Role}
+	return account.Actor{Name: "token:" + apiToken(r).Name, Client: s.site.ClientIP(r), Role: apiToken(r).Role}
 }
 
 // apiError writes the contract's error shape.
@@ -52,18 +55,18 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the caller went away; there is nobody to answer
 	}
-	v := classify(err)
-	if v.status >= http.StatusInternalServerError {
-		s.logFailure(r, v, err)
+	v := site.Classify(err)
+	if v.Status >= http.StatusInternalServerError {
+		s.site.LogFailure(r, v, err)
 	}
-	if v.retryAfter != "" {
-		w.Header().Set("Retry-After", v.retryAfter)
+	if v.RetryAfter != "" {
+		w.Header().Set("Retry-After", v.RetryAfter)
 	}
-	message := v.apiMessage
+	message := v.APIMessage
 	if message == "" {
 		message = account.ErrorMessage(err)
 	}
-	apiError(w, v.status, v.apiCode, message)
+	apiError(w, v.Status, v.APICode, message)
 }
 
 // apiAuth admits a request with a live bearer token and audits the call once it is answered.
@@ -83,9 +86,9 @@ func (s *Server) apiAuth(next http.Handler) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxToken, t))
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &site.StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		if err := s.accounts.AuditAPIRequest(context.WithoutCancel(r.Context()), s.apiActor(r), r.Method, r.URL.Path, rec.status); err != nil {
+		if err := s.accounts.AuditAPIRequest(context.WithoutCancel(r.Context()), s.apiActor(r), r.Method, r.URL.Path, rec.Status); err != nil {
 			s.log.Error("audit api request", "err", err)
 		}
 	})
@@ -265,7 +268,7 @@ func (s *Server) apiAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &in) {
 		return
 	}
-	client := s.clientIP(r)
+	client := s.site.ClientIP(r)
 	if in.ClientIP != "" {
 		// Only a service token reaches here (apiRoles): the end user's address is the CRM's to tell,
 		// and it must be an address.

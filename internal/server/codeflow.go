@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // A code flow is the shape /unlock, /status and /login/code share: a start form takes a username
@@ -75,22 +76,22 @@ type codeVerifyData struct {
 }
 
 // codeStartForm shows the start form.
-func (s *Server) codeStartForm(f codeFlow) handlerFunc {
+func (s *Server) codeStartForm(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
-		p := s.newPage(r, f.titleID, s.codeStartData(f))
-		p.Flash = s.popFlash(r)
-		s.render(w, r, http.StatusOK, f.startPage, p)
+		p := s.site.NewPage(r, f.titleID, s.codeStartData(f))
+		p.Flash = s.site.PopFlash(r)
+		s.site.Render(w, r, http.StatusOK, f.startPage, p)
 		return nil
 	}
 }
 
 // codeStartSubmit starts a new flow and sends its code, then goes on to the code form.
-func (s *Server) codeStartSubmit(f codeFlow) handlerFunc {
+func (s *Server) codeStartSubmit(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		if err := r.ParseForm(); err != nil {
-			s.renderStatus(w, r, formErrorStatus(err))
+			s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 			return nil
 		}
 		login := strings.TrimSpace(r.PostForm.Get("username"))
@@ -99,9 +100,9 @@ func (s *Server) codeStartSubmit(f codeFlow) handlerFunc {
 			method = r.PostForm.Get("method")
 		}
 		if _, ok := account.NormalizeLogin(login); !ok {
-			p := s.newPage(r, f.titleID, s.codeStartData(f))
+			p := s.site.NewPage(r, f.titleID, s.codeStartData(f))
 			p.Error = p.L.T("flow_username_required")
-			s.render(w, r, http.StatusOK, f.startPage, p)
+			s.site.Render(w, r, http.StatusOK, f.startPage, p)
 			return nil
 		}
 		// Every start is a new flow: nothing proven in an earlier one carries over.
@@ -131,7 +132,7 @@ func (s *Server) codeStartData(f codeFlow) codeStartData {
 // sendFlowCode asks for a code for the flow by its method.
 func (s *Server) sendFlowCode(r *http.Request, flow *account.Flow) error {
 	return s.accounts.SendCode(r.Context(), account.CodeRequest{Login: flow.Login, Channel: flow.Method, Purpose: flow.Purpose,
-		Client: s.clientIP(r), Lang: s.localizer(r).Lang, Flow: flow.Nonce, DeviceToken: deviceCookie(r)})
+		Client: s.site.ClientIP(r), Lang: s.site.Localizer(r).Lang, Flow: flow.Nonce, DeviceToken: deviceCookie(r)})
 }
 
 // isFactor reports whether a method is proven without a message: an authenticator or recovery code.
@@ -145,7 +146,7 @@ func channelOf(v string) string {
 }
 
 // codeVerifyForm shows the code form, or sends a visitor without a started flow back to its start.
-func (s *Server) codeVerifyForm(f codeFlow) handlerFunc {
+func (s *Server) codeVerifyForm(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if s.loadFlow(r, f.purpose) == nil {
 			http.Redirect(w, r, f.path, http.StatusSeeOther)
@@ -161,13 +162,13 @@ func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFl
 	if flow := s.loadFlow(r, f.purpose); flow != nil {
 		data.Method = flow.Method
 	}
-	p := s.newPage(r, f.titleID, data)
-	p.Flash = s.popFlash(r)
+	p := s.site.NewPage(r, f.titleID, data)
+	p.Flash = s.site.PopFlash(r)
 	if errID != "" {
 		p.Error = p.L.T(errID)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, "code", p)
+	s.site.Render(w, r, http.StatusOK, "code", p)
 }
 
 // codeSubmission reads a verify form into a proof for the browser's flow. A submission that only
@@ -175,7 +176,7 @@ func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFl
 // button).
 func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFlow) (p account.Proof, done bool, err error) {
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return p, true, nil
 	}
 	flow := s.loadFlow(r, f.purpose)
@@ -194,7 +195,7 @@ func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFl
 		if err := s.saveFlow(r, flow); err != nil {
 			return p, true, err
 		}
-		s.putFlash(r, "info", "flow_code_resent")
+		s.site.PutFlash(r, "info", "flow_code_resent")
 		http.Redirect(w, r, f.verifyPath, http.StatusSeeOther)
 		return p, true, nil
 	}
@@ -202,7 +203,7 @@ func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFl
 		s.renderCodeForm(w, r, f, "flow_code_required")
 		return p, true, nil
 	}
-	return account.Proof{Flow: flow, Code: code, Client: s.clientIP(r), Lang: s.localizer(r).Lang, DeviceToken: deviceCookie(r)}, false, nil
+	return account.Proof{Flow: flow, Code: code, Client: s.site.ClientIP(r), Lang: s.site.Localizer(r).Lang, DeviceToken: deviceCookie(r)}, false, nil
 }
 
 // isBadCode reports whether err is the one answer to a code that did not work.

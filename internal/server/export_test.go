@@ -14,7 +14,7 @@ import (
 
 // RenderErrorForTest and APIFailForTest are the two writers that answer by the error table.
 func (s *Server) RenderErrorForTest(w http.ResponseWriter, r *http.Request, err error) {
-	s.renderError(w, r, err)
+	s.site.RenderError(w, r, err)
 }
 
 func (s *Server) APIFailForTest(w http.ResponseWriter, r *http.Request, err error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/site"
 	"github.com/unlockd/unlockd/web"
 )
 
@@ -21,15 +22,17 @@ var openAPI []byte
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	s.router = r
-	r.Use(s.logRequests, securityHeaders(s.cfg.CookieSecure), limitBody)
+	r.Use(s.site.LogRequests, site.SecurityHeaders(s.cfg.CookieSecure), site.LimitBody)
 	// Error pages speak the visitor's language and know who is signed in, like every other page;
 	// under /api/v1 they are the API's JSON.
-	page := func(h http.Handler) http.Handler { return s.language(s.sessions.LoadAndSave(s.loadAccount(h))) }
+	page := func(h http.Handler) http.Handler {
+		return s.site.Language(s.sessions.LoadAndSave(s.site.LoadAccount(h)))
+	}
 	notFound := page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.renderStatus(w, r, http.StatusNotFound)
+		s.site.RenderStatus(w, r, http.StatusNotFound)
 	}))
 	methodNotAllowed := page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.renderStatus(w, r, http.StatusMethodNotAllowed)
+		s.site.RenderStatus(w, r, http.StatusMethodNotAllowed)
 	}))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		if isAPI(r) {
@@ -60,7 +63,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/api/v1/openapi.json", apiOpenAPI)
 	r.Group(func(r chi.Router) {
 		r.Use(s.apiAuth)
-		r.With(apiRoles(allStaff...)).Get("/api/v1/accounts/{username}", s.apiGetAccount)
+		r.With(apiRoles(site.AllStaff...)).Get("/api/v1/accounts/{username}", s.apiGetAccount)
 		r.With(apiRoles(account.RoleService, account.RoleAdmin)).Put("/api/v1/accounts/{username}", s.apiPutAccount)
 		r.With(apiRoles(account.RoleHelpdesk, account.RoleAdmin)).Post("/api/v1/accounts/{username}/unlock", s.apiUnlock)
 		r.With(apiRoles(account.RoleAdmin)).Post("/api/v1/accounts/{username}/lock", s.apiLock)
@@ -72,101 +75,101 @@ func (s *Server) routes() http.Handler {
 	// unlock pause while a maintenance window runs.
 	r.Group(func(r chi.Router) {
 		r.Use(page)
-		r.Get("/", s.handle(s.home))
-		r.Get("/help", s.handle(s.help))
+		r.Get("/", s.site.Handle(s.home))
+		r.Get("/help", s.site.Handle(s.help))
 
-		r.Get("/login", s.handle(s.loginForm))
-		r.With(s.duringMaintenance).Post("/login", s.handle(s.loginSubmit))
-		r.Get("/login/totp", s.handle(s.loginTOTPForm))
-		r.With(s.duringMaintenance).Post("/login/totp", s.handle(s.loginTOTPSubmit))
-		r.Post("/logout", s.handle(s.logout))
+		r.Get("/login", s.site.Handle(s.loginForm))
+		r.With(s.duringMaintenance).Post("/login", s.site.Handle(s.loginSubmit))
+		r.Get("/login/totp", s.site.Handle(s.loginTOTPForm))
+		r.With(s.duringMaintenance).Post("/login/totp", s.site.Handle(s.loginTOTPSubmit))
+		r.Post("/logout", s.site.Handle(s.logout))
 
 		// Self-service: each answers the same whatever the username (SECURITY.md 9).
-		r.Get("/login/code", s.handle(s.codeStartForm(loginCodeFlow)))
-		r.With(s.duringMaintenance).Post("/login/code", s.handle(s.codeStartSubmit(loginCodeFlow)))
-		r.Get("/login/code/verify", s.handle(s.codeVerifyForm(loginCodeFlow)))
-		r.With(s.duringMaintenance).Post("/login/code/verify", s.handle(s.loginCodeVerify))
+		r.Get("/login/code", s.site.Handle(s.codeStartForm(loginCodeFlow)))
+		r.With(s.duringMaintenance).Post("/login/code", s.site.Handle(s.codeStartSubmit(loginCodeFlow)))
+		r.Get("/login/code/verify", s.site.Handle(s.codeVerifyForm(loginCodeFlow)))
+		r.With(s.duringMaintenance).Post("/login/code/verify", s.site.Handle(s.loginCodeVerify))
 
-		r.Get("/unlock", s.handle(s.codeStartForm(unlockFlow)))
-		r.With(s.duringMaintenance).Post("/unlock", s.handle(s.codeStartSubmit(unlockFlow)))
-		r.Get("/unlock/verify", s.handle(s.codeVerifyForm(unlockFlow)))
-		r.With(s.duringMaintenance).Post("/unlock/verify", s.handle(s.unlockVerify))
+		r.Get("/unlock", s.site.Handle(s.codeStartForm(unlockFlow)))
+		r.With(s.duringMaintenance).Post("/unlock", s.site.Handle(s.codeStartSubmit(unlockFlow)))
+		r.Get("/unlock/verify", s.site.Handle(s.codeVerifyForm(unlockFlow)))
+		r.With(s.duringMaintenance).Post("/unlock/verify", s.site.Handle(s.unlockVerify))
 
-		r.Get("/status", s.handle(s.codeStartForm(statusFlow)))
-		r.Post("/status", s.handle(s.codeStartSubmit(statusFlow)))
-		r.Get("/status/verify", s.handle(s.codeVerifyForm(statusFlow)))
-		r.Post("/status/verify", s.handle(s.statusVerify))
+		r.Get("/status", s.site.Handle(s.codeStartForm(statusFlow)))
+		r.Post("/status", s.site.Handle(s.codeStartSubmit(statusFlow)))
+		r.Get("/status/verify", s.site.Handle(s.codeVerifyForm(statusFlow)))
+		r.Post("/status/verify", s.site.Handle(s.statusVerify))
 
-		r.Get("/reset", s.handle(s.resetStartForm))
-		r.Post("/reset", s.handle(s.resetStartSubmit))
-		r.Get("/reset/{token}", s.handle(s.resetForm))
-		r.Post("/reset/{token}", s.handle(s.resetSubmit))
+		r.Get("/reset", s.site.Handle(s.resetStartForm))
+		r.Post("/reset", s.site.Handle(s.resetStartSubmit))
+		r.Get("/reset/{token}", s.site.Handle(s.resetForm))
+		r.Post("/reset/{token}", s.site.Handle(s.resetSubmit))
 
-		r.Get("/verify", s.handle(s.codeStartForm(verifyFlow)))
-		r.Post("/verify", s.handle(s.codeStartSubmit(verifyFlow)))
-		r.Get("/verify/verify", s.handle(s.codeVerifyForm(verifyFlow)))
-		r.Post("/verify/verify", s.handle(s.verifyVerify))
+		r.Get("/verify", s.site.Handle(s.codeStartForm(verifyFlow)))
+		r.Post("/verify", s.site.Handle(s.codeStartSubmit(verifyFlow)))
+		r.Get("/verify/verify", s.site.Handle(s.codeVerifyForm(verifyFlow)))
+		r.Post("/verify/verify", s.site.Handle(s.verifyVerify))
 
-		r.Get("/help/request", s.handle(s.helpRequestForm))
-		r.Post("/help/request", s.handle(s.helpRequestSubmit))
+		r.Get("/help/request", s.site.Handle(s.helpRequestForm))
+		r.Post("/help/request", s.site.Handle(s.helpRequestSubmit))
 
 		// The signed-in user's own account.
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAccount)
-			r.Get("/account", s.handle(s.accountPage))
-			r.Get("/account/totp/qr.png", s.handle(s.accountTOTPQR))
-			r.Post("/account/recovery-codes/download", s.handle(s.accountRecoveryDownload))
-			r.Post("/account/devices/{id}/forget", s.handle(s.accountForgetDevice))
-			r.Post("/account/sessions/{id}/end", s.handle(s.accountEndSession))
-			r.Post("/account/contact/verify", s.handle(s.accountContactVerify))
-			r.Get("/account/password", s.handle(s.accountPasswordForm))
-			r.Post("/account/password", s.handle(s.accountPasswordSubmit))
+			r.Get("/account", s.site.Handle(s.accountPage))
+			r.Get("/account/totp/qr.png", s.site.Handle(s.accountTOTPQR))
+			r.Post("/account/recovery-codes/download", s.site.Handle(s.accountRecoveryDownload))
+			r.Post("/account/devices/{id}/forget", s.site.Handle(s.accountForgetDevice))
+			r.Post("/account/sessions/{id}/end", s.site.Handle(s.accountEndSession))
+			r.Post("/account/contact/verify", s.site.Handle(s.accountContactVerify))
+			r.Get("/account/password", s.site.Handle(s.accountPasswordForm))
+			r.Post("/account/password", s.site.Handle(s.accountPasswordSubmit))
 
 			// Sensitive changes: a recent proof of the password too (SECURITY.md 14).
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireFreshAuth)
-				r.Get("/account/totp", s.handle(s.accountTOTPForm))
-				r.Post("/account/totp", s.handle(s.accountTOTPSubmit))
-				r.Post("/account/recovery-codes", s.handle(s.accountRecoveryCodes))
-				r.Get("/account/contact", s.handle(s.accountContactForm))
-				r.Post("/account/contact", s.handle(s.accountContactSubmit))
+				r.Get("/account/totp", s.site.Handle(s.accountTOTPForm))
+				r.Post("/account/totp", s.site.Handle(s.accountTOTPSubmit))
+				r.Post("/account/recovery-codes", s.site.Handle(s.accountRecoveryCodes))
+				r.Get("/account/contact", s.site.Handle(s.accountContactForm))
+				r.Post("/account/contact", s.site.Handle(s.accountContactSubmit))
 			})
 		})
 
 		// The dashboard: signed-in staff with a second factor, grouped by the roles that may use each
 		// route (SECURITY.md 20). Changes also need a recent sign-in (staffForm).
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireStaff(allStaff...))
-			r.Get("/admin", s.handle(s.adminOverview))
-			r.Get("/admin/", s.handle(s.adminOverview)) // as it always has, for old bookmarks
-			r.Get("/admin/accounts", s.handle(s.adminAccounts))
-			r.Get("/admin/accounts/{username}", s.handle(s.adminAccount))
+			r.Use(s.requireStaff(site.AllStaff...))
+			r.Get("/admin", s.site.Handle(s.adminOverview))
+			r.Get("/admin/", s.site.Handle(s.adminOverview)) // as it always has, for old bookmarks
+			r.Get("/admin/accounts", s.site.Handle(s.adminAccounts))
+			r.Get("/admin/accounts/{username}", s.site.Handle(s.adminAccount))
 			// Who may take which action is actionRoles.
-			r.Post("/admin/accounts/{username}/{action}", s.handle(s.adminAction))
-			r.Get("/admin/requests", s.handle(s.adminRequests))
-			r.Get("/admin/policy", s.handle(s.adminPolicyForm))
+			r.Post("/admin/accounts/{username}/{action}", s.site.Handle(s.adminAction))
+			r.Get("/admin/requests", s.site.Handle(s.adminRequests))
+			r.Get("/admin/policy", s.site.Handle(s.adminPolicyForm))
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireStaff(helpdeskPlus...))
-			r.Post("/admin/bulk-unlock", s.handle(s.adminBulkUnlock))
-			r.Post("/admin/requests/{id}/{decision}", s.handle(s.adminDecide))
+			r.Use(s.requireStaff(site.HelpdeskPlus...))
+			r.Post("/admin/bulk-unlock", s.site.Handle(s.adminBulkUnlock))
+			r.Post("/admin/requests/{id}/{decision}", s.site.Handle(s.adminDecide))
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireStaff(auditorPlus...))
-			r.Get("/admin/audit", s.handle(s.adminAudit))
-			r.Get("/admin/audit.csv", s.handle(s.adminAuditCSV))
+			r.Use(s.requireStaff(site.AuditorPlus...))
+			r.Get("/admin/audit", s.site.Handle(s.adminAudit))
+			r.Get("/admin/audit.csv", s.site.Handle(s.adminAuditCSV))
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireStaff(adminOnly...))
-			r.Get("/admin/unlock-all", s.handle(s.adminUnlockAllForm))
-			r.Post("/admin/unlock-all", s.handle(s.adminUnlockAllSubmit))
-			r.Get("/admin/staff", s.handle(s.adminStaffList))
-			r.Post("/admin/staff", s.handle(s.adminStaffSubmit))
-			r.Get("/admin/tokens", s.handle(s.adminTokensList))
-			r.Post("/admin/tokens", s.handle(s.adminTokensSubmit))
-			r.Get("/admin/maintenance", s.handle(s.adminMaintenanceList))
-			r.Post("/admin/maintenance", s.handle(s.adminMaintenanceSubmit))
-			r.Post("/admin/policy", s.handle(s.adminPolicySubmit))
+			r.Use(s.requireStaff(site.AdminOnly...))
+			r.Get("/admin/unlock-all", s.site.Handle(s.adminUnlockAllForm))
+			r.Post("/admin/unlock-all", s.site.Handle(s.adminUnlockAllSubmit))
+			r.Get("/admin/staff", s.site.Handle(s.adminStaffList))
+			r.Post("/admin/staff", s.site.Handle(s.adminStaffSubmit))
+			r.Get("/admin/tokens", s.site.Handle(s.adminTokensList))
+			r.Post("/admin/tokens", s.site.Handle(s.adminTokensSubmit))
+			r.Get("/admin/maintenance", s.site.Handle(s.adminMaintenanceList))
+			r.Post("/admin/maintenance", s.site.Handle(s.adminMaintenanceSubmit))
+			r.Post("/admin/policy", s.site.Handle(s.adminPolicySubmit))
 		})
 	})
 
@@ -174,10 +177,10 @@ func (s *Server) routes() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	_ = cop.AddTrustedOrigin(s.cfg.BaseURL.Scheme + "://" + s.cfg.BaseURL.Host)
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.log.Warn("cross-origin request refused", "method", req.Method, "path", loggedPath(req),
-			"origin", req.Header.Get("Origin"), "client_ip", s.clientIP(req))
-		securityHeaders(s.cfg.CookieSecure)(s.language(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			s.renderStatus(w, req, http.StatusForbidden)
+		s.log.Warn("cross-origin request refused", "method", req.Method, "path", site.LoggedPath(req),
+			"origin", req.Header.Get("Origin"), "client_ip", s.site.ClientIP(req))
+		site.SecurityHeaders(s.cfg.CookieSecure)(s.site.Language(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			s.site.RenderStatus(w, req, http.StatusForbidden)
 		}))).ServeHTTP(w, req)
 	}))
 	return cop.Handler(r)

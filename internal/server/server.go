@@ -6,7 +6,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/config"
-	"github.com/unlockd/unlockd/internal/i18n"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // Readiness reports whether the service can do its work (database reachable, schema current).
@@ -37,69 +36,36 @@ type Deps struct {
 type Server struct {
 	cfg      *config.Config
 	accounts *account.Service
+	site     *site.Site
 	sessions *scs.SessionManager
 	ready    Readiness
 	log      *slog.Logger
-	bundle   *i18n.Bundle
-	views    *views
-	proxies  *clientIPResolver
 	metrics  *Metrics
 	router   chi.Routes
 	handler  http.Handler
-	maint    *maintenanceCache
 }
-
-// Session lifetimes (SECURITY.md 17): users 30 min idle / 12 h absolute; staff 15 min / 8 h.
-const (
-	userIdleTimeout      = 30 * time.Minute
-	userAbsoluteTimeout  = 12 * time.Hour
-	staffIdleTimeout     = 15 * time.Minute
-	staffAbsoluteTimeout = 8 * time.Hour
-)
 
 // New builds the server: it parses every template and loads every translation now, so a missing
 // one stops start-up instead of failing on a page.
 func New(d Deps) (*Server, error) {
-	bundle, err := loadBundle()
-	if err != nil {
-		return nil, err
-	}
-	v, err := parseViews()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cfg: d.Config, accounts: d.Accounts, ready: d.Ready, log: d.Log, bundle: bundle, views: v,
-		proxies: newClientIPResolver(d.Config.TrustedProxies), metrics: d.Metrics}
+	s := &Server{cfg: d.Config, accounts: d.Accounts, ready: d.Ready, log: d.Log, metrics: d.Metrics}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.maint = newMaintenanceCache(s.accounts.CurrentMaintenance, s.log)
-	s.sessions = scs.New()
-	s.sessions.Store = d.Sessions
-	s.sessions.Lifetime = userAbsoluteTimeout
-	s.sessions.IdleTimeout = userIdleTimeout
-	s.sessions.Cookie.Name = "unlockd_session"
-	if d.Config.CookieSecure {
-		// __Host- binds the cookie to this exact origin: Secure, Path=/ and no Domain.
-		s.sessions.Cookie.Name = "__Host-unlockd_session"
+	st, err := site.New(site.Deps{Config: d.Config, Accounts: d.Accounts, Sessions: d.Sessions, Log: s.log})
+	if err != nil {
+		return nil, err
 	}
-	s.sessions.Cookie.HttpOnly = true
-	s.sessions.Cookie.Secure = d.Config.CookieSecure
-	s.sessions.Cookie.SameSite = http.SameSiteLaxMode
-	s.sessions.Cookie.Path = "/"
-	s.sessions.Cookie.Persist = false
-	s.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		s.renderError(w, r, fmt.Errorf("session: %w", err))
-	}
+	s.site, s.sessions = st, st.Sessions()
 	s.handler = s.routes()
 	return s, nil
 }
 
 // SessionCodec is the codec the session store must use to read the account id out of session data.
-func SessionCodec() scs.Codec { return scs.GobCodec{} }
+func SessionCodec() scs.Codec { return site.SessionCodec() }
 
 // Handler is the whole site.
 func (s *Server) Handler() http.Handler { return s.handler }

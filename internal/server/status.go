@@ -25,6 +25,6 @@ func (s *Server) statusVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.endFlow(r, account.PurposeStatus)
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, "status", s.newPage(r, "status_title", view))
+	s.site.Render(w, r, http.StatusOK, "status", s.site.NewPage(r, "status_title", view))
 	return nil
 }

@@ -25,11 +25,11 @@ func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	if outcome == account.VerifyNeedsSMS || outcome == account.VerifyNeedsMail {
 		// One contact is confirmed; the other one on file needs its own code.
-		s.putFlash(r, "ok", "verify_"+string(outcome))
+		s.site.PutFlash(r, "ok", "verify_"+string(outcome))
 		http.Redirect(w, r, "/verify/verify", http.StatusSeeOther)
 		return nil
 	}
 	s.endFlow(r, account.PurposeVerify)
-	s.render(w, r, http.StatusOK, "verified", s.newPage(r, "verify_title", outcome))
+	s.site.Render(w, r, http.StatusOK, "verified", s.site.NewPage(r, "verify_title", outcome))
 	return nil
 }
