@@ -18,7 +18,7 @@ func (s *Server) RenderErrorForTest(w http.ResponseWriter, r *http.Request, err 
 }
 
 func (s *Server) APIFailForTest(w http.ResponseWriter, r *http.Request, err error) {
-	s.apiFail(w, r, err)
+	s.api.Fail(w, r, err)
 }
 
 // DomainErrorCodes reads every error code (the E* constants) that internal/account/errors.go

@@ -23,20 +23,6 @@ func (s *Server) duringMaintenance(next http.Handler) http.Handler {
 	})
 }
 
-// apiDuringMaintenance pauses the API's password checks as duringMaintenance pauses the pages':
-// 503 with Retry-After, in the API's error shape, with the window's English message.
-func (s *Server) apiDuringMaintenance(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m, retryAfter := s.site.ActiveMaintenance(r)
-		if m == nil {
-			next.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Retry-After", retryAfter)
-		apiError(w, http.StatusServiceUnavailable, "maintenance", m.Message("en"))
-	})
-}
-
 type maintenanceAdminData struct {
 	Windows []account.Maintenance
 }

@@ -9,12 +9,10 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/api"
 	"github.com/unlockd/unlockd/internal/server/site"
 	"github.com/unlockd/unlockd/web"
 )
-
-//go:embed openapi.json
-var openAPI []byte
 
 // routes is every URL unlockd answers, readable top to bottom: each path is written out whole, so
 // that searching for a path finds where it is routed. A form's page and its submission are two
@@ -36,14 +34,14 @@ func (s *Server) routes() http.Handler {
 	}))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		if isAPI(r) {
-			apiError(w, http.StatusNotFound, "not_found", "No such route.")
+			api.Error(w, http.StatusNotFound, "not_found", "No such route.")
 			return
 		}
 		notFound.ServeHTTP(w, r)
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		if isAPI(r) {
-			apiError(w, http.StatusMethodNotAllowed, "invalid", "Method not allowed.")
+			api.Error(w, http.StatusMethodNotAllowed, "invalid", "Method not allowed.")
 			return
 		}
 		methodNotAllowed.ServeHTTP(w, r)
@@ -60,15 +58,15 @@ func (s *Server) routes() http.Handler {
 
 	// The JSON API: bearer tokens, no session, no cookies. Each route names the roles that may call
 	// it (SECURITY.md 20).
-	r.Get("/api/v1/openapi.json", apiOpenAPI)
+	r.Get("/api/v1/openapi.json", api.OpenAPI)
 	r.Group(func(r chi.Router) {
-		r.Use(s.apiAuth)
-		r.With(apiRoles(site.AllStaff...)).Get("/api/v1/accounts/{username}", s.apiGetAccount)
-		r.With(apiRoles(account.RoleService, account.RoleAdmin)).Put("/api/v1/accounts/{username}", s.apiPutAccount)
-		r.With(apiRoles(account.RoleHelpdesk, account.RoleAdmin)).Post("/api/v1/accounts/{username}/unlock", s.apiUnlock)
-		r.With(apiRoles(account.RoleAdmin)).Post("/api/v1/accounts/{username}/lock", s.apiLock)
-		r.With(apiRoles(account.RoleService), s.apiDuringMaintenance).Post("/api/v1/authenticate", s.apiAuthenticate)
-		r.With(apiRoles(account.RoleAuditor, account.RoleAdmin)).Get("/api/v1/audit", s.apiAudit)
+		r.Use(s.api.Auth)
+		r.With(api.Roles(site.AllStaff...)).Get("/api/v1/accounts/{username}", s.api.GetAccount)
+		r.With(api.Roles(account.RoleService, account.RoleAdmin)).Put("/api/v1/accounts/{username}", s.api.PutAccount)
+		r.With(api.Roles(account.RoleHelpdesk, account.RoleAdmin)).Post("/api/v1/accounts/{username}/unlock", s.api.Unlock)
+		r.With(api.Roles(account.RoleAdmin)).Post("/api/v1/accounts/{username}/lock", s.api.Lock)
+		r.With(api.Roles(account.RoleService), s.api.DuringMaintenance).Post("/api/v1/authenticate", s.api.Authenticate)
+		r.With(api.Roles(account.RoleAuditor, account.RoleAdmin)).Get("/api/v1/audit", s.api.Audit)
 	})
 
 	// Pages: a session, a language, the signed-in account if any. Submissions of sign-in and
@@ -189,11 +187,6 @@ func (s *Server) routes() http.Handler {
 // isAPI reports whether a request is for the JSON API, whose errors are JSON too.
 func isAPI(r *http.Request) bool {
 	return r.URL.Path == "/api/v1" || strings.HasPrefix(r.URL.Path, "/api/v1/")
-}
-
-func apiOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(openAPI)
 }
 
 func cacheStatic(next http.Handler) http.Handler {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/config"
+	"github.com/unlockd/unlockd/internal/server/api"
 	"github.com/unlockd/unlockd/internal/server/site"
 )
 
@@ -37,6 +38,7 @@ type Server struct {
 	cfg      *config.Config
 	accounts *account.Service
 	site     *site.Site
+	api      *api.API
 	sessions *scs.SessionManager
 	ready    Readiness
 	log      *slog.Logger
@@ -60,6 +62,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.site, s.sessions = st, st.Sessions()
+	s.api = api.New(d.Config, d.Accounts, st, s.log)
 	s.handler = s.routes()
 	return s, nil
 }
