@@ -17,6 +17,7 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/config"
 	"github.com/unlockd/unlockd/internal/server/api"
+	"github.com/unlockd/unlockd/internal/server/dashboard"
 	"github.com/unlockd/unlockd/internal/server/site"
 )
 
@@ -35,16 +36,17 @@ type Deps struct {
 
 // Server serves unlockd's pages.
 type Server struct {
-	cfg      *config.Config
-	accounts *account.Service
-	site     *site.Site
-	api      *api.API
-	sessions *scs.SessionManager
-	ready    Readiness
-	log      *slog.Logger
-	metrics  *Metrics
-	router   chi.Routes
-	handler  http.Handler
+	cfg       *config.Config
+	accounts  *account.Service
+	site      *site.Site
+	api       *api.API
+	dashboard *dashboard.Dashboard
+	sessions  *scs.SessionManager
+	ready     Readiness
+	log       *slog.Logger
+	metrics   *Metrics
+	router    chi.Routes
+	handler   http.Handler
 }
 
 // New builds the server: it parses every template and loads every translation now, so a missing
@@ -63,6 +65,7 @@ func New(d Deps) (*Server, error) {
 	}
 	s.site, s.sessions = st, st.Sessions()
 	s.api = api.New(d.Config, d.Accounts, st, s.log)
+	s.dashboard = dashboard.New(d.Accounts, st, s.log)
 	s.handler = s.routes()
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package server
+package dashboard
 
 import (
 	"bytes"
@@ -16,75 +16,6 @@ import (
 	"github.com/unlockd/unlockd/internal/audit"
 	"github.com/unlockd/unlockd/internal/server/site"
 )
-
-// The administrators' dashboard. Every handler is reached through requireStaff with the roles that
-// may use it (SECURITY.md 20); a refusal is audited.
-
-func (s *Server) staffActor(r *http.Request) account.Actor {
-	a := site.CurrentAccount(r)
-	return account.Actor{Name: string(a.Role) + ":" + a.Username, Client: s.site.ClientIP(r), Role: a.Role}
-}
-
-// requireStaff admits signed-in staff of the given roles who have a second factor.
-func (s *Server) requireStaff(roles ...account.Role) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a := site.CurrentAccount(r)
-			if a == nil {
-				s.site.PutFlash(r, "info", "login_required")
-				http.Redirect(w, r, "/login", http.StatusSeeOther)
-				return
-			}
-			w.Header().Set("Cache-Control", "no-store")
-			if !a.Role.IsStaff() || !slices.Contains(roles, a.Role) {
-				if err := s.accounts.RecordRefused(r.Context(), s.staffActor(r), r.Method+" "+r.URL.Path, chi.URLParam(r, "username")); err != nil {
-					s.log.Error("audit refused action", "err", err)
-				}
-				s.site.RenderStatus(w, r, http.StatusForbidden)
-				return
-			}
-			second, err := s.accounts.HasSecondFactor(r.Context(), a.ID)
-			if err != nil {
-				s.site.RenderError(w, r, err)
-				return
-			}
-			if !second {
-				// Staff must have a second factor before they act on anyone's account.
-				s.site.PutFlash(r, "info", "staff_need_totp")
-				http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-// staffForm checks that a dashboard change comes from a recent sign-in and reads its form; when it
-// returns false it has answered.
-func (s *Server) staffForm(w http.ResponseWriter, r *http.Request) bool {
-	if !s.site.RecentlyAuthenticated(r) {
-		s.site.NeedFreshAuth(w, r)
-		return false
-	}
-	if err := r.ParseForm(); err != nil {
-		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
-		return false
-	}
-	return true
-}
-
-// actionRoles says who may take each account action.
-var actionRoles = map[string][]account.Role{
-	"unlock":       site.HelpdeskPlus,
-	"send-reset":   site.HelpdeskPlus,
-	"freeze":       site.AdminOnly,
-	"unfreeze":     site.AdminOnly,
-	"disable":      site.AdminOnly,
-	"enable":       site.AdminOnly,
-	"reset-mfa":    site.AdminOnly,
-	"end-sessions": site.AdminOnly,
-	"expiry":       site.AdminOnly,
-}
 
 // chartDay marks the start of a day on the chart.
 type chartDay struct {
@@ -110,7 +41,7 @@ type overviewData struct {
 
 const chartHeight = 120
 
-func (s *Server) adminOverview(w http.ResponseWriter, r *http.Request) error {
+func (s *Accounts) Overview(w http.ResponseWriter, r *http.Request) error {
 	o, err := s.accounts.DashboardOverview(r.Context())
 	if err != nil {
 		return err
@@ -148,7 +79,7 @@ type accountsData struct {
 // accountsPage is how many accounts a page of the dashboard's search shows.
 const accountsPage = 50
 
-func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
+func (s *Accounts) List(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := accountsData{Query: site.ClipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now(),
 		CanUnlock: slices.Contains(site.HelpdeskPlus, site.CurrentAccount(r).Role)}
@@ -168,8 +99,8 @@ func (s *Server) adminAccounts(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// adminBulkUnlock unlocks the selected accounts with one reason.
-func (s *Server) adminBulkUnlock(w http.ResponseWriter, r *http.Request) error {
+// BulkUnlock unlocks the selected accounts with one reason.
+func (s *Accounts) BulkUnlock(w http.ResponseWriter, r *http.Request) error {
 	if !s.staffForm(w, r) {
 		return nil
 	}
@@ -204,18 +135,18 @@ type unlockAllData struct {
 	Done    int
 }
 
-// adminUnlockAllForm is the emergency's first step: how many accounts an unlock of every automatic
+// UnlockAllForm is the emergency's first step: how many accounts an unlock of every automatic
 // lock since a time would touch.
-func (s *Server) adminUnlockAllForm(w http.ResponseWriter, r *http.Request) error {
-	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, _ *site.Page) (err error) {
+func (s *Accounts) UnlockAllForm(w http.ResponseWriter, r *http.Request) error {
+	return s.unlockAllStep(w, r, func(since time.Duration, d *unlockAllData, _ *site.Page) (err error) {
 		d.Preview, err = s.accounts.CountLockedSince(r.Context(), since)
 		return err
 	})
 }
 
-// adminUnlockAllSubmit is the emergency itself: every automatic lock since a time lifted at once.
-func (s *Server) adminUnlockAllSubmit(w http.ResponseWriter, r *http.Request) error {
-	return s.adminUnlockAllStep(w, r, func(since time.Duration, d *unlockAllData, p *site.Page) error {
+// UnlockAllSubmit is the emergency itself: every automatic lock since a time lifted at once.
+func (s *Accounts) UnlockAllSubmit(w http.ResponseWriter, r *http.Request) error {
+	return s.unlockAllStep(w, r, func(since time.Duration, d *unlockAllData, p *site.Page) error {
 		n, err := s.accounts.UnlockAll(r.Context(), since, r.PostForm.Get("reason"), s.staffActor(r))
 		if account.ErrorCode(err) == account.EINVALID {
 			p.Error = s.site.ErrorText(r, err)
@@ -227,8 +158,8 @@ func (s *Server) adminUnlockAllSubmit(w http.ResponseWriter, r *http.Request) er
 	})
 }
 
-// adminUnlockAllStep reads the page's "since" and, when it is a duration, takes the step with it.
-func (s *Server) adminUnlockAllStep(w http.ResponseWriter, r *http.Request, step func(time.Duration, *unlockAllData, *site.Page) error) error {
+// unlockAllStep reads the page's "since" and, when it is a duration, takes the step with it.
+func (s *Accounts) unlockAllStep(w http.ResponseWriter, r *http.Request, step func(time.Duration, *unlockAllData, *site.Page) error) error {
 	if !s.staffForm(w, r) {
 		return nil
 	}
@@ -262,7 +193,7 @@ type adminActionView struct {
 	Name, Label string
 }
 
-func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
+func (s *Accounts) Account(w http.ResponseWriter, r *http.Request) error {
 	a, err := s.accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
 	if err != nil {
 		return err
@@ -289,9 +220,9 @@ func (s *Server) adminAccount(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// adminAction takes one action on an account, with a reason for the record. Unlocking and freezing
+// Action takes one action on an account, with a reason for the record. Unlocking and freezing
 // need a recent sign-in.
-func (s *Server) adminAction(w http.ResponseWriter, r *http.Request) error {
+func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 	action, username := chi.URLParam(r, "action"), chi.URLParam(r, "username")
 	roles, known := actionRoles[action]
 	if !known {
@@ -369,7 +300,7 @@ type requestsData struct {
 	Role   account.Role
 }
 
-func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request) error {
+func (s *Accounts) Requests(w http.ResponseWriter, r *http.Request) error {
 	d := requestsData{Role: site.CurrentAccount(r).Role}
 	var err error
 	if d.Open, err = s.accounts.Requests(r.Context(), "open"); err != nil {
@@ -384,7 +315,7 @@ func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) adminDecide(w http.ResponseWriter, r *http.Request) error {
+func (s *Accounts) Decide(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	decision := chi.URLParam(r, "decision")
 	if err != nil || (decision != "approve" && decision != "deny") {
@@ -415,7 +346,7 @@ type auditData struct {
 	Next                          int64
 }
 
-func (s *Server) auditQuery(r *http.Request) (account.AuditQuery, auditData, error) {
+func (s *Accounts) auditQuery(r *http.Request) (account.AuditQuery, auditData, error) {
 	q := r.URL.Query()
 	d := auditData{Account: site.ClipForm(q.Get("account"), 254), Actor: site.ClipForm(q.Get("actor"), 100),
 		Action: site.ClipForm(q.Get("action"), 64), Since: site.ClipForm(q.Get("since"), 32)}
@@ -440,7 +371,7 @@ func (s *Server) auditQuery(r *http.Request) (account.AuditQuery, auditData, err
 	return aq, d, nil
 }
 
-func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
+func (s *Accounts) Audit(w http.ResponseWriter, r *http.Request) error {
 	aq, d, err := s.auditQuery(r)
 	if err != nil {
 		return err
@@ -467,8 +398,8 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// adminAuditCSV exports the filtered audit log (up to 1,000 events) as CSV.
-func (s *Server) adminAuditCSV(w http.ResponseWriter, r *http.Request) error {
+// AuditCSV exports the filtered audit log (up to 1,000 events) as CSV.
+func (s *Accounts) AuditCSV(w http.ResponseWriter, r *http.Request) error {
 	aq, _, err := s.auditQuery(r)
 	if err != nil {
 		return err
@@ -491,158 +422,5 @@ func (s *Server) adminAuditCSV(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="unlockd-audit-%s.csv"`, s.accounts.Now().UTC().Format("20060102-1504")))
 	_, _ = buf.WriteTo(w)
-	return nil
-}
-
-type policyRow struct {
-	Key, Value, Help string
-}
-
-type policyData struct {
-	Rows    []policyRow
-	CanEdit bool
-}
-
-// adminPolicyForm shows the policy; administrators may change it.
-func (s *Server) adminPolicyForm(w http.ResponseWriter, r *http.Request) error {
-	return s.renderPolicy(w, r, "", nil)
-}
-
-// adminPolicySubmit changes the keys whose values differ from the policy in force.
-func (s *Server) adminPolicySubmit(w http.ResponseWriter, r *http.Request) error {
-	if !s.staffForm(w, r) {
-		return nil
-	}
-	current, err := s.accounts.Policy(r.Context())
-	if err != nil {
-		return err
-	}
-	changes := map[string]string{}
-	submitted := current.Values()
-	for _, k := range account.PolicyKeys() {
-		if v, ok := r.PostForm[k]; ok && len(v) > 0 {
-			submitted[k] = strings.TrimSpace(v[0])
-			if submitted[k] != current.Values()[k] {
-				changes[k] = submitted[k]
-			}
-		}
-	}
-	if len(changes) == 0 {
-		s.site.PutFlash(r, "info", "admin_policy_unchanged")
-		http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
-		return nil
-	}
-	if _, err := s.accounts.SetPolicy(r.Context(), changes, s.staffActor(r)); account.ErrorCode(err) == account.EINVALID {
-		return s.renderPolicy(w, r, s.site.ErrorText(r, err), submitted)
-	} else if err != nil {
-		return err
-	}
-	s.site.PutFlash(r, "ok", "admin_policy_saved")
-	http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
-	return nil
-}
-
-// renderPolicy shows the policy page with values, or the policy in force when values is nil.
-func (s *Server) renderPolicy(w http.ResponseWriter, r *http.Request, errText string, values map[string]string) error {
-	if values == nil {
-		p, err := s.accounts.Policy(r.Context())
-		if err != nil {
-			return err
-		}
-		values = p.Values()
-	}
-	d := policyData{CanEdit: site.CurrentAccount(r).Role == account.RoleAdmin}
-	for _, k := range account.PolicyKeys() {
-		d.Rows = append(d.Rows, policyRow{Key: k, Value: values[k], Help: account.PolicyHelp[k]})
-	}
-	p := s.site.NewPage(r, "admin_policy_title", d)
-	p.Flash = s.site.PopFlash(r)
-	p.Error = errText
-	s.site.Render(w, r, http.StatusOK, "admin_policy", p)
-	return nil
-}
-
-type staffData struct {
-	Staff []*account.Account
-	Roles []account.Role
-}
-
-// adminStaffList lists staff, with the form that changes roles.
-func (s *Server) adminStaffList(w http.ResponseWriter, r *http.Request) error {
-	d := staffData{Roles: []account.Role{account.RoleUser, account.RoleHelpdesk, account.RoleAuditor, account.RoleAdmin}}
-	for _, role := range []account.Role{account.RoleAdmin, account.RoleHelpdesk, account.RoleAuditor} {
-		list, err := s.accounts.AccountsWithRole(r.Context(), role)
-		if err != nil {
-			return err
-		}
-		d.Staff = append(d.Staff, list...)
-	}
-	p := s.site.NewPage(r, "admin_staff_title", d)
-	p.Flash = s.site.PopFlash(r)
-	s.site.Render(w, r, http.StatusOK, "admin_staff", p)
-	return nil
-}
-
-// adminStaffSubmit changes a role: an existing account becomes staff, or goes back to user. Role
-// changes end the account's sessions (a privilege change).
-func (s *Server) adminStaffSubmit(w http.ResponseWriter, r *http.Request) error {
-	if !s.staffForm(w, r) {
-		return nil
-	}
-	username := r.PostForm.Get("username")
-	// By account, not by what was typed: an email address or another letter case names the same
-	// staff member.
-	if target, err := s.accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == site.CurrentAccount(r).ID {
-		s.site.PutFlashText(r, "error", s.site.Localizer(r).T("admin_staff_not_self"))
-	} else if _, err := s.accounts.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
-		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
-	} else if err != nil {
-		return err
-	} else {
-		s.site.PutFlash(r, "ok", "admin_staff_saved")
-	}
-	http.Redirect(w, r, "/admin/staff", http.StatusSeeOther)
-	return nil
-}
-
-type tokensData struct {
-	Tokens  []account.APIToken
-	Created string // the new token, shown this once
-}
-
-// adminTokensList lists API tokens, with the forms that create and revoke them.
-func (s *Server) adminTokensList(w http.ResponseWriter, r *http.Request) error {
-	return s.renderTokens(w, r, &tokensData{}, "")
-}
-
-// adminTokensSubmit creates a token, shown this once, or revokes one.
-func (s *Server) adminTokensSubmit(w http.ResponseWriter, r *http.Request) error {
-	if !s.staffForm(w, r) {
-		return nil
-	}
-	d := &tokensData{}
-	var err error
-	if name := r.PostForm.Get("revoke"); name != "" {
-		err = s.accounts.RevokeToken(r.Context(), name, s.staffActor(r))
-	} else {
-		d.Created, _, err = s.accounts.CreateToken(r.Context(), r.PostForm.Get("name"), account.Role(r.PostForm.Get("role")), s.staffActor(r))
-	}
-	switch code := account.ErrorCode(err); {
-	case code == account.EINVALID || code == account.ECONFLICT || code == account.ENOTFOUND:
-		return s.renderTokens(w, r, d, s.site.ErrorText(r, err))
-	case err != nil:
-		return err
-	}
-	return s.renderTokens(w, r, d, "")
-}
-
-func (s *Server) renderTokens(w http.ResponseWriter, r *http.Request, d *tokensData, errText string) error {
-	var err error
-	if d.Tokens, err = s.accounts.Tokens(r.Context()); err != nil {
-		return err
-	}
-	p := s.site.NewPage(r, "admin_tokens_title", d)
-	p.Error = errText
-	s.site.Render(w, r, http.StatusOK, "admin_tokens", p)
 	return nil
 }
