@@ -17,7 +17,7 @@ type accountData struct {
 }
 
 // accountPage shows the signed-in user's account and what its state means.
-func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountPage(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
 	data := accountData{State: a.EffectiveState(s.accounts.Now())}
 	if prev := s.sessions.GetInt64(r.Context(), site.SessPreviousSignIn); prev > 0 {

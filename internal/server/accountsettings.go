@@ -13,12 +13,12 @@ import (
 )
 
 // thisSession is the handle of the request's own session.
-func (s *Server) thisSession(r *http.Request) string {
+func (s *accountPages) thisSession(r *http.Request) string {
 	return secret.SessionHandle(s.sessions.Token(r.Context()))
 }
 
 // accountForgetDevice removes a known device.
-func (s *Server) accountForgetDevice(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountForgetDevice(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil {
 		s.site.RenderStatus(w, r, http.StatusNotFound)
@@ -33,7 +33,7 @@ func (s *Server) accountForgetDevice(w http.ResponseWriter, r *http.Request) err
 }
 
 // accountEndSession signs one browser out.
-func (s *Server) accountEndSession(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountEndSession(w http.ResponseWriter, r *http.Request) error {
 	if err := s.accounts.EndSession(r.Context(), site.CurrentAccount(r), chi.URLParam(r, "id"), s.site.ClientIP(r)); err != nil {
 		return err
 	}
@@ -48,12 +48,12 @@ type passwordData struct {
 }
 
 // accountPasswordForm asks for the current password and a new one.
-func (s *Server) accountPasswordForm(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountPasswordForm(w http.ResponseWriter, r *http.Request) error {
 	return s.renderPassword(w, r, "", false)
 }
 
 // accountPasswordSubmit changes the password; the current one is the fresh proof.
-func (s *Server) accountPasswordSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountPasswordSubmit(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
@@ -83,7 +83,7 @@ func (s *Server) accountPasswordSubmit(w http.ResponseWriter, r *http.Request) e
 }
 
 // renderPassword shows the password form; currentWrong says the error is about the current password.
-func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, errText string, currentWrong bool) error {
+func (s *accountPages) renderPassword(w http.ResponseWriter, r *http.Request, errText string, currentWrong bool) error {
 	minLen, err := s.accounts.MinPasswordLength(r.Context(), site.CurrentAccount(r).ID)
 	if err != nil {
 		return err

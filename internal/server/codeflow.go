@@ -35,7 +35,7 @@ type codeFlow struct {
 func flowKey(p account.Purpose) string { return "flow_" + string(p) }
 
 // loadFlow reads the browser's flow for a purpose; nil when there is none (or it is not whole).
-func (s *Server) loadFlow(r *http.Request, p account.Purpose) *account.Flow {
+func (s *recoveryPages) loadFlow(r *http.Request, p account.Purpose) *account.Flow {
 	var f account.Flow
 	if err := json.Unmarshal([]byte(s.sessions.GetString(r.Context(), flowKey(p))), &f); err != nil || !f.Valid(p) {
 		return nil
@@ -44,7 +44,7 @@ func (s *Server) loadFlow(r *http.Request, p account.Purpose) *account.Flow {
 }
 
 // saveFlow keeps a flow in the browser's session.
-func (s *Server) saveFlow(r *http.Request, f *account.Flow) error {
+func (s *recoveryPages) saveFlow(r *http.Request, f *account.Flow) error {
 	b, err := json.Marshal(f)
 	if err != nil {
 		return err
@@ -54,7 +54,7 @@ func (s *Server) saveFlow(r *http.Request, f *account.Flow) error {
 }
 
 // endFlow forgets the browser's flow for a purpose.
-func (s *Server) endFlow(r *http.Request, p account.Purpose) {
+func (s *recoveryPages) endFlow(r *http.Request, p account.Purpose) {
 	s.sessions.Remove(r.Context(), flowKey(p))
 }
 
@@ -76,7 +76,7 @@ type codeVerifyData struct {
 }
 
 // codeStartForm shows the start form.
-func (s *Server) codeStartForm(f codeFlow) site.HandlerFunc {
+func (s *recoveryPages) codeStartForm(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		p := s.site.NewPage(r, f.titleID, s.codeStartData(f))
@@ -87,7 +87,7 @@ func (s *Server) codeStartForm(f codeFlow) site.HandlerFunc {
 }
 
 // codeStartSubmit starts a new flow and sends its code, then goes on to the code form.
-func (s *Server) codeStartSubmit(f codeFlow) site.HandlerFunc {
+func (s *recoveryPages) codeStartSubmit(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		if err := r.ParseForm(); err != nil {
@@ -124,13 +124,13 @@ func (s *Server) codeStartSubmit(f codeFlow) site.HandlerFunc {
 	}
 }
 
-func (s *Server) codeStartData(f codeFlow) codeStartData {
+func (s *recoveryPages) codeStartData(f codeFlow) codeStartData {
 	return codeStartData{Flow: f.path, IntroID: f.introID, WithMethod: f.withMethod, WithFactors: f.withFactors,
 		SMS: s.accounts.SMSAvailable(), Method: account.ChannelEmail}
 }
 
 // sendFlowCode asks for a code for the flow by its method.
-func (s *Server) sendFlowCode(r *http.Request, flow *account.Flow) error {
+func (s *recoveryPages) sendFlowCode(r *http.Request, flow *account.Flow) error {
 	return s.accounts.SendCode(r.Context(), account.CodeRequest{Login: flow.Login, Channel: flow.Method, Purpose: flow.Purpose,
 		Client: s.site.ClientIP(r), Lang: s.site.Localizer(r).Lang, Flow: flow.Nonce, DeviceToken: deviceCookie(r)})
 }
@@ -146,7 +146,7 @@ func channelOf(v string) string {
 }
 
 // codeVerifyForm shows the code form, or sends a visitor without a started flow back to its start.
-func (s *Server) codeVerifyForm(f codeFlow) site.HandlerFunc {
+func (s *recoveryPages) codeVerifyForm(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if s.loadFlow(r, f.purpose) == nil {
 			http.Redirect(w, r, f.path, http.StatusSeeOther)
@@ -157,7 +157,7 @@ func (s *Server) codeVerifyForm(f codeFlow) site.HandlerFunc {
 	}
 }
 
-func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFlow, errID string) {
+func (s *recoveryPages) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFlow, errID string) {
 	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, WithFactors: f.withFactors, SMS: s.accounts.SMSAvailable()}
 	if flow := s.loadFlow(r, f.purpose); flow != nil {
 		data.Method = flow.Method
@@ -174,7 +174,7 @@ func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFl
 // codeSubmission reads a verify form into a proof for the browser's flow. A submission that only
 // names another method asks for a code by that method instead (the "send it by SMS instead"
 // button).
-func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFlow) (p account.Proof, done bool, err error) {
+func (s *recoveryPages) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFlow) (p account.Proof, done bool, err error) {
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return p, true, nil

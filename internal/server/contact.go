@@ -20,7 +20,7 @@ type contactData struct {
 }
 
 // accountContactForm asks for a new email address or phone number (behind requireFreshAuth).
-func (s *Server) accountContactForm(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountContactForm(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	s.site.Render(w, r, http.StatusOK, "contact", s.site.NewPage(r, "contact_title", contactData{}))
 	return nil
@@ -28,7 +28,7 @@ func (s *Server) accountContactForm(w http.ResponseWriter, r *http.Request) erro
 
 // accountContactSubmit starts changing the email address or phone number: a code goes to the new
 // contact first (behind requireFreshAuth).
-func (s *Server) accountContactSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountContactSubmit(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
 	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
@@ -65,7 +65,7 @@ func maskContact(kind, value string) string {
 }
 
 // accountContactVerify takes the code sent to the new contact and makes the change.
-func (s *Server) accountContactVerify(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountContactVerify(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))

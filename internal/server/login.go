@@ -9,7 +9,7 @@ import (
 )
 
 // loginForm shows the sign-in form, or sends a signed-in visitor to their account.
-func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
+func (s *signInPages) loginForm(w http.ResponseWriter, r *http.Request) error {
 	if site.CurrentAccount(r) != nil {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return nil
@@ -23,7 +23,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 
 // loginSubmit checks the password. Every failure shows the same page with the same status, so the
 // answer does not tell whether the account exists or is locked.
-func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *signInPages) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
@@ -56,7 +56,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 // startSession signs the browser in after a successful sign-in, whatever the method. epoch is the
 // account's session epoch when the sign-in began: if the account's sessions end meanwhile, this one
 // is refused at its first request.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, res *account.SignInResult, epoch int64) error {
+func (s *signInPages) startSession(w http.ResponseWriter, r *http.Request, res *account.SignInResult, epoch int64) error {
 	// A new session id at every sign-in: an id planted before sign-in is worthless after it.
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
@@ -78,7 +78,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, res *accou
 }
 
 // logout ends the session on the server, not just in the browser.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+func (s *signInPages) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := s.sessions.Destroy(r.Context()); err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func deviceCookie(r *http.Request) string {
 	return c.Value
 }
 
-func (s *Server) setDeviceCookie(w http.ResponseWriter, token string) {
+func (s *signInPages) setDeviceCookie(w http.ResponseWriter, token string) {
 	http.SetCookie(w, &http.Cookie{Name: deviceCookieName, Value: token, Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, Secure: s.cfg.CookieSecure, SameSite: http.SameSiteLaxMode})
 }

@@ -16,7 +16,7 @@ type requestData struct {
 }
 
 // helpRequestForm shows the form of an unlock request to the administrators.
-func (s *Server) helpRequestForm(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) helpRequestForm(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	s.site.Render(w, r, http.StatusOK, "request", s.site.NewPage(r, "request_title", requestData{}))
 	return nil
@@ -24,7 +24,7 @@ func (s *Server) helpRequestForm(w http.ResponseWriter, r *http.Request) error {
 
 // helpRequestSubmit sends an unlock request to the administrators and shows its reference. The
 // answer is the same whether or not the account exists.
-func (s *Server) helpRequestSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) helpRequestSubmit(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))

@@ -1,7 +1,6 @@
 package server
 
 import (
-	_ "embed"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -20,11 +19,12 @@ import (
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	s.router = r
+	h := s.site.Handle // a handler that returns its error, rendered from the one error table
 	r.Use(s.site.LogRequests, site.SecurityHeaders(s.cfg.CookieSecure), site.LimitBody)
 	// Error pages speak the visitor's language and know who is signed in, like every other page;
 	// under /api/v1 they are the API's JSON.
-	page := func(h http.Handler) http.Handler {
-		return s.site.Language(s.sessions.LoadAndSave(s.site.LoadAccount(h)))
+	page := func(next http.Handler) http.Handler {
+		return s.site.Language(s.sessions.LoadAndSave(s.site.LoadAccount(next)))
 	}
 	notFound := page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.site.RenderStatus(w, r, http.StatusNotFound)
@@ -73,101 +73,101 @@ func (s *Server) routes() http.Handler {
 	// unlock pause while a maintenance window runs.
 	r.Group(func(r chi.Router) {
 		r.Use(page)
-		r.Get("/", s.site.Handle(s.home))
-		r.Get("/help", s.site.Handle(s.help))
+		r.Get("/", h(s.home))
+		r.Get("/help", h(s.help))
 
-		r.Get("/login", s.site.Handle(s.loginForm))
-		r.With(s.duringMaintenance).Post("/login", s.site.Handle(s.loginSubmit))
-		r.Get("/login/totp", s.site.Handle(s.loginTOTPForm))
-		r.With(s.duringMaintenance).Post("/login/totp", s.site.Handle(s.loginTOTPSubmit))
-		r.Post("/logout", s.site.Handle(s.logout))
+		r.Get("/login", h(s.signIn.loginForm))
+		r.With(s.duringMaintenance).Post("/login", h(s.signIn.loginSubmit))
+		r.Get("/login/totp", h(s.signIn.loginTOTPForm))
+		r.With(s.duringMaintenance).Post("/login/totp", h(s.signIn.loginTOTPSubmit))
+		r.Post("/logout", h(s.signIn.logout))
 
 		// Self-service: each answers the same whatever the username (SECURITY.md 9).
-		r.Get("/login/code", s.site.Handle(s.codeStartForm(loginCodeFlow)))
-		r.With(s.duringMaintenance).Post("/login/code", s.site.Handle(s.codeStartSubmit(loginCodeFlow)))
-		r.Get("/login/code/verify", s.site.Handle(s.codeVerifyForm(loginCodeFlow)))
-		r.With(s.duringMaintenance).Post("/login/code/verify", s.site.Handle(s.loginCodeVerify))
+		r.Get("/login/code", h(s.recovery.codeStartForm(loginCodeFlow)))
+		r.With(s.duringMaintenance).Post("/login/code", h(s.recovery.codeStartSubmit(loginCodeFlow)))
+		r.Get("/login/code/verify", h(s.recovery.codeVerifyForm(loginCodeFlow)))
+		r.With(s.duringMaintenance).Post("/login/code/verify", h(s.signIn.loginCodeVerify))
 
-		r.Get("/unlock", s.site.Handle(s.codeStartForm(unlockFlow)))
-		r.With(s.duringMaintenance).Post("/unlock", s.site.Handle(s.codeStartSubmit(unlockFlow)))
-		r.Get("/unlock/verify", s.site.Handle(s.codeVerifyForm(unlockFlow)))
-		r.With(s.duringMaintenance).Post("/unlock/verify", s.site.Handle(s.unlockVerify))
+		r.Get("/unlock", h(s.recovery.codeStartForm(unlockFlow)))
+		r.With(s.duringMaintenance).Post("/unlock", h(s.recovery.codeStartSubmit(unlockFlow)))
+		r.Get("/unlock/verify", h(s.recovery.codeVerifyForm(unlockFlow)))
+		r.With(s.duringMaintenance).Post("/unlock/verify", h(s.recovery.unlockVerify))
 
-		r.Get("/status", s.site.Handle(s.codeStartForm(statusFlow)))
-		r.Post("/status", s.site.Handle(s.codeStartSubmit(statusFlow)))
-		r.Get("/status/verify", s.site.Handle(s.codeVerifyForm(statusFlow)))
-		r.Post("/status/verify", s.site.Handle(s.statusVerify))
+		r.Get("/status", h(s.recovery.codeStartForm(statusFlow)))
+		r.Post("/status", h(s.recovery.codeStartSubmit(statusFlow)))
+		r.Get("/status/verify", h(s.recovery.codeVerifyForm(statusFlow)))
+		r.Post("/status/verify", h(s.recovery.statusVerify))
 
-		r.Get("/reset", s.site.Handle(s.resetStartForm))
-		r.Post("/reset", s.site.Handle(s.resetStartSubmit))
-		r.Get("/reset/{token}", s.site.Handle(s.resetForm))
-		r.Post("/reset/{token}", s.site.Handle(s.resetSubmit))
+		r.Get("/reset", h(s.recovery.resetStartForm))
+		r.Post("/reset", h(s.recovery.resetStartSubmit))
+		r.Get("/reset/{token}", h(s.recovery.resetForm))
+		r.Post("/reset/{token}", h(s.recovery.resetSubmit))
 
-		r.Get("/verify", s.site.Handle(s.codeStartForm(verifyFlow)))
-		r.Post("/verify", s.site.Handle(s.codeStartSubmit(verifyFlow)))
-		r.Get("/verify/verify", s.site.Handle(s.codeVerifyForm(verifyFlow)))
-		r.Post("/verify/verify", s.site.Handle(s.verifyVerify))
+		r.Get("/verify", h(s.recovery.codeStartForm(verifyFlow)))
+		r.Post("/verify", h(s.recovery.codeStartSubmit(verifyFlow)))
+		r.Get("/verify/verify", h(s.recovery.codeVerifyForm(verifyFlow)))
+		r.Post("/verify/verify", h(s.recovery.verifyVerify))
 
-		r.Get("/help/request", s.site.Handle(s.helpRequestForm))
-		r.Post("/help/request", s.site.Handle(s.helpRequestSubmit))
+		r.Get("/help/request", h(s.recovery.helpRequestForm))
+		r.Post("/help/request", h(s.recovery.helpRequestSubmit))
 
 		// The signed-in user's own account.
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAccount)
-			r.Get("/account", s.site.Handle(s.accountPage))
-			r.Get("/account/totp/qr.png", s.site.Handle(s.accountTOTPQR))
-			r.Post("/account/recovery-codes/download", s.site.Handle(s.accountRecoveryDownload))
-			r.Post("/account/devices/{id}/forget", s.site.Handle(s.accountForgetDevice))
-			r.Post("/account/sessions/{id}/end", s.site.Handle(s.accountEndSession))
-			r.Post("/account/contact/verify", s.site.Handle(s.accountContactVerify))
-			r.Get("/account/password", s.site.Handle(s.accountPasswordForm))
-			r.Post("/account/password", s.site.Handle(s.accountPasswordSubmit))
+			r.Get("/account", h(s.accountPages.accountPage))
+			r.Get("/account/totp/qr.png", h(s.accountPages.accountTOTPQR))
+			r.Post("/account/recovery-codes/download", h(s.accountPages.accountRecoveryDownload))
+			r.Post("/account/devices/{id}/forget", h(s.accountPages.accountForgetDevice))
+			r.Post("/account/sessions/{id}/end", h(s.accountPages.accountEndSession))
+			r.Post("/account/contact/verify", h(s.accountPages.accountContactVerify))
+			r.Get("/account/password", h(s.accountPages.accountPasswordForm))
+			r.Post("/account/password", h(s.accountPages.accountPasswordSubmit))
 
 			// Sensitive changes: a recent proof of the password too (SECURITY.md 14).
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireFreshAuth)
-				r.Get("/account/totp", s.site.Handle(s.accountTOTPForm))
-				r.Post("/account/totp", s.site.Handle(s.accountTOTPSubmit))
-				r.Post("/account/recovery-codes", s.site.Handle(s.accountRecoveryCodes))
-				r.Get("/account/contact", s.site.Handle(s.accountContactForm))
-				r.Post("/account/contact", s.site.Handle(s.accountContactSubmit))
+				r.Get("/account/totp", h(s.accountPages.accountTOTPForm))
+				r.Post("/account/totp", h(s.accountPages.accountTOTPSubmit))
+				r.Post("/account/recovery-codes", h(s.accountPages.accountRecoveryCodes))
+				r.Get("/account/contact", h(s.accountPages.accountContactForm))
+				r.Post("/account/contact", h(s.accountPages.accountContactSubmit))
 			})
 		})
 
 		// The dashboard: signed-in staff with a second factor, grouped by the roles that may use each
-		// route (SECURITY.md 20). Changes also need a recent sign-in (staffForm).
+		// route (SECURITY.md 20). Changes also need a recent sign-in (the dashboard's staffForm).
 		r.Group(func(r chi.Router) {
 			r.Use(s.dashboard.RequireStaff(site.AllStaff...))
-			r.Get("/admin", s.site.Handle(s.dashboard.Accounts.Overview))
-			r.Get("/admin/", s.site.Handle(s.dashboard.Accounts.Overview)) // as it always has, for old bookmarks
-			r.Get("/admin/accounts", s.site.Handle(s.dashboard.Accounts.List))
-			r.Get("/admin/accounts/{username}", s.site.Handle(s.dashboard.Accounts.Account))
-			// Who may take which action is actionRoles.
-			r.Post("/admin/accounts/{username}/{action}", s.site.Handle(s.dashboard.Accounts.Action))
-			r.Get("/admin/requests", s.site.Handle(s.dashboard.Accounts.Requests))
-			r.Get("/admin/policy", s.site.Handle(s.dashboard.Settings.PolicyForm))
+			r.Get("/admin", h(s.dashboard.Accounts.Overview))
+			r.Get("/admin/", h(s.dashboard.Accounts.Overview)) // as it always has, for old bookmarks
+			r.Get("/admin/accounts", h(s.dashboard.Accounts.List))
+			r.Get("/admin/accounts/{username}", h(s.dashboard.Accounts.Account))
+			// Who may take which action is the dashboard's actionRoles.
+			r.Post("/admin/accounts/{username}/{action}", h(s.dashboard.Accounts.Action))
+			r.Get("/admin/requests", h(s.dashboard.Accounts.Requests))
+			r.Get("/admin/policy", h(s.dashboard.Settings.PolicyForm))
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(s.dashboard.RequireStaff(site.HelpdeskPlus...))
-			r.Post("/admin/bulk-unlock", s.site.Handle(s.dashboard.Accounts.BulkUnlock))
-			r.Post("/admin/requests/{id}/{decision}", s.site.Handle(s.dashboard.Accounts.Decide))
+			r.Post("/admin/bulk-unlock", h(s.dashboard.Accounts.BulkUnlock))
+			r.Post("/admin/requests/{id}/{decision}", h(s.dashboard.Accounts.Decide))
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(s.dashboard.RequireStaff(site.AuditorPlus...))
-			r.Get("/admin/audit", s.site.Handle(s.dashboard.Accounts.Audit))
-			r.Get("/admin/audit.csv", s.site.Handle(s.dashboard.Accounts.AuditCSV))
+			r.Get("/admin/audit", h(s.dashboard.Accounts.Audit))
+			r.Get("/admin/audit.csv", h(s.dashboard.Accounts.AuditCSV))
 		})
 		r.Group(func(r chi.Router) {
 			r.Use(s.dashboard.RequireStaff(site.AdminOnly...))
-			r.Get("/admin/unlock-all", s.site.Handle(s.dashboard.Accounts.UnlockAllForm))
-			r.Post("/admin/unlock-all", s.site.Handle(s.dashboard.Accounts.UnlockAllSubmit))
-			r.Get("/admin/staff", s.site.Handle(s.dashboard.Settings.StaffList))
-			r.Post("/admin/staff", s.site.Handle(s.dashboard.Settings.StaffSubmit))
-			r.Get("/admin/tokens", s.site.Handle(s.dashboard.Settings.TokensList))
-			r.Post("/admin/tokens", s.site.Handle(s.dashboard.Settings.TokensSubmit))
-			r.Get("/admin/maintenance", s.site.Handle(s.dashboard.Settings.MaintenanceList))
-			r.Post("/admin/maintenance", s.site.Handle(s.dashboard.Settings.MaintenanceSubmit))
-			r.Post("/admin/policy", s.site.Handle(s.dashboard.Settings.PolicySubmit))
+			r.Get("/admin/unlock-all", h(s.dashboard.Accounts.UnlockAllForm))
+			r.Post("/admin/unlock-all", h(s.dashboard.Accounts.UnlockAllSubmit))
+			r.Get("/admin/staff", h(s.dashboard.Settings.StaffList))
+			r.Post("/admin/staff", h(s.dashboard.Settings.StaffSubmit))
+			r.Get("/admin/tokens", h(s.dashboard.Settings.TokensList))
+			r.Post("/admin/tokens", h(s.dashboard.Settings.TokensSubmit))
+			r.Get("/admin/maintenance", h(s.dashboard.Settings.MaintenanceList))
+			r.Post("/admin/maintenance", h(s.dashboard.Settings.MaintenanceSubmit))
+			r.Post("/admin/policy", h(s.dashboard.Settings.PolicySubmit))
 		})
 	})
 

@@ -25,7 +25,7 @@ const (
 const mfaWindow = 5 * time.Minute
 
 // beginSecondStep remembers that the password was right and sends the browser to /login/totp.
-func (s *Server) beginSecondStep(w http.ResponseWriter, r *http.Request, a *account.Account) error {
+func (s *signInPages) beginSecondStep(w http.ResponseWriter, r *http.Request, a *account.Account) error {
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func (s *Server) beginSecondStep(w http.ResponseWriter, r *http.Request, a *acco
 
 // pendingSecondStep is the account whose password was proven in this browser lately, and its session
 // epoch then: the sign-in dates from the first step, so sessions ended between the steps end it too.
-func (s *Server) pendingSecondStep(r *http.Request) (id, epoch int64) {
+func (s *signInPages) pendingSecondStep(r *http.Request) (id, epoch int64) {
 	id = s.sessions.GetInt64(r.Context(), sessMFAAccount)
 	started := time.Unix(s.sessions.GetInt64(r.Context(), sessMFAStarted), 0)
 	if id == 0 || s.accounts.Now().Sub(started) > mfaWindow {
@@ -49,7 +49,7 @@ func (s *Server) pendingSecondStep(r *http.Request) (id, epoch int64) {
 
 // secondStep is the account waiting for its second step in this browser, and its session epoch;
 // without one it sends the browser back to sign in and ok is false.
-func (s *Server) secondStep(w http.ResponseWriter, r *http.Request) (id, epoch int64, ok bool) {
+func (s *signInPages) secondStep(w http.ResponseWriter, r *http.Request) (id, epoch int64, ok bool) {
 	w.Header().Set("Cache-Control", "no-store")
 	id, epoch = s.pendingSecondStep(r)
 	if id == 0 {
@@ -61,7 +61,7 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request) (id, epoch i
 }
 
 // loginTOTPForm asks for the second step of sign-in.
-func (s *Server) loginTOTPForm(w http.ResponseWriter, r *http.Request) error {
+func (s *signInPages) loginTOTPForm(w http.ResponseWriter, r *http.Request) error {
 	if _, _, ok := s.secondStep(w, r); !ok {
 		return nil
 	}
@@ -70,7 +70,7 @@ func (s *Server) loginTOTPForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 // loginTOTPSubmit is the second step of sign-in: an authenticator code or a recovery code.
-func (s *Server) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *signInPages) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
 	id, epoch, ok := s.secondStep(w, r)
 	if !ok {
 		return nil
@@ -113,7 +113,7 @@ type totpData struct {
 }
 
 // accountTOTPForm shows a new authenticator secret (QR code and text) to enroll.
-func (s *Server) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
 	secretText, url, err := s.accounts.BeginTOTP(site.CurrentAccount(r))
 	if err != nil {
 		return err
@@ -125,7 +125,7 @@ func (s *Server) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 // accountTOTPSubmit enrolls the secret shown with a first code from it.
-func (s *Server) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
@@ -154,7 +154,7 @@ func (s *Server) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error
 }
 
 // renderTOTP shows the enrollment page for a secret.
-func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, secretText string, f *site.Flash, errID string) error {
+func (s *accountPages) renderTOTP(w http.ResponseWriter, r *http.Request, secretText string, f *site.Flash, errID string) error {
 	status, err := s.accounts.SecondFactorStatus(r.Context(), site.CurrentAccount(r).ID)
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, secretText s
 }
 
 // accountTOTPQR serves the pending secret's QR code as a PNG, made here: no outside service sees it.
-func (s *Server) accountTOTPQR(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountTOTPQR(w http.ResponseWriter, r *http.Request) error {
 	url := s.sessions.GetString(r.Context(), sessTOTPURL)
 	if url == "" {
 		s.site.RenderStatus(w, r, http.StatusNotFound)
@@ -190,7 +190,7 @@ type recoveryData struct {
 }
 
 // accountRecoveryCodes makes ten new recovery codes and shows them once (behind requireFreshAuth).
-func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
 	codes, err := s.accounts.NewRecoveryCodes(r.Context(), a, s.site.ClientIP(r), s.site.Localizer(r).Lang)
 	if err != nil {
@@ -204,7 +204,7 @@ func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) er
 }
 
 // accountRecoveryDownload hands the codes just made over as a text file, once.
-func (s *Server) accountRecoveryDownload(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountRecoveryDownload(w http.ResponseWriter, r *http.Request) error {
 	codes := s.sessions.PopString(r.Context(), sessRecoveryOnce)
 	if codes == "" {
 		s.site.RenderStatus(w, r, http.StatusNotFound)

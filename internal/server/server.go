@@ -1,6 +1,8 @@
-// Package server is unlockd's HTTP face: the chi router (routes.go), middleware, one file per flow,
-// template rendering, and the one place that turns errors into pages. It talks to the domain through
-// account.Service and never to the database directly.
+// Package server is unlockd's HTTP face: the one route table (routes.go), the self-service pages
+// (one file per flow) and the wiring of the rest. The dashboard (package dashboard) and the JSON
+// API (package api) are routed here too; rendering, the one error table, sessions and the other
+// shared helpers are package site. It talks to the domain through account.Service and never to the
+// database directly.
 package server
 
 import (
@@ -34,25 +36,49 @@ type Deps struct {
 	Metrics  *Metrics // served at /metrics unless UNLOCKD_METRICS_LISTEN moves it
 }
 
-// Server serves unlockd's pages.
+// Server serves unlockd: it wires the shared site, the self-service pages, the dashboard and the
+// API, and routes every request (routes.go). It answers the operations endpoints and the landing
+// pages itself.
 type Server struct {
-	cfg       *config.Config
-	accounts  *account.Service
-	site      *site.Site
-	api       *api.API
-	dashboard *dashboard.Dashboard
-	sessions  *scs.SessionManager
-	ready     Readiness
-	log       *slog.Logger
-	metrics   *Metrics
-	router    chi.Routes
-	handler   http.Handler
+	pages
+	ready        Readiness
+	metrics      *Metrics
+	router       chi.Routes
+	handler      http.Handler
+	signIn       *signInPages
+	recovery     *recoveryPages
+	accountPages *accountPages
+	dashboard    *dashboard.Dashboard
+	api          *api.API
 }
+
+// pages is what every self-service handler holds.
+type pages struct {
+	cfg      *config.Config
+	accounts *account.Service
+	site     *site.Site
+	sessions *scs.SessionManager
+	log      *slog.Logger
+}
+
+// signInPages signs browsers in and out: the password, the second step, a sign-in code.
+type signInPages struct {
+	pages
+	flows *recoveryPages // a sign-in code is a code flow
+}
+
+// recoveryPages are the ways back in for a visitor who is not signed in: the code flows (unlock,
+// status, sign-in code, verification), the reset link and the unlock request.
+type recoveryPages struct{ pages }
+
+// accountPages are the signed-in user's own account: its page, the password, the contact, the
+// second factors, devices and sessions.
+type accountPages struct{ pages }
 
 // New builds the server: it parses every template and loads every translation now, so a missing
 // one stops start-up instead of failing on a page.
 func New(d Deps) (*Server, error) {
-	s := &Server{cfg: d.Config, accounts: d.Accounts, ready: d.Ready, log: d.Log, metrics: d.Metrics}
+	s := &Server{pages: pages{cfg: d.Config, accounts: d.Accounts, log: d.Log}, ready: d.Ready, metrics: d.Metrics}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
@@ -64,8 +90,11 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.site, s.sessions = st, st.Sessions()
-	s.api = api.New(d.Config, d.Accounts, st, s.log)
+	s.recovery = &recoveryPages{s.pages}
+	s.signIn = &signInPages{pages: s.pages, flows: s.recovery}
+	s.accountPages = &accountPages{s.pages}
 	s.dashboard = dashboard.New(d.Accounts, st, s.log)
+	s.api = api.New(d.Config, d.Accounts, st, s.log)
 	s.handler = s.routes()
 	return s, nil
 }

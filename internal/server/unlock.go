@@ -19,7 +19,7 @@ type unlockResultData struct {
 
 // unlockVerify checks the code and unlocks. A frozen, disabled or expired account is never
 // unlocked here: the page says to ask an administrator.
-func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) unlockVerify(w http.ResponseWriter, r *http.Request) error {
 	proof, done, err := s.codeSubmission(w, r, unlockFlow)
 	if done || err != nil {
 		return err

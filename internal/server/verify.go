@@ -11,7 +11,7 @@ var verifyFlow = codeFlow{purpose: account.PurposeVerify, path: "/verify", verif
 	introID: "verify_intro", startPage: "codestart", withMethod: true}
 
 // verifyVerify confirms a new account's email address: pending_verification becomes active.
-func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) verifyVerify(w http.ResponseWriter, r *http.Request) error {
 	proof, done, err := s.codeSubmission(w, r, verifyFlow)
 	if done || err != nil {
 		return err
