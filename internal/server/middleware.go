@@ -18,3 +18,15 @@ func (s *Server) requireAccount(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// requireFreshAuth guards the pages of sensitive changes: without a recent proof the session ends
+// and the password is asked for again.
+func (s *Server) requireFreshAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.site.RecentlyAuthenticated(r) {
+			s.site.NeedFreshAuth(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

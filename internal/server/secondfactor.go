@@ -95,18 +95,6 @@ func (s *signInPages) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) er
 	return s.startSession(w, r, res, epoch)
 }
 
-// requireFreshAuth guards the pages of sensitive changes: without a recent proof the session ends
-// and the password is asked for again.
-func (s *Server) requireFreshAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.site.RecentlyAuthenticated(r) {
-			s.site.NeedFreshAuth(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 type totpData struct {
 	Secret   string
 	Enrolled bool
