@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 type accountData struct {
@@ -16,10 +17,10 @@ type accountData struct {
 }
 
 // accountPage shows the signed-in user's account and what its state means.
-func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
-	a := currentAccount(r)
+func (s *accountPages) accountPage(w http.ResponseWriter, r *http.Request) error {
+	a := site.CurrentAccount(r)
 	data := accountData{State: a.EffectiveState(s.accounts.Now())}
-	if prev := s.sessions.GetInt64(r.Context(), sessPreviousSignIn); prev > 0 {
+	if prev := s.sessions.GetInt64(r.Context(), site.SessPreviousSignIn); prev > 0 {
 		t := time.Unix(prev, 0)
 		data.LastSignIn = &t
 	}
@@ -28,8 +29,8 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	data.Factors, data.Overview, data.ThisSession = overview.Factors, overview, s.thisSession(r)
-	p := s.newPage(r, "account_title", data)
-	p.Flash = s.popFlash(r)
-	s.render(w, r, http.StatusOK, "account", p)
+	p := s.site.NewPage(r, "account_title", data)
+	p.Flash = s.site.PopFlash(r)
+	s.site.Render(w, r, http.StatusOK, "account", p)
 	return nil
 }

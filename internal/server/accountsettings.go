@@ -9,34 +9,35 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/secret"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // thisSession is the handle of the request's own session.
-func (s *Server) thisSession(r *http.Request) string {
+func (s *accountPages) thisSession(r *http.Request) string {
 	return secret.SessionHandle(s.sessions.Token(r.Context()))
 }
 
 // accountForgetDevice removes a known device.
-func (s *Server) accountForgetDevice(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountForgetDevice(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil {
-		s.renderStatus(w, r, http.StatusNotFound)
+		s.site.RenderStatus(w, r, http.StatusNotFound)
 		return nil
 	}
-	if err := s.accounts.OwnAccount.ForgetDevice(r.Context(), currentAccount(r), id, s.clientIP(r)); err != nil {
+	if err := s.accounts.OwnAccount.ForgetDevice(r.Context(), site.CurrentAccount(r), id, s.site.ClientIP(r)); err != nil {
 		return err
 	}
-	s.putFlash(r, "ok", "account_device_forgotten")
+	s.site.PutFlash(r, "ok", "account_device_forgotten")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }
 
 // accountEndSession signs one browser out.
-func (s *Server) accountEndSession(w http.ResponseWriter, r *http.Request) error {
-	if err := s.accounts.OwnAccount.EndSession(r.Context(), currentAccount(r), chi.URLParam(r, "id"), s.clientIP(r)); err != nil {
+func (s *accountPages) accountEndSession(w http.ResponseWriter, r *http.Request) error {
+	if err := s.accounts.OwnAccount.EndSession(r.Context(), site.CurrentAccount(r), chi.URLParam(r, "id"), s.site.ClientIP(r)); err != nil {
 		return err
 	}
-	s.putFlash(r, "ok", "account_session_ended")
+	s.site.PutFlash(r, "ok", "account_session_ended")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }
@@ -47,20 +48,20 @@ type passwordData struct {
 }
 
 // accountPasswordForm asks for the current password and a new one.
-func (s *Server) accountPasswordForm(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountPasswordForm(w http.ResponseWriter, r *http.Request) error {
 	return s.renderPassword(w, r, "", false)
 }
 
 // accountPasswordSubmit changes the password; the current one is the fresh proof.
-func (s *Server) accountPasswordSubmit(w http.ResponseWriter, r *http.Request) error {
-	a := currentAccount(r)
+func (s *accountPages) accountPasswordSubmit(w http.ResponseWriter, r *http.Request) error {
+	a := site.CurrentAccount(r)
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
-	l := s.localizer(r)
+	l := s.site.Localizer(r)
 	epoch, err := s.accounts.OwnAccount.ChangePassword(r.Context(), a, r.PostForm.Get("current_password"), r.PostForm.Get("password"),
-		r.PostForm.Get("password_confirm"), s.thisSession(r), s.clientIP(r), l.Lang)
+		r.PostForm.Get("password_confirm"), s.thisSession(r), s.site.ClientIP(r), l.Lang)
 	var problem *account.PasswordProblem
 	switch {
 	case errors.Is(err, account.ErrWrongPassword):
@@ -74,21 +75,21 @@ func (s *Server) accountPasswordSubmit(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	// The change ended every other session by a new epoch; this one stays by taking it.
-	s.sessions.Put(r.Context(), sessEpoch, epoch)
-	s.sessions.Put(r.Context(), sessAuthAt, s.accounts.Now().Unix())
-	s.putFlash(r, "ok", "password_changed_ok")
+	s.sessions.Put(r.Context(), site.SessEpoch, epoch)
+	s.sessions.Put(r.Context(), site.SessAuthAt, s.accounts.Now().Unix())
+	s.site.PutFlash(r, "ok", "password_changed_ok")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }
 
 // renderPassword shows the password form; currentWrong says the error is about the current password.
-func (s *Server) renderPassword(w http.ResponseWriter, r *http.Request, errText string, currentWrong bool) error {
-	minLen, err := s.accounts.SelfService.MinPasswordLength(r.Context(), currentAccount(r).ID)
+func (s *accountPages) renderPassword(w http.ResponseWriter, r *http.Request, errText string, currentWrong bool) error {
+	minLen, err := s.accounts.SelfService.MinPasswordLength(r.Context(), site.CurrentAccount(r).ID)
 	if err != nil {
 		return err
 	}
-	p := s.newPage(r, "password_title", passwordData{MinLength: minLen, CurrentWrong: currentWrong})
+	p := s.site.NewPage(r, "password_title", passwordData{MinLength: minLen, CurrentWrong: currentWrong})
 	p.Error = errText
-	s.render(w, r, http.StatusOK, "password", p)
+	s.site.Render(w, r, http.StatusOK, "password", p)
 	return nil
 }

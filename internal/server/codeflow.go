@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // A code flow is the shape /unlock, /status and /login/code share: a start form takes a username
@@ -34,7 +35,7 @@ type codeFlow struct {
 func flowKey(p account.Purpose) string { return "flow_" + string(p) }
 
 // loadFlow reads the browser's flow for a purpose; nil when there is none (or it is not whole).
-func (s *Server) loadFlow(r *http.Request, p account.Purpose) *account.Flow {
+func (s *recoveryPages) loadFlow(r *http.Request, p account.Purpose) *account.Flow {
 	var f account.Flow
 	if err := json.Unmarshal([]byte(s.sessions.GetString(r.Context(), flowKey(p))), &f); err != nil || !f.Valid(p) {
 		return nil
@@ -43,7 +44,7 @@ func (s *Server) loadFlow(r *http.Request, p account.Purpose) *account.Flow {
 }
 
 // saveFlow keeps a flow in the browser's session.
-func (s *Server) saveFlow(r *http.Request, f *account.Flow) error {
+func (s *recoveryPages) saveFlow(r *http.Request, f *account.Flow) error {
 	b, err := json.Marshal(f)
 	if err != nil {
 		return err
@@ -53,7 +54,7 @@ func (s *Server) saveFlow(r *http.Request, f *account.Flow) error {
 }
 
 // endFlow forgets the browser's flow for a purpose.
-func (s *Server) endFlow(r *http.Request, p account.Purpose) {
+func (s *recoveryPages) endFlow(r *http.Request, p account.Purpose) {
 	s.sessions.Remove(r.Context(), flowKey(p))
 }
 
@@ -75,22 +76,22 @@ type codeVerifyData struct {
 }
 
 // codeStartForm shows the start form.
-func (s *Server) codeStartForm(f codeFlow) handlerFunc {
+func (s *recoveryPages) codeStartForm(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
-		p := s.newPage(r, f.titleID, s.codeStartData(f))
-		p.Flash = s.popFlash(r)
-		s.render(w, r, http.StatusOK, f.startPage, p)
+		p := s.site.NewPage(r, f.titleID, s.codeStartData(f))
+		p.Flash = s.site.PopFlash(r)
+		s.site.Render(w, r, http.StatusOK, f.startPage, p)
 		return nil
 	}
 }
 
 // codeStartSubmit starts a new flow and sends its code, then goes on to the code form.
-func (s *Server) codeStartSubmit(f codeFlow) handlerFunc {
+func (s *recoveryPages) codeStartSubmit(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		if err := r.ParseForm(); err != nil {
-			s.renderStatus(w, r, formErrorStatus(err))
+			s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 			return nil
 		}
 		login := strings.TrimSpace(r.PostForm.Get("username"))
@@ -99,9 +100,9 @@ func (s *Server) codeStartSubmit(f codeFlow) handlerFunc {
 			method = r.PostForm.Get("method")
 		}
 		if _, ok := account.NormalizeLogin(login); !ok {
-			p := s.newPage(r, f.titleID, s.codeStartData(f))
+			p := s.site.NewPage(r, f.titleID, s.codeStartData(f))
 			p.Error = p.L.T("flow_username_required")
-			s.render(w, r, http.StatusOK, f.startPage, p)
+			s.site.Render(w, r, http.StatusOK, f.startPage, p)
 			return nil
 		}
 		// Every start is a new flow: nothing proven in an earlier one carries over.
@@ -123,15 +124,15 @@ func (s *Server) codeStartSubmit(f codeFlow) handlerFunc {
 	}
 }
 
-func (s *Server) codeStartData(f codeFlow) codeStartData {
+func (s *recoveryPages) codeStartData(f codeFlow) codeStartData {
 	return codeStartData{Flow: f.path, IntroID: f.introID, WithMethod: f.withMethod, WithFactors: f.withFactors,
 		SMS: s.accounts.SelfService.SMSAvailable(), Method: account.ChannelEmail}
 }
 
 // sendFlowCode asks for a code for the flow by its method.
-func (s *Server) sendFlowCode(r *http.Request, flow *account.Flow) error {
+func (s *recoveryPages) sendFlowCode(r *http.Request, flow *account.Flow) error {
 	return s.accounts.SelfService.SendCode(r.Context(), account.CodeRequest{Login: flow.Login, Channel: flow.Method, Purpose: flow.Purpose,
-		Client: s.clientIP(r), Lang: s.localizer(r).Lang, Flow: flow.Nonce, DeviceToken: deviceCookie(r)})
+		Client: s.site.ClientIP(r), Lang: s.site.Localizer(r).Lang, Flow: flow.Nonce, DeviceToken: deviceCookie(r)})
 }
 
 // isFactor reports whether a method is proven without a message: an authenticator or recovery code.
@@ -145,7 +146,7 @@ func channelOf(v string) string {
 }
 
 // codeVerifyForm shows the code form, or sends a visitor without a started flow back to its start.
-func (s *Server) codeVerifyForm(f codeFlow) handlerFunc {
+func (s *recoveryPages) codeVerifyForm(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if s.loadFlow(r, f.purpose) == nil {
 			http.Redirect(w, r, f.path, http.StatusSeeOther)
@@ -156,26 +157,26 @@ func (s *Server) codeVerifyForm(f codeFlow) handlerFunc {
 	}
 }
 
-func (s *Server) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFlow, errID string) {
+func (s *recoveryPages) renderCodeForm(w http.ResponseWriter, r *http.Request, f codeFlow, errID string) {
 	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, WithFactors: f.withFactors, SMS: s.accounts.SelfService.SMSAvailable()}
 	if flow := s.loadFlow(r, f.purpose); flow != nil {
 		data.Method = flow.Method
 	}
-	p := s.newPage(r, f.titleID, data)
-	p.Flash = s.popFlash(r)
+	p := s.site.NewPage(r, f.titleID, data)
+	p.Flash = s.site.PopFlash(r)
 	if errID != "" {
 		p.Error = p.L.T(errID)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, "code", p)
+	s.site.Render(w, r, http.StatusOK, "code", p)
 }
 
 // codeSubmission reads a verify form into a proof for the browser's flow. A submission that only
 // names another method asks for a code by that method instead (the "send it by SMS instead"
 // button).
-func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFlow) (p account.Proof, done bool, err error) {
+func (s *recoveryPages) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFlow) (p account.Proof, done bool, err error) {
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return p, true, nil
 	}
 	flow := s.loadFlow(r, f.purpose)
@@ -194,7 +195,7 @@ func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFl
 		if err := s.saveFlow(r, flow); err != nil {
 			return p, true, err
 		}
-		s.putFlash(r, "info", "flow_code_resent")
+		s.site.PutFlash(r, "info", "flow_code_resent")
 		http.Redirect(w, r, f.verifyPath, http.StatusSeeOther)
 		return p, true, nil
 	}
@@ -202,7 +203,7 @@ func (s *Server) codeSubmission(w http.ResponseWriter, r *http.Request, f codeFl
 		s.renderCodeForm(w, r, f, "flow_code_required")
 		return p, true, nil
 	}
-	return account.Proof{Flow: flow, Code: code, Client: s.clientIP(r), Lang: s.localizer(r).Lang, DeviceToken: deviceCookie(r)}, false, nil
+	return account.Proof{Flow: flow, Code: code, Client: s.site.ClientIP(r), Lang: s.site.Localizer(r).Lang, DeviceToken: deviceCookie(r)}, false, nil
 }
 
 // isBadCode reports whether err is the one answer to a code that did not work.

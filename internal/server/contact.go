@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 const (
@@ -19,19 +20,19 @@ type contactData struct {
 }
 
 // accountContactForm asks for a new email address or phone number (behind requireFreshAuth).
-func (s *Server) accountContactForm(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountContactForm(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, "contact", s.newPage(r, "contact_title", contactData{}))
+	s.site.Render(w, r, http.StatusOK, "contact", s.site.NewPage(r, "contact_title", contactData{}))
 	return nil
 }
 
 // accountContactSubmit starts changing the email address or phone number: a code goes to the new
 // contact first (behind requireFreshAuth).
-func (s *Server) accountContactSubmit(w http.ResponseWriter, r *http.Request) error {
-	a := currentAccount(r)
+func (s *accountPages) accountContactSubmit(w http.ResponseWriter, r *http.Request) error {
+	a := site.CurrentAccount(r)
 	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
 	kind := channelOf(r.PostForm.Get("kind"))
@@ -40,11 +41,11 @@ func (s *Server) accountContactSubmit(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	value, err := s.accounts.OwnAccount.StartContactChange(r.Context(), a, kind, r.PostForm.Get("value"), s.clientIP(r), s.localizer(r).Lang, flow.Nonce)
+	value, err := s.accounts.OwnAccount.StartContactChange(r.Context(), a, kind, r.PostForm.Get("value"), s.site.ClientIP(r), s.site.Localizer(r).Lang, flow.Nonce)
 	if account.ErrorCode(err) == account.EINVALID {
-		p := s.newPage(r, "contact_title", contactData{})
-		p.Error = s.errorText(r, err)
-		s.render(w, r, http.StatusOK, "contact", p)
+		p := s.site.NewPage(r, "contact_title", contactData{})
+		p.Error = s.site.ErrorText(r, err)
+		s.site.Render(w, r, http.StatusOK, "contact", p)
 		return nil
 	} else if err != nil {
 		return err
@@ -52,7 +53,7 @@ func (s *Server) accountContactSubmit(w http.ResponseWriter, r *http.Request) er
 	s.sessions.Put(r.Context(), sessContactKind, kind)
 	s.sessions.Put(r.Context(), sessContactValue, value)
 	s.sessions.Put(r.Context(), sessContactFlow, flow.Nonce)
-	s.render(w, r, http.StatusOK, "contact", s.newPage(r, "contact_title", contactData{Kind: kind, Pending: maskContact(kind, value)}))
+	s.site.Render(w, r, http.StatusOK, "contact", s.site.NewPage(r, "contact_title", contactData{Kind: kind, Pending: maskContact(kind, value)}))
 	return nil
 }
 
@@ -64,10 +65,10 @@ func maskContact(kind, value string) string {
 }
 
 // accountContactVerify takes the code sent to the new contact and makes the change.
-func (s *Server) accountContactVerify(w http.ResponseWriter, r *http.Request) error {
-	a := currentAccount(r)
+func (s *accountPages) accountContactVerify(w http.ResponseWriter, r *http.Request) error {
+	a := site.CurrentAccount(r)
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
 	kind, value := s.sessions.GetString(r.Context(), sessContactKind), s.sessions.GetString(r.Context(), sessContactValue)
@@ -75,18 +76,18 @@ func (s *Server) accountContactVerify(w http.ResponseWriter, r *http.Request) er
 		http.Redirect(w, r, "/account/contact", http.StatusSeeOther)
 		return nil
 	}
-	err := s.accounts.OwnAccount.ConfirmContactChange(r.Context(), a, kind, value, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang,
+	err := s.accounts.OwnAccount.ConfirmContactChange(r.Context(), a, kind, value, r.PostForm.Get("code"), s.site.ClientIP(r), s.site.Localizer(r).Lang,
 		s.sessions.GetString(r.Context(), sessContactFlow))
 	switch {
 	case errors.Is(err, account.ErrBadCode):
-		p := s.newPage(r, "contact_title", contactData{Kind: kind, Pending: maskContact(kind, value)})
+		p := s.site.NewPage(r, "contact_title", contactData{Kind: kind, Pending: maskContact(kind, value)})
 		p.Error = p.L.T("flow_code_wrong")
-		s.render(w, r, http.StatusOK, "contact", p)
+		s.site.Render(w, r, http.StatusOK, "contact", p)
 		return nil
 	case account.ErrorCode(err) == account.ECONFLICT:
-		p := s.newPage(r, "contact_title", contactData{})
+		p := s.site.NewPage(r, "contact_title", contactData{})
 		p.Error = p.L.T("contact_taken")
-		s.render(w, r, http.StatusOK, "contact", p)
+		s.site.Render(w, r, http.StatusOK, "contact", p)
 		return nil
 	case err != nil:
 		return err
@@ -94,7 +95,7 @@ func (s *Server) accountContactVerify(w http.ResponseWriter, r *http.Request) er
 	s.sessions.Remove(r.Context(), sessContactKind)
 	s.sessions.Remove(r.Context(), sessContactValue)
 	s.sessions.Remove(r.Context(), sessContactFlow)
-	s.putFlash(r, "ok", "contact_changed")
+	s.site.PutFlash(r, "ok", "contact_changed")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }

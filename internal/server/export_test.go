@@ -14,11 +14,11 @@ import (
 
 // RenderErrorForTest and APIFailForTest are the two writers that answer by the error table.
 func (s *Server) RenderErrorForTest(w http.ResponseWriter, r *http.Request, err error) {
-	s.renderError(w, r, err)
+	s.site.RenderError(w, r, err)
 }
 
 func (s *Server) APIFailForTest(w http.ResponseWriter, r *http.Request, err error) {
-	s.apiFail(w, r, err)
+	s.api.Fail(w, r, err)
 }
 
 // DomainErrorCodes reads every error code (the E* constants) that internal/account/errors.go

@@ -5,43 +5,44 @@ import (
 	"net/http"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // loginForm shows the sign-in form, or sends a signed-in visitor to their account.
-func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
-	if currentAccount(r) != nil {
+func (s *signInPages) loginForm(w http.ResponseWriter, r *http.Request) error {
+	if site.CurrentAccount(r) != nil {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return nil
 	}
-	p := s.newPage(r, "login_title", nil)
-	p.Flash = s.popFlash(r)
+	p := s.site.NewPage(r, "login_title", nil)
+	p.Flash = s.site.PopFlash(r)
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, "login", p)
+	s.site.Render(w, r, http.StatusOK, "login", p)
 	return nil
 }
 
 // loginSubmit checks the password. Every failure shows the same page with the same status, so the
 // answer does not tell whether the account exists or is locked.
-func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *signInPages) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
 	username := r.PostForm.Get("username")
 	res, err := s.accounts.Gate.SignIn(r.Context(), account.SignInRequest{
 		Login:       username,
 		Password:    r.PostForm.Get("password"),
-		ClientIP:    s.clientIP(r),
+		ClientIP:    s.site.ClientIP(r),
 		UserAgent:   r.UserAgent(),
 		DeviceToken: deviceCookie(r),
 	})
 	if errors.Is(err, account.ErrBadCredentials) {
-		s.log.Info("sign-in failed", "username", username, "client_ip", s.clientIP(r))
+		s.log.Info("sign-in failed", "username", username, "client_ip", s.site.ClientIP(r))
 		// The username is not echoed back: the page must read the same for every account.
-		p := s.newPage(r, "login_title", nil)
+		p := s.site.NewPage(r, "login_title", nil)
 		p.Error = p.L.T("login_failed")
 		w.Header().Set("Cache-Control", "no-store")
-		s.render(w, r, http.StatusOK, "login", p)
+		s.site.Render(w, r, http.StatusOK, "login", p)
 		return nil
 	} else if err != nil {
 		return err
@@ -55,44 +56,35 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 // startSession signs the browser in after a successful sign-in, whatever the method. epoch is the
 // account's session epoch when the sign-in began: if the account's sessions end meanwhile, this one
 // is refused at its first request.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, res *account.SignInResult, epoch int64) error {
+func (s *signInPages) startSession(w http.ResponseWriter, r *http.Request, res *account.SignInResult, epoch int64) error {
 	// A new session id at every sign-in: an id planted before sign-in is worthless after it.
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
 	now := s.accounts.Now().Unix()
-	s.sessions.Put(r.Context(), sessAccountID, res.Account.ID)
-	s.sessions.Put(r.Context(), sessEpoch, epoch)
-	s.sessions.Put(r.Context(), sessAuthAt, now)
-	s.sessions.Put(r.Context(), sessSeenAt, now)
+	s.sessions.Put(r.Context(), site.SessAccountID, res.Account.ID)
+	s.sessions.Put(r.Context(), site.SessEpoch, epoch)
+	s.sessions.Put(r.Context(), site.SessAuthAt, now)
+	s.sessions.Put(r.Context(), site.SessSeenAt, now)
 	if res.PreviousSignIn != nil {
-		s.sessions.Put(r.Context(), sessPreviousSignIn, res.PreviousSignIn.Unix())
+		s.sessions.Put(r.Context(), site.SessPreviousSignIn, res.PreviousSignIn.Unix())
 	}
 	if res.DeviceToken != "" {
 		s.setDeviceCookie(w, res.DeviceToken)
 	}
-	s.log.Info("signed in", "account_id", res.Account.ID, "client_ip", s.clientIP(r))
+	s.log.Info("signed in", "account_id", res.Account.ID, "client_ip", s.site.ClientIP(r))
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }
 
 // logout ends the session on the server, not just in the browser.
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+func (s *signInPages) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := s.sessions.Destroy(r.Context()); err != nil {
 		return err
 	}
-	s.putFlash(r, "ok", "login_signed_out")
+	s.site.PutFlash(r, "ok", "login_signed_out")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
-}
-
-// formErrorStatus tells a body that is too large from one that cannot be parsed.
-func formErrorStatus(err error) int {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusBadRequest
 }
 
 // The device cookie marks a browser where the owner signed in before (the OWASP device-cookie
@@ -107,7 +99,7 @@ func deviceCookie(r *http.Request) string {
 	return c.Value
 }
 
-func (s *Server) setDeviceCookie(w http.ResponseWriter, token string) {
+func (s *signInPages) setDeviceCookie(w http.ResponseWriter, token string) {
 	http.SetCookie(w, &http.Cookie{Name: deviceCookieName, Value: token, Path: "/", MaxAge: 365 * 24 * 3600,
 		HttpOnly: true, Secure: s.cfg.CookieSecure, SameSite: http.SameSiteLaxMode})
 }

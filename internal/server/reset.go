@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // resetHeaders keep the token out of Referer headers and caches (SECURITY.md 11).
@@ -18,33 +18,33 @@ func resetHeaders(w http.ResponseWriter) {
 }
 
 // resetStartForm asks for the username to send a reset link to.
-func (s *Server) resetStartForm(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) resetStartForm(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
-	p := s.newPage(r, "reset_title", nil)
-	p.Flash = s.popFlash(r)
-	s.render(w, r, http.StatusOK, "reset", p)
+	p := s.site.NewPage(r, "reset_title", nil)
+	p.Flash = s.site.PopFlash(r)
+	s.site.Render(w, r, http.StatusOK, "reset", p)
 	return nil
 }
 
 // resetStartSubmit sends a reset link. The link goes only to the address on file; the page reads
 // the same whether or not the account exists.
-func (s *Server) resetStartSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) resetStartSubmit(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
 	login := r.PostForm.Get("username")
 	if _, ok := account.NormalizeLogin(login); !ok {
-		p := s.newPage(r, "reset_title", nil)
+		p := s.site.NewPage(r, "reset_title", nil)
 		p.Error = p.L.T("flow_username_required")
-		s.render(w, r, http.StatusOK, "reset", p)
+		s.site.Render(w, r, http.StatusOK, "reset", p)
 		return nil
 	}
-	if err := s.accounts.SelfService.StartReset(r.Context(), login, s.clientIP(r), s.localizer(r).Lang); err != nil {
+	if err := s.accounts.SelfService.StartReset(r.Context(), login, s.site.ClientIP(r), s.site.Localizer(r).Lang); err != nil {
 		return err
 	}
-	s.putFlash(r, "ok", "reset_sent")
+	s.site.PutFlash(r, "ok", "reset_sent")
 	http.Redirect(w, r, "/reset", http.StatusSeeOther)
 	return nil
 }
@@ -55,12 +55,12 @@ type resetFormData struct {
 }
 
 // resetForm shows the new-password form for a working link.
-func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) resetForm(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	token := chi.URLParam(r, "token")
 	a, err := s.accounts.SelfService.ResetAccount(r.Context(), token)
 	if errors.Is(err, account.ErrBadResetLink) {
-		s.render(w, r, http.StatusNotFound, "resetinvalid", s.newPage(r, "reset_title", nil))
+		s.site.Render(w, r, http.StatusNotFound, "resetinvalid", s.site.NewPage(r, "reset_title", nil))
 		return nil
 	} else if err != nil {
 		return err
@@ -68,44 +68,44 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) error {
 	return s.renderResetForm(w, r, a, http.StatusOK, "")
 }
 
-func (s *Server) renderResetForm(w http.ResponseWriter, r *http.Request, a *account.Account, status int, problem string) error {
+func (s *recoveryPages) renderResetForm(w http.ResponseWriter, r *http.Request, a *account.Account, status int, problem string) error {
 	minLen, err := s.accounts.SelfService.MinPasswordLength(r.Context(), a.ID)
 	if err != nil {
 		return err
 	}
-	p := s.newPage(r, "reset_title", resetFormData{MinLength: minLen})
+	p := s.site.NewPage(r, "reset_title", resetFormData{MinLength: minLen})
 	p.Error = problem
-	s.render(w, r, status, "resetform", p)
+	s.site.Render(w, r, status, "resetform", p)
 	return nil
 }
 
 // resetSubmit sets the new password. It never signs the user in.
-func (s *Server) resetSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) resetSubmit(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
 	token := chi.URLParam(r, "token")
 	a, err := s.accounts.SelfService.CompleteReset(r.Context(), token, r.PostForm.Get("password"), r.PostForm.Get("password_confirm"),
-		s.clientIP(r), s.localizer(r).Lang)
+		s.site.ClientIP(r), s.site.Localizer(r).Lang)
 	var problem *account.PasswordProblem
 	switch {
 	case errors.As(err, &problem):
-		l := s.localizer(r)
+		l := s.site.Localizer(r)
 		return s.renderResetForm(w, r, a, http.StatusOK, l.T(problem.ID, "Min", strconv.Itoa(problem.Min)))
 	case errors.Is(err, account.ErrBadResetLink):
-		s.render(w, r, http.StatusNotFound, "resetinvalid", s.newPage(r, "reset_title", nil))
+		s.site.Render(w, r, http.StatusNotFound, "resetinvalid", s.site.NewPage(r, "reset_title", nil))
 		return nil
 	case err != nil:
 		return err
 	}
 	// The reset ended all of the account's sessions, this browser's too if it was signed in as it: a
 	// reset never signs anyone in (SECURITY.md 12).
-	if cur := currentAccount(r); cur != nil && cur.ID == a.ID {
-		s.endSession(w, r)
-		r = r.WithContext(context.WithValue(r.Context(), ctxAccount, (*account.Account)(nil)))
+	if cur := site.CurrentAccount(r); cur != nil && cur.ID == a.ID {
+		s.site.EndSession(w, r)
+		r = r.WithContext(site.WithAccount(r.Context(), nil))
 	}
-	s.render(w, r, http.StatusOK, "resetdone", s.newPage(r, "reset_title", nil))
+	s.site.Render(w, r, http.StatusOK, "resetdone", s.site.NewPage(r, "reset_title", nil))
 	return nil
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	_ "embed"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -9,11 +8,10 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/server/api"
+	"github.com/unlockd/unlockd/internal/server/site"
 	"github.com/unlockd/unlockd/web"
 )
-
-//go:embed openapi.json
-var openAPI []byte
 
 // routes is every URL unlockd answers, readable top to bottom: each path is written out whole, so
 // that searching for a path finds where it is routed. A form's page and its submission are two
@@ -21,26 +19,29 @@ var openAPI []byte
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	s.router = r
-	r.Use(s.logRequests, securityHeaders(s.cfg.CookieSecure), limitBody)
+	h := s.site.Handle // a handler that returns its error, rendered from the one error table
+	r.Use(s.site.LogRequests, site.SecurityHeaders(s.cfg.CookieSecure), site.LimitBody)
 	// Error pages speak the visitor's language and know who is signed in, like every other page;
 	// under /api/v1 they are the API's JSON.
-	page := func(h http.Handler) http.Handler { return s.language(s.sessions.LoadAndSave(s.loadAccount(h))) }
+	page := func(next http.Handler) http.Handler {
+		return s.site.Language(s.sessions.LoadAndSave(s.site.LoadAccount(next)))
+	}
 	notFound := page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.renderStatus(w, r, http.StatusNotFound)
+		s.site.RenderStatus(w, r, http.StatusNotFound)
 	}))
 	methodNotAllowed := page(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.renderStatus(w, r, http.StatusMethodNotAllowed)
+		s.site.RenderStatus(w, r, http.StatusMethodNotAllowed)
 	}))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		if isAPI(r) {
-			apiError(w, http.StatusNotFound, "not_found", "No such route.")
+			api.Error(w, http.StatusNotFound, "not_found", "No such route.")
 			return
 		}
 		notFound.ServeHTTP(w, r)
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		if isAPI(r) {
-			apiError(w, http.StatusMethodNotAllowed, "invalid", "Method not allowed.")
+			api.Error(w, http.StatusMethodNotAllowed, "invalid", "Method not allowed.")
 			return
 		}
 		methodNotAllowed.ServeHTTP(w, r)
@@ -57,116 +58,116 @@ func (s *Server) routes() http.Handler {
 
 	// The JSON API: bearer tokens, no session, no cookies. Each route names the roles that may call
 	// it (SECURITY.md 20).
-	r.Get("/api/v1/openapi.json", apiOpenAPI)
+	r.Get("/api/v1/openapi.json", api.OpenAPI)
 	r.Group(func(r chi.Router) {
-		r.Use(s.apiAuth)
-		r.With(apiRoles(allStaff...)).Get("/api/v1/accounts/{username}", s.apiGetAccount)
-		r.With(apiRoles(account.RoleService, account.RoleAdmin)).Put("/api/v1/accounts/{username}", s.apiPutAccount)
-		r.With(apiRoles(account.RoleHelpdesk, account.RoleAdmin)).Post("/api/v1/accounts/{username}/unlock", s.apiUnlock)
-		r.With(apiRoles(account.RoleAdmin)).Post("/api/v1/accounts/{username}/lock", s.apiLock)
-		r.With(apiRoles(account.RoleService), s.apiDuringMaintenance).Post("/api/v1/authenticate", s.apiAuthenticate)
-		r.With(apiRoles(account.RoleAuditor, account.RoleAdmin)).Get("/api/v1/audit", s.apiAudit)
+		r.Use(s.api.Auth)
+		r.With(api.Roles(site.AllStaff...)).Get("/api/v1/accounts/{username}", s.api.GetAccount)
+		r.With(api.Roles(account.RoleService, account.RoleAdmin)).Put("/api/v1/accounts/{username}", s.api.PutAccount)
+		r.With(api.Roles(account.RoleHelpdesk, account.RoleAdmin)).Post("/api/v1/accounts/{username}/unlock", s.api.Unlock)
+		r.With(api.Roles(account.RoleAdmin)).Post("/api/v1/accounts/{username}/lock", s.api.Lock)
+		r.With(api.Roles(account.RoleService), s.api.DuringMaintenance).Post("/api/v1/authenticate", s.api.Authenticate)
+		r.With(api.Roles(account.RoleAuditor, account.RoleAdmin)).Get("/api/v1/audit", s.api.Audit)
 	})
 
 	// Pages: a session, a language, the signed-in account if any. Submissions of sign-in and
 	// unlock pause while a maintenance window runs.
 	r.Group(func(r chi.Router) {
 		r.Use(page)
-		r.Get("/", s.handle(s.home))
-		r.Get("/help", s.handle(s.help))
+		r.Get("/", h(s.home))
+		r.Get("/help", h(s.help))
 
-		r.Get("/login", s.handle(s.loginForm))
-		r.With(s.duringMaintenance).Post("/login", s.handle(s.loginSubmit))
-		r.Get("/login/totp", s.handle(s.loginTOTPForm))
-		r.With(s.duringMaintenance).Post("/login/totp", s.handle(s.loginTOTPSubmit))
-		r.Post("/logout", s.handle(s.logout))
+		r.Get("/login", h(s.signIn.loginForm))
+		r.With(s.duringMaintenance).Post("/login", h(s.signIn.loginSubmit))
+		r.Get("/login/totp", h(s.signIn.loginTOTPForm))
+		r.With(s.duringMaintenance).Post("/login/totp", h(s.signIn.loginTOTPSubmit))
+		r.Post("/logout", h(s.signIn.logout))
 
 		// Self-service: each answers the same whatever the username (SECURITY.md 9).
-		r.Get("/login/code", s.handle(s.codeStartForm(loginCodeFlow)))
-		r.With(s.duringMaintenance).Post("/login/code", s.handle(s.codeStartSubmit(loginCodeFlow)))
-		r.Get("/login/code/verify", s.handle(s.codeVerifyForm(loginCodeFlow)))
-		r.With(s.duringMaintenance).Post("/login/code/verify", s.handle(s.loginCodeVerify))
+		r.Get("/login/code", h(s.recovery.codeStartForm(loginCodeFlow)))
+		r.With(s.duringMaintenance).Post("/login/code", h(s.recovery.codeStartSubmit(loginCodeFlow)))
+		r.Get("/login/code/verify", h(s.recovery.codeVerifyForm(loginCodeFlow)))
+		r.With(s.duringMaintenance).Post("/login/code/verify", h(s.signIn.loginCodeVerify))
 
-		r.Get("/unlock", s.handle(s.codeStartForm(unlockFlow)))
-		r.With(s.duringMaintenance).Post("/unlock", s.handle(s.codeStartSubmit(unlockFlow)))
-		r.Get("/unlock/verify", s.handle(s.codeVerifyForm(unlockFlow)))
-		r.With(s.duringMaintenance).Post("/unlock/verify", s.handle(s.unlockVerify))
+		r.Get("/unlock", h(s.recovery.codeStartForm(unlockFlow)))
+		r.With(s.duringMaintenance).Post("/unlock", h(s.recovery.codeStartSubmit(unlockFlow)))
+		r.Get("/unlock/verify", h(s.recovery.codeVerifyForm(unlockFlow)))
+		r.With(s.duringMaintenance).Post("/unlock/verify", h(s.recovery.unlockVerify))
 
-		r.Get("/status", s.handle(s.codeStartForm(statusFlow)))
-		r.Post("/status", s.handle(s.codeStartSubmit(statusFlow)))
-		r.Get("/status/verify", s.handle(s.codeVerifyForm(statusFlow)))
-		r.Post("/status/verify", s.handle(s.statusVerify))
+		r.Get("/status", h(s.recovery.codeStartForm(statusFlow)))
+		r.Post("/status", h(s.recovery.codeStartSubmit(statusFlow)))
+		r.Get("/status/verify", h(s.recovery.codeVerifyForm(statusFlow)))
+		r.Post("/status/verify", h(s.recovery.statusVerify))
 
-		r.Get("/reset", s.handle(s.resetStartForm))
-		r.Post("/reset", s.handle(s.resetStartSubmit))
-		r.Get("/reset/{token}", s.handle(s.resetForm))
-		r.Post("/reset/{token}", s.handle(s.resetSubmit))
+		r.Get("/reset", h(s.recovery.resetStartForm))
+		r.Post("/reset", h(s.recovery.resetStartSubmit))
+		r.Get("/reset/{token}", h(s.recovery.resetForm))
+		r.Post("/reset/{token}", h(s.recovery.resetSubmit))
 
-		r.Get("/verify", s.handle(s.codeStartForm(verifyFlow)))
-		r.Post("/verify", s.handle(s.codeStartSubmit(verifyFlow)))
-		r.Get("/verify/verify", s.handle(s.codeVerifyForm(verifyFlow)))
-		r.Post("/verify/verify", s.handle(s.verifyVerify))
+		r.Get("/verify", h(s.recovery.codeStartForm(verifyFlow)))
+		r.Post("/verify", h(s.recovery.codeStartSubmit(verifyFlow)))
+		r.Get("/verify/verify", h(s.recovery.codeVerifyForm(verifyFlow)))
+		r.Post("/verify/verify", h(s.recovery.verifyVerify))
 
-		r.Get("/help/request", s.handle(s.helpRequestForm))
-		r.Post("/help/request", s.handle(s.helpRequestSubmit))
+		r.Get("/help/request", h(s.recovery.helpRequestForm))
+		r.Post("/help/request", h(s.recovery.helpRequestSubmit))
 
 		// The signed-in user's own account.
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAccount)
-			r.Get("/account", s.handle(s.accountPage))
-			r.Get("/account/totp/qr.png", s.handle(s.accountTOTPQR))
-			r.Post("/account/recovery-codes/download", s.handle(s.accountRecoveryDownload))
-			r.Post("/account/devices/{id}/forget", s.handle(s.accountForgetDevice))
-			r.Post("/account/sessions/{id}/end", s.handle(s.accountEndSession))
-			r.Post("/account/contact/verify", s.handle(s.accountContactVerify))
-			r.Get("/account/password", s.handle(s.accountPasswordForm))
-			r.Post("/account/password", s.handle(s.accountPasswordSubmit))
+			r.Get("/account", h(s.accountPages.accountPage))
+			r.Get("/account/totp/qr.png", h(s.accountPages.accountTOTPQR))
+			r.Post("/account/recovery-codes/download", h(s.accountPages.accountRecoveryDownload))
+			r.Post("/account/devices/{id}/forget", h(s.accountPages.accountForgetDevice))
+			r.Post("/account/sessions/{id}/end", h(s.accountPages.accountEndSession))
+			r.Post("/account/contact/verify", h(s.accountPages.accountContactVerify))
+			r.Get("/account/password", h(s.accountPages.accountPasswordForm))
+			r.Post("/account/password", h(s.accountPages.accountPasswordSubmit))
 
 			// Sensitive changes: a recent proof of the password too (SECURITY.md 14).
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireFreshAuth)
-				r.Get("/account/totp", s.handle(s.accountTOTPForm))
-				r.Post("/account/totp", s.handle(s.accountTOTPSubmit))
-				r.Post("/account/recovery-codes", s.handle(s.accountRecoveryCodes))
-				r.Get("/account/contact", s.handle(s.accountContactForm))
-				r.Post("/account/contact", s.handle(s.accountContactSubmit))
+				r.Get("/account/totp", h(s.accountPages.accountTOTPForm))
+				r.Post("/account/totp", h(s.accountPages.accountTOTPSubmit))
+				r.Post("/account/recovery-codes", h(s.accountPages.accountRecoveryCodes))
+				r.Get("/account/contact", h(s.accountPages.accountContactForm))
+				r.Post("/account/contact", h(s.accountPages.accountContactSubmit))
 			})
 		})
 
 		// The dashboard: signed-in staff with a second factor, grouped by the roles that may use each
-		// route (SECURITY.md 20). Changes also need a recent sign-in (staffForm).
+		// route (SECURITY.md 20). Changes also need a recent sign-in (the dashboard's staffForm).
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireStaff(allStaff...))
-			r.Get("/admin", s.handle(s.adminOverview))
-			r.Get("/admin/", s.handle(s.adminOverview)) // as it always has, for old bookmarks
-			r.Get("/admin/accounts", s.handle(s.adminAccounts))
-			r.Get("/admin/accounts/{username}", s.handle(s.adminAccount))
-			// Who may take which action is actionRoles.
-			r.Post("/admin/accounts/{username}/{action}", s.handle(s.adminAction))
-			r.Get("/admin/requests", s.handle(s.adminRequests))
-			r.Get("/admin/policy", s.handle(s.adminPolicyForm))
+			r.Use(s.dashboard.RequireStaff(site.AllStaff...))
+			r.Get("/admin", h(s.dashboard.Accounts.Overview))
+			r.Get("/admin/", h(s.dashboard.Accounts.Overview)) // as it always has, for old bookmarks
+			r.Get("/admin/accounts", h(s.dashboard.Accounts.List))
+			r.Get("/admin/accounts/{username}", h(s.dashboard.Accounts.Account))
+			// Who may take which action is the dashboard's actionRoles.
+			r.Post("/admin/accounts/{username}/{action}", h(s.dashboard.Accounts.Action))
+			r.Get("/admin/requests", h(s.dashboard.Accounts.Requests))
+			r.Get("/admin/policy", h(s.dashboard.Settings.PolicyForm))
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireStaff(helpdeskPlus...))
-			r.Post("/admin/bulk-unlock", s.handle(s.adminBulkUnlock))
-			r.Post("/admin/requests/{id}/{decision}", s.handle(s.adminDecide))
+			r.Use(s.dashboard.RequireStaff(site.HelpdeskPlus...))
+			r.Post("/admin/bulk-unlock", h(s.dashboard.Accounts.BulkUnlock))
+			r.Post("/admin/requests/{id}/{decision}", h(s.dashboard.Accounts.Decide))
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireStaff(auditorPlus...))
-			r.Get("/admin/audit", s.handle(s.adminAudit))
-			r.Get("/admin/audit.csv", s.handle(s.adminAuditCSV))
+			r.Use(s.dashboard.RequireStaff(site.AuditorPlus...))
+			r.Get("/admin/audit", h(s.dashboard.Accounts.Audit))
+			r.Get("/admin/audit.csv", h(s.dashboard.Accounts.AuditCSV))
 		})
 		r.Group(func(r chi.Router) {
-			r.Use(s.requireStaff(adminOnly...))
-			r.Get("/admin/unlock-all", s.handle(s.adminUnlockAllForm))
-			r.Post("/admin/unlock-all", s.handle(s.adminUnlockAllSubmit))
-			r.Get("/admin/staff", s.handle(s.adminStaffList))
-			r.Post("/admin/staff", s.handle(s.adminStaffSubmit))
-			r.Get("/admin/tokens", s.handle(s.adminTokensList))
-			r.Post("/admin/tokens", s.handle(s.adminTokensSubmit))
-			r.Get("/admin/maintenance", s.handle(s.adminMaintenanceList))
-			r.Post("/admin/maintenance", s.handle(s.adminMaintenanceSubmit))
-			r.Post("/admin/policy", s.handle(s.adminPolicySubmit))
+			r.Use(s.dashboard.RequireStaff(site.AdminOnly...))
+			r.Get("/admin/unlock-all", h(s.dashboard.Accounts.UnlockAllForm))
+			r.Post("/admin/unlock-all", h(s.dashboard.Accounts.UnlockAllSubmit))
+			r.Get("/admin/staff", h(s.dashboard.Settings.StaffList))
+			r.Post("/admin/staff", h(s.dashboard.Settings.StaffSubmit))
+			r.Get("/admin/tokens", h(s.dashboard.Settings.TokensList))
+			r.Post("/admin/tokens", h(s.dashboard.Settings.TokensSubmit))
+			r.Get("/admin/maintenance", h(s.dashboard.Settings.MaintenanceList))
+			r.Post("/admin/maintenance", h(s.dashboard.Settings.MaintenanceSubmit))
+			r.Post("/admin/policy", h(s.dashboard.Settings.PolicySubmit))
 		})
 	})
 
@@ -174,10 +175,10 @@ func (s *Server) routes() http.Handler {
 	cop := http.NewCrossOriginProtection()
 	_ = cop.AddTrustedOrigin(s.cfg.BaseURL.Scheme + "://" + s.cfg.BaseURL.Host)
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		s.log.Warn("cross-origin request refused", "method", req.Method, "path", loggedPath(req),
-			"origin", req.Header.Get("Origin"), "client_ip", s.clientIP(req))
-		securityHeaders(s.cfg.CookieSecure)(s.language(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-			s.renderStatus(w, req, http.StatusForbidden)
+		s.log.Warn("cross-origin request refused", "method", req.Method, "path", site.LoggedPath(req),
+			"origin", req.Header.Get("Origin"), "client_ip", s.site.ClientIP(req))
+		site.SecurityHeaders(s.cfg.CookieSecure)(s.site.Language(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			s.site.RenderStatus(w, req, http.StatusForbidden)
 		}))).ServeHTTP(w, req)
 	}))
 	return cop.Handler(r)
@@ -186,11 +187,6 @@ func (s *Server) routes() http.Handler {
 // isAPI reports whether a request is for the JSON API, whose errors are JSON too.
 func isAPI(r *http.Request) bool {
 	return r.URL.Path == "/api/v1" || strings.HasPrefix(r.URL.Path, "/api/v1/")
-}
-
-func apiOpenAPI(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(openAPI)
 }
 
 func cacheStatic(next http.Handler) http.Handler {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/secret"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // Session keys of the second-factor pages.
@@ -23,11 +24,8 @@ const (
 // mfaWindow is how long the second step may follow the password.
 const mfaWindow = 5 * time.Minute
 
-// freshAuth is how recent the last proof must be for a sensitive change (SECURITY.md 14).
-const freshAuth = 10 * time.Minute
-
 // beginSecondStep remembers that the password was right and sends the browser to /login/totp.
-func (s *Server) beginSecondStep(w http.ResponseWriter, r *http.Request, a *account.Account) error {
+func (s *signInPages) beginSecondStep(w http.ResponseWriter, r *http.Request, a *account.Account) error {
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
@@ -40,7 +38,7 @@ func (s *Server) beginSecondStep(w http.ResponseWriter, r *http.Request, a *acco
 
 // pendingSecondStep is the account whose password was proven in this browser lately, and its session
 // epoch then: the sign-in dates from the first step, so sessions ended between the steps end it too.
-func (s *Server) pendingSecondStep(r *http.Request) (id, epoch int64) {
+func (s *signInPages) pendingSecondStep(r *http.Request) (id, epoch int64) {
 	id = s.sessions.GetInt64(r.Context(), sessMFAAccount)
 	started := time.Unix(s.sessions.GetInt64(r.Context(), sessMFAStarted), 0)
 	if id == 0 || s.accounts.Now().Sub(started) > mfaWindow {
@@ -51,11 +49,11 @@ func (s *Server) pendingSecondStep(r *http.Request) (id, epoch int64) {
 
 // secondStep is the account waiting for its second step in this browser, and its session epoch;
 // without one it sends the browser back to sign in and ok is false.
-func (s *Server) secondStep(w http.ResponseWriter, r *http.Request) (id, epoch int64, ok bool) {
+func (s *signInPages) secondStep(w http.ResponseWriter, r *http.Request) (id, epoch int64, ok bool) {
 	w.Header().Set("Cache-Control", "no-store")
 	id, epoch = s.pendingSecondStep(r)
 	if id == 0 {
-		s.putFlash(r, "info", "login_required")
+		s.site.PutFlash(r, "info", "login_required")
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return 0, 0, false
 	}
@@ -63,30 +61,30 @@ func (s *Server) secondStep(w http.ResponseWriter, r *http.Request) (id, epoch i
 }
 
 // loginTOTPForm asks for the second step of sign-in.
-func (s *Server) loginTOTPForm(w http.ResponseWriter, r *http.Request) error {
+func (s *signInPages) loginTOTPForm(w http.ResponseWriter, r *http.Request) error {
 	if _, _, ok := s.secondStep(w, r); !ok {
 		return nil
 	}
-	s.render(w, r, http.StatusOK, "logintotp", s.newPage(r, "logintotp_title", nil))
+	s.site.Render(w, r, http.StatusOK, "logintotp", s.site.NewPage(r, "logintotp_title", nil))
 	return nil
 }
 
 // loginTOTPSubmit is the second step of sign-in: an authenticator code or a recovery code.
-func (s *Server) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *signInPages) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
 	id, epoch, ok := s.secondStep(w, r)
 	if !ok {
 		return nil
 	}
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
-	res, err := s.accounts.Gate.SignInSecondFactor(r.Context(), id, account.SignInRequest{ClientIP: s.clientIP(r),
+	res, err := s.accounts.Gate.SignInSecondFactor(r.Context(), id, account.SignInRequest{ClientIP: s.site.ClientIP(r),
 		UserAgent: r.UserAgent(), DeviceToken: deviceCookie(r)}, r.PostForm.Get("code"))
 	if errors.Is(err, account.ErrBadCode) || errors.Is(err, account.ErrBadCredentials) {
-		p := s.newPage(r, "logintotp_title", nil)
+		p := s.site.NewPage(r, "logintotp_title", nil)
 		p.Error = p.L.T("logintotp_wrong")
-		s.render(w, r, http.StatusOK, "logintotp", p)
+		s.site.Render(w, r, http.StatusOK, "logintotp", p)
 		return nil
 	} else if err != nil {
 		return err
@@ -97,53 +95,28 @@ func (s *Server) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
 	return s.startSession(w, r, res, epoch)
 }
 
-// recentlyAuthenticated reports whether the session proved the password (or a code) lately.
-func (s *Server) recentlyAuthenticated(r *http.Request) bool {
-	at := time.Unix(s.sessions.GetInt64(r.Context(), sessAuthAt), 0)
-	return s.accounts.Now().Sub(at) <= freshAuth
-}
-
-// needFreshAuth ends the session and asks for the password again before a sensitive change.
-func (s *Server) needFreshAuth(w http.ResponseWriter, r *http.Request) {
-	s.endSession(w, r)
-	s.putFlash(r, "info", "reauth_needed")
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
-// requireFreshAuth guards the pages of sensitive changes: without a recent proof the session ends
-// and the password is asked for again.
-func (s *Server) requireFreshAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.recentlyAuthenticated(r) {
-			s.needFreshAuth(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 type totpData struct {
 	Secret   string
 	Enrolled bool
 }
 
 // accountTOTPForm shows a new authenticator secret (QR code and text) to enroll.
-func (s *Server) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
-	secretText, url, err := s.accounts.SecondFactors.BeginTOTP(currentAccount(r))
+func (s *accountPages) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
+	secretText, url, err := s.accounts.SecondFactors.BeginTOTP(site.CurrentAccount(r))
 	if err != nil {
 		return err
 	}
 	s.sessions.Put(r.Context(), sessTOTPPending, secretText)
 	s.sessions.Put(r.Context(), sessTOTPURL, url)
 	// The flash says, for one, why staff were sent here.
-	return s.renderTOTP(w, r, secretText, s.popFlash(r), "")
+	return s.renderTOTP(w, r, secretText, s.site.PopFlash(r), "")
 }
 
 // accountTOTPSubmit enrolls the secret shown with a first code from it.
-func (s *Server) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
-	a := currentAccount(r)
+func (s *accountPages) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
+	a := site.CurrentAccount(r)
 	if err := r.ParseForm(); err != nil {
-		s.renderStatus(w, r, formErrorStatus(err))
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
 	pending := s.sessions.GetString(r.Context(), sessTOTPPending)
@@ -151,7 +124,7 @@ func (s *Server) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error
 		http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 		return nil
 	}
-	err := s.accounts.SecondFactors.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.clientIP(r), s.localizer(r).Lang)
+	err := s.accounts.SecondFactors.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.site.ClientIP(r), s.site.Localizer(r).Lang)
 	if errors.Is(err, account.ErrBadCode) {
 		return s.renderTOTP(w, r, pending, nil, "totp_wrong")
 	} else if err != nil {
@@ -163,31 +136,31 @@ func (s *Server) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
-	s.putFlash(r, "ok", "totp_enrolled")
+	s.site.PutFlash(r, "ok", "totp_enrolled")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }
 
 // renderTOTP shows the enrollment page for a secret.
-func (s *Server) renderTOTP(w http.ResponseWriter, r *http.Request, secretText string, f *flash, errID string) error {
-	status, err := s.accounts.SecondFactors.SecondFactorStatus(r.Context(), currentAccount(r).ID)
+func (s *accountPages) renderTOTP(w http.ResponseWriter, r *http.Request, secretText string, f *site.Flash, errID string) error {
+	status, err := s.accounts.SecondFactors.SecondFactorStatus(r.Context(), site.CurrentAccount(r).ID)
 	if err != nil {
 		return err
 	}
-	p := s.newPage(r, "totp_title", totpData{Secret: secretText, Enrolled: status.TOTP})
+	p := s.site.NewPage(r, "totp_title", totpData{Secret: secretText, Enrolled: status.TOTP})
 	p.Flash = f
 	if errID != "" {
 		p.Error = p.L.T(errID)
 	}
-	s.render(w, r, http.StatusOK, "totp", p)
+	s.site.Render(w, r, http.StatusOK, "totp", p)
 	return nil
 }
 
 // accountTOTPQR serves the pending secret's QR code as a PNG, made here: no outside service sees it.
-func (s *Server) accountTOTPQR(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountTOTPQR(w http.ResponseWriter, r *http.Request) error {
 	url := s.sessions.GetString(r.Context(), sessTOTPURL)
 	if url == "" {
-		s.renderStatus(w, r, http.StatusNotFound)
+		s.site.RenderStatus(w, r, http.StatusNotFound)
 		return nil
 	}
 	png, err := secret.TOTPQRCode(url, 240)
@@ -205,29 +178,29 @@ type recoveryData struct {
 }
 
 // accountRecoveryCodes makes ten new recovery codes and shows them once (behind requireFreshAuth).
-func (s *Server) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
-	a := currentAccount(r)
-	codes, err := s.accounts.SecondFactors.NewRecoveryCodes(r.Context(), a, s.clientIP(r), s.localizer(r).Lang)
+func (s *accountPages) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
+	a := site.CurrentAccount(r)
+	codes, err := s.accounts.SecondFactors.NewRecoveryCodes(r.Context(), a, s.site.ClientIP(r), s.site.Localizer(r).Lang)
 	if err != nil {
 		return err
 	}
 	// Kept in the session only until downloaded once or replaced.
 	s.sessions.Put(r.Context(), sessRecoveryOnce, strings.Join(codes, "\n"))
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, "recovery", s.newPage(r, "recovery_title", recoveryData{Codes: codes}))
+	s.site.Render(w, r, http.StatusOK, "recovery", s.site.NewPage(r, "recovery_title", recoveryData{Codes: codes}))
 	return nil
 }
 
 // accountRecoveryDownload hands the codes just made over as a text file, once.
-func (s *Server) accountRecoveryDownload(w http.ResponseWriter, r *http.Request) error {
+func (s *accountPages) accountRecoveryDownload(w http.ResponseWriter, r *http.Request) error {
 	codes := s.sessions.PopString(r.Context(), sessRecoveryOnce)
 	if codes == "" {
-		s.renderStatus(w, r, http.StatusNotFound)
+		s.site.RenderStatus(w, r, http.StatusNotFound)
 		return nil
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="unlockd-recovery-codes.txt"`)
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write([]byte("unlockd recovery codes for " + currentAccount(r).Username + "\nEach works once.\n\n" + codes + "\n"))
+	_, _ = w.Write([]byte("unlockd recovery codes for " + site.CurrentAccount(r).Username + "\nEach works once.\n\n" + codes + "\n"))
 	return nil
 }

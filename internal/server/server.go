@@ -1,12 +1,13 @@
-// Package server is unlockd's HTTP face: the chi router (routes.go), middleware, one file per flow,
-// template rendering, and the one place that turns errors into pages. It talks to the domain through
-// account.Service and never to the database directly.
+// Package server is unlockd's HTTP face: the one route table (routes.go), the self-service pages
+// (one file per flow) and the wiring of the rest. The dashboard (package dashboard) and the JSON
+// API (package api) are routed here too; rendering, the one error table, sessions and the other
+// shared helpers are package site. It talks to the domain through account.Service and never to the
+// database directly.
 package server
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/config"
-	"github.com/unlockd/unlockd/internal/i18n"
+	"github.com/unlockd/unlockd/internal/server/api"
+	"github.com/unlockd/unlockd/internal/server/dashboard"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
 // Readiness reports whether the service can do its work (database reachable, schema current).
@@ -33,73 +36,71 @@ type Deps struct {
 	Metrics  *Metrics // served at /metrics unless UNLOCKD_METRICS_LISTEN moves it
 }
 
-// Server serves unlockd's pages.
+// Server serves unlockd: it wires the shared site, the self-service pages, the dashboard and the
+// API, and routes every request (routes.go). It answers the operations endpoints and the landing
+// pages itself.
 type Server struct {
-	cfg      *config.Config
-	accounts *account.Services
-	sessions *scs.SessionManager
-	ready    Readiness
-	log      *slog.Logger
-	bundle   *i18n.Bundle
-	views    *views
-	proxies  *clientIPResolver
-	metrics  *Metrics
-	router   chi.Routes
-	handler  http.Handler
-	maint    *maintenanceCache
+	pages
+	ready        Readiness
+	metrics      *Metrics
+	router       chi.Routes
+	handler      http.Handler
+	signIn       *signInPages
+	recovery     *recoveryPages
+	accountPages *accountPages
+	dashboard    *dashboard.Dashboard
+	api          *api.API
 }
 
-// Session lifetimes (SECURITY.md 17): users 30 min idle / 12 h absolute; staff 15 min / 8 h.
-const (
-	userIdleTimeout      = 30 * time.Minute
-	userAbsoluteTimeout  = 12 * time.Hour
-	staffIdleTimeout     = 15 * time.Minute
-	staffAbsoluteTimeout = 8 * time.Hour
-)
+// pages is what every self-service handler holds.
+type pages struct {
+	cfg      *config.Config
+	accounts *account.Services
+	site     *site.Site
+	sessions *scs.SessionManager
+	log      *slog.Logger
+}
+
+// signInPages signs browsers in and out: the password, the second step, a sign-in code.
+type signInPages struct {
+	pages
+	flows *recoveryPages // a sign-in code is a code flow
+}
+
+// recoveryPages are the ways back in for a visitor who is not signed in: the code flows (unlock,
+// status, sign-in code, verification), the reset link and the unlock request.
+type recoveryPages struct{ pages }
+
+// accountPages are the signed-in user's own account: its page, the password, the contact, the
+// second factors, devices and sessions.
+type accountPages struct{ pages }
 
 // New builds the server: it parses every template and loads every translation now, so a missing
 // one stops start-up instead of failing on a page.
 func New(d Deps) (*Server, error) {
-	bundle, err := loadBundle()
-	if err != nil {
-		return nil, err
-	}
-	v, err := parseViews()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{cfg: d.Config, accounts: d.Accounts, ready: d.Ready, log: d.Log, bundle: bundle, views: v,
-		proxies: newClientIPResolver(d.Config.TrustedProxies), metrics: d.Metrics}
+	s := &Server{pages: pages{cfg: d.Config, accounts: d.Accounts, log: d.Log}, ready: d.Ready, metrics: d.Metrics}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.maint = newMaintenanceCache(s.accounts.Maintenance.CurrentMaintenance, s.log)
-	s.sessions = scs.New()
-	s.sessions.Store = d.Sessions
-	s.sessions.Lifetime = userAbsoluteTimeout
-	s.sessions.IdleTimeout = userIdleTimeout
-	s.sessions.Cookie.Name = "unlockd_session"
-	if d.Config.CookieSecure {
-		// __Host- binds the cookie to this exact origin: Secure, Path=/ and no Domain.
-		s.sessions.Cookie.Name = "__Host-unlockd_session"
+	st, err := site.New(site.Deps{Config: d.Config, Accounts: d.Accounts, Sessions: d.Sessions, Log: s.log})
+	if err != nil {
+		return nil, err
 	}
-	s.sessions.Cookie.HttpOnly = true
-	s.sessions.Cookie.Secure = d.Config.CookieSecure
-	s.sessions.Cookie.SameSite = http.SameSiteLaxMode
-	s.sessions.Cookie.Path = "/"
-	s.sessions.Cookie.Persist = false
-	s.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-		s.renderError(w, r, fmt.Errorf("session: %w", err))
-	}
+	s.site, s.sessions = st, st.Sessions()
+	s.recovery = &recoveryPages{s.pages}
+	s.signIn = &signInPages{pages: s.pages, flows: s.recovery}
+	s.accountPages = &accountPages{s.pages}
+	s.dashboard = dashboard.New(d.Accounts, st, s.log)
+	s.api = api.New(d.Config, d.Accounts, st, s.log)
 	s.handler = s.routes()
 	return s, nil
 }
 
 // SessionCodec is the codec the session store must use to read the account id out of session data.
-func SessionCodec() scs.Codec { return scs.GobCodec{} }
+func SessionCodec() scs.Codec { return site.SessionCodec() }
 
 // Handler is the whole site.
 func (s *Server) Handler() http.Handler { return s.handler }

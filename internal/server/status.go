@@ -11,7 +11,7 @@ var statusFlow = codeFlow{purpose: account.PurposeStatus, path: "/status", verif
 	introID: "status_intro", startPage: "codestart", withMethod: true}
 
 // statusVerify checks the code and shows the account's status in plain words.
-func (s *Server) statusVerify(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) statusVerify(w http.ResponseWriter, r *http.Request) error {
 	proof, done, err := s.codeSubmission(w, r, statusFlow)
 	if done || err != nil {
 		return err
@@ -25,6 +25,6 @@ func (s *Server) statusVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.endFlow(r, account.PurposeStatus)
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, r, http.StatusOK, "status", s.newPage(r, "status_title", view))
+	s.site.Render(w, r, http.StatusOK, "status", s.site.NewPage(r, "status_title", view))
 	return nil
 }

@@ -19,7 +19,7 @@ type unlockResultData struct {
 
 // unlockVerify checks the code and unlocks. A frozen, disabled or expired account is never
 // unlocked here: the page says to ask an administrator.
-func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) unlockVerify(w http.ResponseWriter, r *http.Request) error {
 	proof, done, err := s.codeSubmission(w, r, unlockFlow)
 	if done || err != nil {
 		return err
@@ -43,7 +43,7 @@ func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	if res.Outcome == account.UnlockNeedsMore {
 		// unlock.methods_required: one method is proven; the next code must come another way.
-		s.putFlash(r, "ok", "unlock_needs_more")
+		s.site.PutFlash(r, "ok", "unlock_needs_more")
 		http.Redirect(w, r, "/unlock/verify", http.StatusSeeOther)
 		return nil
 	}
@@ -54,6 +54,6 @@ func (s *Server) unlockVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	s.render(w, r, http.StatusOK, "unlocked", s.newPage(r, "unlock_title", data))
+	s.site.Render(w, r, http.StatusOK, "unlocked", s.site.NewPage(r, "unlock_title", data))
 	return nil
 }

@@ -11,7 +11,7 @@ var verifyFlow = codeFlow{purpose: account.PurposeVerify, path: "/verify", verif
 	introID: "verify_intro", startPage: "codestart", withMethod: true}
 
 // verifyVerify confirms a new account's email address: pending_verification becomes active.
-func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
+func (s *recoveryPages) verifyVerify(w http.ResponseWriter, r *http.Request) error {
 	proof, done, err := s.codeSubmission(w, r, verifyFlow)
 	if done || err != nil {
 		return err
@@ -25,11 +25,11 @@ func (s *Server) verifyVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	if outcome == account.VerifyNeedsSMS || outcome == account.VerifyNeedsMail {
 		// One contact is confirmed; the other one on file needs its own code.
-		s.putFlash(r, "ok", "verify_"+string(outcome))
+		s.site.PutFlash(r, "ok", "verify_"+string(outcome))
 		http.Redirect(w, r, "/verify/verify", http.StatusSeeOther)
 		return nil
 	}
 	s.endFlow(r, account.PurposeVerify)
-	s.render(w, r, http.StatusOK, "verified", s.newPage(r, "verify_title", outcome))
+	s.site.Render(w, r, http.StatusOK, "verified", s.site.NewPage(r, "verify_title", outcome))
 	return nil
 }

@@ -1,9 +1,14 @@
-package server
+// Package api is unlockd's JSON API (/api/v1): bearer tokens with a role, errors as
+// {"error":{"code","message"}} answered by the one error table of package site, and every call
+// audited with the token's name. Its routes are registered in package server's routes.go.
+package api
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,12 +18,35 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/config"
+	"github.com/unlockd/unlockd/internal/server/site"
 )
 
-// The JSON API (/api/v1): bearer tokens with a role, errors as {"error":{"code","message"}}, and
-// every call audited with the token's name.
+//go:embed openapi.json
+var openAPI []byte
+
+// API answers the routes under /api/v1.
+type API struct {
+	cfg      *config.Config
+	accounts *account.Services
+	site     *site.Site
+	log      *slog.Logger
+}
+
+// New makes the API's handlers over the shared site.
+func New(cfg *config.Config, accounts *account.Services, st *site.Site, log *slog.Logger) *API {
+	return &API{cfg: cfg, accounts: accounts, site: st, log: log}
+}
+
+type ctxKey int
 
 const ctxToken ctxKey = 100
+
+// OpenAPI serves the API's description (OpenAPI 3.1).
+func OpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
+}
 
 func apiToken(r *http.Request) *account.APIToken {
 	t, _ := r.Context().Value(ctxToken).(*account.APIToken)
@@ -26,12 +54,12 @@ func apiToken(r *http.Request) *account.APIToken {
 }
 
 // apiActor names the caller in the audit log: the token's name.
-func (s *Server) apiActor(r *http.Request) account.Actor {
-	return account.Actor{Name: "token:" + apiToken(r).Name, Client: s.clientIP(r), Role: apiToken(r).Role}
+func (s *API) apiActor(r *http.Request) account.Actor {
+	return account.Actor{Name: "token:" + apiToken(r).Name, Client: s.site.ClientIP(r), Role: apiToken(r).Role}
 }
 
-// apiError writes the contract's error shape.
-func apiError(w http.ResponseWriter, status int, code, message string) {
+// Error writes the contract's error shape.
+func Error(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -45,63 +73,77 @@ func apiJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// apiFail answers a domain error in the API's shape, by the same table as the pages. What the
+// Fail answers a domain error in the API's shape, by the same table as the pages. What the
 // server could not do (busy, down, a fault) is logged as the pages log it; refusals of the caller's
 // input are the caller's to read.
-func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *API) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the caller went away; there is nobody to answer
 	}
-	v := classify(err)
-	if v.status >= http.StatusInternalServerError {
-		s.logFailure(r, v, err)
+	v := site.Classify(err)
+	if v.Status >= http.StatusInternalServerError {
+		s.site.LogFailure(r, v, err)
 	}
-	if v.retryAfter != "" {
-		w.Header().Set("Retry-After", v.retryAfter)
+	if v.RetryAfter != "" {
+		w.Header().Set("Retry-After", v.RetryAfter)
 	}
-	message := v.apiMessage
+	message := v.APIMessage
 	if message == "" {
 		message = account.ErrorMessage(err)
 	}
-	apiError(w, v.status, v.apiCode, message)
+	Error(w, v.Status, v.APICode, message)
 }
 
-// apiAuth admits a request with a live bearer token and audits the call once it is answered.
-func (s *Server) apiAuth(next http.Handler) http.Handler {
+// Auth admits a request with a live bearer token and audits the call once it is answered.
+func (s *API) Auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
-			apiError(w, http.StatusUnauthorized, "unauthorized", "A bearer token is required.")
+			Error(w, http.StatusUnauthorized, "unauthorized", "A bearer token is required.")
 			return
 		}
 		t, err := s.accounts.Tokens.Authenticate(r.Context(), strings.TrimSpace(bearer))
 		if account.ErrorCode(err) == account.ENOTFOUND {
-			apiError(w, http.StatusUnauthorized, "unauthorized", "The token is not valid.")
+			Error(w, http.StatusUnauthorized, "unauthorized", "The token is not valid.")
 			return
 		} else if err != nil {
-			s.apiFail(w, r, err)
+			s.Fail(w, r, err)
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxToken, t))
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &site.StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		if err := s.accounts.Audit.AuditAPIRequest(context.WithoutCancel(r.Context()), s.apiActor(r), r.Method, r.URL.Path, rec.status); err != nil {
+		if err := s.accounts.Audit.AuditAPIRequest(context.WithoutCancel(r.Context()), s.apiActor(r), r.Method, r.URL.Path, rec.Status); err != nil {
 			s.log.Error("audit api request", "err", err)
 		}
 	})
 }
 
-// apiRoles refuses tokens whose role may not call the route (403); refusals are audited by apiAuth.
-func apiRoles(roles ...account.Role) func(http.Handler) http.Handler {
+// Roles refuses tokens whose role may not call the route (403); refusals are audited by Auth.
+func Roles(roles ...account.Role) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !slices.Contains(roles, apiToken(r).Role) {
-				apiError(w, http.StatusForbidden, "forbidden", "This token's role may not do that.")
+				Error(w, http.StatusForbidden, "forbidden", "This token's role may not do that.")
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// DuringMaintenance pauses the API's password checks as package server's duringMaintenance pauses the pages':
+// 503 with Retry-After, in the API's error shape, with the window's English message.
+func (s *API) DuringMaintenance(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m, retryAfter := s.site.ActiveMaintenance(r)
+		if m == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Retry-After", retryAfter)
+		Error(w, http.StatusServiceUnavailable, "maintenance", m.Message("en"))
+	})
 }
 
 // apiAccount is an account as the API shows it.
@@ -118,7 +160,7 @@ type apiAccount struct {
 	Methods        []string   `json:"methods"`
 }
 
-func (s *Server) toAPIAccount(ctx context.Context, a *account.Account) (apiAccount, error) {
+func (s *API) toAPIAccount(ctx context.Context, a *account.Account) (apiAccount, error) {
 	now := s.accounts.Now()
 	out := apiAccount{Username: a.Username, Email: a.Email, Phone: a.Phone, DisplayName: a.DisplayName, Role: string(a.Role),
 		State: string(a.EffectiveState(now)), Reason: a.Reason, FailedAttempts: a.FailedAttempts, Methods: []string{"email"}}
@@ -143,19 +185,20 @@ func (s *Server) toAPIAccount(ctx context.Context, a *account.Account) (apiAccou
 }
 
 // apiAccountAnswer answers with an account as the API shows it.
-func (s *Server) apiAccountAnswer(w http.ResponseWriter, r *http.Request, status int, a *account.Account) {
+func (s *API) apiAccountAnswer(w http.ResponseWriter, r *http.Request, status int, a *account.Account) {
 	out, err := s.toAPIAccount(r.Context(), a)
 	if err != nil {
-		s.apiFail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	apiJSON(w, status, out)
 }
 
-func (s *Server) apiGetAccount(w http.ResponseWriter, r *http.Request) {
+// GetAccount answers with an account.
+func (s *API) GetAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.accounts.Accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
 	if err != nil {
-		s.apiFail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.apiAccountAnswer(w, r, http.StatusOK, a)
@@ -166,11 +209,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		apiError(w, http.StatusBadRequest, "invalid", "The body must be a JSON object with the documented fields: "+err.Error())
+		Error(w, http.StatusBadRequest, "invalid", "The body must be a JSON object with the documented fields: "+err.Error())
 		return false
 	}
 	if dec.More() {
-		apiError(w, http.StatusBadRequest, "invalid", "The body must hold one JSON object.")
+		Error(w, http.StatusBadRequest, "invalid", "The body must hold one JSON object.")
 		return false
 	}
 	return true
@@ -187,10 +230,10 @@ type apiPutAccount struct {
 	Active *bool `json:"active"`
 }
 
-// apiPutAccount creates or updates an account by username (idempotent), for the CRM's sync. A
+// PutAccount creates or updates an account by username (idempotent), for the CRM's sync. A
 // service token manages plain accounts only (403 otherwise); a role change ends the account's
 // sessions.
-func (s *Server) apiPutAccount(w http.ResponseWriter, r *http.Request) {
+func (s *API) PutAccount(w http.ResponseWriter, r *http.Request) {
 	var in apiPutAccount
 	if !decodeBody(w, r, &in) {
 		return
@@ -198,12 +241,12 @@ func (s *Server) apiPutAccount(w http.ResponseWriter, r *http.Request) {
 	created, err := s.accounts.Accounts.PutAccount(r.Context(), account.ImportFields{Username: chi.URLParam(r, "username"), Email: in.Email,
 		Phone: in.Phone, DisplayName: in.DisplayName, Role: in.Role, PasswordHash: in.PasswordHash, Active: in.Active}, s.apiActor(r))
 	if err != nil {
-		s.apiFail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	a, err := s.accounts.Accounts.AccountByLogin(r.Context(), chi.URLParam(r, "username"))
 	if err != nil {
-		s.apiFail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	status := http.StatusOK
@@ -213,7 +256,8 @@ func (s *Server) apiPutAccount(w http.ResponseWriter, r *http.Request) {
 	s.apiAccountAnswer(w, r, status, a)
 }
 
-func (s *Server) apiUnlock(w http.ResponseWriter, r *http.Request) {
+// Unlock unlocks an account, with a reason for the record.
+func (s *API) Unlock(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Reason string `json:"reason"`
 	}
@@ -222,13 +266,14 @@ func (s *Server) apiUnlock(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := s.accounts.Staff.Unlock(r.Context(), chi.URLParam(r, "username"), in.Reason, s.apiActor(r))
 	if err != nil {
-		s.apiFail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.apiAccountAnswer(w, r, http.StatusOK, a)
 }
 
-func (s *Server) apiLock(w http.ResponseWriter, r *http.Request) {
+// Lock freezes an account, until a time or until unfrozen.
+func (s *API) Lock(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Reason  string  `json:"reason"`
 		Until   *string `json:"until"`
@@ -241,22 +286,22 @@ func (s *Server) apiLock(w http.ResponseWriter, r *http.Request) {
 	if in.Until != nil {
 		t, err := time.Parse(time.RFC3339, *in.Until)
 		if err != nil {
-			apiError(w, http.StatusBadRequest, "invalid", "until must be an RFC 3339 time or null")
+			Error(w, http.StatusBadRequest, "invalid", "until must be an RFC 3339 time or null")
 			return
 		}
 		until = &t
 	}
 	a, err := s.accounts.Staff.Freeze(r.Context(), chi.URLParam(r, "username"), in.Reason, in.Message, until, s.apiActor(r))
 	if err != nil {
-		s.apiFail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	s.apiAccountAnswer(w, r, http.StatusOK, a)
 }
 
-// apiAuthenticate lets another application check a password under the same lockout policy as the
+// Authenticate lets another application check a password under the same lockout policy as the
 // sign-in page. Its answer says no more than the page does.
-func (s *Server) apiAuthenticate(w http.ResponseWriter, r *http.Request) {
+func (s *API) Authenticate(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
@@ -265,13 +310,13 @@ func (s *Server) apiAuthenticate(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &in) {
 		return
 	}
-	client := s.clientIP(r)
+	client := s.site.ClientIP(r)
 	if in.ClientIP != "" {
-		// Only a service token reaches here (apiRoles): the end user's address is the CRM's to tell,
+		// Only a service token reaches here (Roles): the end user's address is the CRM's to tell,
 		// and it must be an address.
 		ip, err := account.ParseClientIP(in.ClientIP)
 		if err != nil {
-			s.apiFail(w, r, err)
+			s.Fail(w, r, err)
 			return
 		}
 		client = ip
@@ -284,7 +329,7 @@ func (s *Server) apiAuthenticate(w http.ResponseWriter, r *http.Request) {
 			"message":    "The username or password is not correct, or the account cannot sign in right now.",
 			"unlock_url": strings.TrimRight(s.cfg.BaseURL.String(), "/") + "/"})
 	case err != nil:
-		s.apiFail(w, r, err)
+		s.Fail(w, r, err)
 	case res.NeedsSecondFactor:
 		apiJSON(w, http.StatusOK, map[string]string{"result": "second_factor_required", "username": res.Account.Username})
 	default:
@@ -292,13 +337,14 @@ func (s *Server) apiAuthenticate(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
+// Audit answers with audit events, newest first, by account, action and time.
+func (s *API) Audit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := account.AuditQuery{Action: q.Get("action"), Limit: 100}
 	if v := q.Get("account"); v != "" {
 		a, err := s.accounts.Accounts.AccountByLogin(r.Context(), v)
 		if err != nil {
-			s.apiFail(w, r, err)
+			s.Fail(w, r, err)
 			return
 		}
 		f.AccountID = &a.ID
@@ -306,7 +352,7 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			apiError(w, http.StatusBadRequest, "invalid", "since must be an RFC 3339 time")
+			Error(w, http.StatusBadRequest, "invalid", "since must be an RFC 3339 time")
 			return
 		}
 		f.Since = t
@@ -314,14 +360,14 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			apiError(w, http.StatusBadRequest, "invalid", "limit must be 1 to 1000")
+			Error(w, http.StatusBadRequest, "invalid", "limit must be 1 to 1000")
 			return
 		}
 		f.Limit = n
 	}
 	events, err := s.accounts.Audit.AuditEvents(r.Context(), f)
 	if err != nil {
-		s.apiFail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	type ev struct {

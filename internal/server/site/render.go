@@ -1,4 +1,4 @@
-package server
+package site
 
 import (
 	"bytes"
@@ -41,20 +41,20 @@ func parseViews() (*views, error) {
 	return v, nil
 }
 
-// flash is a one-line message carried to the next page.
-type flash struct {
+// Flash is a one-line message carried to the next page.
+type Flash struct {
 	Kind string // ok, info, error
 	Text string
 }
 
-// page is what every template receives.
-type page struct {
+// Page is what every template receives.
+type Page struct {
 	Path    string // for aria-current in the navigation
 	Lang    string
 	L       *i18n.Localizer
 	Title   string
 	Account *account.Account
-	Flash   *flash
+	Flash   *Flash
 	Error   string
 	Data    any
 	// Maintenance is a window running now or announced; MaintenanceNow says which.
@@ -62,22 +62,22 @@ type page struct {
 	MaintenanceNow bool
 }
 
-// newPage prepares the data for a page whose title is the message titleID.
-func (s *Server) newPage(r *http.Request, titleID string, data any) *page {
-	l := s.localizer(r)
-	p := &page{Path: r.URL.Path, Lang: l.Lang, L: l, Title: l.T(titleID), Account: currentAccount(r), Data: data}
-	if m := s.maintenance(r); m != nil {
+// NewPage prepares the data for a page whose title is the message titleID.
+func (s *Site) NewPage(r *http.Request, titleID string, data any) *Page {
+	l := s.Localizer(r)
+	p := &Page{Path: r.URL.Path, Lang: l.Lang, L: l, Title: l.T(titleID), Account: CurrentAccount(r), Data: data}
+	if m := s.Maintenance(r); m != nil {
 		p.Maintenance, p.MaintenanceNow = m, m.Active(s.accounts.Now())
 	}
 	return p
 }
 
-// render writes a page. It renders into a buffer first, so a template failure becomes a clean
+// Render writes a page. It renders into a buffer first, so a template failure becomes a clean
 // error page instead of half a page.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+func (s *Site) Render(w http.ResponseWriter, r *http.Request, status int, name string, p *Page) {
 	t, ok := s.views.pages[name]
 	if !ok {
-		s.renderError(w, r, fmt.Errorf("render: no page %q", name))
+		s.RenderError(w, r, fmt.Errorf("render: no page %q", name))
 		return
 	}
 	var buf bytes.Buffer
@@ -88,7 +88,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 			http.Error(w, "Internal error.", http.StatusInternalServerError)
 			return
 		}
-		s.renderError(w, r, fmt.Errorf("render %s: %w", name, err))
+		s.RenderError(w, r, fmt.Errorf("render %s: %w", name, err))
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -1,4 +1,4 @@
-package server
+package site
 
 import (
 	"context"
@@ -25,13 +25,13 @@ func (f *fakeMaintenanceStore) NextMaintenance(ctx context.Context, _ time.Time,
 	return f.next(ctx)
 }
 
-func maintenanceServer(next func(ctx context.Context) (*account.Maintenance, error)) *Server {
+func maintenanceSite(next func(ctx context.Context) (*account.Maintenance, error)) *Site {
 	key := make([]byte, 32)
 	// Every other dependency is one the cache does not use: a call to a store panics.
 	deps := accounttest.Deps(key)
 	deps.Maintenance = &fakeMaintenanceStore{next: next}
 	svc := account.New(deps)
-	s := &Server{accounts: svc, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s := &Site{accounts: svc, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	s.maint = newMaintenanceCache(svc.Maintenance.CurrentMaintenance, s.log)
 	return s
 }
@@ -42,7 +42,7 @@ func TestMaintenanceLookupSurvivesTheFirstCallerGoingAway(t *testing.T) {
 	window := &account.Maintenance{ID: 1, StartsAt: time.Now(), EndsAt: time.Now().Add(time.Hour)}
 	started, release := make(chan struct{}, 10), make(chan struct{})
 	var queries atomic.Int32
-	s := maintenanceServer(func(ctx context.Context) (*account.Maintenance, error) {
+	s := maintenanceSite(func(ctx context.Context) (*account.Maintenance, error) {
 		queries.Add(1)
 		started <- struct{}{}
 		select {
@@ -53,7 +53,7 @@ func TestMaintenanceLookupSurvivesTheFirstCallerGoingAway(t *testing.T) {
 		}
 	})
 	first, cancel := context.WithCancel(context.Background())
-	go s.maintenance(httptest.NewRequest("POST", "/login", nil).WithContext(first))
+	go s.Maintenance(httptest.NewRequest("POST", "/login", nil).WithContext(first))
 	<-started
 	var wg sync.WaitGroup
 	got := make([]*account.Maintenance, 3)
@@ -61,7 +61,7 @@ func TestMaintenanceLookupSurvivesTheFirstCallerGoingAway(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i] = s.maintenance(httptest.NewRequest("POST", "/login", nil))
+			got[i] = s.Maintenance(httptest.NewRequest("POST", "/login", nil))
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -84,15 +84,15 @@ func TestMaintenanceLookupSurvivesTheFirstCallerGoingAway(t *testing.T) {
 func TestMaintenanceLookupHoldsNoLockWhileQuerying(t *testing.T) {
 	started, release := make(chan struct{}, 10), make(chan struct{})
 	defer close(release)
-	s := maintenanceServer(func(ctx context.Context) (*account.Maintenance, error) {
+	s := maintenanceSite(func(ctx context.Context) (*account.Maintenance, error) {
 		started <- struct{}{}
 		<-release
 		return nil, nil
 	})
-	go s.maintenance(httptest.NewRequest("POST", "/login", nil))
+	go s.Maintenance(httptest.NewRequest("POST", "/login", nil))
 	<-started
 	forgot := make(chan struct{})
-	go func() { s.forgetMaintenance(); close(forgot) }()
+	go func() { s.ForgetMaintenance(); close(forgot) }()
 	select {
 	case <-forgot:
 	case <-time.After(2 * time.Second):
@@ -100,7 +100,7 @@ func TestMaintenanceLookupHoldsNoLockWhileQuerying(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if m := s.maintenance(httptest.NewRequest("POST", "/login", nil).WithContext(ctx)); m != nil {
+	if m := s.Maintenance(httptest.NewRequest("POST", "/login", nil).WithContext(ctx)); m != nil {
 		t.Fatalf("a caller that gave up got %v", m)
 	}
 }
@@ -109,12 +109,12 @@ func TestMaintenanceLookupHoldsNoLockWhileQuerying(t *testing.T) {
 // the database one after another.
 func TestMaintenanceLookupRemembersAFailure(t *testing.T) {
 	var queries atomic.Int32
-	s := maintenanceServer(func(ctx context.Context) (*account.Maintenance, error) {
+	s := maintenanceSite(func(ctx context.Context) (*account.Maintenance, error) {
 		queries.Add(1)
 		return nil, errors.New("database down")
 	})
 	for range 5 {
-		if m := s.maintenance(httptest.NewRequest("POST", "/login", nil)); m != nil {
+		if m := s.Maintenance(httptest.NewRequest("POST", "/login", nil)); m != nil {
 			t.Fatalf("got %v", m)
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package site
 
 import (
 	"context"
@@ -11,33 +11,34 @@ import (
 	"github.com/unlockd/unlockd/internal/secret"
 )
 
-// handlerFunc is a handler that returns its error instead of writing it, so that no path can forget
+// HandlerFunc is a handler that returns its error instead of writing it, so that no path can forget
 // to stop after a failure: errors are rendered in one place.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+// Handle makes h a handler: its error is rendered by RenderError.
+func (s *Site) Handle(h HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
-			s.renderError(w, r, err)
+			s.RenderError(w, r, err)
 		}
 	}
 }
 
-// errorView is how one kind of failure is answered, on a page and in the API, and logged.
-type errorView struct {
-	code       string     // the domain's code (account.E*), for the log
-	status     int        // HTTP status, for pages and the API alike
-	level      slog.Level // a designed answer (busy, throttled, bad input) is a warning; a failure an error
-	titleID    string     // the page's title and message
-	messageID  string
-	apiCode    string // the API's stable code
-	apiMessage string // the API's message; empty: the error's own message, which is meant for the caller
-	retryAfter string // seconds, when trying again later will do
+// ErrorView is how one kind of failure is answered, on a page and in the API, and logged.
+type ErrorView struct {
+	Code       string     // the domain's code (account.E*), for the log
+	Status     int        // HTTP status, for pages and the API alike
+	Level      slog.Level // a designed answer (busy, throttled, bad input) is a warning; a failure an error
+	TitleID    string     // the page's title and message
+	MessageID  string
+	APICode    string // the API's stable code
+	APIMessage string // the API's message; empty: the error's own message, which is meant for the caller
+	RetryAfter string // seconds, when trying again later will do
 }
 
 // errorTable is the one mapping of the domain's error codes to answers: every code of
 // internal/account/errors.go has its row.
-var errorTable = []errorView{
+var errorTable = []ErrorView{
 	{account.EINVALID, http.StatusBadRequest, slog.LevelWarn, "error_bad_request_title", "error_bad_request", "invalid", "", ""},
 	{account.EUNAUTHORIZED, http.StatusUnauthorized, slog.LevelWarn, "error_unauthorized_title", "error_unauthorized", "unauthorized", "", ""},
 	{account.EFORBIDDEN, http.StatusForbidden, slog.LevelWarn, "error_forbidden_title", "error_forbidden", "forbidden", "", ""},
@@ -51,18 +52,18 @@ var errorTable = []errorView{
 }
 
 // errorRow is the table's row for a code; a code without one is answered as internal.
-func errorRow(code string) errorView {
+func errorRow(code string) ErrorView {
 	for _, v := range errorTable {
-		if v.code == code {
+		if v.Code == code {
 			return v
 		}
 	}
 	return errorRow(account.EINTERNAL)
 }
 
-// classify maps an error to its answer. This is the only such mapping in the server: pages
-// (renderError) and the API (apiFail) both answer by it.
-func classify(err error) errorView {
+// Classify maps an error to its answer. This is the only such mapping in the server: pages
+// (RenderError) and the API (its Fail) both answer by it.
+func Classify(err error) ErrorView {
 	code := account.ErrorCode(err)
 	switch {
 	case errors.Is(err, secret.ErrBusy):
@@ -74,38 +75,38 @@ func classify(err error) errorView {
 }
 
 // statusView is the page of a status that has no error value: a refused route or form.
-func statusView(status int) errorView {
+func statusView(status int) ErrorView {
 	switch status {
 	case http.StatusMethodNotAllowed:
-		return errorView{status: status, titleID: "error_method_title", messageID: "error_method"}
+		return ErrorView{Status: status, TitleID: "error_method_title", MessageID: "error_method"}
 	case http.StatusNotFound:
 		return errorRow(account.ENOTFOUND)
 	case http.StatusForbidden:
 		return errorRow(account.EFORBIDDEN)
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		v := errorRow(account.EINVALID)
-		v.status = status
+		v.Status = status
 		return v
 	}
 	v := errorRow(account.EINTERNAL)
-	v.status = status
+	v.Status = status
 	return v
 }
 
-// logFailure writes the one log line of a failed request, at the level its kind calls for.
-func (s *Server) logFailure(r *http.Request, v errorView, err error) {
-	s.log.Log(r.Context(), v.level, "request failed", "method", r.Method, "path", loggedPath(r),
-		"status", v.status, "code", v.code, "client_ip", s.clientIP(r), "err", err)
+// LogFailure writes the one log line of a failed request, at the level its kind calls for.
+func (s *Site) LogFailure(r *http.Request, v ErrorView, err error) {
+	s.log.Log(r.Context(), v.Level, "request failed", "method", r.Method, "path", LoggedPath(r),
+		"status", v.Status, "code", v.Code, "client_ip", s.ClientIP(r), "err", err)
 }
 
-// errorText is a domain refusal as a page shows it, in the page's language. It is the one way a
+// ErrorText is a domain refusal as a page shows it, in the page's language. It is the one way a
 // page shows a domain error; the API and the command line keep the error's English Message.
-func (s *Server) errorText(r *http.Request, err error) string {
+func (s *Site) ErrorText(r *http.Request, err error) string {
 	var e *account.Error
 	if !errors.As(err, &e) {
-		return s.localizer(r).T("error_internal")
+		return s.Localizer(r).T("error_internal")
 	}
-	return localizeError(s.localizer(r), e)
+	return localizeError(s.Localizer(r), e)
 }
 
 // localizeError translates e by its message id, or each of its problems; an error without an id
@@ -136,25 +137,25 @@ type errorData struct {
 	Hint    string
 }
 
-// renderError logs the failure once, with its detail, and shows a translated page without it.
-func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
-	v := classify(err)
+// RenderError logs the failure once, with its detail, and shows a translated page without it.
+func (s *Site) RenderError(w http.ResponseWriter, r *http.Request, err error) {
+	v := Classify(err)
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away; there is nobody to answer.
 		return
 	}
-	s.logFailure(r, v, err)
-	if v.retryAfter != "" {
-		w.Header().Set("Retry-After", v.retryAfter)
+	s.LogFailure(r, v, err)
+	if v.RetryAfter != "" {
+		w.Header().Set("Retry-After", v.RetryAfter)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	p := s.newPage(r, v.titleID, errorData{Message: s.localizer(r).T(v.messageID)})
-	s.render(w, r, v.status, "error", p)
+	p := s.NewPage(r, v.TitleID, errorData{Message: s.Localizer(r).T(v.MessageID)})
+	s.Render(w, r, v.Status, "error", p)
 }
 
-// renderStatus shows a plain error page for a status without an error value (404, 405, 403).
-func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int) {
+// RenderStatus shows a plain error page for a status without an error value (404, 405, 403).
+func (s *Site) RenderStatus(w http.ResponseWriter, r *http.Request, status int) {
 	v := statusView(status)
-	p := s.newPage(r, v.titleID, errorData{Message: s.localizer(r).T(v.messageID)})
-	s.render(w, r, v.status, "error", p)
+	p := s.NewPage(r, v.TitleID, errorData{Message: s.Localizer(r).T(v.MessageID)})
+	s.Render(w, r, v.Status, "error", p)
 }

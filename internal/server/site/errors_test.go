@@ -1,0 +1,96 @@
+package site
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/secret"
+)
+
+// Every domain error code has its own row in the one table: none falls through to "internal" by
+// being forgotten, and the table names no code the domain does not have.
+func TestEveryErrorCodeHasItsOwnRow(t *testing.T) {
+	declared := map[string]bool{}
+	for _, code := range domainErrorCodes(t) {
+		declared[code] = true
+		rows := 0
+		for _, v := range errorTable {
+			if v.Code == code {
+				rows++
+			}
+		}
+		if rows != 1 {
+			t.Errorf("code %q has %d rows in errorTable, want 1", code, rows)
+		}
+		v := Classify(account.Errorf(code, "x"))
+		if v.Code != code || v.Status == 0 || v.TitleID == "" || v.MessageID == "" || v.APICode == "" {
+			t.Errorf("code %q: classified as %+v", code, v)
+		}
+	}
+	for _, v := range errorTable {
+		if !declared[v.Code] {
+			t.Errorf("errorTable has a row for %q, which internal/account/errors.go does not declare", v.Code)
+		}
+	}
+}
+
+// Errors from outside the domain are classified by what they mean.
+func TestClassifyErrorsFromOutsideTheDomain(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{
+		{secret.ErrBusy, account.EBUSY},
+		{fmt.Errorf("hash: %w", secret.ErrBusy), account.EBUSY},
+		{fmt.Errorf("query: %w", context.DeadlineExceeded), account.EUNAVAILABLE},
+		{errors.New("a bug"), account.EINTERNAL},
+		{account.Errorf("no_such_code", "x"), account.EINTERNAL},
+	} {
+		if got := Classify(tc.err).Code; got != tc.code {
+			t.Errorf("Classify(%v) = %q, want %q", tc.err, got, tc.code)
+		}
+	}
+}
+
+// domainErrorCodes reads every error code (the E* constants) that internal/account/errors.go
+// declares, so that a code added there is a code the tests ask about.
+func domainErrorCodes(tb testing.TB) []string {
+	tb.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../../account/errors.go", nil, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var codes []string
+	for _, decl := range f.Decls {
+		g, ok := decl.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			v := spec.(*ast.ValueSpec)
+			for i, name := range v.Names {
+				lit, ok := v.Values[i].(*ast.BasicLit)
+				if !strings.HasPrefix(name.Name, "E") || !ok || lit.Kind != token.STRING {
+					continue
+				}
+				code, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				codes = append(codes, code)
+			}
+		}
+	}
+	if len(codes) == 0 {
+		tb.Fatal("no error codes in internal/account/errors.go")
+	}
+	return codes
+}
