@@ -63,7 +63,7 @@ func CheckStaffAction(action StaffAction, state State, role Role) error {
 	case !slices.Contains(staffActions[i].roles, role):
 		return Errorf(EFORBIDDEN, "a %s may not %s an account", role, action)
 	case staffActions[i].states != nil && !slices.Contains(staffActions[i].states, state):
-		return Fail(EINVALID, "err_action_not_now", map[string]any{"State": StateName(state)},
+		return Fail(EINVALID, "err_state_action", map[string]any{"State": StateName(state)},
 			"%s does not apply to an account that is %s", action, state)
 	}
 	return nil

@@ -429,7 +429,13 @@ func TestOnlyAnAdministratorLiftsAFreeze(t *testing.T) {
 	if a, _ := h.accounts.Accounts.AccountByLogin(ctx, "alice"); a.State != account.StateFrozen {
 		t.Fatalf("the help desk lifted a freeze: %s", a.State)
 	}
-	h.post(h.staff("ad", account.RoleAdmin), "/admin/accounts/alice/unlock", unlock)
+	// The page offers an administrator "unfreeze", not "unlock", on a frozen account.
+	ad := h.staff("ad", account.RoleAdmin)
+	page := h.get(ad, "/admin/accounts/alice")
+	if strings.Contains(page.body, `action="/admin/accounts/alice/unlock"`) || !strings.Contains(page.body, `action="/admin/accounts/alice/unfreeze"`) {
+		t.Fatal("a frozen account's page offers unlock, or no unfreeze")
+	}
+	h.post(ad, "/admin/accounts/alice/unfreeze", unlock)
 	if a, _ := h.accounts.Accounts.AccountByLogin(ctx, "alice"); a.State != account.StateActive {
 		t.Fatalf("an administrator's unlock left the account %s", a.State)
 	}

@@ -142,7 +142,7 @@ func (s *Server) routes() http.Handler {
 			r.Get("/admin/", h(s.dashboard.Accounts.Overview)) // as it always has, for old bookmarks
 			r.Get("/admin/accounts", h(s.dashboard.Accounts.List))
 			r.Get("/admin/accounts/{username}", h(s.dashboard.Accounts.Account))
-			// Who may take which action is the dashboard's actionRoles.
+			// Which actions a role may take on an account in its state is account.StaffActions.
 			r.Post("/admin/accounts/{username}/{action}", h(s.dashboard.Accounts.Action))
 			r.Get("/admin/requests", h(s.dashboard.Accounts.Requests))
 			r.Get("/admin/policy", h(s.dashboard.Settings.PolicyForm))

@@ -188,9 +188,11 @@ type adminAccountData struct {
 	Actions []adminActionView
 }
 
-// adminActionView is one action form: its path segment and its message id.
+// adminActionView is one action form: its path segment and its message id, and whether it takes
+// something away from the owner.
 type adminActionView struct {
 	Name, Label string
+	Destructive bool
 }
 
 func (s *Accounts) Account(w http.ResponseWriter, r *http.Request) error {
@@ -209,10 +211,9 @@ func (s *Accounts) Account(w http.ResponseWriter, r *http.Request) error {
 	if d.Status, err = s.accounts.OwnAccount.Overview(r.Context(), a); err != nil {
 		return err
 	}
-	for _, action := range []string{"unlock", "freeze", "unfreeze", "disable", "enable", "send-reset", "reset-mfa", "end-sessions", "expiry"} {
-		if slices.Contains(actionRoles[action], d.Role) {
-			d.Actions = append(d.Actions, adminActionView{Name: action, Label: "admin_action_" + strings.ReplaceAll(action, "-", "_")})
-		}
+	for _, action := range account.StaffActions(d.State, d.Role) {
+		d.Actions = append(d.Actions, adminActionView{Name: string(action),
+			Label: "admin_action_" + strings.ReplaceAll(string(action), "-", "_"), Destructive: action.Destructive()})
 	}
 	p := s.site.NewPage(r, "admin_account_title", d)
 	p.Flash = s.site.PopFlash(r)
@@ -223,18 +224,27 @@ func (s *Accounts) Account(w http.ResponseWriter, r *http.Request) error {
 // Action takes one action on an account, with a reason for the record. Unlocking and freezing
 // need a recent sign-in.
 func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
-	action, username := chi.URLParam(r, "action"), chi.URLParam(r, "username")
-	roles, known := actionRoles[action]
-	if !known {
-		s.site.RenderStatus(w, r, http.StatusNotFound)
-		return nil
+	action, username := account.StaffAction(chi.URLParam(r, "action")), chi.URLParam(r, "username")
+	a, err := s.accounts.Accounts.AccountByLogin(r.Context(), username)
+	if err != nil {
+		return err
 	}
 	actor := s.staffActor(r)
-	if !slices.Contains(roles, site.CurrentAccount(r).Role) {
-		if err := s.accounts.Audit.RecordRefused(r.Context(), actor, action, username); err != nil {
+	// The one rule for which actions the page offers is the rule for which it allows.
+	switch err := account.CheckStaffAction(action, a.EffectiveState(s.accounts.Now()), site.CurrentAccount(r).Role); account.ErrorCode(err) {
+	case "":
+	case account.ENOTFOUND:
+		s.site.RenderStatus(w, r, http.StatusNotFound)
+		return nil
+	case account.EFORBIDDEN:
+		if err := s.accounts.Audit.RecordRefused(r.Context(), actor, string(action), username); err != nil {
 			return err
 		}
 		s.site.RenderStatus(w, r, http.StatusForbidden)
+		return nil
+	default:
+		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
+		http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
 		return nil
 	}
 	if !s.staffForm(w, r) {
@@ -242,11 +252,10 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 	}
 	reason := r.PostForm.Get("reason")
 	ctx := r.Context()
-	var err error
 	switch action {
-	case "unlock", "unfreeze":
+	case account.ActionUnlock, account.ActionUnfreeze:
 		_, err = s.accounts.Staff.Unlock(ctx, username, reason, actor)
-	case "freeze":
+	case account.ActionFreeze:
 		var until *time.Time
 		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
 			t, perr := time.Parse("2006-01-02T15:04", v)
@@ -260,17 +269,17 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 		if err == nil {
 			_, err = s.accounts.Staff.Freeze(ctx, username, reason, r.PostForm.Get("message"), until, actor)
 		}
-	case "disable":
+	case account.ActionDisable:
 		_, err = s.accounts.Staff.Disable(ctx, username, reason, actor)
-	case "enable":
+	case account.ActionEnable:
 		_, err = s.accounts.Staff.Enable(ctx, username, reason, actor)
-	case "send-reset":
+	case account.ActionSendReset:
 		err = s.accounts.Staff.AdminSendReset(ctx, username, reason, actor)
-	case "reset-mfa":
+	case account.ActionResetMFA:
 		err = s.accounts.Staff.AdminResetSecondFactors(ctx, username, reason, actor)
-	case "end-sessions":
+	case account.ActionEndSessions:
 		_, err = s.accounts.Staff.AdminEndSessions(ctx, username, reason, actor)
-	case "expiry":
+	case account.ActionExpiry:
 		var at *time.Time
 		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
 			t, perr := time.Parse("2006-01-02T15:04", v)
@@ -289,7 +298,7 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.site.PutFlash(r, "ok", "admin_done_"+strings.ReplaceAll(action, "-", "_"))
+	s.site.PutFlash(r, "ok", "admin_done_"+strings.ReplaceAll(string(action), "-", "_"))
 	http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
 	return nil
 }

@@ -96,16 +96,3 @@ func (s *base) staffForm(w http.ResponseWriter, r *http.Request) bool {
 	}
 	return true
 }
-
-// actionRoles says who may take each account action.
-var actionRoles = map[string][]account.Role{
-	"unlock":       site.HelpdeskPlus,
-	"send-reset":   site.HelpdeskPlus,
-	"freeze":       site.AdminOnly,
-	"unfreeze":     site.AdminOnly,
-	"disable":      site.AdminOnly,
-	"enable":       site.AdminOnly,
-	"reset-mfa":    site.AdminOnly,
-	"end-sessions": site.AdminOnly,
-	"expiry":       site.AdminOnly,
-}
