@@ -38,8 +38,9 @@ func (s *signInPages) loginSubmit(w http.ResponseWriter, r *http.Request) error 
 	})
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.log.Info("sign-in failed", "username", username, "client_ip", s.site.ClientIP(r))
-		// The username is not echoed back: the page must read the same for every account.
-		p := s.site.NewPage(r, "login_title", nil)
+		// The username is given back as it was typed, so the person corrects only what was wrong;
+		// it is the same page for every account, whether it exists or not.
+		p := s.site.NewPage(r, "login_title", loginData{Username: site.ClipForm(username, 254)})
 		p.Error = p.L.T("login_failed")
 		w.Header().Set("Cache-Control", "no-store")
 		s.site.Render(w, r, http.StatusOK, "login", p)
@@ -52,6 +53,9 @@ func (s *signInPages) loginSubmit(w http.ResponseWriter, r *http.Request) error 
 	}
 	return s.startSession(w, r, res, res.Account.SessionEpoch)
 }
+
+// loginData is what the sign-in form shows again after a failure.
+type loginData struct{ Username string }
 
 // startSession signs the browser in after a successful sign-in, whatever the method. epoch is the
 // account's session epoch when the sign-in began: if the account's sessions end meanwhile, this one
