@@ -1,9 +1,12 @@
 package account
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"slices"
+	"strings"
+	"time"
 )
 
 // Flow is one browser's run through a code flow (unlock, status, code sign-in, contact
@@ -18,6 +21,35 @@ type Flow struct {
 	Nonce     string   `json:"nonce"`
 	AccountID int64    `json:"account_id,omitempty"`
 	Verified  []string `json:"verified,omitempty"`
+	// AskedAt is when this browser last asked for a code in the flow, and AskedBy by which method,
+	// whether or not one was sent: the page cannot know, so that it tells nothing about who exists.
+	AskedAt time.Time `json:"asked_at,omitzero"`
+	AskedBy string    `json:"asked_by,omitempty"`
+	// ProvenAt is when a method was last proven in the flow.
+	ProvenAt time.Time `json:"proven_at,omitzero"`
+}
+
+// NextAsk is when the browser may ask for another code by method in this flow: at once by a
+// method it has not just asked by, else once interval (code.resend_interval) has passed. The
+// account's own send limits apply on top, unseen, in SendCode.
+func (f *Flow) NextAsk(method string, interval time.Duration) time.Time {
+	if f.AskedAt.IsZero() || method != f.AskedBy {
+		return time.Time{}
+	}
+	return f.AskedAt.Add(interval)
+}
+
+// RestartFlow starts a flow over for login by method, given the browser's current flow for the
+// purpose (nil: none). The same login keeps the flow's nonce and when it last asked, so that the
+// code already on its way still works and asking again waits for the resend interval; what was
+// proven in it is forgotten all the same. Another login is a new flow.
+func RestartFlow(current *Flow, purpose Purpose, login, method string) (*Flow, error) {
+	if !current.Valid(purpose) || !strings.EqualFold(strings.TrimSpace(current.Login), strings.TrimSpace(login)) {
+		return NewFlow(purpose, login, method)
+	}
+	f := *current
+	f.Login, f.Method, f.AccountID, f.Verified = strings.TrimSpace(login), method, 0, nil
+	return &f, nil
 }
 
 // NewFlow starts a flow for login with a fresh 128-bit nonce.
@@ -52,4 +84,34 @@ func (s *kit) flowMAC(nonce string) []byte {
 		return nil
 	}
 	return s.keyed("flow", nonce)
+}
+
+// AskCode asks for a code for the browser's flow by the flow's method, unless the flow asked by
+// that method less than code.resend_interval ago: then nothing is asked (asked is false). next is
+// when the browser may ask by that method again. Only the browser's own flow decides, so the
+// answer is the same for every login, whether or not it names an account.
+func (s *SelfService) AskCode(ctx context.Context, f *Flow, req CodeRequest) (asked bool, next time.Time, err error) {
+	policy, err := s.lockout.Policy(ctx)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	now := s.now()
+	if next := f.NextAsk(f.Method, policy.CodeResendInterval); now.Before(next) {
+		return false, next, nil
+	}
+	req.Login, req.Channel, req.Purpose, req.Flow = f.Login, f.Method, f.Purpose, f.Nonce
+	if err := s.SendCode(ctx, req); err != nil {
+		return false, time.Time{}, err
+	}
+	f.AskedAt, f.AskedBy = now, f.Method
+	return true, now.Add(policy.CodeResendInterval), nil
+}
+
+// NextAsk is when the browser may ask for another code by the flow's method (see Flow.NextAsk).
+func (s *SelfService) NextAsk(ctx context.Context, f *Flow) (time.Time, error) {
+	policy, err := s.lockout.Policy(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return f.NextAsk(f.Method, policy.CodeResendInterval), nil
 }

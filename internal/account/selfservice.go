@@ -238,10 +238,46 @@ func (s *SelfService) StatusWithCode(ctx context.Context, p Proof) (*StatusView,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.book.verifyCode(ctx, a, PurposeStatus, p.Flow.Nonce, p.Code, p.Client); err != nil {
+	method, err := s.book.verifyCode(ctx, a, PurposeStatus, p.Flow.Nonce, p.Code, p.Client)
+	if err != nil {
 		return nil, err
 	}
+	// The flow remembers what was proven, and for whom: an unlock may follow without a second code.
+	p.Flow.Verified = appendNew(p.Flow.provenFor(a.ID), method)
+	p.Flow.ProvenAt = s.now()
 	return s.Status(ctx, a)
+}
+
+// UnlockAfterStatus carries what the browser proved to see an account's status over to unlocking
+// it, so the owner who just read why the account is locked needs no second code. The proof counts
+// for the account it was made for only, and only while a code would still be valid (code.ttl); p
+// is the new unlock flow's proof, without a code. A status flow with nothing fresh proven is
+// ErrBadCode, as a wrong code is.
+func (s *SelfService) UnlockAfterStatus(ctx context.Context, status *Flow, p Proof) (*UnlockResult, error) {
+	policy, err := s.lockout.Policy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !status.Valid(PurposeStatus) || status.AccountID == 0 || len(status.Verified) == 0 ||
+		s.now().Sub(status.ProvenAt) > policy.CodeTTL || !p.Flow.Valid(PurposeUnlock) {
+		return nil, ErrBadCode
+	}
+	a, err := s.accounts.AccountByID(ctx, status.AccountID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, ErrBadCode
+	} else if err != nil {
+		return nil, err
+	}
+	p.Flow.AccountID, p.Flow.Verified = a.ID, slices.Clone(status.Verified)
+	return s.finishUnlock(ctx, a, status.Verified[len(status.Verified)-1], p)
+}
+
+// appendNew appends v unless the list has it.
+func appendNew(list []string, v string) []string {
+	if slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
 }
 
 // Status describes an account for its owner.

@@ -170,6 +170,9 @@ func (l *Localizer) Time(t time.Time) string {
 	return t.Format("2 Jan 2006, 15:04 MST")
 }
 
+// Clock writes the time of day to the second, with its zone, for what happens within minutes.
+func (l *Localizer) Clock(t time.Time) string { return t.UTC().Format("15:04:05 MST") }
+
 // Sentences joins whole sentences as this language writes them: Chinese runs them together after
 // its full stops, English puts a space between.
 func (l *Localizer) Sentences(s []string) string {

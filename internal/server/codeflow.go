@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/server/site"
@@ -73,6 +74,11 @@ type codeVerifyData struct {
 	WithFactors bool
 	SMS         bool
 	Method      string
+	// AskedAt is when this browser asked for the code it is to enter (zero for an authenticator or
+	// recovery code); WaitSeconds how long until it may ask again by the same method, and NextAt when.
+	AskedAt     time.Time
+	NextAt      time.Time
+	WaitSeconds int
 }
 
 // codeStartForm shows the start form.
@@ -105,14 +111,15 @@ func (s *recoveryPages) codeStartSubmit(f codeFlow) site.HandlerFunc {
 			s.site.Render(w, r, http.StatusOK, f.startPage, p)
 			return nil
 		}
-		// Every start is a new flow: nothing proven in an earlier one carries over.
-		flow, err := account.NewFlow(f.purpose, login, method)
+		// Nothing proven before a start carries over. Starting over for the same login keeps the
+		// code already on its way: a new one is asked only once the resend interval has passed.
+		flow, err := account.RestartFlow(s.loadFlow(r, f.purpose), f.purpose, login, method)
 		if err != nil {
 			return err
 		}
 		if !isFactor(method) {
 			// An authenticator or recovery code needs no message; everything else gets one.
-			if err := s.sendFlowCode(r, flow); err != nil {
+			if err := s.askFlowCode(r, flow, ""); err != nil {
 				return err
 			}
 		}
@@ -129,10 +136,20 @@ func (s *recoveryPages) codeStartData(f codeFlow) codeStartData {
 		SMS: s.accounts.SelfService.SMSAvailable(), Method: account.ChannelEmail}
 }
 
-// sendFlowCode asks for a code for the flow by its method.
-func (s *recoveryPages) sendFlowCode(r *http.Request, flow *account.Flow) error {
-	return s.accounts.SelfService.SendCode(r.Context(), account.CodeRequest{Login: flow.Login, Channel: flow.Method, Purpose: flow.Purpose,
-		Client: s.site.ClientIP(r), Lang: s.site.Localizer(r).Lang, Flow: flow.Nonce, DeviceToken: deviceCookie(r)})
+// askFlowCode asks for a code for the flow by its method. The next page says so with sentID (if
+// any), or that the browser must wait to ask again.
+func (s *recoveryPages) askFlowCode(r *http.Request, flow *account.Flow, sentID string) error {
+	asked, _, err := s.accounts.SelfService.AskCode(r.Context(), flow, account.CodeRequest{
+		Client: s.site.ClientIP(r), Lang: s.site.Localizer(r).Lang, DeviceToken: deviceCookie(r)})
+	switch {
+	case err != nil:
+		return err
+	case !asked:
+		s.site.PutFlash(r, "info", "flow_code_wait")
+	case sentID != "":
+		s.site.PutFlash(r, "info", sentID)
+	}
+	return nil
 }
 
 // isFactor reports whether a method is proven without a message: an authenticator or recovery code.
@@ -161,6 +178,17 @@ func (s *recoveryPages) renderCodeForm(w http.ResponseWriter, r *http.Request, f
 	data := codeVerifyData{Flow: f.path, WithMethod: f.withMethod, WithFactors: f.withFactors, SMS: s.accounts.SelfService.SMSAvailable()}
 	if flow := s.loadFlow(r, f.purpose); flow != nil {
 		data.Method = flow.Method
+		if !isFactor(flow.Method) && flow.AskedBy == flow.Method {
+			data.AskedAt = flow.AskedAt
+			next, err := s.accounts.SelfService.NextAsk(r.Context(), flow)
+			if err != nil {
+				s.site.RenderError(w, r, err)
+				return
+			}
+			if wait := next.Sub(s.accounts.Now()); wait > 0 {
+				data.NextAt, data.WaitSeconds = next, int((wait+time.Second-1)/time.Second)
+			}
+		}
 	}
 	p := s.site.NewPage(r, f.titleID, data)
 	p.Flash = s.site.PopFlash(r)
@@ -189,13 +217,12 @@ func (s *recoveryPages) codeSubmission(w http.ResponseWriter, r *http.Request, f
 		flow.Method = channelOf(switchTo)
 		if f.withFactors && isFactor(switchTo) {
 			flow.Method = switchTo
-		} else if err := s.sendFlowCode(r, flow); err != nil {
+		} else if err := s.askFlowCode(r, flow, "flow_code_resent"); err != nil {
 			return p, true, err
 		}
 		if err := s.saveFlow(r, flow); err != nil {
 			return p, true, err
 		}
-		s.site.PutFlash(r, "info", "flow_code_resent")
 		http.Redirect(w, r, f.verifyPath, http.StatusSeeOther)
 		return p, true, nil
 	}

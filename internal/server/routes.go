@@ -97,6 +97,8 @@ func (s *Server) routes() http.Handler {
 		r.Post("/status", h(s.recovery.codeStartSubmit(statusFlow)))
 		r.Get("/status/verify", h(s.recovery.codeVerifyForm(statusFlow)))
 		r.Post("/status/verify", h(s.recovery.statusVerify))
+		// The owner who has just proven themselves at /status unlocks without a second code.
+		r.With(s.duringMaintenance).Post("/status/unlock", h(s.recovery.statusUnlock))
 
 		r.Get("/reset", h(s.recovery.resetStartForm))
 		r.Post("/reset", h(s.recovery.resetStartSubmit))

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 )
 
 // lastMessage reads the newest queued message of a template to a recipient from the outbox, as the
@@ -118,14 +120,110 @@ func TestStatusShowsStateAndRecentFailures(t *testing.T) {
 	h.post(c, "/status", url.Values{"username": {"alice"}})
 	code := h.lastMessage("alice@example.com", "code")["Code"]
 	res := h.post(c, "/status/verify", url.Values{"code": {code}})
-	for _, want := range []string{"Locked for a while", "Too many failed sign-ins", "Locked until", "127.0.0.1", `href="/unlock"`} {
+	for _, want := range []string{"Locked for a while", "Too many failed sign-ins", "Locked until", "127.0.0.1", `action="/status/unlock"`} {
 		if !strings.Contains(res.body, want) {
 			t.Errorf("status page lacks %q", want)
 		}
 	}
-	// A status code does not unlock.
+	// A status code does not unlock by itself.
 	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateLockedTemporarily {
 		t.Fatalf("status changed the state: %s", a.State)
+	}
+}
+
+// The owner who has just read why the account is locked unlocks it from the status page without a
+// second code; the proof counts for that browser, that account and a code's lifetime only.
+func TestStatusLeadsToUnlockWithoutASecondCode(t *testing.T) {
+	clock := accounttest.NewClock(time.Now())
+	h := newHarness(t, withClock(clock.Now))
+	for _, u := range []string{"alice", "bob", "carol"} {
+		h.addAccount(u)
+		h.lock(u)
+	}
+	proveStatus := func(c *http.Client, user string) {
+		t.Helper()
+		h.post(c, "/status", url.Values{"username": {user}})
+		code := h.lastMessage(user+"@example.com", "code")["Code"]
+		if res := h.post(c, "/status/verify", url.Values{"code": {code}}); !strings.Contains(res.body, `action="/status/unlock"`) {
+			t.Fatalf("%s's status page offers no unlock", user)
+		}
+	}
+	state := func(user string) account.State {
+		a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), user)
+		return a.State
+	}
+
+	c := h.client()
+	proveStatus(c, "alice")
+	codes := h.countMessages("code")
+	res := h.post(c, "/status/unlock", url.Values{})
+	if res.status != http.StatusOK || state("alice") != account.StateActive {
+		t.Fatalf("unlock after status: %d, alice is %s", res.status, state("alice"))
+	}
+	if n := h.countMessages("code"); n != codes {
+		t.Errorf("%d more codes were sent", n-codes)
+	}
+	// Used once: the same browser posting again starts an ordinary unlock.
+	if res := h.post(c, "/status/unlock", url.Values{}); res.status != http.StatusSeeOther || res.header.Get("Location") != "/unlock" {
+		t.Errorf("a second unlock from the same proof: %d %s", res.status, res.header.Get("Location"))
+	}
+
+	// Switching accounts halfway: proven for bob, then /status started for carol (no code entered).
+	c = h.client()
+	proveStatus(c, "bob")
+	h.post(c, "/status", url.Values{"username": {"carol"}})
+	if res := h.post(c, "/status/unlock", url.Values{}); res.header.Get("Location") != "/unlock" {
+		t.Errorf("after switching to carol: %d %s", res.status, res.header.Get("Location"))
+	}
+	if state("carol") != account.StateLockedTemporarily || state("bob") != account.StateLockedTemporarily {
+		t.Fatalf("a proof for bob unlocked something after switching: carol %s, bob %s", state("carol"), state("bob"))
+	}
+
+	// A stale proof starts over. (A new code for bob waits for the resend interval.)
+	p, _ := h.accounts.Staff.Policy(context.Background())
+	clock.Advance(p.CodeResendInterval)
+	c = h.client()
+	proveStatus(c, "bob")
+	clock.Advance(p.CodeTTL + time.Minute)
+	if res := h.post(c, "/status/unlock", url.Values{}); res.header.Get("Location") != "/unlock" || state("bob") != account.StateLockedTemporarily {
+		t.Errorf("a stale proof: %d %s, bob %s", res.status, res.header.Get("Location"), state("bob"))
+	}
+}
+
+// Asking again within the resend interval sends nothing new and says so truthfully, the same for
+// every username; the code already sent keeps working after "start over".
+func TestAskingAgainTooSoonKeepsTheCodeAndSaysWhen(t *testing.T) {
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.lock("alice")
+	pages := map[string]string{}
+	for _, user := range []string{"alice", "nobody-here"} {
+		c := h.client()
+		h.post(c, "/unlock", url.Values{"username": {user}})
+		before := h.countMessages("code")
+		again := h.post(c, "/unlock", url.Values{"username": {user}}) // "start over" at once
+		if n := h.countMessages("code"); n != before {
+			t.Errorf("%s: starting over at once sent %d more codes", user, n-before)
+		}
+		page := h.get(c, again.header.Get("Location"))
+		for _, want := range []string{"You can ask for a new code from", "no new one went out"} {
+			if !strings.Contains(page.body, want) {
+				t.Errorf("%s: the code page lacks %q", user, want)
+			}
+		}
+		pages[user] = regexp.MustCompile(`[0-9]{2}:[0-9]{2}:[0-9]{2} UTC|in [0-9]+ s`).ReplaceAllString(page.body, "")
+		if user == "alice" {
+			code := h.lastMessage("alice@example.com", "code")["Code"]
+			if res := h.post(c, "/unlock/verify", url.Values{"code": {code}}); res.status != http.StatusOK {
+				t.Fatalf("the first code after starting over: %d", res.status)
+			}
+			if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "alice"); a.State != account.StateActive {
+				t.Fatalf("alice is %s after the first code", a.State)
+			}
+		}
+	}
+	if pages["alice"] != pages["nobody-here"] {
+		t.Error("the code page differs between an account and no account")
 	}
 }
 

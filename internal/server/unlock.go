@@ -41,7 +41,15 @@ func (s *recoveryPages) unlockVerify(w http.ResponseWriter, r *http.Request) err
 	} else if err != nil {
 		return err
 	}
+	return s.unlockOutcome(w, r, proof.Flow, res)
+}
+
+// unlockOutcome shows what an unlock did, or asks for the next method when one more is needed.
+func (s *recoveryPages) unlockOutcome(w http.ResponseWriter, r *http.Request, flow *account.Flow, res *account.UnlockResult) error {
 	if res.Outcome == account.UnlockNeedsMore {
+		if err := s.saveFlow(r, flow); err != nil {
+			return err
+		}
 		// unlock.methods_required: one method is proven; the next code must come another way.
 		s.site.PutFlash(r, "ok", "unlock_needs_more")
 		http.Redirect(w, r, "/unlock/verify", http.StatusSeeOther)
