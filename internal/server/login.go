@@ -77,7 +77,12 @@ func (s *signInPages) startSession(w http.ResponseWriter, r *http.Request, res *
 		s.setDeviceCookie(w, res.DeviceToken)
 	}
 	s.log.Info("signed in", "account_id", res.Account.ID, "client_ip", s.site.ClientIP(r))
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	// Staff land on the dashboard (which first asks for an authenticator if they have none).
+	to := "/account"
+	if res.Account.Role.IsStaff() {
+		to = "/admin"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
 }
 
