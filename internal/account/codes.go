@@ -214,8 +214,39 @@ func (s *codebook) sendCodeOnce(ctx context.Context, req CodeRequest, now time.T
 		counts.ToDestination >= SendLimitDestination:
 		return notSent("limited") // silently: the answer must not tell that the account exists
 	}
-	return s.issueCode(ctx, a, codeTarget{purpose: req.Purpose, channel: req.Channel, destination: destination,
-		flow: req.Flow, device: device}, req.Client, req.Lang, policy)
+	t := codeTarget{purpose: req.Purpose, channel: req.Channel, destination: destination, flow: req.Flow, device: device}
+	if state := a.EffectiveState(now); req.Purpose == PurposeUnlock && !unlockableByCode(state) {
+		// A code could not unlock it: the owner is told so, and where to ask, instead.
+		return s.issueNeedsAdmin(ctx, a, state, t, req.Client, req.Lang, policy)
+	}
+	return s.issueCode(ctx, a, t, req.Client, req.Lang, policy)
+}
+
+// unlockableByCode reports whether proving who you are can unlock an account in state: not one an
+// administrator froze, disabled or let expire.
+func unlockableByCode(state State) bool {
+	return state != StateFrozen && state != StateDisabled && state != StateExpired
+}
+
+// issueNeedsAdmin tells the owner who asked for an unlock code that only an administrator can
+// unlock the account, and where to ask. It is recorded as a send that no code can ever match, so the
+// send limits bound these notices as they bound codes.
+func (s *codebook) issueNeedsAdmin(ctx context.Context, a *Account, state State, t codeTarget, client, lang string, policy Policy) error {
+	n := notice.NeedsAdmin{Name: a.Name(), State: string(state), Link: s.link("/help/request")}
+	if state == StateFrozen {
+		lock, err := s.selfService.CurrentLock(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		if lock != nil {
+			n.Message = lock.UserMessage
+		}
+	}
+	now := s.now()
+	c := Code{AccountID: a.ID, Purpose: t.purpose, Channel: t.channel, Destination: t.destination,
+		Hash: s.keyed("no code", strconv.FormatInt(a.ID, 10)), Client: client, CreatedAt: now,
+		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: 0, FlowHash: s.flowMAC(t.flow), DeviceID: t.device}
+	return s.codes.CreateCode(ctx, c, compose(t.channel, t.destination, s.langFor(a, lang), n), a.Username)
 }
 
 // codeTarget is what a new code is for and where it goes.

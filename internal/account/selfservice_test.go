@@ -202,9 +202,11 @@ func TestUnlockWithCodeByState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.state), func(t *testing.T) {
 			w := newWorld(t)
-			a := w.add("alice", func(a *account.Account) { a.State, a.LockedUntil = tt.state, tt.until })
+			a := w.add("alice", locked)
 			w.selfService.lock = &account.LockInfo{Kind: "freeze", UserMessage: "call the help desk"}
 			flow := startFlow(t, w, account.PurposeUnlock, "alice")
+			// The state the code finds when it is entered (an administrator may act meanwhile).
+			a.State, a.LockedUntil = tt.state, tt.until
 			res, err := w.svc.SelfService.UnlockWithCode(ctx, proof(flow, w.outbox.lastCode("alice@example.com")))
 			if err != nil || res.Outcome != tt.want {
 				t.Fatalf("UnlockWithCode = %+v, %v; want %s", res, err, tt.want)
@@ -549,5 +551,34 @@ func TestStatusNeverShowsAPhoneNumberInFull(t *testing.T) {
 		if !strings.Contains(v.MaskedPhone, "*") || digits == phone[1:] {
 			t.Errorf("%s is shown as %q: every digit visible", phone, v.MaskedPhone)
 		}
+	}
+}
+
+// The owner who asks for an unlock code for an account only an administrator can unlock is told
+// so, with the administrator's message and where to ask, and gets no code; the send counts
+// against the limits as a code does.
+func TestUnlockCodeForAnAccountOnlyAnAdministratorCanUnlock(t *testing.T) {
+	for _, state := range []account.State{account.StateFrozen, account.StateDisabled, account.StateExpired} {
+		t.Run(string(state), func(t *testing.T) {
+			w := newWorld(t)
+			w.add("alice", func(a *account.Account) { a.State = state })
+			w.selfService.lock = &account.LockInfo{Kind: "freeze", UserMessage: "call the help desk"}
+			startFlow(t, w, account.PurposeUnlock, "alice")
+			if code := w.outbox.lastCode("alice@example.com"); code != "" {
+				t.Errorf("a code was sent: %s", code)
+			}
+			m := w.outbox.to("alice@example.com", "needs_admin")
+			if len(m) != 1 || m[0].Data["State"] != string(state) || m[0].Data["Link"] != "http://127.0.0.1:8080/help/request" {
+				t.Fatalf("messages %+v", w.outbox.msgs)
+			}
+			if got := m[0].Data["Message"]; (got == "call the help desk") != (state == account.StateFrozen) {
+				t.Errorf("the administrator's message %q for a %s account", got, state)
+			}
+			// Asked again at once: the resend interval holds, as for codes.
+			startFlow(t, w, account.PurposeUnlock, "alice")
+			if n := len(w.outbox.to("alice@example.com", "needs_admin")); n != 1 {
+				t.Errorf("%d notices after asking twice at once", n)
+			}
+		})
 	}
 }

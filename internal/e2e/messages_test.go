@@ -226,6 +226,7 @@ var requiredPlaceholders = map[string]map[string]string{
 	notify.TemplateRequestReceived: {"Reference": "UR-0000-0000"},
 	notify.TemplateRequestHandled:  {"Reference": "UR-0000-0000", "Outcome": "approved"},
 	notify.TemplateStaffAlert:      {"Count": "1"},
+	notify.TemplateNeedsAdmin:      {"Link": "http://example.invalid/", "State": "frozen"},
 }
 
 // codeLength is the policy's code.length, which the tests leave at its default.

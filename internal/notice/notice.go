@@ -28,6 +28,7 @@ const (
 	TemplateRequestReceived = "request_received"
 	TemplateRequestHandled  = "request_handled"
 	TemplateStaffAlert      = "staff_alert"
+	TemplateNeedsAdmin      = "needs_admin"
 	TemplateEvent           = "event" // webhooks: JSON, no template file
 )
 
@@ -96,6 +97,21 @@ type Unlocked struct {
 func (Unlocked) Template() string { return TemplateUnlocked }
 func (n Unlocked) Data() map[string]string {
 	return data("Name", n.Name, "Time", stamp(n.At), "Method", n.Method)
+}
+
+// NeedsAdmin answers the owner who asked for an unlock code for an account a code cannot unlock
+// (State: frozen, disabled or expired): only an administrator can, and Link is where to ask. Message
+// is the administrator's message for the owner, if any.
+type NeedsAdmin struct {
+	Name    string
+	State   string
+	Message string
+	Link    string
+}
+
+func (NeedsAdmin) Template() string { return TemplateNeedsAdmin }
+func (n NeedsAdmin) Data() map[string]string {
+	return data("Name", n.Name, "State", n.State, "Message", n.Message, "Link", n.Link)
 }
 
 // PasswordChanged tells the owner the password changed.

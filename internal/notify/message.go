@@ -46,6 +46,7 @@ var Languages = []string{LangEnglish, LangChinese}
 //	request_received  Reference (required), Name
 //	request_handled   Reference, Outcome (approved|denied) (both required), Name, Message
 //	staff_alert       Count (required, digits), Window (minutes, digits), Link
+//	needs_admin       Link, State (frozen|disabled|expired) (both required), Name, Message
 //
 // Data values are plain strings shown as given, except: Time and Until in RFC 3339 or RFC 1123 form
 // (time.RFC3339, time.RFC1123) are written the reader's way ("1 May 2026, 10:00 UTC", "2026年5月1日 10:00（UTC）"),
@@ -63,6 +64,7 @@ const (
 	TemplateRequestReceived = notice.TemplateRequestReceived
 	TemplateRequestHandled  = notice.TemplateRequestHandled
 	TemplateStaffAlert      = notice.TemplateStaffAlert
+	TemplateNeedsAdmin      = notice.TemplateNeedsAdmin
 )
 
 // templateSpec names the data keys of a template. A required key must be present and non-empty; an
@@ -82,6 +84,7 @@ var templateSpecs = map[string]templateSpec{
 	TemplateRequestReceived: {required: []string{"Reference"}, optional: []string{"Name"}},
 	TemplateRequestHandled:  {required: []string{"Reference", "Outcome"}, optional: []string{"Name", "Message"}},
 	TemplateStaffAlert:      {required: []string{"Count"}, optional: []string{"Window", "Link"}},
+	TemplateNeedsAdmin:      {required: []string{"Link", "State"}, optional: []string{"Name", "Message"}},
 }
 
 // TemplateNames returns every template name, sorted.

@@ -23,6 +23,7 @@ var everyNotice = []notice.Notice{
 	notice.RequestHandled{Name: "Alice Zhang", Reference: "UR-ABCD-EFGH", Approved: true, Message: "Welcome back."},
 	notice.RequestHandled{Reference: "UR-ABCD-EFGH", Message: "We could not confirm it was you."},
 	notice.StaffAlert{Count: 23, Window: 10 * time.Minute, Link: "https://unlock.example.com/admin"},
+	notice.NeedsAdmin{Name: "Alice Zhang", State: "frozen", Message: "Call the compliance desk.", Link: "https://unlock.example.com/help/request"},
 }
 
 var at = time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)

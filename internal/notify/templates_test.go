@@ -32,10 +32,11 @@ var sampleData = map[string]string{
 	"Window":     "10",
 	// A lock an administrator made: the message says so, and says no more of the flag.
 	"Administrator": "yes",
+	"State":         "frozen",
 }
 
 // Keys whose value is a word the template turns into a phrase rather than prints.
-var phraseKeys = map[string]bool{"Purpose": true, "Outcome": true, "Method": true, "Change": true, "Administrator": true}
+var phraseKeys = map[string]bool{"Purpose": true, "Outcome": true, "Method": true, "Change": true, "Administrator": true, "State": true}
 
 func mustTemplates(t *testing.T) *Templates {
 	t.Helper()
@@ -82,7 +83,7 @@ func hasHan(s string) bool {
 // data, into a one-line subject, a text part, an HTML document in the right language, and an SMS.
 func TestEveryTemplateRendersInEveryLanguage(t *testing.T) {
 	tm := mustTemplates(t)
-	if len(TemplateNames()) != 9 {
+	if len(TemplateNames()) != 10 {
 		t.Fatalf("templates: %v", TemplateNames())
 	}
 	for _, name := range TemplateNames() {

@@ -85,7 +85,8 @@ func (s *Codes) CreateCode(ctx context.Context, c account.Code, msg account.Mess
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: c.CreatedAt, Actor: "anonymous", Action: audit.CodeSent,
 			AccountID: idPtr(c.AccountID), Username: username, ClientIP: c.Client,
-			Details: audit.Details("purpose", string(c.Purpose), "channel", c.Channel, "to", mask(c.Channel, c.Destination))})
+			Details: audit.Details("purpose", string(c.Purpose), "channel", c.Channel, "to", mask(c.Channel, c.Destination),
+				"message", msg.Template)})
 	}))
 }
 
