@@ -19,15 +19,20 @@ import (
 // lock: a caller that goes away, or a slow database, fails no other caller. A failed lookup is
 // remembered for the TTL as a result is (the last known window stays), so that in an outage
 // requests do not queue on it.
+//
+// The window looked up depends on the service's clock, so the cached one is looked up again once
+// the TTL has passed by the wall clock or by the service's clock, whichever first.
 type maintenanceCache struct {
 	lookup func(context.Context) (*account.Maintenance, error)
+	now    func() time.Time // the service's clock
 	log    *slog.Logger
 
-	mu       sync.Mutex
-	value    *account.Maintenance
-	fetched  time.Time
-	inflight chan struct{} // closed when the running lookup ends; nil when none runs
-	gen      uint64        // forget bumps it: a lookup started before does not count as fresh
+	mu        sync.Mutex
+	value     *account.Maintenance
+	fetched   time.Time     // by the wall clock
+	fetchedAt time.Time     // by the service's clock
+	inflight  chan struct{} // closed when the running lookup ends; nil when none runs
+	gen       uint64        // forget bumps it: a lookup started before does not count as fresh
 }
 
 const (
@@ -35,15 +40,15 @@ const (
 	maintenanceLookupTimeout = 3 * time.Second
 )
 
-func newMaintenanceCache(lookup func(context.Context) (*account.Maintenance, error), log *slog.Logger) *maintenanceCache {
-	return &maintenanceCache{lookup: lookup, log: log}
+func newMaintenanceCache(lookup func(context.Context) (*account.Maintenance, error), now func() time.Time, log *slog.Logger) *maintenanceCache {
+	return &maintenanceCache{lookup: lookup, now: now, log: log}
 }
 
 // current returns the window, looking it up when the cached one is older than the TTL. It waits
 // for the lookup at most as long as ctx lets it, and then answers with the last known window.
 func (c *maintenanceCache) current(ctx context.Context) *account.Maintenance {
 	c.mu.Lock()
-	if !c.fetched.IsZero() && time.Since(c.fetched) < maintenanceCacheTTL {
+	if !c.fetched.IsZero() && time.Since(c.fetched) < maintenanceCacheTTL && absDuration(c.now().Sub(c.fetchedAt)) < maintenanceCacheTTL {
 		defer c.mu.Unlock()
 		return c.value
 	}
@@ -78,7 +83,7 @@ func (c *maintenanceCache) refresh(gen uint64, done chan struct{}) {
 		c.value = m
 	}
 	if gen == c.gen {
-		c.fetched = time.Now()
+		c.fetched, c.fetchedAt = time.Now(), c.now()
 	}
 }
 
@@ -106,4 +111,11 @@ func (s *Site) ActiveMaintenance(r *http.Request) (*account.Maintenance, string)
 		return nil, ""
 	}
 	return m, strconv.Itoa(max(1, int(m.EndsAt.Sub(now).Seconds())))
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
 }

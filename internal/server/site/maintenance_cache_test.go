@@ -25,14 +25,17 @@ func (f *fakeMaintenanceStore) NextMaintenance(ctx context.Context, _ time.Time,
 	return f.next(ctx)
 }
 
-func maintenanceSite(next func(ctx context.Context) (*account.Maintenance, error)) *Site {
+func maintenanceSite(next func(ctx context.Context) (*account.Maintenance, error), clock ...*accounttest.Clock) *Site {
 	key := make([]byte, 32)
 	// Every other dependency is one the cache does not use: a call to a store panics.
 	deps := accounttest.Deps(key)
+	if len(clock) > 0 {
+		deps.Clock = clock[0].Now
+	}
 	deps.Maintenance = &fakeMaintenanceStore{next: next}
 	svc := account.New(deps)
 	s := &Site{accounts: svc, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	s.maint = newMaintenanceCache(svc.Maintenance.CurrentMaintenance, s.log)
+	s.maint = newMaintenanceCache(svc.Maintenance.CurrentMaintenance, svc.Now, s.log)
 	return s
 }
 
@@ -120,5 +123,27 @@ func TestMaintenanceLookupRemembersAFailure(t *testing.T) {
 	}
 	if n := queries.Load(); n != 1 {
 		t.Fatalf("%d queries within the TTL, want 1", n)
+	}
+}
+
+// The window looked up depends on the service's clock: once that clock has moved past the TTL the
+// window is looked up again, without waiting for the TTL by the wall clock.
+func TestMaintenanceCacheFollowsTheServiceClock(t *testing.T) {
+	clock := accounttest.NewClock(time.Now())
+	var queries atomic.Int32
+	s := maintenanceSite(func(context.Context) (*account.Maintenance, error) {
+		queries.Add(1)
+		return nil, nil
+	}, clock)
+	r := httptest.NewRequest("GET", "/login", nil)
+	s.Maintenance(r)
+	s.Maintenance(r)
+	if n := queries.Load(); n != 1 {
+		t.Fatalf("%d queries within the TTL, want 1", n)
+	}
+	clock.Advance(time.Hour)
+	s.Maintenance(r)
+	if n := queries.Load(); n != 2 {
+		t.Errorf("%d queries after the clock moved an hour, want 2", n)
 	}
 }

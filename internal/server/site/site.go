@@ -63,7 +63,7 @@ func New(d Deps) (*Site, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.maint = newMaintenanceCache(s.accounts.Maintenance.CurrentMaintenance, s.log)
+	s.maint = newMaintenanceCache(s.accounts.Maintenance.CurrentMaintenance, s.accounts.Now, s.log)
 	s.sessions = scs.New()
 	s.sessions.Store = d.Sessions
 	s.sessions.Lifetime = userAbsoluteTimeout
