@@ -135,6 +135,7 @@ func (s *OwnAccount) ChangePassword(ctx context.Context, a *Account, current, pa
 	if err := s.reauthenticate(ctx, a, current, client); err != nil {
 		return 0, err
 	}
+	s.guard.learnLanguage(ctx, a, lang)
 	minLen, err := s.guard.minPasswordLength(ctx, a.ID)
 	if err != nil {
 		return 0, err
@@ -154,4 +155,16 @@ func (s *OwnAccount) ChangePassword(ctx context.Context, a *Account, current, pa
 // MinPasswordLength is the shortest new password the account may choose.
 func (s *OwnAccount) MinPasswordLength(ctx context.Context, accountID int64) (int, error) {
 	return s.guard.minPasswordLength(ctx, accountID)
+}
+
+// SetLanguage sets the language the owner's messages are written in, as chosen on the account page.
+func (s *OwnAccount) SetLanguage(ctx context.Context, a *Account, lang string) error {
+	if !ValidLanguage(lang) {
+		return Fail(EINVALID, "err_language", nil, "language %q must be en or zh-CN", lang)
+	}
+	if err := s.guard.accounts.SetLanguage(ctx, a.ID, lang); err != nil {
+		return err
+	}
+	a.Language = lang
+	return nil
 }

@@ -320,15 +320,27 @@ func sendKey(a *Account, login string) string {
 	return "login:" + strings.ToLower(login)
 }
 
-// langFor is the language of messages to an account: its own, else the one of the request.
+// The languages messages are written in.
+const (
+	LangEnglish = "en"
+	LangChinese = "zh-CN"
+)
+
+// ValidLanguage reports whether messages can be written in lang.
+func ValidLanguage(lang string) bool { return lang == LangEnglish || lang == LangChinese }
+
+// langFor is the language of a message to an account: the language of the page the person is
+// using when the message answers their own request (requestLang), else the account's own (learned
+// at sign-in and whenever they prove who they are, or chosen on /account), else English. Messages
+// the person did not ask for from a browser (lock notices, staff actions) pass no requestLang.
 func (s *kit) langFor(a *Account, requestLang string) string {
-	if a.Language != "" {
+	switch {
+	case ValidLanguage(requestLang):
+		return requestLang
+	case ValidLanguage(a.Language):
 		return a.Language
 	}
-	if requestLang == "zh-CN" {
-		return requestLang
-	}
-	return "en"
+	return LangEnglish
 }
 
 // link builds an absolute link from the configured base URL, never from the request.

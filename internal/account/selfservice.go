@@ -174,6 +174,7 @@ func (s *SelfService) finishUnlock(ctx context.Context, a *Account, method strin
 		return nil, err
 	}
 	client, lang := p.Client, p.Lang
+	s.guard.learnLanguage(ctx, a, lang)
 	verified := p.Flow.provenFor(a.ID)
 	if !slices.Contains(verified, method) {
 		verified = append(verified, method)
@@ -245,6 +246,7 @@ func (s *SelfService) StatusWithCode(ctx context.Context, p Proof) (*StatusView,
 	// The flow remembers what was proven, and for whom: an unlock may follow without a second code.
 	p.Flow.Verified = appendNew(p.Flow.provenFor(a.ID), method)
 	p.Flow.ProvenAt = s.now()
+	s.guard.learnLanguage(ctx, a, p.Lang)
 	return s.Status(ctx, a)
 }
 
@@ -482,6 +484,7 @@ func (s *SelfService) CompleteReset(ctx context.Context, token, password, confir
 	if !ok {
 		return nil, ErrBadResetLink
 	}
+	s.guard.learnLanguage(ctx, a, lang)
 	return a, nil
 }
 
@@ -569,6 +572,7 @@ func (s *SelfService) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome
 		return "", err
 	}
 	ctx = context.WithoutCancel(ctx) // the code is used up: carry out what it proves
+	s.guard.learnLanguage(ctx, a, p.Lang)
 	if a.State == StatePendingVerification {
 		verified, err := s.codes.VerifiedChannels(ctx, a.ID)
 		if err != nil {

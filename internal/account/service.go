@@ -30,6 +30,8 @@ type AccountStore interface {
 	// SetPasswordHash replaces the stored hash only if it is still oldHash (a rehash racing a password
 	// change must not undo the change); it reports whether it did.
 	SetPasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error)
+	// SetLanguage sets the language the account's messages are written in.
+	SetLanguage(ctx context.Context, id int64, lang string) error
 }
 
 // UnitOfWork commits several store calls together.

@@ -55,6 +55,7 @@ type SignInRequest struct {
 	UserAgent   string
 	DeviceToken string // the browser's device cookie, if any
 	Flow        string // the nonce of the code sign-in flow, for SignInWithCode
+	Lang        string // the language of the page signed in from (en, zh-CN), learned by the account
 
 	secondStep bool // this attempt is the second factor after a password
 	// reauthentication: a signed-in owner re-enters the password to change it. It is counted and
@@ -253,6 +254,7 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 	}
 	a.LastSignInAt = &now
 	s.metrics.SignIn("success")
+	s.learnLanguage(ctx, a, req.Lang)
 	return result, nil
 }
 
@@ -375,4 +377,16 @@ func lockedState(o lockout.Outcome) string {
 		return string(StateLocked)
 	}
 	return string(StateLockedTemporarily)
+}
+
+// learnLanguage remembers the language of the browser a person signed in or proved who they are
+// from, for the messages they do not ask for (lock notices, staff actions). It is a courtesy: a
+// failure to write it fails nothing.
+func (s *guard) learnLanguage(ctx context.Context, a *Account, lang string) {
+	if !ValidLanguage(lang) || a.Language == lang {
+		return
+	}
+	if err := s.accounts.SetLanguage(ctx, a.ID, lang); err == nil {
+		a.Language = lang
+	}
 }

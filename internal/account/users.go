@@ -30,6 +30,7 @@ type NewAccount struct {
 	Role        Role
 	Password    string // optional; hashed here
 	Pending     bool   // start in pending_verification instead of active
+	Language    string // of the account's messages: "" (learned at sign-in), en or zh-CN
 }
 
 // AddAccount validates and creates one account.
@@ -44,6 +45,10 @@ func (s *Accounts) AddAccount(ctx context.Context, in NewAccount, actor Actor) (
 	if in.Pending {
 		a.State = StatePendingVerification
 	}
+	if in.Language != "" && !ValidLanguage(in.Language) {
+		return nil, Fail(EINVALID, "err_language", nil, "language %q must be en or zh-CN", in.Language)
+	}
+	a.Language = in.Language
 	if in.Password != "" {
 		if err := CheckPasswordShape(in.Password, 1); err != nil {
 			return nil, err

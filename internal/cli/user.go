@@ -47,6 +47,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdio IO, getenv config.Gete
 	role := fs.String("role", "user", "user, helpdesk, auditor or admin")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	fs.BoolVar(&in.Pending, "pending", false, "create the account as pending_verification")
+	fs.StringVar(&in.Language, "language", "", "language of the account's messages: en or zh-CN (default: learned at sign-in)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -229,6 +229,12 @@ func (s *Accounts) SetPasswordHash(ctx context.Context, id int64, oldHash, newHa
 	return tag.RowsAffected() == 1, nil
 }
 
+// SetLanguage sets the language of the account's messages.
+func (s *Accounts) SetLanguage(ctx context.Context, id int64, lang string) error {
+	_, err := s.db.conn(ctx).Exec(ctx, `UPDATE accounts SET language = $2, updated_at = $3 WHERE id = $1`, id, lang, s.db.now())
+	return unavailable("set language", err)
+}
+
 // SetState puts an account into a state directly. The demo seed uses it; the lockout engine has its
 // own audited transitions.
 func (s *Accounts) SetState(ctx context.Context, id int64, state account.State, reason string, lockedUntil, expiresAt *time.Time) error {

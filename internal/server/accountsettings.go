@@ -42,6 +42,24 @@ func (s *accountPages) accountEndSession(w http.ResponseWriter, r *http.Request)
 	return nil
 }
 
+// accountLanguage sets the language of the owner's messages.
+func (s *accountPages) accountLanguage(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
+		return nil
+	}
+	err := s.accounts.OwnAccount.SetLanguage(r.Context(), site.CurrentAccount(r), r.PostForm.Get("language"))
+	if account.ErrorCode(err) == account.EINVALID {
+		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
+	} else if err != nil {
+		return err
+	} else {
+		s.site.PutFlash(r, "ok", "account_language_saved")
+	}
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	return nil
+}
+
 type passwordData struct {
 	MinLength    int
 	CurrentWrong bool // the error is about the current password, not the new one

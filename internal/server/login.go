@@ -35,6 +35,7 @@ func (s *signInPages) loginSubmit(w http.ResponseWriter, r *http.Request) error 
 		ClientIP:    s.site.ClientIP(r),
 		UserAgent:   r.UserAgent(),
 		DeviceToken: deviceCookie(r),
+		Lang:        s.site.Localizer(r).Lang,
 	})
 	if errors.Is(err, account.ErrBadCredentials) {
 		s.log.Info("sign-in failed", "username", username, "client_ip", s.site.ClientIP(r))

@@ -18,7 +18,7 @@ func (s *signInPages) loginCodeVerify(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	res, err := s.accounts.Gate.SignInWithCode(r.Context(), account.SignInRequest{Login: proof.Flow.Login, ClientIP: proof.Client,
-		UserAgent: r.UserAgent(), DeviceToken: proof.DeviceToken, Flow: proof.Flow.Nonce}, proof.Code)
+		UserAgent: r.UserAgent(), DeviceToken: proof.DeviceToken, Flow: proof.Flow.Nonce, Lang: proof.Lang}, proof.Code)
 	if isBadCode(err) || errors.Is(err, account.ErrBadCredentials) {
 		s.flows.renderCodeForm(w, r, loginCodeFlow, "flow_code_wrong")
 		return nil

@@ -122,6 +122,7 @@ func (s *Server) routes() http.Handler {
 			r.Post("/account/devices/{id}/forget", h(s.accountPages.accountForgetDevice))
 			r.Post("/account/sessions/{id}/end", h(s.accountPages.accountEndSession))
 			r.Post("/account/contact/verify", h(s.accountPages.accountContactVerify))
+			r.Post("/account/language", h(s.accountPages.accountLanguage))
 			r.Get("/account/password", h(s.accountPages.accountPasswordForm))
 			r.Post("/account/password", h(s.accountPages.accountPasswordSubmit))
 

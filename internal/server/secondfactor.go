@@ -80,7 +80,7 @@ func (s *signInPages) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) er
 		return nil
 	}
 	res, err := s.accounts.Gate.SignInSecondFactor(r.Context(), id, account.SignInRequest{ClientIP: s.site.ClientIP(r),
-		UserAgent: r.UserAgent(), DeviceToken: deviceCookie(r)}, r.PostForm.Get("code"))
+		UserAgent: r.UserAgent(), DeviceToken: deviceCookie(r), Lang: s.site.Localizer(r).Lang}, r.PostForm.Get("code"))
 	if errors.Is(err, account.ErrBadCode) || errors.Is(err, account.ErrBadCredentials) {
 		p := s.site.NewPage(r, "logintotp_title", nil)
 		p.Error = p.L.T("logintotp_wrong")
