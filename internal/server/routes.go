@@ -130,6 +130,7 @@ func (s *Server) routes() http.Handler {
 				r.Use(s.requireFreshAuth)
 				r.Get("/account/totp", h(s.accountPages.accountTOTPForm))
 				r.Post("/account/totp", h(s.accountPages.accountTOTPSubmit))
+				r.Post("/account/totp/new", h(s.accountPages.accountTOTPNew))
 				r.Post("/account/recovery-codes", h(s.accountPages.accountRecoveryCodes))
 				r.Get("/account/contact", h(s.accountPages.accountContactForm))
 				r.Post("/account/contact", h(s.accountPages.accountContactSubmit))
