@@ -112,6 +112,9 @@ func (s *Server) routes() http.Handler {
 
 		r.Get("/help/request", h(s.recovery.helpRequestForm))
 		r.Post("/help/request", h(s.recovery.helpRequestSubmit))
+		// Following a request: the reference and the username it was filed for, every lookup counted.
+		r.Get("/help/request/status", h(s.recovery.helpRequestStatusForm))
+		r.Post("/help/request/status", h(s.recovery.helpRequestStatusSubmit))
 
 		// The signed-in user's own account.
 		r.Group(func(r chi.Router) {
