@@ -550,7 +550,9 @@ type fakeSelfService struct {
 	lock      *account.LockInfo
 	events    []account.SignInEvent
 	completed []account.ResetCompletion
-	lookups   int // calls of ResetTokenAccount
+	lookups   int                             // calls of ResetTokenAccount
+	decisions map[string]account.RequestState // by reference: how staff decided it
+	reads     int                             // calls of RequestStatus
 }
 
 type resetRow struct {
@@ -616,6 +618,20 @@ func (f *fakeSelfService) CompleteReset(_ context.Context, c account.ResetComple
 	}
 	f.completed = append(f.completed, c)
 	return true, nil
+}
+
+func (f *fakeSelfService) RequestStatus(_ context.Context, reference, login string) (*account.RequestState, error) {
+	f.reads++
+	for _, r := range f.requests {
+		if r.Reference == reference && strings.EqualFold(r.Login, login) {
+			st := account.RequestState{Reference: r.Reference, Status: "open", FiledAt: r.CreatedAt}
+			if d, ok := f.decisions[reference]; ok {
+				st.Status, st.HandledAt, st.Response = d.Status, d.HandledAt, d.Response
+			}
+			return &st, nil
+		}
+	}
+	return nil, account.Errorf(account.ENOTFOUND, "no request %s", reference)
 }
 
 func (f *fakeSelfService) CreateRequest(_ context.Context, r account.UnlockRequest, msgs []account.Message) error {

@@ -28,6 +28,9 @@ const (
 	// client, whether or not the account exists and whether or not anything was sent, so the limit
 	// tells nothing about who exists (SECURITY.md 9, 10).
 	scopeClientSends = "client_sends"
+	// scopeRequestLookups counts every lookup of a request's status from one client, found or not,
+	// so that one client cannot go through references.
+	scopeRequestLookups = "request_lookups"
 )
 
 // Within is the ledger's one rule: the n-th reservation in a window is allowed when n <= limit.

@@ -103,6 +103,9 @@ type SelfServiceStore interface {
 	CompleteReset(ctx context.Context, r ResetCompletion) (bool, error)
 	// CreateRequest stores an unlock request, queues msg (if any) and audits it.
 	CreateRequest(ctx context.Context, r UnlockRequest, msgs []Message) error
+	// RequestStatus reads the request with this reference filed for this login (compared without
+	// regard to letter case); ENOTFOUND when there is none, whichever of the two does not match.
+	RequestStatus(ctx context.Context, reference, login string) (*RequestState, error)
 }
 
 // UnlockOutcome is what a verified self-service unlock did.
@@ -523,9 +526,12 @@ func (s *SelfService) RequestHelp(ctx context.Context, login, contact, message, 
 	return ref, nil
 }
 
+// referenceAlphabet is the letters of a request reference.
+const referenceAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
 // newReference makes a request reference people can read out on the phone: no 0/O or 1/I.
 func newReference() (string, error) {
-	const alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+	const alphabet = referenceAlphabet
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
 		return "", err

@@ -281,6 +281,7 @@ func TestAccessibility(t *testing.T) {
 					t.Fatalf("reference = %q, want UR-XXXX-XXXX", ref)
 				}
 			})
+			page("follow a request", "/help/request/status", http.StatusOK, nil)
 
 			t.Run("login at phone width", func(t *testing.T) {
 				p.do(t, chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile, chromedp.EmulateTouch))

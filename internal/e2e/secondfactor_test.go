@@ -134,10 +134,25 @@ func (p *tab) enrollTOTP(t *testing.T, lang string) *authenticator {
 	app := &authenticator{key: key}
 	p.fill(t, "code", app.current(t))
 	resp := p.click(t, `main form[action="/account/totp"] button[type=submit]`)
-	if got := p.path(t); got != "/account" || resp.Status != http.StatusOK {
-		t.Fatalf("confirming the app: at %s with status %d, want /account with 200 (notice %q)", got, resp.Status, p.notice(t, "error"))
+	if resp.Status != http.StatusOK {
+		t.Fatalf("confirming the app: status %d (notice %q)", resp.Status, p.notice(t, "error"))
 	}
-	p.wantNotice(t, "ok", msg(t, lang, "totp_enrolled"))
+	if p.path(t) == "/account/totp" {
+		// An account without recovery codes is shown its ten at once.
+		if got := p.text(t, "main h1"); got != msg(t, lang, "recovery_title") {
+			t.Fatalf("confirming the app led to a page titled %q, want %q (notice %q)", got, msg(t, lang, "recovery_title"), p.notice(t, "error"))
+		}
+		p.wantNotice(t, "ok", msg(t, lang, "totp_enrolled_codes"))
+		if codes := eval[[]string](t, p, `[...document.querySelectorAll(".recovery-code")].map(e => e.innerText.trim())`); len(codes) != 10 {
+			t.Fatalf("%d recovery codes shown after confirming the app, want 10", len(codes))
+		}
+		p.click(t, `main a[href="/account"]`) // "I have saved them"
+	} else {
+		p.wantNotice(t, "ok", msg(t, lang, "totp_enrolled"))
+	}
+	if got := p.path(t); got != "/account" {
+		t.Fatalf("after confirming the app: at %s, want /account", got)
+	}
 	if got := p.accountFact(t, msg(t, lang, "account_totp")); !strings.HasPrefix(got, msg(t, lang, "account_totp_on")) {
 		t.Errorf("after confirming the app the account page says %q about it, want %q", got, msg(t, lang, "account_totp_on"))
 	}

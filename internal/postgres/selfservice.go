@@ -179,3 +179,17 @@ func (s *SelfService) CreateRequest(ctx context.Context, r account.UnlockRequest
 			AccountID: r.AccountID, Username: r.Login, ClientIP: r.Client, Details: audit.Details("reference", r.Reference)})
 	}))
 }
+
+// RequestStatus reads the request with this reference filed for this login.
+func (s *SelfService) RequestStatus(ctx context.Context, reference, login string) (*account.RequestState, error) {
+	var r account.RequestState
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT reference, status, created_at, handled_at, response
+		FROM unlock_requests WHERE reference = $1 AND lower(login) = lower($2)`, reference, login).
+		Scan(&r.Reference, &r.Status, &r.FiledAt, &r.HandledAt, &r.Response)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, account.Errorf(account.ENOTFOUND, "no request %s for that login", reference)
+	} else if err != nil {
+		return nil, unavailable("request status", err)
+	}
+	return &r, nil
+}

@@ -44,3 +44,46 @@ func (s *recoveryPages) helpRequestSubmit(w http.ResponseWriter, r *http.Request
 	s.site.Render(w, r, http.StatusOK, "requestdone", s.site.NewPage(r, "request_title", requestData{Reference: ref}))
 	return nil
 }
+
+type requestStatusData struct {
+	Reference string
+	Username  string
+	Request   *account.RequestState // the request found, if any
+}
+
+// helpRequestStatusForm asks for a request's reference and the username it was filed for.
+func (s *recoveryPages) helpRequestStatusForm(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "no-store")
+	s.site.Render(w, r, http.StatusOK, "requeststatus", s.site.NewPage(r, "request_status_title", requestStatusData{}))
+	return nil
+}
+
+// helpRequestStatusSubmit shows where a request stands. A wrong reference and a reference filed
+// for another username get the same answer; every lookup counts against the client.
+func (s *recoveryPages) helpRequestStatusSubmit(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "no-store")
+	if err := r.ParseForm(); err != nil {
+		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
+		return nil
+	}
+	in := requestStatusData{Reference: site.ClipForm(strings.TrimSpace(r.PostForm.Get("reference")), 40),
+		Username: site.ClipForm(strings.TrimSpace(r.PostForm.Get("username")), 254)}
+	st, err := s.accounts.SelfService.RequestStatus(r.Context(), in.Reference, in.Username, s.site.ClientIP(r))
+	status := http.StatusOK
+	switch code := account.ErrorCode(err); {
+	case err == nil:
+		in.Request = st
+	case code == account.ETHROTTLED:
+		status = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", "3600")
+		s.site.LogFailure(r, site.Classify(err), err)
+	case code != account.ENOTFOUND && code != account.EINVALID:
+		return err
+	}
+	p := s.site.NewPage(r, "request_status_title", in)
+	if err != nil {
+		p.Error = s.site.ErrorText(r, err)
+	}
+	s.site.Render(w, r, status, "requeststatus", p)
+	return nil
+}

@@ -112,6 +112,9 @@ func (s *Server) routes() http.Handler {
 
 		r.Get("/help/request", h(s.recovery.helpRequestForm))
 		r.Post("/help/request", h(s.recovery.helpRequestSubmit))
+		// Following a request: the reference and the username it was filed for, every lookup counted.
+		r.Get("/help/request/status", h(s.recovery.helpRequestStatusForm))
+		r.Post("/help/request/status", h(s.recovery.helpRequestStatusSubmit))
 
 		// The signed-in user's own account.
 		r.Group(func(r chi.Router) {
@@ -131,6 +134,7 @@ func (s *Server) routes() http.Handler {
 				r.Use(s.requireFreshAuth)
 				r.Get("/account/totp", h(s.accountPages.accountTOTPForm))
 				r.Post("/account/totp", h(s.accountPages.accountTOTPSubmit))
+				r.Post("/account/totp/new", h(s.accountPages.accountTOTPNew))
 				r.Post("/account/recovery-codes", h(s.accountPages.accountRecoveryCodes))
 				r.Get("/account/contact", h(s.accountPages.accountContactForm))
 				r.Post("/account/contact", h(s.accountPages.accountContactSubmit))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ const (
 	sessMFAEpoch     = "mfa_epoch" // the account's session epoch at the first step
 	sessTOTPPending  = "totp_pending_secret"
 	sessTOTPURL      = "totp_pending_url"
+	sessTOTPOwner    = "totp_pending_account" // whose pending secret it is
 	sessRecoveryOnce = "recovery_codes_once"
 )
 
@@ -97,57 +99,107 @@ func (s *signInPages) loginTOTPSubmit(w http.ResponseWriter, r *http.Request) er
 
 type totpData struct {
 	Secret   string
+	URL      template.URL // the otpauth URL, for an authenticator app on this device
 	Enrolled bool
 }
 
-// accountTOTPForm shows a new authenticator secret (QR code and text) to enroll.
-func (s *accountPages) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
-	secretText, url, err := s.accounts.SecondFactors.BeginTOTP(site.CurrentAccount(r))
-	if err != nil {
-		return err
+// pendingTOTP is the secret waiting in this session to be confirmed by the signed-in account, if any.
+func (s *accountPages) pendingTOTP(r *http.Request) (secretText, url string) {
+	if s.sessions.GetInt64(r.Context(), sessTOTPOwner) != site.CurrentAccount(r).ID {
+		return "", ""
 	}
-	s.sessions.Put(r.Context(), sessTOTPPending, secretText)
-	s.sessions.Put(r.Context(), sessTOTPURL, url)
-	// The flash says, for one, why staff were sent here.
-	return s.renderTOTP(w, r, secretText, s.site.PopFlash(r), "")
+	return s.sessions.GetString(r.Context(), sessTOTPPending), s.sessions.GetString(r.Context(), sessTOTPURL)
 }
 
-// accountTOTPSubmit enrolls the secret shown with a first code from it.
+// dropPendingTOTP forgets the secret waiting to be confirmed.
+func (s *accountPages) dropPendingTOTP(r *http.Request) {
+	s.sessions.Remove(r.Context(), sessTOTPPending)
+	s.sessions.Remove(r.Context(), sessTOTPURL)
+	s.sessions.Remove(r.Context(), sessTOTPOwner)
+}
+
+// accountTOTPForm shows the authenticator secret to enroll (QR code, link and text). The secret
+// waits in the session until it is confirmed or the person asks for a new one, so a reload or a
+// second tab shows the key already scanned.
+func (s *accountPages) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Cache-Control", "no-store")
+	secretText, url := s.pendingTOTP(r)
+	if secretText == "" || url == "" {
+		var err error
+		secretText, url, err = s.accounts.SecondFactors.BeginTOTP(site.CurrentAccount(r))
+		if err != nil {
+			return err
+		}
+		s.sessions.Put(r.Context(), sessTOTPPending, secretText)
+		s.sessions.Put(r.Context(), sessTOTPURL, url)
+		s.sessions.Put(r.Context(), sessTOTPOwner, site.CurrentAccount(r).ID)
+	}
+	// The flash says, for one, why staff were sent here.
+	return s.renderTOTP(w, r, secretText, url, s.site.PopFlash(r), "")
+}
+
+// accountTOTPNew throws the pending secret away, so that the next page shows a new one.
+func (s *accountPages) accountTOTPNew(w http.ResponseWriter, r *http.Request) error {
+	s.dropPendingTOTP(r)
+	s.site.PutFlash(r, "info", "totp_new_key_made")
+	http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
+	return nil
+}
+
+// accountTOTPSubmit enrolls the secret shown with a first code from it. An account without
+// recovery codes gets its ten at once, on the page that confirms the app.
 func (s *accountPages) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
+	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
-	pending := s.sessions.GetString(r.Context(), sessTOTPPending)
+	pending, url := s.pendingTOTP(r)
 	if pending == "" {
 		http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 		return nil
 	}
-	err := s.accounts.SecondFactors.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.site.ClientIP(r), s.site.Localizer(r).Lang)
+	lang := s.site.Localizer(r).Lang
+	err := s.accounts.SecondFactors.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.site.ClientIP(r), lang)
 	if errors.Is(err, account.ErrBadCode) {
-		return s.renderTOTP(w, r, pending, nil, "totp_wrong")
+		return s.renderTOTP(w, r, pending, url, nil, "totp_wrong")
 	} else if err != nil {
 		return err
 	}
-	s.sessions.Remove(r.Context(), sessTOTPPending)
-	s.sessions.Remove(r.Context(), sessTOTPURL)
+	s.dropPendingTOTP(r)
 	// A privilege change: a new session id.
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
-	s.site.PutFlash(r, "ok", "totp_enrolled")
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	status, err := s.accounts.SecondFactors.SecondFactorStatus(r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	if status.RecoveryLeft > 0 {
+		s.site.PutFlash(r, "ok", "totp_enrolled")
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return nil
+	}
+	codes, err := s.accounts.SecondFactors.NewRecoveryCodes(r.Context(), a, s.site.ClientIP(r), lang)
+	if err != nil {
+		return err
+	}
+	s.showRecoveryCodes(w, r, codes, &site.Flash{Kind: "ok", Text: s.site.Localizer(r).T("totp_enrolled_codes")})
 	return nil
 }
 
 // renderTOTP shows the enrollment page for a secret.
-func (s *accountPages) renderTOTP(w http.ResponseWriter, r *http.Request, secretText string, f *site.Flash, errID string) error {
+func (s *accountPages) renderTOTP(w http.ResponseWriter, r *http.Request, secretText, url string, f *site.Flash, errID string) error {
 	status, err := s.accounts.SecondFactors.SecondFactorStatus(r.Context(), site.CurrentAccount(r).ID)
 	if err != nil {
 		return err
 	}
-	p := s.site.NewPage(r, "totp_title", totpData{Secret: secretText, Enrolled: status.TOTP})
+	data := totpData{Secret: secretText, Enrolled: status.TOTP}
+	if strings.HasPrefix(url, "otpauth://") {
+		data.URL = template.URL(url) // made by package secret, not by the visitor
+	}
+	p := s.site.NewPage(r, "totp_title", data)
 	p.Flash = f
 	if errID != "" {
 		p.Error = p.L.T(errID)
@@ -158,7 +210,7 @@ func (s *accountPages) renderTOTP(w http.ResponseWriter, r *http.Request, secret
 
 // accountTOTPQR serves the pending secret's QR code as a PNG, made here: no outside service sees it.
 func (s *accountPages) accountTOTPQR(w http.ResponseWriter, r *http.Request) error {
-	url := s.sessions.GetString(r.Context(), sessTOTPURL)
+	_, url := s.pendingTOTP(r)
 	if url == "" {
 		s.site.RenderStatus(w, r, http.StatusNotFound)
 		return nil
@@ -184,11 +236,18 @@ func (s *accountPages) accountRecoveryCodes(w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
+	s.showRecoveryCodes(w, r, codes, nil)
+	return nil
+}
+
+// showRecoveryCodes shows codes just made, once, and keeps them in the session for one download.
+func (s *accountPages) showRecoveryCodes(w http.ResponseWriter, r *http.Request, codes []string, f *site.Flash) {
 	// Kept in the session only until downloaded once or replaced.
 	s.sessions.Put(r.Context(), sessRecoveryOnce, strings.Join(codes, "\n"))
 	w.Header().Set("Cache-Control", "no-store")
-	s.site.Render(w, r, http.StatusOK, "recovery", s.site.NewPage(r, "recovery_title", recoveryData{Codes: codes}))
-	return nil
+	p := s.site.NewPage(r, "recovery_title", recoveryData{Codes: codes})
+	p.Flash = f
+	s.site.Render(w, r, http.StatusOK, "recovery", p)
 }
 
 // accountRecoveryDownload hands the codes just made over as a text file, once.

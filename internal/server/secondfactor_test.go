@@ -15,7 +15,8 @@ import (
 )
 
 // enrollTOTP turns on an authenticator for a signed-in client, reading the key from the page as a
-// person would type it into an app, and returns the secret and the code it used.
+// person would type it into an app, and returns the secret and the code it used. An account without
+// recovery codes is shown its ten at once.
 func (h *harness) enrollTOTP(c *http.Client) (string, string) {
 	h.t.Helper()
 	page := h.get(c, "/account/totp")
@@ -27,7 +28,8 @@ func (h *harness) enrollTOTP(c *http.Client) (string, string) {
 		h.t.Fatalf("QR code: %d %s", qr.status, qr.header.Get("Content-Type"))
 	}
 	code, _ := secret.TOTPCode(m[1], time.Now())
-	if res := h.post(c, "/account/totp", url.Values{"code": {code}}); res.status != http.StatusSeeOther {
+	res := h.post(c, "/account/totp", url.Values{"code": {code}})
+	if res.status != http.StatusSeeOther && len(recoveryCodePattern.FindAllStringSubmatch(res.body, -1)) != account.RecoveryCodeCount {
 		h.t.Fatalf("enrolling: %d\n%s", res.status, res.body)
 	}
 	return m[1], code
