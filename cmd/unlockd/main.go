@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // UNLOCKD_TIMEZONE works on hosts and images without a zone database
 
 	"github.com/unlockd/unlockd/internal/cli"
 )

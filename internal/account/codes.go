@@ -229,8 +229,8 @@ func unlockableByCode(state State) bool {
 }
 
 // issueNeedsAdmin tells the owner who asked for an unlock code that only an administrator can
-// unlock the account, and where to ask. It is recorded as a send that no code can ever match, so the
-// send limits bound these notices as they bound codes.
+// unlock the account, and where to ask. It is recorded as a send whose hash no entered code can
+// ever match (it is not a code's MAC), so the send limits bound these notices as they bound codes.
 func (s *codebook) issueNeedsAdmin(ctx context.Context, a *Account, state State, t codeTarget, client, lang string, policy Policy) error {
 	n := notice.NeedsAdmin{Name: a.Name(), State: string(state), Link: s.link("/help/request")}
 	if state == StateFrozen {
@@ -245,7 +245,7 @@ func (s *codebook) issueNeedsAdmin(ctx context.Context, a *Account, state State,
 	now := s.now()
 	c := Code{AccountID: a.ID, Purpose: t.purpose, Channel: t.channel, Destination: t.destination,
 		Hash: s.keyed("no code", strconv.FormatInt(a.ID, 10)), Client: client, CreatedAt: now,
-		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: 0, FlowHash: s.flowMAC(t.flow), DeviceID: t.device}
+		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: 1, FlowHash: s.flowMAC(t.flow), DeviceID: t.device}
 	return s.codes.CreateCode(ctx, c, compose(t.channel, t.destination, s.langFor(a, lang), n), a.Username)
 }
 

@@ -17,7 +17,7 @@ var allowed = map[string][]string{
 	"internal/config":   {},
 	"internal/notice":   {},
 	"internal/account":  {"internal/lockout", "internal/audit", "internal/notice"},
-	"internal/notify":   {"internal/account", "internal/notice", "web"},
+	"internal/notify":   {"internal/account", "internal/notice", "internal/i18n", "web"},
 	"internal/postgres": {"internal/account", "internal/lockout", "internal/audit", "internal/notify", "internal/secret", "migrations"},
 	// The HTTP face: server wires the shared site, the dashboard and the API; those two build on
 	// site and know neither server nor each other; site knows none of them.

@@ -169,6 +169,7 @@ func (a *app) startDelivery(ctx context.Context, metrics *server.Metrics) (wait 
 	if err != nil {
 		return nil, err
 	}
+	tmpl = tmpl.In(a.cfg.Timezone)
 	var mailer notify.Mailer
 	if a.cfg.SMTPURL != nil {
 		m, err := notify.NewSMTPMailer(a.cfg.SMTPURL, a.cfg.MailFrom)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the whole of unlockd's configuration.
@@ -38,6 +39,8 @@ type Config struct {
 	HashQueue        int
 	MigrateOnStart   bool
 	ShutdownTimeoutS int
+	// Timezone is where times on pages and in messages are shown, and form inputs read (UTC).
+	Timezone *time.Location
 }
 
 // Error is a configuration error; its text is the one line printed at start-up.
@@ -206,6 +209,14 @@ func Load(getenv Getenv, overrides map[string]string) (*Config, error) {
 		return nil, bad("UNLOCKD_WEBHOOK_SECRET", "must be at least 32 bytes when UNLOCKD_WEBHOOK_URLS is set (receivers check the signature with it)")
 	}
 
+	c.Timezone = time.UTC
+	if z := get("UNLOCKD_TIMEZONE"); z != "" {
+		loc, err := time.LoadLocation(z)
+		if err != nil || z == "Local" {
+			return nil, bad("UNLOCKD_TIMEZONE", "%q is not an IANA time zone such as Asia/Shanghai or UTC", z)
+		}
+		c.Timezone = loc
+	}
 	c.MetricsListen = get("UNLOCKD_METRICS_LISTEN")
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {

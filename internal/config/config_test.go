@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(kv ...string) Getenv {
@@ -58,6 +59,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{[]string{"UNLOCKD_COOKIE_SECURE", "true"}, "UNLOCKD_COOKIE_SECURE"},
 		{[]string{"UNLOCKD_BASE_URL", "https://x.example", "UNLOCKD_COOKIE_SECURE", "false"}, "UNLOCKD_COOKIE_SECURE"},
 		{[]string{"UNLOCKD_LOG_FORMAT", "xml"}, "UNLOCKD_LOG_FORMAT"},
+		{[]string{"UNLOCKD_TIMEZONE", "Beijing"}, "UNLOCKD_TIMEZONE"},
+		{[]string{"UNLOCKD_TIMEZONE", "Local"}, "UNLOCKD_TIMEZONE"},
 		{[]string{"UNLOCKD_LOG_LEVEL", "loud"}, "UNLOCKD_LOG_LEVEL"},
 		{[]string{"UNLOCKD_DEV", "2"}, "UNLOCKD_DEV"},
 		{[]string{"UNLOCKD_METRICS_LISTEN", "nope"}, "UNLOCKD_METRICS_LISTEN"},
@@ -111,5 +114,16 @@ func TestDatabaseURLFallback(t *testing.T) {
 	c, err := Load(env("UNLOCKD_DATABASE_URL", "", "DATABASE_URL", "postgres://fallback/db"), nil)
 	if err != nil || c.DatabaseURL != "postgres://fallback/db" {
 		t.Fatalf("fallback: %q, %v", c.DatabaseURL, err)
+	}
+}
+
+func TestTimezone(t *testing.T) {
+	c, err := Load(env(), nil)
+	if err != nil || c.Timezone != time.UTC {
+		t.Fatalf("default zone %v, %v", c.Timezone, err)
+	}
+	c, err = Load(env("UNLOCKD_TIMEZONE", "Asia/Shanghai"), nil)
+	if err != nil || c.Timezone.String() != "Asia/Shanghai" {
+		t.Fatalf("zone %v, %v", c.Timezone, err)
 	}
 }

@@ -111,7 +111,7 @@ func (p *tab) enterCode(t *testing.T, flow, code string) *network.Response {
 
 // switchTo selects the button of the code form that asks for a code by another method instead.
 func switchTo(method string) string {
-	return fmt.Sprintf(`main form.alt:has(input[type=hidden][name=method][value=%q]) button[type=submit]`, method)
+	return fmt.Sprintf(`main form.alt:not(.again):has(input[type=hidden][name=method][value=%q]) button[type=submit]`, method)
 }
 
 // notice is the text of the page's notice of a kind: ok, info or error.
@@ -389,7 +389,7 @@ func TestStatusPage(t *testing.T) {
 			break
 		}
 	}
-	if p.count(t, `main .ways-list a[href="/unlock"]`) != 1 {
+	if p.count(t, `main .ways-list form[action="/status/unlock"] button`) != 1 {
 		t.Errorf("the status page of a locked account does not offer the unlock")
 	}
 	// Looking does not unlock.

@@ -113,6 +113,39 @@ type Localizer struct {
 	Lang  string
 	l     *goi18n.Localizer
 	known map[string]bool
+	zone  *time.Location // nil: UTC
+}
+
+// In returns the localizer writing times in zone.
+func (l *Localizer) In(zone *time.Location) *Localizer {
+	c := *l
+	c.zone = zone
+	return &c
+}
+
+// local is t in the localizer's zone.
+func (l *Localizer) local(t time.Time) time.Time {
+	if l.zone == nil {
+		return t.UTC()
+	}
+	return t.In(l.zone)
+}
+
+// chinaZones are the IANA names of China's one zone, which Chinese readers know as Beijing time.
+var chinaZones = map[string]bool{"Asia/Shanghai": true, "Asia/Chongqing": true, "Asia/Chungking": true,
+	"Asia/Harbin": true, "PRC": true}
+
+// ZoneName names the zone a time is written in, for readers of lang: UTC; 北京时间 for China's zone
+// in Chinese; else the offset, UTC+08:00.
+func ZoneName(lang string, t time.Time) string {
+	_, offset := t.Zone()
+	switch {
+	case offset == 0:
+		return "UTC"
+	case lang == "zh-CN" && offset == 8*3600 && chinaZones[t.Location().String()]:
+		return "北京时间"
+	}
+	return "UTC" + t.Format("-07:00")
 }
 
 // T translates id; kv are pairs of template field name and value ("Name", "Alice").
@@ -161,17 +194,23 @@ func (l *Localizer) Message(id string, data map[string]any) string {
 // Has reports whether id has a message in this language.
 func (l *Localizer) Has(id string) bool { return l.known[id] }
 
-// Time formats a moment for people in this language, in UTC with the zone shown.
+// Time formats a moment for people in this language, in the localizer's zone (UTC unless set), named.
 func (l *Localizer) Time(t time.Time) string {
-	t = t.UTC()
+	t = l.local(t)
 	if l.Lang == "zh-CN" {
-		return t.Format("2006年1月2日 15:04 MST")
+		return t.Format("2006年1月2日 15:04 ") + ZoneName(l.Lang, t)
 	}
-	return t.Format("2 Jan 2006, 15:04 MST")
+	return t.Format("2 Jan 2006, 15:04 ") + ZoneName(l.Lang, t)
 }
 
 // Clock writes the time of day to the second, with its zone, for what happens within minutes.
-func (l *Localizer) Clock(t time.Time) string { return t.UTC().Format("15:04:05 MST") }
+func (l *Localizer) Clock(t time.Time) string {
+	t = l.local(t)
+	return t.Format("15:04:05 ") + ZoneName(l.Lang, t)
+}
+
+// ZoneName names the zone this localizer writes times in, for form inputs read in it.
+func (l *Localizer) ZoneName() string { return ZoneName(l.Lang, l.local(time.Now())) }
 
 // Sentences joins whole sentences as this language writes them: Chinese runs them together after
 // its full stops, English puts a space between.

@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/i18n"
@@ -140,5 +141,37 @@ func TestACountOfOneFillsAPlainMessage(t *testing.T) {
 	}
 	if got := l.Message("admin_unlock_all_count", map[string]any{"Count": 1}); got != "This unlocks 1 accounts." {
 		t.Errorf("Message: %q", got)
+	}
+}
+
+// Times are written in the zone set, named so the reader knows it: Beijing time by its name in
+// Chinese, an offset in English, UTC as UTC.
+func TestTimesAreWrittenInTheZoneNamed(t *testing.T) {
+	b, err := i18n.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		lang string
+		zone *time.Location
+		want string
+	}{
+		{"en", nil, "1 May 2026, 10:00 UTC"},
+		{"zh-CN", nil, "2026年5月1日 10:00 UTC"},
+		{"en", shanghai, "1 May 2026, 18:00 UTC+08:00"},
+		{"zh-CN", shanghai, "2026年5月1日 18:00 北京时间"},
+	}
+	for _, tt := range tests {
+		if got := b.Localizer(tt.lang).In(tt.zone).Time(at); got != tt.want {
+			t.Errorf("%s in %v: %q, want %q", tt.lang, tt.zone, got, tt.want)
+		}
+	}
+	if got := b.Localizer("zh-CN").In(shanghai).Clock(at); got != "18:00:00 北京时间" {
+		t.Errorf("clock: %q", got)
 	}
 }

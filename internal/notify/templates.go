@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/unlockd/unlockd/internal/i18n"
 	"github.com/unlockd/unlockd/web"
 )
 
@@ -28,6 +29,14 @@ const (
 // Templates holds every message template in every language, parsed once.
 type Templates struct {
 	byLang map[string]map[string]*templateSet
+	zone   *time.Location // times are written in it; nil: in the zone they carry
+}
+
+// In returns the templates writing every time in zone (UNLOCKD_TIMEZONE).
+func (t *Templates) In(zone *time.Location) *Templates {
+	c := *t
+	c.zone = zone
+	return &c
 }
 
 type templateSet struct {
@@ -163,15 +172,15 @@ func (t *Templates) set(m Message) (*templateSet, map[string]string, error) {
 	for _, k := range slices.Concat(spec.required, spec.optional) {
 		data[k] = clean(k, m.Data[k])
 		if k == "Time" || k == "Until" {
-			data[k] = formatTime(lang, data[k])
+			data[k] = formatTime(lang, data[k], t.zone)
 		}
 	}
 	return t.byLang[lang][m.Template], data, nil
 }
 
-// formatTime writes a time given in RFC 3339 or RFC 1123 form the reader's way, in the zone it
-// carries; anything else is taken to be formatted already.
-func formatTime(lang, v string) string {
+// formatTime writes a time given in RFC 3339 or RFC 1123 form the reader's way, in zone (nil: the
+// zone it carries), named; anything else is taken to be formatted already.
+func formatTime(lang, v string, zone *time.Location) string {
 	var t time.Time
 	var err error
 	for _, layout := range []string{time.RFC3339, time.RFC1123Z, time.RFC1123} {
@@ -182,14 +191,14 @@ func formatTime(lang, v string) string {
 	if err != nil {
 		return v
 	}
-	zone := "UTC"
-	if _, offset := t.Zone(); offset != 0 {
-		zone = "UTC" + t.Format("-07:00")
+	if zone != nil {
+		t = t.In(zone)
 	}
+	name := i18n.ZoneName(lang, t)
 	if lang == LangChinese {
-		return t.Format("2006年1月2日 15:04") + "（" + zone + "）"
+		return t.Format("2006年1月2日 15:04") + "（" + name + "）"
 	}
-	return t.Format("2 January 2006, 15:04") + " " + zone
+	return t.Format("2 January 2006, 15:04") + " " + name
 }
 
 // Render renders an email: its subject, its plain-text part and its HTML part.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 	"unicode"
 
 	"github.com/unlockd/unlockd/web"
@@ -334,13 +335,24 @@ func TestTimesAreWrittenTheReadersWay(t *testing.T) {
 			t.Errorf("%s: want %q in:\n%s", lang, want, text)
 		}
 	}
-	if got := formatTime(LangEnglish, "2026-05-01T10:00:00Z"); got != "1 May 2026, 10:00 UTC" {
+	if got := formatTime(LangEnglish, "2026-05-01T10:00:00Z", nil); got != "1 May 2026, 10:00 UTC" {
 		t.Errorf("UTC: %q", got)
 	}
-	if got := formatTime(LangChinese, "Fri, 01 May 2026 10:00:00 UTC"); got != "2026年5月1日 10:00（UTC）" {
+	if got := formatTime(LangChinese, "Fri, 01 May 2026 10:00:00 UTC", nil); got != "2026年5月1日 10:00（UTC）" {
 		t.Errorf("RFC 1123: %q", got)
 	}
-	if got := formatTime(LangEnglish, "yesterday"); got != "yesterday" {
+	// UNLOCKD_TIMEZONE: the zone the reader is told, Beijing time by its name in Chinese.
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := formatTime(LangChinese, "Fri, 01 May 2026 10:00:00 UTC", shanghai); got != "2026年5月1日 18:00（北京时间）" {
+		t.Errorf("Beijing time in Chinese: %q", got)
+	}
+	if got := formatTime(LangEnglish, "2026-05-01T10:00:00Z", shanghai); got != "1 May 2026, 18:00 UTC+08:00" {
+		t.Errorf("Beijing time in English: %q", got)
+	}
+	if got := formatTime(LangEnglish, "yesterday", nil); got != "yesterday" {
 		t.Errorf("free text: %q", got)
 	}
 }

@@ -258,11 +258,9 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 	case account.ActionFreeze:
 		var until *time.Time
 		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
-			t, perr := time.Parse("2006-01-02T15:04", v)
+			t, perr := s.site.ParseLocalTime(v)
 			if perr != nil {
-				if t, perr = time.Parse(time.RFC3339, v); perr != nil {
-					err = account.Fail(account.EINVALID, "err_until_format", nil, "until must be a date and time")
-				}
+				err = account.Fail(account.EINVALID, "err_until_format", nil, "until must be a date and time")
 			}
 			until = &t
 		}
@@ -282,7 +280,7 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 	case account.ActionExpiry:
 		var at *time.Time
 		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
-			t, perr := time.Parse("2006-01-02T15:04", v)
+			t, perr := s.site.ParseLocalTime(v)
 			if perr != nil {
 				err = account.Fail(account.EINVALID, "err_expiry_format", nil, "the expiry must be a date and time")
 				break

@@ -137,10 +137,24 @@ func (s *Site) Language(next http.Handler) http.Handler {
 	})
 }
 
-// Localizer speaks the request's language.
+// Localizer speaks the request's language, and writes times in the configured zone.
 func (s *Site) Localizer(r *http.Request) *i18n.Localizer {
 	lang, _ := r.Context().Value(ctxLang).(string)
-	return s.bundle.Localizer(lang)
+	return s.bundle.Localizer(lang).In(s.cfg.Timezone)
+}
+
+// ParseLocalTime reads a date and time typed into a form (2006-01-02T15:04, or RFC 3339) in the
+// configured zone, the one the form names.
+func (s *Site) ParseLocalTime(v string) (time.Time, error) {
+	zone := s.cfg.Timezone
+	if zone == nil {
+		zone = time.UTC
+	}
+	t, err := time.ParseInLocation("2006-01-02T15:04", v, zone)
+	if err != nil {
+		t, err = time.Parse(time.RFC3339, v)
+	}
+	return t, err
 }
 
 // Session keys.
