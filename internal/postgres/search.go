@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,8 @@ import (
 //  2. every other match, found in one of two ways.
 //     - The walk reads accounts_search_order in order (it includes search_text, so no table row
 //     is read) for at most walkRows entries: when matches are common it fills a page at once.
+//     When they are less common but the window's yield says the rest of the page lies within
+//     a few windows more, it walks on that far.
 //     - When that window holds too few, an index is asked for the rest, and the whole query is
 //     checked on what it returns. The trigram index is given only the query's rarest trigrams
 //     (ranked from a sample of the table: a trigram in every email domain costs the index much
@@ -40,6 +43,9 @@ import (
 const DefaultSearchWalk = 10000
 
 const (
+	// searchWalkOn is how many windows more a search walks, at most, when what it walked says
+	// the rest of the page lies within them.
+	searchWalkOn = 2
 	// searchTrigrams is how many of the query's rarest trigrams the trigram index is given.
 	searchTrigrams = 3
 	// trigramSampleRows is how many accounts the trigram ranking is drawn from, and
@@ -95,23 +101,45 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state st
 	// many, $5 the query as a LIKE pattern, lower-cased by search_fold as search_text is.
 	const others = ` search_text LIKE search_fold($5) AND NOT starts_with(search_key, $1)`
 	like := "%" + likeEscaper.Replace(q) + "%"
-	walked, err := searchIDs(ctx, tx, `SELECT id FROM (
-			SELECT id, search_key, search_text FROM accounts WHERE search_key > $3 AND ($2 = '' OR state = $2)
-			ORDER BY search_key LIMIT $6) w
-		WHERE`+others+` ORDER BY search_key LIMIT $4`, query, state, after, limit-len(ids), like, s.walkRows)
+	walk := func(after string, rows int) (walked []int64, end string, err error) {
+		walked, err = searchIDs(ctx, tx, `SELECT id FROM (
+				SELECT id, search_key, search_text FROM accounts WHERE search_key > $3 AND ($2 = '' OR state = $2)
+				ORDER BY search_key LIMIT $6) w
+			WHERE`+others+` ORDER BY search_key LIMIT $4`, query, state, after, limit-len(ids), like, rows)
+		if err != nil || len(ids)+len(walked) == limit {
+			return walked, "", err
+		}
+		// Too few in the window: where did it end? ("" when it held every account left.)
+		err = tx.QueryRow(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
+			ORDER BY search_key OFFSET $3 LIMIT 1`, pgx.QueryExecModeExec, after, state, rows-1).Scan(&end)
+		if err == pgx.ErrNoRows {
+			err = nil
+		}
+		return walked, end, err
+	}
+	walked, end, err := walk(after, s.walkRows)
 	ids = append(ids, walked...)
-	if err != nil || len(ids) == limit {
+	if err != nil || len(ids) == limit || end == "" {
 		return ids, err
 	}
-	// Too few in the window: where did it end?
-	var end string
-	err = tx.QueryRow(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
-		ORDER BY search_key OFFSET $3 LIMIT 1`, pgx.QueryExecModeExec, after, state, s.walkRows-1).Scan(&end)
-	if err == pgx.ErrNoRows { // the window held every account there is
-		return ids, nil
-	}
-	if err != nil {
-		return nil, err
+	// What was walked tells how common matches are. While the rest of the page is likely within
+	// searchWalkOn windows more, walking on is cheaper than the trigram index: the index's
+	// candidates are read from the table, one page each, and a piece in half a percent of a
+	// million accounts has 5,000 of them (over 100 ms from a cold cache), where walking on to the
+	// page's last match reads a few hundred or thousand entries more.
+	for rows, found := s.walkRows, len(walked); found > 0; found += len(walked) {
+		// Enough entries for the matches still wanted, and three standard deviations more.
+		need := float64(limit - len(ids))
+		more := int((need + 3*math.Sqrt(need) + 3) * float64(rows) / float64(found))
+		if rows+more > (1+searchWalkOn)*s.walkRows {
+			break
+		}
+		walked, end, err = walk(end, more)
+		ids = append(ids, walked...)
+		if err != nil || len(ids) == limit || end == "" {
+			return ids, err
+		}
+		rows += more
 	}
 	// Past the window, an index finds the candidates and the whole query is checked on them. The
 	// materialized CTE keeps the planner on that index: asked for search_key order, it would walk.
