@@ -74,22 +74,21 @@ func serveWithProfile(out string) int {
 // PostgreSQL process, is read from /proc before and after. Rates would mislead: the load client
 // shares the cores.
 //
-// UNLOCKD_LOAD=1 runs it (make bench). UNLOCKD_BENCH_SIGNINS sets how many sign-ins (default
-// 300, in 3 rounds); UNLOCKD_BENCH_PROFILE=FILE runs the server as a profiled copy of this test binary instead
-// and writes its CPU profile to FILE and its allocations to FILE's name with .allocs.
-// UNLOCKD_BENCH_SERVER_ENV="K=V ..." adds variables to the server's environment only, and
-// UNLOCKD_BENCH_SERVER_LOG=FILE keeps its log.
+// UNLOCKD_LOAD=1 runs it (make bench). Settings:
+//   - UNLOCKD_BENCH_SIGNINS: how many sign-ins (default 300, in 3 rounds);
+//   - UNLOCKD_BENCH_ACCOUNTS: over how many accounts (default 1: its account page then lists the
+//     50 sessions and devices the earlier sign-ins left, as a long-used account's does);
+//   - UNLOCKD_BENCH_PROFILE=FILE: run the server as a profiled copy of this test binary instead,
+//     and write its CPU profile to FILE and its allocations to FILE's name with .allocs;
+//   - UNLOCKD_BENCH_SERVER_ENV="K=V ...": variables for the server's environment only (GOGC=100
+//     undoes serve's garbage-collection setting);
+//   - UNLOCKD_BENCH_SERVER_LOG=FILE: keep the server's log.
 func TestSignInCPU(t *testing.T) {
 	if os.Getenv("UNLOCKD_LOAD") == "" {
 		t.Skip("load test: set UNLOCKD_LOAD=1 (make bench)")
 	}
-	n, rounds := 300, 3
-	if v := os.Getenv("UNLOCKD_BENCH_SIGNINS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
-			t.Fatalf("UNLOCKD_BENCH_SIGNINS=%q", v)
-		}
-	}
+	n, rounds := envInt(t, "UNLOCKD_BENCH_SIGNINS", 300), 3
+	accounts := envInt(t, "UNLOCKD_BENCH_ACCOUNTS", 1)
 	profile := os.Getenv("UNLOCKD_BENCH_PROFILE")
 	workers := 2 * runtime.NumCPU()
 
@@ -161,11 +160,11 @@ func TestSignInCPU(t *testing.T) {
 	}()
 	base := "http://" + addr
 	waitReady(t, base, exited)
-	createAccount(t, dbURL)
+	usernames := createAccounts(t, dbURL, accounts)
 
 	// Warm up: connections, templates, the first allocations.
-	for range 2 * workers {
-		if err := signIn(base); err != nil {
+	for i := range 2 * workers {
+		if err := signIn(base, usernames[i%len(usernames)]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -178,7 +177,7 @@ func TestSignInCPU(t *testing.T) {
 		h := rawHashCPU(t, 30*runtime.NumCPU())
 		hashCPU += h * time.Duration(30*runtime.NumCPU())
 		hashes += 30 * runtime.NumCPU()
-		s, pg, wall := signInCPU(t, base, srv.Process.Pid, postmaster, n/rounds, workers)
+		s, pg, wall := signInCPU(t, base, usernames, srv.Process.Pid, postmaster, n/rounds, workers)
 		serverCPU, pgCPU, signIns = serverCPU+s, pgCPU+pg, signIns+n/rounds
 		perServer, perPG := s/time.Duration(n/rounds), pg/time.Duration(n/rounds)
 		report(t, "round %d: hash %.1f ms; sign-in server %.1f ms, PostgreSQL %.1f ms (%d sign-ins in %v); ratio hash/server %.2f",
@@ -189,15 +188,15 @@ func TestSignInCPU(t *testing.T) {
 	perPG := pgCPU / time.Duration(signIns)
 	report(t, "raw argon2id m=%d t=%d p=%d: %.1f ms CPU per hash (getrusage over %d hashes, %d goroutines)",
 		secret.DefaultParams.Memory, secret.DefaultParams.Time, secret.DefaultParams.Threads, ms(hash), hashes, runtime.NumCPU())
-	report(t, "full sign-in (GET /login, POST /login, GET /account; %d at a time; /proc over %d): server %.1f ms CPU, PostgreSQL %.1f ms",
-		workers, signIns, ms(perServer), ms(perPG))
+	report(t, "full sign-in (GET /login, POST /login, GET /account; %d at a time; /proc over %d, on %d account(s)): server %.1f ms CPU, PostgreSQL %.1f ms",
+		workers, signIns, accounts, ms(perServer), ms(perPG))
 	report(t, "ratio hash/server %.2f; hash/(server+PostgreSQL) %.2f; server beyond the hash %.1f ms",
 		float64(hash)/float64(perServer), float64(hash)/float64(perServer+perPG), ms(perServer-hash))
 }
 
 // signInCPU runs n sign-ins from workers goroutines and returns the CPU the server process and the
 // PostgreSQL cluster spent meanwhile, and the wall-clock time.
-func signInCPU(t *testing.T, base string, server, postmaster, n, workers int) (srv, pg, wall time.Duration) {
+func signInCPU(t *testing.T, base string, usernames []string, server, postmaster, n, workers int) (srv, pg, wall time.Duration) {
 	t.Helper()
 	var failed atomic.Int64
 	var firstErr atomic.Value
@@ -209,8 +208,8 @@ func signInCPU(t *testing.T, base string, server, postmaster, n, workers int) (s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				if err := signIn(base); err != nil {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				if err := signIn(base, usernames[int(i)%len(usernames)]); err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 				}
@@ -236,7 +235,7 @@ func report(t *testing.T, format string, args ...any) {
 }
 
 // signIn is one new browser signing in: the form, the post, and the account page it lands on.
-func signIn(base string) error {
+func signIn(base, username string) error {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
 	res, err := c.Get(base + "/login")
@@ -248,7 +247,7 @@ func signIn(base string) error {
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET /login: %s", res.Status)
 	}
-	res, err = c.PostForm(base+"/login", url.Values{"username": {"alice"}, "password": {password}})
+	res, err = c.PostForm(base+"/login", url.Values{"username": {username}, "password": {password}})
 	if err != nil {
 		return err
 	}
@@ -260,7 +259,8 @@ func signIn(base string) error {
 	return nil
 }
 
-func createAccount(t *testing.T, dbURL string) {
+// createAccounts makes n accounts with the same password: alice alone, or alice1 to alice<n>.
+func createAccounts(t *testing.T, dbURL string, n int) []string {
 	t.Helper()
 	hash, err := secret.HashPassword(password, secret.DefaultParams)
 	if err != nil {
@@ -271,10 +271,35 @@ func createAccount(t *testing.T, dbURL string) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
+	if n == 1 {
+		if _, err := conn.Exec(context.Background(), `INSERT INTO accounts (username, email, password_hash)
+			VALUES ('alice', 'alice@example.com', $1)`, hash); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"alice"}
+	}
 	if _, err := conn.Exec(context.Background(), `INSERT INTO accounts (username, email, password_hash)
-		VALUES ('alice', 'alice@example.com', $1)`, hash); err != nil {
+		SELECT 'alice' || g, 'alice' || g || '@example.com', $1 FROM generate_series(1, $2) g`, hash, n); err != nil {
 		t.Fatal(err)
 	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("alice%d", i+1)
+	}
+	return names
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q", name, v)
+	}
+	return n
 }
 
 func freeAddr(t *testing.T) string {
