@@ -27,7 +27,8 @@ import (
 //     - The walk reads accounts_search_order in order (it includes search_text, so no table row
 //     is read) for at most walkRows entries: when matches are common it fills a page at once.
 //     When they are less common but the window's yield says the rest of the page lies within
-//     a few windows more, it walks on that far.
+//     a few windows more, it walks on that far; within a state that the sample says holds few
+//     accounts (a state's index holds search_text too), it walks on through all of them.
 //     - When that window holds too few, an index is asked for the rest, and the whole query is
 //     checked on what it returns. The trigram index is given only the query's rarest trigrams
 //     (ranked from a sample of the table: a trigram in every email domain costs the index much
@@ -46,6 +47,11 @@ const (
 	// searchWalkOn is how many windows more a search walks, at most, when what it walked says
 	// the rest of the page lies within them.
 	searchWalkOn = 2
+	// searchStateWalk is how many windows a search walks on within a state that the sample says
+	// holds at most that many accounts, and searchHeapCost how many walked entries one candidate
+	// of the trigram index costs (a table page, often not in memory) for it to do so.
+	searchStateWalk = 3
+	searchHeapCost  = 100
 	// searchTrigrams is how many of the query's rarest trigrams the trigram index is given.
 	searchTrigrams = 3
 	// trigramSampleRows is how many accounts the trigram ranking is drawn from, and
@@ -141,11 +147,23 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state st
 		}
 		rows += more
 	}
+	pieces := s.trigrams.rarest(q, searchTrigrams, s.db)
+	// Within a state other than active the state's own index holds search_text too. When the
+	// sample says the state holds few accounts, and the trigram index would hand over many
+	// candidates (each read from the table, in every state: a username's start among locked
+	// accounts had thousands, for a handful of matches), walking the rest of the state is cheaper.
+	if rows := searchStateWalk * s.walkRows; state != "" && len(pieces) > 0 && s.trigrams.walkCheaper(state, pieces, rows) {
+		walked, end, err = walk(end, rows)
+		ids = append(ids, walked...)
+		if err != nil || len(ids) == limit || end == "" {
+			return ids, err
+		}
+	}
 	// Past the window, an index finds the candidates and the whole query is checked on them. The
 	// materialized CTE keeps the planner on that index: asked for search_key order, it would walk.
 	args := []any{query, state, end, limit - len(ids), like}
 	var found []string
-	switch pieces := s.trigrams.rarest(q, searchTrigrams, s.db); {
+	switch {
 	case len(pieces) > 0:
 		for _, piece := range pieces {
 			args = append(args, "%"+piece+"%")
@@ -247,6 +265,10 @@ func (s *Admin) PrepareSearch(ctx context.Context) error {
 type trigramSample struct {
 	mu         sync.Mutex
 	counts     map[[3]rune]int32
+	texts      []string         // the sample's search_text
+	states     map[string]int32 // accounts of the sample in each state
+	sampled    int32            // accounts in the sample
+	accounts   float64          // accounts in the table, as the planner counts them
 	takenAt    time.Time
 	refreshing bool
 }
@@ -334,25 +356,62 @@ func (t *trigramSample) refreshIfStale(db *DB) {
 func (t *trigramSample) refresh(ctx context.Context, db *DB) error {
 	// SYSTEM sampling reads whole pages at random: the share of pages that holds about
 	// trigramSampleRows rows, from the planner's row count.
-	rows, err := db.Pool.Query(ctx, `SELECT search_text FROM accounts TABLESAMPLE SYSTEM (
+	var accounts float64
+	if err := db.Pool.QueryRow(ctx, `SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'accounts'::regclass`).Scan(&accounts); err != nil {
+		return unavailable("sample accounts", err)
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT search_text, state FROM accounts TABLESAMPLE SYSTEM (
 			(SELECT least(100, greatest(0.01, 150.0 * $1 / greatest(reltuples, 1))) FROM pg_class WHERE oid = 'accounts'::regclass))
 		LIMIT $1`, trigramSampleRows)
 	if err != nil {
 		return unavailable("sample accounts", err)
 	}
 	counts := make(map[[3]rune]int32)
-	var text string
-	if _, err := pgx.ForEachRow(rows, []any{&text}, func() error {
+	states := make(map[string]int32)
+	var texts []string
+	var sampled int32
+	var text, state string
+	if _, err := pgx.ForEachRow(rows, []any{&text, &state}, func() error {
 		runes := []rune(text)
 		for i := 0; i+3 <= len(runes); i++ {
 			counts[[3]rune(runes[i:i+3])]++
 		}
+		texts = append(texts, text)
+		states[state]++
+		sampled++
 		return nil
 	}); err != nil {
 		return unavailable("sample accounts", err)
 	}
 	t.mu.Lock()
-	t.counts, t.takenAt = counts, time.Now()
+	t.counts, t.texts, t.states, t.sampled, t.accounts, t.takenAt = counts, texts, states, sampled, accounts, time.Now()
 	t.mu.Unlock()
 	return nil
+}
+
+// walkCheaper reports whether the sample says that state holds at most n accounts, and fewer
+// than searchHeapCost times the candidates the trigram index would find for pieces (as rarest
+// returns them). Without a sample it says no.
+func (t *trigramSample) walkCheaper(state string, pieces []string, n int) bool {
+	t.mu.Lock()
+	texts, sampled, accounts, inState := t.texts, t.sampled, t.accounts, t.states[state]
+	t.mu.Unlock()
+	if sampled == 0 {
+		return false
+	}
+	share := func(k int) float64 { return accounts * float64(k) / float64(sampled) }
+	if share(int(inState)) > float64(n) {
+		return false
+	}
+	folded := make([]string, len(pieces))
+	for i, p := range pieces {
+		folded[i] = strings.ToLower(p) // the pieces fold alone (see indexableTrigrams)
+	}
+	candidates := 0
+	for _, text := range texts {
+		if !slices.ContainsFunc(folded, func(p string) bool { return !strings.Contains(text, p) }) {
+			candidates++
+		}
+	}
+	return share(int(inState)) < searchHeapCost*share(candidates)
 }
