@@ -154,8 +154,8 @@ func TestLoadSearchOverAMillionAccounts(t *testing.T) {
 		{"the same among locked accounts", func() account.AccountSearch {
 			return account.AccountSearch{Query: piece(), State: account.StateLocked}
 		}},
-		{"a username's start among locked accounts (\"user123\")", func() account.AccountSearch {
-			return account.AccountSearch{Query: fmt.Sprintf("user%d", 100+rng.IntN(900)), State: account.StateLocked}
+		{"a username's start among locked accounts (\"user1001\")", func() account.AccountSearch {
+			return account.AccountSearch{Query: fmt.Sprintf("user%d", 1000+rng.IntN(99000)), State: account.StateLocked}
 		}},
 	} {
 		seen := map[account.AccountSearch]bool{}
