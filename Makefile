@@ -26,9 +26,11 @@ test: prereqs-test
 	UNLOCKD_AXE_JS=$(CURDIR)/$(DATA)/axe/node_modules/axe-core/axe.min.js \
 		$(GO) test -race -count=1 -timeout 30m ./...
 
-# Benchmarks: hashing, sign-ins through HTTP against raw argon2id, and the load test.
+# Benchmarks: hashing, CPU per sign-in of the built server (and of PostgreSQL) against CPU per raw
+# argon2id hash, from /proc and getrusage, and the load tests.
 bench: prereqs-run
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 30m ./internal/secret
+	set -o pipefail; UNLOCKD_LOAD=1 $(GO) test -count=1 -run 'SignInCPU' -v -timeout 30m ./internal/bench | grep -E '^(LOAD|---|ok|FAIL)'
 	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./internal/postgres
 	set -o pipefail; UNLOCKD_LOAD=1 $(GO) test -count=1 -run 'Load' -v -timeout 30m ./internal/... | grep -E '^(LOAD|---|ok|FAIL)'
 

@@ -55,6 +55,7 @@ func cmdServe(ctx context.Context, args []string, stdio IO, getenv config.Getenv
 		return err
 	}
 	defer a.Close()
+	tuneGC(a.hasher, a.log)
 	if !*noMigrate {
 		if err := a.migrateUp(ctx); err != nil {
 			return err

@@ -3,8 +3,10 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,5 +131,55 @@ func TestLoadSearchOverAMillionAccounts(t *testing.T) {
 		}
 		fmt.Printf("LOAD: search %-58s %q: %2d results, median %v, slowest of 5 %v (%s)\n", c.what, c.q.Query, n,
 			took[2].Round(100*time.Microsecond), took[4].Round(100*time.Microsecond), verdict)
+	}
+
+	// Shapes typed with many values: each of 40 different queries runs once, so that each reads
+	// the pages it needs afresh, as a staff member's next query does, and p95 is over the 40.
+	rng := rand.New(rand.NewPCG(16, 1))
+	piece := func() string { // three characters of an md5 name, one a letter: in 0.5% of accounts
+		for {
+			b := []byte{"0123456789abcdef"[rng.IntN(16)], "0123456789abcdef"[rng.IntN(16)], "0123456789abcdef"[rng.IntN(16)]}
+			if strings.ContainsAny(string(b), "abcdef") {
+				return string(b)
+			}
+		}
+	}
+	for _, shape := range []struct {
+		what string
+		next func() account.AccountSearch
+	}{
+		{"a common piece of Latin names (\"e5f\": 0.5% of accounts)", func() account.AccountSearch {
+			return account.AccountSearch{Query: piece()}
+		}},
+		{"the same among locked accounts", func() account.AccountSearch {
+			return account.AccountSearch{Query: piece(), State: account.StateLocked}
+		}},
+		{"a username's start among locked accounts (\"user1001\")", func() account.AccountSearch {
+			return account.AccountSearch{Query: fmt.Sprintf("user%d", 1000+rng.IntN(99000)), State: account.StateLocked}
+		}},
+	} {
+		seen := map[account.AccountSearch]bool{}
+		var took []time.Duration
+		for len(took) < 40 {
+			q := shape.next()
+			if seen[q] {
+				continue
+			}
+			seen[q] = true
+			q.Limit = 51 // the dashboard asks for one more than it shows
+			t0 := time.Now()
+			if _, err := store.SearchAccounts(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+			took = append(took, time.Since(t0))
+		}
+		slices.Sort(took)
+		p95 := took[len(took)*95/100-1]
+		verdict := "within 50 ms"
+		if p95 > 50*time.Millisecond {
+			verdict = "OVER 50 ms"
+		}
+		fmt.Printf("LOAD: search %-58s 40 different: median %v, p95 %v, slowest %v (%s)\n", shape.what,
+			took[len(took)/2].Round(100*time.Microsecond), p95.Round(100*time.Microsecond), took[len(took)-1].Round(100*time.Microsecond), verdict)
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,9 @@ import (
 //  2. every other match, found in one of two ways.
 //     - The walk reads accounts_search_order in order (it includes search_text, so no table row
 //     is read) for at most walkRows entries: when matches are common it fills a page at once.
+//     When they are less common but the window's yield says the rest of the page lies within
+//     a few windows more, it walks on that far; within a state that the sample says holds few
+//     accounts (a state's index holds search_text too), it walks on through all of them.
 //     - When that window holds too few, an index is asked for the rest, and the whole query is
 //     checked on what it returns. The trigram index is given only the query's rarest trigrams
 //     (ranked from a sample of the table: a trigram in every email domain costs the index much
@@ -40,6 +44,14 @@ import (
 const DefaultSearchWalk = 10000
 
 const (
+	// searchWalkOn is how many windows more a search walks, at most, when what it walked says
+	// the rest of the page lies within them.
+	searchWalkOn = 2
+	// searchStateWalk is how many windows a search walks on within a state that the sample says
+	// holds at most that many accounts, and searchHeapCost how many walked entries one candidate
+	// of the trigram index costs (a table page, often not in memory) for it to do so.
+	searchStateWalk = 3
+	searchHeapCost  = 100
 	// searchTrigrams is how many of the query's rarest trigrams the trigram index is given.
 	searchTrigrams = 3
 	// trigramSampleRows is how many accounts the trigram ranking is drawn from, and
@@ -95,29 +107,63 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state st
 	// many, $5 the query as a LIKE pattern, lower-cased by search_fold as search_text is.
 	const others = ` search_text LIKE search_fold($5) AND NOT starts_with(search_key, $1)`
 	like := "%" + likeEscaper.Replace(q) + "%"
-	walked, err := searchIDs(ctx, tx, `SELECT id FROM (
-			SELECT id, search_key, search_text FROM accounts WHERE search_key > $3 AND ($2 = '' OR state = $2)
-			ORDER BY search_key LIMIT $6) w
-		WHERE`+others+` ORDER BY search_key LIMIT $4`, query, state, after, limit-len(ids), like, s.walkRows)
+	walk := func(after string, rows int) (walked []int64, end string, err error) {
+		walked, err = searchIDs(ctx, tx, `SELECT id FROM (
+				SELECT id, search_key, search_text FROM accounts WHERE search_key > $3 AND ($2 = '' OR state = $2)
+				ORDER BY search_key LIMIT $6) w
+			WHERE`+others+` ORDER BY search_key LIMIT $4`, query, state, after, limit-len(ids), like, rows)
+		if err != nil || len(ids)+len(walked) == limit {
+			return walked, "", err
+		}
+		// Too few in the window: where did it end? ("" when it held every account left.)
+		err = tx.QueryRow(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
+			ORDER BY search_key OFFSET $3 LIMIT 1`, pgx.QueryExecModeExec, after, state, rows-1).Scan(&end)
+		if err == pgx.ErrNoRows {
+			err = nil
+		}
+		return walked, end, err
+	}
+	walked, end, err := walk(after, s.walkRows)
 	ids = append(ids, walked...)
-	if err != nil || len(ids) == limit {
+	if err != nil || len(ids) == limit || end == "" {
 		return ids, err
 	}
-	// Too few in the window: where did it end?
-	var end string
-	err = tx.QueryRow(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
-		ORDER BY search_key OFFSET $3 LIMIT 1`, pgx.QueryExecModeExec, after, state, s.walkRows-1).Scan(&end)
-	if err == pgx.ErrNoRows { // the window held every account there is
-		return ids, nil
+	// What was walked tells how common matches are. While the rest of the page is likely within
+	// searchWalkOn windows more, walking on is cheaper than the trigram index: the index's
+	// candidates are read from the table, one page each, and a piece in half a percent of a
+	// million accounts has 5,000 of them (over 100 ms from a cold cache), where walking on to the
+	// page's last match reads a few hundred or thousand entries more.
+	for rows, found := s.walkRows, len(walked); found > 0; found += len(walked) {
+		// Enough entries for the matches still wanted, and three standard deviations more.
+		need := float64(limit - len(ids))
+		more := int((need + 3*math.Sqrt(need) + 3) * float64(rows) / float64(found))
+		if rows+more > (1+searchWalkOn)*s.walkRows {
+			break
+		}
+		walked, end, err = walk(end, more)
+		ids = append(ids, walked...)
+		if err != nil || len(ids) == limit || end == "" {
+			return ids, err
+		}
+		rows += more
 	}
-	if err != nil {
-		return nil, err
+	pieces := s.trigrams.rarest(q, searchTrigrams, s.db)
+	// Within a state other than active the state's own index holds search_text too. When the
+	// sample says the state holds few accounts, and the trigram index would hand over many
+	// candidates (each read from the table, in every state: a username's start among locked
+	// accounts had thousands, for a handful of matches), walking the rest of the state is cheaper.
+	if rows := searchStateWalk * s.walkRows; state != "" && len(pieces) > 0 && s.trigrams.walkCheaper(state, pieces, rows) {
+		walked, end, err = walk(end, rows)
+		ids = append(ids, walked...)
+		if err != nil || len(ids) == limit || end == "" {
+			return ids, err
+		}
 	}
 	// Past the window, an index finds the candidates and the whole query is checked on them. The
 	// materialized CTE keeps the planner on that index: asked for search_key order, it would walk.
 	args := []any{query, state, end, limit - len(ids), like}
 	var found []string
-	switch pieces := s.trigrams.rarest(q, searchTrigrams, s.db); {
+	switch {
 	case len(pieces) > 0:
 		for _, piece := range pieces {
 			args = append(args, "%"+piece+"%")
@@ -219,6 +265,10 @@ func (s *Admin) PrepareSearch(ctx context.Context) error {
 type trigramSample struct {
 	mu         sync.Mutex
 	counts     map[[3]rune]int32
+	texts      []string         // the sample's search_text
+	states     map[string]int32 // accounts of the sample in each state
+	sampled    int32            // accounts in the sample
+	accounts   float64          // accounts in the table, as the planner counts them
 	takenAt    time.Time
 	refreshing bool
 }
@@ -306,25 +356,62 @@ func (t *trigramSample) refreshIfStale(db *DB) {
 func (t *trigramSample) refresh(ctx context.Context, db *DB) error {
 	// SYSTEM sampling reads whole pages at random: the share of pages that holds about
 	// trigramSampleRows rows, from the planner's row count.
-	rows, err := db.Pool.Query(ctx, `SELECT search_text FROM accounts TABLESAMPLE SYSTEM (
+	var accounts float64
+	if err := db.Pool.QueryRow(ctx, `SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'accounts'::regclass`).Scan(&accounts); err != nil {
+		return unavailable("sample accounts", err)
+	}
+	rows, err := db.Pool.Query(ctx, `SELECT search_text, state FROM accounts TABLESAMPLE SYSTEM (
 			(SELECT least(100, greatest(0.01, 150.0 * $1 / greatest(reltuples, 1))) FROM pg_class WHERE oid = 'accounts'::regclass))
 		LIMIT $1`, trigramSampleRows)
 	if err != nil {
 		return unavailable("sample accounts", err)
 	}
 	counts := make(map[[3]rune]int32)
-	var text string
-	if _, err := pgx.ForEachRow(rows, []any{&text}, func() error {
+	states := make(map[string]int32)
+	var texts []string
+	var sampled int32
+	var text, state string
+	if _, err := pgx.ForEachRow(rows, []any{&text, &state}, func() error {
 		runes := []rune(text)
 		for i := 0; i+3 <= len(runes); i++ {
 			counts[[3]rune(runes[i:i+3])]++
 		}
+		texts = append(texts, text)
+		states[state]++
+		sampled++
 		return nil
 	}); err != nil {
 		return unavailable("sample accounts", err)
 	}
 	t.mu.Lock()
-	t.counts, t.takenAt = counts, time.Now()
+	t.counts, t.texts, t.states, t.sampled, t.accounts, t.takenAt = counts, texts, states, sampled, accounts, time.Now()
 	t.mu.Unlock()
 	return nil
+}
+
+// walkCheaper reports whether the sample says that state holds at most n accounts, and fewer
+// than searchHeapCost times the candidates the trigram index would find for pieces (as rarest
+// returns them). Without a sample it says no.
+func (t *trigramSample) walkCheaper(state string, pieces []string, n int) bool {
+	t.mu.Lock()
+	texts, sampled, accounts, inState := t.texts, t.sampled, t.accounts, t.states[state]
+	t.mu.Unlock()
+	if sampled == 0 {
+		return false
+	}
+	share := func(k int) float64 { return accounts * float64(k) / float64(sampled) }
+	if share(int(inState)) > float64(n) {
+		return false
+	}
+	folded := make([]string, len(pieces))
+	for i, p := range pieces {
+		folded[i] = strings.ToLower(p) // the pieces fold alone (see indexableTrigrams)
+	}
+	candidates := 0
+	for _, text := range texts {
+		if !slices.ContainsFunc(folded, func(p string) bool { return !strings.Contains(text, p) }) {
+			candidates++
+		}
+	}
+	return share(int(inState)) < searchHeapCost*share(candidates)
 }

@@ -105,11 +105,15 @@ func TestSearchFindsWhatASubstringScanFinds(t *testing.T) {
 		"+86138", "13800", "7919", "张", "张伟", "诸葛", "欧阳小红", "小红", "person 1", "e", "1", "0", "qq",
 		"%", "_", "\\", "ÉMILE", "émile z", "100% under", "under_score", "mixed_case", "nobody-has-this", ".", "@",
 	}
-	for _, walk := range []int{1, 25, postgres.DefaultSearchWalk} {
+	for _, walk := range []int{1, 25, 40, 100, postgres.DefaultSearchWalk} {
 		for _, sampled := range []bool{false, true} {
 			store := postgres.NewStores(db).Admin
 			store.SetSearchWalk(walk)
 			if sampled {
+				// The planner's count of accounts, which the sample scales to the table.
+				if _, err := db.Pool.Exec(ctx, `ANALYZE accounts`); err != nil {
+					t.Fatal(err)
+				}
 				if err := store.PrepareSearch(ctx); err != nil {
 					t.Fatal(err)
 				}

@@ -77,6 +77,11 @@ func NewHasher(p Params, workers, queue int, maxWait time.Duration) *Hasher {
 // Params returns the parameters new hashes are made with.
 func (h *Hasher) Params() Params { return h.params }
 
+// MemoryBound is the memory, in bytes, that the Hasher's hashes hold at once at most when they
+// use its parameters: one Params.Memory per worker. (A stored hash with larger parameters, an
+// imported one, holds what its own parameters say while it is verified.)
+func (h *Hasher) MemoryBound() int64 { return int64(cap(h.slots)) * int64(h.params.Memory) << 10 }
+
 // SetWaitObserver sets a function called once per Hash, Verify and
 // VerifyDummy call with how long it waited for a worker slot, whatever the
 // outcome (0 when a worker was free, the queue was full or ctx had already

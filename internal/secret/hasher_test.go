@@ -327,3 +327,10 @@ func TestNewHasherDefaults(t *testing.T) {
 	}()
 	NewHasher(Params{}, 1, 1, time.Second)
 }
+
+func TestHasherMemoryBound(t *testing.T) {
+	h := NewHasher(DefaultParams, 3, 0, 0)
+	if got, want := h.MemoryBound(), int64(3*19456*1024); got != want {
+		t.Errorf("MemoryBound = %d, want %d (3 workers of 19 MiB)", got, want)
+	}
+}

@@ -1,0 +1,4 @@
+// Package bench measures unlockd from outside, as `make bench` runs it: CPU per sign-in of the
+// server process and of PostgreSQL, read from /proc, against CPU per raw argon2id hash, read from
+// getrusage. It holds only tests; nothing imports it.
+package bench

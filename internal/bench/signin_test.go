@@ -1,0 +1,442 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/cli"
+	"github.com/unlockd/unlockd/internal/pgtest"
+	"github.com/unlockd/unlockd/internal/secret"
+)
+
+const password = "correct horse battery staple"
+
+// serveProfiled is the environment variable that turns this test binary into the server: it
+// runs `unlockd serve` with a CPU profile written to the file it names (and the allocations
+// beside it), so that the profile holds the server's work and not the load client's.
+const serveProfiled = "UNLOCKD_BENCH_SERVE_PROFILE"
+
+func TestMain(m *testing.M) {
+	if out := os.Getenv(serveProfiled); out != "" {
+		os.Exit(serveWithProfile(out))
+	}
+	pgtest.Main(m)
+}
+
+func serveWithProfile(out string) int {
+	f, err := os.Create(out)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	runtime.MemProfileRate = 64 << 10
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, []string{"serve"}, cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Getenv)
+	stop()
+	pprof.StopCPUProfile()
+	f.Close()
+	if h, err := os.Create(strings.TrimSuffix(out, filepath.Ext(out)) + ".allocs" + filepath.Ext(out)); err == nil {
+		_ = pprof.Lookup("allocs").WriteTo(h, 0)
+		h.Close()
+	}
+	return code
+}
+
+// TestSignInCPU compares the CPU one full sign-in costs (GET /login, POST /login, the redirect to
+// /account, each by a new browser) with the CPU of one raw argon2id verification at the same
+// parameters. The server is the built binary in its own process; its CPU, and that of every
+// PostgreSQL process, is read from /proc before and after. Rates would mislead: the load client
+// shares the cores.
+//
+// UNLOCKD_LOAD=1 runs it (make bench). Settings:
+//   - UNLOCKD_BENCH_SIGNINS: how many sign-ins (default 300, in 3 rounds);
+//   - UNLOCKD_BENCH_ACCOUNTS: over how many accounts (default 1: its account page then lists the
+//     50 sessions and devices the earlier sign-ins left, as a long-used account's does);
+//   - UNLOCKD_BENCH_PROFILE=FILE: run the server as a profiled copy of this test binary instead,
+//     and write its CPU profile to FILE and its allocations to FILE's name with .allocs;
+//   - UNLOCKD_BENCH_SERVER_ENV="K=V ...": variables for the server's environment only (GOGC=100
+//     undoes serve's garbage-collection setting);
+//   - UNLOCKD_BENCH_SERVER_LOG=FILE: keep the server's log.
+func TestSignInCPU(t *testing.T) {
+	if os.Getenv("UNLOCKD_LOAD") == "" {
+		t.Skip("load test: set UNLOCKD_LOAD=1 (make bench)")
+	}
+	n, rounds := envInt(t, "UNLOCKD_BENCH_SIGNINS", 300), 3
+	accounts := envInt(t, "UNLOCKD_BENCH_ACCOUNTS", 1)
+	profile := os.Getenv("UNLOCKD_BENCH_PROFILE")
+	workers := 2 * runtime.NumCPU()
+
+	dbURL := pgtest.NewDatabase(t, pgtest.Migrate)
+	cluster := pgtest.SharedCluster(t)
+	postmaster := postmasterPID(t, cluster.Dir)
+
+	dir := t.TempDir()
+	var cmdline []string
+	if profile != "" {
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmdline = []string{self, "-test.run=^$"}
+	} else {
+		bin := filepath.Join(dir, "unlockd")
+		build := exec.Command("go", "build", "-o", bin, "github.com/unlockd/unlockd/cmd/unlockd")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		cmdline = []string{bin, "serve"}
+	}
+	addr := freeAddr(t)
+	env := append(os.Environ(),
+		"UNLOCKD_DATABASE_URL="+dbURL,
+		"UNLOCKD_LISTEN="+addr,
+		"UNLOCKD_BASE_URL=http://"+addr,
+		"UNLOCKD_SECRET_KEY="+strings.Repeat("k", 32),
+	)
+	// Settings for the server alone (GOGC=..., GODEBUG=...), to compare runtime settings.
+	env = append(env, strings.Fields(os.Getenv("UNLOCKD_BENCH_SERVER_ENV"))...)
+	if profile != "" {
+		abs, err := filepath.Abs(profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, serveProfiled+"="+abs)
+	}
+
+	logPath := os.Getenv("UNLOCKD_BENCH_SERVER_LOG")
+	if logPath == "" {
+		logPath = filepath.Join(dir, "server.log")
+	}
+	srvLog, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srvLog.Close()
+	srv := exec.Command(cmdline[0], cmdline[1:]...)
+	srv.Env, srv.Stdout, srv.Stderr = env, srvLog, srvLog
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	defer func() {
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = srv.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(srvLog.Name())
+			t.Logf("server log:\n%s", tail(b, 4000))
+		}
+	}()
+	base := "http://" + addr
+	waitReady(t, base, exited)
+	usernames := createAccounts(t, dbURL, accounts)
+
+	// Warm up: connections, templates, the first allocations.
+	for i := range 2 * workers {
+		if err := signIn(base, usernames[i%len(usernames)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Rounds alternate raw hashes and sign-ins, so that both see the same neighbours on a shared
+	// machine; each round's ratio is reported, and the totals.
+	var hashCPU, serverCPU, pgCPU time.Duration
+	var hashes, signIns int
+	for round := 1; round <= rounds; round++ {
+		h := rawHashCPU(t, 30*runtime.NumCPU())
+		hashCPU += h * time.Duration(30*runtime.NumCPU())
+		hashes += 30 * runtime.NumCPU()
+		s, pg, wall := signInCPU(t, base, usernames, srv.Process.Pid, postmaster, n/rounds, workers)
+		serverCPU, pgCPU, signIns = serverCPU+s, pgCPU+pg, signIns+n/rounds
+		perServer, perPG := s/time.Duration(n/rounds), pg/time.Duration(n/rounds)
+		report(t, "round %d: hash %.1f ms; sign-in server %.1f ms, PostgreSQL %.1f ms (%d sign-ins in %v); ratio hash/server %.2f",
+			round, ms(h), ms(perServer), ms(perPG), n/rounds, wall.Round(time.Millisecond), float64(h)/float64(perServer))
+	}
+	hash := hashCPU / time.Duration(hashes)
+	perServer := serverCPU / time.Duration(signIns)
+	perPG := pgCPU / time.Duration(signIns)
+	report(t, "raw argon2id m=%d t=%d p=%d: %.1f ms CPU per hash (getrusage over %d hashes, %d goroutines)",
+		secret.DefaultParams.Memory, secret.DefaultParams.Time, secret.DefaultParams.Threads, ms(hash), hashes, runtime.NumCPU())
+	report(t, "full sign-in (GET /login, POST /login, GET /account; %d at a time; /proc over %d, on %d account(s)): server %.1f ms CPU, PostgreSQL %.1f ms",
+		workers, signIns, accounts, ms(perServer), ms(perPG))
+	report(t, "ratio hash/server %.2f; hash/(server+PostgreSQL) %.2f; server beyond the hash %.1f ms",
+		float64(hash)/float64(perServer), float64(hash)/float64(perServer+perPG), ms(perServer-hash))
+}
+
+// signInCPU runs n sign-ins from workers goroutines and returns the CPU the server process and the
+// PostgreSQL cluster spent meanwhile, and the wall-clock time.
+func signInCPU(t *testing.T, base string, usernames []string, server, postmaster, n, workers int) (srv, pg, wall time.Duration) {
+	t.Helper()
+	var failed atomic.Int64
+	var firstErr atomic.Value
+	serverBefore, pgBefore := processCPU(t, server), clusterCPU(t, postmaster)
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				if err := signIn(base, usernames[int(i)%len(usernames)]); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	wall = time.Since(start)
+	srv, pg = processCPU(t, server)-serverBefore, clusterCPU(t, postmaster)-pgBefore
+	if f := failed.Load(); f > 0 {
+		t.Fatalf("%d of %d sign-ins failed; the first: %v", f, n, firstErr.Load())
+	}
+	return srv, pg, wall
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func report(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	t.Log(msg)
+	fmt.Println("LOAD:", msg)
+}
+
+// signIn is one new browser signing in: the form, the post, and the account page it lands on.
+func signIn(base, username string) error {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	res, err := c.Get(base + "/login")
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /login: %s", res.Status)
+	}
+	res, err = c.PostForm(base+"/login", url.Values{"username": {username}, "password": {password}})
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/account" {
+		return fmt.Errorf("POST /login ended at %s with %s", res.Request.URL.Path, res.Status)
+	}
+	return nil
+}
+
+// createAccounts makes n accounts with the same password: alice alone, or alice1 to alice<n>.
+func createAccounts(t *testing.T, dbURL string, n int) []string {
+	t.Helper()
+	hash, err := secret.HashPassword(password, secret.DefaultParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if n == 1 {
+		if _, err := conn.Exec(context.Background(), `INSERT INTO accounts (username, email, password_hash)
+			VALUES ('alice', 'alice@example.com', $1)`, hash); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"alice"}
+	}
+	if _, err := conn.Exec(context.Background(), `INSERT INTO accounts (username, email, password_hash)
+		SELECT 'alice' || g, 'alice' || g || '@example.com', $1 FROM generate_series(1, $2) g`, hash, n); err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("alice%d", i+1)
+	}
+	return names
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q", name, v)
+	}
+	return n
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitReady(t *testing.T, base string, exited <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			t.Fatalf("server exited: %v", err)
+		default:
+		}
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("server not ready in 2 minutes")
+}
+
+// clkTck is the unit of /proc/PID/stat's times: USER_HZ, 100 on Linux.
+const clkTck = 100
+
+// statTimes returns a process's parent, its own CPU (utime+stime) and that of its reaped
+// children (cutime+cstime), from /proc/PID/stat.
+func statTimes(pid int) (ppid int, self, children time.Duration, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// The command name is in parentheses and may hold spaces: fields start after the last ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	num := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
+	tick := time.Second / clkTck
+	// Fields after the name, from 0: state ppid ... utime(11) stime(12) cutime(13) cstime(14).
+	return int(num(1)), time.Duration(num(11)+num(12)) * tick, time.Duration(num(13)+num(14)) * tick, nil
+}
+
+func processCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	_, self, _, err := statTimes(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return self
+}
+
+// clusterCPU is the CPU of a PostgreSQL cluster: the postmaster, its reaped children (backends
+// that ended), and its living children.
+func clusterCPU(t *testing.T, postmaster int) time.Duration {
+	t.Helper()
+	_, self, reaped, err := statTimes(postmaster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := self + reaped
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(filepath.Base(p))
+		if err != nil {
+			continue
+		}
+		if ppid, self, _, err := statTimes(pid); err == nil && ppid == postmaster {
+			total += self
+		}
+	}
+	return total
+}
+
+func postmasterPID(t *testing.T, clusterDir string) int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(clusterDir, "data", "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	s.Scan()
+	pid, err := strconv.Atoi(strings.TrimSpace(s.Text()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// rawHashCPU is the CPU one argon2id verification at secret.DefaultParams costs this process
+// (getrusage), n verifications spread over one goroutine per core, as the server's hasher runs them.
+func rawHashCPU(t *testing.T, n int) time.Duration {
+	t.Helper()
+	enc, err := secret.HashPassword(password, secret.DefaultParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	before := rusage(t)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if ok, _, err := secret.VerifyPassword(password, enc, secret.DefaultParams); !ok || err != nil {
+					t.Error("raw verify failed", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return (rusage(t) - before) / time.Duration(n)
+}
+
+func rusage(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
