@@ -148,7 +148,8 @@ func ZoneName(lang string, t time.Time) string {
 	return "UTC" + t.Format("-07:00")
 }
 
-// T translates id; kv are pairs of template field name and value ("Name", "Alice").
+// T translates id; kv are pairs of template field name and value ("Name", "Alice"); a "Count"
+// picks the plural form.
 // An unknown id renders as the id itself, which the templates test catches.
 func (l *Localizer) T(id string, kv ...any) string {
 	if !l.known[id] {
@@ -161,16 +162,11 @@ func (l *Localizer) T(id string, kv ...any) string {
 			data[fmt.Sprint(kv[i])] = kv[i+1]
 		}
 	}
-	s, err := l.l.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data})
-	if err != nil {
-		return id
-	}
-	return s
+	return l.Message(id, data)
 }
 
 // Message translates id filled with data; a "Count" in data picks the plural form of a message
-// that has them ("one" or "other" in English; Chinese has only "other"). T does not: its counts
-// fill messages written without plural forms.
+// that has them ("one" or "other" in English; Chinese has only "other"). T does the same.
 func (l *Localizer) Message(id string, data map[string]any) string {
 	if !l.known[id] {
 		return id

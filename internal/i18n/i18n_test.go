@@ -3,6 +3,7 @@ package i18n_test
 import (
 	"io/fs"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,18 +130,24 @@ func TestMessagesWithACountArePlural(t *testing.T) {
 	}
 }
 
-// A count of one fills a message written without plural forms, too.
-func TestACountOfOneFillsAPlainMessage(t *testing.T) {
+// A count picks the plural form in pages (T) as in domain messages (Message); a count of one fills
+// a message written without plural forms (every Chinese one), too.
+func TestCountsPickPluralForms(t *testing.T) {
 	b, err := i18n.Load(web.Locales)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := b.Localizer("en")
-	if got := l.T("admin_unlock_all_count", "Count", 1); got != "This unlocks 1 accounts." {
-		t.Errorf("T: %q", got)
+	en, zh := b.Localizer("en"), b.Localizer("zh-CN")
+	for n, want := range map[int]string{1: "This unlocks 1 account.", 2: "This unlocks 2 accounts."} {
+		if got := en.T("admin_unlock_all_count", "Count", n); got != want {
+			t.Errorf("T(%d): %q", n, got)
+		}
+		if got := en.Message("admin_unlock_all_count", map[string]any{"Count": n}); got != want {
+			t.Errorf("Message(%d): %q", n, got)
+		}
 	}
-	if got := l.Message("admin_unlock_all_count", map[string]any{"Count": 1}); got != "This unlocks 1 accounts." {
-		t.Errorf("Message: %q", got)
+	if got := zh.T("admin_unlock_all_count", "Count", 1); !strings.Contains(got, "1") || got == "admin_unlock_all_count" {
+		t.Errorf("zh T(1): %q", got)
 	}
 }
 
@@ -173,5 +180,21 @@ func TestTimesAreWrittenInTheZoneNamed(t *testing.T) {
 	}
 	if got := b.Localizer("zh-CN").In(shanghai).Clock(at); got != "18:00:00 北京时间" {
 		t.Errorf("clock: %q", got)
+	}
+}
+
+// Every policy key has a name and a help text on the policy page, in both languages.
+func TestEveryPolicyKeyIsExplained(t *testing.T) {
+	b, err := i18n.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range account.PolicyKeys() {
+		id := "policy_" + strings.ReplaceAll(k, ".", "_")
+		for _, lang := range i18n.Languages {
+			if l := b.Localizer(lang); !l.Has(id) || !l.Has(id+"_help") {
+				t.Errorf("%s: %s lacks %s or %s_help", lang, k, id, id)
+			}
+		}
 	}
 }

@@ -465,3 +465,33 @@ func TestBulkUnlockChecksTheReasonOnce(t *testing.T) {
 		t.Fatalf("bulk unlock left alice %s", a.State)
 	}
 }
+
+// The policy page names each key in words and shows durations as people type them; sending the
+// page back as shown changes nothing.
+func TestPolicyPageReadsAsWordsAndSendsBackUnchanged(t *testing.T) {
+	h := newHarness(t)
+	ad := h.staff("ad", account.RoleAdmin)
+	page := h.get(ad, "/admin/policy")
+	for _, want := range []string{"First lock lasts", `value="15m"`, "<code class=\"key\">lockout.duration</code>"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("the policy page lacks %q", want)
+		}
+	}
+	if strings.Contains(page.body, "15m0s") {
+		t.Error("the policy page shows a Go duration")
+	}
+	form := url.Values{}
+	for _, m := range regexp.MustCompile(`name="([a-z_.]+)" type="text" value="([^"]*)"`).FindAllStringSubmatch(page.body, -1) {
+		form.Set(m[1], m[2])
+	}
+	if len(form) < 10 {
+		t.Fatalf("%d fields on the policy page", len(form))
+	}
+	res := h.post(ad, "/admin/policy", form)
+	if res.status != http.StatusSeeOther {
+		t.Fatalf("sending the page back: %d", res.status)
+	}
+	if after := h.get(ad, "/admin/policy"); !strings.Contains(after.body, "Nothing changed.") {
+		t.Error("sending the page back as shown changed the policy")
+	}
+}

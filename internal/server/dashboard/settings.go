@@ -3,13 +3,16 @@ package dashboard
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/server/site"
 )
 
+// policyRow is one policy key: its name and help are the messages policy_KEY and policy_KEY_help
+// (dots as underscores); durations are shown short (15m, not 15m0s).
 type policyRow struct {
-	Key, Value, Help string
+	Key, Value, NameID, HelpID string
 }
 
 type policyData struct {
@@ -36,7 +39,7 @@ func (s *Settings) PolicySubmit(w http.ResponseWriter, r *http.Request) error {
 	for _, k := range account.PolicyKeys() {
 		if v, ok := r.PostForm[k]; ok && len(v) > 0 {
 			submitted[k] = strings.TrimSpace(v[0])
-			if submitted[k] != current.Values()[k] {
+			if submitted[k] != current.Values()[k] && submitted[k] != shortDuration(current.Values()[k]) {
 				changes[k] = submitted[k]
 			}
 		}
@@ -67,7 +70,8 @@ func (s *Settings) renderPolicy(w http.ResponseWriter, r *http.Request, errText 
 	}
 	d := policyData{CanEdit: site.CurrentAccount(r).Role == account.RoleAdmin}
 	for _, k := range account.PolicyKeys() {
-		d.Rows = append(d.Rows, policyRow{Key: k, Value: values[k], Help: account.PolicyHelp[k]})
+		id := "policy_" + strings.ReplaceAll(k, ".", "_")
+		d.Rows = append(d.Rows, policyRow{Key: k, Value: shortDuration(values[k]), NameID: id, HelpID: id + "_help"})
 	}
 	p := s.site.NewPage(r, "admin_policy_title", d)
 	p.Flash = s.site.PopFlash(r)
@@ -159,4 +163,19 @@ func (s *Settings) renderTokens(w http.ResponseWriter, r *http.Request, d *token
 	p.Error = errText
 	s.site.Render(w, r, http.StatusOK, "admin_tokens", p)
 	return nil
+}
+
+// shortDuration writes a duration the way a person types it (15m, 1h, 1h30m) rather than Go's
+// 15m0s; any other value is returned as it is.
+func shortDuration(v string) string {
+	if _, err := time.ParseDuration(v); err != nil || !strings.HasSuffix(v, "s") {
+		return v
+	}
+	if s, ok := strings.CutSuffix(v, "m0s"); ok {
+		v = s + "m"
+	}
+	if s, ok := strings.CutSuffix(v, "h0m"); ok {
+		v = s + "h"
+	}
+	return v
 }
