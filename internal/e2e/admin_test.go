@@ -153,7 +153,7 @@ func TestHelpdeskUnlocksALockedAccount(t *testing.T) {
 	// The audit trail on the page names the help desk and quotes the reason.
 	found := false
 	for _, row := range p.trail(t) {
-		if len(row) == 5 && row[1] == "account.unlocked" {
+		if len(row) == 5 && row[1] == msg(t, "en", "audit_account_unlocked") { // the action in words
 			found = true
 			if row[2] != "helpdesk:"+staff {
 				t.Errorf("account.unlocked by %q, want helpdesk:%s", row[2], staff)

@@ -3,10 +3,13 @@
 package i18n
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -185,6 +188,29 @@ func (l *Localizer) Message(id string, data map[string]any) string {
 		return id
 	}
 	return s
+}
+
+// Action names an audit action (account.locked) in words; one without a message stays as it is.
+func (l *Localizer) Action(action string) string {
+	if id := "audit_" + strings.ReplaceAll(action, ".", "_"); l.known[id] {
+		return l.T(id)
+	}
+	return action
+}
+
+// Fields writes an audit event's details (a JSON object) as "key: value" pairs in key order; text
+// that is no JSON object is returned as it is.
+func (l *Localizer) Fields(details string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(details), &m) != nil {
+		return details
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s: %v", k, m[k]))
+	}
+	return strings.Join(parts, " · ")
 }
 
 // Has reports whether id has a message in this language.

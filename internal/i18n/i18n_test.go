@@ -2,6 +2,7 @@ package i18n_test
 
 import (
 	"io/fs"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -196,5 +197,32 @@ func TestEveryPolicyKeyIsExplained(t *testing.T) {
 				t.Errorf("%s: %s lacks %s or %s_help", lang, k, id, id)
 			}
 		}
+	}
+}
+
+// Every audit action has a name in words in both languages, and details read as "key: value".
+func TestAuditActionsAreNamedInWords(t *testing.T) {
+	b, err := i18n.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("../audit/audit.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := regexp.MustCompile(`(?m)^\s*[A-Z][A-Za-z]* *= "([a-z_]+\.[a-z_]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(actions) < 30 {
+		t.Fatalf("found %d audit actions", len(actions))
+	}
+	for _, lang := range i18n.Languages {
+		l := b.Localizer(lang)
+		for _, a := range actions {
+			if got := l.Action(a[1]); got == a[1] {
+				t.Errorf("%s: %s has no name in words", lang, a[1])
+			}
+		}
+	}
+	if got := b.Localizer("en").Fields(`{"to":"a***@example.com","channel":"email"}`); got != "channel: email · to: a***@example.com" {
+		t.Errorf("fields: %q", got)
 	}
 }
