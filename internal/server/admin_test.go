@@ -228,10 +228,10 @@ func TestBulkAndEmergencyUnlock(t *testing.T) {
 		t.Fatalf("help desk reached the emergency unlock: %d", res.status)
 	}
 	ad := h.staff("ad", account.RoleAdmin)
-	if page := h.get(ad, "/admin/unlock-all?since=2h"); !strings.Contains(page.body, "This unlocks 1 accounts") {
+	if page := h.get(ad, "/admin/unlock-all?since=2h"); !strings.Contains(page.body, "This unlocks 1 account.") {
 		t.Fatalf("preview:\n%s", page.body)
 	}
-	if page := h.post(ad, "/admin/unlock-all", url.Values{"since": {"2h"}, "reason": {"stuffing wave"}}); !strings.Contains(page.body, "1 accounts unlocked") {
+	if page := h.post(ad, "/admin/unlock-all", url.Values{"since": {"2h"}, "reason": {"stuffing wave"}}); !strings.Contains(page.body, "1 account unlocked") {
 		t.Fatal("emergency unlock did not report")
 	}
 	if a, _ := h.accounts.Accounts.AccountByLogin(context.Background(), "a3"); a.State != account.StateActive {

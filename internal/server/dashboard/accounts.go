@@ -68,12 +68,15 @@ func (s *Accounts) Overview(w http.ResponseWriter, r *http.Request) error {
 
 type accountsData struct {
 	CanUnlock bool
-	Query     string
-	State     string
-	States    []account.State
-	Accounts  []*account.Account
-	Next      string
-	Now       time.Time
+	// Unlockable are the usernames on this page the staff member may unlock now: only they can be
+	// selected, and the bulk unlock is offered only when there is one.
+	Unlockable map[string]bool
+	Query      string
+	State      string
+	States     []account.State
+	Accounts   []*account.Account
+	Next       string
+	Now        time.Time
 }
 
 // accountsPage is how many accounts a page of the dashboard's search shows.
@@ -93,6 +96,15 @@ func (s *Accounts) List(w http.ResponseWriter, r *http.Request) error {
 		d.Next = list[accountsPage-1].Username
 	}
 	d.Accounts = list
+	role := site.CurrentAccount(r).Role
+	for _, a := range list {
+		if account.CheckStaffAction(account.ActionUnlock, a.EffectiveState(d.Now), role) == nil {
+			if d.Unlockable == nil {
+				d.Unlockable = map[string]bool{}
+			}
+			d.Unlockable[a.Username] = true
+		}
+	}
 	p := s.site.NewPage(r, "admin_accounts_title", d)
 	p.Flash = s.site.PopFlash(r)
 	s.site.Render(w, r, http.StatusOK, "admin_accounts", p)
