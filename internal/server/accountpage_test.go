@@ -13,6 +13,7 @@ import (
 )
 
 func TestAccountPageShowsHistoryDevicesAndSessions(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.signIn(h.client(), "alice", "a wrong password here")
@@ -51,6 +52,7 @@ func TestAccountPageShowsHistoryDevicesAndSessions(t *testing.T) {
 }
 
 func TestChangePasswordNeedsTheCurrentOneAndEndsOtherSessions(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	other := h.client()
@@ -85,6 +87,7 @@ func TestChangePasswordNeedsTheCurrentOneAndEndsOtherSessions(t *testing.T) {
 }
 
 func TestChangingEmailVerifiesTheNewOneAndTellsTheOld(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()
@@ -111,6 +114,7 @@ func TestChangingEmailVerifiesTheNewOneAndTellsTheOld(t *testing.T) {
 // The password form is no way around the lock: wrong current passwords count like failed
 // sign-ins (SECURITY.md 4), and at the threshold the account locks.
 func TestWrongCurrentPasswordsCountAsFailedSignIns(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()

@@ -47,6 +47,7 @@ func (h *harness) staff(username string, role account.Role) *http.Client {
 }
 
 func TestAdminRoleMatrix(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice") // the target of the actions
 	h.addAccount("bob")   // a plain user trying the dashboard
@@ -110,6 +111,7 @@ func TestAdminRoleMatrix(t *testing.T) {
 }
 
 func TestHelpdeskFindsALockedAccountAndUnlocksIt(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.lock("alice")
@@ -150,6 +152,7 @@ func TestHelpdeskFindsALockedAccountAndUnlocksIt(t *testing.T) {
 }
 
 func TestAdminChangesThePolicyAndItApplies(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	ad := h.staff("ad", account.RoleAdmin)
@@ -168,6 +171,7 @@ func TestAdminChangesThePolicyAndItApplies(t *testing.T) {
 }
 
 func TestStaffWithoutASecondFactorIsSentToEnrol(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "newadmin", Email: "na@example.com",
 		Role: account.RoleAdmin, Password: goodPassword}, testActor); err != nil {
@@ -181,6 +185,7 @@ func TestStaffWithoutASecondFactorIsSentToEnrol(t *testing.T) {
 }
 
 func TestRequestApprovalUnlocksAndTellsTheRequester(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.lock("alice")
@@ -211,6 +216,7 @@ func TestRequestApprovalUnlocksAndTellsTheRequester(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestBulkAndEmergencyUnlock(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, u := range []string{"a1", "a2", "a3"} {
 		h.addAccount(u)
@@ -240,6 +246,7 @@ func TestBulkAndEmergencyUnlock(t *testing.T) {
 }
 
 func TestAdminManagesStaffAndTokens(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("carol")
 	carol := h.client()
@@ -276,6 +283,7 @@ func TestAdminManagesStaffAndTokens(t *testing.T) {
 }
 
 func TestMaintenanceWindowPausesSignInAndUnlock(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -314,6 +322,7 @@ func TestMaintenanceWindowPausesSignInAndUnlock(t *testing.T) {
 }
 
 func TestALockoutWaveEmailsTheAdministratorsOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	adm := h.staff("ad", account.RoleAdmin)
 	for i := 0; i < account.WaveLocks+3; i++ {
@@ -336,6 +345,7 @@ func TestALockoutWaveEmailsTheAdministratorsOnce(t *testing.T) {
 }
 
 func TestAuditChainIsCheckedOnRequest(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	au := h.staff("au", account.RoleAuditor)
 	if page := h.get(au, "/admin/audit"); strings.Contains(page.body, "The audit chain is intact") || !strings.Contains(page.body, "Check the whole chain now") {
@@ -354,6 +364,7 @@ func TestAuditChainIsCheckedOnRequest(t *testing.T) {
 }
 
 func TestAdminResetLinkIsAuditedWithWhoAndWhy(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	hd := h.staff("hd", account.RoleHelpdesk)
@@ -368,6 +379,7 @@ func TestAdminResetLinkIsAuditedWithWhoAndWhy(t *testing.T) {
 // The accounts page pages through a search by its own links, usernames that start with the
 // query first, and takes any input without an error.
 func TestDashboardSearchPagesThroughEveryMatch(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	if _, err := h.db.Pool.Exec(ctx, `INSERT INTO accounts (username, email, display_name)
@@ -411,6 +423,7 @@ func TestDashboardSearchPagesThroughEveryMatch(t *testing.T) {
 
 // Only an administrator lifts a freeze (CONTRACT.md): the help desk's unlock refuses it.
 func TestOnlyAnAdministratorLiftsAFreeze(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	ctx := context.Background()
@@ -440,6 +453,7 @@ func TestOnlyAnAdministratorLiftsAFreeze(t *testing.T) {
 
 // An administrator cannot change their own role, however they name themselves.
 func TestStaffCannotChangeTheirOwnRole(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ad := h.staff("ad", account.RoleAdmin)
 	for _, name := range []string{"ad", "AD", "ad@example.com"} {
@@ -452,6 +466,7 @@ func TestStaffCannotChangeTheirOwnRole(t *testing.T) {
 
 // A bulk unlock with an unusable reason says so, rather than reporting every account skipped.
 func TestBulkUnlockChecksTheReasonOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.lock("alice")
@@ -469,6 +484,7 @@ func TestBulkUnlockChecksTheReasonOnce(t *testing.T) {
 // The policy page names each key in words and shows durations as people type them; sending the
 // page back as shown changes nothing.
 func TestPolicyPageReadsAsWordsAndSendsBackUnchanged(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ad := h.staff("ad", account.RoleAdmin)
 	page := h.get(ad, "/admin/policy")

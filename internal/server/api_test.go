@@ -47,6 +47,7 @@ func (h *harness) api(method, path, token, body string) (int, map[string]any) {
 
 // Every route, with each role and without a token: exactly the roles of CONTRACT.md get through.
 func TestAPIRoleMatrix(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	tokens := map[string]string{"none": "", "bogus": "ulk_not-a-real-token-at-all-0000000000000000"}
@@ -103,6 +104,7 @@ func TestAPIRoleMatrix(t *testing.T) {
 }
 
 func TestAPIPutIsIdempotentAndValidates(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	tok := h.token("crm", account.RoleService)
 	body := `{"email":"zhang.san@example.cn","phone":"+86 139 0000 1111","display_name":"张三","role":"user"}`
@@ -131,6 +133,7 @@ func TestAPIPutIsIdempotentAndValidates(t *testing.T) {
 
 // The CRM's password checks and the sign-in page share one lock.
 func TestAPIAuthenticateSharesTheLockWithTheWebSignIn(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	tok := h.token("crm", account.RoleService)
@@ -160,6 +163,7 @@ func TestAPIAuthenticateSharesTheLockWithTheWebSignIn(t *testing.T) {
 
 // The OpenAPI description and the routes cannot drift apart.
 func TestOpenAPIDescribesExactlyTheRoutes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	status, doc := h.api("GET", "/openapi.json", "", "")
 	if status != http.StatusOK || doc["openapi"] != "3.1.0" {
@@ -202,6 +206,7 @@ func TestOpenAPIDescribesExactlyTheRoutes(t *testing.T) {
 }
 
 func TestEventsAreQueuedForWebhooks(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("UNLOCKD_WEBHOOK_URLS", "https://crm.example.com/hooks/unlockd"),
 		withEnv("UNLOCKD_WEBHOOK_SECRET", strings.Repeat("w", 32)))
 	h.addAccount("alice")

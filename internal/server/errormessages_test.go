@@ -14,6 +14,7 @@ import (
 // A domain refusal shown on a page speaks the page's language; the English text is the API's and
 // the log's.
 func TestDomainRefusalsAreShownInThePageLanguage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.addAccount("bob")
@@ -69,6 +70,7 @@ func wantChinese(t *testing.T, what, body, want, english string) {
 
 // The API keeps answering in English, whatever language the caller's headers ask for.
 func TestAPIRefusalsStayEnglish(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/accounts/alice/unlock", strings.NewReader(`{"reason":""}`))

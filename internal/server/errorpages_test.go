@@ -14,6 +14,7 @@ import (
 // Pages and the API answer every domain error by the one table: the same status and Retry-After,
 // and in the API the stable code of the contract.
 func TestPagesAndAPIAnswerEveryErrorCodeAlike(t *testing.T) {
+	t.Parallel()
 	want := map[string]struct {
 		status     int
 		apiCode    string

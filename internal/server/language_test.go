@@ -21,6 +21,7 @@ func (h *harness) lastLang(to, template string) string {
 // A person who signs in from the Chinese pages gets the messages they did not ask for (here an
 // administrator's unlock) in Chinese; the language chosen on /account holds from then on.
 func TestAccountLanguageIsLearnedAndChosen(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()

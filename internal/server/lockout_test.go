@@ -14,6 +14,7 @@ import (
 // Two server processes on one database behave as one: 50 wrong passwords spread over both lock the
 // account at exactly the threshold, and the right password then gets no session from either.
 func TestTwoServersShareTheLockout(t *testing.T) {
+	t.Parallel()
 	a := newHarness(t)
 	b := newHarnessOn(t, a.dbURL)
 	a.addAccount("alice")
@@ -54,6 +55,7 @@ func TestTwoServersShareTheLockout(t *testing.T) {
 }
 
 func TestSignInSetsDeviceCookie(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	res := h.signIn(h.client(), "alice", goodPassword)
@@ -69,6 +71,7 @@ func TestSignInSetsDeviceCookie(t *testing.T) {
 }
 
 func TestSprayingGets429(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	c := h.client()
 	var last response
@@ -87,6 +90,7 @@ func TestSprayingGets429(t *testing.T) {
 }
 
 func TestLockIsCountedInMetrics(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	for i := 0; i < 10; i++ {

@@ -28,6 +28,7 @@ func (b *lockedBuffer) String() string {
 
 // A reset link's token is a secret: the request log names the page, not the token (SECURITY.md 22).
 func TestLogsHoldNoResetToken(t *testing.T) {
+	t.Parallel()
 	var logs lockedBuffer
 	h := newHarness(t, withLog(&logs))
 	token := "tok" + strings.Repeat("x", 40)

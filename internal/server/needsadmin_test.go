@@ -15,6 +15,7 @@ import (
 // The owner of a frozen account who asks for an unlock code is mailed the truth, not a code, and
 // the page answers as it does for everyone.
 func TestUnlockOfAFrozenAccountMailsNoCode(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	if _, err := h.accounts.Staff.Freeze(context.Background(), "alice", "review", "Call the desk.", nil, testActor); err != nil {
@@ -34,6 +35,7 @@ func TestUnlockOfAFrozenAccountMailsNoCode(t *testing.T) {
 
 // With UNLOCKD_TIMEZONE set, forms read times in that zone and say so.
 func TestFormsReadTimesInTheConfiguredZone(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("UNLOCKD_TIMEZONE", "Asia/Shanghai"))
 	ad := h.staff("ad", account.RoleAdmin)
 	if page := h.get(ad, "/admin/maintenance"); !strings.Contains(html.UnescapeString(page.body), "From (UTC+08:00)") {

@@ -47,6 +47,7 @@ func (h *harness) requestStatus(c *http.Client, ref, login string, headers ...st
 // The requester follows the request by its reference: open while it waits, then approved or denied
 // with when and the staff member's message.
 func TestRequestStatusShowsWhereARequestStands(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.addAccount("bob")
@@ -95,6 +96,7 @@ func TestRequestStatusShowsWhereARequestStands(t *testing.T) {
 
 // A right reference with another username is answered exactly as a reference that does not exist.
 func TestRequestStatusWrongUsernameIsNoMatch(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.addAccount("bob")
@@ -126,6 +128,7 @@ func TestRequestStatusWrongUsernameIsNoMatch(t *testing.T) {
 // 50 and more lookups at once from one client: the ledger answers RequestLookupLimit of them and
 // refuses the rest, found or not.
 func TestRequestStatusLookupsAreBoundedPerClient(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	ref := h.fileRequest("alice", "locked out")

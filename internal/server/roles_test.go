@@ -32,6 +32,7 @@ func wantForbidden(t *testing.T, what string, status int, body map[string]any) {
 
 // A service token (the CRM's provisioning credential) manages plain accounts only (SECURITY.md 28).
 func TestServiceTokenCannotGrantStaffRoles(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	crm := h.token("crm", account.RoleService)
@@ -82,6 +83,7 @@ func TestServiceTokenCannotGrantStaffRoles(t *testing.T) {
 
 // A field left out of a PUT is left as it is: the role above all.
 func TestPutLeavesOutFieldsUnchanged(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	admin := h.token("root", account.RoleAdmin)
@@ -136,6 +138,7 @@ func (h *harness) signedOut(c *http.Client, who string) {
 
 // An administrator's role change through the API ends the account's sessions and is audited.
 func TestAPIRoleChangeEndsSessionsAndIsAudited(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	browser := h.client()
@@ -163,6 +166,7 @@ func TestAPIRoleChangeEndsSessionsAndIsAudited(t *testing.T) {
 // An import that changes a role ends the account's sessions and is audited; a row without a role
 // keeps the role the account has.
 func TestImportRoleChangeEndsSessionsAndIsAudited(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	ctx := context.Background()
 	h.addAccount("alice")

@@ -12,6 +12,7 @@ import (
 // Every route is registered in routes.go with its whole path written out, so that searching for a
 // path finds where it is routed: no path is built at registration, none is routed elsewhere.
 func TestEveryRouteIsWrittenOutInRoutesGo(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("routes.go")
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestEveryRouteIsWrittenOutInRoutesGo(t *testing.T) {
 // The table keeps the answers the nested routers gave: the API's errors are JSON under /api/v1
 // only, and the dashboard's overview answers at /admin/ too.
 func TestRouteEdgesKeepTheirAnswers(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, tc := range []struct {
 		method, path string

@@ -52,6 +52,7 @@ func nextCode(t *testing.T, secretKey string, after string) string {
 }
 
 func TestTOTPSignInRefusesReplay(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()
@@ -85,6 +86,7 @@ func TestTOTPSignInRefusesReplay(t *testing.T) {
 }
 
 func TestRecoveryCodesWorkOnceAndRunOut(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()
@@ -135,6 +137,7 @@ func mustID(h *harness, username string) int64 {
 }
 
 func TestUnlockWithTOTPAlone(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()
@@ -163,6 +166,7 @@ func TestUnlockWithTOTPAlone(t *testing.T) {
 }
 
 func TestSecurityChangesNeedAFreshSignIn(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -196,6 +200,7 @@ func TestSecurityChangesNeedAFreshSignIn(t *testing.T) {
 // An emailed sign-in code is a first step like a password: an account with an authenticator
 // still proves it (SECURITY.md 12 and 20), staff included.
 func TestSignInCodeDoesNotSkipTheSecondFactor(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.staff("hd", account.RoleHelpdesk)
 	c := h.client()

@@ -11,6 +11,7 @@ import (
 )
 
 func TestSecurityHeadersOnEveryResponse(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	c := h.client()
 	for _, path := range []string{"/", "/login", "/help", "/no-such-page", "/static/css/unlockd.css", "/healthz", "/account"} {
@@ -29,6 +30,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 }
 
 func TestCrossOriginPostIsRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	form := url.Values{"username": {"alice"}, "password": {goodPassword}}
@@ -58,6 +60,7 @@ func TestCrossOriginPostIsRefused(t *testing.T) {
 }
 
 func TestLanguageFollowsBrowserAndSwitchIsRemembered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	c := h.client()
 	if res := h.get(c, "/login", "Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5"); !strings.Contains(res.body, `<html lang="zh-CN">`) || !strings.Contains(res.body, "登录") {
@@ -79,6 +82,7 @@ func TestLanguageFollowsBrowserAndSwitchIsRemembered(t *testing.T) {
 
 // No input may produce a 5xx other than 503, or a panic (SECURITY.md 24).
 func TestHostileInputNeverFailsTheServer(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	bodies := []string{
@@ -110,6 +114,7 @@ func TestHostileInputNeverFailsTheServer(t *testing.T) {
 }
 
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if res := h.get(h.client(), "/healthz"); res.status != http.StatusOK {
 		t.Errorf("/healthz: %d", res.status)
@@ -121,6 +126,7 @@ func TestHealthAndReadiness(t *testing.T) {
 
 // With the database gone, sign-in fails closed: 503, a plain page, no session.
 func TestDatabaseOutageFailsClosed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	dbname := strings.TrimPrefix(strings.SplitN(h.dbURL, "?", 2)[0], "postgres://postgres@/")

@@ -45,6 +45,7 @@ func (h *harness) lock(username string) {
 }
 
 func TestUnlockWithEmailCode(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.lock("alice")
@@ -87,6 +88,7 @@ func TestUnlockWithEmailCode(t *testing.T) {
 }
 
 func TestSelfServiceAnswersTheSameForEveryone(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	for _, path := range []string{"/unlock", "/status", "/login/code", "/reset"} {
@@ -113,6 +115,7 @@ func TestSelfServiceAnswersTheSameForEveryone(t *testing.T) {
 }
 
 func TestStatusShowsStateAndRecentFailures(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.lock("alice")
@@ -134,6 +137,7 @@ func TestStatusShowsStateAndRecentFailures(t *testing.T) {
 // The owner who has just read why the account is locked unlocks it from the status page without a
 // second code; the proof counts for that browser, that account and a code's lifetime only.
 func TestStatusLeadsToUnlockWithoutASecondCode(t *testing.T) {
+	t.Parallel()
 	clock := accounttest.NewClock(time.Now())
 	h := newHarness(t, withClock(clock.Now))
 	for _, u := range []string{"alice", "bob", "carol"} {
@@ -193,6 +197,7 @@ func TestStatusLeadsToUnlockWithoutASecondCode(t *testing.T) {
 // Asking again within the resend interval sends nothing new and says so truthfully, the same for
 // every username; the code already sent keeps working after "start over".
 func TestAskingAgainTooSoonKeepsTheCodeAndSaysWhen(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.lock("alice")
@@ -228,6 +233,7 @@ func TestAskingAgainTooSoonKeepsTheCodeAndSaysWhen(t *testing.T) {
 }
 
 func TestCodeIsBoundToItsPurpose(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.lock("alice")
@@ -241,6 +247,7 @@ func TestCodeIsBoundToItsPurpose(t *testing.T) {
 }
 
 func TestCodeBurnsAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()
@@ -255,6 +262,7 @@ func TestCodeBurnsAfterMaxAttempts(t *testing.T) {
 }
 
 func TestResendIntervalLimitsCodes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	for i := 0; i < 3; i++ {
@@ -266,6 +274,7 @@ func TestResendIntervalLimitsCodes(t *testing.T) {
 }
 
 func TestSignInWithCodeUnderTheLockoutRules(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()
@@ -287,6 +296,7 @@ func TestSignInWithCodeUnderTheLockoutRules(t *testing.T) {
 }
 
 func TestPasswordReset(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.lock("alice")
@@ -361,6 +371,7 @@ func TestPasswordReset(t *testing.T) {
 }
 
 func TestOnlyTheNewestResetLinkWorks(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.post(h.client(), "/reset", url.Values{"username": {"alice"}})
@@ -380,6 +391,7 @@ func TestOnlyTheNewestResetLinkWorks(t *testing.T) {
 }
 
 func TestResetRequestDoesNotChangeLockState(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	h.lock("alice")
@@ -390,6 +402,7 @@ func TestResetRequestDoesNotChangeLockState(t *testing.T) {
 }
 
 func TestHelpRequestGivesAReference(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	res := h.post(h.client(), "/help/request", url.Values{"username": {"alice"}, "contact": {"+86 139 0000 0000"}, "message": {"My account is frozen"}})
@@ -403,6 +416,7 @@ func TestHelpRequestGivesAReference(t *testing.T) {
 }
 
 func TestUnlockNeedsTwoDifferentMethodsWhenThePolicySaysSo(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
 	h.setPolicy("unlock.methods_required=2")
 	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "li.wei", Email: "li.wei@example.cn",
@@ -437,6 +451,7 @@ func TestUnlockNeedsTwoDifferentMethodsWhenThePolicySaysSo(t *testing.T) {
 }
 
 func TestNewAccountVerifiesItsEmailBeforeUse(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "newbie", Email: "newbie@example.com",
 		Password: goodPassword, Pending: true}, testActor); err != nil {
@@ -461,6 +476,7 @@ func TestNewAccountVerifiesItsEmailBeforeUse(t *testing.T) {
 }
 
 func TestSwitchingToSMSSendsAtOnceButNotTwice(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
 	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "li.wei", Email: "li.wei@example.cn",
 		Phone: "+8613800000000", Password: goodPassword}, testActor); err != nil {
@@ -480,6 +496,7 @@ func TestSwitchingToSMSSendsAtOnceButNotTwice(t *testing.T) {
 }
 
 func TestNewAccountWithAPhoneVerifiesBoth(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withEnv("UNLOCKD_SMS_WEBHOOK_URL", "http://127.0.0.1:9/sms"))
 	if _, err := h.accounts.Accounts.AddAccount(context.Background(), account.NewAccount{Username: "new.li", Email: "new.li@example.cn",
 		Phone: "+8613700000000", Password: goodPassword, Pending: true}, testActor); err != nil {

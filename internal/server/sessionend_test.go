@@ -137,6 +137,7 @@ func (h *harness) completeReset(c *http.Client, path, password string) {
 }
 
 func TestResetEndsABusyStolenSession(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	_, stolen := h.signedInClient("alice")
@@ -148,6 +149,7 @@ func TestResetEndsABusyStolenSession(t *testing.T) {
 }
 
 func TestEndingSessionsFromTheDashboardEndsABusySession(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	admin := h.staff("boss", account.RoleAdmin)
@@ -161,6 +163,7 @@ func TestEndingSessionsFromTheDashboardEndsABusySession(t *testing.T) {
 }
 
 func TestPasswordChangeEndsABusyOtherSessionAndKeepsThisOne(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	_, stolen := h.signedInClient("alice")
@@ -178,6 +181,7 @@ func TestPasswordChangeEndsABusyOtherSessionAndKeepsThisOne(t *testing.T) {
 }
 
 func TestSigningOutThatBrowserEndsItWhileBusy(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	_, stolen := h.signedInClient("alice")
@@ -194,6 +198,7 @@ func TestSigningOutThatBrowserEndsItWhileBusy(t *testing.T) {
 }
 
 func TestLogoutEndsABusySession(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c, stolen := h.signedInClient("alice")
@@ -208,6 +213,7 @@ func TestLogoutEndsABusySession(t *testing.T) {
 // A sign-in renews the session id (SECURITY.md 17): the old id stays dead, even when a request of it
 // commits after the renewal.
 func TestOldSessionIDStaysDeadAfterSignInRenewsIt(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c, old := h.signedInClient("alice")
@@ -228,6 +234,7 @@ func TestOldSessionIDStaysDeadAfterSignInRenewsIt(t *testing.T) {
 // A reset signs nobody in (SECURITY.md 12), so a browser signed in as the account that completes
 // the reset is signed out with every other.
 func TestResetSignsOutTheBrowserThatCompletesIt(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c, cookie := h.signedInClient("alice")
@@ -243,6 +250,7 @@ func TestResetSignsOutTheBrowserThatCompletesIt(t *testing.T) {
 // A sign-in decided before the account's sessions were ended, whose session reaches the store only
 // after, does not come back: the session carries the account's session epoch of its sign-in.
 func TestSessionCommittedAfterItsAccountsSessionsEndedIsRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	a := h.addAccount("alice")
 	_, cookie := h.signedInClient("alice")
@@ -270,6 +278,7 @@ func TestSessionCommittedAfterItsAccountsSessionsEndedIsRefused(t *testing.T) {
 // The same holds between the two steps of a sign-in: sessions ended after the password and before
 // the second factor end the pending sign-in too.
 func TestSecondStepAfterSessionsEndedDoesNotSignIn(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	a := h.addAccount("alice")
 	c, _ := h.signedInClient("alice")
@@ -294,6 +303,7 @@ func TestSecondStepAfterSessionsEndedDoesNotSignIn(t *testing.T) {
 // SECURITY.md 29: a pending authenticator secret and fresh recovery codes sit in the session, and a
 // copy of the session table must not reveal them.
 func TestSessionDataHoldsNoSecretInPlaintext(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	a := h.addAccount("alice")
 	c, cookie := h.signedInClient("alice")

@@ -29,6 +29,7 @@ func (h *harness) totpKeyOn(c *http.Client) (string, string) {
 // The key waits in the session until it is confirmed: a reload (or a second tab of the same
 // browser) shows the key already scanned, until the person asks for a new one.
 func TestTOTPEnrolmentKeepsItsKey(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()
@@ -81,6 +82,7 @@ func TestTOTPEnrolmentKeepsItsKey(t *testing.T) {
 // Confirming the app shows the ten recovery codes at once when the account has none, ready to
 // download; with codes left it goes back to the account page.
 func TestConfirmingTheAppShowsRecoveryCodes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()
@@ -123,6 +125,7 @@ func TestConfirmingTheAppShowsRecoveryCodes(t *testing.T) {
 
 // The enrolment page and the codes speak Chinese on Chinese pages.
 func TestTOTPEnrolmentInChinese(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	c := h.client()
