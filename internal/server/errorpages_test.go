@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/unlockd/unlockd/internal/account"
-	"github.com/unlockd/unlockd/internal/server"
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 )
 
 // Pages and the API answer every domain error by the one table: the same status and Retry-After,
@@ -31,7 +31,7 @@ func TestPagesAndAPIAnswerEveryErrorCodeAlike(t *testing.T) {
 		account.EINTERNAL:     {http.StatusInternalServerError, "internal", ""},
 	}
 	h := newHarness(t)
-	for _, code := range server.DomainErrorCodes(t) {
+	for _, code := range accounttest.ErrorCodes(t) {
 		w, ok := want[code]
 		if !ok {
 			t.Errorf("code %q: no expected answer in this test", code)

@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/account/accounttest"
 	"github.com/unlockd/unlockd/internal/secret"
 )
 
@@ -19,7 +15,7 @@ import (
 // being forgotten, and the table names no code the domain does not have.
 func TestEveryErrorCodeHasItsOwnRow(t *testing.T) {
 	declared := map[string]bool{}
-	for _, code := range domainErrorCodes(t) {
+	for _, code := range accounttest.ErrorCodes(t) {
 		declared[code] = true
 		rows := 0
 		for _, v := range errorTable {
@@ -58,39 +54,4 @@ func TestClassifyErrorsFromOutsideTheDomain(t *testing.T) {
 			t.Errorf("Classify(%v) = %q, want %q", tc.err, got, tc.code)
 		}
 	}
-}
-
-// domainErrorCodes reads every error code (the E* constants) that internal/account/errors.go
-// declares, so that a code added there is a code the tests ask about.
-func domainErrorCodes(tb testing.TB) []string {
-	tb.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "../../account/errors.go", nil, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var codes []string
-	for _, decl := range f.Decls {
-		g, ok := decl.(*ast.GenDecl)
-		if !ok || g.Tok != token.CONST {
-			continue
-		}
-		for _, spec := range g.Specs {
-			v := spec.(*ast.ValueSpec)
-			for i, name := range v.Names {
-				lit, ok := v.Values[i].(*ast.BasicLit)
-				if !strings.HasPrefix(name.Name, "E") || !ok || lit.Kind != token.STRING {
-					continue
-				}
-				code, err := strconv.Unquote(lit.Value)
-				if err != nil {
-					tb.Fatal(err)
-				}
-				codes = append(codes, code)
-			}
-		}
-	}
-	if len(codes) == 0 {
-		tb.Fatal("no error codes in internal/account/errors.go")
-	}
-	return codes
 }
