@@ -83,11 +83,17 @@ func Load(getenv Getenv, overrides map[string]string) (*Config, error) {
 	}
 
 	c.Listen = orDefault(get("UNLOCKD_LISTEN"), "127.0.0.1:8080")
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
 		return nil, bad("UNLOCKD_LISTEN", "%q is not host:port", c.Listen)
 	}
 
-	base := orDefault(get("UNLOCKD_BASE_URL"), "http://127.0.0.1:8080")
+	// Without a public origin, links point where the server listens (on this machine when it
+	// listens on every address), so a development server on another port links to itself.
+	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	base := orDefault(get("UNLOCKD_BASE_URL"), "http://"+net.JoinHostPort(host, port))
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, bad("UNLOCKD_BASE_URL", "%q must be an absolute http(s) origin such as https://unlock.example.com", base)

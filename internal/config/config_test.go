@@ -127,3 +127,18 @@ func TestTimezone(t *testing.T) {
 		t.Fatalf("zone %v, %v", c.Timezone, err)
 	}
 }
+
+// Without UNLOCKD_BASE_URL, links follow the listen address.
+func TestBaseURLFollowsTheListenAddress(t *testing.T) {
+	for listen, want := range map[string]string{"127.0.0.1:9090": "http://127.0.0.1:9090", ":8181": "http://127.0.0.1:8181",
+		"0.0.0.0:8080": "http://127.0.0.1:8080", "[::1]:8443": "http://[::1]:8443"} {
+		c, err := Load(env("UNLOCKD_LISTEN", listen), nil)
+		if err != nil || c.BaseURL.String() != want {
+			t.Errorf("UNLOCKD_LISTEN=%s: base %v, %v; want %s", listen, c.BaseURL, err, want)
+		}
+	}
+	c, err := Load(env("UNLOCKD_LISTEN", "127.0.0.1:9090", "UNLOCKD_BASE_URL", "https://unlock.example.com"), nil)
+	if err != nil || c.BaseURL.String() != "https://unlock.example.com" {
+		t.Errorf("a base URL given is kept: %v, %v", c.BaseURL, err)
+	}
+}
