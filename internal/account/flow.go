@@ -12,8 +12,9 @@ import (
 // Flow is one browser's run through a code flow (unlock, status, code sign-in, contact
 // confirmation): the login it is for, the method chosen, and a random nonce that binds the codes
 // sent in it. Once a proof succeeds the flow is bound to that account, and the methods proven so
-// far count only for it (SECURITY.md 25). A flow is made anew at every start and lives in the
-// browser's session only.
+// far count only for it (SECURITY.md 25). A start for another login makes a new flow; a start
+// over for the same login keeps the nonce but forgets what was proven (RestartFlow). A flow lives
+// in the browser's session only.
 type Flow struct {
 	Purpose   Purpose  `json:"purpose"`
 	Login     string   `json:"login"`

@@ -16,9 +16,9 @@ import (
 // takes the code. The start page answers the same whether or not the account exists, so the
 // username is remembered in the session, not confirmed on the page.
 //
-// The flow's whole state is one account.Flow kept in the session, made anew at every start: the
-// codes sent in it are bound to its nonce, and the methods proven in it to the account they were
-// proven for.
+// The flow's whole state is one account.Flow kept in the session, restarted at every start
+// (account.RestartFlow): the codes sent in it are bound to its nonce, and the methods proven in it
+// to the account they were proven for.
 
 // codeFlow describes one flow.
 type codeFlow struct {
