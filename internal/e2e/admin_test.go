@@ -304,6 +304,13 @@ func TestAdminPagesAccessibility(t *testing.T) {
 						t.Errorf("html lang = %q, want %q", got, lang.tag)
 					}
 					audit(t, p)
+					// WCAG 1.4.10 (reflow): nothing may need sideways scrolling at phone width.
+					p.do(t, chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile, chromedp.EmulateTouch))
+					w := eval[[]int](t, p, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
+					p.do(t, chromedp.ResetViewport())
+					if w[0] > w[1] {
+						t.Errorf("%s scrolls sideways at 360px: content %dpx wide in a %dpx viewport", pg.path, w[0], w[1])
+					}
 				})
 			}
 		})
