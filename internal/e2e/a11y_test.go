@@ -197,6 +197,13 @@ func TestAccessibility(t *testing.T) {
 				if got := p.path(t); got != "/account" {
 					t.Fatalf("signing in landed on %s, want /account", got)
 				}
+				// WCAG 1.4.10 (reflow): the account page, history and all, at phone width.
+				p.do(t, chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile, chromedp.EmulateTouch))
+				w := eval[[]int](t, p, `[document.documentElement.scrollWidth, document.documentElement.clientWidth]`)
+				p.do(t, chromedp.ResetViewport())
+				if w[0] > w[1] {
+					t.Errorf("the account page scrolls sideways at 360px: content %dpx wide in a %dpx viewport", w[0], w[1])
+				}
 			})
 			page("signed out", "", 0, func(t *testing.T) {
 				p.navigate(t, "click Sign out", chromedp.Click(chromedp.CSS(`header form[action="/logout"] button`)))
