@@ -144,7 +144,7 @@ func (s *Staff) HandleRequest(ctx context.Context, id int64, approve bool, messa
 			}
 			if approve {
 				// The requester is told it was approved only when the approval carried it out.
-				effect, err := ApprovalFor(a.EffectiveState(now), actor.Role)
+				effect, err := ApprovalFor(a.EffectiveState(now), actor)
 				if err != nil {
 					return err
 				}

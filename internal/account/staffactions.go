@@ -88,11 +88,11 @@ const (
 	ApprovalEnables                        // a disabled account is switched back on (by an administrator)
 )
 
-// ApprovalFor says what approving a request does to an account in state when a staff member of
-// role approves it ("" is the command line), or why approving cannot help: an approval always
-// carries out what it tells the requester.
-func ApprovalFor(state State, role Role) (Approval, error) {
-	admin := role == "" || role == RoleAdmin
+// ApprovalFor says what approving a request does to an account in state when actor approves it,
+// or why approving cannot help: an approval always carries out what it tells the requester. Who
+// may lift a freeze is the one rule of Actor.liftsFreezes; enabling takes the same authority.
+func ApprovalFor(state State, actor Actor) (Approval, error) {
+	admin := actor.liftsFreezes()
 	switch state {
 	case StateActive:
 		return ApprovalChangesNothing, nil

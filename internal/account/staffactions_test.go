@@ -74,7 +74,7 @@ func TestApprovalCarriesOutWhatItSays(t *testing.T) {
 		{StatePendingVerification, RoleAdmin, 0, false},
 	}
 	for _, tt := range tests {
-		got, err := ApprovalFor(tt.state, tt.role)
+		got, err := ApprovalFor(tt.state, Actor{Name: "staff", Role: tt.role})
 		if (err == nil) != tt.ok || (tt.ok && got != tt.want) {
 			t.Errorf("ApprovalFor(%s, %s) = %v, %v", tt.state, tt.role, got, err)
 		}
