@@ -49,7 +49,7 @@ func RestartFlow(current *Flow, purpose Purpose, login, method string) (*Flow, e
 		return NewFlow(purpose, login, method)
 	}
 	f := *current
-	f.Login, f.Method, f.AccountID, f.Verified = strings.TrimSpace(login), method, 0, nil
+	f.Login, f.Method, f.AccountID, f.Verified, f.ProvenAt = strings.TrimSpace(login), method, 0, nil, time.Time{}
 	return &f, nil
 }
 
