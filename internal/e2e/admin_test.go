@@ -155,8 +155,8 @@ func TestHelpdeskUnlocksALockedAccount(t *testing.T) {
 	for _, row := range p.trail(t) {
 		if len(row) == 5 && row[1] == msg(t, "en", "audit_account_unlocked") { // the action in words
 			found = true
-			if row[2] != "helpdesk:"+staff {
-				t.Errorf("account.unlocked by %q, want helpdesk:%s", row[2], staff)
+			if want := staff + " (" + msg(t, "en", "role_helpdesk") + ")"; row[2] != want {
+				t.Errorf("account.unlocked by %q, want %q", row[2], want)
 			}
 			if !strings.Contains(row[4], "ticket 4711") {
 				t.Errorf("account.unlocked details %q do not quote the reason", row[4])

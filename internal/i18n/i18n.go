@@ -198,6 +198,31 @@ func (l *Localizer) Action(action string) string {
 	return action
 }
 
+// Role names a role (admin, helpdesk, auditor, user, service) in words; an unknown one stays as it is.
+func (l *Localizer) Role(role any) string {
+	if id := fmt.Sprint("role_", role); l.known[id] {
+		return l.T(id)
+	}
+	return fmt.Sprint(role)
+}
+
+// Actor names who did something, as the audit log records it ("admin:bob", "user:alice",
+// "token:crm", "cli", "system", "anonymous"), in words: "bob (administrator)".
+func (l *Localizer) Actor(actor string) string {
+	kind, name, named := strings.Cut(actor, ":")
+	switch {
+	case !named && l.known["actor_"+kind]:
+		return l.T("actor_" + kind)
+	case named && kind == "token":
+		return l.T("actor_token", "Name", name)
+	case named && kind == "user":
+		return l.T("actor_owner", "Name", name)
+	case named && l.known["role_"+kind]:
+		return l.T("actor_staff", "Name", name, "Role", l.T("role_"+kind))
+	}
+	return actor
+}
+
 // Fields writes an audit event's details (a JSON object) as "key: value" pairs in key order; text
 // that is no JSON object is returned as it is.
 func (l *Localizer) Fields(details string) string {

@@ -226,3 +226,42 @@ func TestAuditActionsAreNamedInWords(t *testing.T) {
 		t.Errorf("fields: %q", got)
 	}
 }
+
+func TestRolesAndActorsAreNamedInWords(t *testing.T) {
+	b, err := i18n.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := []account.Role{account.RoleUser, account.RoleHelpdesk, account.RoleAuditor, account.RoleAdmin, account.RoleService}
+	for _, lang := range i18n.Languages {
+		l := b.Localizer(lang)
+		for _, r := range roles {
+			if got := l.Role(r); got == string(r) {
+				t.Errorf("%s: role %s has no name in words", lang, r)
+			}
+		}
+		for _, actor := range []string{"cli", "system", "anonymous", "dev-seed"} {
+			if got := l.Actor(actor); got == actor {
+				t.Errorf("%s: actor %s has no name in words", lang, actor)
+			}
+		}
+	}
+	en, zh := b.Localizer("en"), b.Localizer("zh-CN")
+	for _, c := range []struct {
+		l          *i18n.Localizer
+		actor, say string
+	}{
+		{en, "admin:bob", "bob (Administrator)"},
+		{en, "helpdesk:eve:x", "eve:x (Help desk)"},
+		{en, "user:alice", "alice (the account’s owner)"},
+		{en, "token:crm", "API token “crm”"},
+		{en, "mystery:x", "mystery:x"},
+		{en, "", ""},
+		{zh, "admin:bob", "bob（管理员）"},
+		{zh, "cli", "命令行"},
+	} {
+		if got := c.l.Actor(c.actor); got != c.say {
+			t.Errorf("%s: Actor(%q) = %q, want %q", c.l.Lang, c.actor, got, c.say)
+		}
+	}
+}
