@@ -138,6 +138,14 @@ func (l *Localizer) local(t time.Time) time.Time {
 var chinaZones = map[string]bool{"Asia/Shanghai": true, "Asia/Chongqing": true, "Asia/Chungking": true,
 	"Asia/Harbin": true, "PRC": true}
 
+// Zone is the zone this localizer writes times in.
+func (l *Localizer) Zone() *time.Location {
+	if l.zone == nil {
+		return time.UTC
+	}
+	return l.zone
+}
+
 // ZoneName names the zone a time is written in, for readers of lang: UTC; 北京时间 for China's zone
 // in Chinese; else the offset, UTC+08:00.
 func ZoneName(lang string, t time.Time) string {

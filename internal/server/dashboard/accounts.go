@@ -18,8 +18,11 @@ import (
 )
 
 // chartDay marks the start of a day on the chart.
+// chartDay marks where a day begins on the overview chart, as a share of its width, so that the
+// label keeps its size whatever the chart's width; the last ones are anchored at their end.
 type chartDay struct {
-	X     int
+	At    string // "41.667%"
+	End   bool
 	Label string
 }
 
@@ -53,13 +56,17 @@ func (s *Accounts) Overview(w http.ResponseWriter, r *http.Request) error {
 	for _, h := range o.Hours {
 		d.Max = max(d.Max, h.Locks, h.Unlocks)
 	}
+	l := s.site.Localizer(r)
+	zone := l.Zone()
 	for i, h := range o.Hours {
 		lh := h.Locks * chartHeight / d.Max
 		uh := h.Unlocks * chartHeight / d.Max
 		d.Bars = append(d.Bars, chartBar{X: i * 5, LockY: chartHeight - lh, LockH: lh, UnlockY: chartHeight - uh, UnlockH: uh,
-			Label: h.Hour.UTC().Format("2006-01-02 15:00")})
-		if h.Hour.UTC().Hour() == 0 {
-			d.Days = append(d.Days, chartDay{X: i * 5, Label: h.Hour.UTC().Format("01-02")})
+			Label: l.Time(h.Hour)})
+		// A day begins in the configured zone at the first hour whose date differs from the one before.
+		if local := h.Hour.In(zone); i > 0 && local.Day() != o.Hours[i-1].Hour.In(zone).Day() {
+			share := float64(i) / float64(len(o.Hours))
+			d.Days = append(d.Days, chartDay{At: fmt.Sprintf("%.3f%%", 100*share), End: share > 0.93, Label: local.Format("01-02")})
 		}
 	}
 	s.site.Render(w, r, http.StatusOK, "admin_overview", s.site.NewPage(r, "admin_title", d))
