@@ -16,6 +16,16 @@ import (
 // not break these tests (a missing message does).
 func msg(t *testing.T, lang, id string) string {
 	t.Helper()
+	s, ok := messages(t, lang)[id]
+	if !ok {
+		t.Fatalf("web/locales/%s.toml has no message %q", lang, id)
+	}
+	return s
+}
+
+// messages are all the messages of a language, by id.
+func messages(t *testing.T, lang string) map[string]string {
+	t.Helper()
 	locales.once.Do(func() {
 		locales.m = map[string]map[string]string{}
 		for _, l := range []string{"en", "zh-CN"} {
@@ -45,11 +55,7 @@ func msg(t *testing.T, lang, id string) string {
 	if locales.err != nil {
 		t.Fatalf("reading web/locales: %v", locales.err)
 	}
-	s, ok := locales.m[lang][id]
-	if !ok {
-		t.Fatalf("web/locales/%s.toml has no message %q", lang, id)
-	}
-	return s
+	return locales.m[lang]
 }
 
 var locales struct {
