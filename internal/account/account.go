@@ -69,6 +69,7 @@ type Account struct {
 	LockedUntil    *time.Time
 	PasswordHash   string
 	Language       string // "", "en" or "zh-CN"
+	TimeZone       string // IANA name the owner reads times in, or "" for the organisation's
 	ExpiresAt      *time.Time
 	FailedAttempts int
 	LastSignInAt   *time.Time

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -167,4 +168,31 @@ func (s *OwnAccount) SetLanguage(ctx context.Context, a *Account, lang string) e
 	}
 	a.Language = lang
 	return nil
+}
+
+// SetTimeZone sets the zone the owner reads times in, on pages and in messages, as chosen on the
+// account page: an IANA name, or "" for the organisation's.
+func (s *OwnAccount) SetTimeZone(ctx context.Context, a *Account, zone string) error {
+	zone = strings.TrimSpace(zone)
+	if !ValidTimeZone(zone) {
+		return Fail(EINVALID, "err_time_zone", map[string]any{"Zone": clip(zone, 64)}, "time zone %q is not an IANA zone name such as Asia/Shanghai", zone)
+	}
+	if err := s.guard.accounts.SetTimeZone(ctx, a.ID, zone); err != nil {
+		return err
+	}
+	a.TimeZone = zone
+	return nil
+}
+
+// ValidTimeZone reports whether zone names a time zone a person may choose: "" (the organisation's)
+// or an IANA name (Asia/Shanghai, UTC), not the server's local zone.
+func ValidTimeZone(zone string) bool {
+	if zone == "" {
+		return true
+	}
+	if len(zone) > 64 || zone == "Local" {
+		return false
+	}
+	_, err := time.LoadLocation(zone)
+	return err == nil
 }

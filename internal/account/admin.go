@@ -158,7 +158,7 @@ func (s *Staff) HandleRequest(ctx context.Context, id int64, approve bool, messa
 					return err
 				}
 			}
-			msgs = append(msgs, compose(ChannelEmail, a.Email, s.langFor(a, ""),
+			msgs = append(msgs, compose(ChannelEmail, a.Email, s.readerOf(a, ""),
 				notice.RequestHandled{Name: a.Name(), Reference: req.Reference, Approved: approve, Message: message}))
 		}
 		ok, err := s.admin.CloseRequest(ctx, id, status, message, actor, now, msgs)

@@ -50,7 +50,7 @@ func (s *guard) checkWave(ctx context.Context, now time.Time) error {
 		if a.EffectiveState(now) != StateActive {
 			continue
 		}
-		msgs = append(msgs, compose(ChannelEmail, a.Email, s.langFor(a, ""),
+		msgs = append(msgs, compose(ChannelEmail, a.Email, s.readerOf(a, ""),
 			notice.StaffAlert{Count: n, Window: WaveWindow, Link: s.link("/admin")}))
 	}
 	if _, err = s.alerts.RaiseAlert(ctx, "lock_wave", n, now, waveQuiet, msgs); err == nil {

@@ -55,12 +55,16 @@ type Message struct {
 	To       string
 	Template string
 	Lang     string
+	Zone     string // the IANA zone its times are written in; "" for the organisation's
 	Data     map[string]string
 }
 
-// compose addresses a notice to one recipient, in a language.
-func compose(channel, to, lang string, n notice.Notice) Message {
-	return Message{Channel: channel, To: to, Template: n.Template(), Lang: lang, Data: n.Data()}
+// reader is whom a message is written for: a language and a time zone.
+type reader struct{ lang, zone string }
+
+// compose addresses a notice to one recipient, written for its reader.
+func compose(channel, to string, r reader, n notice.Notice) Message {
+	return Message{Channel: channel, To: to, Template: n.Template(), Lang: r.lang, Zone: r.zone, Data: n.Data()}
 }
 
 // Code is a one-time code as stored: only its HMAC.
@@ -246,7 +250,7 @@ func (s *codebook) issueNeedsAdmin(ctx context.Context, a *Account, state State,
 	c := Code{AccountID: a.ID, Purpose: t.purpose, Channel: t.channel, Destination: t.destination,
 		Hash: s.keyed("no code", strconv.FormatInt(a.ID, 10)), Client: client, CreatedAt: now,
 		ExpiresAt: now.Add(policy.CodeTTL), MaxAttempts: 1, FlowHash: s.flowMAC(t.flow), DeviceID: t.device}
-	return s.codes.CreateCode(ctx, c, compose(t.channel, t.destination, s.langFor(a, lang), n), a.Username)
+	return s.codes.CreateCode(ctx, c, compose(t.channel, t.destination, s.readerOf(a, lang), n), a.Username)
 }
 
 // codeTarget is what a new code is for and where it goes.
@@ -275,7 +279,7 @@ func (s *codebook) issueCode(ctx context.Context, a *Account, t codeTarget, clie
 	if purpose == PurposeContact {
 		said = PurposeVerify
 	}
-	msg := compose(channel, destination, s.langFor(a, lang),
+	msg := compose(channel, destination, s.readerOf(a, lang),
 		notice.Code{Name: a.Name(), Code: code, Purpose: string(said), TTL: policy.CodeTTL})
 	return s.codes.CreateCode(ctx, c, msg, a.Username)
 }
@@ -341,6 +345,11 @@ func (s *kit) langFor(a *Account, requestLang string) string {
 		return a.Language
 	}
 	return LangEnglish
+}
+
+// readerOf is the reader of a message to an account: in langFor's language, in the account's zone.
+func (s *kit) readerOf(a *Account, requestLang string) reader {
+	return reader{lang: s.langFor(a, requestLang), zone: a.TimeZone}
 }
 
 // link builds an absolute link from the configured base URL, never from the request.

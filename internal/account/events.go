@@ -22,7 +22,7 @@ func (s *kit) events(event string, a *Account, at time.Time, kv ...string) []Mes
 	}
 	out := make([]Message, 0, len(s.opts.Webhooks))
 	for _, u := range s.opts.Webhooks {
-		out = append(out, compose(ChannelWebhook, u, "", n))
+		out = append(out, compose(ChannelWebhook, u, reader{}, n))
 	}
 	return out
 }

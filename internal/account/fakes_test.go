@@ -241,6 +241,11 @@ func (f *fakeAccounts) SetPasswordHash(_ context.Context, id int64, oldHash, new
 	return true, nil
 }
 
+func (f *fakeAccounts) SetTimeZone(_ context.Context, id int64, zone string) error {
+	f.byID[id].TimeZone = zone
+	return nil
+}
+
 // fakeWork runs a unit of work as it comes.
 type fakeWork struct{ units int }
 

@@ -2,6 +2,7 @@ package account_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,5 +171,48 @@ func TestContactChange(t *testing.T) {
 	}
 	if m := w.outbox.to("alice@example.com", "factor_changed"); len(m) != 1 || m[0].Data["Change"] != "email_changed" {
 		t.Errorf("the old address was told %+v", m)
+	}
+}
+
+// The owner chooses the zone times are written in: an IANA name or the organisation's (""); the
+// messages to the account then carry it.
+func TestSetTimeZone(t *testing.T) {
+	for _, c := range []struct {
+		zone string
+		ok   bool
+	}{
+		{"", true}, {"Asia/Shanghai", true}, {" Europe/Berlin ", true}, {"UTC", true},
+		{"Local", false}, {"Mars/Olympus_Mons", false}, {"../../etc/passwd", false}, {"Asia/" + strings.Repeat("x", 70), false},
+	} {
+		w := newWorld(t)
+		a := w.add("alice")
+		err := w.svc.OwnAccount.SetTimeZone(ctx, a, c.zone)
+		if c.ok != (err == nil) {
+			t.Errorf("SetTimeZone(%q) = %v, want ok %v", c.zone, err, c.ok)
+			continue
+		}
+		if !c.ok {
+			wantCode(t, err, account.EINVALID)
+			continue
+		}
+		if want := strings.TrimSpace(c.zone); a.TimeZone != want || w.accounts.byID[a.ID].TimeZone != want {
+			t.Errorf("SetTimeZone(%q) stored %q", c.zone, w.accounts.byID[a.ID].TimeZone)
+		}
+	}
+
+	w := newWorld(t)
+	a := w.add("alice")
+	if err := w.svc.OwnAccount.SetTimeZone(ctx, a, "Asia/Shanghai"); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := w.svc.SecondFactors.BeginTOTP(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.SecondFactors.ConfirmTOTP(ctx, a, key, totpAt(t, key, t0), "192.0.2.1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if m := w.outbox.to("alice@example.com", "factor_changed"); len(m) != 1 || m[0].Zone != "Asia/Shanghai" {
+		t.Errorf("messages %+v, want one written in Asia/Shanghai", m)
 	}
 }

@@ -98,7 +98,7 @@ func (s *SecondFactors) NewRecoveryCodes(ctx context.Context, a *Account, client
 }
 
 func (s *kit) factorMessage(a *Account, lang, change string, now time.Time) Message {
-	return compose(ChannelEmail, a.Email, s.langFor(a, lang), notice.FactorChanged{Name: a.Name(), At: now, Change: change})
+	return compose(ChannelEmail, a.Email, s.readerOf(a, lang), notice.FactorChanged{Name: a.Name(), At: now, Change: change})
 }
 
 // checkSecondFactor proves a TOTP code or a recovery code and says which it was. A TOTP step works

@@ -366,7 +366,7 @@ func (s *codebook) issueResetLink(ctx context.Context, a *Account, actor Actor, 
 	l := ResetLink{AccountID: a.ID, Username: a.Username, Hash: s.opts.HashToken(token), Actor: actor, Reason: reason,
 		Now: now, Expires: now.Add(policy.ResetTTL)}
 	if mail {
-		m := compose(ChannelEmail, a.Email, s.langFor(a, lang),
+		m := compose(ChannelEmail, a.Email, s.readerOf(a, lang),
 			notice.ResetLink{Name: a.Name(), Link: s.link("/reset/" + token), TTL: policy.ResetTTL})
 		l.Message = &m
 	}
@@ -513,7 +513,7 @@ func (s *SelfService) RequestHelp(ctx context.Context, login, contact, message, 
 	a, err := s.guard.accountByLogin(ctx, login)
 	if err == nil {
 		req.AccountID = &a.ID
-		msgs = append(msgs, compose(ChannelEmail, a.Email, s.langFor(a, lang), notice.RequestReceived{Name: a.Name(), Reference: ref}))
+		msgs = append(msgs, compose(ChannelEmail, a.Email, s.readerOf(a, lang), notice.RequestReceived{Name: a.Name(), Reference: ref}))
 	} else if ErrorCode(err) != ENOTFOUND {
 		return "", err
 	} else {

@@ -32,6 +32,8 @@ type AccountStore interface {
 	SetPasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error)
 	// SetLanguage sets the language the account's messages are written in.
 	SetLanguage(ctx context.Context, id int64, lang string) error
+	// SetTimeZone sets the zone (an IANA name, or "" for the organisation's) the account reads times in.
+	SetTimeZone(ctx context.Context, id int64, zone string) error
 }
 
 // UnitOfWork commits several store calls together.

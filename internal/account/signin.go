@@ -279,7 +279,7 @@ func (s *kit) lockedMessage(a *Account, d lockout.Decision, now time.Time, clien
 	if d.Until.After(now) {
 		n.Until = d.Until
 	}
-	return compose(ChannelEmail, a.Email, s.langFor(a, ""), n)
+	return compose(ChannelEmail, a.Email, s.readerOf(a, ""), n)
 }
 
 // SignInWithCode signs in with a one-time code sent by SendCode (purpose signin), under the same

@@ -243,16 +243,16 @@ func (s *Staff) SetPolicy(ctx context.Context, changes map[string]string, actor 
 // passwordChanged tells the owner the password changed, by email and, when there is a phone, by SMS.
 func (s *kit) passwordChanged(a *Account, lang string, now time.Time) []Message {
 	n := notice.PasswordChanged{Name: a.Name(), At: now}
-	out := []Message{compose(ChannelEmail, a.Email, s.langFor(a, lang), n)}
+	out := []Message{compose(ChannelEmail, a.Email, s.readerOf(a, lang), n)}
 	if a.Phone != "" && s.opts.SMS {
-		out = append(out, compose(ChannelSMS, a.Phone, s.langFor(a, lang), n))
+		out = append(out, compose(ChannelSMS, a.Phone, s.readerOf(a, lang), n))
 	}
 	return out
 }
 
 // unlockedMessage tells the owner their account works again, and how it was unlocked.
 func (s *kit) unlockedMessage(a *Account, now time.Time, method string) Message {
-	return compose(ChannelEmail, a.Email, s.langFor(a, ""), notice.Unlocked{Name: a.Name(), At: now, Method: method})
+	return compose(ChannelEmail, a.Email, s.readerOf(a, ""), notice.Unlocked{Name: a.Name(), At: now, Method: method})
 }
 
 // frozenMessage tells the owner an administrator locked the account, with the administrator's
@@ -262,7 +262,7 @@ func (s *kit) frozenMessage(a *Account, t Transition) Message {
 	if t.Until != nil {
 		n.Until = *t.Until
 	}
-	return compose(ChannelEmail, a.Email, s.langFor(a, ""), n)
+	return compose(ChannelEmail, a.Email, s.readerOf(a, ""), n)
 }
 
 // CountLockedSince previews UnlockAll: how many accounts it would unlock.

@@ -354,5 +354,6 @@ func TestAdminScreenshots(t *testing.T) {
 			t.Fatalf("the account page gives the reason %q, want %q", got, lockReason)
 		}
 		shoot(t, p, "admin-account.png")
+		shoot(t, p, "admin-account-phone.png")
 	})
 }

@@ -100,12 +100,16 @@ func TestScreenshots(t *testing.T) {
 				t.Fatal("the status page of a locked account lists no failed sign-ins")
 			}
 			shoot(t, p, shot.name)
+			if shot.lang == "zh-CN" {
+				shoot(t, p, "status-zh-phone.png")
+			}
 		})
 	}
 }
 
-// checkPNG fails unless buf is a PNG of a plausible size that is not one flat colour.
-func checkPNG(t *testing.T, buf []byte) {
+// checkPNG fails unless buf is a PNG at least minWidth wide and of a plausible height, that is not
+// one flat colour.
+func checkPNG(t *testing.T, buf []byte, minWidth int) {
 	t.Helper()
 	if !bytes.HasPrefix(buf, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Fatalf("the screenshot is not a PNG (%d bytes)", len(buf))
@@ -115,8 +119,8 @@ func checkPNG(t *testing.T, buf []byte) {
 		t.Fatalf("decoding the screenshot: %v", err)
 	}
 	r := img.Bounds()
-	if r.Dx() < 1000 || r.Dy() < 600 {
-		t.Fatalf("the screenshot is %dx%d, want the 1280px-wide window", r.Dx(), r.Dy())
+	if r.Dx() < minWidth || r.Dy() < 600 {
+		t.Fatalf("the screenshot is %dx%d, want at least %d px wide", r.Dx(), r.Dy(), minWidth)
 	}
 	if colours(img) < 16 {
 		t.Fatalf("the screenshot is nearly blank")
@@ -141,7 +145,7 @@ func colours(img image.Image) int {
 }
 
 // screenshotter returns what takes a full-page capture of a 1280x900 viewport (the window's own
-// viewport is shorter) and checks it is a PNG. With UNLOCKD_SCREENSHOTS=1 it also writes it into
+// viewport is shorter), or of a 390 px phone for a name ending in -phone.png, and checks it is a PNG. With UNLOCKD_SCREENSHOTS=1 it also writes it into
 // docs/screenshots, which then needs a Chinese font (without one Chromium draws empty boxes).
 func screenshotter(t *testing.T) func(t *testing.T, p *tab, name string) {
 	t.Helper()
@@ -157,9 +161,15 @@ func screenshotter(t *testing.T) func(t *testing.T, p *tab, name string) {
 	}
 	return func(t *testing.T, p *tab, name string) {
 		t.Helper()
-		p.do(t, chromedp.EmulateViewport(1280, 900))
+		minWidth := 1000
+		if strings.HasSuffix(name, "-phone.png") {
+			p.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch))
+			minWidth = 390
+		} else {
+			p.do(t, chromedp.EmulateViewport(1280, 900))
+		}
 		buf := run(t, p, "screenshot", chromedp.FullScreenshot(100))
-		checkPNG(t, buf)
+		checkPNG(t, buf, minWidth)
 		if outDir != "" {
 			path := filepath.Join(outDir, name)
 			if err := os.WriteFile(path, buf, 0o644); err != nil {

@@ -126,6 +126,14 @@ func (l *Localizer) In(zone *time.Location) *Localizer {
 	return &c
 }
 
+// Zone is the zone this localizer writes times in.
+func (l *Localizer) Zone() *time.Location {
+	if l.zone == nil {
+		return time.UTC
+	}
+	return l.zone
+}
+
 // local is t in the localizer's zone.
 func (l *Localizer) local(t time.Time) time.Time {
 	if l.zone == nil {
@@ -137,14 +145,6 @@ func (l *Localizer) local(t time.Time) time.Time {
 // chinaZones are the IANA names of China's one zone, which Chinese readers know as Beijing time.
 var chinaZones = map[string]bool{"Asia/Shanghai": true, "Asia/Chongqing": true, "Asia/Chungking": true,
 	"Asia/Harbin": true, "PRC": true}
-
-// Zone is the zone this localizer writes times in.
-func (l *Localizer) Zone() *time.Location {
-	if l.zone == nil {
-		return time.UTC
-	}
-	return l.zone
-}
 
 // ZoneName names the zone a time is written in, for readers of lang: UTC; 北京时间 for China's zone
 // in Chinese; else the offset, UTC+08:00.

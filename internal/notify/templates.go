@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/i18n"
 	"github.com/unlockd/unlockd/web"
 )
@@ -168,11 +169,14 @@ func (t *Templates) set(m Message) (*templateSet, map[string]string, error) {
 	// Every key the template takes is present, so a template that names a key it does not take fails
 	// (missingkey=error) and an optional key left out renders as nothing.
 	data := make(map[string]string, len(spec.required)+len(spec.optional)+1)
-	lang := NormalizeLang(m.Lang)
+	lang, zone := NormalizeLang(m.Lang), t.zone
+	if m.Zone != "" && account.ValidTimeZone(m.Zone) {
+		zone, _ = time.LoadLocation(m.Zone) // the reader's own zone, chosen on /account
+	}
 	for _, k := range slices.Concat(spec.required, spec.optional) {
 		data[k] = clean(k, m.Data[k])
 		if k == "Time" || k == "Until" {
-			data[k] = formatTime(lang, data[k], t.zone)
+			data[k] = formatTime(lang, data[k], zone)
 		}
 	}
 	return t.byLang[lang][m.Template], data, nil

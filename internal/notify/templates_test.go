@@ -357,6 +357,29 @@ func TestTimesAreWrittenTheReadersWay(t *testing.T) {
 	}
 }
 
+// A message to someone who chose a zone on /account writes its times in that zone, whatever the
+// organisation's; a zone that is not one is ignored.
+func TestTimesAreWrittenInTheReadersZone(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := mustTemplates(t).In(berlin)
+	for zone, want := range map[string]string{"Asia/Shanghai": "2026年5月1日 18:00（北京时间）", "": "2026年5月1日 12:00（UTC+02:00）",
+		"Nowhere/Else": "2026年5月1日 12:00（UTC+02:00）"} {
+		m := messageFor(TemplatePasswordChanged, LangChinese, true)
+		m.Data["Time"] = "2026-05-01T10:00:00Z"
+		m.Zone = zone
+		_, text, _, err := tm.Render(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, want) {
+			t.Errorf("zone %q: want %q in:\n%s", zone, want, text)
+		}
+	}
+}
+
 func TestTidy(t *testing.T) {
 	in := "\n\nHello,  \n\n\n\nline\n \n\t\nend\n\n"
 	if got, want := tidy(in), "Hello,\n\nline\n\nend"; got != want {

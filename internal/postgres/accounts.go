@@ -15,14 +15,14 @@ import (
 )
 
 const accountColumns = `id, username, email, phone, display_name, role, state, state_reason, locked_until,
-	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at, session_epoch`
+	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at, session_epoch, time_zone`
 
 func scanAccount(row pgx.Row) (*account.Account, error) {
 	var a account.Account
 	var role, state string
 	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.Phone, &a.DisplayName, &role, &state, &a.Reason,
 		&a.LockedUntil, &a.PasswordHash, &a.Language, &a.ExpiresAt, &a.FailedAttempts, &a.LastSignInAt,
-		&a.CreatedAt, &a.UpdatedAt, &a.SessionEpoch)
+		&a.CreatedAt, &a.UpdatedAt, &a.SessionEpoch, &a.TimeZone)
 	if err != nil {
 		return nil, err
 	}
@@ -233,6 +233,12 @@ func (s *Accounts) SetPasswordHash(ctx context.Context, id int64, oldHash, newHa
 func (s *Accounts) SetLanguage(ctx context.Context, id int64, lang string) error {
 	_, err := s.db.conn(ctx).Exec(ctx, `UPDATE accounts SET language = $2, updated_at = $3 WHERE id = $1`, id, lang, s.db.now())
 	return unavailable("set language", err)
+}
+
+// SetTimeZone sets the zone the account reads times in ("" for the organisation's).
+func (s *Accounts) SetTimeZone(ctx context.Context, id int64, zone string) error {
+	_, err := s.db.conn(ctx).Exec(ctx, `UPDATE accounts SET time_zone = $2, updated_at = $3 WHERE id = $1`, id, zone, s.db.now())
+	return unavailable("set time zone", err)
 }
 
 // SetState puts an account into a state directly. The demo seed uses it; the lockout engine has its

@@ -29,8 +29,8 @@ func enqueue(ctx context.Context, tx pgx.Tx, msgs []notify.Message) error {
 		if data == nil {
 			data = map[string]string{}
 		}
-		b.Queue(`INSERT INTO outbox (channel, recipient, template, lang, data) VALUES ($1, $2, $3, $4, $5)`,
-			m.Channel, m.To, m.Template, notify.NormalizeLang(m.Lang), data)
+		b.Queue(`INSERT INTO outbox (channel, recipient, template, lang, time_zone, data) VALUES ($1, $2, $3, $4, $5, $6)`,
+			m.Channel, m.To, m.Template, notify.NormalizeLang(m.Lang), m.Zone, data)
 	}
 	return tx.SendBatch(ctx, &b).Close()
 }
@@ -69,7 +69,7 @@ func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]n
 			FOR UPDATE SKIP LOCKED)
 		UPDATE outbox o SET attempts = o.attempts + 1, leased_until = $2
 		FROM due WHERE o.id = due.id
-		RETURNING o.id, o.attempts, o.channel, o.recipient, o.template, o.lang, o.data`,
+		RETURNING o.id, o.attempts, o.channel, o.recipient, o.template, o.lang, o.time_zone, o.data`,
 		now, now.Add(lease), limit)
 	if err != nil {
 		return nil, unavailable("outbox claim", err)
@@ -78,7 +78,7 @@ func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]n
 	var out []notify.Queued
 	for rows.Next() {
 		var q notify.Queued
-		if err := rows.Scan(&q.ID, &q.Attempts, &q.Channel, &q.To, &q.Template, &q.Lang, &q.Data); err != nil {
+		if err := rows.Scan(&q.ID, &q.Attempts, &q.Channel, &q.To, &q.Template, &q.Lang, &q.Zone, &q.Data); err != nil {
 			return nil, fmt.Errorf("outbox claim: %w", err)
 		}
 		out = append(out, q)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -44,17 +45,29 @@ func (s *accountPages) accountEndSession(w http.ResponseWriter, r *http.Request)
 
 // accountLanguage sets the language of the owner's messages.
 func (s *accountPages) accountLanguage(w http.ResponseWriter, r *http.Request) error {
+	return s.setPreference(w, r, "language", "account_language_saved", s.accounts.OwnAccount.SetLanguage)
+}
+
+// accountTimeZone sets the zone the owner reads times in, on pages and in messages.
+func (s *accountPages) accountTimeZone(w http.ResponseWriter, r *http.Request) error {
+	return s.setPreference(w, r, "time_zone", "account_time_zone_saved", s.accounts.OwnAccount.SetTimeZone)
+}
+
+// setPreference stores one field of the account page's preferences with set, and goes back to the
+// page saying so, or saying what is wrong with the value.
+func (s *accountPages) setPreference(w http.ResponseWriter, r *http.Request, field, savedID string,
+	set func(context.Context, *account.Account, string) error) error {
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
 		return nil
 	}
-	err := s.accounts.OwnAccount.SetLanguage(r.Context(), site.CurrentAccount(r), r.PostForm.Get("language"))
+	err := set(r.Context(), site.CurrentAccount(r), r.PostForm.Get(field))
 	if account.ErrorCode(err) == account.EINVALID {
 		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
 	} else if err != nil {
 		return err
 	} else {
-		s.site.PutFlash(r, "ok", "account_language_saved")
+		s.site.PutFlash(r, "ok", savedID)
 	}
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil

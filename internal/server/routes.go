@@ -126,6 +126,7 @@ func (s *Server) routes() http.Handler {
 			r.Post("/account/sessions/{id}/end", h(s.accountPages.accountEndSession))
 			r.Post("/account/contact/verify", h(s.accountPages.accountContactVerify))
 			r.Post("/account/language", h(s.accountPages.accountLanguage))
+			r.Post("/account/time-zone", h(s.accountPages.accountTimeZone))
 			r.Get("/account/password", h(s.accountPages.accountPasswordForm))
 			r.Post("/account/password", h(s.accountPages.accountPasswordSubmit))
 

@@ -277,7 +277,7 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 	case account.ActionFreeze:
 		var until *time.Time
 		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
-			t, perr := s.site.ParseLocalTime(v)
+			t, perr := s.site.ParseLocalTime(r, v)
 			if perr != nil {
 				err = account.Fail(account.EINVALID, "err_until_format", nil, "until must be a date and time")
 			}
@@ -299,7 +299,7 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 	case account.ActionExpiry:
 		var at *time.Time
 		if v := strings.TrimSpace(r.PostForm.Get("until")); v != "" {
-			t, perr := s.site.ParseLocalTime(v)
+			t, perr := s.site.ParseLocalTime(r, v)
 			if perr != nil {
 				err = account.Fail(account.EINVALID, "err_expiry_format", nil, "the expiry must be a date and time")
 				break

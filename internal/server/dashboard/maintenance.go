@@ -25,8 +25,8 @@ func (s *Settings) MaintenanceSubmit(w http.ResponseWriter, r *http.Request) err
 	if id, perr := strconv.ParseInt(r.PostForm.Get("cancel"), 10, 64); perr == nil {
 		err = s.accounts.Maintenance.CancelMaintenance(r.Context(), id, s.staffActor(r))
 	} else {
-		start, e1 := s.site.ParseLocalTime(r.PostForm.Get("starts_at"))
-		end, e2 := s.site.ParseLocalTime(r.PostForm.Get("ends_at"))
+		start, e1 := s.site.ParseLocalTime(r, r.PostForm.Get("starts_at"))
+		end, e2 := s.site.ParseLocalTime(r, r.PostForm.Get("ends_at"))
 		if e1 != nil || e2 != nil {
 			err = account.Fail(account.EINVALID, "err_maintenance_times", nil, "give the start and end as date and time (UTC)")
 		} else {

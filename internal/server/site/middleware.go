@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
@@ -137,20 +138,37 @@ func (s *Site) Language(next http.Handler) http.Handler {
 	})
 }
 
-// Localizer speaks the request's language, and writes times in the configured zone.
+// Localizer speaks the request's language, and writes times in the reader's zone (zoneOf).
 func (s *Site) Localizer(r *http.Request) *i18n.Localizer {
 	lang, _ := r.Context().Value(ctxLang).(string)
-	return s.bundle.Localizer(lang).In(s.cfg.Timezone)
+	return s.bundle.Localizer(lang).In(s.zoneOf(r))
 }
 
-// ParseLocalTime reads a date and time typed into a form (2006-01-02T15:04, or RFC 3339) in the
-// configured zone, the one the form names.
-func (s *Site) ParseLocalTime(v string) (time.Time, error) {
-	zone := s.cfg.Timezone
-	if zone == nil {
-		zone = time.UTC
+// zoneOf is the zone times are shown and read in for this request: the one the signed-in person
+// chose on /account, else the configured one (UNLOCKD_TIMEZONE, UTC by default).
+func (s *Site) zoneOf(r *http.Request) *time.Location {
+	if a := CurrentAccount(r); a != nil && a.TimeZone != "" {
+		if zone, ok := zones.Load(a.TimeZone); ok {
+			return zone.(*time.Location)
+		}
+		if zone, err := time.LoadLocation(a.TimeZone); err == nil && a.TimeZone != "Local" {
+			zones.Store(a.TimeZone, zone)
+			return zone
+		}
 	}
-	t, err := time.ParseInLocation("2006-01-02T15:04", v, zone)
+	if s.cfg.Timezone == nil {
+		return time.UTC
+	}
+	return s.cfg.Timezone
+}
+
+// zones holds the zones people chose, loaded once each (by IANA name).
+var zones sync.Map
+
+// ParseLocalTime reads a date and time typed into a form (2006-01-02T15:04, or RFC 3339) in the
+// reader's zone, the one the form names.
+func (s *Site) ParseLocalTime(r *http.Request, v string) (time.Time, error) {
+	t, err := time.ParseInLocation("2006-01-02T15:04", v, s.zoneOf(r))
 	if err != nil {
 		t, err = time.Parse(time.RFC3339, v)
 	}
