@@ -174,13 +174,21 @@ func (s *OwnAccount) SetLanguage(ctx context.Context, a *Account, lang string) e
 // account page: an IANA name, or "" for the organisation's.
 func (s *OwnAccount) SetTimeZone(ctx context.Context, a *Account, zone string) error {
 	zone = strings.TrimSpace(zone)
-	if !ValidTimeZone(zone) {
-		return Fail(EINVALID, "err_time_zone", map[string]any{"Zone": clip(zone, 64)}, "time zone %q is not an IANA zone name such as Asia/Shanghai", zone)
+	if err := checkTimeZone(zone); err != nil {
+		return err
 	}
 	if err := s.guard.accounts.SetTimeZone(ctx, a.ID, zone); err != nil {
 		return err
 	}
 	a.TimeZone = zone
+	return nil
+}
+
+// checkTimeZone refuses a zone a person may not choose (ValidTimeZone), naming it.
+func checkTimeZone(zone string) error {
+	if !ValidTimeZone(zone) {
+		return Fail(EINVALID, "err_time_zone", map[string]any{"Zone": clip(zone, 64)}, "time zone %q is not an IANA zone name such as Asia/Shanghai", zone)
+	}
 	return nil
 }
 

@@ -51,6 +51,9 @@ type ImportFields struct {
 	Username                                      string
 	Email, Phone, DisplayName, Role, PasswordHash *string
 	Active                                        *bool // nil: unchanged
+	// Language ("en", "zh-CN", or "" to learn it again) and TimeZone (an IANA name, or "" for the
+	// organisation's) of the owner's messages and pages; nil: unchanged.
+	Language, TimeZone *string
 }
 
 // PutAccount creates or updates one account by username, idempotently (the CRM's sync). The hash,
@@ -81,19 +84,38 @@ func (s *Accounts) PutAccount(ctx context.Context, in ImportFields, actor Actor)
 			return false, Errorf(EINVALID, "password_hash: %v", err)
 		}
 	}
+	if lang := given(in.Language, ""); lang != "" && !ValidLanguage(lang) {
+		return false, Fail(EINVALID, "err_language", nil, "language %q must be en, zh-CN or empty", lang)
+	}
+	if err := checkTimeZone(given(in.TimeZone, "")); err != nil {
+		return false, err
+	}
 	// The write and the (de)activation it asks for are one unit: both or neither.
 	var created int
 	err = s.work.Atomic(ctx, func(ctx context.Context) error {
 		var err error
 		created, _, err = s.accounts.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: hash}}, "set through the API", actor)
-		if err != nil || in.Active == nil {
+		if err != nil || (in.Active == nil && in.Language == nil && in.TimeZone == nil) {
 			return err
 		}
-		// Deactivation follows the source of truth idempotently: already so is not an error.
 		current, err := s.AccountByLogin(ctx, a.Username)
 		if err != nil {
 			return err
 		}
+		if in.Language != nil && *in.Language != current.Language {
+			if err := s.accounts.SetLanguage(ctx, current.ID, *in.Language); err != nil {
+				return err
+			}
+		}
+		if in.TimeZone != nil && *in.TimeZone != current.TimeZone {
+			if err := s.accounts.SetTimeZone(ctx, current.ID, *in.TimeZone); err != nil {
+				return err
+			}
+		}
+		if in.Active == nil {
+			return nil
+		}
+		// Deactivation follows the source of truth idempotently: already so is not an error.
 		switch disabled := current.State == StateDisabled; {
 		case !*in.Active && !disabled:
 			_, err = s.staff.Disable(ctx, a.Username, "deactivated by "+actor.Name, actor)

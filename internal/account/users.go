@@ -31,6 +31,7 @@ type NewAccount struct {
 	Password    string // optional; hashed here
 	Pending     bool   // start in pending_verification instead of active
 	Language    string // of the account's messages: "" (learned at sign-in), en or zh-CN
+	TimeZone    string // IANA zone the person reads times in: "" for the organisation's
 }
 
 // AddAccount validates and creates one account.
@@ -49,6 +50,10 @@ func (s *Accounts) AddAccount(ctx context.Context, in NewAccount, actor Actor) (
 		return nil, Fail(EINVALID, "err_language", nil, "language %q must be en or zh-CN", in.Language)
 	}
 	a.Language = in.Language
+	if err := checkTimeZone(in.TimeZone); err != nil {
+		return nil, err
+	}
+	a.TimeZone = in.TimeZone
 	if in.Password != "" {
 		if err := CheckPasswordShape(in.Password, 1); err != nil {
 			return nil, err

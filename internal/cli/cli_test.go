@@ -86,6 +86,15 @@ func TestUserAddRefusesDuplicatesAndBadInput(t *testing.T) {
 	if code, _, stderr := e.run("", "user", "add", "--username", "carol", "--email", "not-an-email"); code != 1 || !strings.Contains(stderr, "email") {
 		t.Fatalf("bad email: exit %d %q", code, stderr)
 	}
+	if code, _, stderr := e.run("", "user", "add", "--username", "dora", "--email", "dora@example.com", "--time-zone", "Mars/Base"); code != 1 || !strings.Contains(stderr, "Mars/Base") {
+		t.Fatalf("a zone there is none of: exit %d %q", code, stderr)
+	}
+	if code, _, stderr := e.run("", "user", "add", "--username", "dora", "--email", "dora@example.com", "--language", "zh-CN", "--time-zone", "Asia/Shanghai"); code != 0 {
+		t.Fatalf("language and zone: exit %d %q", code, stderr)
+	}
+	if _, out, _ := e.run("", "user", "show", "dora", "--json"); !strings.Contains(out, `"language": "zh-CN"`) || !strings.Contains(out, `"time_zone": "Asia/Shanghai"`) {
+		t.Fatalf("user show --json after --language and --time-zone:\n%s", out)
+	}
 	if code, _, _ := e.run("", "user", "add", "--username", "carol"); code != 2 {
 		t.Fatalf("missing --email: exit %d, want 2", code)
 	}

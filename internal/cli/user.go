@@ -48,6 +48,7 @@ func cmdUserAdd(ctx context.Context, args []string, stdio IO, getenv config.Gete
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	fs.BoolVar(&in.Pending, "pending", false, "create the account as pending_verification")
 	fs.StringVar(&in.Language, "language", "", "language of the account's messages: en or zh-CN (default: learned at sign-in)")
+	fs.StringVar(&in.TimeZone, "time-zone", "", "IANA zone the person reads times in, e.g. Asia/Shanghai (default: UNLOCKD_TIMEZONE)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -139,6 +140,8 @@ type accountJSON struct {
 	ExpiresAt      *time.Time `json:"expires_at"`
 	LastSignInAt   *time.Time `json:"last_sign_in_at"`
 	CreatedAt      time.Time  `json:"created_at"`
+	Language       string     `json:"language"`  // "" until learned at sign-in
+	TimeZone       string     `json:"time_zone"` // "" for the organisation's
 }
 
 // withLock adds when the current lock began, for reports such as "locked for more than a day".
@@ -158,7 +161,7 @@ func toJSON(a *account.Account, now time.Time) accountJSON {
 	j := accountJSON{Username: a.Username, Email: a.Email, Phone: a.Phone, DisplayName: a.DisplayName,
 		Role: string(a.Role), State: string(a.EffectiveState(now)), Reason: a.Reason,
 		FailedAttempts: a.FailedAttempts, ExpiresAt: utc(a.ExpiresAt), LastSignInAt: utc(a.LastSignInAt),
-		CreatedAt: a.CreatedAt.UTC()}
+		CreatedAt: a.CreatedAt.UTC(), Language: a.Language, TimeZone: a.TimeZone}
 	if j.State == string(account.StateLockedTemporarily) {
 		j.LockedUntil = utc(a.LockedUntil)
 	}

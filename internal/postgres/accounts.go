@@ -68,10 +68,10 @@ func (s *Accounts) CreateAccount(ctx context.Context, a *account.Account, actor 
 		}
 		a.Role = role
 		err = tx.QueryRow(ctx, `INSERT INTO accounts
-			(username, email, phone, display_name, role, state, password_hash, language, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id, created_at, updated_at`,
+			(username, email, phone, display_name, role, state, password_hash, language, time_zone, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id, created_at, updated_at`,
 			a.Username, a.Email, a.Phone, a.DisplayName, string(a.Role), string(a.State), a.PasswordHash,
-			a.Language, now).Scan(&a.ID, &a.CreatedAt, &a.UpdatedAt)
+			a.Language, a.TimeZone, now).Scan(&a.ID, &a.CreatedAt, &a.UpdatedAt)
 		if err != nil {
 			return err
 		}

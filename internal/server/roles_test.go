@@ -107,6 +107,25 @@ func TestPutLeavesOutFieldsUnchanged(t *testing.T) {
 	if status, _ := h.api("PUT", "/accounts/dave", crm, `{"display_name":"Dave"}`); status != http.StatusBadRequest {
 		t.Fatalf("creating without an email: %d, want 400", status)
 	}
+
+	// The language and zone of the person's messages: set, kept when left out, refused when not one.
+	if status, body := h.api("PUT", "/accounts/carol", crm, `{"language":"zh-CN","time_zone":"Asia/Shanghai"}`); status != http.StatusOK ||
+		body["language"] != "zh-CN" || body["time_zone"] != "Asia/Shanghai" || body["phone"] != "" {
+		t.Fatalf("PUT of language and zone: %d %v", status, body)
+	}
+	if status, body := h.api("PUT", "/accounts/carol", crm, `{"display_name":"Carol C"}`); status != http.StatusOK ||
+		body["language"] != "zh-CN" || body["time_zone"] != "Asia/Shanghai" {
+		t.Fatalf("PUT without language and zone changed them: %d %v", status, body)
+	}
+	for _, bad := range []string{`{"language":"fr"}`, `{"time_zone":"Mars/Base"}`, `{"time_zone":"Local"}`} {
+		if status, _ := h.api("PUT", "/accounts/carol", crm, bad); status != http.StatusBadRequest {
+			t.Errorf("PUT %s: %d, want 400", bad, status)
+		}
+	}
+	if status, body := h.api("PUT", "/accounts/carol", crm, `{"language":"","time_zone":""}`); status != http.StatusOK ||
+		body["language"] != "" || body["time_zone"] != "" {
+		t.Fatalf("PUT clearing language and zone: %d %v", status, body)
+	}
 }
 
 // roleChanges lists the audited role changes of an account as "actor:from>to".

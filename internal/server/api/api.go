@@ -158,12 +158,15 @@ type apiAccount struct {
 	LockedUntil    *time.Time `json:"locked_until"`
 	FailedAttempts int        `json:"failed_attempts"`
 	Methods        []string   `json:"methods"`
+	Language       string     `json:"language"`  // "" until learned or set
+	TimeZone       string     `json:"time_zone"` // "" for the organisation's
 }
 
 func (s *API) toAPIAccount(ctx context.Context, a *account.Account) (apiAccount, error) {
 	now := s.accounts.Now()
 	out := apiAccount{Username: a.Username, Email: a.Email, Phone: a.Phone, DisplayName: a.DisplayName, Role: string(a.Role),
-		State: string(a.EffectiveState(now)), Reason: a.Reason, FailedAttempts: a.FailedAttempts, Methods: []string{"email"}}
+		State: string(a.EffectiveState(now)), Reason: a.Reason, FailedAttempts: a.FailedAttempts, Methods: []string{"email"},
+		Language: a.Language, TimeZone: a.TimeZone}
 	if st := a.EffectiveState(now); (st == account.StateLockedTemporarily || st == account.StateFrozen) && a.LockedUntil != nil {
 		t := a.LockedUntil.UTC()
 		out.LockedUntil = &t
@@ -228,6 +231,10 @@ type apiPutAccount struct {
 	PasswordHash *string `json:"password_hash"`
 	// Active false deactivates (disables) the account; true enables a disabled one. Absent: no change.
 	Active *bool `json:"active"`
+	// Language ("en", "zh-CN", "" to learn it from the next sign-in) and TimeZone (IANA, "" for the
+	// organisation's) of the person's messages and pages. Absent: no change.
+	Language *string `json:"language"`
+	TimeZone *string `json:"time_zone"`
 }
 
 // PutAccount creates or updates an account by username (idempotent), for the CRM's sync. A
@@ -239,7 +246,8 @@ func (s *API) PutAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	created, err := s.accounts.Accounts.PutAccount(r.Context(), account.ImportFields{Username: chi.URLParam(r, "username"), Email: in.Email,
-		Phone: in.Phone, DisplayName: in.DisplayName, Role: in.Role, PasswordHash: in.PasswordHash, Active: in.Active}, s.apiActor(r))
+		Phone: in.Phone, DisplayName: in.DisplayName, Role: in.Role, PasswordHash: in.PasswordHash, Active: in.Active,
+		Language: in.Language, TimeZone: in.TimeZone}, s.apiActor(r))
 	if err != nil {
 		s.Fail(w, r, err)
 		return
