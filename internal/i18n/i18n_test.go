@@ -170,16 +170,16 @@ func TestTimesAreWrittenInTheZoneNamed(t *testing.T) {
 		want string
 	}{
 		{"en", nil, "1 May 2026, 10:00 UTC"},
-		{"zh-CN", nil, "2026年5月1日 10:00 UTC"},
+		{"zh-CN", nil, "2026年5月1日 10:00（UTC）"},
 		{"en", shanghai, "1 May 2026, 18:00 UTC+08:00"},
-		{"zh-CN", shanghai, "2026年5月1日 18:00 北京时间"},
+		{"zh-CN", shanghai, "2026年5月1日 18:00（北京时间）"},
 	}
 	for _, tt := range tests {
 		if got := b.Localizer(tt.lang).In(tt.zone).Time(at); got != tt.want {
 			t.Errorf("%s in %v: %q, want %q", tt.lang, tt.zone, got, tt.want)
 		}
 	}
-	if got := b.Localizer("zh-CN").In(shanghai).Clock(at); got != "18:00:00 北京时间" {
+	if got := b.Localizer("zh-CN").In(shanghai).Clock(at); got != "18:00:00（北京时间）" {
 		t.Errorf("clock: %q", got)
 	}
 }
