@@ -120,7 +120,7 @@ func TestMessagesWithACountArePlural(t *testing.T) {
 	if got := en.Message("err_maintenance_too_long", map[string]any{"Count": 7}); got != "A window may last at most 7 days." {
 		t.Errorf("other: %q", got)
 	}
-	if got := zh.Message("err_maintenance_too_long", map[string]any{"Count": 7}); got != "维护窗口最长 7 天。" {
+	if got := zh.Message("err_maintenance_too_long", map[string]any{"Count": 7}); got != "维护时段最长 7 天。" {
 		t.Errorf("zh: %q", got)
 	}
 	if got := en.Sentences([]string{"One.", "Two."}); got != "One. Two." {
