@@ -289,6 +289,9 @@ func (l *Localizer) Device(ua string) string {
 			break
 		}
 	}
+	if browser == "WeChat" {
+		browser = l.T("device_wechat") // 微信 to Chinese readers
+	}
 	switch {
 	case browser != "" && system != "":
 		return l.T("device_on", "Browser", browser, "System", system)

@@ -95,11 +95,18 @@ func TestDeviceNamesBrowserAndSystem(t *testing.T) {
 	if got := en.Device(ua); got != "Chrome on Windows" {
 		t.Errorf("en: %q", got)
 	}
-	if got := zh.Device(ua); got != "Windows 上的 Chrome" {
+	if got := zh.Device(ua); got != "Chrome（Windows）" {
 		t.Errorf("zh: %q", got)
 	}
 	if got := en.Device("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1"); got != "Safari on iPhone" {
 		t.Errorf("iPhone: %q", got)
+	}
+	wechat := "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36 MicroMessenger/8.0.47"
+	if got := zh.Device(wechat); got != "微信（Android）" {
+		t.Errorf("zh WeChat: %q", got)
+	}
+	if got := en.Device(wechat); got != "WeChat on Android" {
+		t.Errorf("en WeChat: %q", got)
 	}
 	if got := en.Device(""); got != "–" {
 		t.Errorf("empty: %q", got)
