@@ -250,10 +250,11 @@ func (l *Localizer) Fields(details string) string {
 func (l *Localizer) Has(id string) bool { return l.known[id] }
 
 // Time formats a moment for people in this language, in the localizer's zone (UTC unless set), named.
+// Chinese puts the zone in brackets after the time, "2026年5月1日 18:00（北京时间）", as mail does.
 func (l *Localizer) Time(t time.Time) string {
 	t = l.local(t)
 	if l.Lang == "zh-CN" {
-		return t.Format("2006年1月2日 15:04 ") + ZoneName(l.Lang, t)
+		return t.Format("2006年1月2日 15:04") + "（" + ZoneName(l.Lang, t) + "）"
 	}
 	return t.Format("2 Jan 2006, 15:04 ") + ZoneName(l.Lang, t)
 }
@@ -261,6 +262,9 @@ func (l *Localizer) Time(t time.Time) string {
 // Clock writes the time of day to the second, with its zone, for what happens within minutes.
 func (l *Localizer) Clock(t time.Time) string {
 	t = l.local(t)
+	if l.Lang == "zh-CN" {
+		return t.Format("15:04:05") + "（" + ZoneName(l.Lang, t) + "）"
+	}
 	return t.Format("15:04:05 ") + ZoneName(l.Lang, t)
 }
 
@@ -317,6 +321,9 @@ func (l *Localizer) Device(ua string) string {
 			system = o.name
 			break
 		}
+	}
+	if browser == "WeChat" {
+		browser = l.T("device_wechat") // 微信 to Chinese readers
 	}
 	switch {
 	case browser != "" && system != "":

@@ -95,11 +95,18 @@ func TestDeviceNamesBrowserAndSystem(t *testing.T) {
 	if got := en.Device(ua); got != "Chrome on Windows" {
 		t.Errorf("en: %q", got)
 	}
-	if got := zh.Device(ua); got != "Windows 上的 Chrome" {
+	if got := zh.Device(ua); got != "Chrome（Windows）" {
 		t.Errorf("zh: %q", got)
 	}
 	if got := en.Device("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile/15E148 Safari/604.1"); got != "Safari on iPhone" {
 		t.Errorf("iPhone: %q", got)
+	}
+	wechat := "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36 MicroMessenger/8.0.47"
+	if got := zh.Device(wechat); got != "微信（Android）" {
+		t.Errorf("zh WeChat: %q", got)
+	}
+	if got := en.Device(wechat); got != "WeChat on Android" {
+		t.Errorf("en WeChat: %q", got)
 	}
 	if got := en.Device(""); got != "–" {
 		t.Errorf("empty: %q", got)
@@ -120,7 +127,7 @@ func TestMessagesWithACountArePlural(t *testing.T) {
 	if got := en.Message("err_maintenance_too_long", map[string]any{"Count": 7}); got != "A window may last at most 7 days." {
 		t.Errorf("other: %q", got)
 	}
-	if got := zh.Message("err_maintenance_too_long", map[string]any{"Count": 7}); got != "维护窗口最长 7 天。" {
+	if got := zh.Message("err_maintenance_too_long", map[string]any{"Count": 7}); got != "维护时段最长 7 天。" {
 		t.Errorf("zh: %q", got)
 	}
 	if got := en.Sentences([]string{"One.", "Two."}); got != "One. Two." {
@@ -170,16 +177,16 @@ func TestTimesAreWrittenInTheZoneNamed(t *testing.T) {
 		want string
 	}{
 		{"en", nil, "1 May 2026, 10:00 UTC"},
-		{"zh-CN", nil, "2026年5月1日 10:00 UTC"},
+		{"zh-CN", nil, "2026年5月1日 10:00（UTC）"},
 		{"en", shanghai, "1 May 2026, 18:00 UTC+08:00"},
-		{"zh-CN", shanghai, "2026年5月1日 18:00 北京时间"},
+		{"zh-CN", shanghai, "2026年5月1日 18:00（北京时间）"},
 	}
 	for _, tt := range tests {
 		if got := b.Localizer(tt.lang).In(tt.zone).Time(at); got != tt.want {
 			t.Errorf("%s in %v: %q, want %q", tt.lang, tt.zone, got, tt.want)
 		}
 	}
-	if got := b.Localizer("zh-CN").In(shanghai).Clock(at); got != "18:00:00 北京时间" {
+	if got := b.Localizer("zh-CN").In(shanghai).Clock(at); got != "18:00:00（北京时间）" {
 		t.Errorf("clock: %q", got)
 	}
 }

@@ -78,7 +78,8 @@ func ParseTemplates(fsys fs.FS) (*Templates, error) {
 		if err != nil {
 			return nil, fmt.Errorf("email templates: %w", err)
 		}
-		funcs := map[string]any{"lang": func() string { return lang }}
+		// split reads a Method of several ways joined with "+" (email+totp) one way at a time.
+		funcs := map[string]any{"lang": func() string { return lang }, "split": strings.Split}
 		textBase, err := texttemplate.New(phrasesFile).Option("missingkey=error").Funcs(funcs).Parse(string(phrases))
 		if err != nil {
 			return nil, fmt.Errorf("email templates: %s/%s: %w", lang, phrasesFile, err)

@@ -378,7 +378,7 @@ func TestSMSWebhookRetriesUntilAccepted(t *testing.T) {
 			t.Fatalf("request %+v", req)
 		}
 		text, _ := req.Body["text"].(string)
-		if req.Body["to"] != "+8613800000000" || !regexp.MustCompile(`(?m)^590247$`).MatchString(text) || !strings.Contains(text, "解锁账户") {
+		if req.Body["to"] != "+8613800000000" || !regexp.MustCompile(`(?m)^590247$`).MatchString(text) || !strings.Contains(text, "解锁账号") {
 			t.Fatalf("body %+v", req.Body)
 		}
 	}

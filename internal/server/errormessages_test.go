@@ -42,7 +42,7 @@ func TestDomainRefusalsAreShownInThePageLanguage(t *testing.T) {
 	// An action the account's state does not allow names the state as pages name it.
 	h.post(ad, "/admin/accounts/bob/unfreeze", url.Values{"reason": {"ticket 1"}, "confirm": {"yes"}}, zh...)
 	page = h.get(ad, "/admin/accounts/bob", zh...)
-	wantChinese(t, "unfreeze an active account", page.body, "账户当前为“正常”状态", "applies only")
+	wantChinese(t, "unfreeze an active account", page.body, "账号当前为“正常”状态", "applies only")
 
 	// A contact change asked again too soon.
 	c := h.client()
