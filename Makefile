@@ -12,8 +12,9 @@ export PATH := $(GOBIN):$(PATH)
 
 .PHONY: run test bench build check fmt prereqs-run prereqs-test clean
 
+# make run RESET=1 deletes the demo's database and mail first, for a fresh demo.
 run: prereqs-run build
-	@exec $(BIN) dev
+	@exec $(BIN) dev $(if $(RESET),--reset)
 
 build:
 	@mkdir -p $(DATA)/bin
