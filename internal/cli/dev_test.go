@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/audit"
 	"github.com/unlockd/unlockd/internal/mailcatcher"
 	"github.com/unlockd/unlockd/internal/pgcluster"
 	"github.com/unlockd/unlockd/internal/pgtest"
+	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // takenAddr is an address another listener holds until the test ends.
@@ -137,5 +140,138 @@ func TestResetDemoDeletesTheDatabaseAndMailOnly(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bin/unlockd")); err != nil {
 		t.Errorf("the reset deleted the built binary: %v", err)
+	}
+}
+
+// The demo's locked accounts got there the way real accounts do: failed sign-ins under the lockout
+// policy and an administrator's freeze, each with its lock record, reason, times and audit events.
+func TestDemoSeedLocksAccountsThroughTheLockoutPolicy(t *testing.T) {
+	e := newCLIEnv(t)
+	ctx := context.Background()
+	var errOut bytes.Buffer
+	a, err := open(ctx, func(k string) string { return e.env[k] }, nil, IO{Err: &errOut})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// The story takes some fifty password checks: cheap ones here, the same rules.
+	a.hasher = secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 16, 5*time.Second)
+	if err := seedDemo(ctx, a, IO{Err: &errOut}); err != nil {
+		t.Fatalf("seed: %v\n%s", err, errOut.String())
+	}
+	now := time.Now()
+	get := func(login string) *account.Account {
+		t.Helper()
+		acc, err := a.accounts.Accounts.AccountByLogin(ctx, login)
+		if err != nil {
+			t.Fatalf("%s: %v", login, err)
+		}
+		return acc
+	}
+	locks := func(acc *account.Account) []account.LockRecord {
+		t.Helper()
+		l, err := a.accounts.Oversight.AccountLocks(ctx, acc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	within := func(at time.Time, ago time.Duration) bool {
+		return at.After(now.Add(-ago-time.Minute)) && at.Before(now.Add(-ago+time.Minute))
+	}
+	find := func(records []account.LockRecord, ago time.Duration) *account.LockRecord {
+		for i := range records {
+			if within(records[i].StartedAt, ago) {
+				return &records[i]
+			}
+		}
+		return nil
+	}
+
+	carol := get("carol")
+	if s := carol.EffectiveState(now); s != account.StateLocked || carol.Reason == "" {
+		t.Errorf("carol: %s, reason %q; want locked with a reason", s, carol.Reason)
+	}
+	carolLocks := locks(carol)
+	if len(carolLocks) != len(demoCarolLocks) {
+		t.Errorf("carol has %d locks, want %d: %+v", len(carolLocks), len(demoCarolLocks), carolLocks)
+	}
+	for i, at := range demoCarolLocks {
+		l := find(carolLocks, -at)
+		if l == nil {
+			t.Errorf("carol has no lock that started %s ago: %+v", -at, carolLocks)
+			continue
+		}
+		last := i == len(demoCarolLocks)-1
+		if l.Source != "automatic" || l.Reason == "" || (l.LiftedAt == nil) == !last {
+			t.Errorf("carol's lock of %s ago: %+v; want automatic, with a reason, lifted unless the last", -at, *l)
+		}
+	}
+
+	bob := get("bob")
+	if s := bob.EffectiveState(now); s != account.StateLockedTemporarily || bob.LockedUntil == nil ||
+		!bob.LockedUntil.After(now.Add(15*time.Minute)) {
+		t.Errorf("bob: %s until %v; want a temporary lock of a second, longer lockout", s, bob.LockedUntil)
+	}
+	if l := find(locks(bob), 0); l == nil || l.Until == nil || l.Reason == "" {
+		t.Errorf("bob's current lock lacks its record, end or reason: %+v", locks(bob))
+	}
+
+	dave := get("dave")
+	daveLocks := locks(dave)
+	if s := dave.EffectiveState(now); s != account.StateFrozen || dave.Reason != "compliance review" ||
+		len(daveLocks) != 1 || daveLocks[0].Source != "administrator" || daveLocks[0].Actor != demoAdmin.Name ||
+		!within(daveLocks[0].StartedAt, -demoDaveFrozen) {
+		t.Errorf("dave: %s (%q), locks %+v; want frozen by an administrator for a compliance review", s, dave.Reason, daveLocks)
+	}
+	if s := get("erin").EffectiveState(now); s != account.StateExpired {
+		t.Errorf("erin: %s, want expired", s)
+	}
+	if s := get("frank").EffectiveState(now); s != account.StatePendingVerification {
+		t.Errorf("frank: %s, want pending_verification", s)
+	}
+
+	// The audit log tells the same story: the failed sign-ins and the locks, with reasons and times.
+	events, err := a.accounts.Audit.AuditEvents(ctx, account.AuditQuery{AccountID: &carol.ID, Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed, locked int
+	for _, ev := range events {
+		switch ev.Action {
+		case audit.SignInFailed:
+			failed++
+		case audit.AccountLocked:
+			locked++
+			if !strings.Contains(ev.Details, `"reason"`) || ev.At.Before(now.Add(demoStart)) || ev.At.After(now) {
+				t.Errorf("carol's lock event %+v lacks a reason or a time within the demo's history", ev)
+			}
+		}
+	}
+	if locked != len(demoCarolLocks) || failed < locked {
+		t.Errorf("carol's audit: %d failed sign-ins, %d locks; want the lockouts that locked her", failed, locked)
+	}
+	if n, err := a.accounts.Audit.VerifyAudit(ctx); err != nil {
+		t.Errorf("the audit chain after seeding (%d events): %v", n, err)
+	}
+
+	banner, err := demoBanner(ctx, a, "http://127.0.0.1:8025")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"carol      user      locked: ", "bob        user      locked_temporarily until ",
+		"dave       user      frozen: compliance review", "inbox at http://127.0.0.1:8025", "RESET=1"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("the banner lacks %q:\n%s", want, banner)
+		}
+	}
+
+	// A second run keeps the demo as it is.
+	before := len(events)
+	if err := seedDemo(ctx, a, IO{Err: &errOut}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := a.accounts.Audit.AuditEvents(ctx, account.AuditQuery{AccountID: &carol.ID, Limit: 500}); len(again) != before {
+		t.Errorf("a second seed changed carol's history: %d events, had %d", len(again), before)
 	}
 }
