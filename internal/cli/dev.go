@@ -35,7 +35,8 @@ const (
 // of it; the data stays for the next run, unless --reset deletes it first.
 //
 // Everything that can be checked is checked before anything starts: the configuration, the listen
-// address (bound at once, and held until the server takes it) and mailpit's ports.
+// address (bound at once, and held until the server takes it), that no other `unlockd dev` uses the
+// data directory, and mailpit's ports.
 func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) error {
 	fs := newFlagSet("dev", stdio)
 	reset := fs.Bool("reset", false, "delete the demo's database and mail first, for a fresh demo")
@@ -80,6 +81,24 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 	}
 	defer ln.Close() // the server closes it too; until then it keeps the address ours
 
+	if ownCluster || ownMail {
+		release, err := lockDataDir(*dataDir)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	var cluster *pgcluster.Cluster
+	if ownCluster {
+		if cluster, err = pgcluster.New(filepath.Join(*dataDir, "pg"), 0); err != nil {
+			return err
+		}
+	}
+	if *reset {
+		if err := resetDemo(ctx, stdio, cluster, *dataDir); err != nil {
+			return err
+		}
+	}
 	var smtpAddr, webAddr, mailBin string
 	if ownMail {
 		if smtpAddr, err = devMailAddr(stdio, getenv, envDevSMTP, devMailSMTP, "mailpit's SMTP server"); err != nil {
@@ -92,17 +111,6 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 			return &config.Error{Var: envDevInbox, Msg: fmt.Sprintf("%s is also the SMTP address (%s)", webAddr, envDevSMTP)}
 		}
 		if mailBin, err = mailcatcher.Find(); err != nil { // make run installs it
-			return err
-		}
-	}
-	var cluster *pgcluster.Cluster
-	if ownCluster {
-		if cluster, err = pgcluster.New(filepath.Join(*dataDir, "pg"), 0); err != nil {
-			return err
-		}
-	}
-	if *reset {
-		if err := resetDemo(ctx, stdio, cluster, *dataDir); err != nil {
 			return err
 		}
 	}
@@ -225,6 +233,27 @@ func devMailAddr(stdio IO, getenv config.Getenv, variable, def, what string) (st
 	fmt.Fprintf(stdio.Err, "unlockd dev: %s is taken (by another make run?), so %s listens on %s (%s sets it)\n",
 		def, what, addr, variable)
 	return addr, nil
+}
+
+// lockDataDir makes sure that one `unlockd dev` at a time uses dataDir: a second would share the
+// first's PostgreSQL (and stop it on its way out) and write into its mail. The lock is a file lock,
+// which the system releases when the process ends, however it ends.
+func lockDataDir(dataDir string) (release func(), err error) {
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dataDir, "dev.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another unlockd dev (make run) uses %s: stop it first, or give this one a directory of its own with --data", dataDir)
+		}
+		return nil, fmt.Errorf("lock %s: %w", dataDir, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // resetDemo deletes the demo's PostgreSQL cluster and mail under dataDir, so that this run seeds

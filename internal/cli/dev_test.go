@@ -52,9 +52,30 @@ func assertNothingStarted(t *testing.T, dir, stderr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) > 0 {
-		t.Errorf("the data directory got %d entries, such as %s: something started", len(entries), entries[0].Name())
+	for _, e := range entries {
+		if e.Name() != "dev.lock" {
+			t.Errorf("the data directory got %s: something started", e.Name())
+		}
 	}
+}
+
+func TestDevRefusesADataDirectoryAnotherRunUses(t *testing.T) {
+	dir := t.TempDir()
+	release, err := lockDataDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := runDev(t, map[string]string{"UNLOCKD_LISTEN": "127.0.0.1:0"}, "--reset", "--data", dir)
+	if code != 1 || !strings.Contains(stderr, "another unlockd dev (make run) uses "+dir) {
+		t.Fatalf("exit %d, stderr %q; want a refusal naming the directory", code, stderr)
+	}
+	assertNothingStarted(t, dir, stderr)
+	release()
+	release, err = lockDataDir(dir)
+	if err != nil {
+		t.Fatalf("the lock outlived its release: %v", err)
+	}
+	release()
 }
 
 func TestDevRefusesATakenListenAddressBeforeStartingAnything(t *testing.T) {
