@@ -63,6 +63,12 @@ func (c *demoClock) now() time.Time { return time.Now().Add(time.Duration(c.offs
 
 func (c *demoClock) set(offset time.Duration) { c.offset.Store(int64(offset)) }
 
+func (c *demoClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// demoAttemptGap is the time between two of the demo's failed sign-ins: a person retyping, a phone
+// retrying.
+const demoAttemptGap = 20 * time.Second
+
 // seedDemo creates the demo accounts that do not exist yet and plays the history of those it
 // created (see demoStart); a second run leaves existing accounts as they are. Everything the seed
 // writes is dated on its own clock, through a connection of its own: the domain and the store
@@ -116,6 +122,12 @@ func seedDemo(ctx context.Context, a *app, stdio IO) error {
 	failures := func(login, client, agent string, want account.State) func() error {
 		return func() error { return demoFailSignIns(ctx, svc, clock, login, client, agent, want) }
 	}
+	policy, err := svc.Staff.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	// A run of failed sign-ins starts early enough for its lock to fall at the time of its step.
+	run := time.Duration(policy.Lockout.Threshold-1) * demoAttemptGap
 	phone := "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Mail/3826"
 	laptop := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 	for i, at := range demoCarolLocks {
@@ -123,10 +135,10 @@ func seedDemo(ctx context.Context, a *app, stdio IO) error {
 		if i == len(demoCarolLocks)-1 {
 			want = account.StateLocked
 		}
-		steps = append(steps, step{at, "carol", failures("carol", "198.51.100.23", laptop, want)})
+		steps = append(steps, step{at - run, "carol", failures("carol", "198.51.100.23", laptop, want)})
 	}
 	for _, at := range demoBobLocks {
-		steps = append(steps, step{at, "bob", failures("bob", "203.0.113.7", phone, account.StateLockedTemporarily)})
+		steps = append(steps, step{at - run, "bob", failures("bob", "203.0.113.7", phone, account.StateLockedTemporarily)})
 	}
 	steps = append(steps, step{demoDaveFrozen, "dave", func() error {
 		_, err := svc.Staff.Freeze(ctx, "dave", "compliance review",
@@ -154,13 +166,17 @@ func seedDemo(ctx context.Context, a *app, stdio IO) error {
 }
 
 // demoFailSignIns signs in to login with wrong passwords, each a new one (the same wrong password
-// again is not counted), until the lockout policy puts the account in state want.
+// again is not counted) demoAttemptGap after the last, until the lockout policy puts the account in
+// state want.
 func demoFailSignIns(ctx context.Context, svc *account.Services, clock *demoClock, login, client, agent string, want account.State) error {
 	policy, err := svc.Staff.Policy(ctx)
 	if err != nil {
 		return err
 	}
 	for i := range 2*policy.Lockout.Threshold + 1 {
+		if i > 0 {
+			clock.advance(demoAttemptGap)
+		}
 		_, err := svc.Gate.SignIn(ctx, account.SignInRequest{Login: login, ClientIP: client, UserAgent: agent,
 			Password: fmt.Sprintf("%s-wrong-%d-%d", login, clock.now().Unix(), i)})
 		if !errors.Is(err, account.ErrBadCredentials) {
