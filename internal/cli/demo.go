@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/i18n"
 	"github.com/unlockd/unlockd/internal/postgres"
 )
 
@@ -210,7 +211,8 @@ func demoBanner(ctx context.Context, a *app, inbox string) (string, error) {
 		state := acc.EffectiveState(now)
 		line := fmt.Sprintf("    %-10s %-9s %s", d.username, acc.Role, state)
 		if state == account.StateLockedTemporarily && acc.LockedUntil != nil {
-			line += " until " + acc.LockedUntil.In(a.cfg.Timezone).Format("15:04 MST")
+			until := acc.LockedUntil.In(a.cfg.Timezone)
+			line += " until " + until.Format("15:04") + " " + i18n.ZoneName("en", until)
 		}
 		if acc.Reason != "" && (state == account.StateLocked || state == account.StateFrozen) {
 			line += ": " + acc.Reason

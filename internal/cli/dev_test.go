@@ -280,7 +280,8 @@ func TestDemoSeedLocksAccountsThroughTheLockoutPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"carol      user      locked: ", "bob        user      locked_temporarily until ",
+	for _, want := range []string{"carol      user      locked: ", "bob        user      locked_temporarily until " +
+		bob.LockedUntil.UTC().Format("15:04") + " UTC\n",
 		"dave       user      frozen: compliance review", "inbox at http://127.0.0.1:8025", "RESET=1"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("the banner lacks %q:\n%s", want, banner)
