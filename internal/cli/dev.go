@@ -34,9 +34,9 @@ const (
 // UNLOCKD_DATABASE_URL is set), mailpit, migrations, the demo seed and the server. Ctrl-C stops all
 // of it; the data stays for the next run, unless --reset deletes it first.
 //
-// Everything that can be checked is checked before anything starts: the configuration, the listen
-// address (bound at once, and held until the server takes it), that no other `unlockd dev` uses the
-// data directory, and mailpit's ports.
+// Everything that can be checked is checked before anything starts, or --reset deletes anything:
+// the configuration, the listen address (bound at once, and held until the server takes it), that
+// no other `unlockd dev` uses the data directory, mailpit's ports and the programs it runs.
 func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) error {
 	fs := newFlagSet("dev", stdio)
 	reset := fs.Bool("reset", false, "delete the demo's database and mail first, for a fresh demo")
@@ -88,17 +88,6 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 		}
 		defer release()
 	}
-	var cluster *pgcluster.Cluster
-	if ownCluster {
-		if cluster, err = pgcluster.New(filepath.Join(*dataDir, "pg"), 0); err != nil {
-			return err
-		}
-	}
-	if *reset {
-		if err := resetDemo(ctx, stdio, cluster, *dataDir); err != nil {
-			return err
-		}
-	}
 	var smtpAddr, webAddr, mailBin string
 	if ownMail {
 		if smtpAddr, err = devMailAddr(stdio, getenv, envDevSMTP, devMailSMTP, "mailpit's SMTP server"); err != nil {
@@ -111,6 +100,17 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 			return &config.Error{Var: envDevInbox, Msg: fmt.Sprintf("%s is also the SMTP address (%s)", webAddr, envDevSMTP)}
 		}
 		if mailBin, err = mailcatcher.Find(); err != nil { // make run installs it
+			return err
+		}
+	}
+	var cluster *pgcluster.Cluster
+	if ownCluster {
+		if cluster, err = pgcluster.New(filepath.Join(*dataDir, "pg"), 0); err != nil {
+			return err
+		}
+	}
+	if *reset {
+		if err := resetDemo(ctx, stdio, cluster, *dataDir); err != nil {
 			return err
 		}
 	}

@@ -93,14 +93,22 @@ func TestDevRefusesATakenListenAddressBeforeStartingAnything(t *testing.T) {
 	assertNothingStarted(t, dir, stderr)
 }
 
+// A refused run deletes nothing either, even asked to reset the demo.
 func TestDevRefusesATakenMailAddressItWasGiven(t *testing.T) {
 	for _, variable := range []string{envDevSMTP, envDevInbox} {
 		addr := takenAddr(t)
 		dir := t.TempDir()
-		code, stderr := runDev(t, map[string]string{"UNLOCKD_LISTEN": "127.0.0.1:0", variable: addr}, "--data", dir)
+		mail := filepath.Join(dir, "mailpit.db")
+		if err := os.WriteFile(mail, []byte("the last run's mail"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stderr := runDev(t, map[string]string{"UNLOCKD_LISTEN": "127.0.0.1:0", variable: addr}, "--reset", "--data", dir)
 		if code != 1 || !strings.Contains(stderr, addr+" (for mailpit's") ||
 			!strings.Contains(stderr, "is taken: set "+variable+" to a free address") {
 			t.Errorf("%s taken: exit %d, stderr %q", variable, code, stderr)
+		}
+		if err := os.Remove(mail); err != nil {
+			t.Errorf("the refused run reset the demo: %v", err)
 		}
 		assertNothingStarted(t, dir, stderr)
 	}
