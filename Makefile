@@ -12,8 +12,9 @@ export PATH := $(GOBIN):$(PATH)
 
 .PHONY: run test bench build check fmt prereqs-run prereqs-test clean
 
+# make run RESET=1 deletes the demo's database and mail first, for a fresh demo.
 run: prereqs-run build
-	@exec $(BIN) dev
+	@exec $(BIN) dev $(if $(RESET),--reset)
 
 build:
 	@mkdir -p $(DATA)/bin
@@ -66,11 +67,17 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
 fi
 endef
 
-# need_mailpit: the development mail catcher.
+# need_mailpit: the development mail catcher. go install compiles it from source, which takes
+# minutes on a first run: say so, and say every 30 seconds that it is still going.
 define need_mailpit
 if ! command -v mailpit >/dev/null; then \
-  echo "installing mailpit $(MAILPIT_VERSION) (go install)"; \
-  $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION); \
+  echo "installing mailpit $(MAILPIT_VERSION) with go install: it is compiled from source, which takes a few minutes the first time"; \
+  start=$$(date +%s); \
+  ( while sleep 30; do echo "  still compiling mailpit ($$(( $$(date +%s) - start ))s so far)"; done ) & ticker=$$!; \
+  $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION); rc=$$?; \
+  kill $$ticker 2>/dev/null; wait $$ticker 2>/dev/null; \
+  if [ $$rc -ne 0 ]; then echo "installing mailpit failed (exit $$rc)"; exit $$rc; fi; \
+  echo "mailpit installed in $(GOBIN) after $$(( $$(date +%s) - start ))s"; \
 fi
 endef
 

@@ -46,7 +46,7 @@ const usage = `unlockd: self-service account unlock
 usage:
   unlockd serve [flags]                 run the HTTP server (migrates first unless --no-migrate)
   unlockd migrate [up|down|status]      apply, roll back one, or list migrations
-  unlockd dev                           the development stack of 'make run'
+  unlockd dev [--reset] [--data DIR]    the development stack of 'make run'; --reset starts a fresh demo
   unlockd user add --username U --email E [--phone P] [--display-name N] [--role R] [--password-stdin] [--pending]
   unlockd user import FILE.csv [--pending]
   unlockd user show U [--json]

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -72,7 +73,15 @@ type Process struct {
 
 // Start runs the mailpit binary bin and returns once both its SMTP server and its API answer. When it
 // exits or stays silent instead, the error carries the beginning of what it printed.
+//
+// Both addresses must be free: a mail catcher already answering there (another run's) would
+// otherwise pass for this one, and its inbox would silently be shared.
 func Start(bin string, o Options) (*Process, error) {
+	for _, addr := range []string{o.SMTPAddr, o.WebAddr} {
+		if err := CheckFree(addr); err != nil {
+			return nil, err
+		}
+	}
 	args := append([]string{"--smtp", o.SMTPAddr, "--listen", o.WebAddr, "--database", o.Database,
 		"--disable-version-check"}, o.Args...)
 	startup := &headBuffer{limit: 8 << 10}
@@ -104,6 +113,21 @@ func Start(bin string, o Options) (*Process, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// ErrTaken means an address is in use by another process.
+var ErrTaken = errors.New("is taken")
+
+// CheckFree reports whether a listener could bind addr now: nil when it could, an error wrapping
+// ErrTaken when another process listens there, and the error of the attempt otherwise.
+func CheckFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s %w", addr, ErrTaken)
+	} else if err != nil {
+		return err
+	}
+	return l.Close()
 }
 
 func ready(o Options) bool {

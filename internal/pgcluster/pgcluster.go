@@ -104,7 +104,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 			return fmt.Errorf("initdb: %w: %s", err, out)
 		}
 	}
-	if c.running(ctx) {
+	if c.Running(ctx) {
 		c.started = true
 		return nil
 	}
@@ -127,7 +127,8 @@ func (c *Cluster) Start(ctx context.Context) error {
 	return nil
 }
 
-func (c *Cluster) running(ctx context.Context) bool {
+// Running reports whether a server runs from the cluster's data directory, whoever started it.
+func (c *Cluster) Running(ctx context.Context) bool {
 	_, err := c.run(ctx, "pg_ctl", "status", "-D", c.dataDir())
 	return err == nil
 }
@@ -151,7 +152,7 @@ func (c *Cluster) Stop() error {
 func (c *Cluster) Destroy() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if !c.started && c.running(ctx) {
+	if !c.started && c.Running(ctx) {
 		c.started = true
 	}
 	if err := c.Stop(); err != nil {
