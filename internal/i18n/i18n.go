@@ -231,8 +231,9 @@ func (l *Localizer) Actor(actor string) string {
 	return actor
 }
 
-// Fields writes an audit event's details (a JSON object) as "key: value" pairs in key order; text
-// that is no JSON object is returned as it is.
+// Fields writes an audit event's details (a JSON object) as "key: value" pairs in key order, a key
+// in words where it has a message (audit_field_KEY) and a state or role by its name; text that is no
+// JSON object is returned as it is.
 func (l *Localizer) Fields(details string) string {
 	var m map[string]any
 	if json.Unmarshal([]byte(details), &m) != nil {
@@ -241,7 +242,17 @@ func (l *Localizer) Fields(details string) string {
 	keys := slices.Sorted(maps.Keys(m))
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s: %v", k, m[k]))
+		name, value := k, fmt.Sprint(m[k])
+		if id := "audit_field_" + k; l.known[id] {
+			name = l.T(id)
+		}
+		// A state or a role reads as the pages name it.
+		if id := "state_" + value; l.known[id] && (k == "state" || k == "from" || k == "to") {
+			value = l.T(id)
+		} else if id := "role_" + value; l.known[id] && (k == "role" || k == "from" || k == "to") {
+			value = l.T(id)
+		}
+		parts = append(parts, l.T("audit_field", "Name", name, "Value", value))
 	}
 	return strings.Join(parts, " · ")
 }

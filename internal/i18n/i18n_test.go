@@ -229,8 +229,11 @@ func TestAuditActionsAreNamedInWords(t *testing.T) {
 			}
 		}
 	}
-	if got := b.Localizer("en").Fields(`{"to":"a***@example.com","channel":"email"}`); got != "channel: email · to: a***@example.com" {
+	if got := b.Localizer("en").Fields(`{"to":"a***@example.com","channel":"email"}`); got != "Channel: email · To: a***@example.com" {
 		t.Errorf("fields: %q", got)
+	}
+	if got := b.Localizer("zh-CN").Fields(`{"from":"locked","to":"active","role":"helpdesk","ticket":"7"}`); got != "从：已锁定 · 角色：服务台 · ticket：7 · 至：正常" {
+		t.Errorf("fields in Chinese: %q", got)
 	}
 }
 
