@@ -48,6 +48,7 @@ usage:
   unlockd migrate [up|down|status]      apply, roll back one, or list migrations
   unlockd dev [--reset] [--data DIR]    the development stack of 'make run'; --reset starts a fresh demo
   unlockd user add --username U --email E [--phone P] [--display-name N] [--role R] [--password-stdin] [--pending]
+                   [--language en|zh-CN] [--time-zone ZONE]
   unlockd user import FILE.csv [--pending]
   unlockd user show U [--json]
   unlockd user list [--state S] [--json]
