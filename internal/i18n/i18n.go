@@ -116,7 +116,8 @@ type Localizer struct {
 	Lang  string
 	l     *goi18n.Localizer
 	known map[string]bool
-	zone  *time.Location // nil: UTC
+	zone  *time.Location   // nil: UTC
+	now   func() time.Time // the clock relative times are told from; nil: time.Now
 }
 
 // In returns the localizer writing times in zone.
@@ -124,6 +125,39 @@ func (l *Localizer) In(zone *time.Location) *Localizer {
 	c := *l
 	c.zone = zone
 	return &c
+}
+
+// Now returns the localizer telling relative times ("in 14 minutes") from the clock now.
+func (l *Localizer) Now(now func() time.Time) *Localizer {
+	c := *l
+	c.now = now
+	return &c
+}
+
+// Relative says how far t is from now in words: "in 14 minutes", "3 hours ago", "in 2 days";
+// "in less than a minute" and "just now" close by.
+func (l *Localizer) Relative(t time.Time) string {
+	now := time.Now
+	if l.now != nil {
+		now = l.now
+	}
+	d := t.Sub(now())
+	dir := "in"
+	if d < 0 {
+		d, dir = -d, "ago"
+	}
+	switch minutes := int(d.Round(time.Minute) / time.Minute); {
+	case d < time.Minute && dir == "in":
+		return l.T("rel_soon")
+	case d < time.Minute:
+		return l.T("rel_just_now")
+	case minutes < 60:
+		return l.T("rel_"+dir+"_minutes", "Count", minutes)
+	case minutes < 48*60:
+		return l.T("rel_"+dir+"_hours", "Count", (minutes+30)/60)
+	default:
+		return l.T("rel_"+dir+"_days", "Count", (minutes+12*60)/(24*60))
+	}
 }
 
 // Zone is the zone this localizer writes times in.

@@ -275,3 +275,33 @@ func TestRolesAndActorsAreNamedInWords(t *testing.T) {
 		}
 	}
 }
+
+func TestRelativeTimesInWords(t *testing.T) {
+	b, err := i18n.Load(web.Locales)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	en, zh := b.Localizer("en").Now(clock), b.Localizer("zh-CN").Now(clock)
+	for _, c := range []struct {
+		d      time.Duration
+		en, zh string
+	}{
+		{20 * time.Second, "in less than a minute", "不到 1 分钟后"},
+		{-20 * time.Second, "just now", "刚刚"},
+		{time.Minute, "in 1 minute", "1 分钟后"},
+		{14*time.Minute + 20*time.Second, "in 14 minutes", "14 分钟后"},
+		{-3 * time.Hour, "3 hours ago", "3 小时前"},
+		{90 * time.Minute, "in 2 hours", "2 小时后"},
+		{-50 * time.Hour, "2 days ago", "2 天前"},
+		{24 * time.Hour * 30, "in 30 days", "30 天后"},
+	} {
+		if got := en.Relative(now.Add(c.d)); got != c.en {
+			t.Errorf("en %s: %q, want %q", c.d, got, c.en)
+		}
+		if got := zh.Relative(now.Add(c.d)); got != c.zh {
+			t.Errorf("zh %s: %q, want %q", c.d, got, c.zh)
+		}
+	}
+}

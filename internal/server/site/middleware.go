@@ -141,7 +141,7 @@ func (s *Site) Language(next http.Handler) http.Handler {
 // Localizer speaks the request's language, and writes times in the reader's zone (zoneOf).
 func (s *Site) Localizer(r *http.Request) *i18n.Localizer {
 	lang, _ := r.Context().Value(ctxLang).(string)
-	return s.bundle.Localizer(lang).In(s.zoneOf(r))
+	return s.bundle.Localizer(lang).In(s.zoneOf(r)).Now(s.accounts.Now)
 }
 
 // zoneOf is the zone times are shown and read in for this request: the one the signed-in person
