@@ -2,12 +2,12 @@ package notify
 
 import (
 	"html"
-	"io/fs"
 	"maps"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/unlockd/unlockd/internal/i18n"
 	"github.com/unlockd/unlockd/internal/notice"
 	"github.com/unlockd/unlockd/web"
 )
@@ -22,8 +22,6 @@ var (
 	urlRE        = regexp.MustCompile(`https?://\S+`)
 	latinTokenRE = regexp.MustCompile(`[A-Za-z0-9][A-Za-z0-9_'’+-]*`)
 	rawIDRE      = regexp.MustCompile(`\b[a-z][a-z0-9]*(?:[_+][a-z0-9]+)+\b`)
-	avoidedRE    = regexp.MustCompile(`（不用(.*)）`)
-	quotedRE     = regexp.MustCompile(`“([^”]+)”`)
 )
 
 // englishWords returns the Latin words of s that are no acronym, code, single letter or allowed name.
@@ -39,24 +37,12 @@ func englishWords(s string) []string {
 	return out
 }
 
-// avoidedTerms reads the glossary at the top of web/locales/zh-CN.toml, which mail shares with the
-// pages: every term it says not to use.
+// avoidedTerms are the Chinese terms the glossary says not to use.
 func avoidedTerms(t *testing.T) []string {
 	t.Helper()
-	src, err := fs.ReadFile(web.Locales, "locales/zh-CN.toml")
+	terms, err := i18n.AvoidedTerms(web.Locales)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var terms []string
-	for line := range strings.SplitSeq(string(src), "\n") {
-		if m := avoidedRE.FindStringSubmatch(line); m != nil && strings.HasPrefix(line, "#") {
-			for _, q := range quotedRE.FindAllStringSubmatch(m[1], -1) {
-				terms = append(terms, q[1])
-			}
-		}
-	}
-	if len(terms) < 10 {
-		t.Fatalf("the glossary names %d terms not to use: %q", len(terms), terms)
 	}
 	return terms
 }
