@@ -202,8 +202,8 @@ func TestAuditorCannotUnlock(t *testing.T) {
 	}
 	// The refusal is on the record.
 	p.open(t, "/admin/audit?action=admin.refused")
-	if got := p.text(t, "main table.list tbody"); !strings.Contains(got, "auditor:"+staff) {
-		t.Errorf("the audit log shows no refusal by auditor:%s: %q", staff, got)
+	if got, by := p.text(t, "main table.list tbody"), staff+" ("+msg(t, "en", "role_auditor")+")"; !strings.Contains(got, by) {
+		t.Errorf("the audit log shows no refusal by %s: %q", by, got)
 	}
 	t.Logf("took %s", time.Since(start).Round(100*time.Millisecond))
 }
