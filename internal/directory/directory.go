@@ -494,14 +494,14 @@ func (d *Directory) open(ctx context.Context) (*session, error) {
 	defer cancel()
 	raw, err := (&net.Dialer{}).DialContext(dialCtx, "tcp", net.JoinHostPort(u.Hostname(), port))
 	if err != nil {
-		return nil, classify(dialCtx, "connect", err)
+		return nil, classify(dialCtx, "connect", err, true)
 	}
 	var conn *ldap.Conn
 	if u.Scheme == "ldaps" {
 		tc := tls.Client(raw, d.s.tls)
 		if err := tc.HandshakeContext(dialCtx); err != nil {
 			raw.Close()
-			return nil, classify(dialCtx, "TLS handshake", err)
+			return nil, classify(dialCtx, "TLS handshake", err, false)
 		}
 		conn = ldap.NewConn(tc, true)
 	} else {
@@ -545,9 +545,10 @@ func (s *session) do(op string, request func() error) error {
 	_ = s.raw.SetDeadline(deadline)
 	s.conn.SetTimeout(time.Until(deadline))
 	err := request()
+	lost := err != nil && (s.conn.IsClosing() || !time.Now().Before(deadline))
 	// Between requests the connection may idle (a sync's caller works on a page): no deadline then.
 	_ = s.raw.SetDeadline(time.Time{})
-	return classify(s.ctx, op, err)
+	return classify(s.ctx, op, err, lost)
 }
 
 // read returns one entry's attributes.

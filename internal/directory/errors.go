@@ -67,13 +67,19 @@ func refusal(diagnostic string) *RefusedError {
 }
 
 // classify turns what the LDAP library or the network reported into the package's errors: a dead,
-// slow or busy server is ErrUnavailable, whatever layer noticed it.
-func classify(ctx context.Context, op string, err error) error {
+// slow or busy server is ErrUnavailable, whatever layer noticed it. connLost says the connection
+// closed or its deadline passed during the request: the library reports some of those as plain
+// text, so the session tells.
+func classify(ctx context.Context, op string, err error, connLost bool) error {
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("directory %s: %w: %w", op, ErrUnavailable, context.Cause(ctx))
+	var answered *ldap.Error
+	if errors.As(err, &answered) && answered.ResultCode < ldap.ErrorNetwork {
+		connLost = false // the server answered: its result code says what happened
+	}
+	if ctx.Err() != nil || connLost {
+		return fmt.Errorf("directory %s: %w: %w", op, ErrUnavailable, err)
 	}
 	var certErr *tls.CertificateVerificationError
 	var unknownAuthority x509.UnknownAuthorityError
