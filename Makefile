@@ -48,6 +48,7 @@ prereqs-run:
 	@$(call need_mailpit)
 
 prereqs-test: prereqs-run
+	@$(call need_slapd)
 	@$(call need_chromium)
 	@$(call need_axe)
 
@@ -62,6 +63,21 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
   else \
     echo "PostgreSQL server missing: install the 'postgresql' package (sudo apt-get install postgresql)"; exit 1; \
+  fi; \
+fi
+endef
+
+# need_slapd: OpenLDAP's server (slapd, slapadd, with the ppolicy module) for the directory tests,
+# from Debian's slapd package; ldap-utils brings ldapsearch and friends, to look at it by hand.
+# The tests never use the package's own service (which its installation may start on port 389):
+# they run throwaway instances on free ports, each with its own configuration and database.
+define need_slapd
+if ! command -v slapd >/dev/null && [ ! -x /usr/sbin/slapd ]; then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "installing slapd ldap-utils (apt)"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null; \
+  else \
+    echo "OpenLDAP server missing: install the 'slapd' and 'ldap-utils' packages (sudo apt-get install slapd ldap-utils)"; exit 1; \
   fi; \
 fi
 endef
