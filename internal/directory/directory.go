@@ -511,12 +511,24 @@ func (d *Directory) open(ctx context.Context) (*session, error) {
 	s := &session{ctx: ctx, conn: conn, raw: raw, timeout: d.s.OperationTimeout}
 	s.stop = context.AfterFunc(ctx, func() { conn.Close() })
 	if d.s.StartTLS {
-		if err := s.do("StartTLS", func() error { return conn.StartTLS(d.s.tls) }); err != nil {
+		var handshake error
+		err := s.do("StartTLS", func() error { handshake = conn.StartTLS(d.s.tls); return handshake })
+		if handshake != nil && ctx.Err() == nil && untrusted(handshake) {
+			// The library reports the handshake's failure as text: an untrusted certificate is a
+			// configuration to fix, not an outage.
+			err = fmt.Errorf("directory StartTLS: TLS: %w", handshake)
+		}
+		if err != nil {
 			s.close()
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+func untrusted(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate")
 }
 
 // serviceSession opens a connection bound as the service account.

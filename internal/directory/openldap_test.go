@@ -467,3 +467,39 @@ func TestAnUnreachableDirectoryIsUnavailableWithinTheTimeout(t *testing.T) {
 		check(t, d, time.Second)
 	})
 }
+
+func TestTLSTrustsTheConfiguredCAOnly(t *testing.T) {
+	t.Parallel()
+	srv := slapdtest.New(t, slapdtest.DefaultPolicy())
+	dn := addAlice(t, srv)
+	ctx := context.Background()
+	const next = "a password sent over TLS"
+
+	startTLS := newDirectory(t, srv, func(c *directory.Config) {
+		c.URL = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+		c.StartTLS, c.CAFile = true, srv.CAFile
+	})
+	if p, err := startTLS.Find(ctx, "alice"); err != nil || p.DN != dn {
+		t.Fatalf("find over StartTLS: %+v, %v", p, err)
+	}
+	if err := startTLS.SetPassword(ctx, dn, next); err != nil {
+		t.Fatalf("set password over StartTLS: %v", err)
+	}
+	ldaps := newDirectory(t, srv, func(c *directory.Config) { c.URL, c.CAFile = srv.LDAPSURL, srv.CAFile })
+	if err := ldaps.CheckPassword(ctx, dn, next); err != nil {
+		t.Fatalf("bind over ldaps: %v", err)
+	}
+
+	// Without the CA the server is not trusted: a configuration error, not an outage.
+	for name, d := range map[string]*directory.Directory{
+		"ldaps with the system roots": newDirectory(t, srv, func(c *directory.Config) { c.URL = srv.LDAPSURL }),
+		"StartTLS with the system roots": newDirectory(t, srv, func(c *directory.Config) {
+			c.URL, c.StartTLS = strings.Replace(srv.URL, "127.0.0.1", "localhost", 1), true
+		}),
+	} {
+		_, err := d.Find(ctx, "alice")
+		if err == nil || errors.Is(err, directory.ErrUnavailable) || !strings.Contains(err.Error(), "certificate") {
+			t.Errorf("%s: %v, want a certificate error that is not ErrUnavailable", name, err)
+		}
+	}
+}

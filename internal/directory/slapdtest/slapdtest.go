@@ -59,12 +59,13 @@ func DefaultPolicy() Policy {
 
 // Server is one running slapd.
 type Server struct {
-	URL    string // ldap://127.0.0.1:port
-	Port   int
-	Dir    string
-	Policy Policy
-	cmd    *exec.Cmd
-	exited chan struct{}
+	URL      string // ldap://127.0.0.1:port, which offers StartTLS
+	LDAPSURL string // ldaps://localhost:port
+	CAFile   string // the PEM certificate of the CA that signed the server's certificate
+	Dir      string
+	Policy   Policy
+	cmd      *exec.Cmd
+	exited   chan struct{}
 }
 
 // Find returns slapd's and slapadd's paths; Debian puts them in /usr/sbin, which a user's PATH may lack.
@@ -100,6 +101,9 @@ func Start(ctx context.Context, dir string, policy Policy) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := writeCertificates(dir); err != nil {
+		return nil, err
+	}
 	if err := writeTemplate(filepath.Join(dir, "config.ldif"), configLDIF, map[string]any{
 		"Dir": dir, "Data": data, "ModuleDir": ModuleDir, "Suffix": Suffix, "AdminDN": AdminDN,
 		"AdminPassword": AdminPassword, "ServiceDN": ServiceDN, "PolicyDN": PolicyDN,
@@ -128,7 +132,12 @@ func Start(ctx context.Context, dir string, policy Policy) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s := &Server{URL: fmt.Sprintf("ldap://127.0.0.1:%d", port), Port: port, Dir: dir, Policy: policy}
+		tlsPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{URL: fmt.Sprintf("ldap://127.0.0.1:%d", port), LDAPSURL: fmt.Sprintf("ldaps://localhost:%d", tlsPort),
+			CAFile: filepath.Join(dir, "ca.pem"), Dir: dir, Policy: policy}
 		if lastErr = s.run(ctx, slapd); lastErr == nil {
 			return s, nil
 		}
@@ -145,7 +154,7 @@ func (s *Server) run(ctx context.Context, slapd string) error {
 	// -d keeps slapd in the foreground, so that it is our child; 256 logs connections and
 	// operations (the log is in the directory, for a failing test to read).
 	s.cmd = exec.Command(slapd, "-d", "256", "-F", filepath.Join(s.Dir, "config"),
-		"-h", s.URL+"/")
+		"-h", s.URL+"/ "+strings.Replace(s.LDAPSURL, "localhost", "127.0.0.1", 1)+"/")
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	// When the test process dies, slapd goes with it.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -423,6 +432,9 @@ const configLDIF = `dn: cn=config
 objectClass: olcGlobal
 cn: config
 olcPidFile: {{.Dir}}/slapd.pid
+olcTLSCACertificateFile: {{.Dir}}/ca.pem
+olcTLSCertificateFile: {{.Dir}}/server.pem
+olcTLSCertificateKeyFile: {{.Dir}}/server.key
 
 dn: cn=module{0},cn=config
 objectClass: olcModuleList
