@@ -17,7 +17,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -132,10 +134,19 @@ func (d *Directory) userFilter(username string) string {
 	return strings.ReplaceAll(d.s.UserFilter, UsernamePlaceholder, ldap.EscapeFilter(username))
 }
 
+// plausibleUsername keeps out of the directory what no stored username holds and some servers
+// misread: Samba ends a filter's value at an escaped NUL, so "alice\x00x" would find alice.
+func plausibleUsername(username string) bool {
+	if username == "" || len(username) > maxUsernameBytes || !utf8.ValidString(username) {
+		return false
+	}
+	return !strings.ContainsFunc(username, unicode.IsControl)
+}
+
 // Find returns the one person the username names: ErrNotFound when nobody matches, ErrAmbiguous
 // when several do.
 func (d *Directory) Find(ctx context.Context, username string) (Person, error) {
-	if username == "" || len(username) > maxUsernameBytes {
+	if !plausibleUsername(username) {
 		return Person{}, ErrNotFound
 	}
 	s, err := d.serviceSession(ctx)

@@ -247,7 +247,7 @@ func TestUsernamesCannotWidenTheFilter(t *testing.T) {
 	d := newDirectory(t, srv)
 	ctx := context.Background()
 	for _, username := range []string{"*", "a*", "*)(uid=*", "a*)(uid=*", `\`, `\2a`, "(", ")", "alice)(uid=bob",
-		"*)(|(uid=*", "alice\x00", "\x00", "ali\x00ce", "alice*", strings.Repeat("a", 100000), "\xff\xfe"} {
+		"*)(|(uid=*", "alice\x00", "alice\x00garbage", "alice\r\n", "\x00", "ali\x00ce", "alice*", strings.Repeat("a", 100000), "\xff\xfe"} {
 		p, err := d.Find(ctx, username)
 		if !errors.Is(err, directory.ErrNotFound) {
 			t.Errorf("Find(%.40q) = %q, %v; want ErrNotFound", username, p.Username, err)
