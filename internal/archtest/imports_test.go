@@ -29,7 +29,9 @@ var allowed = map[string][]string{
 
 	// The directory connector knows no domain: it speaks LDAP and says what the directory holds.
 	"internal/directory":           {},
-	"internal/directory/slapdtest": {},
+	"internal/directory/slapdtest": {"internal/directory/testcert"},
+	"internal/directory/sambatest": {"internal/directory/testcert"},
+	"internal/directory/testcert":  {},
 }
 
 // Imports point inward: the domain knows no storage or HTTP, the server and its parts no storage.

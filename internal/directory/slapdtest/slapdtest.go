@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/unlockd/unlockd/internal/directory/testcert"
 )
 
 // The fixed names of every instance.
@@ -101,7 +102,7 @@ func Start(ctx context.Context, dir string, policy Policy) (*Server, error) {
 			return nil, err
 		}
 	}
-	if err := writeCertificates(dir); err != nil {
+	if err := testcert.Write(dir); err != nil {
 		return nil, err
 	}
 	if err := writeTemplate(filepath.Join(dir, "config.ldif"), configLDIF, map[string]any{

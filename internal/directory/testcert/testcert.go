@@ -1,4 +1,7 @@
-package slapdtest
+// Package testcert makes the throwaway certificates of the test directories: a CA, and a server
+// certificate it signed for localhost and 127.0.0.1, so that tests trust a server only through the
+// CA file, as a deployment with a private CA does.
+package testcert
 
 import (
 	"crypto/ecdsa"
@@ -14,10 +17,15 @@ import (
 	"time"
 )
 
-// writeCertificates makes a throwaway CA (ca.pem) and a server certificate it signed for
-// localhost and 127.0.0.1 (server.pem, server.key), so that the tests trust the server only
-// through the CA file, as a deployment with a private CA does.
-func writeCertificates(dir string) error {
+// The files Write makes in its directory.
+const (
+	CAFile   = "ca.pem"
+	CertFile = "server.pem"
+	KeyFile  = "server.key" // PKCS #8, mode 0600
+)
+
+// Write makes a CA and a server certificate valid for a day and writes them into dir.
+func Write(dir string) error {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -62,9 +70,9 @@ func writeCertificates(dir string) error {
 		return err
 	}
 	for name, block := range map[string]*pem.Block{
-		"ca.pem":     {Type: "CERTIFICATE", Bytes: caDER},
-		"server.pem": {Type: "CERTIFICATE", Bytes: serverDER},
-		"server.key": {Type: "PRIVATE KEY", Bytes: keyDER},
+		CAFile:   {Type: "CERTIFICATE", Bytes: caDER},
+		CertFile: {Type: "CERTIFICATE", Bytes: serverDER},
+		KeyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
 			return err
