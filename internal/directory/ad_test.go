@@ -216,6 +216,33 @@ func TestADSyncFollowsUSNChanged(t *testing.T) {
 	}
 }
 
+func TestADAFineGrainedPolicyWithoutEndLocksUntilLifted(t *testing.T) {
+	srv := sambatest.Shared(t)
+	const name = "ad-pso"
+	dn := srv.MustAddPerson(t, sambatest.Person{Name: name, Password: "a password of some length"})
+	srv.MustApplyPSO(t, "no-end", name, 0)
+	d := newADDirectory(t, srv)
+	ctx := context.Background()
+	p, err := d.Find(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.PolicyDN, "CN=no-end,") {
+		t.Fatalf("msDS-ResultantPSO %q, want the person's own policy", p.PolicyDN)
+	}
+	pol, err := d.Policy(ctx, p.PolicyDN)
+	if want := (directory.Policy{Lockout: true, MaxFailures: sambatest.LockoutThreshold, MaxPasswordAge: sambatest.MaxPasswordAge}); err != nil || pol != want {
+		t.Fatalf("the person's policy: %+v, %v; want %+v", pol, err, want)
+	}
+	srv.MustFailBinds(t, dn, sambatest.LockoutThreshold)
+	if _, st := statusOf(t, d, name, time.Now().Add(time.Hour)); st.State != directory.StateLocked || !st.LockedUntil.IsZero() {
+		t.Fatalf("an hour after a lock without end: %+v, want locked", st)
+	}
+	if lifted, err := d.Unlock(ctx, dn, directory.KeepFreeze); err != nil || !lifted {
+		t.Fatalf("unlock: %v, %v", lifted, err)
+	}
+}
+
 // fileTime writes t as an AD FILETIME attribute.
 func fileTime(t time.Time) string {
 	return fmt.Sprint(t.Unix()*10_000_000 + 116444736000000000)

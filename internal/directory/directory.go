@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -370,7 +371,9 @@ func adPassword(password string) string {
 }
 
 // Policy reads the password policy at policyDN (a Person's PolicyDN), or the default one when it
-// is empty: ppolicy's default policy entry, or the AD domain's own settings.
+// is empty: ppolicy's default policy entry, or the AD domain's own settings. A policy the service
+// account may not read is an error, not a policy of zeros: directories leave out what an account
+// may not see, which would read as "no lockout" and "locks without end".
 func (d *Directory) Policy(ctx context.Context, policyDN string) (Policy, error) {
 	s, err := d.serviceSession(ctx)
 	if err != nil {
@@ -378,24 +381,7 @@ func (d *Directory) Policy(ctx context.Context, policyDN string) (Policy, error)
 	}
 	defer s.close()
 	if d.s.Kind == ActiveDirectory {
-		if policyDN != "" {
-			e, err := s.read("policy", policyDN, "msDS-LockoutDuration", "msDS-LockoutThreshold", "msDS-MaximumPasswordAge")
-			if err != nil {
-				return Policy{}, err
-			}
-			return adPolicy(e.GetAttributeValue("msDS-LockoutDuration"), e.GetAttributeValue("msDS-LockoutThreshold"),
-				e.GetAttributeValue("msDS-MaximumPasswordAge")), nil
-		}
-		root, err := s.read("policy", "", "defaultNamingContext")
-		if err != nil {
-			return Policy{}, err
-		}
-		e, err := s.read("policy", root.GetAttributeValue("defaultNamingContext"), "lockoutDuration", "lockoutThreshold", "maxPwdAge")
-		if err != nil {
-			return Policy{}, err
-		}
-		return adPolicy(e.GetAttributeValue("lockoutDuration"), e.GetAttributeValue("lockoutThreshold"),
-			e.GetAttributeValue("maxPwdAge")), nil
+		return d.adPolicy(s, policyDN)
 	}
 	if policyDN == "" {
 		policyDN = d.s.PolicyDN
@@ -405,12 +391,38 @@ func (d *Directory) Policy(ctx context.Context, policyDN string) (Policy, error)
 			return Policy{}, err
 		}
 	}
-	e, err := s.read("policy", policyDN, "pwdLockout", "pwdMaxFailure", "pwdLockoutDuration", "pwdMaxAge")
+	e, err := s.read("policy", policyDN, "objectClass", "pwdLockout", "pwdMaxFailure", "pwdLockoutDuration", "pwdMaxAge")
 	if err != nil {
 		return Policy{}, err
 	}
+	if !slices.ContainsFunc(e.GetAttributeValues("objectClass"), func(c string) bool { return strings.EqualFold(c, "pwdPolicy") }) {
+		return Policy{}, fmt.Errorf("directory policy: %s is not a pwdPolicy entry that the service account may read", policyDN)
+	}
 	return ppolicyPolicy(e.GetAttributeValue("pwdLockout"), e.GetAttributeValue("pwdMaxFailure"),
 		e.GetAttributeValue("pwdLockoutDuration"), e.GetAttributeValue("pwdMaxAge")), nil
+}
+
+// adPolicy reads a password settings object (a fine-grained policy), or the domain's settings.
+func (d *Directory) adPolicy(s *session, psoDN string) (Policy, error) {
+	duration, threshold, maxAge := "lockoutDuration", "lockoutThreshold", "maxPwdAge"
+	dn := psoDN
+	if psoDN != "" {
+		duration, threshold, maxAge = "msDS-LockoutDuration", "msDS-LockoutThreshold", "msDS-MaximumPasswordAge"
+	} else {
+		root, err := s.read("policy", "", "defaultNamingContext")
+		if err != nil {
+			return Policy{}, err
+		}
+		dn = root.GetAttributeValue("defaultNamingContext")
+	}
+	e, err := s.read("policy", dn, duration, threshold, maxAge)
+	if err != nil {
+		return Policy{}, err
+	}
+	if e.GetAttributeValue(duration) == "" || e.GetAttributeValue(threshold) == "" {
+		return Policy{}, fmt.Errorf("directory policy: the service account may not read %s and %s of %s", duration, threshold, dn)
+	}
+	return adPolicy(e.GetAttributeValue(duration), e.GetAttributeValue(threshold), e.GetAttributeValue(maxAge)), nil
 }
 
 // findDefaultPolicy finds the one pwdPolicy entry in the naming context that holds the base DN.

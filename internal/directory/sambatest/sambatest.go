@@ -1,6 +1,7 @@
 // Package sambatest runs a real Active Directory domain controller for tests: Samba's, provisioned
 // into a temporary directory (samba-tool domain provision) with a lockout policy, a service account
-// holding only the rights unlockd needs (reset password, write lockoutTime), and a certificate from
+// holding only the rights unlockd needs (reset password, write lockoutTime, read the fine-grained
+// password policies), and a certificate from
 // a throwaway CA for LDAPS; then `samba` runs in the foreground with the LDAP service alone.
 //
 // Provisioning takes about twenty seconds, so a test process shares one instance (Shared), and
@@ -40,6 +41,8 @@ const (
 	ServicePassword = "Service-Secret-1"
 	AdminDN         = "CN=Administrator," + UsersDN
 	AdminPassword   = "Admin-Secret-1"
+
+	PasswordSettingsDN = "CN=Password Settings Container,CN=System," + BaseDN
 )
 
 // The domain's password policy, set with samba-tool domain passwordsettings.
@@ -137,6 +140,11 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 	sddl := "(OA;CI;CR;00299570-246d-11d0-a768-00aa006e0529;bf967aba-0de6-11d0-a285-00aa003049e2;" + sid + ")" +
 		"(OA;CI;WP;28630ebf-41d5-11d1-a9c1-0000f80367c1;bf967aba-0de6-11d0-a285-00aa003049e2;" + sid + ")"
 	if err := run("dsacl", "set", "--objectdn="+UsersDN, "--sddl="+sddl, sam); err != nil {
+		return nil, err
+	}
+	// Reading fine-grained policies (password settings objects), which only administrators may by
+	// default: without it a person's own lockout duration is out of sight.
+	if err := run("dsacl", "set", "--objectdn="+PasswordSettingsDN, "--sddl=(A;CI;RPLCLORC;;;"+sid+")", sam); err != nil {
 		return nil, err
 	}
 
@@ -286,6 +294,27 @@ func (s *Server) Modify(req *ldap.ModifyRequest) error {
 	}
 	defer conn.Close()
 	return conn.Modify(req)
+}
+
+// MustApplyPSO gives the person named user a password settings object of their own (a
+// fine-grained policy) whose lock lasts lockout; 0 keeps it until someone lifts it.
+func (s *Server) MustApplyPSO(tb testing.TB, pso, user string, lockout time.Duration) {
+	tb.Helper()
+	_, tool, err := Find()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	sam := "-H" + filepath.Join(s.Dir, "private", "sam.ldb")
+	if _, err := output(ctx, tool, "domain", "passwordsettings", "pso", "create", pso, "1", sam,
+		fmt.Sprintf("--account-lockout-duration=%d", int(lockout/time.Minute)),
+		fmt.Sprintf("--account-lockout-threshold=%d", LockoutThreshold),
+		fmt.Sprintf("--reset-account-lockout-after=%d", max(1, int(lockout/time.Minute)))); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := output(ctx, tool, "domain", "passwordsettings", "pso", "apply", pso, user, sam); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // MustAttribute reads one attribute's values of dn as the Administrator.
