@@ -326,9 +326,10 @@ func (d *Directory) unlockAD(s *session, dn string) (bool, error) {
 }
 
 // SetPassword sets the person's password as the service account, through the directory's own
-// policy (ppolicy: the Password Modify operation; AD: unicodePwd, over TLS only). A refusal by that
-// policy is a *RefusedError carrying the directory's reason. It does not unlock: ppolicy clears its
-// lock when the password changes, AD does not, so call Unlock after it.
+// policy (ppolicy: the Password Modify operation, then pwdReset cleared, as the person chose the
+// password; AD: unicodePwd, over TLS only). A refusal by that policy is a *RefusedError carrying the
+// directory's reason. It does not unlock: ppolicy clears its lock when the password changes, AD does
+// not, so call Unlock after it.
 func (d *Directory) SetPassword(ctx context.Context, dn, password string) error {
 	if password == "" {
 		// Password Modify without a new password asks the server to make one up.
@@ -357,7 +358,17 @@ func (d *Directory) SetPassword(ctx context.Context, dn, password string) error 
 		le.ResultCode == ldap.LDAPResultUnwillingToPerform) {
 		return refusal(le.Err.Error())
 	}
-	return err
+	if err != nil || d.s.Kind == ActiveDirectory {
+		return err
+	}
+	// With pwdMustChange, ppolicy marks a password set by someone else (pwdReset) to be changed at
+	// the next sign-in; but the person chose this one themselves.
+	clear := ldap.NewModifyRequest(dn, []ldap.Control{ldap.NewControlString(relaxOID, true, "")})
+	clear.Replace("pwdReset", nil)
+	if err := s.do("set password", func() error { return s.conn.Modify(clear) }); err != nil {
+		return fmt.Errorf("the password is set, but the directory still asks for a new one at the next sign-in (pwdReset): %w", err)
+	}
+	return nil
 }
 
 // adPassword is a password as AD's unicodePwd takes it: in double quotes, UTF-16LE.

@@ -238,6 +238,40 @@ func TestSetPasswordGoesThroughTheDirectorysPolicy(t *testing.T) {
 	}
 }
 
+func TestASetPasswordIsNotOneToChangeAgain(t *testing.T) {
+	t.Parallel()
+	policy := slapdtest.DefaultPolicy()
+	policy.MustChange = true
+	srv := slapdtest.New(t, policy)
+	dn := addAlice(t, srv)
+	// ppolicy takes a change by someone with manage rights on passwords for an administrator's
+	// reset, and marks it with pwdReset; the root has those rights (the test's service account not).
+	d := newDirectory(t, srv, func(c *directory.Config) { c.BindDN, c.BindPassword = slapdtest.AdminDN, slapdtest.AdminPassword })
+	const chosen = "a password the owner chose"
+	if err := d.SetPassword(context.Background(), dn, chosen); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.MustAttribute(t, dn, "pwdReset"); len(got) != 0 {
+		t.Fatalf("pwdReset after a reset by its owner: %v, want none", got)
+	}
+	if _, st := statusOf(t, d, "alice", time.Now()); st.PasswordMustChange {
+		t.Fatalf("status %+v, want no change asked", st)
+	}
+	// The directory agrees: a person whose password must change may do nothing else, not even search.
+	conn, err := srv.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Bind(dn, chosen); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+		"(objectClass=*)", []string{"uid"}, nil)); err != nil {
+		t.Fatalf("the owner's own search after the reset: %v", err)
+	}
+}
+
 func TestUsernamesCannotWidenTheFilter(t *testing.T) {
 	t.Parallel()
 	srv := slapdtest.New(t, slapdtest.DefaultPolicy())

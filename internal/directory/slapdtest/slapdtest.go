@@ -50,6 +50,7 @@ type Policy struct {
 	MinLength       int           // pwdMinLength, checked on every change (pwdCheckQuality 2)
 	InHistory       int           // pwdInHistory: earlier passwords that may not come back
 	MaxAge          time.Duration // pwdMaxAge; 0 never expires
+	MustChange      bool          // pwdMustChange: a password someone else set must be changed
 }
 
 // DefaultPolicy locks after 3 failures for 5 minutes, wants 8 characters, remembers 3 passwords
@@ -426,8 +427,8 @@ func writeTemplate(path, text string, data any) error {
 }
 
 // configLDIF is cn=config: modules, schema, the database with its ACL and the ppolicy overlay.
-// The service account may write (not read) passwords, manage the lock attributes (deleting
-// pwdFailureTime also needs the Relax control) and read everything else; slapd's default limit of
+// The service account may write (not read) passwords, manage the lock attributes and pwdReset
+// (changing those also needs the Relax control) and read everything else; slapd's default limit of
 // 500 entries, which also caps a paged search in total, does not apply to it.
 const configLDIF = `dn: cn=config
 objectClass: olcGlobal
@@ -479,7 +480,7 @@ olcDbIndex: objectClass eq
 olcDbIndex: uid eq
 olcLimits: {0}dn.exact="{{.ServiceDN}}" size.soft=unlimited size.hard=unlimited size.prtotal=unlimited
 olcAccess: {0}to attrs=userPassword by dn.exact="{{.ServiceDN}}" =w by self =w by anonymous auth by * none
-olcAccess: {1}to attrs=pwdAccountLockedTime,pwdFailureTime by dn.exact="{{.ServiceDN}}" manage by self read by * none
+olcAccess: {1}to attrs=pwdAccountLockedTime,pwdFailureTime,pwdReset by dn.exact="{{.ServiceDN}}" manage by self read by * none
 olcAccess: {2}to * by dn.exact="{{.ServiceDN}}" read by self read by * none
 
 dn: olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config
@@ -527,7 +528,7 @@ pwdCheckQuality: 2
 pwdMinLength: {{.P.MinLength}}
 pwdInHistory: {{.P.InHistory}}
 pwdMaxAge: {{.MaxAgeSeconds}}
-pwdMustChange: FALSE
+pwdMustChange: {{if .P.MustChange}}TRUE{{else}}FALSE{{end}}
 pwdAllowUserChange: TRUE
 pwdSafeModify: FALSE
 `
