@@ -6,6 +6,16 @@
 //
 // Every operation opens its own connection, bounded by the dial and operation timeouts, so a slow
 // or dead directory costs a request at most those, and answers ErrUnavailable.
+//
+// What the service account needs (the test servers in slapdtest and sambatest grant exactly this):
+//
+//   - OpenLDAP: write (not read) on userPassword, for the Password Modify operation; manage on
+//     pwdAccountLockedTime, pwdFailureTime and pwdReset, which are changed with the Relax control;
+//     read on people and on the pwdPolicy entries; and no size limit on paged searches
+//     (olcLimits: size.prtotal=unlimited), since slapd's default of 500 also caps a paged search.
+//   - Active Directory: the Reset Password extended right and write on lockoutTime, on the user
+//     objects under the base DN; read on the Password Settings Container when fine-grained
+//     policies are used. Simple binds and password changes only over LDAPS or StartTLS.
 package directory
 
 import (
