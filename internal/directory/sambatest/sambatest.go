@@ -297,7 +297,8 @@ func (s *Server) Modify(req *ldap.ModifyRequest) error {
 }
 
 // MustApplyPSO gives the person named user a password settings object of their own (a
-// fine-grained policy) whose lock lasts lockout; 0 keeps it until someone lifts it.
+// fine-grained policy) whose lock lasts lockout; 0 keeps it until someone lifts it. The object goes
+// when the test ends.
 func (s *Server) MustApplyPSO(tb testing.TB, pso, user string, lockout time.Duration) {
 	tb.Helper()
 	_, tool, err := Find()
@@ -312,6 +313,9 @@ func (s *Server) MustApplyPSO(tb testing.TB, pso, user string, lockout time.Dura
 		fmt.Sprintf("--reset-account-lockout-after=%d", max(1, int(lockout/time.Minute)))); err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() {
+		_, _ = output(context.Background(), tool, "domain", "passwordsettings", "pso", "delete", pso, sam)
+	})
 	if _, err := output(ctx, tool, "domain", "passwordsettings", "pso", "apply", pso, user, sam); err != nil {
 		tb.Fatal(err)
 	}
@@ -333,13 +337,19 @@ func (s *Server) MustAttribute(tb testing.TB, dn, attr string) []string {
 	return res.Entries[0].GetAttributeValues(attr)
 }
 
-// MustAddPerson adds p or fails the test.
+// MustAddPerson adds p for the test, which removes them when it ends: the domain is shared.
 func (s *Server) MustAddPerson(tb testing.TB, p Person) string {
 	tb.Helper()
 	dn, err := s.AddPerson(p)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() {
+		if conn, err := s.Admin(); err == nil {
+			_ = conn.Del(ldap.NewDelRequest(dn, nil))
+			conn.Close()
+		}
+	})
 	return dn
 }
 
