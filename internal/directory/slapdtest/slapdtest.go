@@ -6,6 +6,7 @@
 package slapdtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -91,8 +92,9 @@ func Find() (slapd, slapadd string, err error) {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// Start builds an instance in dir (which must be empty or absent) and starts it. Stop ends it.
-func Start(ctx context.Context, dir string, policy Policy) (*Server, error) {
+// Start builds an instance in dir (which must be empty or absent), with preload people already in
+// it (see Preloaded), and starts it. Stop ends it.
+func Start(ctx context.Context, dir string, policy Policy, preload int) (*Server, error) {
 	slapd, slapadd, err := Find()
 	if err != nil {
 		return nil, err
@@ -117,6 +119,9 @@ func Start(ctx context.Context, dir string, policy Policy) (*Server, error) {
 		"ServicePassword": ServicePassword, "PolicyDN": PolicyDN, "P": policy,
 		"LockoutSeconds": int(policy.LockoutDuration / time.Second), "MaxAgeSeconds": int(policy.MaxAge / time.Second),
 	}); err != nil {
+		return nil, err
+	}
+	if err := appendPeople(filepath.Join(dir, "data.ldif"), preload); err != nil {
 		return nil, err
 	}
 	if out, err := exec.CommandContext(ctx, slapadd, "-n0", "-F", conf, "-l", filepath.Join(dir, "config.ldif")).CombinedOutput(); err != nil {
@@ -340,12 +345,61 @@ func New(tb testing.TB, policy Policy) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := Start(ctx, tb.TempDir(), policy)
+	s, err := Start(ctx, tb.TempDir(), policy, 0)
 	if err != nil {
 		tb.Fatalf("slapdtest: %v", err)
 	}
 	tb.Cleanup(s.Stop)
 	return s
+}
+
+// NewPreloaded is New with n people loaded before slapd starts (slapadd is much faster than adding
+// them one by one): Preloaded(i) names the i-th, from 0; every 50th is locked since an hour ago.
+func NewPreloaded(tb testing.TB, policy Policy, n int) *Server {
+	tb.Helper()
+	if _, _, err := Find(); err != nil {
+		if InCI() {
+			tb.Fatalf("prerequisite missing (CI=true, so this fails instead of skipping): %v", err)
+		}
+		tb.Skipf("prerequisite missing: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, tb.TempDir(), policy, n)
+	if err != nil {
+		tb.Fatalf("slapdtest: %v", err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Preloaded is the uid of the i-th preloaded person.
+func Preloaded(i int) string { return fmt.Sprintf("person%06d", i) }
+
+func appendPeople(path string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	locked := time.Now().Add(-time.Hour).UTC().Format("20060102150405Z")
+	for i := range n {
+		uid := Preloaded(i)
+		fmt.Fprintf(w, "\ndn: uid=%s,%s\nobjectClass: inetOrgPerson\nuid: %s\ncn: Person %d\nsn: Person\n"+
+			"displayName: Person %d\nmail: %s@example.org\nmobile: +86138%08d\nuserPassword: a password of some length\n",
+			uid, PeopleDN, uid, i, i, uid, i)
+		if i%50 == 0 {
+			fmt.Fprintf(w, "pwdAccountLockedTime: %s\n", locked)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // MustAddPerson adds p or fails the test.
