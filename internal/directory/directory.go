@@ -185,10 +185,11 @@ func (d *Directory) Find(ctx context.Context, username string) (Person, error) {
 }
 
 // People calls each for every person changed since the mark (everyone when it is empty), page by
-// page, and returns the mark to pass next time. An incremental sync sees new and changed people,
-// locks and failures included; it does not see people removed, nor locks that lapse with time
-// (Derive finds those), so a full sync now and then is still due. A lapsed ppolicy lock and an AD
-// lockout both change the entry, so both are seen.
+// page, and returns the mark to pass next time. An incremental sync sees new and changed people
+// and new locks (a lock changes the entry; so does each failure ppolicy counts, while AD's
+// badPwdCount does not). It does not see people removed, nor a lock that lapses with time, which
+// changes nothing (Derive finds those at any time), so a full sync now and then is still due.
+// The mark's own second (or USN) is read again, so that a change made just after a sync is not lost.
 func (d *Directory) People(ctx context.Context, since SyncMark, each func(Person) error) (SyncMark, error) {
 	// Every person: the username's place takes the wildcard the escaping keeps out of Find.
 	filter := strings.ReplaceAll(d.s.UserFilter, UsernamePlaceholder, "*")
