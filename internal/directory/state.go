@@ -162,14 +162,12 @@ func deriveAD(a LockAttributes, p Policy, now time.Time) Status {
 		return s
 	}
 	s.LockedAt = lockedAt
-	if p.LockoutDuration <= 0 {
+	if p.LockoutDuration <= 0 || !hasLockTime {
+		// Without a lock time the end is unknown: a lock without an end is the safe reading.
 		s.State = StateLocked
 		return s
 	}
-	s.State = StateLockedTemporarily
-	if hasLockTime {
-		s.LockedUntil = lockedAt.Add(p.LockoutDuration)
-	}
+	s.State, s.LockedUntil = StateLockedTemporarily, lockedAt.Add(p.LockoutDuration)
 	return s
 }
 

@@ -118,6 +118,9 @@ func TestDeriveActiveDirectory(t *testing.T) {
 			attrs: LockAttributes{UserAccountControl: "512", LockoutTime: ft(now.Add(-31 * time.Minute)),
 				UserAccountControlComputed: "16"},
 			policy: thirty, want: StateLockedTemporarily, wantUntil: now.Add(-time.Minute)},
+		{name: "the DC's UF_LOCKOUT without a lockoutTime to count from is locked",
+			attrs:  LockAttributes{UserAccountControl: "512", UserAccountControlComputed: "16"},
+			policy: thirty, want: StateLocked},
 		{name: "the DC's computed flags without UF_LOCKOUT are active despite a lockoutTime",
 			attrs:  LockAttributes{UserAccountControl: "512", LockoutTime: ft(lockedAt), UserAccountControlComputed: "0"},
 			policy: thirty, want: StateActive},
@@ -240,4 +243,27 @@ func TestRefusalRules(t *testing.T) {
 			t.Errorf("refusal(%q) = %+v, want rule %s", reason, got, want)
 		}
 	}
+}
+
+// Whatever a directory writes into the lock attributes, Derive answers a state of the contract and
+// never panics; a temporary lock always has its end, and nothing else has one.
+func FuzzDerive(f *testing.F) {
+	f.Add("000001010000Z", "20260310115900.123456Z", "130000000000000000", "512", "16", "-18000000000")
+	f.Add("20260310120000+0100", "", "0", "514", "", "-9223372036854775808")
+	f.Add("2026031012Z", "x", "9223372036854775807", "66048", "8388608", "0")
+	f.Fuzz(func(t *testing.T, lockedTime, failure, fileTimeValue, uac, computed, interval string) {
+		valid := map[State]bool{StateActive: true, StateLockedTemporarily: true, StateLocked: true,
+			StateFrozen: true, StateDisabled: true, StateExpired: true}
+		for _, kind := range []Kind{OpenLDAP, ActiveDirectory} {
+			a := LockAttributes{PwdAccountLockedTime: lockedTime, PwdFailureTime: []string{failure}, PwdChangedTime: lockedTime,
+				PwdEndTime: failure, LockoutTime: fileTimeValue, UserAccountControl: uac, UserAccountControlComputed: computed,
+				PwdLastSet: fileTimeValue, AccountExpires: interval, BadPwdCount: failure}
+			for _, p := range []Policy{ppolicyPolicy("TRUE", "3", interval, interval), adPolicy(interval, "3", interval)} {
+				s := Derive(kind, a, p, now)
+				if !valid[s.State] || (s.State == StateLockedTemporarily) != !s.LockedUntil.IsZero() {
+					t.Fatalf("%s %+v with %+v: %+v", kind, a, p, s)
+				}
+			}
+		}
+	})
 }
