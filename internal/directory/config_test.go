@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 func validConfig() Config {
@@ -116,4 +118,26 @@ func TestUserFilterEscapesTheUsername(t *testing.T) {
 			t.Errorf("userFilter(%q) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// No username changes the shape of the filter: it stays one AND of the object class and one
+// equality, whose value is the username, byte for byte.
+func FuzzUserFilter(f *testing.F) {
+	for _, s := range []string{"alice", "*", "a*)(uid=*", `\`, "(", ")", "\x00", "\xff", "é", "*)(|(uid=*"} {
+		f.Add(s)
+	}
+	d, err := New(validConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, username string) {
+		packet, err := ldap.CompileFilter(d.userFilter(username))
+		if err != nil {
+			t.Fatalf("the filter for %q does not compile: %v", username, err)
+		}
+		if len(packet.Children) != 2 || packet.Children[1].Tag != ldap.FilterEqualityMatch ||
+			len(packet.Children[1].Children) != 2 || packet.Children[1].Children[1].Data.String() != username {
+			t.Fatalf("the filter for %q changed shape: %s", username, d.userFilter(username))
+		}
+	})
 }
