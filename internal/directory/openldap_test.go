@@ -333,6 +333,33 @@ func TestTwoUnlocksAtOnceBothSucceed(t *testing.T) {
 	}
 }
 
+func TestAnUnlockRacingTheDirectorysOwnLockLeavesAStateThatBindsAgree(t *testing.T) {
+	t.Parallel()
+	srv := slapdtest.New(t, slapdtest.DefaultPolicy())
+	dn := addAlice(t, srv)
+	d := newDirectory(t, srv)
+	for round := range 10 {
+		srv.MustFailBinds(t, dn, 2)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if _, err := d.Unlock(context.Background(), dn, directory.KeepFreeze); err != nil {
+				t.Errorf("round %d: unlock: %v", round, err)
+			}
+		})
+		wg.Go(func() { _ = srv.Bind(dn, "the third wrong password") })
+		wg.Wait()
+		// Whichever came first, what the directory holds is what a sync reads and a bind obeys.
+		_, st := statusOf(t, d, "alice", time.Now())
+		err := srv.Bind(dn, alicePassword)
+		if (st.State == directory.StateActive) != (err == nil) {
+			t.Fatalf("round %d: read as %s, but the right password binds: %v", round, st.State, err)
+		}
+		if _, err := d.Unlock(context.Background(), dn, directory.KeepFreeze); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestAnUnlockRacingAFreezeNeverLiftsTheFreeze(t *testing.T) {
 	t.Parallel()
 	srv := slapdtest.New(t, slapdtest.DefaultPolicy())
