@@ -150,6 +150,28 @@ func TestADDisabledAndExpiredAccounts(t *testing.T) {
 	}
 }
 
+func TestADARightPasswordThatMustChangeIsToldApart(t *testing.T) {
+	srv := sambatest.Shared(t)
+	const password = "a password of some length"
+	dn := srv.MustAddPerson(t, sambatest.Person{Name: "ad-mustchange", Password: password})
+	mod := ldap.NewModifyRequest(dn, nil)
+	mod.Replace("pwdLastSet", []string{"0"})
+	if err := srv.Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+	d := newADDirectory(t, srv)
+	ctx := context.Background()
+	if _, st := statusOf(t, d, "ad-mustchange", time.Now()); !st.PasswordMustChange {
+		t.Fatalf("pwdLastSet 0: %+v, want a password that must change", st)
+	}
+	if err := d.CheckPassword(ctx, dn, password); !errors.Is(err, directory.ErrPasswordExpired) {
+		t.Fatalf("the right password that must change: %v, want ErrPasswordExpired", err)
+	}
+	if err := d.CheckPassword(ctx, dn, "a wrong password"); !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Fatalf("a wrong password: %v, want ErrInvalidCredentials", err)
+	}
+}
+
 func TestADUsernamesCannotWidenTheFilter(t *testing.T) {
 	srv := sambatest.Shared(t)
 	srv.MustAddPerson(t, sambatest.Person{Name: "ad-inject", Password: "a password of some length"})

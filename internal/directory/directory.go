@@ -255,7 +255,7 @@ func (d *Directory) markAfter(a, b SyncMark) bool {
 
 // CheckPassword binds as the person, on a connection of its own, so that the directory applies
 // its own policy and counts a failure. A wrong password, and a locked person, give
-// ErrInvalidCredentials.
+// ErrInvalidCredentials; a right password that has expired gives ErrPasswordExpired.
 func (d *Directory) CheckPassword(ctx context.Context, dn, password string) error {
 	if password == "" {
 		// An empty password is an unauthenticated bind, which servers grant as anonymous.
@@ -266,11 +266,38 @@ func (d *Directory) CheckPassword(ctx context.Context, dn, password string) erro
 		return err
 	}
 	defer s.close()
-	err = s.do("password check", func() error { return s.conn.Bind(dn, password) })
+	req := &ldap.SimpleBindRequest{Username: dn, Password: password}
+	if d.s.Kind == OpenLDAP {
+		req.Controls = []ldap.Control{ldap.NewControlBeheraPasswordPolicy()}
+	}
+	var res *ldap.SimpleBindResult
+	err = s.do("password check", func() (err error) { res, err = s.conn.SimpleBind(req); return err })
+	if expired(d.s.Kind, res, err) {
+		return ErrPasswordExpired
+	}
 	if isLDAPCode(err, ldap.LDAPResultInvalidCredentials) {
 		return ErrInvalidCredentials
 	}
 	return err
+}
+
+// expired reads a bind's answer for "right password, but it must be replaced": ppolicy says so
+// in its response control, AD in the data code of its message (532 expired, 773 must reset). Both
+// say it only when the password was right.
+func expired(kind Kind, res *ldap.SimpleBindResult, err error) bool {
+	if kind == ActiveDirectory {
+		var le *ldap.Error
+		if !errors.As(err, &le) || le.ResultCode != ldap.LDAPResultInvalidCredentials {
+			return false
+		}
+		msg := le.Err.Error()
+		return strings.Contains(msg, "data 532,") || strings.Contains(msg, "data 773,")
+	}
+	if res == nil {
+		return false
+	}
+	pp, ok := ldap.FindControl(res.Controls, ldap.ControlTypeBeheraPasswordPolicy).(*ldap.ControlBeheraPasswordPolicy)
+	return ok && (pp.Error == 0 || pp.Error == 2) // passwordExpired, changeAfterReset
 }
 
 // Unlock lifts the directory's lock on the person and forgets their failures (ppolicy:

@@ -24,6 +24,10 @@ var (
 	// ErrInvalidCredentials: the directory refused the person's password (also when it is locked:
 	// directories answer the same then).
 	ErrInvalidCredentials = errors.New("the directory refused the password")
+	// ErrPasswordExpired: the password was right, but it has expired or must be changed before
+	// anything else (ppolicy's passwordExpired and changeAfterReset, AD's 532 and 773). The person
+	// should set a new one; the directory counted no failure.
+	ErrPasswordExpired = errors.New("the directory password is right but expired")
 	// ErrFrozen: an administrator's lock is in the way of an unlock that may not lift it.
 	ErrFrozen = errors.New("the directory account is locked by an administrator")
 	// ErrNeedsTLS: Active Directory only sets passwords over an encrypted connection.

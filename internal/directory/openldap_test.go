@@ -270,6 +270,19 @@ func TestASetPasswordIsNotOneToChangeAgain(t *testing.T) {
 		"(objectClass=*)", []string{"uid"}, nil)); err != nil {
 		t.Fatalf("the owner's own search after the reset: %v", err)
 	}
+
+	// An administrator's reset elsewhere does leave pwdReset: the right password then says so.
+	admin, err := srv.Admin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", "set by an administrator")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckPassword(context.Background(), dn, "set by an administrator"); !errors.Is(err, directory.ErrPasswordExpired) {
+		t.Fatalf("the right password after an administrator's reset: %v, want ErrPasswordExpired", err)
+	}
 }
 
 func TestUsernamesCannotWidenTheFilter(t *testing.T) {
@@ -382,6 +395,35 @@ func TestAnUnlockRacingAFreezeNeverLiftsTheFreeze(t *testing.T) {
 		if _, err := d.Unlock(context.Background(), dn, directory.LiftFreeze); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestARightButExpiredPasswordIsToldApart(t *testing.T) {
+	t.Parallel()
+	policy := slapdtest.DefaultPolicy()
+	policy.MaxAge = 2 * time.Second
+	srv := slapdtest.New(t, policy)
+	dn := addAlice(t, srv)
+	d := newDirectory(t, srv)
+	ctx := context.Background()
+	if err := d.CheckPassword(ctx, dn, alicePassword); err != nil {
+		t.Fatalf("a fresh password: %v", err)
+	}
+	time.Sleep(3 * time.Second)
+	if _, st := statusOf(t, d, "alice", time.Now()); st.PasswordExpiresAt.IsZero() || st.PasswordExpiresAt.After(time.Now()) {
+		t.Fatalf("after pwdMaxAge the password expires at %v, want a past time", st.PasswordExpiresAt)
+	}
+	if err := d.CheckPassword(ctx, dn, alicePassword); !errors.Is(err, directory.ErrPasswordExpired) {
+		t.Fatalf("the right but expired password: %v, want ErrPasswordExpired", err)
+	}
+	if err := d.CheckPassword(ctx, dn, "a wrong password"); !errors.Is(err, directory.ErrInvalidCredentials) {
+		t.Fatalf("a wrong password when the right one has expired: %v, want ErrInvalidCredentials", err)
+	}
+	if err := d.SetPassword(ctx, dn, "a fresh password again"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckPassword(ctx, dn, "a fresh password again"); err != nil {
+		t.Fatalf("after a new password: %v", err)
 	}
 }
 
