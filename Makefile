@@ -49,6 +49,8 @@ prereqs-run:
 	@$(call need_mailpit)
 
 prereqs-test: prereqs-run
+	@$(call need_slapd)
+	@$(call need_samba)
 	@$(call need_chromium)
 	@$(call need_axe)
 
@@ -63,6 +65,37 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
   else \
     echo "PostgreSQL server missing: install the 'postgresql' package (sudo apt-get install postgresql)"; exit 1; \
+  fi; \
+fi
+endef
+
+# need_slapd: OpenLDAP's server (slapd, slapadd, with the ppolicy module) for the directory tests,
+# from Debian's slapd package; ldap-utils brings ldapsearch and friends, to look at it by hand.
+# The tests run throwaway instances on free ports, each with its own configuration and database;
+# the package's own service, which its installation may start, is stopped and disabled, because it
+# would hold port 389, which the Active Directory tests need.
+define need_slapd
+if ! command -v slapd >/dev/null && [ ! -x /usr/sbin/slapd ]; then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "installing slapd ldap-utils (apt)"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null; \
+    { systemctl disable --now slapd || service slapd stop; } >/dev/null 2>&1 || true; \
+  else \
+    echo "OpenLDAP server missing: install the 'slapd' and 'ldap-utils' packages (sudo apt-get install slapd ldap-utils)"; exit 1; \
+  fi; \
+fi
+endef
+
+# need_samba: Samba's Active Directory domain controller (samba, samba-tool) for the directory
+# tests of the ad kind. The tests provision a throwaway domain and run it themselves, as root, on
+# 127.0.0.1:389 and :636 (ports Samba cannot move); the package's own services are left alone.
+define need_samba
+if ! command -v samba-tool >/dev/null; then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "installing samba (apt)"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq samba >/dev/null; \
+  else \
+    echo "Samba missing: install the 'samba' package (sudo apt-get install samba); its tests need root"; exit 1; \
   fi; \
 fi
 endef

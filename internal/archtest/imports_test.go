@@ -26,6 +26,12 @@ var allowed = map[string][]string{
 	"internal/server/site":      {"internal/account", "internal/audit", "internal/config", "internal/i18n", "internal/secret", "web"},
 	"internal/server/dashboard": {"internal/account", "internal/audit", "internal/config", "internal/i18n", "internal/server/site"},
 	"internal/server/api":       {"internal/account", "internal/audit", "internal/config", "internal/server/site"},
+
+	// The directory connector knows no domain: it speaks LDAP and says what the directory holds.
+	"internal/directory":           {},
+	"internal/directory/slapdtest": {"internal/directory/testcert"},
+	"internal/directory/sambatest": {"internal/directory/testcert"},
+	"internal/directory/testcert":  {},
 }
 
 // Imports point inward: the domain knows no storage or HTTP, the server and its parts no storage.
