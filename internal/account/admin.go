@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -174,6 +175,10 @@ func (s *Staff) AdminSendReset(ctx context.Context, login, reason string, actor 
 	a, reason, err := s.staffTarget(ctx, login, reason)
 	if err != nil {
 		return err
+	}
+	if state := a.EffectiveState(s.now()); !slices.Contains(statesFor(ActionSendReset), state) {
+		return Fail(EINVALID, "err_state_action", map[string]any{"State": StateName(state)},
+			"a reset link does not help an account that is %s", state)
 	}
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {

@@ -384,4 +384,15 @@ func TestStaffAccountActions(t *testing.T) {
 		t.Errorf("AdminEndSessions = %d, %v", n, err)
 	}
 	wantCode(t, w.svc.Staff.AdminSendReset(ctx, "nobody", "x", helpdesk), account.ENOTFOUND)
+
+	// A reset link is no help to an account that is frozen, disabled or expired: refused as the
+	// dashboard's table says, and nothing is sent.
+	for _, state := range []account.State{account.StateFrozen, account.StateDisabled, account.StateExpired} {
+		b := w.add("bob-" + string(state))
+		b.State = state
+		wantCode(t, w.svc.Staff.AdminSendReset(ctx, b.Username, "asked by phone", helpdesk), account.EINVALID)
+	}
+	if len(w.selfService.links) != 1 {
+		t.Errorf("%d reset links, want only alice's", len(w.selfService.links))
+	}
 }

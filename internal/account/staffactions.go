@@ -34,7 +34,8 @@ var staffActions = []staffActionRule{
 	{ActionExpiry, []Role{RoleAdmin}, nil},
 	{ActionEndSessions, []Role{RoleAdmin}, nil},
 	{ActionResetMFA, []Role{RoleAdmin}, nil},
-	{ActionFreeze, []Role{RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked, StatePendingVerification}},
+	// Freezing a frozen account again changes its reason, message and end.
+	{ActionFreeze, []Role{RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification}},
 	{ActionDisable, []Role{RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen,
 		StatePendingVerification, StateExpired}},
 }
@@ -67,6 +68,14 @@ func CheckStaffAction(action StaffAction, state State, role Role) error {
 			"%s does not apply to an account that is %s", action, state)
 	}
 	return nil
+}
+
+// statesFor are the states action applies to (nil: any), as the table says: the domain's staff
+// methods take their transitions' starting states from it, so what the dashboard offers and what
+// the command line, the API and the dashboard may do are one rule.
+func statesFor(action StaffAction) []State {
+	i := slices.IndexFunc(staffActions, func(r staffActionRule) bool { return r.action == action })
+	return slices.Clone(staffActions[i].states)
 }
 
 // Destructive reports whether the action takes something away from the owner (access, sessions,

@@ -34,7 +34,7 @@ func TestStaffActionsByStateAndRole(t *testing.T) {
 		{StateActive, RoleHelpdesk, []StaffAction{ActionSendReset}},
 		{StateLocked, RoleHelpdesk, []StaffAction{ActionUnlock, ActionSendReset}},
 		{StateFrozen, RoleHelpdesk, nil},
-		{StateFrozen, RoleAdmin, []StaffAction{ActionUnfreeze, ActionExpiry, ActionEndSessions, ActionResetMFA, ActionDisable}},
+		{StateFrozen, RoleAdmin, []StaffAction{ActionUnfreeze, ActionExpiry, ActionEndSessions, ActionResetMFA, ActionFreeze, ActionDisable}},
 		{StateDisabled, RoleAdmin, []StaffAction{ActionEnable, ActionExpiry, ActionEndSessions, ActionResetMFA}},
 		{StateActive, RoleAuditor, nil},
 		{StateActive, RoleAdmin, []StaffAction{ActionSendReset, ActionExpiry, ActionEndSessions, ActionResetMFA, ActionFreeze, ActionDisable}},

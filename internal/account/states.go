@@ -118,9 +118,9 @@ func (s *Staff) Unlock(ctx context.Context, login, reason string, actor Actor) (
 	if err != nil {
 		return nil, err
 	}
-	from := []State{StateLockedTemporarily, StateLocked}
+	from := statesFor(ActionUnlock)
 	if actor.liftsFreezes() {
-		from = append(from, StateFrozen)
+		from = append(from, statesFor(ActionUnfreeze)...)
 	}
 	a, err := s.transition(ctx, login, actor, Transition{
 		From: from, To: StateActive, Reason: reason,
@@ -142,7 +142,7 @@ func (s *Staff) Freeze(ctx context.Context, login, reason, userMessage string, u
 		return nil, Fail(EINVALID, "err_until_past", nil, "--until must be in the future")
 	}
 	a, err := s.transition(ctx, login, actor, Transition{
-		From: []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification},
+		From: statesFor(ActionFreeze),
 		To:   StateFrozen, Reason: reason, UserMessage: strings.TrimSpace(userMessage), Until: until,
 		LockKind: "freeze", LiftLocks: true, EndSessions: true, Action: audit.AccountFrozen})
 	if err == nil {
@@ -158,7 +158,7 @@ func (s *Staff) Disable(ctx context.Context, login, reason string, actor Actor) 
 		return nil, err
 	}
 	return s.transition(ctx, login, actor, Transition{
-		From: []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification, StateExpired},
+		From: statesFor(ActionDisable),
 		To:   StateDisabled, Reason: reason, LockKind: "disable", LiftLocks: true, EndSessions: true,
 		Action: audit.AccountDisabled})
 }
@@ -170,7 +170,7 @@ func (s *Staff) Enable(ctx context.Context, login, reason string, actor Actor) (
 		return nil, err
 	}
 	return s.transition(ctx, login, actor, Transition{
-		From: []State{StateDisabled}, To: StateActive, Reason: reason, LiftLocks: true, Action: audit.AccountEnabled})
+		From: statesFor(ActionEnable), To: StateActive, Reason: reason, LiftLocks: true, Action: audit.AccountEnabled})
 }
 
 // UnlockAll is the emergency lift of every automatic lock that started within the last `since`
