@@ -304,11 +304,14 @@ type fakeLockout struct {
 	nextDevice int64
 
 	reservations []account.Attempt
-	refunds      int
-	failed       []account.Failure
-	successes    []account.Success
-	rejections   []account.Rejection
-	setPolicy    map[string]string
+	// sprayedMeanwhile is how many other accounts the client fails on between the throttle's first
+	// look and the reservation: a burst's other requests.
+	sprayedMeanwhile int
+	refunds          int
+	failed           []account.Failure
+	successes        []account.Success
+	rejections       []account.Rejection
+	setPolicy        map[string]string
 }
 
 func (f *fakeLockout) Policy(context.Context) (account.Policy, error) { return f.policy, nil }
@@ -341,6 +344,22 @@ func (f *fakeLockout) DeviceAccount(_ context.Context, hash []byte) (int64, int6
 
 func (f *fakeLockout) ReserveAttempt(_ context.Context, at account.Attempt) (account.Reservation, error) {
 	f.reservations = append(f.reservations, at)
+	var spray account.SprayPair
+	if at.Spray.Key != "" && at.DeviceID == 0 {
+		for i := range f.sprayedMeanwhile {
+			f.fail(at.Spray.Client, "meanwhile:"+strconv.Itoa(i))
+		}
+		f.sprayedMeanwhile = 0
+		others := len(f.clientKeys[at.Spray.Client])
+		if f.clientKeys[at.Spray.Client][at.Spray.Key] {
+			others--
+		}
+		if account.SprayThrottled(others) {
+			return account.Reservation{Throttled: true}, nil
+		}
+		f.fail(at.Spray.Client, at.Spray.Key)
+		spray = at.Spray
+	}
 	a := f.accounts.byID[at.AccountID]
 	if a.State == account.StateLockedTemporarily && a.EffectiveState(at.Now) == account.StateActive {
 		a.State, a.LockedUntil, f.failures[a.ID] = account.StateActive, nil, 0 // the lock lapsed
@@ -355,7 +374,7 @@ func (f *fakeLockout) ReserveAttempt(_ context.Context, at account.Attempt) (acc
 		return account.Reservation{Locked: d.Outcome}, nil
 	}
 	f.failures[a.ID]++
-	return account.Reservation{Allowed: true, Failures: f.failures[a.ID], Trusted: at.DeviceID != 0}, nil
+	return account.Reservation{Allowed: true, Failures: f.failures[a.ID], Trusted: at.DeviceID != 0, Spray: spray}, nil
 }
 
 func (f *fakeLockout) lock(a *account.Account, d lockout.Decision) {
@@ -368,9 +387,10 @@ func (f *fakeLockout) lock(a *account.Account, d lockout.Decision) {
 	}
 }
 
-func (f *fakeLockout) RefundAttempt(_ context.Context, id int64, _ account.Reservation, _ int64) error {
+func (f *fakeLockout) RefundAttempt(_ context.Context, id int64, r account.Reservation, _ int64) error {
 	f.refunds++
 	f.failures[id]--
+	delete(f.clientKeys[r.Spray.Client], r.Spray.Key)
 	return nil
 }
 
@@ -395,6 +415,7 @@ func (f *fakeLockout) RecordSuccess(_ context.Context, s account.Success) (bool,
 	}
 	f.successes = append(f.successes, s)
 	f.failures[s.AccountID] = 0
+	delete(f.clientKeys[s.Spray.Client], s.Spray.Key)
 	now := s.Now
 	a.LastSignInAt = &now
 	if s.NewDeviceHash != nil {

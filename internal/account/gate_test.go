@@ -3,6 +3,7 @@ package account_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,6 +215,41 @@ func TestSignInRecordsTheFailureOfAClientThatHungUp(t *testing.T) {
 	_, err := w.svc.Gate.SignIn(hangUp, account.SignInRequest{Login: "alice", Password: "wrong password"})
 	if err != account.ErrBadCredentials || len(w.lockout.failed) != 1 || w.lockout.failures[a.ID] != 1 {
 		t.Errorf("SignIn = %v with %d failures recorded, count %d; want the failure written", err, len(w.lockout.failed), w.lockout.failures[a.ID])
+	}
+}
+
+// A burst from one client at many accounts passes the throttle's first look together; the
+// reservation, which counts the client's accounts one at a time, refuses the one over the limit
+// before its password is hashed.
+func TestSprayingBurstIsRefusedAtTheReservation(t *testing.T) {
+	w := newWorld(t)
+	w.add("alice")
+	w.lockout.sprayedMeanwhile = account.ClientAccountLimit
+	_, err := signIn(w, "alice", "right password")
+	if err != account.ErrThrottled {
+		t.Fatalf("SignIn = %v, want ErrThrottled", err)
+	}
+	if len(w.hasher.verified) != 0 || w.hasher.dummies != 0 || w.lockout.failures[1] != 0 {
+		t.Errorf("the refused attempt hashed (%d, %d dummies) or counted on the account (%d)", len(w.hasher.verified), w.hasher.dummies, w.lockout.failures[1])
+	}
+	if last := w.lockout.rejections[len(w.lockout.rejections)-1]; !last.Throttled {
+		t.Errorf("rejection %+v, want a throttled one", last)
+	}
+}
+
+// Right passwords, and those that stop at the second factor, release their reservation: people
+// behind one address are not spraying.
+func TestSprayingCountsOnlyFailures(t *testing.T) {
+	w := newWorld(t)
+	for i := range account.ClientAccountLimit + 3 {
+		name := "user" + strconv.Itoa(i)
+		w.add(name)
+		if _, err := signIn(w, name, "right password"); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if n := len(w.lockout.clientKeys["192.0.2.1"]); n != 0 {
+		t.Errorf("%d accounts counted against the client after only successes", n)
 	}
 }
 

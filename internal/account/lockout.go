@@ -20,6 +20,18 @@ const (
 	RepeatedPasswordKeep = 5
 )
 
+// SprayThrottled is the spraying rule: a client that failed on otherAccounts different accounts in
+// the last ClientWindow (not counting the one it tries now) may try no more.
+func SprayThrottled(otherAccounts int) bool { return otherAccounts >= ClientAccountLimit }
+
+// SprayPair is one account a client tries, as the spraying throttle counts it: reserved before the
+// secret is checked (so a burst at many accounts cannot pass the limit while the count still reads
+// low), kept when the secret was wrong, released when it was right or never checked.
+type SprayPair struct {
+	Client string
+	Key    string // "account:ID", as Rejection.ClientKey
+}
+
 // LockNotice builds what an automatic lock queues with it (the owner's email, webhook events)
 // from the rules' decision.
 type LockNotice func(d lockout.Decision) []Message
@@ -34,6 +46,9 @@ type Attempt struct {
 	Now       time.Time
 	// Notice is queued when the reservation finds the account already at the threshold and locks it.
 	Notice LockNotice
+	// Spray is the pair the client's spraying throttle reserves when the attempt is not counted on a
+	// known device (SprayThrottled decides); empty: not counted.
+	Spray SprayPair
 }
 
 // Reservation is the outcome of counting an attempt before its secret is checked.
@@ -46,6 +61,11 @@ type Reservation struct {
 	// or they are still being checked). An account at or over the threshold is locked by rule,
 	// never left to the luck of which write lands.
 	Locked lockout.Outcome
+	// Throttled: the client is spraying (SprayThrottled); nothing was counted on the account.
+	Throttled bool
+	// Spray is the pair reserved for the spraying throttle, to release if the secret proves right or
+	// is never checked; empty when none was reserved.
+	Spray SprayPair
 }
 
 // Failure is a wrong secret on a counted attempt. The store applies what it leads to (the rules'
@@ -74,6 +94,7 @@ type Success struct {
 	UserAgent     string
 	Method        string // "password"
 	Now           time.Time
+	Spray         SprayPair // the reservation's pair, released: a right secret is not spraying
 }
 
 // Rejection is an attempt refused without counting on an account: unknown user, throttled client,

@@ -165,9 +165,13 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 	}
 	notice := func(d lockout.Decision) []Message { return s.lockNotice(a, d, now, req.ClientIP) }
 	res, err := s.lockout.ReserveAttempt(ctx, Attempt{AccountID: a.ID, Username: a.Username, DeviceID: deviceID,
-		Client: req.ClientIP, Policy: policy.Lockout, Now: now, Notice: notice})
+		Client: req.ClientIP, Policy: policy.Lockout, Now: now, Notice: notice,
+		Spray: SprayPair{Client: req.ClientIP, Key: accountKey(a.ID)}})
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	if res.Throttled {
+		return nil, s.refuseThrottled(ctx, reject)
 	}
 	// Counted (or refused, or locked by rule): nothing below depends on the client staying.
 	ctx = context.WithoutCancel(ctx)
@@ -235,7 +239,7 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 	}
 	result := &SignInResult{Account: a, PreviousSignIn: a.LastSignInAt}
 	succ := Success{AccountID: a.ID, Username: a.Username, DeviceID: deviceID, Client: req.ClientIP,
-		UserAgent: printable(req.UserAgent), Method: method, Now: now}
+		UserAgent: printable(req.UserAgent), Method: method, Now: now, Spray: res.Spray}
 	if deviceID == 0 {
 		token, hash, err := s.newDeviceToken()
 		if err != nil {
@@ -317,9 +321,14 @@ func (s *guard) throttleClient(ctx context.Context, reject Rejection) error {
 	if err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
-	if n < ClientAccountLimit {
+	if !SprayThrottled(n) {
 		return nil
 	}
+	return s.refuseThrottled(ctx, reject)
+}
+
+// refuseThrottled answers a spraying client: ErrThrottled, recorded and counted, with no hashing.
+func (s *guard) refuseThrottled(ctx context.Context, reject Rejection) error {
 	reject.Reason, reject.Throttled = "throttled", true
 	s.metrics.Throttled("sign_in")
 	s.metrics.SignIn("throttled")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/audit"
@@ -131,6 +132,14 @@ func (s *Lockout) ReserveAttempt(ctx context.Context, at account.Attempt) (accou
 			}
 			// The device is locked out itself: it counts like any unknown browser.
 		}
+		if at.Spray.Key != "" && at.Spray.Client != "" {
+			throttled, err := reserveSprayPair(ctx, tx, at.Spray, at.Now)
+			if err != nil || throttled {
+				res.Throttled = throttled
+				return err
+			}
+			res.Spray = at.Spray
+		}
 		var previous string
 		var before int
 		// The count goes up by one (from 1 when a lock lapsed).
@@ -166,6 +175,37 @@ func (s *Lockout) ReserveAttempt(ctx context.Context, at account.Attempt) (accou
 			AccountID: idPtr(at.AccountID), Details: audit.Details("method", "expiry", "from", previous)})
 	})
 	return res, unavailable("reserve attempt", err)
+}
+
+// reserveSprayPair reserves the pair for the client's spraying throttle, unless the client already
+// failed on as many other accounts within the window as it may (account.SprayThrottled). The
+// client's reservations are taken one at a time (a transaction-scoped advisory lock on the client),
+// and each reads the count afresh after the lock, so a burst at many accounts from one client, in
+// any number of processes, never passes the limit.
+func reserveSprayPair(ctx context.Context, tx pgx.Tx, p account.SprayPair, now time.Time) (throttled bool, err error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('client_failures:' || $1, 0))`, p.Client); err != nil {
+		return false, err
+	}
+	var others int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM client_failures WHERE client = $1 AND login_key <> $2 AND last_at > $3`,
+		p.Client, p.Key, now.Add(-account.ClientWindow)).Scan(&others); err != nil {
+		return false, err
+	}
+	if account.SprayThrottled(others) {
+		return true, nil
+	}
+	return false, countClientFailure(ctx, tx, p.Client, p.Key, now)
+}
+
+// releaseSprayPair takes back a reserved pair: the secret was right, or never checked.
+func releaseSprayPair(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, p account.SprayPair) error {
+	if p.Key == "" {
+		return nil
+	}
+	_, err := q.Exec(ctx, `DELETE FROM client_failures WHERE client = $1 AND login_key = $2`, p.Client, p.Key)
+	return err
 }
 
 // reserveOnDevice counts the attempt on a known device's own allowance; ok is false when the
@@ -208,6 +248,9 @@ func (s *Lockout) RefundAttempt(ctx context.Context, accountID int64, r account.
 		_, err = s.db.conn(ctx).Exec(ctx, `UPDATE devices SET failures = GREATEST(failures - 1, 0) WHERE id = $1`, deviceID)
 	} else {
 		_, err = s.db.conn(ctx).Exec(ctx, `UPDATE accounts SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE id = $1`, accountID)
+	}
+	if err == nil {
+		err = releaseSprayPair(ctx, s.db.conn(ctx), r.Spray)
 	}
 	return unavailable("refund attempt", err)
 }
@@ -397,6 +440,9 @@ func (s *Lockout) RecordSuccess(ctx context.Context, sc account.Success) (bool, 
 			return appendAudit(ctx, tx, event)
 		}
 		ok = true
+		if err := releaseSprayPair(ctx, tx, sc.Spray); err != nil {
+			return err
+		}
 		if sc.NewDeviceHash != nil {
 			if _, err := tx.Exec(ctx, `INSERT INTO devices (account_id, nonce_hash, user_agent, created_at, last_seen_at)
 				VALUES ($1, $2, $3, $4, $4)`, sc.AccountID, sc.NewDeviceHash, sc.UserAgent, sc.Now); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -358,6 +359,58 @@ func TestSprayingClientIsThrottled(t *testing.T) {
 	e.clock.Advance(account.ClientWindow + time.Second)
 	if _, err := e.signIn("another", "Summer2026!"); !errors.Is(err, account.ErrBadCredentials) {
 		t.Fatalf("the throttle did not end: %v", err)
+	}
+}
+
+// A burst from one client at many accounts at once checks no more passwords than the throttle
+// allows: every check is reserved against the client's count before it starts, so 60 concurrent
+// sign-ins at 60 accounts cannot all be checked while the count still reads low. The owner of one
+// of them, signing in right from the same client, gets in (a success is not spraying), and so do
+// the TOTP users whose password step is given back.
+func TestSprayingBurstIsThrottledAtomically(t *testing.T) {
+	e := newEngine(t)
+	const n = 60
+	for i := range n {
+		e.add(fmt.Sprintf("burst%02d", i))
+	}
+	var wg sync.WaitGroup
+	var checked, throttled atomic.Int32
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch _, err := e.signIn(fmt.Sprintf("burst%02d", i), "Summer2026!"); {
+			case errors.Is(err, account.ErrBadCredentials):
+				checked.Add(1)
+			case errors.Is(err, account.ErrThrottled):
+				throttled.Add(1)
+			default:
+				t.Errorf("burst%02d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	var counted int
+	if err := e.db.Pool.QueryRow(context.Background(), `SELECT coalesce(sum(failed_attempts), 0) FROM accounts WHERE username LIKE 'burst%'`).Scan(&counted); err != nil {
+		t.Fatal(err)
+	}
+	if checked.Load() > account.ClientAccountLimit || counted > account.ClientAccountLimit || checked.Load()+throttled.Load() != n {
+		t.Fatalf("%d passwords checked, %d failures counted, %d throttled: want at most %d checked and counted",
+			checked.Load(), counted, throttled.Load(), account.ClientAccountLimit)
+	}
+	t.Logf("%d of %d concurrent sign-ins at different accounts were checked, %d throttled", checked.Load(), n, throttled.Load())
+}
+
+// Sign-ins that succeed, or stop at the second factor, are not spraying: more than the limit of
+// people behind one address sign in within the window.
+func TestSuccessesDoNotCountAsSpraying(t *testing.T) {
+	e := newEngine(t)
+	for i := range account.ClientAccountLimit + 5 {
+		name := fmt.Sprintf("office%02d", i)
+		e.add(name)
+		if _, err := e.signIn(name, password); err != nil {
+			t.Fatalf("%s, signing in right after %d others from the same address: %v", name, i, err)
+		}
 	}
 }
 
