@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -63,7 +64,13 @@ func Load(fsys fs.FS) (*Bundle, error) {
 		}
 	}
 	for _, lang := range Languages {
-		bundle.locs[lang] = &Localizer{Lang: lang, l: goi18n.NewLocalizer(b, lang), known: bundle.ids[lang]}
+		l := &Localizer{Lang: lang, l: goi18n.NewLocalizer(b, lang), known: bundle.ids[lang], devices: &sync.Map{}}
+		// A message asked for without data reads the same every time: translated once, here.
+		l.plain = make(map[string]string, len(l.known))
+		for id := range l.known {
+			l.plain[id] = l.Message(id, nil)
+		}
+		bundle.locs[lang] = l
 	}
 	return bundle, nil
 }
@@ -116,8 +123,11 @@ type Localizer struct {
 	Lang  string
 	l     *goi18n.Localizer
 	known map[string]bool
-	zone  *time.Location   // nil: UTC
-	now   func() time.Time // the clock relative times are told from; nil: time.Now
+	plain map[string]string // each message without data, as Message(id, nil) writes it
+	zone  *time.Location    // nil: UTC
+	now   func() time.Time  // the clock relative times are told from; nil: time.Now
+	// devices holds what Device wrote for a browser and a system, a few dozen pairs at most.
+	devices *sync.Map
 }
 
 // In returns the localizer writing times in zone.
@@ -197,6 +207,11 @@ func ZoneName(lang string, t time.Time) string {
 // picks the plural form.
 // An unknown id renders as the id itself, which the templates test catches.
 func (l *Localizer) T(id string, kv ...any) string {
+	if len(kv) < 2 {
+		if s, ok := l.plain[id]; ok {
+			return s
+		}
+	}
 	if !l.known[id] {
 		return id
 	}
@@ -372,7 +387,13 @@ func (l *Localizer) Device(ua string) string {
 	}
 	switch {
 	case browser != "" && system != "":
-		return l.T("device_on", "Browser", browser, "System", system)
+		key := browser + "\x00" + system
+		if s, ok := l.devices.Load(key); ok {
+			return s.(string)
+		}
+		s := l.T("device_on", "Browser", browser, "System", system)
+		l.devices.Store(key, s)
+		return s
 	case browser != "":
 		return browser
 	}

@@ -30,7 +30,7 @@ type Readiness func(ctx context.Context) error
 type Deps struct {
 	Config   *config.Config
 	Accounts *account.Services
-	Sessions scs.Store
+	Sessions scs.CtxStore
 	Ready    Readiness
 	Log      *slog.Logger
 	Metrics  *Metrics // served at /metrics unless UNLOCKD_METRICS_LISTEN moves it

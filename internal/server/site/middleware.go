@@ -180,7 +180,7 @@ const (
 	SessAccountID = "account_id" // postgres.SessionAccountKey: the store indexes it
 	SessEpoch     = "epoch"      // the account's session epoch at sign-in
 	SessAuthAt    = "auth_at"    // when the password was last proven (unix seconds)
-	SessSeenAt    = "seen_at"    // last request (unix seconds), for the staff idle timeout
+	SessSeenAt    = "seen_at"    // last request, to the minute (unix seconds; see keepAlive)
 	sessFlash     = "flash"
 	// SessPreviousSignIn is the sign-in before this session's (unix seconds), shown on /account.
 	SessPreviousSignIn = "previous_sign_in"
@@ -193,6 +193,7 @@ func (s *Site) LoadAccount(next http.Handler) http.Handler {
 		ctx := r.Context()
 		id := s.sessions.GetInt64(ctx, SessAccountID)
 		if id == 0 {
+			s.keepAlive(ctx, s.accounts.Now())
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -212,9 +213,26 @@ func (s *Site) LoadAccount(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s.sessions.Put(ctx, SessSeenAt, now.Unix())
+		s.keepAlive(ctx, now)
 		next.ServeHTTP(w, r.WithContext(WithAccount(ctx, a)))
 	})
+}
+
+// keepAliveStep is how stale SessSeenAt may be before a request writes it again.
+const keepAliveStep = time.Minute
+
+// keepAlive notes a request in a stored session when the last one noted is a minute old or more.
+// Noting it saves the session, which moves its idle deadline (idleExpiry); in between the session
+// is saved only when a handler changes it. So a session expires between the idle timeout less a
+// minute and the idle timeout after its last request, and a staff session is held to its idle
+// timeout a minute early at most: never later.
+func (s *Site) keepAlive(ctx context.Context, now time.Time) {
+	if s.sessions.Token(ctx) == "" {
+		return // a new session: it is saved only if a handler puts something in it
+	}
+	if now.Sub(time.Unix(s.sessions.GetInt64(ctx, SessSeenAt), 0)) >= keepAliveStep {
+		s.sessions.Put(ctx, SessSeenAt, now.Unix())
+	}
 }
 
 // sessionStillValid applies the rules a session must keep meeting after sign-in: the one rule of

@@ -6,6 +6,7 @@
 package site
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,7 +23,7 @@ import (
 type Deps struct {
 	Config   *config.Config
 	Accounts *account.Services
-	Sessions scs.Store
+	Sessions scs.CtxStore
 	Log      *slog.Logger
 }
 
@@ -65,9 +66,11 @@ func New(d Deps) (*Site, error) {
 	}
 	s.maint = newMaintenanceCache(s.accounts.Maintenance.CurrentMaintenance, s.accounts.Now, s.log)
 	s.sessions = scs.New()
-	s.sessions.Store = d.Sessions
+	// No scs IdleTimeout: with one, scs saves every session at every request only to move its idle
+	// deadline. idleExpiry gives every save that deadline instead, and LoadAccount saves a session
+	// again once its deadline would move by a minute or more (keepAlive).
+	s.sessions.Store = idleExpiry{CtxStore: d.Sessions, idle: userIdleTimeout}
 	s.sessions.Lifetime = userAbsoluteTimeout
-	s.sessions.IdleTimeout = userIdleTimeout
 	s.sessions.Cookie.Name = "unlockd_session"
 	if d.Config.CookieSecure {
 		// __Host- binds the cookie to this exact origin: Secure, Path=/ and no Domain.
@@ -82,6 +85,24 @@ func New(d Deps) (*Site, error) {
 		s.RenderError(w, r, fmt.Errorf("session: %w", err))
 	}
 	return s, nil
+}
+
+// idleExpiry is the session store, saving each session to expire after the idle timeout unless
+// its absolute deadline comes first, as scs's IdleTimeout would.
+type idleExpiry struct {
+	scs.CtxStore
+	idle time.Duration
+}
+
+func (s idleExpiry) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if idle := time.Now().Add(s.idle).UTC(); idle.Before(expiry) {
+		expiry = idle
+	}
+	return s.CtxStore.CommitCtx(ctx, token, b, expiry)
+}
+
+func (s idleExpiry) Commit(token string, b []byte, expiry time.Time) error {
+	return s.CommitCtx(context.Background(), token, b, expiry)
 }
 
 // SessionCodec is the codec the session store must use to read the account id out of session data.
