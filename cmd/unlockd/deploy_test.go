@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"debug/elf"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -325,14 +326,19 @@ func TestDockerfileBuildsTheMakefilesBinaryStaticAndNonRoot(t *testing.T) {
 	}))
 	defer ready.Close()
 	_, readyPort, _ := net.SplitHostPort(strings.TrimPrefix(ready.URL, "http://"))
-	hc2 := exec.Command(out, execForm(t, "HEALTHCHECK CMD", hc)[1:]...)
-	hc2.Env = []string{"UNLOCKD_LISTEN=0.0.0.0:" + readyPort}
-	if b, err := hc2.CombinedOutput(); err != nil {
+	healthCheck := func() *exec.Cmd {
+		c := exec.Command(out, execForm(t, "HEALTHCHECK CMD", hc)[1:]...)
+		c.Env = []string{"UNLOCKD_LISTEN=0.0.0.0:" + readyPort}
+		return c
+	}
+	if b, err := healthCheck().CombinedOutput(); err != nil || !strings.Contains(string(b), "200 ready") {
 		t.Errorf("the health check against a ready server: %v\n%s", err, b)
 	}
 	ready.Close()
-	if b, err := hc2.CombinedOutput(); err == nil {
-		t.Errorf("the health check passes with nothing listening:\n%s", b)
+	b, err := healthCheck().CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("the health check with nothing listening: %v; want exit 1\n%s", err, b)
 	}
 }
 
@@ -367,7 +373,7 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
-// unit reads a systemd unit file: each key of each section with its values, in order.
+// readUnit reads a systemd unit file: each key of each section with its values, in order.
 func readUnit(t *testing.T, path string) map[string]map[string][]string {
 	t.Helper()
 	f, err := os.Open(path)
