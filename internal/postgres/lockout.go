@@ -177,24 +177,26 @@ func (s *Lockout) ReserveAttempt(ctx context.Context, at account.Attempt) (accou
 	return res, unavailable("reserve attempt", err)
 }
 
-// reserveSprayPair reserves the pair for the client's spraying throttle, unless the client already
-// failed on as many other accounts within the window as it may (account.SprayThrottled). The
-// client's reservations are taken one at a time (a transaction-scoped advisory lock on the client),
-// and each reads the count afresh after the lock, so a burst at many accounts from one client, in
-// any number of processes, never passes the limit.
+// reserveSprayPair reserves the pair for the client's spraying throttle and reports whether the
+// client had already failed on as many other accounts within the window as it may
+// (account.SprayThrottled). The client's reservations are taken one at a time (a
+// transaction-scoped advisory lock on the client), and each reads the count afresh after the lock,
+// so a burst at many accounts from one client, in any number of processes, never passes the limit.
 func reserveSprayPair(ctx context.Context, tx pgx.Tx, p account.SprayPair, now time.Time) (throttled bool, err error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('client_failures:' || $1, 0))`, p.Client); err != nil {
 		return false, err
 	}
+	// The count of the others, and the pair, in one statement. A throttled attempt's account counts
+	// as tried too (its transaction is committed): a client that keeps spraying stays throttled.
 	var others int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM client_failures WHERE client = $1 AND login_key <> $2 AND last_at > $3`,
-		p.Client, p.Key, now.Add(-account.ClientWindow)).Scan(&others); err != nil {
+	if err := tx.QueryRow(ctx, `WITH pair AS (
+			INSERT INTO client_failures (client, login_key, last_at) VALUES ($1, $2, $4)
+			ON CONFLICT (client, login_key) DO UPDATE SET last_at = EXCLUDED.last_at)
+		SELECT count(*) FROM client_failures WHERE client = $1 AND login_key <> $2 AND last_at > $3`,
+		p.Client, p.Key, now.Add(-account.ClientWindow), now).Scan(&others); err != nil {
 		return false, err
 	}
-	if account.SprayThrottled(others) {
-		return true, nil
-	}
-	return false, countClientFailure(ctx, tx, p.Client, p.Key, now)
+	return account.SprayThrottled(others), nil
 }
 
 // releaseSprayPair takes back a reserved pair: the secret was right, or never checked.

@@ -89,7 +89,9 @@ func TestUnlockNeverCombinesProofsOfTwoAccounts(t *testing.T) {
 // written: the account is never left "active" over its threshold with every password refused.
 func TestHangUpsDuringTheCheckStillCount(t *testing.T) {
 	clock := accounttest.NewClock(time.Now())
-	slow := secret.Params{Memory: 19456, Time: 4, Threads: 1, SaltLen: 16, KeyLen: 32}
+	// Slow enough that a third of a hash is ample for the work before it (the attempt's reservation)
+	// even on a busy machine: the client hangs up while its password is checked, not before.
+	slow := secret.Params{Memory: 19456, Time: 10, Threads: 1, SaltLen: 16, KeyLen: 32}
 	h := newHarness(t, withClock(clock.Now), withHasher(secret.NewHasher(slow, 2, 64, 30*time.Second)))
 	h.addAccount("alice")
 	started := time.Now()
