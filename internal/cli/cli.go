@@ -62,6 +62,7 @@ usage:
   unlockd token list [--json] | revoke NAME
   unlockd audit verify                  exit 0 when the chain is intact, 1 at the first bad event
   unlockd audit export [--since RFC3339] [--format jsonl|csv]
+  unlockd directory sync                read people and lock states from the directory now
 
 Configuration comes from the environment (UNLOCKD_DATABASE_URL, ...); see the README.
 `
@@ -106,6 +107,8 @@ func run(ctx context.Context, args []string, stdio IO, getenv config.Getenv) err
 		return cmdAudit(ctx, args[1:], stdio, getenv)
 	case "token":
 		return cmdToken(ctx, args[1:], stdio, getenv)
+	case "directory":
+		return cmdDirectory(ctx, args[1:], stdio, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdio.Out, usage)
 		return nil
