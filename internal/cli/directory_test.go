@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/directory"
 	"github.com/unlockd/unlockd/internal/directory/slapdtest"
 )
@@ -144,3 +149,121 @@ func TestDirectorySyncUnreachableWritesNothing(t *testing.T) {
 }
 
 func stringOf(v any) string { s, _ := v.(string); return s }
+
+// outage forwards connections to a directory, or, while down, closes them at once: the directory
+// is unreachable as if its host refused or dropped connections.
+type outage struct {
+	ln     net.Listener
+	target string
+	down   atomic.Bool
+}
+
+func newOutage(t *testing.T, target string) *outage {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &outage{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if o.down.Load() {
+				c.Close()
+				continue
+			}
+			go o.forward(c)
+		}
+	}()
+	return o
+}
+
+func (o *outage) forward(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", o.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, c); done <- struct{}{} }()
+	go func() { io.Copy(c, up); done <- struct{}{} }()
+	<-done
+}
+
+func (o *outage) URL() string { return "ldap://" + o.ln.Addr().String() }
+
+// lockedBuffer is a log destination that a test reads while the server writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// serve syncs every interval, survives an outage of the directory (logging it), and stops with the
+// server.
+func TestServeSyncsTheDirectoryEveryIntervalThroughOutages(t *testing.T) {
+	srv := slapdtest.New(t, slapdtest.DefaultPolicy())
+	srv.MustAddPerson(t, slapdtest.Person{UID: "alice", Password: "alice's password", Mail: "alice@example.org"})
+	link := newOutage(t, strings.TrimPrefix(srv.URL, "ldap://"))
+	link.down.Store(true)
+	e := newCLIEnv(t)
+	e.useDirectory(link.URL())
+	e.env["UNLOCKD_DIRECTORY_SYNC_INTERVAL"] = "1s"
+	e.env["UNLOCKD_LISTEN"] = "127.0.0.1:0"
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs lockedBuffer
+	a, err := open(ctx, func(k string) string { return e.env[k] }, nil, IO{Err: &logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.serve(ctx, ln, nil) }()
+
+	waitFor := func(what string, done func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !done(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited in vain for %s; log:\n%s", what, logs.String())
+			}
+		}
+	}
+	waitFor("the outage to be logged", func() bool { return strings.Contains(logs.String(), "directory unreachable") })
+	link.down.Store(false)
+	waitFor("alice to be read once the directory is back", func() bool {
+		acc, err := a.accounts.Accounts.AccountByLogin(ctx, "alice")
+		return err == nil && acc.Source == account.SourceDirectory
+	})
+
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop with its context")
+	}
+}
