@@ -16,6 +16,7 @@ type DirectoryPerson struct {
 	Phone       string // as the directory writes it; normalized (or dropped) by the sync
 	DisplayName string
 	State       State      // active, locked_temporarily, locked, frozen, disabled or expired
+	LockedAt    *time.Time // when the directory locked the person, when it says
 	LockedUntil *time.Time // for locked_temporarily
 }
 
@@ -54,8 +55,11 @@ type DirectoryChange struct {
 	Created bool
 	Fields  []string // the changed fields: "dn", "email", "phone", "display_name", "state", ...
 	From    State    // the state before, for an update
-	Actor   string
-	Now     time.Time
+	// LockedAt is when the directory locked the person, for the lock record; nil when it does not
+	// say (an administrator's lock), and the sync's time is taken.
+	LockedAt *time.Time
+	Actor    string
+	Now      time.Time
 }
 
 // DirectorySyncCounts says what one sync did.
@@ -158,7 +162,7 @@ func (s *DirectorySync) apply(ctx context.Context, p DirectoryPerson, counts *Di
 			return Errorf(ECONFLICT, "a local account has the username %s", before.Username)
 		}
 		a := *want
-		change = DirectoryChange{Actor: "directory", Now: now}
+		change = DirectoryChange{Actor: "directory", Now: now, LockedAt: p.LockedAt}
 		if before == nil {
 			change.Created = true
 		} else {

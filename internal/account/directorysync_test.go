@@ -151,8 +151,9 @@ func TestDirectorySyncCreatesPeopleWithTheirContactsAndStates(t *testing.T) {
 	w := newDirectoryWorld()
 	until := t0.Add(5 * time.Minute)
 	w.dir.put(account.DirectoryPerson{Username: "alice", Email: " alice@example.org ", Phone: "+86 138 0000 0001", DisplayName: "Alice"})
+	lockedAt := t0.Add(-time.Minute)
 	w.dir.put(account.DirectoryPerson{Username: "bob", Email: "bob@example.org", Phone: "0138 0000 0002",
-		State: account.StateLockedTemporarily, LockedUntil: &until})
+		State: account.StateLockedTemporarily, LockedAt: &lockedAt, LockedUntil: &until})
 	w.dir.put(account.DirectoryPerson{Username: "carol", Email: "carol@example.org", State: account.StateFrozen})
 
 	counts := w.mustRun(t)
@@ -174,7 +175,8 @@ func TestDirectorySyncCreatesPeopleWithTheirContactsAndStates(t *testing.T) {
 	if carol.State != account.StateFrozen || carol.LockedUntil != nil || carol.Reason == "" {
 		t.Fatalf("carol stored as %+v", carol)
 	}
-	if len(w.store.changes) != 3 || !w.store.changes[0].Created || w.store.changes[0].Actor != "directory" {
+	if len(w.store.changes) != 3 || !w.store.changes[0].Created || w.store.changes[0].Actor != "directory" ||
+		w.store.changes[1].LockedAt == nil || !w.store.changes[1].LockedAt.Equal(lockedAt) {
 		t.Fatalf("changes recorded: %+v", w.store.changes)
 	}
 }

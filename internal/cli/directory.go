@@ -101,6 +101,10 @@ func (s *directorySource) People(ctx context.Context, since string, each func(ac
 		status := directory.Derive(s.dir.Kind(), p.Lock, policy, s.now())
 		person := account.DirectoryPerson{DN: p.DN, Username: p.Username, Email: p.Email, Phone: p.Phone,
 			DisplayName: p.DisplayName, State: account.State(status.State)}
+		if !status.LockedAt.IsZero() {
+			at := status.LockedAt
+			person.LockedAt = &at
+		}
 		if !status.LockedUntil.IsZero() {
 			until := status.LockedUntil
 			person.LockedUntil = &until

@@ -85,6 +85,10 @@ func TestDirectorySyncReadsPeopleAndLocksFromSlapd(t *testing.T) {
 	if bob["state"] != "locked_temporarily" || err != nil || until.Before(before.Add(4*time.Minute)) || until.After(time.Now().Add(6*time.Minute)) {
 		t.Fatalf("bob after three failed binds: %v", bob)
 	}
+	// The lock began when slapd locked him: five minutes before it ends.
+	if since, err := time.Parse(time.RFC3339, stringOf(bob["locked_since"])); err != nil || !since.Add(5*time.Minute).Equal(until) {
+		t.Fatalf("bob's lock began %v, ends %v: %v", bob["locked_since"], until, err)
+	}
 	if carol := e.showJSON("carol"); carol["state"] != "frozen" || carol["locked_until"] != nil || carol["reason"] == "" {
 		t.Fatalf("carol under an administrator's lock: %v", carol)
 	}

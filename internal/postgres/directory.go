@@ -85,7 +85,8 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 }
 
 // recordDirectoryLock keeps the lock history true to the directory: the open locks close when the
-// state changes, and a lock the directory set opens one of source 'directory'.
+// state changes, and a lock the directory set opens one of source 'directory', started when the
+// directory says it locked the person.
 func recordDirectoryLock(ctx context.Context, tx pgx.Tx, a *account.Account, change account.DirectoryChange) error {
 	if _, err := tx.Exec(ctx, `UPDATE locks SET lifted_at = $2, lifted_by = $3, lift_reason = $4
 		WHERE account_id = $1 AND lifted_at IS NULL`, a.ID, change.Now, change.Actor, "the directory says "+string(a.State)); err != nil {
@@ -96,8 +97,12 @@ func recordDirectoryLock(ctx context.Context, tx pgx.Tx, a *account.Account, cha
 	if kind == "" {
 		return nil
 	}
+	started := change.Now
+	if change.LockedAt != nil && !change.LockedAt.After(change.Now) {
+		started = *change.LockedAt
+	}
 	_, err := tx.Exec(ctx, `INSERT INTO locks (account_id, kind, source, reason, actor, started_at, until)
-		VALUES ($1, $2, 'directory', $3, $4, $5, $6)`, a.ID, kind, a.Reason, change.Actor, change.Now, a.LockedUntil)
+		VALUES ($1, $2, 'directory', $3, $4, $5, $6)`, a.ID, kind, a.Reason, change.Actor, started, a.LockedUntil)
 	return err
 }
 

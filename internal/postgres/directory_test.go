@@ -22,8 +22,14 @@ func TestDirectoryAccountsAreSavedWithLocksAndAudit(t *testing.T) {
 	alice := &account.Account{Source: account.SourceDirectory, DirectoryDN: "uid=alice,ou=people,dc=example,dc=org",
 		Username: "alice", Email: "alice@example.org", Phone: "+8613800000001", DisplayName: "Alice",
 		Role: account.RoleUser, State: account.StateLockedTemporarily, Reason: "locked by the directory", LockedUntil: &until}
-	if err := s.SaveDirectoryAccount(ctx, alice, account.DirectoryChange{Created: true, Actor: "directory", Now: now}); err != nil {
+	lockedAt := now.Add(-time.Minute)
+	if err := s.SaveDirectoryAccount(ctx, alice, account.DirectoryChange{Created: true, Actor: "directory", Now: now, LockedAt: &lockedAt}); err != nil {
 		t.Fatal(err)
+	}
+	var started time.Time
+	if err := db.Pool.QueryRow(ctx, `SELECT started_at FROM locks WHERE account_id = $1 AND source = 'directory' AND kind = 'temporary'`,
+		alice.ID).Scan(&started); err != nil || !started.Equal(lockedAt) {
+		t.Fatalf("the lock record starts at %v (%v), want when the directory locked alice, %v", started, err, lockedAt)
 	}
 	got, err := s.AccountForSync(ctx, "ALICE")
 	if err != nil {
