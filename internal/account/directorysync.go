@@ -102,10 +102,20 @@ func NewDirectorySync(reader DirectoryReader, store DirectoryStore, work UnitOfW
 // before it kept; the mark moves only when the whole read succeeded. ErrDirectorySyncBusy when
 // another process is syncing.
 func (s *DirectorySync) Run(ctx context.Context) (DirectorySyncCounts, error) {
+	return s.exclusively(ctx, false)
+}
+
+// RunFull syncs everyone, whatever the mark: an incremental sync does not see what changes no
+// entry, such as a change made to a directory account in unlockd itself, so one is due now and then.
+func (s *DirectorySync) RunFull(ctx context.Context) (DirectorySyncCounts, error) {
+	return s.exclusively(ctx, true)
+}
+
+func (s *DirectorySync) exclusively(ctx context.Context, full bool) (DirectorySyncCounts, error) {
 	var counts DirectorySyncCounts
 	ran, err := s.store.Exclusively(ctx, func(ctx context.Context) error {
 		counts = DirectorySyncCounts{}
-		return s.run(ctx, &counts)
+		return s.run(ctx, full, &counts)
 	})
 	if err == nil && !ran {
 		err = ErrDirectorySyncBusy
@@ -113,14 +123,18 @@ func (s *DirectorySync) Run(ctx context.Context) (DirectorySyncCounts, error) {
 	return counts, err
 }
 
-func (s *DirectorySync) run(ctx context.Context, counts *DirectorySyncCounts) error {
+func (s *DirectorySync) run(ctx context.Context, full bool, counts *DirectorySyncCounts) error {
 	directory := s.reader.Name()
 	mark, err := s.store.SyncMark(ctx, directory)
 	if err != nil {
 		return err
 	}
-	counts.Full = mark == ""
-	next, err := s.reader.People(ctx, mark, func(p DirectoryPerson) error {
+	since := mark
+	if full {
+		since = ""
+	}
+	counts.Full = since == ""
+	next, err := s.reader.People(ctx, since, func(p DirectoryPerson) error {
 		counts.Read++
 		return s.apply(ctx, p, counts)
 	})

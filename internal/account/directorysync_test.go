@@ -266,3 +266,26 @@ func TestDirectorySyncOneAtATime(t *testing.T) {
 		t.Fatal("the directory was read while another sync ran")
 	}
 }
+
+func TestDirectorySyncFullReadsEveryoneAndRepairsDrift(t *testing.T) {
+	w := newDirectoryWorld()
+	w.dir.put(account.DirectoryPerson{Username: "alice", Email: "alice@example.org", State: account.StateLocked})
+	w.dir.put(account.DirectoryPerson{Username: "bob", Email: "bob@example.org"})
+	w.mustRun(t)
+	// alice's record drifted from the directory without any change to her entry.
+	w.store.accounts["alice"].State, w.store.accounts["alice"].Reason = account.StateActive, ""
+
+	if counts := w.mustRun(t); counts.Full || counts.Updated != 0 {
+		t.Fatalf("an incremental sync cannot see the drift, yet: %+v", counts)
+	}
+	counts, err := w.sync.RunFull(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameCounts(counts, true, 2, 0, 1, 1, 0, 0) || w.dir.asked[len(w.dir.asked)-1] != "" {
+		t.Fatalf("a full sync: %+v, asked from %q", counts, w.dir.asked[len(w.dir.asked)-1])
+	}
+	if alice, _ := w.store.AccountForSync(ctx, "alice"); alice.State != account.StateLocked {
+		t.Fatalf("alice after the full sync: %s", alice.State)
+	}
+}

@@ -62,7 +62,7 @@ usage:
   unlockd token list [--json] | revoke NAME
   unlockd audit verify                  exit 0 when the chain is intact, 1 at the first bad event
   unlockd audit export [--since RFC3339] [--format jsonl|csv]
-  unlockd directory sync                read people and lock states from the directory now
+  unlockd directory sync [--full]       read people and lock states from the directory now
 
 Configuration comes from the environment (UNLOCKD_DATABASE_URL, ...); see the README.
 `

@@ -21,6 +21,7 @@ func cmdDirectory(ctx context.Context, args []string, stdio IO, getenv config.Ge
 	switch args[0] {
 	case "sync":
 		fs := newFlagSet("directory sync", stdio)
+		full := fs.Bool("full", false, "read everyone, not only the people changed since the last sync")
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
@@ -36,7 +37,11 @@ func cmdDirectory(ctx context.Context, args []string, stdio IO, getenv config.Ge
 		if err != nil {
 			return err
 		}
-		counts, err := sync.Run(ctx)
+		run := sync.Run
+		if *full {
+			run = sync.RunFull
+		}
+		counts, err := run(ctx)
 		for _, p := range counts.Problems {
 			fmt.Fprintln(stdio.Err, "skipped", p)
 		}
@@ -114,13 +119,26 @@ func (s *directorySource) People(ctx context.Context, since string, each func(ac
 	return string(mark), err
 }
 
-// runDirectorySync syncs the directory now and then every interval until ctx ends. An error is
+// fullSyncEvery is how often serve reads everyone rather than only what changed: an incremental
+// sync does not see what changes no entry (a change made to a directory account in unlockd itself).
+const fullSyncEvery = time.Hour
+
+// runDirectorySync syncs the directory now and then every interval until ctx ends: everyone at
+// start and every fullSyncEvery, the people changed since the last sync otherwise. An error is
 // logged and the next round tries again; a round another process is running is left to it.
 func (a *app) runDirectorySync(ctx context.Context, sync *account.DirectorySync, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastFull time.Time
 	for {
-		counts, err := sync.Run(ctx)
+		run := sync.Run
+		if time.Since(lastFull) >= fullSyncEvery {
+			run = sync.RunFull
+		}
+		counts, err := run(ctx)
+		if err == nil && counts.Full {
+			lastFull = time.Now()
+		}
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -128,7 +146,7 @@ func (a *app) runDirectorySync(ctx context.Context, sync *account.DirectorySync,
 			a.log.Debug("directory sync: another process is syncing")
 		case err != nil:
 			a.log.Error("directory sync", "err", err, "read", counts.Read)
-		case counts.Created+counts.Updated+counts.Skipped > 0 || counts.Full:
+		case counts.Created+counts.Updated+counts.Skipped > 0:
 			a.log.Info("directory sync", "full", counts.Full, "read", counts.Read, "created", counts.Created,
 				"updated", counts.Updated, "locked", counts.Locked, "unlocked", counts.Unlocked, "skipped", counts.Skipped)
 		default:

@@ -111,6 +111,11 @@ func TestDirectorySyncReadsPeopleAndLocksFromSlapd(t *testing.T) {
 	if got := e.mustSync(); !strings.Contains(got, "created 0, updated 0, locked 0, unlocked 0") {
 		t.Fatalf("a sync with nothing changed: %q", got)
 	}
+	// A full sync reads everyone again, and finds nothing to change.
+	if code, out, stderr := e.run("", "directory", "sync", "--full"); code != 0 ||
+		strings.TrimSpace(out) != "full sync: read 4, created 0, updated 0, locked 0, unlocked 0, skipped 1" {
+		t.Fatalf("a full sync: exit %d, %q, %q", code, out, stderr)
+	}
 	if code, out, stderr := e.run("", "audit", "verify"); code != 0 {
 		t.Fatalf("audit verify after the syncs: %s %s", out, stderr)
 	}
