@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -274,5 +275,32 @@ func TestServeSyncsTheDirectoryEveryIntervalThroughOutages(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop with its context")
+	}
+}
+
+// BenchmarkDirectorySyncIntoPostgres measures the first (full) sync of a directory of
+// benchDirectoryPeople people into an empty database, then an incremental one with nothing
+// changed: go test -run '^$' -bench DirectorySyncIntoPostgres -benchtime 1x ./internal/cli/
+func BenchmarkDirectorySyncIntoPostgres(b *testing.B) {
+	const benchDirectoryPeople = 5000
+	policy := slapdtest.DefaultPolicy()
+	policy.LockoutDuration = 0 // the preloaded locks (every 50th person) last until lifted
+	srv := slapdtest.NewPreloaded(b, policy, benchDirectoryPeople)
+	for b.Loop() {
+		b.StopTimer()
+		e := newCLIEnv(b)
+		e.useDirectory(srv.URL)
+		b.StartTimer()
+		start := time.Now()
+		code, full, stderr := e.run("", "directory", "sync")
+		fullTook := time.Since(start)
+		start = time.Now()
+		code2, incremental, stderr2 := e.run("", "directory", "sync")
+		incrementalTook := time.Since(start)
+		if code != 0 || code2 != 0 || !strings.Contains(full, fmt.Sprintf("created %d", benchDirectoryPeople)) {
+			b.Fatalf("sync: %s %s %s %s", full, stderr, incremental, stderr2)
+		}
+		b.Logf("%s in %v (%.0f people/s); %s in %v", strings.TrimSpace(full), fullTook.Round(time.Millisecond),
+			benchDirectoryPeople/fullTook.Seconds(), strings.TrimSpace(incremental), incrementalTook.Round(time.Millisecond))
 	}
 }
