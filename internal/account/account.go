@@ -56,9 +56,20 @@ func (r Role) Valid() bool {
 // IsStaff reports whether the role reaches the dashboard (and so gets the shorter session timeouts).
 func (r Role) IsStaff() bool { return r.Valid() && r != RoleUser }
 
+// Source is where an account lives: in unlockd's own database, or in a directory (LDAP, Active
+// Directory) that unlockd reads it from.
+type Source string
+
+const (
+	SourceLocal     Source = "local"
+	SourceDirectory Source = "directory"
+)
+
 // Account is one person's account in the business system.
 type Account struct {
 	ID             int64
+	Source         Source // "" is SourceLocal
+	DirectoryDN    string // the directory's name of the person, for a directory account
 	Username       string
 	Email          string
 	Phone          string // E.164, or empty

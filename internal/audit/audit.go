@@ -53,6 +53,7 @@ const (
 	MaintenanceCancelled = "maintenance.cancelled"
 	ExpirySet            = "account.expiry_set"
 	RequestFiled         = "request.filed"
+	DirectorySynced      = "directory.synced"
 )
 
 // Event is one row of the audit log.

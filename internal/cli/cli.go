@@ -63,6 +63,7 @@ usage:
   unlockd audit verify                  exit 0 when the chain is intact, 1 at the first bad event
   unlockd audit export [--since RFC3339] [--format jsonl|csv]
   unlockd health [--url URL] [--timeout 3s]   exit 0 when the server's /readyz (on UNLOCKD_LISTEN) answers 2xx
+  unlockd directory sync [--full]       read people and lock states from the directory now
 
 Configuration comes from the environment (UNLOCKD_DATABASE_URL, ...); see the README.
 `
@@ -109,6 +110,8 @@ func run(ctx context.Context, args []string, stdio IO, getenv config.Getenv) err
 		return cmdToken(ctx, args[1:], stdio, getenv)
 	case "health":
 		return cmdHealth(ctx, args[1:], stdio, getenv)
+	case "directory":
+		return cmdDirectory(ctx, args[1:], stdio, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdio.Out, usage)
 		return nil

@@ -18,11 +18,11 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 type cliEnv struct {
-	t   *testing.T
+	t   testing.TB
 	env map[string]string
 }
 
-func newCLIEnv(t *testing.T) *cliEnv {
+func newCLIEnv(t testing.TB) *cliEnv {
 	t.Helper()
 	return &cliEnv{t: t, env: map[string]string{
 		"UNLOCKD_DATABASE_URL": pgtest.NewDatabase(t, pgtest.Migrate),

@@ -128,6 +128,20 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 			}
 		}()
 	}
+	if a.cfg.Directory != nil {
+		sync, err := a.directorySync()
+		if err != nil {
+			return err
+		}
+		syncCtx, stopSync := context.WithCancel(ctx)
+		synced := make(chan struct{})
+		go func() {
+			defer close(synced)
+			a.runDirectorySync(syncCtx, sync, a.cfg.Directory.SyncInterval)
+		}()
+		// The sync stops with the server, and a round in progress ends before serve returns.
+		defer func() { stopSync(); <-synced }()
+	}
 	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL.String(), "dev", a.cfg.Dev)
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -142,6 +143,8 @@ type accountJSON struct {
 	CreatedAt      time.Time  `json:"created_at"`
 	Language       string     `json:"language"`  // "" until learned at sign-in
 	TimeZone       string     `json:"time_zone"` // "" for the organisation's
+	Source         string     `json:"source"`    // "local" or "directory"
+	DirectoryDN    string     `json:"directory_dn,omitempty"`
 }
 
 // withLock adds when the current lock began, for reports such as "locked for more than a day".
@@ -161,7 +164,8 @@ func toJSON(a *account.Account, now time.Time) accountJSON {
 	j := accountJSON{Username: a.Username, Email: a.Email, Phone: a.Phone, DisplayName: a.DisplayName,
 		Role: string(a.Role), State: string(a.EffectiveState(now)), Reason: a.Reason,
 		FailedAttempts: a.FailedAttempts, ExpiresAt: utc(a.ExpiresAt), LastSignInAt: utc(a.LastSignInAt),
-		CreatedAt: a.CreatedAt.UTC(), Language: a.Language, TimeZone: a.TimeZone}
+		CreatedAt: a.CreatedAt.UTC(), Language: a.Language, TimeZone: a.TimeZone,
+		Source: string(cmp.Or(a.Source, account.SourceLocal)), DirectoryDN: a.DirectoryDN}
 	if j.State == string(account.StateLockedTemporarily) {
 		j.LockedUntil = utc(a.LockedUntil)
 	}
@@ -206,6 +210,11 @@ func cmdUserShow(ctx context.Context, args []string, stdio IO, getenv config.Get
 	tw := tabwriter.NewWriter(stdio.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "username\t%s\nemail\t%s\nphone\t%s\ndisplay name\t%s\nrole\t%s\nstate\t%s\n",
 		j.Username, j.Email, dash(j.Phone), dash(j.DisplayName), j.Role, j.State)
+	if j.DirectoryDN != "" {
+		fmt.Fprintf(tw, "source\t%s (%s)\n", j.Source, j.DirectoryDN)
+	} else {
+		fmt.Fprintf(tw, "source\t%s\n", j.Source)
+	}
 	if j.Reason != "" {
 		fmt.Fprintf(tw, "reason\t%s\n", j.Reason)
 	}

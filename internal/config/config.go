@@ -41,7 +41,27 @@ type Config struct {
 	ShutdownTimeoutS int
 	// Timezone is where times on pages and in messages are shown, and form inputs read (UTC).
 	Timezone *time.Location
+	// Directory is where accounts live when UNLOCKD_DIRECTORY_URL is set; nil otherwise.
+	Directory *Directory
 }
+
+// Directory is the UNLOCKD_DIRECTORY_* configuration, one field per variable. Load checks what it
+// can without the LDAP library (the scheme, the kind, the required values, the interval); the
+// directory connector checks DNs and the filter when it is built from these values.
+type Directory struct {
+	URL          string // ldap://host:port or ldaps://host:port
+	Kind         string // "openldap" or "ad"
+	BindDN       string
+	BindPassword string // read from UNLOCKD_DIRECTORY_BIND_PASSWORD or its _FILE
+	BaseDN       string
+	UserFilter   string // "" is the kind's default
+	StartTLS     bool
+	CAFile       string // "" trusts the system roots
+	SyncInterval time.Duration
+}
+
+// DefaultDirectorySyncInterval is how often people and locks are read when nothing else is said.
+const DefaultDirectorySyncInterval = time.Minute
 
 // Error is a configuration error; its text is the one line printed at start-up.
 type Error struct {
@@ -235,7 +255,60 @@ func Load(getenv Getenv, overrides map[string]string) (*Config, error) {
 	if c.HashQueue, err = parseInt(get, "UNLOCKD_HASH_QUEUE", 64, 0, 100000); err != nil {
 		return nil, err
 	}
+	if c.Directory, err = loadDirectory(get); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// loadDirectory reads the UNLOCKD_DIRECTORY_* variables. Without a URL there is no directory and
+// the others are not read: accounts live in PostgreSQL only, as before.
+func loadDirectory(get func(string) string) (*Directory, error) {
+	raw := get("UNLOCKD_DIRECTORY_URL")
+	if raw == "" {
+		return nil, nil
+	}
+	d := &Directory{URL: raw, BindDN: get("UNLOCKD_DIRECTORY_BIND_DN"), BaseDN: get("UNLOCKD_DIRECTORY_BASE_DN"),
+		UserFilter: get("UNLOCKD_DIRECTORY_USER_FILTER"), CAFile: get("UNLOCKD_DIRECTORY_CA_FILE")}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Hostname() == "" {
+		return nil, bad("UNLOCKD_DIRECTORY_URL", "%q must look like ldap://host:port or ldaps://host:port", raw)
+	}
+	switch d.Kind = orDefault(get("UNLOCKD_DIRECTORY_KIND"), "openldap"); d.Kind {
+	case "openldap", "ad":
+	default:
+		return nil, bad("UNLOCKD_DIRECTORY_KIND", "must be openldap or ad, not %q", d.Kind)
+	}
+	if d.BindDN == "" {
+		return nil, bad("UNLOCKD_DIRECTORY_BIND_DN", "is required with UNLOCKD_DIRECTORY_URL (the service account's DN)")
+	}
+	if d.BindPassword, err = loadSecretString(get, "UNLOCKD_DIRECTORY_BIND_PASSWORD"); err != nil {
+		return nil, err
+	}
+	if d.BindPassword == "" {
+		// An empty password would bind anonymously.
+		return nil, bad("UNLOCKD_DIRECTORY_BIND_PASSWORD", "is required with UNLOCKD_DIRECTORY_URL (or set UNLOCKD_DIRECTORY_BIND_PASSWORD_FILE)")
+	}
+	if d.BaseDN == "" {
+		return nil, bad("UNLOCKD_DIRECTORY_BASE_DN", "is required with UNLOCKD_DIRECTORY_URL (the subtree searched for people)")
+	}
+	if d.StartTLS, err = parseBool(get, "UNLOCKD_DIRECTORY_STARTTLS", false); err != nil {
+		return nil, err
+	}
+	if d.StartTLS && u.Scheme == "ldaps" {
+		return nil, bad("UNLOCKD_DIRECTORY_STARTTLS", "is for ldap:// URLs; ldaps:// is TLS already")
+	}
+	if d.CAFile != "" && !d.StartTLS && u.Scheme != "ldaps" {
+		return nil, bad("UNLOCKD_DIRECTORY_CA_FILE", "needs an ldaps:// URL or UNLOCKD_DIRECTORY_STARTTLS=true")
+	}
+	d.SyncInterval = DefaultDirectorySyncInterval
+	if v := get("UNLOCKD_DIRECTORY_SYNC_INTERVAL"); v != "" {
+		d.SyncInterval, err = time.ParseDuration(v)
+		if err != nil || d.SyncInterval < time.Second {
+			return nil, bad("UNLOCKD_DIRECTORY_SYNC_INTERVAL", "must be a duration of at least 1s such as 1m or 30s, not %q", v)
+		}
+	}
+	return d, nil
 }
 
 // loadSecret reads NAME or the file named by NAME_FILE, never both.

@@ -142,3 +142,81 @@ func TestBaseURLFollowsTheListenAddress(t *testing.T) {
 		t.Errorf("a base URL given is kept: %v, %v", c.BaseURL, err)
 	}
 }
+
+func directoryEnv(kv ...string) Getenv {
+	base := []string{"UNLOCKD_DIRECTORY_URL", "ldap://ldap.example.org:389",
+		"UNLOCKD_DIRECTORY_BIND_DN", "cn=unlockd,dc=example,dc=org",
+		"UNLOCKD_DIRECTORY_BIND_PASSWORD", "service secret",
+		"UNLOCKD_DIRECTORY_BASE_DN", "ou=people,dc=example,dc=org"}
+	return env(append(base, kv...)...)
+}
+
+func TestNoDirectoryWithoutItsURL(t *testing.T) {
+	c, err := Load(env("UNLOCKD_DIRECTORY_BASE_DN", "dc=example,dc=org"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Directory != nil {
+		t.Fatalf("directory configured without a URL: %+v", c.Directory)
+	}
+}
+
+func TestDirectoryDefaultsAndValues(t *testing.T) {
+	c, err := Load(directoryEnv(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Directory
+	if d == nil || d.URL != "ldap://ldap.example.org:389" || d.Kind != "openldap" || d.BindDN != "cn=unlockd,dc=example,dc=org" ||
+		d.BindPassword != "service secret" || d.BaseDN != "ou=people,dc=example,dc=org" || d.UserFilter != "" ||
+		d.StartTLS || d.CAFile != "" || d.SyncInterval != time.Minute {
+		t.Fatalf("directory read as %+v", d)
+	}
+
+	file := filepath.Join(t.TempDir(), "bind-password")
+	if err := os.WriteFile(file, []byte("from a file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(directoryEnv("UNLOCKD_DIRECTORY_BIND_PASSWORD", "", "UNLOCKD_DIRECTORY_BIND_PASSWORD_FILE", file,
+		"UNLOCKD_DIRECTORY_KIND", "ad", "UNLOCKD_DIRECTORY_STARTTLS", "true", "UNLOCKD_DIRECTORY_CA_FILE", "/etc/ca.pem",
+		"UNLOCKD_DIRECTORY_USER_FILTER", "(&(objectClass=user)(mail={username}))", "UNLOCKD_DIRECTORY_SYNC_INTERVAL", "30s"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = c.Directory
+	if d.BindPassword != "from a file" || d.Kind != "ad" || !d.StartTLS || d.CAFile != "/etc/ca.pem" ||
+		d.UserFilter != "(&(objectClass=user)(mail={username}))" || d.SyncInterval != 30*time.Second {
+		t.Fatalf("directory read as %+v", d)
+	}
+}
+
+func TestBadDirectoryValuesNameTheVariable(t *testing.T) {
+	tests := []struct {
+		env  []string
+		name string
+	}{
+		{[]string{"UNLOCKD_DIRECTORY_URL", "http://ldap.example.org"}, "UNLOCKD_DIRECTORY_URL"},
+		{[]string{"UNLOCKD_DIRECTORY_URL", "ldap://"}, "UNLOCKD_DIRECTORY_URL"},
+		{[]string{"UNLOCKD_DIRECTORY_KIND", "freeipa"}, "UNLOCKD_DIRECTORY_KIND"},
+		{[]string{"UNLOCKD_DIRECTORY_BIND_DN", ""}, "UNLOCKD_DIRECTORY_BIND_DN"},
+		{[]string{"UNLOCKD_DIRECTORY_BIND_PASSWORD", ""}, "UNLOCKD_DIRECTORY_BIND_PASSWORD"},
+		{[]string{"UNLOCKD_DIRECTORY_BIND_PASSWORD_FILE", "/nonexistent/password"}, "UNLOCKD_DIRECTORY_BIND_PASSWORD"},
+		{[]string{"UNLOCKD_DIRECTORY_BASE_DN", ""}, "UNLOCKD_DIRECTORY_BASE_DN"},
+		{[]string{"UNLOCKD_DIRECTORY_STARTTLS", "sometimes"}, "UNLOCKD_DIRECTORY_STARTTLS"},
+		{[]string{"UNLOCKD_DIRECTORY_URL", "ldaps://ldap.example.org", "UNLOCKD_DIRECTORY_STARTTLS", "true"}, "UNLOCKD_DIRECTORY_STARTTLS"},
+		{[]string{"UNLOCKD_DIRECTORY_CA_FILE", "/etc/ca.pem"}, "UNLOCKD_DIRECTORY_CA_FILE"},
+		{[]string{"UNLOCKD_DIRECTORY_SYNC_INTERVAL", "often"}, "UNLOCKD_DIRECTORY_SYNC_INTERVAL"},
+		{[]string{"UNLOCKD_DIRECTORY_SYNC_INTERVAL", "10ms"}, "UNLOCKD_DIRECTORY_SYNC_INTERVAL"},
+		{[]string{"UNLOCKD_DIRECTORY_SYNC_INTERVAL", "-1m"}, "UNLOCKD_DIRECTORY_SYNC_INTERVAL"},
+	}
+	for _, tt := range tests {
+		_, err := Load(directoryEnv(tt.env...), nil)
+		if err == nil {
+			t.Errorf("%v: accepted", tt.env)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), tt.name) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %q does not start with %s on one line", tt.env, err, tt.name)
+		}
+	}
+}

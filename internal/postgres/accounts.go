@@ -15,18 +15,19 @@ import (
 )
 
 const accountColumns = `id, username, email, phone, display_name, role, state, state_reason, locked_until,
-	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at, session_epoch, time_zone`
+	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at, session_epoch, time_zone,
+	source, coalesce(directory_dn, '')`
 
 func scanAccount(row pgx.Row) (*account.Account, error) {
 	var a account.Account
-	var role, state string
+	var role, state, source string
 	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.Phone, &a.DisplayName, &role, &state, &a.Reason,
 		&a.LockedUntil, &a.PasswordHash, &a.Language, &a.ExpiresAt, &a.FailedAttempts, &a.LastSignInAt,
-		&a.CreatedAt, &a.UpdatedAt, &a.SessionEpoch, &a.TimeZone)
+		&a.CreatedAt, &a.UpdatedAt, &a.SessionEpoch, &a.TimeZone, &source, &a.DirectoryDN)
 	if err != nil {
 		return nil, err
 	}
-	a.Role, a.State = account.Role(role), account.State(state)
+	a.Role, a.State, a.Source = account.Role(role), account.State(state), account.Source(source)
 	return &a, nil
 }
 

@@ -19,6 +19,9 @@ type Stores struct {
 	Alerts        *Alerts
 	Maintenance   *Maintenance
 	Ledger        *Ledger
+	// Directory keeps the accounts read from a directory: account.DirectoryStore, which only the
+	// directory sync (account.NewDirectorySync) uses.
+	Directory *Directory
 }
 
 // NewStores returns every store over db.
@@ -39,8 +42,12 @@ func NewStores(db *DB) *Stores {
 		Alerts:        &Alerts{db: db},
 		Maintenance:   &Maintenance{db: db},
 		Ledger:        &Ledger{db: db},
+		Directory:     &Directory{db: db},
 	}
 }
+
+// Directory keeps directory accounts and sync marks: account.DirectoryStore (directory.go).
+type Directory struct{ db *DB }
 
 // Accounts finds, creates, imports and lists accounts: account.AccountStore (accounts.go), and
 // SetState for the demo seed.

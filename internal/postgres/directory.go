@@ -1,0 +1,151 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/audit"
+)
+
+// directorySyncLockID is the session advisory lock a directory sync holds, so that of several
+// processes only one syncs at a time.
+const directorySyncLockID = 0x6469725f73796e63 // "dir_sync"
+
+// AccountForSync finds the account named username, whatever its letter case; inside a unit of work
+// the row is locked until the unit ends.
+func (s *Directory) AccountForSync(ctx context.Context, username string) (*account.Account, error) {
+	q := `SELECT ` + accountColumns + ` FROM accounts WHERE lower(username) = lower($1)`
+	if _, inUnit := ctx.Value(txKey{}).(pgx.Tx); inUnit {
+		q += ` FOR UPDATE`
+	}
+	a, err := scanAccount(s.db.conn(ctx).QueryRow(ctx, q, username))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, account.Errorf(account.ENOTFOUND, "no account %q", username)
+	}
+	return a, unavailable("account for sync", err)
+}
+
+// SaveDirectoryAccount creates or updates a directory account, with its lock rows and a
+// directory.synced audit event, in one transaction.
+func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account, change account.DirectoryChange) error {
+	now := change.Now
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if change.Created {
+			err := tx.QueryRow(ctx, `INSERT INTO accounts
+				(source, directory_dn, username, email, phone, display_name, role, state, state_reason, locked_until, created_at, updated_at)
+				VALUES ('directory', $1, $2, $3, $4, $5, 'user', $6, $7, $8, $9, $9) RETURNING id, created_at, updated_at`,
+				a.DirectoryDN, a.Username, a.Email, a.Phone, a.DisplayName, string(a.State), a.Reason, a.LockedUntil, now).
+				Scan(&a.ID, &a.CreatedAt, &a.UpdatedAt)
+			if err != nil {
+				return err
+			}
+		} else {
+			tag, err := tx.Exec(ctx, `UPDATE accounts SET source = 'directory', directory_dn = $2, email = $3, phone = $4,
+					display_name = $5, state = $6, state_reason = $7, locked_until = $8, updated_at = $9,
+					failed_attempts = CASE WHEN $6 = 'active' AND state <> 'active' THEN 0 ELSE failed_attempts END
+				WHERE id = $1`,
+				a.ID, a.DirectoryDN, a.Email, a.Phone, a.DisplayName, string(a.State), a.Reason, a.LockedUntil, now)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() != 1 {
+				return account.Errorf(account.ENOTFOUND, "no account with id %d", a.ID)
+			}
+		}
+		if change.Created || change.From != a.State {
+			if err := recordDirectoryLock(ctx, tx, a, change); err != nil {
+				return err
+			}
+		}
+		kv := []string{"dn", a.DirectoryDN, "state", string(a.State)}
+		if change.Created {
+			kv = append(kv, "created", "true")
+		} else {
+			kv = append(kv, "changed", strings.Join(change.Fields, ","), "from", string(change.From))
+		}
+		if a.LockedUntil != nil {
+			kv = append(kv, "until", a.LockedUntil.UTC().Format(time.RFC3339))
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: change.Actor, Action: audit.DirectorySynced,
+			AccountID: idPtr(a.ID), Username: a.Username, Details: audit.Details(kv...)})
+	})
+	if c, ok := isUniqueViolation(err); ok {
+		return conflict(c, a)
+	}
+	var ae *account.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	return unavailable("save directory account", err)
+}
+
+// recordDirectoryLock keeps the lock history true to the directory: the open locks close when the
+// state changes, and a lock the directory set opens one of source 'directory', started when the
+// directory says it locked the person.
+func recordDirectoryLock(ctx context.Context, tx pgx.Tx, a *account.Account, change account.DirectoryChange) error {
+	if _, err := tx.Exec(ctx, `UPDATE locks SET lifted_at = $2, lifted_by = $3, lift_reason = $4
+		WHERE account_id = $1 AND lifted_at IS NULL`, a.ID, change.Now, change.Actor, "the directory says "+string(a.State)); err != nil {
+		return err
+	}
+	kind := map[account.State]string{account.StateLockedTemporarily: "temporary", account.StateLocked: "hard",
+		account.StateFrozen: "freeze", account.StateDisabled: "disable"}[a.State]
+	if kind == "" {
+		return nil
+	}
+	started := change.Now
+	if change.LockedAt != nil && !change.LockedAt.After(change.Now) {
+		started = *change.LockedAt
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO locks (account_id, kind, source, reason, actor, started_at, until)
+		VALUES ($1, $2, 'directory', $3, $4, $5, $6)`, a.ID, kind, a.Reason, change.Actor, started, a.LockedUntil)
+	return err
+}
+
+// SyncMark is where the last finished sync of the directory stopped, or "".
+func (s *Directory) SyncMark(ctx context.Context, directory string) (string, error) {
+	var mark string
+	err := s.db.conn(ctx).QueryRow(ctx, `SELECT mark FROM directory_sync WHERE directory = $1`, directory).Scan(&mark)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return mark, unavailable("sync mark", err)
+}
+
+// SetSyncMark records where a sync of the directory stopped.
+func (s *Directory) SetSyncMark(ctx context.Context, directory, mark string, now time.Time) error {
+	_, err := s.db.conn(ctx).Exec(ctx, `INSERT INTO directory_sync (directory, mark, synced_at) VALUES ($1, $2, $3)
+		ON CONFLICT (directory) DO UPDATE SET mark = excluded.mark, synced_at = excluded.synced_at`, directory, mark, now)
+	return unavailable("set sync mark", err)
+}
+
+// Exclusively runs fn holding the directory sync's advisory lock on a connection of its own, and
+// reports false without running it when another session holds the lock. The lock ends with the
+// connection, so a process that dies mid-sync does not keep it.
+func (s *Directory) Exclusively(ctx context.Context, fn func(ctx context.Context) error) (bool, error) {
+	conn, err := s.db.Pool.Acquire(ctx)
+	if err != nil {
+		return false, unavailable("directory sync lock", err)
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(directorySyncLockID)).Scan(&got); err != nil {
+		return false, unavailable("directory sync lock", err)
+	}
+	if !got {
+		return false, nil
+	}
+	defer func() {
+		unlockCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(unlockCtx, `SELECT pg_advisory_unlock($1)`, int64(directorySyncLockID)); err != nil {
+			// A connection that may still hold the lock is not given back to the pool.
+			_ = conn.Conn().Close(unlockCtx)
+		}
+	}()
+	return true, fn(ctx)
+}
