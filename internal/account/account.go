@@ -65,6 +65,19 @@ const (
 	SourceDirectory Source = "directory"
 )
 
+// InDirectory reports whether the account lives in a directory. unlockd shows such an account, its
+// state read from the directory, but does not yet change it: a password set or a lock lifted here
+// would not be the directory's, so every such change is refused (refuseDirectoryChange).
+func (a *Account) InDirectory() bool { return a.Source == SourceDirectory }
+
+// refuseDirectoryChange refuses a change of a directory account's password or state (InDirectory).
+func refuseDirectoryChange(a *Account) error {
+	if !a.InDirectory() {
+		return nil
+	}
+	return Fail(EINVALID, "err_directory_account", nil, "%s lives in the directory: change it there", a.Username)
+}
+
 // Account is one person's account in the business system.
 type Account struct {
 	ID             int64

@@ -191,6 +191,14 @@ func (s *SelfService) finishUnlock(ctx context.Context, a *Account, method strin
 	case StateActive:
 		return &UnlockResult{Outcome: UnlockNotLocked, Account: a}, nil
 	case StateLockedTemporarily, StateLocked:
+		if a.InDirectory() {
+			// The lock is the directory's, which unlockd does not lift yet: an administrator does.
+			lock, err := s.selfService.CurrentLock(ctx, a.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &UnlockResult{Outcome: UnlockNeedsAdmin, Account: a, Lock: lock}, nil
+		}
 	default:
 		// The owner proved who they are: they may read what the administrator wants them told.
 		lock, err := s.selfService.CurrentLock(ctx, a.ID)
@@ -347,6 +355,8 @@ func (s *SelfService) StartReset(ctx context.Context, login, client, lang string
 			return notSent("unknown_user")
 		case a.EffectiveState(now) == StateDisabled || a.EffectiveState(now) == StateExpired:
 			return notSent("not_allowed") // an administrator must act first
+		case a.InDirectory():
+			return notSent("directory") // its password is the directory's
 		case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination:
 			return notSent("limited")
 		}
@@ -358,6 +368,9 @@ func (s *SelfService) StartReset(ctx context.Context, login, client, lang string
 // issueResetLink makes a reset token for the account: mailed to the address on file when mail is
 // set, else returned for the page to offer. Only the newest link works.
 func (s *codebook) issueResetLink(ctx context.Context, a *Account, actor Actor, reason, lang string, policy Policy, mail bool) (string, error) {
+	if err := refuseDirectoryChange(a); err != nil {
+		return "", err
+	}
 	token, err := s.opts.NewToken()
 	if err != nil {
 		return "", err
@@ -460,6 +473,9 @@ func (s *SelfService) CompleteReset(ctx context.Context, token, password, confir
 	a, err := s.ResetAccount(ctx, token)
 	if err != nil {
 		return nil, err
+	}
+	if err := refuseDirectoryChange(a); err != nil {
+		return a, err
 	}
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {

@@ -582,3 +582,30 @@ func TestUnlockCodeForAnAccountOnlyAnAdministratorCanUnlock(t *testing.T) {
 		})
 	}
 }
+
+// A directory account's lock and password are the directory's, which unlockd does not change yet:
+// a proven unlock sends the owner to an administrator, a reset sends no link, and staff changes are
+// refused, all without touching the account.
+func TestDirectoryAccountsAreNotChangedHere(t *testing.T) {
+	w := newWorld(t)
+	a := w.add("dir.alice", locked, func(a *account.Account) {
+		a.Source, a.DirectoryDN = account.SourceDirectory, "uid=dir.alice,ou=people,dc=example,dc=com"
+	})
+	flow := startFlow(t, w, account.PurposeUnlock, "dir.alice")
+	res, err := w.svc.SelfService.UnlockWithCode(ctx, proof(flow, w.outbox.lastCode("dir.alice@example.com")))
+	if err != nil || res.Outcome != account.UnlockNeedsAdmin || a.State != account.StateLocked || res.ResetToken != "" {
+		t.Fatalf("UnlockWithCode = %+v, %v, state %s; want sent to an administrator, still locked", res, err, a.State)
+	}
+	if err := w.svc.SelfService.StartReset(ctx, "dir.alice", "192.0.2.1", "en"); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.outbox.to("dir.alice@example.com", "reset_link")) != 0 || w.codes.notSent[len(w.codes.notSent)-1].Reason != "directory" {
+		t.Errorf("a reset of a directory account: links %+v, not sent %+v", w.outbox.msgs, w.codes.notSent)
+	}
+	_, err = w.svc.Staff.Unlock(ctx, "dir.alice", "ticket 5", admin)
+	wantCode(t, err, account.EINVALID)
+	wantCode(t, w.svc.Staff.AdminSendReset(ctx, "dir.alice", "ticket 5", admin), account.EINVALID)
+	if a.State != account.StateLocked || len(w.selfService.links) != 0 {
+		t.Errorf("staff changed the directory account: %s, %d links", a.State, len(w.selfService.links))
+	}
+}

@@ -99,6 +99,9 @@ func (s *Staff) transition(ctx context.Context, login string, actor Actor, t Tra
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseDirectoryChange(a); err != nil {
+		return nil, err
+	}
 	t.AccountID, t.Actor, t.Client, t.Now = a.ID, actor.Name, actor.Client, s.now()
 	// The owner is told when the account becomes locked or is unlocked (CONTRACT.md).
 	switch t.Action {
