@@ -277,9 +277,10 @@ func (s *Lockout) RecordFailure(ctx context.Context, f account.Failure) (lockout
 				return err
 			}
 		}
-		if err := countClientFailure(ctx, tx, f.Client, "account:"+strconv.FormatInt(f.AccountID, 10), f.Now); err != nil {
-			return err
-		}
+		// The client's spraying count already holds this account: the reservation put it there
+		// (reserveSprayPair) and it stays, as the secret was wrong. A known device's attempt is not
+		// spraying. Not touching the pair here also keeps the locks in one order (device, pair,
+		// account) with the reservation's.
 		if f.DeviceID != 0 {
 			// A known device's failure counts on its own allowance; using it up locks the device
 			// out (it then counts like any browser), never the account.
@@ -417,6 +418,11 @@ func (s *Lockout) RecordSuccess(ctx context.Context, sc account.Success) (bool, 
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false
+		// A right password is not spraying. The pair goes first, as the reservation takes it before
+		// the account's row: the locks are taken in one order.
+		if err := releaseSprayPair(ctx, tx, sc.Spray); err != nil {
+			return err
+		}
 		var tag interface{ RowsAffected() int64 }
 		var err error
 		if sc.DeviceID != 0 {
@@ -442,9 +448,6 @@ func (s *Lockout) RecordSuccess(ctx context.Context, sc account.Success) (bool, 
 			return appendAudit(ctx, tx, event)
 		}
 		ok = true
-		if err := releaseSprayPair(ctx, tx, sc.Spray); err != nil {
-			return err
-		}
 		if sc.NewDeviceHash != nil {
 			if _, err := tx.Exec(ctx, `INSERT INTO devices (account_id, nonce_hash, user_agent, created_at, last_seen_at)
 				VALUES ($1, $2, $3, $4, $4)`, sc.AccountID, sc.NewDeviceHash, sc.UserAgent, sc.Now); err != nil {

@@ -401,6 +401,28 @@ func TestSprayingBurstIsThrottledAtomically(t *testing.T) {
 	t.Logf("%d of %d concurrent sign-ins at different accounts were checked, %d throttled", checked.Load(), n, throttled.Load())
 }
 
+// Right and wrong passwords at one account from one client, all at once: the reservations, the
+// failures and the successes take their locks in one order, so none of them deadlocks.
+func TestMixedBurstAtOneAccountDoesNotDeadlock(t *testing.T) {
+	e := newEngine(t, "lockout.threshold=100")
+	e.add("carol")
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pw := password
+			if i%2 == 1 {
+				pw = "not carol's password"
+			}
+			if _, err := e.signIn("carol", pw); err != nil && !errors.Is(err, account.ErrBadCredentials) {
+				t.Errorf("sign-in %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // Sign-ins that succeed, or stop at the second factor, are not spraying: more than the limit of
 // people behind one address sign in within the window.
 func TestSuccessesDoNotCountAsSpraying(t *testing.T) {
