@@ -80,7 +80,7 @@ func (s *accountPages) accountPage(w http.ResponseWriter, r *http.Request) error
 		data.Sessions = append(data.Sessions, sessionRow{ID: x.ID, Since: showTime(l, x.CreatedAt), This: x.ID == this})
 	}
 	p := s.site.NewPage(r, "account_title", data)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	s.site.Render(w, r, http.StatusOK, "account", p)
 	return nil
 }

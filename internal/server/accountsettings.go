@@ -28,7 +28,7 @@ func (s *accountPages) accountForgetDevice(w http.ResponseWriter, r *http.Reques
 	if err := s.accounts.OwnAccount.ForgetDevice(r.Context(), site.CurrentAccount(r), id, s.site.ClientIP(r)); err != nil {
 		return err
 	}
-	s.site.PutFlash(r, "ok", "account_device_forgotten")
+	s.site.Flashes.Put(r, "ok", "account_device_forgotten")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }
@@ -38,7 +38,7 @@ func (s *accountPages) accountEndSession(w http.ResponseWriter, r *http.Request)
 	if err := s.accounts.OwnAccount.EndSession(r.Context(), site.CurrentAccount(r), chi.URLParam(r, "id"), s.site.ClientIP(r)); err != nil {
 		return err
 	}
-	s.site.PutFlash(r, "ok", "account_session_ended")
+	s.site.Flashes.Put(r, "ok", "account_session_ended")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }
@@ -63,11 +63,11 @@ func (s *accountPages) setPreference(w http.ResponseWriter, r *http.Request, fie
 	}
 	err := set(r.Context(), site.CurrentAccount(r), r.PostForm.Get(field))
 	if account.ErrorCode(err) == account.EINVALID {
-		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
+		s.site.Flashes.PutText(r, "error", s.site.ErrorText(r, err))
 	} else if err != nil {
 		return err
 	} else {
-		s.site.PutFlash(r, "ok", savedID)
+		s.site.Flashes.Put(r, "ok", savedID)
 	}
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
@@ -108,7 +108,7 @@ func (s *accountPages) accountPasswordSubmit(w http.ResponseWriter, r *http.Requ
 	// The change ended every other session by a new epoch; this one stays by taking it.
 	s.sessions.Put(r.Context(), site.SessEpoch, epoch)
 	s.sessions.Put(r.Context(), site.SessAuthAt, s.accounts.Now().Unix())
-	s.site.PutFlash(r, "ok", "password_changed_ok")
+	s.site.Flashes.Put(r, "ok", "password_changed_ok")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }

@@ -86,7 +86,7 @@ func (s *recoveryPages) codeStartForm(f codeFlow) site.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 		p := s.site.NewPage(r, f.titleID, s.codeStartData(f))
-		p.Flash = s.site.PopFlash(r)
+		p.Flash = s.site.Flashes.Pop(r)
 		s.site.Render(w, r, http.StatusOK, f.startPage, p)
 		return nil
 	}
@@ -145,9 +145,9 @@ func (s *recoveryPages) askFlowCode(r *http.Request, flow *account.Flow, sentID 
 	case err != nil:
 		return err
 	case !asked:
-		s.site.PutFlash(r, "info", "flow_code_wait")
+		s.site.Flashes.Put(r, "info", "flow_code_wait")
 	case sentID != "":
-		s.site.PutFlash(r, "info", sentID)
+		s.site.Flashes.Put(r, "info", sentID)
 	}
 	return nil
 }
@@ -191,7 +191,7 @@ func (s *recoveryPages) renderCodeForm(w http.ResponseWriter, r *http.Request, f
 		}
 	}
 	p := s.site.NewPage(r, f.titleID, data)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	if errID != "" {
 		p.Error = p.L.T(errID)
 	}

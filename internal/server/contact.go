@@ -95,7 +95,7 @@ func (s *accountPages) accountContactVerify(w http.ResponseWriter, r *http.Reque
 	s.sessions.Remove(r.Context(), sessContactKind)
 	s.sessions.Remove(r.Context(), sessContactValue)
 	s.sessions.Remove(r.Context(), sessContactFlow)
-	s.site.PutFlash(r, "ok", "contact_changed")
+	s.site.Flashes.Put(r, "ok", "contact_changed")
 	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }

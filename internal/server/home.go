@@ -5,7 +5,7 @@ import "net/http"
 // home is the landing page: the ways forward for someone who is locked out.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 	p := s.site.NewPage(r, "home_title", nil)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	s.site.Render(w, r, http.StatusOK, "home", p)
 	return nil
 }

@@ -15,7 +15,7 @@ func (s *signInPages) loginForm(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	p := s.site.NewPage(r, "login_title", nil)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	w.Header().Set("Cache-Control", "no-store")
 	s.site.Render(w, r, http.StatusOK, "login", p)
 	return nil
@@ -92,7 +92,7 @@ func (s *signInPages) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := s.sessions.Destroy(r.Context()); err != nil {
 		return err
 	}
-	s.site.PutFlash(r, "ok", "login_signed_out")
+	s.site.Flashes.Put(r, "ok", "login_signed_out")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 // Retry-After) while a window runs; their forms still show.
 func (s *Server) duringMaintenance(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m, retryAfter := s.site.ActiveMaintenance(r)
+		m, retryAfter := s.site.Maintenance.Active(r)
 		if m == nil {
 			next.ServeHTTP(w, r)
 			return

@@ -10,7 +10,7 @@ import (
 func (s *Server) requireAccount(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if site.CurrentAccount(r) == nil {
-			s.site.PutFlash(r, "info", "login_required")
+			s.site.Flashes.Put(r, "info", "login_required")
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}

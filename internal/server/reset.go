@@ -21,7 +21,7 @@ func resetHeaders(w http.ResponseWriter) {
 func (s *recoveryPages) resetStartForm(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	p := s.site.NewPage(r, "reset_title", nil)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	s.site.Render(w, r, http.StatusOK, "reset", p)
 	return nil
 }
@@ -44,7 +44,7 @@ func (s *recoveryPages) resetStartSubmit(w http.ResponseWriter, r *http.Request)
 	if err := s.accounts.SelfService.StartReset(r.Context(), login, s.site.ClientIP(r), s.site.Localizer(r).Lang); err != nil {
 		return err
 	}
-	s.site.PutFlash(r, "ok", "reset_sent")
+	s.site.Flashes.Put(r, "ok", "reset_sent")
 	http.Redirect(w, r, "/reset", http.StatusSeeOther)
 	return nil
 }

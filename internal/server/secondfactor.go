@@ -55,7 +55,7 @@ func (s *signInPages) secondStep(w http.ResponseWriter, r *http.Request) (id, ep
 	w.Header().Set("Cache-Control", "no-store")
 	id, epoch = s.pendingSecondStep(r)
 	if id == 0 {
-		s.site.PutFlash(r, "info", "login_required")
+		s.site.Flashes.Put(r, "info", "login_required")
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return 0, 0, false
 	}
@@ -135,13 +135,13 @@ func (s *accountPages) accountTOTPForm(w http.ResponseWriter, r *http.Request) e
 		s.sessions.Put(r.Context(), sessTOTPOwner, site.CurrentAccount(r).ID)
 	}
 	// The flash says, for one, why staff were sent here.
-	return s.renderTOTP(w, r, secretText, url, s.site.PopFlash(r), "")
+	return s.renderTOTP(w, r, secretText, url, s.site.Flashes.Pop(r), "")
 }
 
 // accountTOTPNew throws the pending secret away, so that the next page shows a new one.
 func (s *accountPages) accountTOTPNew(w http.ResponseWriter, r *http.Request) error {
 	s.dropPendingTOTP(r)
-	s.site.PutFlash(r, "info", "totp_new_key_made")
+	s.site.Flashes.Put(r, "info", "totp_new_key_made")
 	http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 	return nil
 }
@@ -177,7 +177,7 @@ func (s *accountPages) accountTOTPSubmit(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	if status.RecoveryLeft > 0 {
-		s.site.PutFlash(r, "ok", "totp_enrolled")
+		s.site.Flashes.Put(r, "ok", "totp_enrolled")
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return nil
 	}

@@ -48,7 +48,7 @@ func (s *recoveryPages) statusUnlock(w http.ResponseWriter, r *http.Request) err
 		Client: s.site.ClientIP(r), Lang: s.site.Localizer(r).Lang, DeviceToken: deviceCookie(r)})
 	if isBadCode(err) {
 		s.endFlow(r, account.PurposeStatus)
-		s.site.PutFlash(r, "info", "status_proof_expired")
+		s.site.Flashes.Put(r, "info", "status_proof_expired")
 		http.Redirect(w, r, "/unlock", http.StatusSeeOther)
 		return nil
 	} else if err != nil {

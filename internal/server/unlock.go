@@ -51,7 +51,7 @@ func (s *recoveryPages) unlockOutcome(w http.ResponseWriter, r *http.Request, fl
 			return err
 		}
 		// unlock.methods_required: one method is proven; the next code must come another way.
-		s.site.PutFlash(r, "ok", "unlock_needs_more")
+		s.site.Flashes.Put(r, "ok", "unlock_needs_more")
 		http.Redirect(w, r, "/unlock/verify", http.StatusSeeOther)
 		return nil
 	}

@@ -25,7 +25,7 @@ func (s *recoveryPages) verifyVerify(w http.ResponseWriter, r *http.Request) err
 	}
 	if outcome == account.VerifyNeedsSMS || outcome == account.VerifyNeedsMail {
 		// One contact is confirmed; the other one on file needs its own code.
-		s.site.PutFlash(r, "ok", "verify_"+string(outcome))
+		s.site.Flashes.Put(r, "ok", "verify_"+string(outcome))
 		http.Redirect(w, r, "/verify/verify", http.StatusSeeOther)
 		return nil
 	}

@@ -136,7 +136,7 @@ func Roles(roles ...account.Role) func(http.Handler) http.Handler {
 // 503 with Retry-After, in the API's error shape, with the window's English message.
 func (s *API) DuringMaintenance(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m, retryAfter := s.site.ActiveMaintenance(r)
+		m, retryAfter := s.site.Maintenance.Active(r)
 		if m == nil {
 			next.ServeHTTP(w, r)
 			return

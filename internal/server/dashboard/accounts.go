@@ -113,7 +113,7 @@ func (s *Accounts) List(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	p := s.site.NewPage(r, "admin_accounts_title", d)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	s.site.Render(w, r, http.StatusOK, "admin_accounts", p)
 	return nil
 }
@@ -126,7 +126,7 @@ func (s *Accounts) BulkUnlock(w http.ResponseWriter, r *http.Request) error {
 	// The reason is checked once: a bad one would otherwise skip every account.
 	reason, err := account.CheckReason(r.PostForm.Get("reason"))
 	if err != nil {
-		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
+		s.site.Flashes.PutText(r, "error", s.site.ErrorText(r, err))
 		http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
 		return nil
 	}
@@ -143,7 +143,7 @@ func (s *Accounts) BulkUnlock(w http.ResponseWriter, r *http.Request) error {
 			done++
 		}
 	}
-	s.site.PutFlashText(r, "ok", s.site.Localizer(r).T("admin_bulk_done", "Done", done, "Skipped", skipped))
+	s.site.Flashes.PutText(r, "ok", s.site.Localizer(r).T("admin_bulk_done", "Done", done, "Skipped", skipped))
 	http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
 	return nil
 }
@@ -235,7 +235,7 @@ func (s *Accounts) Account(w http.ResponseWriter, r *http.Request) error {
 			Label: "admin_action_" + strings.ReplaceAll(string(action), "-", "_"), Destructive: action.Destructive()})
 	}
 	p := s.site.NewPage(r, "admin_account_title", d)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	s.site.Render(w, r, http.StatusOK, "admin_account", p)
 	return nil
 }
@@ -262,7 +262,7 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 		s.site.RenderStatus(w, r, http.StatusForbidden)
 		return nil
 	default:
-		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
+		s.site.Flashes.PutText(r, "error", s.site.ErrorText(r, err))
 		http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
 		return nil
 	}
@@ -309,13 +309,13 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 		_, err = s.accounts.Staff.SetExpiry(ctx, username, at, reason, actor)
 	}
 	if account.ErrorCode(err) == account.EINVALID {
-		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
+		s.site.Flashes.PutText(r, "error", s.site.ErrorText(r, err))
 		http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
 		return nil
 	} else if err != nil {
 		return err
 	}
-	s.site.PutFlash(r, "ok", "admin_done_"+strings.ReplaceAll(string(action), "-", "_"))
+	s.site.Flashes.Put(r, "ok", "admin_done_"+strings.ReplaceAll(string(action), "-", "_"))
 	http.Redirect(w, r, "/admin/accounts/"+username, http.StatusSeeOther)
 	return nil
 }
@@ -336,7 +336,7 @@ func (s *Accounts) Requests(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := s.site.NewPage(r, "admin_requests_title", d)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	s.site.Render(w, r, http.StatusOK, "admin_requests", p)
 	return nil
 }
@@ -353,11 +353,11 @@ func (s *Accounts) Decide(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = s.accounts.Staff.HandleRequest(r.Context(), id, decision == "approve", r.PostForm.Get("message"), s.staffActor(r))
 	if account.ErrorCode(err) == account.EINVALID {
-		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
+		s.site.Flashes.PutText(r, "error", s.site.ErrorText(r, err))
 	} else if err != nil {
 		return err
 	} else {
-		s.site.PutFlash(r, "ok", "admin_request_"+decision+"d")
+		s.site.Flashes.Put(r, "ok", "admin_request_"+decision+"d")
 	}
 	http.Redirect(w, r, "/admin/requests", http.StatusSeeOther)
 	return nil

@@ -55,7 +55,7 @@ func (s *Dashboard) RequireStaff(roles ...account.Role) func(http.Handler) http.
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			a := site.CurrentAccount(r)
 			if a == nil {
-				s.site.PutFlash(r, "info", "login_required")
+				s.site.Flashes.Put(r, "info", "login_required")
 				http.Redirect(w, r, "/login", http.StatusSeeOther)
 				return
 			}
@@ -74,7 +74,7 @@ func (s *Dashboard) RequireStaff(roles ...account.Role) func(http.Handler) http.
 			}
 			if !second {
 				// Staff must have a second factor before they act on anyone's account.
-				s.site.PutFlash(r, "info", "staff_need_totp")
+				s.site.Flashes.Put(r, "info", "staff_need_totp")
 				http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 				return
 			}

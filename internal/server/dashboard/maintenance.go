@@ -39,8 +39,8 @@ func (s *Settings) MaintenanceSubmit(w http.ResponseWriter, r *http.Request) err
 	} else if err != nil {
 		return err
 	}
-	s.site.ForgetMaintenance()
-	s.site.PutFlash(r, "ok", "admin_maintenance_saved")
+	s.site.Maintenance.Forget()
+	s.site.Flashes.Put(r, "ok", "admin_maintenance_saved")
 	http.Redirect(w, r, "/admin/maintenance", http.StatusSeeOther)
 	return nil
 }
@@ -51,7 +51,7 @@ func (s *Settings) renderMaintenance(w http.ResponseWriter, r *http.Request, err
 		return err
 	}
 	p := s.site.NewPage(r, "admin_maintenance_title", maintenanceAdminData{Windows: list})
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	p.Error = errText
 	s.site.Render(w, r, http.StatusOK, "admin_maintenance", p)
 	return nil

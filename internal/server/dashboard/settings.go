@@ -45,7 +45,7 @@ func (s *Settings) PolicySubmit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(changes) == 0 {
-		s.site.PutFlash(r, "info", "admin_policy_unchanged")
+		s.site.Flashes.Put(r, "info", "admin_policy_unchanged")
 		http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
 		return nil
 	}
@@ -54,7 +54,7 @@ func (s *Settings) PolicySubmit(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	s.site.PutFlash(r, "ok", "admin_policy_saved")
+	s.site.Flashes.Put(r, "ok", "admin_policy_saved")
 	http.Redirect(w, r, "/admin/policy", http.StatusSeeOther)
 	return nil
 }
@@ -74,7 +74,7 @@ func (s *Settings) renderPolicy(w http.ResponseWriter, r *http.Request, errText 
 		d.Rows = append(d.Rows, policyRow{Key: k, Value: shortDuration(values[k]), NameID: id, HelpID: id + "_help"})
 	}
 	p := s.site.NewPage(r, "admin_policy_title", d)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	p.Error = errText
 	s.site.Render(w, r, http.StatusOK, "admin_policy", p)
 	return nil
@@ -96,7 +96,7 @@ func (s *Settings) StaffList(w http.ResponseWriter, r *http.Request) error {
 		d.Staff = append(d.Staff, list...)
 	}
 	p := s.site.NewPage(r, "admin_staff_title", d)
-	p.Flash = s.site.PopFlash(r)
+	p.Flash = s.site.Flashes.Pop(r)
 	s.site.Render(w, r, http.StatusOK, "admin_staff", p)
 	return nil
 }
@@ -111,13 +111,13 @@ func (s *Settings) StaffSubmit(w http.ResponseWriter, r *http.Request) error {
 	// By account, not by what was typed: an email address or another letter case names the same
 	// staff member.
 	if target, err := s.accounts.Accounts.AccountByLogin(r.Context(), username); err == nil && target.ID == site.CurrentAccount(r).ID {
-		s.site.PutFlashText(r, "error", s.site.Localizer(r).T("admin_staff_not_self"))
+		s.site.Flashes.PutText(r, "error", s.site.Localizer(r).T("admin_staff_not_self"))
 	} else if _, err := s.accounts.Staff.SetRole(r.Context(), username, account.Role(r.PostForm.Get("role")), r.PostForm.Get("reason"), s.staffActor(r)); account.ErrorCode(err) == account.EINVALID || account.ErrorCode(err) == account.ENOTFOUND {
-		s.site.PutFlashText(r, "error", s.site.ErrorText(r, err))
+		s.site.Flashes.PutText(r, "error", s.site.ErrorText(r, err))
 	} else if err != nil {
 		return err
 	} else {
-		s.site.PutFlash(r, "ok", "admin_staff_saved")
+		s.site.Flashes.Put(r, "ok", "admin_staff_saved")
 	}
 	http.Redirect(w, r, "/admin/staff", http.StatusSeeOther)
 	return nil

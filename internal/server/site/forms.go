@@ -19,7 +19,7 @@ func (s *Site) RecentlyAuthenticated(r *http.Request) bool {
 // NeedFreshAuth ends the session and asks for the password again before a sensitive change.
 func (s *Site) NeedFreshAuth(w http.ResponseWriter, r *http.Request) {
 	s.EndSession(w, r)
-	s.PutFlash(r, "info", "reauth_needed")
+	s.Flashes.Put(r, "info", "reauth_needed")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 

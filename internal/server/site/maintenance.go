@@ -11,7 +11,7 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 )
 
-// maintenanceCache keeps the current maintenance window for a few seconds: every page shows the
+// MaintenanceCache keeps the current maintenance window for a few seconds: every page shows the
 // banner, and one small query per page is not worth it. Other processes see a change within the
 // same few seconds.
 //
@@ -22,7 +22,7 @@ import (
 //
 // The window looked up depends on the service's clock, so the cached one is looked up again once
 // the TTL has passed by the wall clock or by the service's clock, whichever first.
-type maintenanceCache struct {
+type MaintenanceCache struct {
 	lookup func(context.Context) (*account.Maintenance, error)
 	now    func() time.Time // the service's clock
 	log    *slog.Logger
@@ -36,19 +36,19 @@ type maintenanceCache struct {
 }
 
 const (
-	maintenanceCacheTTL      = 5 * time.Second
+	MaintenanceCacheTTL      = 5 * time.Second
 	maintenanceLookupTimeout = 3 * time.Second
 )
 
-func newMaintenanceCache(lookup func(context.Context) (*account.Maintenance, error), now func() time.Time, log *slog.Logger) *maintenanceCache {
-	return &maintenanceCache{lookup: lookup, now: now, log: log}
+func newMaintenanceCache(lookup func(context.Context) (*account.Maintenance, error), now func() time.Time, log *slog.Logger) *MaintenanceCache {
+	return &MaintenanceCache{lookup: lookup, now: now, log: log}
 }
 
 // current returns the window, looking it up when the cached one is older than the TTL. It waits
 // for the lookup at most as long as ctx lets it, and then answers with the last known window.
-func (c *maintenanceCache) current(ctx context.Context) *account.Maintenance {
+func (c *MaintenanceCache) current(ctx context.Context) *account.Maintenance {
 	c.mu.Lock()
-	if !c.fetched.IsZero() && time.Since(c.fetched) < maintenanceCacheTTL && absDuration(c.now().Sub(c.fetchedAt)) < maintenanceCacheTTL {
+	if !c.fetched.IsZero() && time.Since(c.fetched) < MaintenanceCacheTTL && absDuration(c.now().Sub(c.fetchedAt)) < MaintenanceCacheTTL {
 		defer c.mu.Unlock()
 		return c.value
 	}
@@ -68,7 +68,7 @@ func (c *maintenanceCache) current(ctx context.Context) *account.Maintenance {
 	return c.value
 }
 
-func (c *maintenanceCache) refresh(gen uint64, done chan struct{}) {
+func (c *MaintenanceCache) refresh(gen uint64, done chan struct{}) {
 	defer close(done)
 	ctx, cancel := context.WithTimeout(context.Background(), maintenanceLookupTimeout)
 	defer cancel()
@@ -88,25 +88,25 @@ func (c *maintenanceCache) refresh(gen uint64, done chan struct{}) {
 }
 
 // forget makes the next caller look the window up again (after a change on the maintenance page).
-func (c *maintenanceCache) forget() {
+func (c *MaintenanceCache) forget() {
 	c.mu.Lock()
 	c.fetched = time.Time{}
 	c.gen++
 	c.mu.Unlock()
 }
 
-// Maintenance is the window running now or announced next, if any.
-func (s *Site) Maintenance(r *http.Request) *account.Maintenance {
-	return s.maint.current(r.Context())
+// Current is the window running now or announced next, if any.
+func (c *MaintenanceCache) Current(r *http.Request) *account.Maintenance {
+	return c.current(r.Context())
 }
 
-// ForgetMaintenance makes the next page look the window up again (after a change to it).
-func (s *Site) ForgetMaintenance() { s.maint.forget() }
+// Forget makes the next page look the window up again (after a change to it).
+func (c *MaintenanceCache) Forget() { c.forget() }
 
-// ActiveMaintenance is the window running now, if any, and the Retry-After that lasts until its end.
-func (s *Site) ActiveMaintenance(r *http.Request) (*account.Maintenance, string) {
-	m := s.Maintenance(r)
-	now := s.accounts.Now()
+// Active is the window running now, if any, and the Retry-After that lasts until its end.
+func (c *MaintenanceCache) Active(r *http.Request) (*account.Maintenance, string) {
+	m := c.Current(r)
+	now := c.now()
 	if m == nil || !m.Active(now) {
 		return nil, ""
 	}

@@ -35,7 +35,7 @@ func maintenanceSite(next func(ctx context.Context) (*account.Maintenance, error
 	deps.Maintenance = &fakeMaintenanceStore{next: next}
 	svc := account.New(deps)
 	s := &Site{accounts: svc, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	s.maint = newMaintenanceCache(svc.Maintenance.CurrentMaintenance, svc.Now, s.log)
+	s.Maintenance = newMaintenanceCache(svc.Maintenance.CurrentMaintenance, svc.Now, s.log)
 	return s
 }
 
@@ -56,7 +56,7 @@ func TestMaintenanceLookupSurvivesTheFirstCallerGoingAway(t *testing.T) {
 		}
 	})
 	first, cancel := context.WithCancel(context.Background())
-	go s.Maintenance(httptest.NewRequest("POST", "/login", nil).WithContext(first))
+	go s.Maintenance.Current(httptest.NewRequest("POST", "/login", nil).WithContext(first))
 	<-started
 	var wg sync.WaitGroup
 	got := make([]*account.Maintenance, 3)
@@ -64,7 +64,7 @@ func TestMaintenanceLookupSurvivesTheFirstCallerGoingAway(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i] = s.Maintenance(httptest.NewRequest("POST", "/login", nil))
+			got[i] = s.Maintenance.Current(httptest.NewRequest("POST", "/login", nil))
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -92,10 +92,10 @@ func TestMaintenanceLookupHoldsNoLockWhileQuerying(t *testing.T) {
 		<-release
 		return nil, nil
 	})
-	go s.Maintenance(httptest.NewRequest("POST", "/login", nil))
+	go s.Maintenance.Current(httptest.NewRequest("POST", "/login", nil))
 	<-started
 	forgot := make(chan struct{})
-	go func() { s.ForgetMaintenance(); close(forgot) }()
+	go func() { s.Maintenance.Forget(); close(forgot) }()
 	select {
 	case <-forgot:
 	case <-time.After(2 * time.Second):
@@ -103,7 +103,7 @@ func TestMaintenanceLookupHoldsNoLockWhileQuerying(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if m := s.Maintenance(httptest.NewRequest("POST", "/login", nil).WithContext(ctx)); m != nil {
+	if m := s.Maintenance.Current(httptest.NewRequest("POST", "/login", nil).WithContext(ctx)); m != nil {
 		t.Fatalf("a caller that gave up got %v", m)
 	}
 }
@@ -117,7 +117,7 @@ func TestMaintenanceLookupRemembersAFailure(t *testing.T) {
 		return nil, errors.New("database down")
 	})
 	for range 5 {
-		if m := s.Maintenance(httptest.NewRequest("POST", "/login", nil)); m != nil {
+		if m := s.Maintenance.Current(httptest.NewRequest("POST", "/login", nil)); m != nil {
 			t.Fatalf("got %v", m)
 		}
 	}
@@ -136,13 +136,13 @@ func TestMaintenanceCacheFollowsTheServiceClock(t *testing.T) {
 		return nil, nil
 	}, clock)
 	r := httptest.NewRequest("GET", "/login", nil)
-	s.Maintenance(r)
-	s.Maintenance(r)
+	s.Maintenance.Current(r)
+	s.Maintenance.Current(r)
 	if n := queries.Load(); n != 1 {
 		t.Fatalf("%d queries within the TTL, want 1", n)
 	}
 	clock.Advance(time.Hour)
-	s.Maintenance(r)
+	s.Maintenance.Current(r)
 	if n := queries.Load(); n != 2 {
 		t.Errorf("%d queries after the clock moved an hour, want 2", n)
 	}

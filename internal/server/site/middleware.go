@@ -272,30 +272,6 @@ func WithAccount(ctx context.Context, a *account.Account) context.Context {
 	return context.WithValue(ctx, ctxAccount, a)
 }
 
-// PutFlash carries a translated one-line message (by id) to the next page.
-func (s *Site) PutFlash(r *http.Request, kind, messageID string) {
-	s.sessions.Put(r.Context(), sessFlash, kind+":"+messageID)
-}
-
-// PutFlashText carries text that is already in the page's language (a domain error's message, or a
-// translated message with numbers in it).
-func (s *Site) PutFlashText(r *http.Request, kind, text string) {
-	s.sessions.Put(r.Context(), sessFlash, kind+"!:"+text)
-}
-
-// PopFlash takes the message carried to this page, if any.
-func (s *Site) PopFlash(r *http.Request) *Flash {
-	v := s.sessions.PopString(r.Context(), sessFlash)
-	kind, id, ok := strings.Cut(v, ":")
-	if !ok {
-		return nil
-	}
-	if k, literal := strings.CutSuffix(kind, "!"); literal {
-		return &Flash{Kind: k, Text: id}
-	}
-	return &Flash{Kind: kind, Text: s.Localizer(r).T(id)}
-}
-
 // clientIPResolver finds the client's address: the peer, or, when the peer is a trusted proxy, the
 // nearest untrusted address in X-Forwarded-For.
 type clientIPResolver struct{ trusted []netip.Prefix }

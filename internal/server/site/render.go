@@ -66,7 +66,7 @@ type Page struct {
 func (s *Site) NewPage(r *http.Request, titleID string, data any) *Page {
 	l := s.Localizer(r)
 	p := &Page{Path: r.URL.Path, Lang: l.Lang, L: l, Title: l.T(titleID), Account: CurrentAccount(r), Data: data}
-	if m := s.Maintenance(r); m != nil {
+	if m := s.Maintenance.Current(r); m != nil {
 		p.Maintenance, p.MaintenanceNow = m, m.Active(s.accounts.Now())
 	}
 	return p

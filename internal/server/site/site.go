@@ -37,7 +37,9 @@ type Site struct {
 	bundle   *i18n.Bundle
 	views    *views
 	proxies  *clientIPResolver
-	maint    *maintenanceCache
+	// Maintenance is the current maintenance window, cached; Flashes carry a message to the next page.
+	Maintenance *MaintenanceCache
+	Flashes     *Flashes
 }
 
 // Session lifetimes (SECURITY.md 17): users 30 min idle / 12 h absolute; staff 15 min / 8 h.
@@ -64,8 +66,9 @@ func New(d Deps) (*Site, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.maint = newMaintenanceCache(s.accounts.Maintenance.CurrentMaintenance, s.accounts.Now, s.log)
+	s.Maintenance = newMaintenanceCache(s.accounts.Maintenance.CurrentMaintenance, s.accounts.Now, s.log)
 	s.sessions = scs.New()
+	s.Flashes = &Flashes{sessions: s.sessions, localizer: s.Localizer}
 	// No scs IdleTimeout: with one, scs saves every session at every request only to move its idle
 	// deadline. idleExpiry gives every save that deadline instead, and LoadAccount saves a session
 	// again once its deadline would move by a minute or more (keepAlive).
