@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -195,12 +196,27 @@ func checkTimeZone(zone string) error {
 // ValidTimeZone reports whether zone names a time zone a person may choose: "" (the organisation's)
 // or an IANA name (Asia/Shanghai, UTC), not the server's local zone.
 func ValidTimeZone(zone string) bool {
-	if zone == "" {
-		return true
-	}
-	if len(zone) > 64 || zone == "Local" {
-		return false
-	}
-	_, err := time.LoadLocation(zone)
-	return err == nil
+	_, ok := TimeZone(zone)
+	return zone == "" || ok
 }
+
+// TimeZone is the zone a person chose, by its IANA name, loaded once per name for the pages and
+// the messages that write times in it; ok is false for "" and for a name that is no zone a person
+// may choose (ValidTimeZone).
+func TimeZone(name string) (zone *time.Location, ok bool) {
+	if name == "" || len(name) > 64 || name == "Local" {
+		return nil, false
+	}
+	if z, ok := loadedZones.Load(name); ok {
+		return z.(*time.Location), true
+	}
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, false
+	}
+	loadedZones.Store(name, z)
+	return z, true
+}
+
+// loadedZones holds the zones loaded by TimeZone, by name: a few dozen at most.
+var loadedZones sync.Map

@@ -187,18 +187,12 @@ func (s *SelfService) finishUnlock(ctx context.Context, a *Account, method strin
 		return &UnlockResult{Outcome: UnlockNeedsMore, Account: a, Verified: verified}, nil
 	}
 	now := s.now()
-	switch a.EffectiveState(now) {
-	case StateActive:
+	switch state := a.EffectiveState(now); {
+	case state == StateActive:
 		return &UnlockResult{Outcome: UnlockNotLocked, Account: a}, nil
-	case StateLockedTemporarily, StateLocked:
-		if a.InDirectory() {
-			// The lock is the directory's, which unlockd does not lift yet: an administrator does.
-			lock, err := s.selfService.CurrentLock(ctx, a.ID)
-			if err != nil {
-				return nil, err
-			}
-			return &UnlockResult{Outcome: UnlockNeedsAdmin, Account: a, Lock: lock}, nil
-		}
+	case (state == StateLockedTemporarily || state == StateLocked) && !a.InDirectory():
+		// An automatic lock of unlockd's own: the owner lifts it (a directory's lock, which
+		// unlockd does not lift yet, goes to an administrator as a freeze does).
 	default:
 		// The owner proved who they are: they may read what the administrator wants them told.
 		lock, err := s.selfService.CurrentLock(ctx, a.ID)

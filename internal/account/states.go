@@ -197,7 +197,7 @@ func (s *Staff) UnlockAll(ctx context.Context, since time.Duration, reason strin
 		if err != nil {
 			return n, err
 		}
-		_, err = s.states.Transition(ctx, Transition{AccountID: id, From: []State{StateLockedTemporarily, StateLocked},
+		_, err = s.states.Transition(ctx, Transition{AccountID: id, From: statesFor(ActionUnlock),
 			To: StateActive, Reason: reason, LiftLocks: true, Action: audit.AccountUnlocked, Method: "bulk",
 			Actor: actor.Name, Client: actor.Client, Now: now, Notify: append([]Message{s.unlockedMessage(a, now, "admin")},
 				s.events(audit.AccountUnlocked, a, now, "state", string(StateActive), "reason", reason, "by", actor.Name)...)})

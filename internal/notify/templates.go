@@ -171,8 +171,8 @@ func (t *Templates) set(m Message) (*templateSet, map[string]string, error) {
 	// (missingkey=error) and an optional key left out renders as nothing.
 	data := make(map[string]string, len(spec.required)+len(spec.optional)+1)
 	lang, zone := NormalizeLang(m.Lang), t.zone
-	if m.Zone != "" && account.ValidTimeZone(m.Zone) {
-		zone, _ = time.LoadLocation(m.Zone) // the reader's own zone, chosen on /account
+	if z, ok := account.TimeZone(m.Zone); ok {
+		zone = z // the reader's own zone, chosen on /account
 	}
 	for _, k := range slices.Concat(spec.required, spec.optional) {
 		data[k] = clean(k, m.Data[k])

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
@@ -147,12 +146,8 @@ func (s *Site) Localizer(r *http.Request) *i18n.Localizer {
 // zoneOf is the zone times are shown and read in for this request: the one the signed-in person
 // chose on /account, else the configured one (UNLOCKD_TIMEZONE, UTC by default).
 func (s *Site) zoneOf(r *http.Request) *time.Location {
-	if a := CurrentAccount(r); a != nil && a.TimeZone != "" {
-		if zone, ok := zones.Load(a.TimeZone); ok {
-			return zone.(*time.Location)
-		}
-		if zone, err := time.LoadLocation(a.TimeZone); err == nil && a.TimeZone != "Local" {
-			zones.Store(a.TimeZone, zone)
+	if a := CurrentAccount(r); a != nil {
+		if zone, ok := account.TimeZone(a.TimeZone); ok {
 			return zone
 		}
 	}
@@ -161,9 +156,6 @@ func (s *Site) zoneOf(r *http.Request) *time.Location {
 	}
 	return s.cfg.Timezone
 }
-
-// zones holds the zones people chose, loaded once each (by IANA name).
-var zones sync.Map
 
 // ParseLocalTime reads a date and time typed into a form (2006-01-02T15:04, or RFC 3339) in the
 // reader's zone, the one the form names.
