@@ -65,12 +65,13 @@ const (
 	SourceDirectory Source = "directory"
 )
 
-// InDirectory reports whether the account lives in a directory. unlockd shows such an account, its
-// state read from the directory, but does not yet change it: a password set or a lock lifted here
-// would not be the directory's, so every such change is refused (refuseDirectoryChange).
+// InDirectory reports whether the account lives in a directory: its password and lock are the
+// directory's, read and written there (Directory), and only what the directory has a place for is
+// changed (refuseDirectoryChange).
 func (a *Account) InDirectory() bool { return a.Source == SourceDirectory }
 
-// refuseDirectoryChange refuses a change of a directory account's password or state (InDirectory).
+// refuseDirectoryChange refuses a change of a directory account that belongs in the directory
+// itself (a freeze, a disabling, an expiry): made here, it would not be the directory's.
 func refuseDirectoryChange(a *Account) error {
 	if !a.InDirectory() {
 		return nil

@@ -106,7 +106,7 @@ func (s *OwnAccount) EndSession(ctx context.Context, a *Account, sessionID, clie
 // reauthenticate checks a signed-in owner's current password as a counted attempt: ErrWrongPassword
 // when it is wrong or the account is locked meanwhile.
 func (s *OwnAccount) reauthenticate(ctx context.Context, a *Account, current, client string) error {
-	if a.PasswordHash == "" {
+	if a.PasswordHash == "" && !a.InDirectory() {
 		return ErrWrongPassword
 	}
 	policy, err := s.lockout.Policy(ctx)
@@ -117,6 +117,12 @@ func (s *OwnAccount) reauthenticate(ctx context.Context, a *Account, current, cl
 	req := SignInRequest{Login: a.Username, Password: current, ClientIP: client, reauthentication: true}
 	reject := Rejection{AccountID: &a.ID, Username: a.Username, Client: client, Now: s.now()}
 	_, err = s.guard.attempt(ctx, a, req, policy, reject, s.passwordMAC(a.ID, current), func(ctx context.Context) (bool, string, error) {
+		if a.InDirectory() {
+			// The directory checks it, and counts a failure too; an expired password still proves
+			// the owner, who is replacing it.
+			ok, _, err := s.checkDirectoryPassword(ctx, a, current)
+			return ok, "password", err
+		}
 		ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
 		return ok, "password", err
 	})
@@ -145,13 +151,25 @@ func (s *OwnAccount) ChangePassword(ctx context.Context, a *Account, current, pa
 	if err := s.checkNewPassword(a, password, confirm, minLen); err != nil {
 		return 0, err
 	}
-	hash, err := s.hasher.Hash(ctx, password)
-	if err != nil {
-		return 0, err
+	var hash string
+	if !a.InDirectory() {
+		if hash, err = s.hasher.Hash(ctx, password); err != nil {
+			return 0, err
+		}
 	}
 	now := s.now()
 	notify := s.passwordChanged(a, lang, now)
-	return s.accountPage.ChangePassword(ctx, a.ID, a.Username, hash, keepSession, client, now, notify)
+	// The directory's password and the record of its change go together: a refusal or a directory
+	// that does not answer changes nothing.
+	var epoch int64
+	err = s.work.Atomic(ctx, func(ctx context.Context) error {
+		var err error
+		if epoch, err = s.accountPage.ChangePassword(ctx, a.ID, a.Username, hash, keepSession, client, now, notify); err != nil || !a.InDirectory() {
+			return err
+		}
+		return s.directorySetPassword(ctx, a, password, Actor{Name: "user:" + a.Username, Client: client}, "account page")
+	})
+	return epoch, err
 }
 
 // MinPasswordLength is the shortest new password the account may choose.

@@ -44,6 +44,9 @@ type DirectoryStore interface {
 	SyncMark(ctx context.Context, directory string) (string, error)
 	// SetSyncMark records where a sync of the named directory stopped.
 	SetSyncMark(ctx context.Context, directory, mark string, now time.Time) error
+	// RecordDirectoryWrite records, in the audit log, a write unlockd made in the directory: which,
+	// on whose account, by whom and why. It goes in the unit of work that records the change.
+	RecordDirectoryWrite(ctx context.Context, w DirectoryWrite) error
 	// Exclusively runs fn while holding the one database-wide directory sync lock, so that of
 	// several processes only one syncs at a time. It reports false, without running fn, when
 	// another holds the lock.
@@ -60,6 +63,15 @@ type DirectoryChange struct {
 	LockedAt *time.Time
 	Actor    string
 	Now      time.Time
+}
+
+// DirectoryWrite is one write unlockd made in the directory, for the audit log.
+type DirectoryWrite struct {
+	Account   *Account
+	Operation string // "unlock" or "set_password"
+	Actor     Actor
+	Why       string
+	Now       time.Time
 }
 
 // DirectorySyncCounts says what one sync did.
@@ -83,10 +95,8 @@ var ErrDirectorySyncBusy = errors.New("another directory sync is running")
 
 // DirectorySync reads people and lock states from the directory into unlockd's accounts.
 type DirectorySync struct {
+	*directoryWriter
 	reader DirectoryReader
-	store  DirectoryStore
-	work   UnitOfWork
-	now    Clock
 }
 
 // NewDirectorySync returns the sync of reader's directory into store. A nil clock is time.Now.
@@ -94,7 +104,7 @@ func NewDirectorySync(reader DirectoryReader, store DirectoryStore, work UnitOfW
 	if clock == nil {
 		clock = time.Now
 	}
-	return &DirectorySync{reader: reader, store: store, work: work, now: clock}
+	return &DirectorySync{reader: reader, directoryWriter: &directoryWriter{store: store, work: work, now: clock}}
 }
 
 // Run syncs once: the people changed since the stored mark, or everyone when there is none. Each
@@ -149,24 +159,25 @@ func (s *DirectorySync) run(ctx context.Context, full bool, counts *DirectorySyn
 
 // apply brings one person's account in line with the directory. A person who cannot be taken is
 // counted as skipped, with the reason; only a failure of the storage stops the sync.
-func (s *DirectorySync) apply(ctx context.Context, p DirectoryPerson, counts *DirectorySyncCounts) error {
-	want, problem := directoryAccount(p)
+func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, counts *DirectorySyncCounts) error {
+	person, problem := directoryAccount(p)
 	if problem != "" {
 		counts.skip(p.Username, problem)
 		return nil
 	}
 	now := s.now()
 	// Most people are unchanged: read without a transaction, and write only when something differs.
-	before, err := s.store.AccountForSync(ctx, want.Username)
+	before, err := s.store.AccountForSync(ctx, person.Username)
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return err
 	}
-	if before != nil && len(directoryChanges(before, want)) == 0 {
+	if before != nil && len(directoryChanges(before, withOwnLock(before, person))) == 0 {
 		return nil
 	}
+	var want *Account
 	var change DirectoryChange
 	err = s.work.Atomic(ctx, func(ctx context.Context) error {
-		before, err := s.store.AccountForSync(ctx, want.Username)
+		before, err := s.store.AccountForSync(ctx, person.Username)
 		switch {
 		case ErrorCode(err) == ENOTFOUND:
 			before = nil
@@ -175,6 +186,7 @@ func (s *DirectorySync) apply(ctx context.Context, p DirectoryPerson, counts *Di
 		case before.Source != SourceDirectory:
 			return Errorf(ECONFLICT, "a local account has the username %s", before.Username)
 		}
+		want = withOwnLock(before, person)
 		a := *want
 		change = DirectoryChange{Actor: "directory", Now: now, LockedAt: p.LockedAt}
 		if before == nil {

@@ -69,6 +69,7 @@ func (f *fakeDirectory) People(_ context.Context, since string, each func(accoun
 type fakeDirectoryStore struct {
 	accounts map[string]*account.Account // by lower-case username
 	changes  []account.DirectoryChange
+	writes   []account.DirectoryWrite
 	marks    map[string]string
 	busy     bool
 	nextID   int64
@@ -109,6 +110,11 @@ func (f *fakeDirectoryStore) SyncMark(_ context.Context, directory string) (stri
 
 func (f *fakeDirectoryStore) SetSyncMark(_ context.Context, directory, mark string, _ time.Time) error {
 	f.marks[directory] = mark
+	return nil
+}
+
+func (f *fakeDirectoryStore) RecordDirectoryWrite(_ context.Context, w account.DirectoryWrite) error {
+	f.writes = append(f.writes, w)
 	return nil
 }
 

@@ -7,15 +7,16 @@ import (
 
 // Error codes. The server maps each to an HTTP status in one place.
 const (
-	EINVALID      = "invalid"      // bad input; Message says what to fix
-	ENOTFOUND     = "not_found"    // no such thing (never shown to anonymous users for accounts)
-	ECONFLICT     = "conflict"     // already exists
-	EUNAUTHORIZED = "unauthorized" // credentials not accepted; deliberately says no more
-	EFORBIDDEN    = "forbidden"    // the actor may not do this
-	EBUSY         = "busy"         // too much work at once; try again shortly
-	ETHROTTLED    = "throttled"    // this client tried too much; try again later
-	EUNAVAILABLE  = "unavailable"  // a dependency (the database) is down
-	EINTERNAL     = "internal"     // a bug or unexpected failure; details only in the log
+	EINVALID      = "invalid"               // bad input; Message says what to fix
+	ENOTFOUND     = "not_found"             // no such thing (never shown to anonymous users for accounts)
+	ECONFLICT     = "conflict"              // already exists
+	EUNAUTHORIZED = "unauthorized"          // credentials not accepted; deliberately says no more
+	EFORBIDDEN    = "forbidden"             // the actor may not do this
+	EBUSY         = "busy"                  // too much work at once; try again shortly
+	ETHROTTLED    = "throttled"             // this client tried too much; try again later
+	EUNAVAILABLE  = "unavailable"           // a dependency (the database) is down
+	EDIRECTORY    = "directory_unavailable" // the directory accounts live in does not answer
+	EINTERNAL     = "internal"              // a bug or unexpected failure; details only in the log
 )
 
 // Error is the domain's error: a code for programs, and for people a message id (translated in

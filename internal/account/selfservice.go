@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -51,8 +52,8 @@ type ResetCompletion struct {
 	TokenHash    []byte
 	AccountID    int64
 	Username     string
-	PasswordHash string
-	Unlock       bool // unlock.reset_clears_lock
+	PasswordHash string // empty for a directory account: the password is set in the directory, not kept here
+	Unlock       bool   // unlock.reset_clears_lock
 	Client       string
 	Now          time.Time
 	Notify       []Message
@@ -190,9 +191,9 @@ func (s *SelfService) finishUnlock(ctx context.Context, a *Account, method strin
 	switch state := a.EffectiveState(now); {
 	case state == StateActive:
 		return &UnlockResult{Outcome: UnlockNotLocked, Account: a}, nil
-	case (state == StateLockedTemporarily || state == StateLocked) && !a.InDirectory():
-		// An automatic lock of unlockd's own: the owner lifts it (a directory's lock, which
-		// unlockd does not lift yet, goes to an administrator as a freeze does).
+	case (state == StateLockedTemporarily || state == StateLocked) && s.needsDirectory(a) == nil:
+		// An automatic lock, unlockd's own or the directory's: the owner lifts it (a directory's
+		// lock with no directory configured to lift it in goes to an administrator).
 	default:
 		// The owner proved who they are: they may read what the administrator wants them told.
 		lock, err := s.selfService.CurrentLock(ctx, a.ID)
@@ -213,11 +214,19 @@ func (s *SelfService) finishUnlock(ctx context.Context, a *Account, method strin
 			res = &UnlockResult{Outcome: UnlockNotLocked, Account: a}
 			return err
 		}
+		// The directory's lock is lifted with the record of it, or neither is.
+		if err := s.directoryUnlock(ctx, a, false, Actor{Name: "user:" + a.Username, Client: client}, "verified by "+method); err != nil {
+			return err
+		}
 		// Offer a new password at once: a reset link only the person on this page holds.
 		token, err := s.book.issueResetLink(ctx, a, Actor{Name: "user:" + a.Username, Client: client}, "", "", policy, false)
 		res = &UnlockResult{Outcome: UnlockDone, Account: a, Verified: verified, ResetToken: token}
 		return err
 	})
+	if errors.Is(err, ErrDirectoryFrozen) {
+		// A directory administrator locked the person meanwhile: theirs to lift.
+		return &UnlockResult{Outcome: UnlockNeedsAdmin, Account: a}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -349,8 +358,8 @@ func (s *SelfService) StartReset(ctx context.Context, login, client, lang string
 			return notSent("unknown_user")
 		case a.EffectiveState(now) == StateDisabled || a.EffectiveState(now) == StateExpired:
 			return notSent("not_allowed") // an administrator must act first
-		case a.InDirectory():
-			return notSent("directory") // its password is the directory's
+		case s.needsDirectory(a) != nil:
+			return notSent("directory") // no directory is configured to set its password in
 		case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination:
 			return notSent("limited")
 		}
@@ -362,7 +371,7 @@ func (s *SelfService) StartReset(ctx context.Context, login, client, lang string
 // issueResetLink makes a reset token for the account: mailed to the address on file when mail is
 // set, else returned for the page to offer. Only the newest link works.
 func (s *codebook) issueResetLink(ctx context.Context, a *Account, actor Actor, reason, lang string, policy Policy, mail bool) (string, error) {
-	if err := refuseDirectoryChange(a); err != nil {
+	if err := s.needsDirectory(a); err != nil {
 		return "", err
 	}
 	token, err := s.opts.NewToken()
@@ -468,7 +477,7 @@ func (s *SelfService) CompleteReset(ctx context.Context, token, password, confir
 	if err != nil {
 		return nil, err
 	}
-	if err := refuseDirectoryChange(a); err != nil {
+	if err := s.needsDirectory(a); err != nil {
 		return a, err
 	}
 	policy, err := s.lockout.Policy(ctx)
@@ -482,23 +491,51 @@ func (s *SelfService) CompleteReset(ctx context.Context, token, password, confir
 	if err := s.checkNewPassword(a, password, confirm, minLen); err != nil {
 		return a, err
 	}
-	hash, err := s.hasher.Hash(ctx, password)
-	if err != nil {
-		return nil, err
+	var hash string
+	if !a.InDirectory() {
+		if hash, err = s.hasher.Hash(ctx, password); err != nil {
+			return nil, err
+		}
 	}
 	now := s.now()
 	notify := s.passwordChanged(a, lang, now)
-	ok, err := s.selfService.CompleteReset(ctx, ResetCompletion{TokenHash: s.opts.HashToken(token), AccountID: a.ID,
+	done := ResetCompletion{TokenHash: s.opts.HashToken(token), AccountID: a.ID,
 		Username: a.Username, PasswordHash: hash, Unlock: policy.ResetClearsLock, Client: client, Now: now, Notify: notify,
-		NotifyUnlocked: []Message{s.unlockedMessage(a, now, "reset")}})
+		NotifyUnlocked: []Message{s.unlockedMessage(a, now, "reset")}}
+	// The link is used up, the password set and the lock lifted together: a directory that refuses
+	// the password or does not answer leaves the link working and nothing changed.
+	ok := false
+	err = s.work.Atomic(ctx, func(ctx context.Context) error {
+		var err error
+		if ok, err = s.selfService.CompleteReset(ctx, done); err != nil || !ok || !a.InDirectory() {
+			return err
+		}
+		return s.resetInDirectory(ctx, a, password, policy.ResetClearsLock, Actor{Name: "user:" + a.Username, Client: client})
+	})
 	if err != nil {
-		return nil, err
+		return a, err
 	}
 	if !ok {
 		return nil, ErrBadResetLink
 	}
 	s.guard.learnLanguage(ctx, a, lang)
 	return a, nil
+}
+
+// resetInDirectory sets a directory account's new password in the directory and, when the policy
+// says a reset clears the lock, lifts the directory's lock too (ppolicy does with the password, AD
+// does not); an administrator's lock stays theirs to lift.
+func (s *SelfService) resetInDirectory(ctx context.Context, a *Account, password string, unlock bool, actor Actor) error {
+	if err := s.directorySetPassword(ctx, a, password, actor, "reset link"); err != nil {
+		return err
+	}
+	if !unlock {
+		return nil
+	}
+	if err := s.directoryUnlock(ctx, a, false, actor, "password reset"); err != nil && !errors.Is(err, ErrDirectoryFrozen) {
+		return err
+	}
+	return nil
 }
 
 // RequestHelp records an unlock request for the administrators and returns its reference. The

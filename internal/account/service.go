@@ -73,6 +73,11 @@ type Deps struct {
 	Maintenance   MaintenanceStore
 	Ledger        LedgerStore
 
+	// Directory is where directory accounts live, read and written at request time, and
+	// DirectoryStore keeps what was read of it; both nil when accounts live here only.
+	Directory      Directory
+	DirectoryStore DirectoryStore
+
 	Hasher Hasher
 	// Key is the server's secret key (at least 32 bytes): it keys device cookies and the HMACs of
 	// wrong passwords.
@@ -127,7 +132,12 @@ func New(d Deps) *Services {
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}
-	k := &kit{now: d.Clock, metrics: d.Metrics, opts: d.Options, factors: d.Factors, key: d.Key}
+	k := &kit{now: d.Clock, metrics: d.Metrics, opts: d.Options, factors: d.Factors, key: d.Key, directory: d.Directory,
+		directoryStore: d.DirectoryStore}
+	if d.Directory != nil {
+		d.Accounts = &liveAccounts{AccountStore: d.Accounts, dir: d.Directory,
+			writer: &directoryWriter{store: d.DirectoryStore, work: d.UnitOfWork, now: d.Clock}}
+	}
 	g := &guard{kit: k, accounts: d.Accounts, lockout: d.Lockout, ledger: d.Ledger, hasher: d.Hasher,
 		secondFactors: d.SecondFactors, alerts: d.Alerts, states: d.States}
 	book := &codebook{kit: k, guard: g, codes: d.Codes, work: d.UnitOfWork, lockout: d.Lockout, selfService: d.SelfService}
@@ -161,6 +171,10 @@ type kit struct {
 	opts    Options
 	factors Factors
 	key     []byte
+	// directory is where directory accounts live, and directoryStore what records its writes; nil
+	// when there is none.
+	directory      Directory
+	directoryStore DirectoryStore
 }
 
 // missing names the required dependencies d lacks, in the order Deps declares them.
@@ -186,6 +200,7 @@ func (d Deps) missing() []string {
 	need(d.Alerts != nil, "Alerts")
 	need(d.Maintenance != nil, "Maintenance")
 	need(d.Ledger != nil, "Ledger")
+	need((d.Directory == nil) == (d.DirectoryStore == nil), "Directory and DirectoryStore together")
 	need(d.Hasher != nil, "Hasher")
 	need(len(d.Key) >= 32, "Key (at least 32 bytes)")
 	o := d.Options

@@ -74,6 +74,9 @@ type SignInResult struct {
 	// NeedsSecondFactor: the password was right, and the account has a second factor to prove at
 	// /login/totp before it is signed in. Nothing else of the result is set.
 	NeedsSecondFactor bool
+	// DirectoryPasswordExpired: the directory accepted the password but wants a new one; the page
+	// asks the person to choose it now.
+	DirectoryPasswordExpired bool
 }
 
 // SignIn checks a password under the lockout policy. The order matters:
@@ -112,6 +115,9 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	reject.AccountID, reject.Username = &a.ID, a.Username
+	if a.InDirectory() {
+		return s.signInDirectory(ctx, a, req, policy, reject, password)
+	}
 	if a.PasswordHash == "" {
 		reject.Reason, reject.ClientKey = "no_password", accountKey(a.ID)
 		return nil, s.refuse(ctx, &password, reject, "failure")
@@ -145,6 +151,29 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 			return nil, err
 		}
 	}
+	return res, nil
+}
+
+// signInDirectory checks a directory account's password by binding as the person, so that the
+// directory applies its own policy and counts a failure as well; unlockd's own lockout rules apply
+// on top, in the same counted attempt as a local password. The bind is followed by the dummy hash,
+// so that the answer takes as long as a local account's or an unknown user's (SECURITY.md 8).
+func (s *Gate) signInDirectory(ctx context.Context, a *Account, req SignInRequest, policy Policy, reject Rejection,
+	password string) (*SignInResult, error) {
+	req.Password = password
+	var expired bool
+	res, err := s.attempt(ctx, a, req, policy, reject, s.passwordMAC(a.ID, password), func(ctx context.Context) (bool, string, error) {
+		match, exp, err := s.checkDirectoryPassword(ctx, a, password)
+		if err != nil {
+			return false, "password", err
+		}
+		expired = exp
+		return match, "password", s.hasher.VerifyDummy(ctx, password)
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.DirectoryPasswordExpired = expired
 	return res, nil
 }
 

@@ -99,8 +99,14 @@ func (s *Staff) transition(ctx context.Context, login string, actor Actor, t Tra
 	if err != nil {
 		return nil, err
 	}
-	if err := refuseDirectoryChange(a); err != nil {
+	if err := s.needsDirectory(a); err != nil {
 		return nil, err
+	}
+	if t.Action != audit.AccountUnlocked {
+		// A directory's person is frozen, disabled or expired in the directory itself.
+		if err := refuseDirectoryChange(a); err != nil {
+			return nil, err
+		}
 	}
 	t.AccountID, t.Actor, t.Client, t.Now = a.ID, actor.Name, actor.Client, s.now()
 	// The owner is told when the account becomes locked or is unlocked (CONTRACT.md).
@@ -111,7 +117,20 @@ func (s *Staff) transition(ctx context.Context, login string, actor Actor, t Tra
 		t.Notify = append(t.Notify, s.frozenMessage(a, t))
 	}
 	t.Notify = append(t.Notify, s.events(t.Action, a, t.Now, "state", string(t.To), "reason", t.Reason, "by", actor.Name)...)
-	return s.states.Transition(ctx, t)
+	if !a.InDirectory() {
+		return s.states.Transition(ctx, t)
+	}
+	// The directory's lock is lifted with the record of it, or neither is; an administrator's
+	// unlock also lifts a directory administrator's lock, as it lifts a freeze.
+	var out *Account
+	err = s.work.Atomic(ctx, func(ctx context.Context) error {
+		var err error
+		if out, err = s.states.Transition(ctx, t); err != nil {
+			return err
+		}
+		return s.directoryUnlock(ctx, a, actor.liftsFreezes(), actor, t.Reason)
+	})
+	return out, err
 }
 
 // Unlock lifts an automatic lock, or, for an administrator, a freeze. The owner's counters start
@@ -197,10 +216,17 @@ func (s *Staff) UnlockAll(ctx context.Context, since time.Duration, reason strin
 		if err != nil {
 			return n, err
 		}
-		_, err = s.states.Transition(ctx, Transition{AccountID: id, From: statesFor(ActionUnlock),
+		t := Transition{AccountID: id, From: statesFor(ActionUnlock),
 			To: StateActive, Reason: reason, LiftLocks: true, Action: audit.AccountUnlocked, Method: "bulk",
 			Actor: actor.Name, Client: actor.Client, Now: now, Notify: append([]Message{s.unlockedMessage(a, now, "admin")},
-				s.events(audit.AccountUnlocked, a, now, "state", string(StateActive), "reason", reason, "by", actor.Name)...)})
+				s.events(audit.AccountUnlocked, a, now, "state", string(StateActive), "reason", reason, "by", actor.Name)...)}
+		// A directory's lock is lifted in the directory with the record of it, or neither is.
+		err = s.work.Atomic(ctx, func(ctx context.Context) error {
+			if _, err := s.states.Transition(ctx, t); err != nil {
+				return err
+			}
+			return s.directoryUnlock(ctx, a, false, actor, reason)
+		})
 		if ErrorCode(err) == EINVALID {
 			continue // unlocked meanwhile
 		} else if err != nil {

@@ -168,6 +168,8 @@ type app struct {
 	stores   *postgres.Stores
 	metrics  *server.Metrics
 	accounts *account.Services
+	// directory is the directory accounts live in; nil when none is configured.
+	directory *directorySource
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -198,8 +200,18 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	hasher := secret.NewHasher(secret.DefaultParams, workers, cfg.HashQueue, 5*time.Second)
 	stores := postgres.NewStores(db)
 	metrics := server.NewMetrics()
-	accounts := account.New(ServiceDeps(cfg, stores, hasher, clock, metrics))
-	return &app{cfg: cfg, log: log, db: db, hasher: hasher, stores: stores, metrics: metrics, accounts: accounts}, nil
+	dir, err := newDirectorySource(cfg.Directory, clock)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	deps := ServiceDeps(cfg, stores, hasher, clock, metrics)
+	if dir != nil {
+		deps.Directory, deps.DirectoryStore = dir, stores.Directory
+	}
+	accounts := account.New(deps)
+	return &app{cfg: cfg, log: log, db: db, hasher: hasher, stores: stores, metrics: metrics, accounts: accounts,
+		directory: dir}, nil
 }
 
 // StoreDeps fills every store of the domain's dependencies from stores.

@@ -66,15 +66,10 @@ func syncSummary(c account.DirectorySyncCounts) string {
 
 // directorySync wires the sync of the configured directory; errNoDirectory when there is none.
 func (a *app) directorySync() (*account.DirectorySync, error) {
-	if a.cfg.Directory == nil {
+	if a.directory == nil {
 		return nil, errNoDirectory
 	}
-	d, err := directory.New(directoryConfig(a.cfg.Directory))
-	if err != nil {
-		return nil, err
-	}
-	source := &directorySource{dir: d, name: a.cfg.Directory.URL + " " + a.cfg.Directory.BaseDN, now: a.accounts.Now}
-	return account.NewDirectorySync(source, a.stores.Directory, a.stores.UnitOfWork, a.accounts.Now), nil
+	return account.NewDirectorySync(a.directory, a.stores.Directory, a.stores.UnitOfWork, a.accounts.Now), nil
 }
 
 func directoryConfig(c *config.Directory) directory.Config {
@@ -82,12 +77,13 @@ func directoryConfig(c *config.Directory) directory.Config {
 		BaseDN: c.BaseDN, UserFilter: c.UserFilter, StartTLS: c.StartTLS, CAFile: c.CAFile, SyncInterval: c.SyncInterval}
 }
 
-// directorySource reads people from the directory with the state its own attributes and password
-// policy give them now: account.DirectoryReader over the connector.
+// directorySource is the connector as the domain sees it: account.DirectoryReader for the sync,
+// and account.Directory for the flows, which read and write a person at request time.
 type directorySource struct {
-	dir  *directory.Directory
-	name string
-	now  account.Clock
+	dir      *directory.Directory
+	name     string
+	now      account.Clock
+	policies policies
 }
 
 func (s *directorySource) Name() string { return s.name }
@@ -103,20 +99,25 @@ func (s *directorySource) People(ctx context.Context, since string, each func(ac
 			}
 			policies[p.PolicyDN] = policy
 		}
-		status := directory.Derive(s.dir.Kind(), p.Lock, policy, s.now())
-		person := account.DirectoryPerson{DN: p.DN, Username: p.Username, Email: p.Email, Phone: p.Phone,
-			DisplayName: p.DisplayName, State: account.State(status.State)}
-		if !status.LockedAt.IsZero() {
-			at := status.LockedAt
-			person.LockedAt = &at
-		}
-		if !status.LockedUntil.IsZero() {
-			until := status.LockedUntil
-			person.LockedUntil = &until
-		}
-		return each(person)
+		return each(s.personOf(p, policy))
 	})
 	return string(mark), err
+}
+
+// personOf is the person as the domain sees them, in the state their attributes and policy give now.
+func (s *directorySource) personOf(p directory.Person, policy directory.Policy) account.DirectoryPerson {
+	status := directory.Derive(s.dir.Kind(), p.Lock, policy, s.now())
+	person := account.DirectoryPerson{DN: p.DN, Username: p.Username, Email: p.Email, Phone: p.Phone,
+		DisplayName: p.DisplayName, State: account.State(status.State)}
+	if !status.LockedAt.IsZero() {
+		at := status.LockedAt
+		person.LockedAt = &at
+	}
+	if !status.LockedUntil.IsZero() {
+		until := status.LockedUntil
+		person.LockedUntil = &until
+	}
+	return person
 }
 
 // fullSyncEvery is how often serve reads everyone rather than only what changed: an incremental

@@ -74,7 +74,9 @@ func (s *AccountPage) EndSession(ctx context.Context, accountID int64, handle, c
 func (s *AccountPage) ChangePassword(ctx context.Context, accountID int64, username, hash, keep, client string, now time.Time, notify []account.Message) (int64, error) {
 	var epoch int64
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1`, accountID, hash, now); err != nil {
+		// A directory account's password is set in the directory: none is kept here.
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = CASE WHEN source = 'directory' THEN password_hash ELSE $2 END,
+			updated_at = $3 WHERE id = $1`, accountID, hash, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1`, accountID); err != nil {

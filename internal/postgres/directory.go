@@ -149,3 +149,16 @@ func (s *Directory) Exclusively(ctx context.Context, fn func(ctx context.Context
 	}()
 	return true, fn(ctx)
 }
+
+// RecordDirectoryWrite appends a directory.written audit event for a write made in the directory,
+// in the unit of work that records the change it belongs to.
+func (s *Directory) RecordDirectoryWrite(ctx context.Context, w account.DirectoryWrite) error {
+	return unavailable("record directory write", s.db.Transact(ctx, func(tx pgx.Tx) error {
+		kv := []string{"operation", w.Operation, "dn", w.Account.DirectoryDN}
+		if w.Why != "" {
+			kv = append(kv, "reason", w.Why)
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: w.Now, Actor: w.Actor.Name, Action: audit.DirectoryWritten,
+			AccountID: idPtr(w.Account.ID), Username: w.Account.Username, ClientIP: w.Actor.Client, Details: audit.Details(kv...)})
+	}))
+}

@@ -125,7 +125,9 @@ func (s *SelfService) CompleteReset(ctx context.Context, r account.ResetCompleti
 			return err
 		}
 		ok = true
-		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1`, r.AccountID, r.PasswordHash, r.Now); err != nil {
+		// A directory account's password is set in the directory: none is kept here.
+		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = CASE WHEN source = 'directory' THEN password_hash ELSE $2 END,
+			updated_at = $3 WHERE id = $1`, r.AccountID, r.PasswordHash, r.Now); err != nil {
 			return err
 		}
 		// The old wrong passwords say nothing about the new one; other sessions end.

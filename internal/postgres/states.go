@@ -98,7 +98,7 @@ func joinStates(states []account.State) string {
 // LockedSince lists accounts under an automatic lock that started at or after since.
 func (s *States) LockedSince(ctx context.Context, since time.Time) ([]int64, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT DISTINCT l.account_id FROM locks l JOIN accounts a ON a.id = l.account_id
-		WHERE l.lifted_at IS NULL AND l.kind IN ('temporary', 'hard') AND l.source = 'automatic'
+		WHERE l.lifted_at IS NULL AND l.kind IN ('temporary', 'hard') AND l.source IN ('automatic', 'directory')
 		  AND l.started_at >= $1 AND a.state IN ('locked_temporarily', 'locked')
 		ORDER BY l.account_id`, since)
 	if err != nil {

@@ -99,6 +99,9 @@ func (s *accountPages) accountPasswordSubmit(w http.ResponseWriter, r *http.Requ
 		return s.renderPassword(w, r, l.T("password_wrong_current"), true)
 	case errors.As(err, &problem):
 		return s.renderPassword(w, r, l.T(problem.ID, "Min", strconv.Itoa(problem.Min)), false)
+	case account.ErrorCode(err) == account.EINVALID:
+		// The directory's own password policy refused it, saying why.
+		return s.renderPassword(w, r, s.site.ErrorText(r, err), false)
 	case err != nil:
 		return err
 	}

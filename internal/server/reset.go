@@ -97,6 +97,9 @@ func (s *recoveryPages) resetSubmit(w http.ResponseWriter, r *http.Request) erro
 	case errors.Is(err, account.ErrBadResetLink):
 		s.site.Render(w, r, http.StatusNotFound, "resetinvalid", s.site.NewPage(r, "reset_title", nil))
 		return nil
+	case a != nil && account.ErrorCode(err) == account.EINVALID:
+		// The directory's own password policy refused it: the form again, saying why.
+		return s.renderResetForm(w, r, a, http.StatusOK, s.site.ErrorText(r, err))
 	case err != nil:
 		return err
 	}

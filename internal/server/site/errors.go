@@ -48,6 +48,7 @@ var errorTable = []ErrorView{
 	// The bounded hasher's designed answer (SECURITY.md 15), not a fault.
 	{account.EBUSY, http.StatusServiceUnavailable, slog.LevelWarn, "error_busy_title", "error_busy", "unavailable", "Try again shortly.", "2"},
 	{account.EUNAVAILABLE, http.StatusServiceUnavailable, slog.LevelError, "error_unavailable_title", "error_unavailable", "unavailable", "Try again shortly.", "30"},
+	{account.EDIRECTORY, http.StatusServiceUnavailable, slog.LevelError, "error_directory_title", "error_directory", "directory_unavailable", "The directory cannot be reached. Try again shortly.", "30"},
 	{account.EINTERNAL, http.StatusInternalServerError, slog.LevelError, "error_title", "error_internal", "internal", "Internal error.", ""},
 }
 

@@ -1,0 +1,220 @@
+package account
+
+import (
+	"context"
+	"fmt"
+)
+
+// Directory is the directory that directory accounts live in, read and written at request time
+// (CONTRACT.md, "Directory accounts"): the lock a flow lifts and the password it sets are the
+// directory's. Its errors are the domain's: ENOTFOUND when nobody has a username,
+// ErrDirectoryUnavailable when it does not answer in time, ErrDirectoryFrozen, and a refusal of
+// its own password policy from DirectoryRefusal.
+type Directory interface {
+	// Person reads one person now, with the state the directory's attributes and policy give.
+	Person(ctx context.Context, username string) (DirectoryPerson, error)
+	// CheckPassword binds as the person with dn, so that the directory applies its own policy and
+	// counts a failure as well.
+	CheckPassword(ctx context.Context, dn, password string) (DirectoryVerdict, error)
+	// Unlock lifts the directory's lock on dn and forgets its failures. liftFreeze also lifts an
+	// administrator's lock; without it such a lock stays and Unlock answers ErrDirectoryFrozen.
+	// Unlocking a person with no lock is no error.
+	Unlock(ctx context.Context, dn string, liftFreeze bool) error
+	// SetPassword sets the person's password through the directory's own password policy.
+	SetPassword(ctx context.Context, dn, password string) error
+}
+
+// DirectoryVerdict is what a bind as the person says of a password.
+type DirectoryVerdict int
+
+const (
+	DirectoryPasswordWrong   DirectoryVerdict = iota // refused (also when the directory has locked the person)
+	DirectoryPasswordRight                           // accepted
+	DirectoryPasswordExpired                         // right, but the directory wants a new one before anything else
+)
+
+// ErrDirectoryUnavailable: the directory did not answer in time, or not at all. Pages say so and
+// answer 503; nothing was written.
+var ErrDirectoryUnavailable = Fail(EDIRECTORY, "error_directory", nil, "The directory cannot be reached. Try again shortly.")
+
+// ErrDirectoryFrozen: a directory administrator's lock is in the way; only an administrator lifts it.
+var ErrDirectoryFrozen = Fail(EFORBIDDEN, "err_directory_frozen", nil,
+	"An administrator of the directory locked this account: only an administrator can unlock it.")
+
+// DirectoryRule names the rule of the directory's password policy that refused a password.
+type DirectoryRule string
+
+const (
+	DirectoryRuleQuality  DirectoryRule = "quality"   // too short, too simple
+	DirectoryRuleHistory  DirectoryRule = "history"   // used before
+	DirectoryRuleTooYoung DirectoryRule = "too_young" // changed too recently
+	DirectoryRuleOther    DirectoryRule = "other"
+)
+
+// DirectoryRefusal is the directory's own password policy refusing a new password: EINVALID,
+// saying which rule in the page's words and quoting the directory's.
+func DirectoryRefusal(rule DirectoryRule, reason string) error {
+	data := map[string]any{"Reason": reason}
+	switch rule {
+	case DirectoryRuleQuality:
+		return Fail(EINVALID, "err_directory_refused_quality", data, "the directory's password policy finds the password too short or too simple (%s)", reason)
+	case DirectoryRuleHistory:
+		return Fail(EINVALID, "err_directory_refused_history", data, "the directory's password policy refuses a password used before (%s)", reason)
+	case DirectoryRuleTooYoung:
+		return Fail(EINVALID, "err_directory_refused_too_young", data, "the directory's password policy allows no new password yet (%s)", reason)
+	}
+	return Fail(EINVALID, "err_directory_refused_other", data, "the directory's password policy refused the password (%s)", reason)
+}
+
+// directoryWriter brings one account in line with what the directory says of its person: the
+// sync does it for everyone now and then, the flows for the person they act on.
+type directoryWriter struct {
+	store DirectoryStore
+	work  UnitOfWork
+	now   Clock
+}
+
+// liveAccounts finds accounts as the AccountStore does, but reads a directory account's person
+// from the directory first and records what changed, so that every flow (the pages, the dashboard,
+// the API and the command line) acts on the directory's state now, not on the last sync's. A
+// username the directory has and no sync has read yet is found too.
+type liveAccounts struct {
+	AccountStore
+	dir    Directory
+	writer *directoryWriter
+}
+
+// AccountByLogin finds the account login names, read afresh from the directory when it lives
+// there. A directory that does not answer is ErrDirectoryUnavailable: the flow cannot act on the
+// person now, and says so.
+func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Account, error) {
+	a, err := l.AccountStore.AccountByLogin(ctx, login)
+	var username string
+	switch {
+	case err == nil && !a.InDirectory():
+		return a, nil
+	case err == nil:
+		username = a.Username
+	case ErrorCode(err) == ENOTFOUND && ValidateUsername(login) == nil:
+		username = login // perhaps someone the directory has and no sync has read yet
+	default:
+		return nil, err
+	}
+	p, derr := l.dir.Person(ctx, username)
+	switch {
+	case ErrorCode(derr) == ENOTFOUND && a == nil:
+		return nil, err
+	case ErrorCode(derr) == ENOTFOUND:
+		return l.writer.removed(ctx, a)
+	case derr != nil:
+		return nil, derr
+	}
+	var counts DirectorySyncCounts
+	if err := l.writer.apply(ctx, p, &counts); err != nil {
+		return nil, err
+	}
+	if counts.Skipped > 0 && a == nil {
+		return nil, err // a person no account can be made for is nobody here
+	}
+	return l.AccountStore.AccountByLogin(ctx, username)
+}
+
+// removedReason is the reason recorded when the directory no longer has an account's person.
+const removedReason = "no longer in the directory"
+
+// removed disables the account of a person the directory no longer has: nobody signs in or
+// unlocks it any more. Should the person come back, the directory's state replaces this one.
+func (w *directoryWriter) removed(ctx context.Context, a *Account) (*Account, error) {
+	if a.State == StateDisabled && a.Reason == removedReason {
+		return a, nil
+	}
+	gone := *a
+	gone.State, gone.Reason, gone.LockedUntil = StateDisabled, removedReason, nil
+	now := w.now()
+	err := w.work.Atomic(ctx, func(ctx context.Context) error {
+		return w.store.SaveDirectoryAccount(ctx, &gone, DirectoryChange{Fields: directoryChanges(a, &gone),
+			From: a.EffectiveState(now), Actor: "directory", Now: now})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &gone, nil
+}
+
+// isDirectoryReason reports whether a state's recorded reason is the directory's, as opposed to
+// a lock of unlockd's own.
+func isDirectoryReason(reason string) bool {
+	if reason == removedReason {
+		return true
+	}
+	for _, s := range []State{StateLockedTemporarily, StateLocked, StateFrozen, StateDisabled, StateExpired} {
+		if reason == directoryReason(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// withOwnLock is the account a directory person should have, given the account unlockd holds
+// (nil: none yet). The directory decides the state, except that a lock of unlockd's own (its
+// lockout rules, which apply on top of the directory's) stays while the directory has none.
+func withOwnLock(have, want *Account) *Account {
+	if have == nil || want.State != StateActive || !isDirectoryLock(have.State) || isDirectoryReason(have.Reason) {
+		return want
+	}
+	w := *want
+	w.State, w.Reason, w.LockedUntil = have.State, have.Reason, have.LockedUntil
+	return &w
+}
+
+// needsDirectory refuses a change of a directory account's password or lock when no directory is
+// configured to make it in.
+func (k *kit) needsDirectory(a *Account) error {
+	if a.InDirectory() && k.directory == nil {
+		return refuseDirectoryChange(a)
+	}
+	return nil
+}
+
+// directoryUnlock lifts the directory's lock on the account's person, inside the unit of work that
+// records the unlock, so that the record and the directory agree: a directory that refuses or does
+// not answer rolls the record back. The write is audited with who and why. An account that lives
+// here only has nothing to lift.
+func (k *kit) directoryUnlock(ctx context.Context, a *Account, liftFreeze bool, actor Actor, why string) error {
+	if !a.InDirectory() {
+		return nil
+	}
+	if err := k.needsDirectory(a); err != nil {
+		return err
+	}
+	if err := k.directory.Unlock(ctx, a.DirectoryDN, liftFreeze); err != nil {
+		return fmt.Errorf("unlock %s in the directory: %w", a.Username, err)
+	}
+	return k.directoryStore.RecordDirectoryWrite(ctx, DirectoryWrite{Account: a, Operation: "unlock", Actor: actor, Why: why, Now: k.now()})
+}
+
+// directorySetPassword sets a directory account's password in the directory, through its own
+// policy, inside the unit of work that records the change, and audits the write.
+func (k *kit) directorySetPassword(ctx context.Context, a *Account, password string, actor Actor, why string) error {
+	if err := k.needsDirectory(a); err != nil {
+		return err
+	}
+	if err := k.directory.SetPassword(ctx, a.DirectoryDN, password); err != nil {
+		return fmt.Errorf("set the password of %s in the directory: %w", a.Username, err)
+	}
+	return k.directoryStore.RecordDirectoryWrite(ctx, DirectoryWrite{Account: a, Operation: "set_password", Actor: actor, Why: why, Now: k.now()})
+}
+
+// checkDirectoryPassword binds as the account's person: the sign-in's check of a directory
+// account's password. A right password that has expired is right: the person proved who they
+// are, and expired tells the page to have them choose a new one.
+func (k *kit) checkDirectoryPassword(ctx context.Context, a *Account, password string) (match, expired bool, err error) {
+	if k.directory == nil {
+		return false, false, nil // nothing can check it: a directory account signs in with codes only
+	}
+	v, err := k.directory.CheckPassword(ctx, a.DirectoryDN, password)
+	if err != nil {
+		return false, false, err
+	}
+	return v != DirectoryPasswordWrong, v == DirectoryPasswordExpired, nil
+}
