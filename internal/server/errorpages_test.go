@@ -28,6 +28,7 @@ func TestPagesAndAPIAnswerEveryErrorCodeAlike(t *testing.T) {
 		account.EBUSY:         {http.StatusServiceUnavailable, "unavailable", "2"},
 		account.ETHROTTLED:    {http.StatusTooManyRequests, "throttled", "900"},
 		account.EUNAVAILABLE:  {http.StatusServiceUnavailable, "unavailable", "30"},
+		account.EDIRECTORY:    {http.StatusServiceUnavailable, "directory_unavailable", "30"},
 		account.EINTERNAL:     {http.StatusInternalServerError, "internal", ""},
 	}
 	h := newHarness(t)
