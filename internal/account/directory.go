@@ -16,10 +16,10 @@ type Directory interface {
 	// CheckPassword binds as the person with dn, so that the directory applies its own policy and
 	// counts a failure as well.
 	CheckPassword(ctx context.Context, dn, password string) (DirectoryVerdict, error)
-	// Unlock lifts the directory's lock on dn and forgets its failures. liftFreeze also lifts an
-	// administrator's lock; without it such a lock stays and Unlock answers ErrDirectoryFrozen.
-	// Unlocking a person with no lock is no error.
-	Unlock(ctx context.Context, dn string, liftFreeze bool) error
+	// Unlock lifts the directory's lock on dn and forgets its failures, and reports whether there
+	// was anything to lift. liftFreeze also lifts an administrator's lock; without it such a lock
+	// stays and Unlock answers ErrDirectoryFrozen. Unlocking a person with no lock is no error.
+	Unlock(ctx context.Context, dn string, liftFreeze bool) (bool, error)
 	// SetPassword sets the person's password through the directory's own password policy.
 	SetPassword(ctx context.Context, dn, password string) error
 }
@@ -100,21 +100,37 @@ func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Accou
 	default:
 		return nil, err
 	}
-	p, derr := l.dir.Person(ctx, username)
-	switch {
-	case ErrorCode(derr) == ENOTFOUND && a == nil:
-		return nil, err
-	case ErrorCode(derr) == ENOTFOUND:
-		return l.writer.removed(ctx, a)
-	case derr != nil:
-		return nil, derr
+	if a == nil {
+		p, derr := l.dir.Person(ctx, username)
+		switch {
+		case ErrorCode(derr) == ENOTFOUND:
+			return nil, err
+		case derr != nil:
+			return nil, derr
+		}
+		// Two first reads at once both create: the one that loses finds the other's account.
+		if err := l.writer.apply(ctx, p, &DirectorySyncCounts{}); err != nil {
+			return nil, err
+		}
+		return l.AccountStore.AccountByLogin(ctx, username)
 	}
-	var counts DirectorySyncCounts
-	if err := l.writer.apply(ctx, p, &counts); err != nil {
+	// The account stays locked while the directory is read and its answer written, so that an
+	// older answer never overwrites a newer record: an unlock in flight, a lock just recorded.
+	err = l.writer.work.Atomic(ctx, func(ctx context.Context) error {
+		if _, err := l.writer.store.AccountForSync(ctx, username); err != nil {
+			return err
+		}
+		p, err := l.dir.Person(ctx, username)
+		switch {
+		case ErrorCode(err) == ENOTFOUND:
+			return l.writer.removed(ctx, a)
+		case err != nil:
+			return err
+		}
+		return l.writer.apply(ctx, p, &DirectorySyncCounts{})
+	})
+	if err != nil {
 		return nil, err
-	}
-	if counts.Skipped > 0 && a == nil {
-		return nil, err // a person no account can be made for is nobody here
 	}
 	return l.AccountStore.AccountByLogin(ctx, username)
 }
@@ -124,21 +140,17 @@ const removedReason = "no longer in the directory"
 
 // removed disables the account of a person the directory no longer has: nobody signs in or
 // unlocks it any more. Should the person come back, the directory's state replaces this one.
-func (w *directoryWriter) removed(ctx context.Context, a *Account) (*Account, error) {
+func (w *directoryWriter) removed(ctx context.Context, a *Account) error {
 	if a.State == StateDisabled && a.Reason == removedReason {
-		return a, nil
+		return nil
 	}
 	gone := *a
 	gone.State, gone.Reason, gone.LockedUntil = StateDisabled, removedReason, nil
 	now := w.now()
-	err := w.work.Atomic(ctx, func(ctx context.Context) error {
+	return w.work.Atomic(ctx, func(ctx context.Context) error {
 		return w.store.SaveDirectoryAccount(ctx, &gone, DirectoryChange{Fields: directoryChanges(a, &gone),
 			From: a.EffectiveState(now), Actor: "directory", Now: now})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &gone, nil
 }
 
 // isDirectoryReason reports whether a state's recorded reason is the directory's, as opposed to
@@ -187,8 +199,12 @@ func (k *kit) directoryUnlock(ctx context.Context, a *Account, liftFreeze bool, 
 	if err := k.needsDirectory(a); err != nil {
 		return err
 	}
-	if err := k.directory.Unlock(ctx, a.DirectoryDN, liftFreeze); err != nil {
+	lifted, err := k.directory.Unlock(ctx, a.DirectoryDN, liftFreeze)
+	if err != nil {
 		return fmt.Errorf("unlock %s in the directory: %w", a.Username, err)
+	}
+	if !lifted {
+		return nil // nothing to lift, nothing written
 	}
 	return k.directoryStore.RecordDirectoryWrite(ctx, DirectoryWrite{Account: a, Operation: "unlock", Actor: actor, Why: why, Now: k.now()})
 }

@@ -67,19 +67,20 @@ func (d *liveDirectory) CheckPassword(_ context.Context, dn, password string) (a
 	return account.DirectoryPasswordRight, nil
 }
 
-func (d *liveDirectory) Unlock(_ context.Context, dn string, liftFreeze bool) error {
+func (d *liveDirectory) Unlock(_ context.Context, dn string, liftFreeze bool) (bool, error) {
 	if d.down {
-		return account.ErrDirectoryUnavailable
+		return false, account.ErrDirectoryUnavailable
 	}
 	p := d.byDN(dn)
 	if p.State == account.StateFrozen && !liftFreeze {
-		return account.ErrDirectoryFrozen
+		return false, account.ErrDirectoryFrozen
 	}
-	if p.State == account.StateLocked || p.State == account.StateLockedTemporarily || p.State == account.StateFrozen {
-		p.State, p.LockedUntil = account.StateActive, nil
+	if p.State != account.StateLocked && p.State != account.StateLockedTemporarily && p.State != account.StateFrozen {
+		return false, nil
 	}
+	p.State, p.LockedUntil = account.StateActive, nil
 	d.unlocks = append(d.unlocks, dn)
-	return nil
+	return true, nil
 }
 
 func (d *liveDirectory) SetPassword(_ context.Context, dn, password string) error {

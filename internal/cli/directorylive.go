@@ -94,13 +94,13 @@ func (s *directorySource) CheckPassword(ctx context.Context, dn, password string
 }
 
 // Unlock lifts the directory's lock on the person.
-func (s *directorySource) Unlock(ctx context.Context, dn string, liftFreeze bool) error {
+func (s *directorySource) Unlock(ctx context.Context, dn string, liftFreeze bool) (bool, error) {
 	how := directory.KeepFreeze
 	if liftFreeze {
 		how = directory.LiftFreeze
 	}
-	_, err := s.dir.Unlock(ctx, dn, how)
-	return directoryError(err)
+	lifted, err := s.dir.Unlock(ctx, dn, how)
+	return lifted, directoryError(err)
 }
 
 // SetPassword sets the person's password through the directory's policy.
