@@ -153,6 +153,29 @@ func (w *directoryWriter) removed(ctx context.Context, a *Account) error {
 	})
 }
 
+// ReasonID is the message id that says the account's recorded reason in the page's language, for
+// the reasons unlockd and the directory record themselves; "" for a reason staff wrote, which is
+// shown as written.
+func (a *Account) ReasonID() string {
+	switch a.Reason {
+	case "too many failed sign-ins":
+		return "status_lock_temporary"
+	case removedReason:
+		return "status_lock_directory_removed"
+	case directoryReason(StateLockedTemporarily):
+		return "status_lock_directory_temporary"
+	case directoryReason(StateLocked):
+		return "status_lock_directory_hard"
+	case directoryReason(StateFrozen):
+		return "status_lock_directory_freeze"
+	case directoryReason(StateDisabled):
+		return "status_lock_directory_disable"
+	case directoryReason(StateExpired):
+		return "status_lock_directory_expired"
+	}
+	return ""
+}
+
 // isDirectoryReason reports whether a state's recorded reason is the directory's, as opposed to
 // a lock of unlockd's own.
 func isDirectoryReason(reason string) bool {

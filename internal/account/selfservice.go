@@ -41,7 +41,7 @@ type SignInEvent struct {
 // LockInfo is the account's current lock, as the owner may see it.
 type LockInfo struct {
 	Kind        string // temporary, hard, freeze, disable
-	Source      string // automatic, administrator, policy
+	Source      string // automatic, administrator, directory
 	UserMessage string // what an administrator wants the owner told
 	StartedAt   time.Time
 	Until       *time.Time

@@ -18,45 +18,48 @@ const (
 	ActionExpiry      StaffAction = "expiry"
 )
 
-// staffActionRule says who may take an action, and on accounts in which states (nil: every state).
+// staffActionRule says who may take an action, on accounts in which states (nil: every state),
+// and whether only on accounts that live here: a directory account is frozen, disabled, enabled
+// or given an expiry in the directory itself.
 type staffActionRule struct {
-	action StaffAction
-	roles  []Role
-	states []State
+	action    StaffAction
+	roles     []Role
+	states    []State
+	localOnly bool
 }
 
 // staffActions is every action in the order the dashboard shows them.
 var staffActions = []staffActionRule{
-	{ActionUnlock, []Role{RoleHelpdesk, RoleAdmin}, []State{StateLockedTemporarily, StateLocked}},
-	{ActionUnfreeze, []Role{RoleAdmin}, []State{StateFrozen}},
-	{ActionEnable, []Role{RoleAdmin}, []State{StateDisabled}},
-	{ActionSendReset, []Role{RoleHelpdesk, RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked}},
-	{ActionExpiry, []Role{RoleAdmin}, nil},
-	{ActionEndSessions, []Role{RoleAdmin}, nil},
-	{ActionResetMFA, []Role{RoleAdmin}, nil},
+	{ActionUnlock, []Role{RoleHelpdesk, RoleAdmin}, []State{StateLockedTemporarily, StateLocked}, false},
+	{ActionUnfreeze, []Role{RoleAdmin}, []State{StateFrozen}, false},
+	{ActionEnable, []Role{RoleAdmin}, []State{StateDisabled}, true},
+	{ActionSendReset, []Role{RoleHelpdesk, RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked}, false},
+	{ActionExpiry, []Role{RoleAdmin}, nil, true},
+	{ActionEndSessions, []Role{RoleAdmin}, nil, false},
+	{ActionResetMFA, []Role{RoleAdmin}, nil, false},
 	// Freezing a frozen account again changes its reason, message and end.
-	{ActionFreeze, []Role{RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification}},
+	{ActionFreeze, []Role{RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen, StatePendingVerification}, true},
 	{ActionDisable, []Role{RoleAdmin}, []State{StateActive, StateLockedTemporarily, StateLocked, StateFrozen,
-		StatePendingVerification, StateExpired}},
+		StatePendingVerification, StateExpired}, true},
 }
 
-// StaffActions lists the actions a staff member of role may take on an account in state, in the
-// order the dashboard shows them. It is the one rule for both offering an action and allowing it
-// (CheckStaffAction).
-func StaffActions(state State, role Role) []StaffAction {
+// StaffActions lists the actions a staff member of role may take on an account in state that
+// lives in source, in the order the dashboard shows them. It is the one rule for both offering an
+// action and allowing it (CheckStaffAction).
+func StaffActions(state State, source Source, role Role) []StaffAction {
 	var out []StaffAction
 	for _, a := range staffActions {
-		if slices.Contains(a.roles, role) && (a.states == nil || slices.Contains(a.states, state)) {
+		if CheckStaffAction(a.action, state, source, role) == nil {
 			out = append(out, a.action)
 		}
 	}
 	return out
 }
 
-// CheckStaffAction says whether a staff member of role may take action on an account in state:
-// ENOTFOUND for no such action, EFORBIDDEN for a role that may not take it, EINVALID (with a
-// message for the page) for a state it does not apply to.
-func CheckStaffAction(action StaffAction, state State, role Role) error {
+// CheckStaffAction says whether a staff member of role may take action on an account in state
+// that lives in source: ENOTFOUND for no such action, EFORBIDDEN for a role that may not take it,
+// EINVALID (with a message for the page) for a state or a directory account it does not apply to.
+func CheckStaffAction(action StaffAction, state State, source Source, role Role) error {
 	i := slices.IndexFunc(staffActions, func(r staffActionRule) bool { return r.action == action })
 	switch {
 	case i < 0:
@@ -66,6 +69,8 @@ func CheckStaffAction(action StaffAction, state State, role Role) error {
 	case staffActions[i].states != nil && !slices.Contains(staffActions[i].states, state):
 		return Fail(EINVALID, "err_state_action", map[string]any{"State": StateName(state)},
 			"%s does not apply to an account that is %s", action, state)
+	case staffActions[i].localOnly && source == SourceDirectory:
+		return Fail(EINVALID, "err_directory_account", nil, "%s is done in the directory for a directory account", action)
 	}
 	return nil
 }

@@ -11,16 +11,18 @@ func TestStaffActionsAreWhatCheckAllows(t *testing.T) {
 	roles := []Role{RoleUser, RoleHelpdesk, RoleAuditor, RoleAdmin, RoleService}
 	for _, state := range States {
 		for _, role := range roles {
-			offered := StaffActions(state, role)
-			for _, r := range staffActions {
-				err := CheckStaffAction(r.action, state, role)
-				if allowed := err == nil; allowed != slices.Contains(offered, r.action) {
-					t.Errorf("%s on %s by %s: offered %v, check %v", r.action, state, role, offered, err)
+			for _, source := range []Source{SourceLocal, SourceDirectory} {
+				offered := StaffActions(state, source, role)
+				for _, r := range staffActions {
+					err := CheckStaffAction(r.action, state, source, role)
+					if allowed := err == nil; allowed != slices.Contains(offered, r.action) {
+						t.Errorf("%s on %s %s by %s: offered %v, check %v", r.action, source, state, role, offered, err)
+					}
 				}
 			}
 		}
 	}
-	if err := CheckStaffAction("delete", StateActive, RoleAdmin); ErrorCode(err) != ENOTFOUND {
+	if err := CheckStaffAction("delete", StateActive, SourceLocal, RoleAdmin); ErrorCode(err) != ENOTFOUND {
 		t.Errorf("an unknown action: %v", err)
 	}
 }
@@ -40,15 +42,20 @@ func TestStaffActionsByStateAndRole(t *testing.T) {
 		{StateActive, RoleAdmin, []StaffAction{ActionSendReset, ActionExpiry, ActionEndSessions, ActionResetMFA, ActionFreeze, ActionDisable}},
 	}
 	for _, tt := range tests {
-		if got := StaffActions(tt.state, tt.role); !slices.Equal(got, tt.want) {
+		if got := StaffActions(tt.state, SourceLocal, tt.role); !slices.Equal(got, tt.want) {
 			t.Errorf("StaffActions(%s, %s) = %v, want %v", tt.state, tt.role, got, tt.want)
 		}
 	}
-	if err := CheckStaffAction(ActionUnlock, StateActive, RoleHelpdesk); ErrorCode(err) != EINVALID {
+	if err := CheckStaffAction(ActionUnlock, StateActive, SourceLocal, RoleHelpdesk); ErrorCode(err) != EINVALID {
 		t.Errorf("unlocking an active account: %v", err)
 	}
-	if err := CheckStaffAction(ActionUnfreeze, StateFrozen, RoleHelpdesk); ErrorCode(err) != EFORBIDDEN {
+	if err := CheckStaffAction(ActionUnfreeze, StateFrozen, SourceLocal, RoleHelpdesk); ErrorCode(err) != EFORBIDDEN {
 		t.Errorf("a help desk unfreezing: %v", err)
+	}
+	// A directory account is frozen, disabled and given an expiry in the directory; the rest is here.
+	if got, want := StaffActions(StateLocked, SourceDirectory, RoleAdmin), []StaffAction{ActionUnlock, ActionSendReset,
+		ActionEndSessions, ActionResetMFA}; !slices.Equal(got, want) {
+		t.Errorf("on a locked directory account an administrator is offered %v, want %v", got, want)
 	}
 	if !ActionDisable.Destructive() || ActionUnlock.Destructive() {
 		t.Error("disable is destructive, unlock is not")

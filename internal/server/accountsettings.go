@@ -124,6 +124,7 @@ func (s *accountPages) renderPassword(w http.ResponseWriter, r *http.Request, er
 	}
 	p := s.site.NewPage(r, "password_title", passwordData{MinLength: minLen, CurrentWrong: currentWrong})
 	p.Error = errText
+	p.Flash = s.site.Flashes.Pop(r)
 	s.site.Render(w, r, http.StatusOK, "password", p)
 	return nil
 }

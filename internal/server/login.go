@@ -80,7 +80,12 @@ func (s *signInPages) startSession(w http.ResponseWriter, r *http.Request, res *
 	s.log.Info("signed in", "account_id", res.Account.ID, "client_ip", s.site.ClientIP(r))
 	// Staff land on the dashboard (which first asks for an authenticator if they have none).
 	to := "/account"
-	if res.Account.Role.IsStaff() {
+	switch {
+	case res.DirectoryPasswordExpired:
+		// The directory took the password but wants a new one before anything else.
+		s.site.Flashes.Put(r, "error", "password_expired_directory")
+		to = "/account/password"
+	case res.Account.Role.IsStaff():
 		to = "/admin"
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)

@@ -105,7 +105,7 @@ func (s *Accounts) List(w http.ResponseWriter, r *http.Request) error {
 	d.Accounts = list
 	role := site.CurrentAccount(r).Role
 	for _, a := range list {
-		if account.CheckStaffAction(account.ActionUnlock, a.EffectiveState(d.Now), role) == nil {
+		if account.CheckStaffAction(account.ActionUnlock, a.EffectiveState(d.Now), a.Source, role) == nil {
 			if d.Unlockable == nil {
 				d.Unlockable = map[string]bool{}
 			}
@@ -230,7 +230,7 @@ func (s *Accounts) Account(w http.ResponseWriter, r *http.Request) error {
 	if d.Status, err = s.accounts.OwnAccount.Overview(r.Context(), a); err != nil {
 		return err
 	}
-	for _, action := range account.StaffActions(d.State, d.Role) {
+	for _, action := range account.StaffActions(d.State, a.Source, d.Role) {
 		d.Actions = append(d.Actions, adminActionView{Name: string(action),
 			Label: "admin_action_" + strings.ReplaceAll(string(action), "-", "_"), Destructive: action.Destructive()})
 	}
@@ -250,7 +250,7 @@ func (s *Accounts) Action(w http.ResponseWriter, r *http.Request) error {
 	}
 	actor := s.staffActor(r)
 	// The one rule for which actions the page offers is the rule for which it allows.
-	switch err := account.CheckStaffAction(action, a.EffectiveState(s.accounts.Now()), site.CurrentAccount(r).Role); account.ErrorCode(err) {
+	switch err := account.CheckStaffAction(action, a.EffectiveState(s.accounts.Now()), a.Source, site.CurrentAccount(r).Role); account.ErrorCode(err) {
 	case "":
 	case account.ENOTFOUND:
 		s.site.RenderStatus(w, r, http.StatusNotFound)
