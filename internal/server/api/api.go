@@ -160,13 +160,14 @@ type apiAccount struct {
 	Methods        []string   `json:"methods"`
 	Language       string     `json:"language"`  // "" until learned or set
 	TimeZone       string     `json:"time_zone"` // "" for the organisation's
+	Source         string     `json:"source"`    // "local", or "directory": its password and lock are the directory's
 }
 
 func (s *API) toAPIAccount(ctx context.Context, a *account.Account) (apiAccount, error) {
 	now := s.accounts.Now()
 	out := apiAccount{Username: a.Username, Email: a.Email, Phone: a.Phone, DisplayName: a.DisplayName, Role: string(a.Role),
 		State: string(a.EffectiveState(now)), Reason: a.Reason, FailedAttempts: a.FailedAttempts, Methods: []string{"email"},
-		Language: a.Language, TimeZone: a.TimeZone}
+		Language: a.Language, TimeZone: a.TimeZone, Source: string(a.Source)}
 	if st := a.EffectiveState(now); (st == account.StateLockedTemporarily || st == account.StateFrozen) && a.LockedUntil != nil {
 		t := a.LockedUntil.UTC()
 		out.LockedUntil = &t
