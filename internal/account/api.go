@@ -68,6 +68,12 @@ func (s *Accounts) PutAccount(ctx context.Context, in ImportFields, actor Actor)
 	if current != nil {
 		have = *current
 	}
+	// A directory account's contact details, password and state are the directory's; how its
+	// owner reads (language, time zone) is unlockd's.
+	if have.InDirectory() && (in.Email != nil || in.Phone != nil || in.DisplayName != nil || in.PasswordHash != nil || in.Active != nil) {
+		return false, Fail(EINVALID, "err_directory_account", nil,
+			"%s lives in the directory: its email, phone, display name, password and state are changed there", have.Username)
+	}
 	// Refused early and plainly here; the store checks again against the account as it stands.
 	role := Role(given(in.Role, ""))
 	if _, err := CheckRoleWrite(actor, have.Role, role); err != nil {

@@ -310,3 +310,27 @@ func TestAnUnreachableDirectoryStopsTheUnlock(t *testing.T) {
 		t.Errorf("writes %v, directory state %s; want nothing written", store.writes, dir.people["hal"].State)
 	}
 }
+
+// The API's sync of accounts leaves a directory account's directory fields to the directory, and
+// sets what is unlockd's own.
+func TestTheAPIChangesOnlyWhatADirectoryAccountKeepsHere(t *testing.T) {
+	crm := account.Actor{Name: "token:crm", Role: account.RoleService}
+	w, dir, _ := newDirectoryFlows(t)
+	dir.put("ivy", account.StateActive, "pw")
+	if _, err := w.svc.Accounts.AccountByLogin(ctx, "ivy"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.svc.Accounts.PutAccount(ctx, account.ImportFields{Username: "ivy", Email: ptr("ivy@elsewhere.example")}, crm)
+	wantCode(t, err, account.EINVALID)
+	if _, err := w.svc.Accounts.PutAccount(ctx, account.ImportFields{Username: "ivy", Language: ptr("zh-CN")}, crm); err != nil {
+		t.Fatalf("setting a directory account's language: %v", err)
+	}
+	if a := w.account("ivy"); a.Email != "ivy@example.com" || a.Language != "zh-CN" {
+		t.Errorf("ivy: %s, %q; want the directory's address and the language set", a.Email, a.Language)
+	}
+}
+
+func (f *fakeAccounts) SetLanguage(_ context.Context, id int64, lang string) error {
+	f.byID[id].Language = lang
+	return nil
+}
