@@ -524,7 +524,10 @@ func (s *SelfService) CompleteReset(ctx context.Context, token, password, confir
 
 // resetInDirectory sets a directory account's new password in the directory and, when the policy
 // says a reset clears the lock, lifts the directory's lock too (ppolicy does with the password, AD
-// does not); an administrator's lock stays theirs to lift.
+// does not); an administrator's lock stays theirs to lift. Once the directory holds the new
+// password the reset stands: a directory that stops answering before the unlock leaves the lock
+// for /unlock, rather than a link undone for a password the directory already has (and would
+// refuse again as used before).
 func (s *SelfService) resetInDirectory(ctx context.Context, a *Account, password string, unlock bool, actor Actor) error {
 	if err := s.directorySetPassword(ctx, a, password, actor, "reset link"); err != nil {
 		return err
@@ -532,7 +535,8 @@ func (s *SelfService) resetInDirectory(ctx context.Context, a *Account, password
 	if !unlock {
 		return nil
 	}
-	if err := s.directoryUnlock(ctx, a, false, actor, "password reset"); err != nil && !errors.Is(err, ErrDirectoryFrozen) {
+	err := s.directoryUnlock(ctx, a, false, actor, "password reset")
+	if err != nil && !errors.Is(err, ErrDirectoryFrozen) && !errors.Is(err, ErrDirectoryUnavailable) {
 		return err
 	}
 	return nil
