@@ -54,6 +54,7 @@ const (
 	ExpirySet            = "account.expiry_set"
 	RequestFiled         = "request.filed"
 	DirectorySynced      = "directory.synced"
+	PasswordExpiryWarned = "password.expiry_warned"
 )
 
 // Event is one row of the audit log.
