@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"io"
+	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +124,66 @@ func TestDirectorySyncTellsOfRealLocksAndExpiringPasswords(t *testing.T) {
 	code, out, _ = e.run("", "audit", "export")
 	if code != 0 || strings.Count(out, "password.expiry_warned") != 1 {
 		t.Fatalf("the audit log has %d expiry warnings, want 1", strings.Count(out, "password.expiry_warned"))
+	}
+}
+
+// The directory of `make run LDAP=1`: its people are read, mei.lin is locked by real failed binds
+// after that and told (in Chinese) by the sync serve runs at start, oscar is warned of his
+// password's expiry, and pat stays frozen.
+func TestDemoDirectoryShowsALockAndAnExpiryWarning(t *testing.T) {
+	if _, _, err := slapdtest.Find(); err != nil {
+		if slapdtest.InCI() {
+			t.Fatalf("prerequisite missing (CI=true, so this fails instead of skipping): %v", err)
+		}
+		t.Skipf("prerequisite missing: %v", err)
+	}
+	ctx := context.Background()
+	srv, err := startDemoDirectory(ctx, filepath.Join(t.TempDir(), "ldap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	e := newCLIEnv(t)
+	maps.Copy(e.env, demoDirectoryEnv(srv))
+	a, err := open(ctx, func(k string) string { return e.env[k] }, nil, IO{Err: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := playDemoDirectory(ctx, a, srv); err != nil {
+		t.Fatal(err)
+	}
+	if notices := e.outbox("locked"); len(notices) != 0 {
+		t.Fatalf("told of a lock before the sync saw it: %+v", notices)
+	}
+	// What serve's first round does.
+	sync, err := a.directorySync()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := sync.RunFull(ctx)
+	if err != nil || counts.LockNotices != 1 || counts.Locked != 1 {
+		t.Fatalf("the sync at start: %+v, %v", counts, err)
+	}
+	if mei := e.showJSON(demoLockedPerson); mei["state"] != "locked_temporarily" || mei["source"] != "directory" {
+		t.Fatalf("mei.lin after failed binds: %v", mei)
+	}
+	if pat := e.showJSON("pat"); pat["state"] != "frozen" {
+		t.Fatalf("pat: %v", pat)
+	}
+	notices := e.outbox("locked")
+	if len(notices) != 1 || notices[0].To != "mei.lin@example.cn" || notices[0].Lang != "zh-CN" ||
+		notices[0].Data["UnlockLink"] != "http://127.0.0.1:8080/unlock" {
+		t.Fatalf("the lock notice: %+v", notices)
+	}
+	warnings := e.outbox("password_expiry")
+	if len(warnings) != 1 || warnings[0].To != "oscar@example.org" {
+		t.Fatalf("the expiry warnings: %+v", warnings)
+	}
+	banner := demoDirectoryBanner(srv)
+	for _, want := range []string{srv.URL, demoDirectoryPassword, "mei.lin", "oscar", "ldapwhoami"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("the banner lacks %q:\n%s", want, banner)
+		}
 	}
 }
