@@ -22,7 +22,8 @@ type DirectoryCareStore interface {
 	// queues nothing, when the owner was told of that lock already.
 	NoteDirectoryLock(ctx context.Context, id int64, lockStart time.Time, msgs []Message) (bool, error)
 	// ExpiringPasswords lists up to limit directory accounts whose password expires after now and
-	// no later than before, and whose owner was not warned of that expiry, the soonest first.
+	// no later than before, and whose owner was not warned of that expiry, the soonest first;
+	// accounts frozen, disabled or expired may be left out (ExpiryWarningDue skips them anyway).
 	ExpiringPasswords(ctx context.Context, now, before time.Time, limit int) ([]ExpiringPassword, error)
 	// WarnPasswordExpiry records that the owner was warned of w.ExpiresAt, queues w.Messages and
 	// audits it (password.expiry_warned), in one transaction. It reports false, doing nothing, when

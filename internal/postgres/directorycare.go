@@ -38,11 +38,14 @@ func (s *Directory) NoteDirectoryLock(ctx context.Context, id int64, lockStart t
 }
 
 // ExpiringPasswords lists directory accounts whose password expires in (now, before] and whose
-// owner was not warned of that expiry, soonest first.
+// owner was not warned of that expiry, soonest first. Accounts whose owner could not act on a
+// warning (frozen, disabled, expired) are left out here already, so that however many there are
+// they never crowd out those who can.
 func (s *Directory) ExpiringPasswords(ctx context.Context, now, before time.Time, limit int) ([]account.ExpiringPassword, error) {
 	rows, err := s.db.conn(ctx).Query(ctx, `SELECT `+accountColumns+`, expiry_warned_for FROM accounts
 		WHERE source = 'directory' AND password_expires_at > $1 AND password_expires_at <= $2
 			AND expiry_warned_for IS DISTINCT FROM password_expires_at
+			AND state IN ('active', 'locked_temporarily', 'locked') AND (expires_at IS NULL OR expires_at > $1)
 		ORDER BY password_expires_at, id LIMIT $3`, now, before, limit)
 	if err != nil {
 		return nil, unavailable("expiring passwords", err)

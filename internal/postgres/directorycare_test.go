@@ -151,6 +151,17 @@ func TestDirectoryCareOnceUnderConcurrency(t *testing.T) {
 	if err := s.SaveDirectoryAccount(ctx, a, account.DirectoryChange{Created: true, Actor: "directory", Now: now}); err != nil {
 		t.Fatal(err)
 	}
+	// Frozen in the directory, or past the account's own end: no use warning them.
+	for _, c := range []*account.Account{
+		{Source: account.SourceDirectory, DirectoryDN: "uid=carol,ou=people,dc=example,dc=org", Username: "carol",
+			Email: "carol@example.org", Role: account.RoleUser, State: account.StateFrozen, PasswordExpiresAt: &expires},
+		{Source: account.SourceDirectory, DirectoryDN: "uid=dan,ou=people,dc=example,dc=org", Username: "dan",
+			Email: "dan@example.org", Role: account.RoleUser, State: account.StateDisabled, PasswordExpiresAt: &expires},
+	} {
+		if err := s.SaveDirectoryAccount(ctx, c, account.DirectoryChange{Created: true, Actor: "directory", Now: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	due, err := s.ExpiringPasswords(ctx, now, now.Add(14*24*time.Hour), 10)
 	if err != nil || len(due) != 1 || due[0].Account.ID != a.ID || due[0].WarnedFor != nil {
 		t.Fatalf("expiring passwords: %+v, %v", due, err)
