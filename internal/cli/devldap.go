@@ -128,8 +128,8 @@ func playDemoDirectory(ctx context.Context, a *app, srv *slapd.Server) error {
 	return srv.FailBinds(slapd.PersonDN(demoLockedPerson), demoDirectoryPolicy().MaxFailures)
 }
 
-// demoDirectoryBanner is the banner's part about the directory.
-func demoDirectoryBanner(srv *slapd.Server) string {
+// demoDirectoryBanner is the banner's part about the directory, which unlockd syncs every interval.
+func demoDirectoryBanner(srv *slapd.Server, interval time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  Directory accounts, in a throwaway OpenLDAP at %s (password for all: %s):\n", srv.URL, demoDirectoryPassword)
 	for _, p := range demoPeople {
@@ -146,7 +146,7 @@ func demoDirectoryBanner(srv *slapd.Server) string {
 	}
 	fmt.Fprintf(&b, "  Lock someone yourself: three wrong passwords with\n")
 	fmt.Fprintf(&b, "    ldapwhoami -x -H %s -D %s -w wrong\n", srv.URL, slapd.PersonDN("grace"))
-	fmt.Fprintf(&b, "  and the next sync (every %s) tells them.\n", demoDirectorySyncInterval)
+	fmt.Fprintf(&b, "  and the next sync (every %s) tells them.\n", interval)
 	return b.String()
 }
 

@@ -180,8 +180,8 @@ func TestDemoDirectoryShowsALockAndAnExpiryWarning(t *testing.T) {
 	if len(warnings) != 1 || warnings[0].To != "oscar@example.org" {
 		t.Fatalf("the expiry warnings: %+v", warnings)
 	}
-	banner := demoDirectoryBanner(srv)
-	for _, want := range []string{srv.URL, demoDirectoryPassword, "mei.lin", "oscar", "ldapwhoami"} {
+	banner := demoDirectoryBanner(srv, a.cfg.Directory.SyncInterval)
+	for _, want := range []string{srv.URL, demoDirectoryPassword, "mei.lin", "oscar", "ldapwhoami", "every 10s"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("the banner lacks %q:\n%s", want, banner)
 		}
