@@ -10,11 +10,13 @@ BIN := $(DATA)/bin/unlockd
 GOBIN := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: run test bench build check fmt prereqs-run prereqs-test clean
+.PHONY: run test bench build check fmt prereqs-run prereqs-ldap prereqs-test clean
 
 # make run RESET=1 deletes the demo's database and mail first, for a fresh demo.
-run: prereqs-run build
-	@exec $(BIN) dev $(if $(RESET),--reset)
+# make run LDAP=1 also runs a throwaway OpenLDAP directory (slapd with ppolicy) with a few people,
+# one of them locked by failed binds, and points unlockd at it.
+run: prereqs-run $(if $(LDAP),prereqs-ldap) build
+	@exec $(BIN) dev $(if $(RESET),--reset) $(if $(LDAP),--ldap)
 
 build:
 	@mkdir -p $(DATA)/bin
@@ -47,6 +49,9 @@ fmt:
 prereqs-run:
 	@$(call need_postgres)
 	@$(call need_mailpit)
+
+prereqs-ldap:
+	@$(call need_slapd)
 
 prereqs-test: prereqs-run
 	@$(call need_slapd)

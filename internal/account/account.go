@@ -103,6 +103,10 @@ type Account struct {
 	// SessionEpoch counts the times all of the account's sessions were ended. A session carries the
 	// value of its sign-in and is refused once the account's differs (SECURITY.md 27).
 	SessionEpoch int64
+
+	// PasswordExpiresAt is when the directory's password policy expires a directory account's
+	// password, as the last sync read it; nil when it never does, and for a local account.
+	PasswordExpiresAt *time.Time
 }
 
 // EffectiveState is the state as of now: a temporary lock or a time-limited freeze whose time has

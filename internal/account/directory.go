@@ -72,6 +72,7 @@ type directoryWriter struct {
 	store DirectoryStore
 	work  UnitOfWork
 	now   Clock
+	care  *directoryCare // nil: nobody is told (WithCare)
 }
 
 // liveAccounts finds accounts as the AccountStore does, but reads a directory account's person

@@ -18,6 +18,8 @@ type DirectoryPerson struct {
 	State       State      // active, locked_temporarily, locked, frozen, disabled or expired
 	LockedAt    *time.Time // when the directory locked the person, when it says
 	LockedUntil *time.Time // for locked_temporarily
+	// PasswordExpiresAt is when the directory's password policy expires the password; nil: never.
+	PasswordExpiresAt *time.Time
 }
 
 // DirectoryReader reads people from the directory.
@@ -63,6 +65,9 @@ type DirectoryChange struct {
 	LockedAt *time.Time
 	Actor    string
 	Now      time.Time
+	// LockNoticed reports that the owner was told of the lock this change records (set by the
+	// step after the save).
+	LockNoticed bool
 }
 
 // DirectoryWrite is one write unlockd made in the directory, for the audit log.
@@ -83,6 +88,10 @@ type DirectorySyncCounts struct {
 	Locked   int  // accounts that became locked, frozen, disabled or expired
 	Unlocked int  // accounts whose lock the directory lifted
 	Skipped  int  // people not taken: an unusable username or email, or one taken by another account
+	// LockNotices counts the owners told that the directory locked them; ExpiryWarnings the
+	// warnings of a password about to expire (see directorycare.go).
+	LockNotices    int
+	ExpiryWarnings int
 	// Problems says why people were skipped, the first few.
 	Problems []string
 }
@@ -152,9 +161,13 @@ func (s *DirectorySync) run(ctx context.Context, full bool, counts *DirectorySyn
 		return fmt.Errorf("directory sync: %w", err)
 	}
 	if next != mark {
-		return s.store.SetSyncMark(ctx, directory, next, s.now())
+		if err := s.store.SetSyncMark(ctx, directory, next, s.now()); err != nil {
+			return err
+		}
 	}
-	return nil
+	// Only after a whole read: an expiry the sync could not refresh may be one the person has
+	// already pushed back with a new password.
+	return s.warnExpiring(ctx, counts)
 }
 
 // apply brings one person's account in line with the directory. A person who cannot be taken is
@@ -199,7 +212,10 @@ func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, counts *
 			change.From = before.EffectiveState(now)
 			a.ID, a.Username, a.Role = before.ID, before.Username, before.Role
 		}
-		return s.store.SaveDirectoryAccount(ctx, &a, change)
+		if err := s.store.SaveDirectoryAccount(ctx, &a, change); err != nil {
+			return err
+		}
+		return s.afterSave(ctx, before, &a, &change)
 	})
 	switch {
 	case ErrorCode(err) == ECONFLICT:
@@ -207,6 +223,11 @@ func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, counts *
 		return nil
 	case err != nil:
 		return err
+	}
+	if change.LockNoticed {
+		counts.LockNotices++
+	}
+	switch {
 	case change.Created:
 		counts.Created++
 		if isDirectoryLock(want.State) {
@@ -270,6 +291,10 @@ func directoryAccount(p DirectoryPerson) (*Account, string) {
 		until := p.LockedUntil.UTC().Truncate(time.Microsecond) // as the database keeps it
 		a.LockedUntil = &until
 	}
+	if p.PasswordExpiresAt != nil {
+		expires := p.PasswordExpiresAt.UTC().Truncate(time.Microsecond)
+		a.PasswordExpiresAt = &expires
+	}
 	return a, ""
 }
 
@@ -306,6 +331,7 @@ func directoryChanges(have, want *Account) []string {
 	add(have.State != want.State, "state")
 	add(have.Reason != want.Reason, "reason")
 	add(!sameTime(have.LockedUntil, want.LockedUntil), "locked_until")
+	add(!sameTime(have.PasswordExpiresAt, want.PasswordExpiresAt), "password_expires_at")
 	return changed
 }
 

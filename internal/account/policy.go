@@ -23,6 +23,10 @@ type Policy struct {
 	PasswordMinLength     int
 	UnlockMethodsRequired int
 	ResetClearsLock       bool
+
+	// DirectoryExpiryWarning is how long before a directory password expires its owner is
+	// warned; 0: never.
+	DirectoryExpiryWarning time.Duration
 }
 
 // DefaultPolicy is the policy before anyone changes it.
@@ -37,13 +41,15 @@ func DefaultPolicy() Policy {
 		PasswordMinLength:     15,
 		UnlockMethodsRequired: 1,
 		ResetClearsLock:       true,
+
+		DirectoryExpiryWarning: 14 * 24 * time.Hour,
 	}
 }
 
 // PolicyKeys lists every key in the order of CONTRACT.md.
 func PolicyKeys() []string {
 	return append(lockout.Keys(), "code.length", "code.ttl", "code.max_attempts", "code.resend_interval",
-		"reset.ttl", "password.min_length", "unlock.methods_required", "unlock.reset_clears_lock")
+		"reset.ttl", "password.min_length", "unlock.methods_required", "unlock.reset_clears_lock", KeyDirectoryExpiryWarning)
 }
 
 // PolicyHelp explains each key, for `policy show` and the policy editor.
@@ -63,7 +69,11 @@ var PolicyHelp = map[string]string{
 	"password.min_length":      "minimum password length in characters (8 with a second factor)",
 	"unlock.methods_required":  "verified methods needed to unlock or reset",
 	"unlock.reset_clears_lock": "a completed password reset also unlocks",
+	KeyDirectoryExpiryWarning:  "how long before a directory password expires its owner is warned (14d; 0: never)",
 }
+
+// KeyDirectoryExpiryWarning is the policy key of Policy.DirectoryExpiryWarning.
+const KeyDirectoryExpiryWarning = "directory.expiry_warning"
 
 // Set changes one key. Ranges are checked by Validate, once every change is applied.
 func (p *Policy) Set(key, value string) error {
@@ -90,6 +100,8 @@ func (p *Policy) Set(key, value string) error {
 		return setInt(key, value, &p.PasswordMinLength)
 	case "unlock.methods_required":
 		return setInt(key, value, &p.UnlockMethodsRequired)
+	case KeyDirectoryExpiryWarning:
+		return setDays(key, value, &p.DirectoryExpiryWarning)
 	case "unlock.reset_clears_lock":
 		b, err := strconv.ParseBool(value)
 		if err != nil || (value != "true" && value != "false") {
@@ -133,6 +145,30 @@ func setDuration(key, value string, dst *time.Duration) error {
 	return nil
 }
 
+// setDays reads a duration that may also be whole days ("14d"), as a password's lifetime is.
+func setDays(key, value string, dst *time.Duration) error {
+	if n, ok := strings.CutSuffix(value, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days >= -maxDays && days <= maxDays {
+			*dst = time.Duration(days) * day
+			return nil
+		}
+	}
+	return setDuration(key, value, dst)
+}
+
+const (
+	day     = 24 * time.Hour
+	maxDays = 100000 // beyond it a count of days overflows no duration, and Validate refuses it anyway
+)
+
+// formatDays writes a duration of whole days as days ("14d"), any other as Go does.
+func formatDays(d time.Duration) string {
+	if d != 0 && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
+}
+
 // Values returns every key's value as text, in the form Set accepts.
 func (p Policy) Values() map[string]string {
 	v := p.Lockout.Values()
@@ -144,6 +180,7 @@ func (p Policy) Values() map[string]string {
 	v["password.min_length"] = strconv.Itoa(p.PasswordMinLength)
 	v["unlock.methods_required"] = strconv.Itoa(p.UnlockMethodsRequired)
 	v["unlock.reset_clears_lock"] = strconv.FormatBool(p.ResetClearsLock)
+	v[KeyDirectoryExpiryWarning] = formatDays(p.DirectoryExpiryWarning)
 	return v
 }
 
@@ -172,6 +209,8 @@ func (p Policy) Validate() error {
 	check(p.ResetTTL >= time.Minute && p.ResetTTL <= 24*time.Hour, "reset.ttl", "1m", "24h", p.ResetTTL, "reset.ttl must be 1m to 24h, got %s", p.ResetTTL)
 	check(p.PasswordMinLength >= 8 && p.PasswordMinLength <= 64, "password.min_length", 8, 64, p.PasswordMinLength, "password.min_length must be 8 to 64, got %d", p.PasswordMinLength)
 	check(p.UnlockMethodsRequired >= 1 && p.UnlockMethodsRequired <= 2, "unlock.methods_required", 1, 2, p.UnlockMethodsRequired, "unlock.methods_required must be 1 or 2, got %d", p.UnlockMethodsRequired)
+	check(p.DirectoryExpiryWarning >= 0 && p.DirectoryExpiryWarning <= 90*day, KeyDirectoryExpiryWarning, "0", "90d",
+		formatDays(p.DirectoryExpiryWarning), "%s must be 0 (no warnings) to 90d, got %s", KeyDirectoryExpiryWarning, formatDays(p.DirectoryExpiryWarning))
 	if len(problems) == 0 {
 		return nil
 	}

@@ -3,6 +3,7 @@ package account
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultPolicyMatchesContract(t *testing.T) {
@@ -11,6 +12,7 @@ func TestDefaultPolicyMatchesContract(t *testing.T) {
 		"lockout.max_temporary": "3", "lockout.memory": "24h0m0s", "lockout.ignore_repeated_password": "true",
 		"code.length": "6", "code.ttl": "10m0s", "code.max_attempts": "5", "code.resend_interval": "1m0s",
 		"reset.ttl": "30m0s", "password.min_length": "15", "unlock.methods_required": "1", "unlock.reset_clears_lock": "true",
+		"directory.expiry_warning": "14d",
 	}
 	got := DefaultPolicy().Values()
 	if len(got) != len(want) || len(PolicyKeys()) != len(want) {
@@ -91,5 +93,41 @@ func TestOverridesThatDependOnEachOtherApplyTogether(t *testing.T) {
 	p := PolicyFromOverrides(map[string]string{"lockout.max_duration": "5s"}) // invalid alone: 5s < 15m
 	if p.Lockout.MaxDuration.String() != "1h0m0s" {
 		t.Fatalf("an invalid override applied: %v", p.Lockout.MaxDuration)
+	}
+}
+
+// directory.expiry_warning takes days, as password lifetimes are counted, or any Go duration; 0
+// turns the warnings off; a negative window or one past 90 days is refused.
+func TestDirectoryExpiryWarningTakesDays(t *testing.T) {
+	for value, want := range map[string]string{"14d": "14d", "336h": "14d", "0": "0s", "0d": "0s", "36h": "36h0m0s", "90d": "90d", " 7d ": "7d"} {
+		p := DefaultPolicy()
+		if err := p.Set("directory.expiry_warning", value); err != nil {
+			t.Errorf("%q: %v", value, err)
+			continue
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%q: %v", value, err)
+		}
+		if got := p.Values()["directory.expiry_warning"]; got != want {
+			t.Errorf("%q reads back as %q, want %q", value, got, want)
+		}
+		// What Values writes, Set reads back to the same window.
+		q := DefaultPolicy()
+		if err := q.Set("directory.expiry_warning", p.Values()["directory.expiry_warning"]); err != nil || q.DirectoryExpiryWarning != p.DirectoryExpiryWarning {
+			t.Errorf("%q: round trip gave %v, %v", value, q.DirectoryExpiryWarning, err)
+		}
+	}
+	for _, bad := range []string{"-1d", "-1h", "91d", "2400h", "1.5d", "d", "two weeks", "99999999999d"} {
+		p := DefaultPolicy()
+		err := p.Set("directory.expiry_warning", bad)
+		if err == nil {
+			err = p.Validate()
+		}
+		if ErrorCode(err) != EINVALID || !strings.Contains(err.Error(), "directory.expiry_warning") {
+			t.Errorf("%q: %v, want a refusal naming the key", bad, err)
+		}
+	}
+	if p := PolicyFromOverrides(map[string]string{"directory.expiry_warning": "-3d"}); p.DirectoryExpiryWarning != 14*24*time.Hour {
+		t.Errorf("a stored bad window gives %v, want the default", p.DirectoryExpiryWarning)
 	}
 }

@@ -77,6 +77,9 @@ type Deps struct {
 	// DirectoryStore keeps what was read of it; both nil when accounts live here only.
 	Directory      Directory
 	DirectoryStore DirectoryStore
+	// DirectoryCare, when set, lets a flow that finds the directory locked someone tell the owner,
+	// as the sync does (DirectorySync.WithCare).
+	DirectoryCare DirectoryCareStore
 
 	Hasher Hasher
 	// Key is the server's secret key (at least 32 bytes): it keys device cookies and the HMACs of
@@ -135,8 +138,11 @@ func New(d Deps) *Services {
 	k := &kit{now: d.Clock, metrics: d.Metrics, opts: d.Options, factors: d.Factors, key: d.Key, directory: d.Directory,
 		directoryStore: d.DirectoryStore}
 	if d.Directory != nil {
-		d.Accounts = &liveAccounts{AccountStore: d.Accounts, dir: d.Directory,
-			writer: &directoryWriter{store: d.DirectoryStore, work: d.UnitOfWork, now: d.Clock}}
+		writer := &directoryWriter{store: d.DirectoryStore, work: d.UnitOfWork, now: d.Clock}
+		if d.DirectoryCare != nil {
+			writer.care = &directoryCare{kit: k, store: d.DirectoryCare}
+		}
+		d.Accounts = &liveAccounts{AccountStore: d.Accounts, dir: d.Directory, writer: writer}
 	}
 	g := &guard{kit: k, accounts: d.Accounts, lockout: d.Lockout, ledger: d.Ledger, hasher: d.Hasher,
 		secondFactors: d.SecondFactors, alerts: d.Alerts, states: d.States}

@@ -55,6 +55,7 @@ const (
 	RequestFiled         = "request.filed"
 	DirectorySynced      = "directory.synced"
 	DirectoryWritten     = "directory.written"
+	PasswordExpiryWarned = "password.expiry_warned"
 )
 
 // Event is one row of the audit log.

@@ -207,7 +207,7 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	}
 	deps := ServiceDeps(cfg, stores, hasher, clock, metrics)
 	if dir != nil {
-		deps.Directory, deps.DirectoryStore = dir, stores.Directory
+		deps.Directory, deps.DirectoryStore, deps.DirectoryCare = dir, stores.Directory, stores.Directory
 	}
 	accounts := account.New(deps)
 	return &app{cfg: cfg, log: log, db: db, hasher: hasher, stores: stores, metrics: metrics, accounts: accounts,

@@ -195,8 +195,8 @@ func demoFailSignIns(ctx context.Context, svc *account.Services, clock *demoCloc
 }
 
 // demoBanner is what `unlockd dev` prints once the server listens: where, the demo accounts as they
-// stand now, and where mail arrives.
-func demoBanner(ctx context.Context, a *app, inbox string) (string, error) {
+// stand now, the lines about the demo directory (with --ldap), and where mail arrives.
+func demoBanner(ctx context.Context, a *app, inbox, directoryLines string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n  unlockd is running at %s\n\n", a.cfg.BaseURL)
 	fmt.Fprintf(&b, "  Demo accounts (password for all: %s):\n", demoPassword)
@@ -218,6 +218,9 @@ func demoBanner(ctx context.Context, a *app, inbox string) (string, error) {
 			line += ": " + acc.Reason
 		}
 		b.WriteString(line + "\n")
+	}
+	if directoryLines != "" {
+		b.WriteString("\n" + directoryLines)
 	}
 	if inbox != "" {
 		fmt.Fprintf(&b, "\n  Mail (and SMS, once configured) arrives in the inbox at %s\n", inbox)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/unlockd/unlockd/internal/config"
+	"github.com/unlockd/unlockd/internal/directory/slapd"
 	"github.com/unlockd/unlockd/internal/mailcatcher"
 	"github.com/unlockd/unlockd/internal/pgcluster"
 )
@@ -41,6 +42,7 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 	fs := newFlagSet("dev", stdio)
 	reset := fs.Bool("reset", false, "delete the demo's database and mail first, for a fresh demo")
 	dataDir := fs.String("data", devDataDir, "where the PostgreSQL cluster and the mail are kept")
+	ldap := fs.Bool("ldap", false, "also run a throwaway OpenLDAP directory whose people unlockd fronts, one of them locked by failed binds")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -49,6 +51,9 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 	}
 	ownCluster := getenv("UNLOCKD_DATABASE_URL") == "" && getenv("DATABASE_URL") == ""
 	ownMail := getenv("UNLOCKD_SMTP_URL") == ""
+	if *ldap && getenv("UNLOCKD_DIRECTORY_URL") != "" {
+		return usagef("%v", errDirectoryTwice)
+	}
 	if *reset && !ownCluster {
 		return usagef("dev --reset deletes the demo's cluster under %s; with UNLOCKD_DATABASE_URL set there is none: empty that database yourself", *dataDir)
 	}
@@ -81,7 +86,7 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 	}
 	defer ln.Close() // the server closes it too; until then it keeps the address ours
 
-	if ownCluster || ownMail {
+	if ownCluster || ownMail || *ldap {
 		release, err := lockDataDir(*dataDir)
 		if err != nil {
 			return err
@@ -145,6 +150,17 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 		env["UNLOCKD_SMTP_URL"] = "smtp://" + smtpAddr + "?tls=none"
 		inbox = "http://" + webAddr
 	}
+	var dir *slapd.Server
+	if *ldap {
+		fmt.Fprintln(stdio.Err, "unlockd dev: starting a throwaway OpenLDAP directory in", demoDirectoryDir(*dataDir))
+		if dir, err = startDemoDirectory(ctx, demoDirectoryDir(*dataDir)); err != nil {
+			return err
+		}
+		defer dir.Stop()
+		for k, v := range demoDirectoryEnv(dir) {
+			env[k] = v
+		}
+	}
 	a, err := open(ctx, merged, nil, stdio)
 	if err != nil {
 		return err
@@ -156,7 +172,16 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 	if err := seedDemo(ctx, a, stdio); err != nil {
 		return fmt.Errorf("demo seed: %w", err)
 	}
-	banner, err := demoBanner(ctx, a, inbox)
+	if dir != nil {
+		if err := playDemoDirectory(ctx, a, dir); err != nil {
+			return err
+		}
+	}
+	directoryLines := ""
+	if dir != nil {
+		directoryLines = demoDirectoryBanner(dir, a.cfg.Directory.SyncInterval)
+	}
+	banner, err := demoBanner(ctx, a, inbox, directoryLines)
 	if err != nil {
 		return err
 	}

@@ -284,7 +284,7 @@ func TestDemoSeedLocksAccountsThroughTheLockoutPolicy(t *testing.T) {
 		t.Errorf("the audit chain after seeding (%d events): %v", n, err)
 	}
 
-	banner, err := demoBanner(ctx, a, "http://127.0.0.1:8025")
+	banner, err := demoBanner(ctx, a, "http://127.0.0.1:8025", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,4 +304,16 @@ func TestDemoSeedLocksAccountsThroughTheLockoutPolicy(t *testing.T) {
 	if again, _ := a.accounts.Audit.AuditEvents(ctx, account.AuditQuery{AccountID: &carol.ID, Limit: 500}); len(again) != before {
 		t.Errorf("a second seed changed carol's history: %d events, had %d", len(again), before)
 	}
+}
+
+// dev --ldap runs a directory of its own: with another one configured it refuses, before anything
+// starts.
+func TestDevLDAPRefusesAConfiguredDirectory(t *testing.T) {
+	dir := t.TempDir()
+	code, stderr := runDev(t, map[string]string{"UNLOCKD_LISTEN": "127.0.0.1:0", "UNLOCKD_DIRECTORY_URL": "ldap://ldap.example.com"},
+		"--ldap", "--data", dir)
+	if code != 2 || !strings.Contains(stderr, "UNLOCKD_DIRECTORY_URL") {
+		t.Fatalf("exit %d, stderr %q; want a usage error naming UNLOCKD_DIRECTORY_URL", code, stderr)
+	}
+	assertNothingStarted(t, dir, stderr)
 }

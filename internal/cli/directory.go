@@ -60,8 +60,12 @@ func syncSummary(c account.DirectorySyncCounts) string {
 	if c.Full {
 		kind = "full"
 	}
-	return fmt.Sprintf("%s sync: read %d, created %d, updated %d, locked %d, unlocked %d, skipped %d",
+	line := fmt.Sprintf("%s sync: read %d, created %d, updated %d, locked %d, unlocked %d, skipped %d",
 		kind, c.Read, c.Created, c.Updated, c.Locked, c.Unlocked, c.Skipped)
+	if c.LockNotices+c.ExpiryWarnings > 0 {
+		line += fmt.Sprintf("; told of a lock %d, warned of an expiring password %d", c.LockNotices, c.ExpiryWarnings)
+	}
+	return line
 }
 
 // directorySync wires the sync of the configured directory; errNoDirectory when there is none.
@@ -69,7 +73,8 @@ func (a *app) directorySync() (*account.DirectorySync, error) {
 	if a.directory == nil {
 		return nil, errNoDirectory
 	}
-	return account.NewDirectorySync(a.directory, a.stores.Directory, a.stores.UnitOfWork, a.accounts.Now), nil
+	sync := account.NewDirectorySync(a.directory, a.stores.Directory, a.stores.UnitOfWork, a.accounts.Now)
+	return sync.WithCare(a.stores.Directory, ServiceOptions(a.cfg)), nil
 }
 
 func directoryConfig(c *config.Directory) directory.Config {
@@ -117,6 +122,10 @@ func (s *directorySource) personOf(p directory.Person, policy directory.Policy) 
 		until := status.LockedUntil
 		person.LockedUntil = &until
 	}
+	if !status.PasswordExpiresAt.IsZero() {
+		expires := status.PasswordExpiresAt
+		person.PasswordExpiresAt = &expires
+	}
 	return person
 }
 
@@ -147,9 +156,10 @@ func (a *app) runDirectorySync(ctx context.Context, sync *account.DirectorySync,
 			a.log.Debug("directory sync: another process is syncing")
 		case err != nil:
 			a.log.Error("directory sync", "err", err, "read", counts.Read)
-		case counts.Created+counts.Updated+counts.Skipped > 0:
+		case counts.Created+counts.Updated+counts.Skipped+counts.ExpiryWarnings > 0:
 			a.log.Info("directory sync", "full", counts.Full, "read", counts.Read, "created", counts.Created,
-				"updated", counts.Updated, "locked", counts.Locked, "unlocked", counts.Unlocked, "skipped", counts.Skipped)
+				"updated", counts.Updated, "locked", counts.Locked, "unlocked", counts.Unlocked, "skipped", counts.Skipped,
+				"lock_notices", counts.LockNotices, "expiry_warnings", counts.ExpiryWarnings)
 		default:
 			a.log.Debug("directory sync", "read", counts.Read)
 		}

@@ -145,6 +145,9 @@ type accountJSON struct {
 	TimeZone       string     `json:"time_zone"` // "" for the organisation's
 	Source         string     `json:"source"`    // "local" or "directory"
 	DirectoryDN    string     `json:"directory_dn,omitempty"`
+
+	// When the directory expires a directory account's password; left out when it never does.
+	PasswordExpiresAt *time.Time `json:"password_expires_at,omitempty"`
 }
 
 // withLock adds when the current lock began, for reports such as "locked for more than a day".
@@ -165,7 +168,8 @@ func toJSON(a *account.Account, now time.Time) accountJSON {
 		Role: string(a.Role), State: string(a.EffectiveState(now)), Reason: a.Reason,
 		FailedAttempts: a.FailedAttempts, ExpiresAt: utc(a.ExpiresAt), LastSignInAt: utc(a.LastSignInAt),
 		CreatedAt: a.CreatedAt.UTC(), Language: a.Language, TimeZone: a.TimeZone,
-		Source: string(cmp.Or(a.Source, account.SourceLocal)), DirectoryDN: a.DirectoryDN}
+		Source: string(cmp.Or(a.Source, account.SourceLocal)), DirectoryDN: a.DirectoryDN,
+		PasswordExpiresAt: utc(a.PasswordExpiresAt)}
 	if j.State == string(account.StateLockedTemporarily) {
 		j.LockedUntil = utc(a.LockedUntil)
 	}

@@ -29,6 +29,7 @@ const (
 	TemplateRequestHandled  = "request_handled"
 	TemplateStaffAlert      = "staff_alert"
 	TemplateNeedsAdmin      = "needs_admin"
+	TemplatePasswordExpiry  = "password_expiry"
 	TemplateEvent           = "event" // webhooks: JSON, no template file
 )
 
@@ -122,6 +123,19 @@ type PasswordChanged struct {
 
 func (PasswordChanged) Template() string          { return TemplatePasswordChanged }
 func (n PasswordChanged) Data() map[string]string { return data("Name", n.Name, "Time", stamp(n.At)) }
+
+// PasswordExpiry warns the owner of a directory account that the directory will expire the
+// password at ExpiresAt, and gives the link (the /reset page) to choose a new one before then.
+type PasswordExpiry struct {
+	Name      string
+	ExpiresAt time.Time
+	ResetLink string
+}
+
+func (PasswordExpiry) Template() string { return TemplatePasswordExpiry }
+func (n PasswordExpiry) Data() map[string]string {
+	return data("Name", n.Name, "Until", stamp(n.ExpiresAt), "Link", n.ResetLink)
+}
 
 // The changes a FactorChanged notice reports.
 const (

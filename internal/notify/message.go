@@ -47,6 +47,7 @@ var Languages = []string{LangEnglish, LangChinese}
 //	request_handled   Reference, Outcome (approved|denied) (both required), Name, Message
 //	staff_alert       Count (required, digits), Window (minutes, digits), Link
 //	needs_admin       Link, State (frozen|disabled|expired) (both required), Name, Message
+//	password_expiry   Until (when the password expires), Link (both required), Name
 //
 // Data values are plain strings shown as given, except: Time and Until in RFC 3339 or RFC 1123 form
 // (time.RFC3339, time.RFC1123) are written the reader's way ("1 May 2026, 10:00 UTC", "2026年5月1日 10:00（UTC）"),
@@ -65,6 +66,7 @@ const (
 	TemplateRequestHandled  = notice.TemplateRequestHandled
 	TemplateStaffAlert      = notice.TemplateStaffAlert
 	TemplateNeedsAdmin      = notice.TemplateNeedsAdmin
+	TemplatePasswordExpiry  = notice.TemplatePasswordExpiry
 )
 
 // templateSpec names the data keys of a template. A required key must be present and non-empty; an
@@ -85,6 +87,7 @@ var templateSpecs = map[string]templateSpec{
 	TemplateRequestHandled:  {required: []string{"Reference", "Outcome"}, optional: []string{"Name", "Message"}},
 	TemplateStaffAlert:      {required: []string{"Count"}, optional: []string{"Window", "Link"}},
 	TemplateNeedsAdmin:      {required: []string{"Link", "State"}, optional: []string{"Name", "Message"}},
+	TemplatePasswordExpiry:  {required: []string{"Until", "Link"}, optional: []string{"Name"}},
 }
 
 // TemplateNames returns every template name, sorted.

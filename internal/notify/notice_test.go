@@ -24,6 +24,7 @@ var everyNotice = []notice.Notice{
 	notice.RequestHandled{Reference: "UR-ABCD-EFGH", Message: "We could not confirm it was you."},
 	notice.StaffAlert{Count: 23, Window: 10 * time.Minute, Link: "https://unlock.example.com/admin"},
 	notice.NeedsAdmin{Name: "Alice Zhang", State: "frozen", Message: "Call the compliance desk.", Link: "https://unlock.example.com/help/request"},
+	notice.PasswordExpiry{Name: "Alice Zhang", ExpiresAt: at.Add(9 * 24 * time.Hour), ResetLink: "https://unlock.example.com/reset"},
 }
 
 var at = time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)

@@ -84,7 +84,7 @@ func hasHan(s string) bool {
 // data, into a one-line subject, a text part, an HTML document in the right language, and an SMS.
 func TestEveryTemplateRendersInEveryLanguage(t *testing.T) {
 	tm := mustTemplates(t)
-	if len(TemplateNames()) != 10 {
+	if len(TemplateNames()) != 11 {
 		t.Fatalf("templates: %v", TemplateNames())
 	}
 	for _, name := range TemplateNames() {

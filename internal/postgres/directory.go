@@ -37,9 +37,11 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		if change.Created {
 			err := tx.QueryRow(ctx, `INSERT INTO accounts
-				(source, directory_dn, username, email, phone, display_name, role, state, state_reason, locked_until, created_at, updated_at)
-				VALUES ('directory', $1, $2, $3, $4, $5, 'user', $6, $7, $8, $9, $9) RETURNING id, created_at, updated_at`,
-				a.DirectoryDN, a.Username, a.Email, a.Phone, a.DisplayName, string(a.State), a.Reason, a.LockedUntil, now).
+				(source, directory_dn, username, email, phone, display_name, role, state, state_reason, locked_until, created_at, updated_at,
+				 password_expires_at)
+				VALUES ('directory', $1, $2, $3, $4, $5, 'user', $6, $7, $8, $9, $9, $10) RETURNING id, created_at, updated_at`,
+				a.DirectoryDN, a.Username, a.Email, a.Phone, a.DisplayName, string(a.State), a.Reason, a.LockedUntil, now,
+				a.PasswordExpiresAt).
 				Scan(&a.ID, &a.CreatedAt, &a.UpdatedAt)
 			if err != nil {
 				return err
@@ -47,9 +49,11 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 		} else {
 			tag, err := tx.Exec(ctx, `UPDATE accounts SET source = 'directory', directory_dn = $2, email = $3, phone = $4,
 					display_name = $5, state = $6, state_reason = $7, locked_until = $8, updated_at = $9,
-					failed_attempts = CASE WHEN $6 = 'active' AND state <> 'active' THEN 0 ELSE failed_attempts END
+					failed_attempts = CASE WHEN $6 = 'active' AND state <> 'active' THEN 0 ELSE failed_attempts END,
+					password_expires_at = $10
 				WHERE id = $1`,
-				a.ID, a.DirectoryDN, a.Email, a.Phone, a.DisplayName, string(a.State), a.Reason, a.LockedUntil, now)
+				a.ID, a.DirectoryDN, a.Email, a.Phone, a.DisplayName, string(a.State), a.Reason, a.LockedUntil, now,
+				a.PasswordExpiresAt)
 			if err != nil {
 				return err
 			}
@@ -70,6 +74,9 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 		}
 		if a.LockedUntil != nil {
 			kv = append(kv, "until", a.LockedUntil.UTC().Format(time.RFC3339))
+		}
+		if a.PasswordExpiresAt != nil {
+			kv = append(kv, "expires", a.PasswordExpiresAt.UTC().Format(time.RFC3339))
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: change.Actor, Action: audit.DirectorySynced,
 			AccountID: idPtr(a.ID), Username: a.Username, Details: audit.Details(kv...)})
