@@ -334,3 +334,27 @@ func (f *fakeAccounts) SetLanguage(_ context.Context, id int64, lang string) err
 	f.byID[id].Language = lang
 	return nil
 }
+
+// A page that reads a person at request time and finds the directory locked them tells the owner,
+// as the sync would, and the sync that follows does not tell them again.
+func TestALockSeenAtRequestTimeIsToldOnce(t *testing.T) {
+	dir := newLiveDirectory()
+	care := &fakeCare{lockNoticed: map[int64]time.Time{}, warnedFor: map[int64]time.Time{}}
+	w := newWorld(t, func(d *account.Deps) {
+		d.Directory, d.DirectoryStore = dir, &worldDirectoryStore{accounts: d.Accounts.(*fakeAccounts)}
+		d.DirectoryCare = care
+	})
+	p := dir.put("jan", account.StateActive, "pw")
+	if _, err := w.svc.Accounts.AccountByLogin(ctx, "jan"); err != nil {
+		t.Fatal(err)
+	}
+	p.State = account.StateLocked
+	for range 2 {
+		if a, err := w.svc.Accounts.AccountByLogin(ctx, "jan"); err != nil || a.State != account.StateLocked {
+			t.Fatalf("jan: %+v, %v; want locked", a, err)
+		}
+	}
+	if len(care.lockNoticed) != 1 || len(care.queued) == 0 || care.queued[0].Template != "locked" || care.queued[0].To != "jan@example.com" {
+		t.Errorf("told %v with %+v; want one lock notice to jan", care.lockNoticed, care.queued)
+	}
+}
