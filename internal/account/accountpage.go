@@ -120,7 +120,7 @@ func (s *OwnAccount) reauthenticate(ctx context.Context, a *Account, current, cl
 		if a.InDirectory() {
 			// The directory checks it, and counts a failure too; an expired password still proves
 			// the owner, who is replacing it.
-			ok, _, err := s.checkDirectoryPassword(ctx, a, current)
+			ok, _, err := s.directory.checkPassword(ctx, a, current)
 			return ok, "password", err
 		}
 		ok, _, err := s.hasher.Verify(ctx, current, a.PasswordHash)
@@ -167,7 +167,7 @@ func (s *OwnAccount) ChangePassword(ctx context.Context, a *Account, current, pa
 		if epoch, err = s.accountPage.ChangePassword(ctx, a.ID, a.Username, hash, keepSession, client, now, notify); err != nil || !a.InDirectory() {
 			return err
 		}
-		return s.directorySetPassword(ctx, a, password, Actor{Name: "user:" + a.Username, Client: client}, "account page")
+		return s.directory.setPassword(ctx, a, password, Actor{Name: "user:" + a.Username, Client: client}, "account page")
 	})
 	return epoch, err
 }

@@ -203,10 +203,18 @@ func withOwnLock(have, want *Account) *Account {
 	return &w
 }
 
-// needsDirectory refuses a change of a directory account's password or lock when no directory is
+// directoryOps are the flows' hands on the directory: the directory itself and the store that
+// audits its writes, both nil when none is configured.
+type directoryOps struct {
+	dir   Directory
+	store DirectoryStore
+	now   Clock
+}
+
+// needs refuses a change of a directory account's password or lock when no directory is
 // configured to make it in.
-func (k *kit) needsDirectory(a *Account) error {
-	if a.InDirectory() && k.directory == nil {
+func (k *directoryOps) needs(a *Account) error {
+	if a.InDirectory() && k.dir == nil {
 		return refuseDirectoryChange(a)
 	}
 	return nil
@@ -216,43 +224,43 @@ func (k *kit) needsDirectory(a *Account) error {
 // records the unlock, so that the record and the directory agree: a directory that refuses or does
 // not answer rolls the record back. The write is audited with who and why. An account that lives
 // here only has nothing to lift.
-func (k *kit) directoryUnlock(ctx context.Context, a *Account, liftFreeze bool, actor Actor, why string) error {
+func (k *directoryOps) unlock(ctx context.Context, a *Account, liftFreeze bool, actor Actor, why string) error {
 	if !a.InDirectory() {
 		return nil
 	}
-	if err := k.needsDirectory(a); err != nil {
+	if err := k.needs(a); err != nil {
 		return err
 	}
-	lifted, err := k.directory.Unlock(ctx, a.DirectoryDN, liftFreeze)
+	lifted, err := k.dir.Unlock(ctx, a.DirectoryDN, liftFreeze)
 	if err != nil {
 		return fmt.Errorf("unlock %s in the directory: %w", a.Username, err)
 	}
 	if !lifted {
 		return nil // nothing to lift, nothing written
 	}
-	return k.directoryStore.RecordDirectoryWrite(ctx, DirectoryWrite{Account: a, Operation: "unlock", Actor: actor, Why: why, Now: k.now()})
+	return k.store.RecordDirectoryWrite(ctx, DirectoryWrite{Account: a, Operation: "unlock", Actor: actor, Why: why, Now: k.now()})
 }
 
 // directorySetPassword sets a directory account's password in the directory, through its own
 // policy, inside the unit of work that records the change, and audits the write.
-func (k *kit) directorySetPassword(ctx context.Context, a *Account, password string, actor Actor, why string) error {
-	if err := k.needsDirectory(a); err != nil {
+func (k *directoryOps) setPassword(ctx context.Context, a *Account, password string, actor Actor, why string) error {
+	if err := k.needs(a); err != nil {
 		return err
 	}
-	if err := k.directory.SetPassword(ctx, a.DirectoryDN, password); err != nil {
+	if err := k.dir.SetPassword(ctx, a.DirectoryDN, password); err != nil {
 		return fmt.Errorf("set the password of %s in the directory: %w", a.Username, err)
 	}
-	return k.directoryStore.RecordDirectoryWrite(ctx, DirectoryWrite{Account: a, Operation: "set_password", Actor: actor, Why: why, Now: k.now()})
+	return k.store.RecordDirectoryWrite(ctx, DirectoryWrite{Account: a, Operation: "set_password", Actor: actor, Why: why, Now: k.now()})
 }
 
 // checkDirectoryPassword binds as the account's person: the sign-in's check of a directory
 // account's password. A right password that has expired is right: the person proved who they
 // are, and expired tells the page to have them choose a new one.
-func (k *kit) checkDirectoryPassword(ctx context.Context, a *Account, password string) (match, expired bool, err error) {
-	if k.directory == nil {
+func (k *directoryOps) checkPassword(ctx context.Context, a *Account, password string) (match, expired bool, err error) {
+	if k.dir == nil {
 		return false, false, nil // nothing can check it: a directory account signs in with codes only
 	}
-	v, err := k.directory.CheckPassword(ctx, a.DirectoryDN, password)
+	v, err := k.dir.CheckPassword(ctx, a.DirectoryDN, password)
 	if err != nil {
 		return false, false, err
 	}

@@ -191,7 +191,7 @@ func (s *SelfService) finishUnlock(ctx context.Context, a *Account, method strin
 	switch state := a.EffectiveState(now); {
 	case state == StateActive:
 		return &UnlockResult{Outcome: UnlockNotLocked, Account: a}, nil
-	case (state == StateLockedTemporarily || state == StateLocked) && s.needsDirectory(a) == nil:
+	case (state == StateLockedTemporarily || state == StateLocked) && s.directory.needs(a) == nil:
 		// An automatic lock, unlockd's own or the directory's: the owner lifts it (a directory's
 		// lock with no directory configured to lift it in goes to an administrator).
 	default:
@@ -215,7 +215,7 @@ func (s *SelfService) finishUnlock(ctx context.Context, a *Account, method strin
 			return err
 		}
 		// The directory's lock is lifted with the record of it, or neither is.
-		if err := s.directoryUnlock(ctx, a, false, Actor{Name: "user:" + a.Username, Client: client}, "verified by "+method); err != nil {
+		if err := s.directory.unlock(ctx, a, false, Actor{Name: "user:" + a.Username, Client: client}, "verified by "+method); err != nil {
 			return err
 		}
 		// Offer a new password at once: a reset link only the person on this page holds.
@@ -358,7 +358,7 @@ func (s *SelfService) StartReset(ctx context.Context, login, client, lang string
 			return notSent("unknown_user")
 		case a.EffectiveState(now) == StateDisabled || a.EffectiveState(now) == StateExpired:
 			return notSent("not_allowed") // an administrator must act first
-		case s.needsDirectory(a) != nil:
+		case s.directory.needs(a) != nil:
 			return notSent("directory") // no directory is configured to set its password in
 		case now.Sub(counts.LastToAccount) < policy.CodeResendInterval || counts.ToAccount >= SendLimitAccount || counts.ToDestination >= SendLimitDestination:
 			return notSent("limited")
@@ -371,7 +371,7 @@ func (s *SelfService) StartReset(ctx context.Context, login, client, lang string
 // issueResetLink makes a reset token for the account: mailed to the address on file when mail is
 // set, else returned for the page to offer. Only the newest link works.
 func (s *codebook) issueResetLink(ctx context.Context, a *Account, actor Actor, reason, lang string, policy Policy, mail bool) (string, error) {
-	if err := s.needsDirectory(a); err != nil {
+	if err := s.directory.needs(a); err != nil {
 		return "", err
 	}
 	token, err := s.opts.NewToken()
@@ -477,7 +477,7 @@ func (s *SelfService) CompleteReset(ctx context.Context, token, password, confir
 	if err != nil {
 		return nil, err
 	}
-	if err := s.needsDirectory(a); err != nil {
+	if err := s.directory.needs(a); err != nil {
 		return a, err
 	}
 	policy, err := s.lockout.Policy(ctx)
@@ -529,13 +529,13 @@ func (s *SelfService) CompleteReset(ctx context.Context, token, password, confir
 // for /unlock, rather than a link undone for a password the directory already has (and would
 // refuse again as used before).
 func (s *SelfService) resetInDirectory(ctx context.Context, a *Account, password string, unlock bool, actor Actor) error {
-	if err := s.directorySetPassword(ctx, a, password, actor, "reset link"); err != nil {
+	if err := s.directory.setPassword(ctx, a, password, actor, "reset link"); err != nil {
 		return err
 	}
 	if !unlock {
 		return nil
 	}
-	err := s.directoryUnlock(ctx, a, false, actor, "password reset")
+	err := s.directory.unlock(ctx, a, false, actor, "password reset")
 	if err != nil && !errors.Is(err, ErrDirectoryFrozen) && !errors.Is(err, ErrDirectoryUnavailable) {
 		return err
 	}

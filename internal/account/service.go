@@ -135,8 +135,8 @@ func New(d Deps) *Services {
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}
-	k := &kit{now: d.Clock, metrics: d.Metrics, opts: d.Options, factors: d.Factors, key: d.Key, directory: d.Directory,
-		directoryStore: d.DirectoryStore}
+	k := &kit{now: d.Clock, metrics: d.Metrics, opts: d.Options, factors: d.Factors, key: d.Key,
+		directory: &directoryOps{dir: d.Directory, store: d.DirectoryStore, now: d.Clock}}
 	if d.Directory != nil {
 		writer := &directoryWriter{store: d.DirectoryStore, work: d.UnitOfWork, now: d.Clock}
 		if d.DirectoryCare != nil {
@@ -177,10 +177,8 @@ type kit struct {
 	opts    Options
 	factors Factors
 	key     []byte
-	// directory is where directory accounts live, and directoryStore what records its writes; nil
-	// when there is none.
-	directory      Directory
-	directoryStore DirectoryStore
+	// directory acts on the directory that directory accounts live in.
+	directory *directoryOps
 }
 
 // missing names the required dependencies d lacks, in the order Deps declares them.

@@ -163,7 +163,7 @@ func (s *Gate) signInDirectory(ctx context.Context, a *Account, req SignInReques
 	req.Password = password
 	var expired bool
 	res, err := s.attempt(ctx, a, req, policy, reject, s.passwordMAC(a.ID, password), func(ctx context.Context) (bool, string, error) {
-		match, exp, err := s.checkDirectoryPassword(ctx, a, password)
+		match, exp, err := s.directory.checkPassword(ctx, a, password)
 		if err != nil {
 			return false, "password", err
 		}

@@ -99,7 +99,7 @@ func (s *Staff) transition(ctx context.Context, login string, actor Actor, t Tra
 	if err != nil {
 		return nil, err
 	}
-	if err := s.needsDirectory(a); err != nil {
+	if err := s.directory.needs(a); err != nil {
 		return nil, err
 	}
 	if t.Action != audit.AccountUnlocked {
@@ -128,7 +128,7 @@ func (s *Staff) transition(ctx context.Context, login string, actor Actor, t Tra
 		if out, err = s.states.Transition(ctx, t); err != nil {
 			return err
 		}
-		return s.directoryUnlock(ctx, a, actor.liftsFreezes(), actor, t.Reason)
+		return s.directory.unlock(ctx, a, actor.liftsFreezes(), actor, t.Reason)
 	})
 	return out, err
 }
@@ -225,7 +225,7 @@ func (s *Staff) UnlockAll(ctx context.Context, since time.Duration, reason strin
 			if _, err := s.states.Transition(ctx, t); err != nil {
 				return err
 			}
-			return s.directoryUnlock(ctx, a, false, actor, reason)
+			return s.directory.unlock(ctx, a, false, actor, reason)
 		})
 		if ErrorCode(err) == EINVALID {
 			continue // unlocked meanwhile

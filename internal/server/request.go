@@ -16,7 +16,7 @@ type requestData struct {
 }
 
 // helpRequestForm shows the form of an unlock request to the administrators.
-func (s *recoveryPages) helpRequestForm(w http.ResponseWriter, r *http.Request) error {
+func (s *helpRequestPages) helpRequestForm(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	s.site.Render(w, r, http.StatusOK, "request", s.site.NewPage(r, "request_title", requestData{}))
 	return nil
@@ -24,7 +24,7 @@ func (s *recoveryPages) helpRequestForm(w http.ResponseWriter, r *http.Request) 
 
 // helpRequestSubmit sends an unlock request to the administrators and shows its reference. The
 // answer is the same whether or not the account exists.
-func (s *recoveryPages) helpRequestSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *helpRequestPages) helpRequestSubmit(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
@@ -52,7 +52,7 @@ type requestStatusData struct {
 }
 
 // helpRequestStatusForm asks for a request's reference and the username it was filed for.
-func (s *recoveryPages) helpRequestStatusForm(w http.ResponseWriter, r *http.Request) error {
+func (s *helpRequestPages) helpRequestStatusForm(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	s.site.Render(w, r, http.StatusOK, "requeststatus", s.site.NewPage(r, "request_status_title", requestStatusData{}))
 	return nil
@@ -60,7 +60,7 @@ func (s *recoveryPages) helpRequestStatusForm(w http.ResponseWriter, r *http.Req
 
 // helpRequestStatusSubmit shows where a request stands. A wrong reference and a reference filed
 // for another username get the same answer; every lookup counts against the client.
-func (s *recoveryPages) helpRequestStatusSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *helpRequestPages) helpRequestStatusSubmit(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))

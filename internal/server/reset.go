@@ -18,7 +18,7 @@ func resetHeaders(w http.ResponseWriter) {
 }
 
 // resetStartForm asks for the username to send a reset link to.
-func (s *recoveryPages) resetStartForm(w http.ResponseWriter, r *http.Request) error {
+func (s *resetPages) resetStartForm(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	p := s.site.NewPage(r, "reset_title", nil)
 	p.Flash = s.site.Flashes.Pop(r)
@@ -28,7 +28,7 @@ func (s *recoveryPages) resetStartForm(w http.ResponseWriter, r *http.Request) e
 
 // resetStartSubmit sends a reset link. The link goes only to the address on file; the page reads
 // the same whether or not the account exists.
-func (s *recoveryPages) resetStartSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *resetPages) resetStartSubmit(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))
@@ -55,7 +55,7 @@ type resetFormData struct {
 }
 
 // resetForm shows the new-password form for a working link.
-func (s *recoveryPages) resetForm(w http.ResponseWriter, r *http.Request) error {
+func (s *resetPages) resetForm(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	token := chi.URLParam(r, "token")
 	a, err := s.accounts.SelfService.ResetAccount(r.Context(), token)
@@ -68,7 +68,7 @@ func (s *recoveryPages) resetForm(w http.ResponseWriter, r *http.Request) error 
 	return s.renderResetForm(w, r, a, http.StatusOK, "")
 }
 
-func (s *recoveryPages) renderResetForm(w http.ResponseWriter, r *http.Request, a *account.Account, status int, problem string) error {
+func (s *resetPages) renderResetForm(w http.ResponseWriter, r *http.Request, a *account.Account, status int, problem string) error {
 	minLen, err := s.accounts.SelfService.MinPasswordLength(r.Context(), a.ID)
 	if err != nil {
 		return err
@@ -80,7 +80,7 @@ func (s *recoveryPages) renderResetForm(w http.ResponseWriter, r *http.Request, 
 }
 
 // resetSubmit sets the new password. It never signs the user in.
-func (s *recoveryPages) resetSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *resetPages) resetSubmit(w http.ResponseWriter, r *http.Request) error {
 	resetHeaders(w)
 	if err := r.ParseForm(); err != nil {
 		s.site.RenderStatus(w, r, site.FormErrorStatus(err))

@@ -100,28 +100,28 @@ func (s *Server) routes() http.Handler {
 		// The owner who has just proven themselves at /status unlocks without a second code.
 		r.With(s.duringMaintenance).Post("/status/unlock", h(s.recovery.statusUnlock))
 
-		r.Get("/reset", h(s.recovery.resetStartForm))
-		r.Post("/reset", h(s.recovery.resetStartSubmit))
-		r.Get("/reset/{token}", h(s.recovery.resetForm))
-		r.Post("/reset/{token}", h(s.recovery.resetSubmit))
+		r.Get("/reset", h(s.reset.resetStartForm))
+		r.Post("/reset", h(s.reset.resetStartSubmit))
+		r.Get("/reset/{token}", h(s.reset.resetForm))
+		r.Post("/reset/{token}", h(s.reset.resetSubmit))
 
 		r.Get("/verify", h(s.recovery.codeStartForm(verifyFlow)))
 		r.Post("/verify", h(s.recovery.codeStartSubmit(verifyFlow)))
 		r.Get("/verify/verify", h(s.recovery.codeVerifyForm(verifyFlow)))
 		r.Post("/verify/verify", h(s.recovery.verifyVerify))
 
-		r.Get("/help/request", h(s.recovery.helpRequestForm))
-		r.Post("/help/request", h(s.recovery.helpRequestSubmit))
+		r.Get("/help/request", h(s.helpRequests.helpRequestForm))
+		r.Post("/help/request", h(s.helpRequests.helpRequestSubmit))
 		// Following a request: the reference and the username it was filed for, every lookup counted.
-		r.Get("/help/request/status", h(s.recovery.helpRequestStatusForm))
-		r.Post("/help/request/status", h(s.recovery.helpRequestStatusSubmit))
+		r.Get("/help/request/status", h(s.helpRequests.helpRequestStatusForm))
+		r.Post("/help/request/status", h(s.helpRequests.helpRequestStatusSubmit))
 
 		// The signed-in user's own account.
 		r.Group(func(r chi.Router) {
 			r.Use(s.requireAccount)
 			r.Get("/account", h(s.accountPages.accountPage))
-			r.Get("/account/totp/qr.png", h(s.accountPages.accountTOTPQR))
-			r.Post("/account/recovery-codes/download", h(s.accountPages.accountRecoveryDownload))
+			r.Get("/account/totp/qr.png", h(s.factorPages.accountTOTPQR))
+			r.Post("/account/recovery-codes/download", h(s.factorPages.accountRecoveryDownload))
 			r.Post("/account/devices/{id}/forget", h(s.accountPages.accountForgetDevice))
 			r.Post("/account/sessions/{id}/end", h(s.accountPages.accountEndSession))
 			r.Post("/account/contact/verify", h(s.accountPages.accountContactVerify))
@@ -133,10 +133,10 @@ func (s *Server) routes() http.Handler {
 			// Sensitive changes: a recent proof of the password too (SECURITY.md 14).
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireFreshAuth)
-				r.Get("/account/totp", h(s.accountPages.accountTOTPForm))
-				r.Post("/account/totp", h(s.accountPages.accountTOTPSubmit))
-				r.Post("/account/totp/new", h(s.accountPages.accountTOTPNew))
-				r.Post("/account/recovery-codes", h(s.accountPages.accountRecoveryCodes))
+				r.Get("/account/totp", h(s.factorPages.accountTOTPForm))
+				r.Post("/account/totp", h(s.factorPages.accountTOTPSubmit))
+				r.Post("/account/totp/new", h(s.factorPages.accountTOTPNew))
+				r.Post("/account/recovery-codes", h(s.factorPages.accountRecoveryCodes))
 				r.Get("/account/contact", h(s.accountPages.accountContactForm))
 				r.Post("/account/contact", h(s.accountPages.accountContactSubmit))
 			})

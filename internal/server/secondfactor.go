@@ -104,7 +104,7 @@ type totpData struct {
 }
 
 // pendingTOTP is the secret waiting in this session to be confirmed by the signed-in account, if any.
-func (s *accountPages) pendingTOTP(r *http.Request) (secretText, url string) {
+func (s *factorPages) pendingTOTP(r *http.Request) (secretText, url string) {
 	if s.sessions.GetInt64(r.Context(), sessTOTPOwner) != site.CurrentAccount(r).ID {
 		return "", ""
 	}
@@ -112,7 +112,7 @@ func (s *accountPages) pendingTOTP(r *http.Request) (secretText, url string) {
 }
 
 // dropPendingTOTP forgets the secret waiting to be confirmed.
-func (s *accountPages) dropPendingTOTP(r *http.Request) {
+func (s *factorPages) dropPendingTOTP(r *http.Request) {
 	s.sessions.Remove(r.Context(), sessTOTPPending)
 	s.sessions.Remove(r.Context(), sessTOTPURL)
 	s.sessions.Remove(r.Context(), sessTOTPOwner)
@@ -121,7 +121,7 @@ func (s *accountPages) dropPendingTOTP(r *http.Request) {
 // accountTOTPForm shows the authenticator secret to enroll (QR code, link and text). The secret
 // waits in the session until it is confirmed or the person asks for a new one, so a reload or a
 // second tab shows the key already scanned.
-func (s *accountPages) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
+func (s *factorPages) accountTOTPForm(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	secretText, url := s.pendingTOTP(r)
 	if secretText == "" || url == "" {
@@ -139,7 +139,7 @@ func (s *accountPages) accountTOTPForm(w http.ResponseWriter, r *http.Request) e
 }
 
 // accountTOTPNew throws the pending secret away, so that the next page shows a new one.
-func (s *accountPages) accountTOTPNew(w http.ResponseWriter, r *http.Request) error {
+func (s *factorPages) accountTOTPNew(w http.ResponseWriter, r *http.Request) error {
 	s.dropPendingTOTP(r)
 	s.site.Flashes.Put(r, "info", "totp_new_key_made")
 	http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
@@ -148,7 +148,7 @@ func (s *accountPages) accountTOTPNew(w http.ResponseWriter, r *http.Request) er
 
 // accountTOTPSubmit enrolls the secret shown with a first code from it. An account without
 // recovery codes gets its ten at once, on the page that confirms the app.
-func (s *accountPages) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
+func (s *factorPages) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
 	w.Header().Set("Cache-Control", "no-store")
 	if err := r.ParseForm(); err != nil {
@@ -190,7 +190,7 @@ func (s *accountPages) accountTOTPSubmit(w http.ResponseWriter, r *http.Request)
 }
 
 // renderTOTP shows the enrollment page for a secret.
-func (s *accountPages) renderTOTP(w http.ResponseWriter, r *http.Request, secretText, url string, f *site.Flash, errID string) error {
+func (s *factorPages) renderTOTP(w http.ResponseWriter, r *http.Request, secretText, url string, f *site.Flash, errID string) error {
 	status, err := s.accounts.SecondFactors.SecondFactorStatus(r.Context(), site.CurrentAccount(r).ID)
 	if err != nil {
 		return err
@@ -209,7 +209,7 @@ func (s *accountPages) renderTOTP(w http.ResponseWriter, r *http.Request, secret
 }
 
 // accountTOTPQR serves the pending secret's QR code as a PNG, made here: no outside service sees it.
-func (s *accountPages) accountTOTPQR(w http.ResponseWriter, r *http.Request) error {
+func (s *factorPages) accountTOTPQR(w http.ResponseWriter, r *http.Request) error {
 	_, url := s.pendingTOTP(r)
 	if url == "" {
 		s.site.RenderStatus(w, r, http.StatusNotFound)
@@ -230,7 +230,7 @@ type recoveryData struct {
 }
 
 // accountRecoveryCodes makes ten new recovery codes and shows them once (behind requireFreshAuth).
-func (s *accountPages) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
+func (s *factorPages) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
 	codes, err := s.accounts.SecondFactors.NewRecoveryCodes(r.Context(), a, s.site.ClientIP(r), s.site.Localizer(r).Lang)
 	if err != nil {
@@ -241,7 +241,7 @@ func (s *accountPages) accountRecoveryCodes(w http.ResponseWriter, r *http.Reque
 }
 
 // showRecoveryCodes shows codes just made, once, and keeps them in the session for one download.
-func (s *accountPages) showRecoveryCodes(w http.ResponseWriter, r *http.Request, codes []string, f *site.Flash) {
+func (s *factorPages) showRecoveryCodes(w http.ResponseWriter, r *http.Request, codes []string, f *site.Flash) {
 	// Kept in the session only until downloaded once or replaced.
 	s.sessions.Put(r.Context(), sessRecoveryOnce, strings.Join(codes, "\n"))
 	w.Header().Set("Cache-Control", "no-store")
@@ -251,7 +251,7 @@ func (s *accountPages) showRecoveryCodes(w http.ResponseWriter, r *http.Request,
 }
 
 // accountRecoveryDownload hands the codes just made over as a text file, once.
-func (s *accountPages) accountRecoveryDownload(w http.ResponseWriter, r *http.Request) error {
+func (s *factorPages) accountRecoveryDownload(w http.ResponseWriter, r *http.Request) error {
 	codes := s.sessions.PopString(r.Context(), sessRecoveryOnce)
 	if codes == "" {
 		s.site.RenderStatus(w, r, http.StatusNotFound)

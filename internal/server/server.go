@@ -47,7 +47,10 @@ type Server struct {
 	handler      http.Handler
 	signIn       *signInPages
 	recovery     *recoveryPages
+	reset        *resetPages
+	helpRequests *helpRequestPages
 	accountPages *accountPages
+	factorPages  *factorPages
 	dashboard    *dashboard.Dashboard
 	api          *api.API
 }
@@ -67,13 +70,23 @@ type signInPages struct {
 	flows *recoveryPages // a sign-in code is a code flow
 }
 
-// recoveryPages are the ways back in for a visitor who is not signed in: the code flows (unlock,
-// status, sign-in code, verification), the reset link and the unlock request.
+// recoveryPages are the ways back in for a visitor who is not signed in that prove who they are
+// with a code: unlock, status, sign-in code and verification.
 type recoveryPages struct{ pages }
 
-// accountPages are the signed-in user's own account: its page, the password, the contact, the
-// second factors, devices and sessions.
+// resetPages are the other way back in: a new password through a link to the address on file.
+type resetPages struct{ pages }
+
+// helpRequestPages send an unlock request to the administrators and follow it, when self-service
+// cannot help.
+type helpRequestPages struct{ pages }
+
+// accountPages are the signed-in user's own account: its page, the password, the contact,
+// devices and sessions.
 type accountPages struct{ pages }
+
+// factorPages are the signed-in user's second factors: the authenticator app and recovery codes.
+type factorPages struct{ pages }
 
 // New builds the server: it parses every template and loads every translation now, so a missing
 // one stops start-up instead of failing on a page.
@@ -91,8 +104,11 @@ func New(d Deps) (*Server, error) {
 	}
 	s.site, s.sessions = st, st.Sessions()
 	s.recovery = &recoveryPages{s.pages}
+	s.reset = &resetPages{s.pages}
+	s.helpRequests = &helpRequestPages{s.pages}
 	s.signIn = &signInPages{pages: s.pages, flows: s.recovery}
 	s.accountPages = &accountPages{s.pages}
+	s.factorPages = &factorPages{s.pages}
 	s.dashboard = dashboard.New(d.Accounts, st, s.log)
 	s.api = api.New(d.Config, d.Accounts, st, s.log)
 	s.handler = s.routes()
