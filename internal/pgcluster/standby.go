@@ -19,8 +19,9 @@ import (
 func (c *Cluster) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port)) }
 
 // NewStandby makes a streaming standby of the running cluster c in dir, listening on port: a base
-// backup of c (pg_basebackup -R, which also writes how to follow c), started as a hot standby that
-// answers reads and refuses writes until it is promoted. Both clusters need a TCP port.
+// backup of c (pg_basebackup -R, which also writes how to follow c; after a fast checkpoint, not
+// a spread one that could take minutes), started as a hot standby that answers reads and refuses
+// writes until it is promoted. Both clusters need a TCP port.
 func (c *Cluster) NewStandby(ctx context.Context, dir string, port int) (*Cluster, error) {
 	if c.Port == 0 || port == 0 {
 		return nil, errors.New("pgcluster: streaming replication needs a TCP port on both clusters")
@@ -35,7 +36,7 @@ func (c *Cluster) NewStandby(ctx context.Context, dir string, port int) (*Cluste
 			return nil, err
 		}
 	}
-	if out, err := s.run(ctx, "pg_basebackup", "-D", s.dataDir(), "-R", "-X", "stream", "--no-sync",
+	if out, err := s.run(ctx, "pg_basebackup", "-D", s.dataDir(), "-R", "-X", "stream", "--no-sync", "--checkpoint=fast",
 		"-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres"); err != nil {
 		return nil, fmt.Errorf("pg_basebackup: %w: %s", err, out)
 	}
