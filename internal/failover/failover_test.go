@@ -60,6 +60,7 @@ func TestUnlockdSurvivesAFailover(t *testing.T) {
 		t.Logf("server %d answered again %s after the promotion (%s after the crash)", i, d.Round(time.Millisecond),
 			(promoted.Sub(crashed) + d).Round(time.Millisecond))
 	}
+	t.Logf("%d requests sent after the promotion were answered 503", unavailableSince(answers, promoted))
 	checkAnswers(t, answers)
 	newPrimary := connect(t, ctx, s.standby.URL("unlockd"))
 	checkLockoutCounts(t, ctx, newPrimary, answers)
@@ -105,6 +106,17 @@ func firstSuccess(answers []answer, server int, since time.Time) (time.Duration,
 		}
 	}
 	return first.Sub(since), !first.IsZero()
+}
+
+// unavailableSince counts the requests sent at or after since that were answered 503.
+func unavailableSince(answers []answer, since time.Time) int {
+	n := 0
+	for _, a := range answers {
+		if !a.sent.Before(since) && a.status == http.StatusServiceUnavailable {
+			n++
+		}
+	}
+	return n
 }
 
 // outage says when the 503s began and ended, from the crash.
