@@ -80,7 +80,7 @@ func newDB(ctx context.Context, url string, now func() time.Time, primary bool) 
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	db.Pool = pool
-	db.servers.pool = pool
+	db.servers.pool.Store(pool)
 	return db, nil
 }
 

@@ -57,3 +57,44 @@ func TestATransactionOnADeadPooledConnectionRunsAgainOnce(t *testing.T) {
 		t.Fatalf("%d rows after %d runs, want exactly 1", n, runs)
 	}
 }
+
+// A write refused as read-only (the pool's server became a standby; here its sessions were made
+// read-only) drops every connection of the pool, and the transaction runs again on a new one,
+// which looks for a writable server.
+func TestAWriteThatMeetsAReadOnlyServerRunsAgainOnANewConnection(t *testing.T) {
+	db := mustDB(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE marks (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	var held []*pgxpool.Conn
+	for range 4 {
+		c, err := db.Pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Exec(ctx, `SET default_transaction_read_only = on`); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	for _, c := range held {
+		c.Release()
+	}
+	runs := 0
+	err := db.Transact(ctx, func(tx pgx.Tx) error {
+		runs++
+		_, err := tx.Exec(ctx, `INSERT INTO marks VALUES (1)`)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the write failed: %v", err)
+	}
+	var n int
+	if err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM marks`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || runs < 2 {
+		t.Fatalf("%d rows after %d runs, want 1 row after a refused run", n, runs)
+	}
+}

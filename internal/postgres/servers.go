@@ -31,13 +31,10 @@ func (db *DB) Watch(name string, events PoolEvents, log *slog.Logger) {
 	}
 }
 
-// Server identifies the server the pool's newest connection reached (see afterConnect).
-func (db *DB) Server() string { return db.servers.current() }
-
 // serverWatch follows the server that new connections reach, and counts unavailability. It is the
 // pool's tracer (pgx.QueryTracer, pgx.ConnectTracer) and its AfterConnect hook.
 type serverWatch struct {
-	pool *pgxpool.Pool // set once the pool exists
+	pool atomic.Pointer[pgxpool.Pool] // set once the pool exists
 	// resetOnReadOnly drops every connection of a primary's pool when a write meets a standby.
 	resetOnReadOnly bool
 	name            atomic.Pointer[string]
@@ -99,12 +96,6 @@ func (w *serverWatch) connectedTo(server string) {
 	}
 }
 
-func (w *serverWatch) current() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.server
-}
-
 func (w *serverWatch) poolName() string {
 	if n := w.name.Load(); n != nil {
 		return *n
@@ -142,9 +133,10 @@ func (w *serverWatch) TraceQueryEnd(_ context.Context, _ *pgx.Conn, data pgx.Tra
 		return
 	}
 	w.unavailable("statement")
-	if w.resetOnReadOnly && isPgCode(data.Err, readOnlyTransaction) && w.pool != nil && w.reset.CompareAndSwap(false, true) {
+	pool := w.pool.Load()
+	if w.resetOnReadOnly && isPgCode(data.Err, readOnlyTransaction) && pool != nil && w.reset.CompareAndSwap(false, true) {
 		go func() {
-			w.pool.Reset()
+			pool.Reset()
 			w.reset.Store(false)
 		}()
 	}
