@@ -22,7 +22,7 @@ const recoveryLimit = 20 * time.Second
 // queued message is sent exactly once; the audit chain verifies; the lockout counters hold exactly
 // the wrong passwords answered as counted, plus at most those answered 503.
 func TestUnlockdSurvivesAFailover(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	began := time.Now()
 	s := newStack(t, ctx)
