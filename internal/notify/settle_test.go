@@ -72,3 +72,39 @@ func TestADeliveryIsRecordedWhenTheDatabaseReturns(t *testing.T) {
 		t.Fatalf("recording took %s", waited)
 	}
 }
+
+// sentSignal is a mailer that says when it has sent.
+type sentSignal struct{ sent chan struct{} }
+
+func (m *sentSignal) Send(context.Context, string, string, string, string) error {
+	select {
+	case m.sent <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// A worker that stops while the database is away does not wait for its whole lease (two minutes)
+// to record what it sent: it tries for a few seconds more and stops.
+func TestAStoppingWorkerIsNotHeldByADatabaseThatIsAway(t *testing.T) {
+	f := newFixture(t)
+	if err := f.db.Enqueue(context.Background(), code("alice@example.com", "en", "482915")); err != nil {
+		t.Fatal(err)
+	}
+	mail := &sentSignal{sent: make(chan struct{}, 1)}
+	queue := &unrecordedQueue{Outbox: postgres.NewOutbox(f.db), losses: 1 << 30}
+	w := notify.NewWorker(queue, f.tmpl, mail, nil, nil, notify.WithClock(f.clock.Now))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	<-mail.sent
+	time.Sleep(500 * time.Millisecond) // the worker now retries the record
+	cancel()
+	stopped := time.Now()
+	select {
+	case <-done:
+		t.Logf("stopped %s after being told", time.Since(stopped).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker still runs 30 s after being stopped")
+	}
+}

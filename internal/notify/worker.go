@@ -244,11 +244,12 @@ func (w *Worker) settle(ctx context.Context, q Queued, sendErr error, leaseEnd t
 	if untilLease := leaseEnd.Add(-leaseMargin); !stopping && untilLease.After(deadline) {
 		deadline = untilLease
 	}
+	stop := ctx.Done()
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	log := w.log.With("message_id", q.ID, "channel", q.Channel, "template", q.Template, "attempt", q.Attempts)
 	if sendErr == nil {
-		if err := untilRecorded(ctx, func() error { return w.queue.MarkSent(ctx, q.ID) }); err != nil {
+		if err := untilRecorded(ctx, stop, func() error { return w.queue.MarkSent(ctx, q.ID) }); err != nil {
 			log.Error("message delivered but not marked sent: it will be delivered again", "err", err)
 			return fmt.Errorf("message %d: mark sent: %w", q.ID, err)
 		}
@@ -272,7 +273,7 @@ func (w *Worker) settle(ctx context.Context, q Queued, sendErr error, leaseEnd t
 	if len(errText) > 2000 {
 		errText = errText[:2000]
 	}
-	if err := untilRecorded(ctx, func() error { return w.queue.MarkFailed(ctx, q.ID, errText, retryAt, dead) }); err != nil {
+	if err := untilRecorded(ctx, stop, func() error { return w.queue.MarkFailed(ctx, q.ID, errText, retryAt, dead) }); err != nil {
 		log.Error("message failed and could not be rescheduled", "err", sendErr, "mark_err", err)
 		return fmt.Errorf("message %d: %w (and mark failed: %w)", q.ID, sendErr, err)
 	}
@@ -295,10 +296,12 @@ const (
 )
 
 // untilRecorded runs record until it succeeds or ctx ends, waiting a little longer after each
-// failure. Recording an outcome is idempotent (a settled message is left alone), so a try whose
-// answer was lost may be made again.
-func untilRecorded(ctx context.Context, record func() error) error {
+// failure; once stop closes (the worker stops) it tries for markWait more at most, so that a
+// stopping process is not held for a whole lease. Recording an outcome is idempotent (a settled
+// message is left alone), so a try whose answer was lost may be made again.
+func untilRecorded(ctx context.Context, stop <-chan struct{}, record func() error) error {
 	wait := 100 * time.Millisecond
+	var giveUp <-chan time.Time
 	for {
 		err := record()
 		if err == nil {
@@ -309,6 +312,12 @@ func untilRecorded(ctx context.Context, record func() error) error {
 		case <-ctx.Done():
 			t.Stop()
 			return err
+		case <-giveUp:
+			t.Stop()
+			return err
+		case <-stop:
+			t.Stop()
+			stop, giveUp = nil, time.After(markWait)
 		case <-t.C:
 		}
 		wait = min(wait*2, 2*time.Second)
