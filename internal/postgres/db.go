@@ -157,18 +157,19 @@ func (db *DB) Transact(ctx context.Context, fn func(pgx.Tx) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		var commitSent bool
-		err, commitSent = db.transactOnce(ctx, fn)
+		commitSent, err = db.transactOnce(ctx, fn)
 		if attempt == transactAttempts || !mayRetry(err, commitSent) {
 			return err
 		}
-		if !sleep(ctx, time.Duration(attempt)*retryPause) {
+		// A conflict is tried again at once; a lost database gets a moment to come back.
+		if !isRetryable(err) && !sleep(ctx, time.Duration(attempt)*retryPause) {
 			return err
 		}
 	}
 }
 
-// transactAttempts bounds the tries of one transaction; retryPause is the wait before the second,
-// twice it before the third.
+// transactAttempts bounds the tries of one transaction; retryPause is the wait before the second
+// after losing the database, twice it before the third.
 const (
 	transactAttempts = 3
 	retryPause       = 100 * time.Millisecond
@@ -176,10 +177,10 @@ const (
 
 // transactOnce runs fn in one transaction. commitSent says whether COMMIT went to the server: after
 // that, an error that is not the server's refusal leaves the outcome unknown.
-func (db *DB) transactOnce(ctx context.Context, fn func(pgx.Tx) error) (err error, commitSent bool) {
+func (db *DB) transactOnce(ctx context.Context, fn func(pgx.Tx) error) (commitSent bool, err error) {
 	tx, err := db.Pool.Begin(ctx)
 	if err != nil {
-		return err, false
+		return false, err
 	}
 	defer func() {
 		if !commitSent {
@@ -187,10 +188,10 @@ func (db *DB) transactOnce(ctx context.Context, fn func(pgx.Tx) error) (err erro
 		}
 	}()
 	if err := fn(tx); err != nil {
-		return err, false
+		return false, err
 	}
 	commitSent = true
-	return tx.Commit(ctx), true
+	return true, tx.Commit(ctx)
 }
 
 // mayRetry says whether a failed transaction surely did not commit and may succeed if run again.
