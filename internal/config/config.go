@@ -18,10 +18,8 @@ import (
 
 // Config is the whole of unlockd's configuration.
 type Config struct {
-	DatabaseURL string
-	// DatabaseReadURL, when set, serves the dashboard's search and audit reads (a standby may
-	// answer them); "" reads them from DatabaseURL.
-	DatabaseReadURL  string
+	DatabaseURL      string
+	DatabaseReadURL  string // the dashboard's search and audit reads, e.g. from a standby; "" reads DatabaseURL
 	Listen           string
 	BaseURL          *url.URL
 	SecretKey        []byte
