@@ -164,6 +164,7 @@ type app struct {
 	cfg      *config.Config
 	log      *slog.Logger
 	db       *postgres.DB
+	reads    *postgres.DB // UNLOCKD_DATABASE_READ_URL's pool, or nil
 	hasher   *secret.Hasher
 	stores   *postgres.Stores
 	metrics  *server.Metrics
@@ -200,18 +201,26 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	hasher := secret.NewHasher(secret.DefaultParams, workers, cfg.HashQueue, 5*time.Second)
 	stores := postgres.NewStores(db)
 	metrics := server.NewMetrics()
-	dir, err := newDirectorySource(cfg.Directory, clock)
-	if err != nil {
-		db.Close()
+	db.Watch("primary", metrics, log)
+	a := &app{cfg: cfg, log: log, db: db, hasher: hasher, stores: stores, metrics: metrics}
+	if cfg.DatabaseReadURL != "" {
+		if a.reads, err = postgres.OpenReads(ctx, cfg.DatabaseReadURL, clock); err != nil {
+			db.Close()
+			return nil, &config.Error{Var: "UNLOCKD_DATABASE_READ_URL", Msg: err.Error()}
+		}
+		a.reads.Watch("read", metrics, log)
+		stores.ReadFrom(a.reads)
+	}
+	if a.directory, err = newDirectorySource(cfg.Directory, clock); err != nil {
+		a.Close()
 		return nil, err
 	}
 	deps := ServiceDeps(cfg, stores, hasher, clock, metrics)
-	if dir != nil {
-		deps.Directory, deps.DirectoryStore, deps.DirectoryCare = dir, stores.Directory, stores.Directory
+	if a.directory != nil {
+		deps.Directory, deps.DirectoryStore, deps.DirectoryCare = a.directory, stores.Directory, stores.Directory
 	}
-	accounts := account.New(deps)
-	return &app{cfg: cfg, log: log, db: db, hasher: hasher, stores: stores, metrics: metrics, accounts: accounts,
-		directory: dir}, nil
+	a.accounts = account.New(deps)
+	return a, nil
 }
 
 // StoreDeps fills every store of the domain's dependencies from stores.
@@ -284,7 +293,12 @@ func ServiceOptions(cfg *config.Config) account.Options {
 	}
 }
 
-func (a *app) Close() { a.db.Close() }
+func (a *app) Close() {
+	if a.reads != nil {
+		a.reads.Close()
+	}
+	a.db.Close()
+}
 
 // migrateUp applies pending migrations under the advisory lock.
 func (a *app) migrateUp(ctx context.Context) error {

@@ -19,6 +19,7 @@ import (
 // Config is the whole of unlockd's configuration.
 type Config struct {
 	DatabaseURL      string
+	DatabaseReadURL  string // the dashboard's search and audit reads, e.g. from a standby; "" reads DatabaseURL
 	Listen           string
 	BaseURL          *url.URL
 	SecretKey        []byte
@@ -75,6 +76,15 @@ func bad(name, format string, args ...any) error {
 	return &Error{Var: name, Msg: fmt.Sprintf(format, args...)}
 }
 
+// looksLikeConnString accepts what PostgreSQL's clients take: a postgres:// or postgresql:// URL,
+// or keyword=value pairs. The pool checks the rest when it connects.
+func looksLikeConnString(s string) bool {
+	if scheme, _, ok := strings.Cut(s, "://"); ok {
+		return scheme == "postgres" || scheme == "postgresql"
+	}
+	return strings.Contains(s, "=")
+}
+
 // Getenv is the shape of os.Getenv, injected so tests and the CLI control the environment.
 type Getenv func(string) string
 
@@ -100,6 +110,10 @@ func Load(getenv Getenv, overrides map[string]string) (*Config, error) {
 	}
 	if c.DatabaseURL == "" {
 		return nil, bad("UNLOCKD_DATABASE_URL", "is required (a PostgreSQL connection string; DATABASE_URL is read as a fallback)")
+	}
+	c.DatabaseReadURL = get("UNLOCKD_DATABASE_READ_URL")
+	if c.DatabaseReadURL != "" && !looksLikeConnString(c.DatabaseReadURL) {
+		return nil, bad("UNLOCKD_DATABASE_READ_URL", "must be a PostgreSQL connection string (postgres://... or host=... dbname=...)")
 	}
 
 	c.Listen = orDefault(get("UNLOCKD_LISTEN"), "127.0.0.1:8080")

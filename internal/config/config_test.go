@@ -44,6 +44,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		name string
 	}{
 		{[]string{"UNLOCKD_DATABASE_URL", ""}, "UNLOCKD_DATABASE_URL"},
+		{[]string{"UNLOCKD_DATABASE_READ_URL", "mysql://replica/unlockd"}, "UNLOCKD_DATABASE_READ_URL"},
+		{[]string{"UNLOCKD_DATABASE_READ_URL", "replica"}, "UNLOCKD_DATABASE_READ_URL"},
 		{[]string{"UNLOCKD_SECRET_KEY", "short"}, "UNLOCKD_SECRET_KEY"},
 		{[]string{"UNLOCKD_SECRET_KEY", ""}, "UNLOCKD_SECRET_KEY"},
 		{[]string{"UNLOCKD_LISTEN", "8080"}, "UNLOCKD_LISTEN"},
@@ -114,6 +116,21 @@ func TestDatabaseURLFallback(t *testing.T) {
 	c, err := Load(env("UNLOCKD_DATABASE_URL", "", "DATABASE_URL", "postgres://fallback/db"), nil)
 	if err != nil || c.DatabaseURL != "postgres://fallback/db" {
 		t.Fatalf("fallback: %q, %v", c.DatabaseURL, err)
+	}
+}
+
+// The read pool is optional: unset, the dashboard reads from the main database.
+func TestDatabaseReadURL(t *testing.T) {
+	c, err := Load(env(), nil)
+	if err != nil || c.DatabaseReadURL != "" {
+		t.Fatalf("unset: %q, %v", c.DatabaseReadURL, err)
+	}
+	for _, v := range []string{"postgres://u@replica:5432/unlockd", "postgresql://u@r1,r2/unlockd?target_session_attrs=prefer-standby",
+		"host=replica dbname=unlockd"} {
+		c, err := Load(env("UNLOCKD_DATABASE_READ_URL", v), nil)
+		if err != nil || c.DatabaseReadURL != v {
+			t.Fatalf("%q: %q, %v", v, c.DatabaseReadURL, err)
+		}
 	}
 }
 

@@ -105,6 +105,10 @@ func NewWorker(queue OutboxQueue, tmpl *Templates, mail Mailer, sms SMSSender, l
 	return w
 }
 
+// maxErrWait caps the wait between two tries to read a queue that could not be read: a failover
+// takes seconds, and delivery should resume within seconds of it.
+const maxErrWait = 5 * time.Second
+
 // lease is how long a claimed batch stays this worker's: long enough to send all of it one
 // concurrency-wide slice after another, each slice taking at most the send timeout, plus a margin.
 func (w *Worker) lease() time.Duration {
@@ -114,7 +118,8 @@ func (w *Worker) lease() time.Duration {
 
 // Run delivers until ctx is cancelled, then finishes the messages it is sending and returns nil. It
 // polls every poll interval, and at once again after a full batch. When the queue cannot be read
-// (the database is away) it waits longer each time, up to 30 s, and carries on when it is back.
+// (the database is away, or failing over) it waits longer each time, up to maxErrWait, and
+// carries on when it is back.
 func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("delivery worker started", "email", w.mail != nil, "sms", w.sms != nil)
 	defer w.log.Info("delivery worker stopped")
@@ -128,7 +133,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		switch {
 		case err != nil && claimed == 0:
 			w.log.Warn("delivery worker cannot read the queue", "err", err)
-			errWait = min(errWait*2, 30*time.Second)
+			errWait = min(errWait*2, maxErrWait)
 			wait = errWait
 		case claimed == w.batch:
 			wait = 0
@@ -150,6 +155,9 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) runBatch(ctx context.Context) (claimed, delivered int, err error) {
+	// The batch is ours until the lease ends: until then an outcome that cannot be recorded (the
+	// database is away) is tried again, since after it another worker sends the message again.
+	leaseEnd := time.Now().Add(w.lease())
 	batch, err := w.queue.Claim(ctx, w.batch, w.lease())
 	if err != nil {
 		return 0, 0, fmt.Errorf("notify: claim messages: %w", err)
@@ -166,7 +174,7 @@ func (w *Worker) runBatch(ctx context.Context) (claimed, delivered int, err erro
 		}
 		if ctx.Err() != nil {
 			// Stopping: hand back what was claimed and not started, so it need not wait for the lease.
-			results[i] = w.settle(ctx, q, fmt.Errorf("not attempted: the worker stopped: %w", ctx.Err()))
+			results[i] = w.settle(ctx, q, fmt.Errorf("not attempted: the worker stopped: %w", ctx.Err()), leaseEnd)
 			continue
 		}
 		wg.Add(1)
@@ -176,7 +184,7 @@ func (w *Worker) runBatch(ctx context.Context) (claimed, delivered int, err erro
 			sendCtx, cancel := context.WithTimeout(ctx, w.sendTimeout)
 			err := w.deliver(sendCtx, q)
 			cancel()
-			results[i] = w.settle(ctx, q, err)
+			results[i] = w.settle(ctx, q, err, leaseEnd)
 		}()
 	}
 	wg.Wait()
@@ -227,14 +235,21 @@ func (w *Worker) deliver(ctx context.Context, q Queued) error {
 }
 
 // settle records the outcome of one attempt. It runs even when ctx is cancelled, so that a worker
-// that stops still writes down what it did.
-func (w *Worker) settle(ctx context.Context, q Queued, sendErr error) error {
+// that stops still writes down what it did. A record that fails (the database is away) is tried
+// again until shortly before leaseEnd (for markWait at least, and at most when the worker stops):
+// a delivery not recorded would be sent again once the lease runs out.
+func (w *Worker) settle(ctx context.Context, q Queued, sendErr error, leaseEnd time.Time) error {
 	stopping := ctx.Err() != nil
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	deadline := time.Now().Add(markWait)
+	if untilLease := leaseEnd.Add(-leaseMargin); !stopping && untilLease.After(deadline) {
+		deadline = untilLease
+	}
+	stop := ctx.Done()
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	log := w.log.With("message_id", q.ID, "channel", q.Channel, "template", q.Template, "attempt", q.Attempts)
 	if sendErr == nil {
-		if err := w.queue.MarkSent(ctx, q.ID); err != nil {
+		if err := untilRecorded(ctx, stop, func() error { return w.queue.MarkSent(ctx, q.ID) }); err != nil {
 			log.Error("message delivered but not marked sent: it will be delivered again", "err", err)
 			return fmt.Errorf("message %d: mark sent: %w", q.ID, err)
 		}
@@ -258,7 +273,7 @@ func (w *Worker) settle(ctx context.Context, q Queued, sendErr error) error {
 	if len(errText) > 2000 {
 		errText = errText[:2000]
 	}
-	if err := w.queue.MarkFailed(ctx, q.ID, errText, retryAt, dead); err != nil {
+	if err := untilRecorded(ctx, stop, func() error { return w.queue.MarkFailed(ctx, q.ID, errText, retryAt, dead) }); err != nil {
 		log.Error("message failed and could not be rescheduled", "err", sendErr, "mark_err", err)
 		return fmt.Errorf("message %d: %w (and mark failed: %w)", q.ID, sendErr, err)
 	}
@@ -270,6 +285,43 @@ func (w *Worker) settle(ctx context.Context, q Queued, sendErr error) error {
 		log.Warn("message not delivered, will retry", "err", sendErr, "retry_at", retryAt.UTC().Format(time.RFC3339))
 	}
 	return fmt.Errorf("message %d: %w", q.ID, sendErr)
+}
+
+// leaseMargin is kept between the last try to record an outcome and the end of the lease, so that
+// a record does not race another worker's claim; markWait is how long the tries may take when the
+// lease is shorter, or the worker stops.
+const (
+	leaseMargin = 5 * time.Second
+	markWait    = 10 * time.Second
+)
+
+// untilRecorded runs record until it succeeds or ctx ends, waiting a little longer after each
+// failure; once stop closes (the worker stops) it tries for markWait more at most, so that a
+// stopping process is not held for a whole lease. Recording an outcome is idempotent (a settled
+// message is left alone), so a try whose answer was lost may be made again.
+func untilRecorded(ctx context.Context, stop <-chan struct{}, record func() error) error {
+	wait := 100 * time.Millisecond
+	var giveUp <-chan time.Time
+	for {
+		err := record()
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-giveUp:
+			t.Stop()
+			return err
+		case <-stop:
+			t.Stop()
+			stop, giveUp = nil, time.After(markWait)
+		case <-t.C:
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
 }
 
 func (w *Worker) metric(channel, result string) {

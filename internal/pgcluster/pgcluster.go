@@ -27,17 +27,27 @@ var ErrNoServer = errors.New("PostgreSQL server binaries (initdb, pg_ctl) not fo
 // Cluster is a PostgreSQL server started from a data directory, listening on a Unix socket only
 // (and, when Port is set, on 127.0.0.1).
 type Cluster struct {
-	Dir     string // holds data/ and the socket
-	Port    int
-	bin     string
-	asUser  string // run server commands as this user ("" = ourselves)
-	started bool
+	Dir  string // holds data/ and the socket
+	Port int
+	// Settings are server settings (name: value) over the defaults of Start, which favour speed
+	// over durability (fsync=off, synchronous_commit=off); a primary whose commits must wait for a
+	// synchronous standby sets synchronous_commit=on.
+	Settings map[string]string
+	bin      string
+	asUser   string // run server commands as this user ("" = ourselves)
+	started  bool
 }
 
 // FindBin returns the directory holding initdb and pg_ctl: PATH first, then Debian's versioned
-// directories (newest first).
+// directories (newest first). A pg_ctl on PATH that links into the server's own directory gives that
+// directory, which also holds the tools PATH may lack (pg_basebackup).
 func FindBin() (string, error) {
 	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			if _, err := os.Stat(filepath.Join(filepath.Dir(real), "initdb")); err == nil {
+				return filepath.Dir(real), nil
+			}
+		}
 		if _, err := exec.LookPath("initdb"); err == nil {
 			return filepath.Dir(p), nil
 		}
@@ -84,6 +94,10 @@ func (c *Cluster) dataDir() string { return filepath.Join(c.Dir, "data") }
 
 // URL is a connection string for database name on this cluster.
 func (c *Cluster) URL(dbname string) string {
+	if c.Port != 0 {
+		// The socket's name carries the port.
+		return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", dbname, c.SocketDir(), c.Port)
+	}
 	return fmt.Sprintf("postgres://postgres@/%s?host=%s&sslmode=disable", dbname, c.SocketDir())
 }
 
@@ -116,8 +130,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if port == 0 {
 		port = 5432 // only names the socket file; no TCP listener
 	}
-	opts := fmt.Sprintf("-k %s -c listen_addresses=%s -p %d -c fsync=off -c synchronous_commit=off "+
-		"-c full_page_writes=off -c max_connections=200 -c shared_buffers=128MB", c.SocketDir(), listen, port)
+	opts := fmt.Sprintf("-k %s -c listen_addresses=%s -p %d%s", c.SocketDir(), listen, port, c.settingFlags())
 	if out, err := c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", c.dataDir(), "-l",
 		filepath.Join(c.Dir, "server.log"), "-o", opts); err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.Dir, "server.log"))
@@ -125,6 +138,36 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 	c.started = true
 	return nil
+}
+
+// defaultSettings are the server settings of every cluster unless Settings says otherwise.
+var defaultSettings = map[string]string{
+	"fsync":              "off",
+	"synchronous_commit": "off",
+	"full_page_writes":   "off",
+	"max_connections":    "200",
+	"shared_buffers":     "128MB",
+}
+
+// settingFlags are the defaults and Settings as server flags, in a stable order.
+func (c *Cluster) settingFlags() string {
+	merged := map[string]string{}
+	for k, v := range defaultSettings {
+		merged[k] = v
+	}
+	for k, v := range c.Settings {
+		merged[k] = v
+	}
+	names := make([]string, 0, len(merged))
+	for k := range merged {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		fmt.Fprintf(&b, " -c %s=%s", k, merged[k])
+	}
+	return b.String()
 }
 
 // Running reports whether a server runs from the cluster's data directory, whoever started it.

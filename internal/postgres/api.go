@@ -21,11 +21,11 @@ func (s *API) RecordAPIRequest(ctx context.Context, actor account.Actor, method,
 
 // AuditEvents reads the audit log for the API.
 func (s *API) AuditEvents(ctx context.Context, q account.AuditQuery) ([]*audit.Event, error) {
-	return NewAuditStore(s.db).Events(ctx, AuditFilter{AccountID: q.AccountID, Action: q.Action, Actor: q.Actor,
+	return NewAuditStore(s.reads()).Events(ctx, AuditFilter{AccountID: q.AccountID, Action: q.Action, Actor: q.Actor,
 		Since: q.Since, BeforeID: q.BeforeID, Limit: q.Limit})
 }
 
 // VerifyAudit walks the audit chain.
 func (s *API) VerifyAudit(ctx context.Context) (int64, error) {
-	return NewAuditStore(s.db).Verify(ctx)
+	return NewAuditStore(s.reads()).Verify(ctx)
 }

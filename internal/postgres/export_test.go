@@ -32,3 +32,7 @@ func (s *Admin) WithoutSearchSample() { s.trigrams.takenAt = time.Now().Add(1000
 func Enqueue(ctx context.Context, tx pgx.Tx, msgs ...notify.Message) error {
 	return unavailable("outbox enqueue", enqueue(ctx, tx, msgs))
 }
+
+// LoseClaimAnswer makes the outbox take the claim that leased its messages until until as one
+// whose answer was lost with the connection.
+func (o *Outbox) LoseClaimAnswer(until time.Time) { o.remember(until) }

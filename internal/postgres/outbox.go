@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,7 +45,15 @@ func (db *DB) Enqueue(ctx context.Context, msgs ...notify.Message) error {
 }
 
 // Outbox is the delivery side of the queue; it implements notify.OutboxQueue.
-type Outbox struct{ db *DB }
+type Outbox struct {
+	db *DB
+	// unsure holds the leases of claims whose answer was lost (the connection broke): they may
+	// have committed, leasing messages that nobody sends until the lease runs out. The next Claim
+	// hands them back first. Each claim's lease end is unique to it (see leaseEnd), so it names
+	// that claim's messages.
+	mu     sync.Mutex
+	unsure []time.Time
+}
 
 // NewOutbox returns the queue of db.
 func NewOutbox(db *DB) *Outbox { return &Outbox{db: db} }
@@ -53,12 +63,32 @@ var _ notify.OutboxQueue = (*Outbox)(nil)
 // Claim takes up to limit due messages, oldest due first, and leases them to the caller until now +
 // lease; each claim counts as an attempt. One statement selects and leases, skipping rows another
 // transaction has locked, so concurrent claimers (in any number of processes) never get the same
-// message; a message whose lease has run out without being settled is due again.
+// message; a message whose lease has run out without being settled is due again. Messages that a
+// claim whose answer was lost may have leased are handed back first, so that a failover does not
+// hold them for a whole lease.
 func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]notify.Queued, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
+	if err := o.releaseUnsure(ctx); err != nil {
+		return nil, err
+	}
 	now := o.db.now()
+	until := leaseEnd(now, lease)
+	out, err := o.claim(ctx, now, until, limit)
+	if err != nil && isUnavailable(err) {
+		o.remember(until)
+	}
+	return out, err
+}
+
+// leaseEnd is now + lease, plus a random part of a second to the microsecond (what PostgreSQL
+// keeps), so that no two claims share it: it names the claim's messages.
+func leaseEnd(now time.Time, lease time.Duration) time.Time {
+	return now.Add(lease + rand.N(time.Second)).Truncate(time.Microsecond)
+}
+
+func (o *Outbox) claim(ctx context.Context, now, until time.Time, limit int) ([]notify.Queued, error) {
 	// MATERIALIZED: the locking subquery runs once, so LIMIT bounds the batch.
 	rows, err := o.db.conn(ctx).Query(ctx, `WITH due AS MATERIALIZED (
 			SELECT id FROM outbox
@@ -70,7 +100,7 @@ func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]n
 		UPDATE outbox o SET attempts = o.attempts + 1, leased_until = $2
 		FROM due WHERE o.id = due.id
 		RETURNING o.id, o.attempts, o.channel, o.recipient, o.template, o.lang, o.time_zone, o.data`,
-		now, now.Add(lease), limit)
+		now, until, limit)
 	if err != nil {
 		return nil, unavailable("outbox claim", err)
 	}
@@ -88,6 +118,33 @@ func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]n
 	}
 	slices.SortFunc(out, func(a, b notify.Queued) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// maxUnsure bounds the leases remembered; older ones simply run out.
+const maxUnsure = 100
+
+func (o *Outbox) remember(until time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.unsure = append(o.unsure, until)
+	if len(o.unsure) > maxUnsure {
+		o.unsure = o.unsure[len(o.unsure)-maxUnsure:]
+	}
+}
+
+// releaseUnsure hands back the messages of claims whose answer was lost: unsent, they are due
+// again at once. The attempt those claims counted stays counted.
+func (o *Outbox) releaseUnsure(ctx context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for len(o.unsure) > 0 {
+		if _, err := o.db.conn(ctx).Exec(ctx, `UPDATE outbox SET leased_until = NULL
+			WHERE leased_until = $1 AND sent_at IS NULL AND dead_at IS NULL`, o.unsure[0]); err != nil {
+			return unavailable("outbox release lost claim", err)
+		}
+		o.unsure = o.unsure[1:]
+	}
+	return nil
 }
 
 // MarkSent records a delivery and empties the message's data (it may hold a code or a link). A

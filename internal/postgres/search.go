@@ -64,7 +64,7 @@ const (
 // Its steps read one snapshot, so that a window walked in one statement is where the next starts.
 func (s *Admin) SearchAccounts(ctx context.Context, q account.AccountSearch) ([]*account.Account, error) {
 	var list []*account.Account
-	err := pgx.BeginTxFunc(ctx, s.db.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+	err := pgx.BeginTxFunc(ctx, s.reads().Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			var ids []int64
 			var err error
@@ -147,7 +147,7 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state st
 		}
 		rows += more
 	}
-	pieces := s.trigrams.rarest(q, searchTrigrams, s.db)
+	pieces := s.trigrams.rarest(q, searchTrigrams, s.reads())
 	// Within a state other than active the state's own index holds search_text too. When the
 	// sample says the state holds few accounts, and the trigram index would hand over many
 	// candidates (each read from the table, in every state: a username's start among locked
@@ -256,7 +256,7 @@ func accountsInOrder(ctx context.Context, tx pgx.Tx, ids []int64) ([]*account.Ac
 // missing or an hour old, in the background; serve calls this at start so that the first
 // searches have it.
 func (s *Admin) PrepareSearch(ctx context.Context) error {
-	return s.trigrams.refresh(ctx, s.db)
+	return s.trigrams.refresh(ctx, s.reads())
 }
 
 // trigramSample counts the trigrams of a sample of search_text values, to tell a rare trigram

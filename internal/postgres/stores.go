@@ -46,6 +46,15 @@ func NewStores(db *DB) *Stores {
 	}
 }
 
+// ReadFrom sends the dashboard's account search and the audit log's reads to reads, a pool of
+// their own (UNLOCKD_DATABASE_READ_URL, which may be a standby), so that they do not take the
+// primary's connections; every write, and every read a decision depends on, stays on the primary.
+// Without it they read from the primary.
+func (s *Stores) ReadFrom(reads *DB) {
+	s.Admin.readsDB = reads
+	s.API.readsDB = reads
+}
+
 // Directory keeps directory accounts and sync marks: account.DirectoryStore (directory.go).
 type Directory struct{ db *DB }
 
@@ -80,14 +89,30 @@ type Contact struct{ db *DB }
 type Tokens struct{ db *DB }
 
 // API audits API calls and reads the audit log for the API: account.APIStore (api.go).
-type API struct{ db *DB }
+type API struct {
+	db      *DB
+	readsDB *DB // see Stores.ReadFrom; nil reads from db
+}
+
+func (s *API) reads() *DB { return orDB(s.readsDB, s.db) }
 
 // Admin backs the dashboard and its account search: account.AdminStore (admin.go, search.go), and
 // PrepareSearch, which serve runs at start.
 type Admin struct {
 	db       *DB
+	readsDB  *DB // see Stores.ReadFrom; nil reads from db
 	walkRows int // see search.go
 	trigrams *trigramSample
+}
+
+// reads is where the search reads.
+func (s *Admin) reads() *DB { return orDB(s.readsDB, s.db) }
+
+func orDB(db, fallback *DB) *DB {
+	if db != nil {
+		return db
+	}
+	return fallback
 }
 
 // Alerts counts automatic locks and keeps alerts: account.AlertStore (alerts.go).

@@ -96,6 +96,7 @@ func newHarnessOn(t *testing.T, dbURL string, opts ...harnessOption) *harness {
 	}
 	store := postgres.NewStores(db)
 	metrics := server.NewMetrics()
+	db.Watch("primary", metrics, nil)
 	svc := account.New(cli.ServiceDeps(cfg, store, hasher, o.clock, metrics))
 	if o.log == nil {
 		o.log = io.Discard

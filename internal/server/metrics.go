@@ -18,6 +18,10 @@ type Metrics struct {
 	throttled *prometheus.CounterVec
 	messages  *prometheus.CounterVec
 	hashWait  prometheus.Histogram
+
+	unavailableAnswers *prometheus.CounterVec
+	dbUnavailable      *prometheus.CounterVec
+	dbServerChanges    *prometheus.CounterVec
 }
 
 // NewMetrics registers unlockd's series (and the Go runtime's) in a fresh registry.
@@ -37,8 +41,15 @@ func NewMetrics() *Metrics {
 		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "unlockd_hash_queue_wait_seconds",
 			Help:    "How long password hashing waited for a free worker.",
 			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}}),
+		unavailableAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_unavailable_answers_total",
+			Help: "Requests answered 503 with Retry-After because the database (or the directory) was unavailable, by where (page, api)."}, []string{"where"}),
+		dbUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_database_unavailable_total",
+			Help: "Times a pool found the database unavailable, by pool (primary, read) and kind (connect: no host accepted a connection; statement: a statement cut off or refused)."}, []string{"pool", "kind"}),
+		dbServerChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_database_server_changes_total",
+			Help: "New connections of a pool that reached another database server than the one before: a failover, by pool."}, []string{"pool"}),
 	}
 	m.registry.MustRegister(m.signIns, m.locks, m.unlocks, m.throttled, m.messages, m.hashWait,
+		m.unavailableAnswers, m.dbUnavailable, m.dbServerChanges,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -53,6 +64,17 @@ func (m *Metrics) Message(channel, result string) { m.messages.WithLabelValues(c
 
 // HashWait records a hashing queue wait; give it to the hasher's wait observer.
 func (m *Metrics) HashWait(d time.Duration) { m.hashWait.Observe(d.Seconds()) }
+
+// UnavailableAnswer records a request answered 503 because a dependency was unavailable; where
+// is "page" or "api".
+func (m *Metrics) UnavailableAnswer(where string) { m.unavailableAnswers.WithLabelValues(where).Inc() }
+
+// DatabaseUnavailable and DatabaseServerChanged make Metrics the pools' postgres.PoolEvents.
+func (m *Metrics) DatabaseUnavailable(pool, kind string) {
+	m.dbUnavailable.WithLabelValues(pool, kind).Inc()
+}
+
+func (m *Metrics) DatabaseServerChanged(pool string) { m.dbServerChanges.WithLabelValues(pool).Inc() }
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {

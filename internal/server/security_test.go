@@ -3,11 +3,12 @@ package server_test
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestSecurityHeadersOnEveryResponse(t *testing.T) {
@@ -157,6 +158,14 @@ func TestDatabaseOutageFailsClosed(t *testing.T) {
 	}
 	if res := h.get(h.client(), "/readyz"); res.status != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz during an outage: %d", res.status)
+	}
+	// The outage shows in the metrics: the answer, and what the pool met.
+	metrics := h.get(h.client(), "/metrics").body
+	for _, series := range []string{`unlockd_unavailable_answers_total{where="page"} 1`,
+		`unlockd_database_unavailable_total{kind="connect",pool="primary"}`} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("/metrics during an outage lacks %s", series)
+		}
 	}
 
 	// When the database returns, so does the service, without a restart.

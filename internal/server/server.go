@@ -98,7 +98,8 @@ func New(d Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	st, err := site.New(site.Deps{Config: d.Config, Accounts: d.Accounts, Sessions: d.Sessions, Log: s.log})
+	st, err := site.New(site.Deps{Config: d.Config, Accounts: d.Accounts, Sessions: d.Sessions, Log: s.log,
+		Unavailable: s.metrics.UnavailableAnswer})
 	if err != nil {
 		return nil, err
 	}

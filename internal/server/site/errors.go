@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/i18n"
@@ -47,7 +48,7 @@ var errorTable = []ErrorView{
 	{account.ETHROTTLED, http.StatusTooManyRequests, slog.LevelWarn, "error_throttled_title", "error_throttled", "throttled", "", "900"},
 	// The bounded hasher's designed answer (SECURITY.md 15), not a fault.
 	{account.EBUSY, http.StatusServiceUnavailable, slog.LevelWarn, "error_busy_title", "error_busy", "unavailable", "Try again shortly.", "2"},
-	{account.EUNAVAILABLE, http.StatusServiceUnavailable, slog.LevelError, "error_unavailable_title", "error_unavailable", "unavailable", "Try again shortly.", "30"},
+	{account.EUNAVAILABLE, http.StatusServiceUnavailable, slog.LevelError, "error_unavailable_title", "error_unavailable", "unavailable", "Try again shortly.", "5"},
 	{account.EDIRECTORY, http.StatusServiceUnavailable, slog.LevelError, "error_directory_title", "error_directory", "directory_unavailable", "The directory cannot be reached. Try again shortly.", "30"},
 	{account.EINTERNAL, http.StatusInternalServerError, slog.LevelError, "error_title", "error_internal", "internal", "Internal error.", ""},
 }
@@ -94,8 +95,16 @@ func statusView(status int) ErrorView {
 	return v
 }
 
-// LogFailure writes the one log line of a failed request, at the level its kind calls for.
+// LogFailure writes the one log line of a failed request, at the level its kind calls for, and
+// counts it when a dependency was unavailable.
 func (s *Site) LogFailure(r *http.Request, v ErrorView, err error) {
+	if v.Code == account.EUNAVAILABLE && s.unavailable != nil {
+		where := "page"
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			where = "api"
+		}
+		s.unavailable(where)
+	}
 	s.log.Log(r.Context(), v.Level, "request failed", "method", r.Method, "path", LoggedPath(r),
 		"status", v.Status, "code", v.Code, "client_ip", s.ClientIP(r), "err", err)
 }

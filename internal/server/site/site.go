@@ -25,6 +25,9 @@ type Deps struct {
 	Accounts *account.Services
 	Sessions scs.CtxStore
 	Log      *slog.Logger
+	// Unavailable, when not nil, is told of each request answered 503 because a dependency (the
+	// database, the directory) was unavailable, with where it was answered: "page" or "api".
+	Unavailable func(where string)
 }
 
 // Site holds what the handlers share: the session manager, the translations, the parsed templates,
@@ -37,6 +40,8 @@ type Site struct {
 	bundle   *i18n.Bundle
 	views    *views
 	proxies  *clientIPResolver
+	// unavailable counts answers that a dependency was unavailable (Deps.Unavailable).
+	unavailable func(where string)
 	// Maintenance is the current maintenance window, cached; Flashes carry a message to the next page.
 	Maintenance *MaintenanceCache
 	Flashes     *Flashes
@@ -62,7 +67,7 @@ func New(d Deps) (*Site, error) {
 		return nil, err
 	}
 	s := &Site{cfg: d.Config, accounts: d.Accounts, log: d.Log, bundle: bundle, views: v,
-		proxies: newClientIPResolver(d.Config.TrustedProxies)}
+		proxies: newClientIPResolver(d.Config.TrustedProxies), unavailable: d.Unavailable}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
