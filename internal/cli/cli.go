@@ -211,7 +211,7 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 		a.reads.Watch("read", metrics, log)
 		stores.ReadFrom(a.reads)
 	}
-	if a.directory, err = newDirectorySource(cfg.Directory, clock); err != nil {
+	if a.directory, err = newDirectorySource(cfg.Directory, clock, metrics); err != nil {
 		a.Close()
 		return nil, err
 	}

@@ -89,6 +89,7 @@ type directorySource struct {
 	name     string
 	now      account.Clock
 	policies policies
+	metrics  directoryMetrics // nil: counts nothing
 }
 
 func (s *directorySource) Name() string { return s.name }

@@ -14,7 +14,7 @@ import (
 
 // newDirectorySource connects the configured directory (nil when there is none) as the domain's
 // account.Directory and account.DirectoryReader.
-func newDirectorySource(c *config.Directory, clock account.Clock) (*directorySource, error) {
+func newDirectorySource(c *config.Directory, clock account.Clock, metrics directoryMetrics) (*directorySource, error) {
 	if c == nil {
 		return nil, nil
 	}
@@ -25,7 +25,36 @@ func newDirectorySource(c *config.Directory, clock account.Clock) (*directorySou
 	if clock == nil {
 		clock = time.Now
 	}
-	return &directorySource{dir: d, name: c.URL + " " + c.BaseDN, now: clock}, nil
+	return &directorySource{dir: d, name: c.URL + " " + c.BaseDN, now: clock, metrics: metrics}, nil
+}
+
+// directoryMetrics counts the requests the flows make to the directory, by result.
+type directoryMetrics interface {
+	DirectoryOperation(op, result string)
+}
+
+// count reports one request of op and returns err as it is.
+func (s *directorySource) count(op string, err error) error {
+	result := "ok"
+	switch e := account.ErrorCode(err); {
+	case err == nil:
+	case e == account.EDIRECTORY:
+		result = "unavailable"
+	case e == account.ENOTFOUND:
+		result = "not_found"
+	case e == account.EINVALID || e == account.EFORBIDDEN:
+		result = "refused"
+	default:
+		result = "error"
+	}
+	s.record(op, result)
+	return err
+}
+
+func (s *directorySource) record(op, result string) {
+	if s.metrics != nil {
+		s.metrics.DirectoryOperation(op, result)
+	}
 }
 
 // policyTTL is how long a password policy read for one person serves the next: policies change
@@ -70,26 +99,27 @@ func (s *directorySource) policy(ctx context.Context, dn string) (directory.Poli
 func (s *directorySource) Person(ctx context.Context, username string) (account.DirectoryPerson, error) {
 	p, err := s.dir.Find(ctx, username)
 	if err != nil {
-		return account.DirectoryPerson{}, directoryError(err)
+		return account.DirectoryPerson{}, s.count("person", directoryError(err))
 	}
 	policy, err := s.policy(ctx, p.PolicyDN)
 	if err != nil {
-		return account.DirectoryPerson{}, directoryError(err)
+		return account.DirectoryPerson{}, s.count("person", directoryError(err))
 	}
-	return s.personOf(p, policy), nil
+	return s.personOf(p, policy), s.count("person", nil)
 }
 
 // CheckPassword binds as the person.
 func (s *directorySource) CheckPassword(ctx context.Context, dn, password string) (account.DirectoryVerdict, error) {
 	switch err := s.dir.CheckPassword(ctx, dn, password); {
 	case err == nil:
-		return account.DirectoryPasswordRight, nil
+		return account.DirectoryPasswordRight, s.count("password_check", nil)
 	case errors.Is(err, directory.ErrPasswordExpired):
-		return account.DirectoryPasswordExpired, nil
+		return account.DirectoryPasswordExpired, s.count("password_check", nil)
 	case errors.Is(err, directory.ErrInvalidCredentials):
+		s.record("password_check", "wrong_password")
 		return account.DirectoryPasswordWrong, nil
 	default:
-		return account.DirectoryPasswordWrong, directoryError(err)
+		return account.DirectoryPasswordWrong, s.count("password_check", directoryError(err))
 	}
 }
 
@@ -100,12 +130,12 @@ func (s *directorySource) Unlock(ctx context.Context, dn string, liftFreeze bool
 		how = directory.LiftFreeze
 	}
 	lifted, err := s.dir.Unlock(ctx, dn, how)
-	return lifted, directoryError(err)
+	return lifted, s.count("unlock", directoryError(err))
 }
 
 // SetPassword sets the person's password through the directory's policy.
 func (s *directorySource) SetPassword(ctx context.Context, dn, password string) error {
-	return directoryError(s.dir.SetPassword(ctx, dn, password))
+	return s.count("set_password", directoryError(s.dir.SetPassword(ctx, dn, password)))
 }
 
 // directoryError turns the connector's errors into the domain's, keeping the cause for the log.

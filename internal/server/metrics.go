@@ -22,6 +22,7 @@ type Metrics struct {
 	unavailableAnswers *prometheus.CounterVec
 	dbUnavailable      *prometheus.CounterVec
 	dbServerChanges    *prometheus.CounterVec
+	directoryOps       *prometheus.CounterVec
 }
 
 // NewMetrics registers unlockd's series (and the Go runtime's) in a fresh registry.
@@ -47,9 +48,11 @@ func NewMetrics() *Metrics {
 			Help: "Times a pool found the database unavailable, by pool (primary, read) and kind (connect: no host accepted a connection; statement: a statement cut off or refused)."}, []string{"pool", "kind"}),
 		dbServerChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_database_server_changes_total",
 			Help: "New connections of a pool that reached another database server than the one before: a failover, by pool."}, []string{"pool"}),
+		directoryOps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_directory_operations_total",
+			Help: "Requests to the directory at request time, by operation (person, password_check, unlock, set_password) and result (ok, not_found, wrong_password, refused, unavailable, error)."}, []string{"op", "result"}),
 	}
 	m.registry.MustRegister(m.signIns, m.locks, m.unlocks, m.throttled, m.messages, m.hashWait,
-		m.unavailableAnswers, m.dbUnavailable, m.dbServerChanges,
+		m.unavailableAnswers, m.dbUnavailable, m.dbServerChanges, m.directoryOps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +78,9 @@ func (m *Metrics) DatabaseUnavailable(pool, kind string) {
 }
 
 func (m *Metrics) DatabaseServerChanged(pool string) { m.dbServerChanges.WithLabelValues(pool).Inc() }
+
+// DirectoryOperation counts one request to the directory and its result.
+func (m *Metrics) DirectoryOperation(op, result string) { m.directoryOps.WithLabelValues(op, result).Inc() }
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
