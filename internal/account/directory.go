@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -88,6 +89,26 @@ type liveAccounts struct {
 // there. A directory that does not answer is ErrDirectoryUnavailable: the flow cannot act on the
 // person now, and says so.
 func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Account, error) {
+	for try := 1; ; try++ {
+		a, err := l.accountByLogin(ctx, login, try < liveReadTries)
+		if !errors.Is(err, errChangedMeanwhile) {
+			return a, err
+		}
+	}
+}
+
+// liveReadTries bounds how often a live read starts again because unlockd changed the account
+// while the directory was read; the last try writes what it read.
+const liveReadTries = 3
+
+// errChangedMeanwhile: unlockd changed the account (an unlock, say) after it was read and before
+// what the directory said of it was written, so that what the directory said may predate the
+// change and is not written over it. The read starts again.
+var errChangedMeanwhile = errors.New("the account changed while the directory was read")
+
+// accountByLogin is one try of AccountByLogin. With check, what the directory said is written
+// only if the account is as it was before the directory was read (errChangedMeanwhile otherwise).
+func (l *liveAccounts) accountByLogin(ctx context.Context, login string, check bool) (*Account, error) {
 	a, err := l.AccountStore.AccountByLogin(ctx, login)
 	var username string
 	switch {
@@ -109,8 +130,12 @@ func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Accou
 	case derr != nil:
 		return nil, derr
 	}
+	var seen *Account
+	if check {
+		seen = a
+	}
 	var counts DirectorySyncCounts
-	if err := l.writer.apply(ctx, p, &counts); err != nil {
+	if err := l.writer.apply(ctx, p, seen, &counts); err != nil {
 		return nil, err
 	}
 	if counts.Skipped > 0 && a == nil {

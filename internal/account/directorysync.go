@@ -146,7 +146,7 @@ func (s *DirectorySync) run(ctx context.Context, full bool, counts *DirectorySyn
 	counts.Full = since == ""
 	next, err := s.reader.People(ctx, since, func(p DirectoryPerson) error {
 		counts.Read++
-		return s.apply(ctx, p, counts)
+		return s.apply(ctx, p, nil, counts)
 	})
 	if err != nil {
 		return fmt.Errorf("directory sync: %w", err)
@@ -158,8 +158,11 @@ func (s *DirectorySync) run(ctx context.Context, full bool, counts *DirectorySyn
 }
 
 // apply brings one person's account in line with the directory. A person who cannot be taken is
-// counted as skipped, with the reason; only a failure of the storage stops the sync.
-func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, counts *DirectorySyncCounts) error {
+// counted as skipped, with the reason; only a failure of the storage stops the sync. seen, when
+// not nil, is the account as it was before the directory was read: if unlockd changed it since
+// (an unlock that lifted the directory's lock, say), the person read may predate that change, and
+// apply writes nothing and answers errChangedMeanwhile.
+func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, seen *Account, counts *DirectorySyncCounts) error {
 	person, problem := directoryAccount(p)
 	if problem != "" {
 		counts.skip(p.Username, problem)
@@ -185,6 +188,8 @@ func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, counts *
 			return err
 		case before.Source != SourceDirectory:
 			return Errorf(ECONFLICT, "a local account has the username %s", before.Username)
+		case seen != nil && (!before.UpdatedAt.Equal(seen.UpdatedAt) || before.State != seen.State):
+			return errChangedMeanwhile
 		}
 		want = withOwnLock(before, person)
 		a := *want
