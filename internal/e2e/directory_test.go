@@ -321,13 +321,14 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 }
 
 // samba starts a domain controller for the test, or skips it (fails it in CI) with the reason
-// Samba cannot run here. It listens on 127.0.0.1:389 and :636, so it runs alone.
+// Samba cannot run here. It listens on 127.0.0.1:389 and :636, so it waits for its turn while
+// another test process (the directory package's) runs one.
 func samba(t *testing.T) *sambatest.Server {
 	t.Helper()
 	if _, _, err := sambatest.Find(); err != nil {
 		pgtest.Prerequisite(t, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	s, err := sambatest.Start(ctx, t.TempDir())
 	if err != nil {
