@@ -120,12 +120,14 @@ func isUniqueViolation(err error) (constraint string, ok bool) {
 }
 
 // unavailable wraps failures to reach the database as account.EUNAVAILABLE, so the server answers
-// 503 and nothing is half done; other errors are wrapped with the operation's name.
+// 503 and nothing is half done; other errors are wrapped with the operation's name. A directory
+// that cannot be reached inside a unit of work is the directory's outage (account.EDIRECTORY), not
+// the database's, though its error holds a network error too.
 func unavailable(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if isUnavailable(err) {
+	if isUnavailable(err) && account.ErrorCode(err) != account.EDIRECTORY {
 		return fmt.Errorf("%s: %w: %w", op, account.Errorf(account.EUNAVAILABLE, "The database is unavailable."), err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
