@@ -267,7 +267,7 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 		}
 	})
 
-	// Last: it stops the directory for a while.
+	// Last: it pauses the directory for a while, then stops it.
 	t.Run("a directory that does not answer is 503 with its own page", func(t *testing.T) {
 		srv.expectErrors("code=directory_unavailable", "directory unreachable")
 		failedBefore := srv.show(t, bo).FailedAttempts
@@ -317,6 +317,25 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 		p2.open(t, "/status")
 		p2.startFlow(t, "/status", bo, "")
 		srv.waitMail(t, boMail, subject(t, "en", "code", map[string]string{"Purpose": "status"}))
+
+		// A directory that is gone (connections refused) answers the same, at once.
+		dir.Stop()
+		for _, path := range []string{"/login", "/status"} {
+			form := url.Values{"username": {bo}, "password": {boPassword}}
+			start := time.Now()
+			res, err := http.PostForm(srv.URL+path, form)
+			if err != nil {
+				t.Fatalf("POST %s with slapd stopped: %v", path, err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), msg(t, "en", "error_directory")) {
+				t.Errorf("POST %s with slapd stopped: status %d, want 503 with the directory page:\n%s", path, res.StatusCode, tail(string(body), 1500))
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("POST %s with slapd stopped took %v: a refused connection needs no timeout", path, took)
+			}
+		}
 	})
 }
 
