@@ -271,11 +271,18 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 	t.Run("a directory that does not answer is 503 with its own page", func(t *testing.T) {
 		srv.expectErrors("code=directory_unavailable", "directory unreachable")
 		failedBefore := srv.show(t, bo).FailedAttempts
+		p := b.newTab(t, srv.URL, "en")
+		// A reset link, asked for while the directory answers, used while it does not.
+		p.open(t, "/reset")
+		p.fill(t, "username", bo)
+		p.click(t, `main form[action="/reset"] button[type=submit]`)
+		p.wantNotice(t, "ok", msg(t, "en", "reset_sent"))
+		resetPath := strings.TrimPrefix(linkTo(t, srv.waitMail(t, boMail, subject(t, "en", "reset_link", nil)).Text, srv.URL+"/reset/"), srv.URL)
+
 		if err := dir.Pause(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = dir.Resume() })
-		p := b.newTab(t, srv.URL, "en")
 		wantDirectoryPage := func(what string, resp int64) {
 			t.Helper()
 			if resp != http.StatusServiceUnavailable {
@@ -299,6 +306,11 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 		p.fill(t, "username", bo)
 		resp = p.click(t, `main form[action="/status"] button[type=submit]`)
 		wantDirectoryPage("/status", resp.Status)
+		if resp := p.open(t, resetPath); resp.Status != http.StatusOK {
+			t.Fatalf("the reset link with the directory paused answered %d, want its form", resp.Status)
+		}
+		resp = p.chooseNewPassword(t, newPassword, newPassword)
+		wantDirectoryPage("the reset form", resp.Status)
 
 		if err := dir.Resume(); err != nil {
 			t.Fatal(err)
@@ -306,13 +318,27 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 		if a := srv.show(t, bo); a.State != "active" || a.FailedAttempts != failedBefore {
 			t.Errorf("after the outage bo is %+v, want active with %d failed attempts as before", a, failedBefore)
 		}
-		if got := srv.mailsTo(t, boMail); len(got) != 0 {
-			t.Errorf("mail went to bo during the outage: %q", got)
+		if got := srv.mailsTo(t, boMail); !slices.Equal(got, []string{subject(t, "en", "reset_link", nil)}) {
+			t.Errorf("mail to bo by the end of the outage: %q, want the reset link only", got)
+		}
+		if err := dir.Bind(boDN, boPassword); err != nil {
+			t.Fatalf("the reset during the outage changed the password: %v", err)
 		}
 		resp = p.signIn(t, bo, boPassword)
 		if got := p.path(t); got != "/account" || resp.Status != http.StatusOK {
 			t.Fatalf("signing in once the directory answers again: at %s with %d, want /account", got, resp.Status)
 		}
+		// The link was not used up: it sets the password now.
+		q := b.newTab(t, srv.URL, "en")
+		if resp := q.open(t, resetPath); resp.Status != http.StatusOK {
+			t.Fatalf("the reset link after the outage answered %d, want its form", resp.Status)
+		}
+		q.chooseNewPassword(t, newPassword, newPassword)
+		q.wantNotice(t, "ok", msg(t, "en", "reset_done"))
+		if err := dir.Bind(boDN, newPassword); err != nil {
+			t.Fatalf("a bind with the password set once the directory answers again: %v", err)
+		}
+		srv.waitMail(t, boMail, subject(t, "en", "password_changed", nil))
 		p2 := b.newTab(t, srv.URL, "en")
 		p2.open(t, "/status")
 		p2.startFlow(t, "/status", bo, "")
