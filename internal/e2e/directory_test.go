@@ -102,7 +102,9 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 	amiraDN := dir.MustAddPerson(t, slapdtest.Person{UID: amira, Password: amiraPassword, Mail: amiraMail})
 
 	b := newBrowser(t)
-	srv := startServerWith(t, serverOptions{Mail: true, Directory: slapdOptions(dir)})
+	// The sync reads everyone at start, then not again during the test: people added later are
+	// found by the flows' own reads.
+	srv := startServerWith(t, serverOptions{Mail: true, Directory: slapdOptions(dir), Env: []string{"UNLOCKD_DIRECTORY_SYNC_INTERVAL=1h"}})
 	// A status code, then an unlock code, then a reset link to one person, one after the other.
 	srv.cli(t, "policy", "set", "code.resend_interval=1s")
 
@@ -199,6 +201,14 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 
 	t.Run("/login binds as the person", func(t *testing.T) {
 		p := b.newTab(t, srv.URL, "en")
+		// Someone no sync has read yet signs in: /login reads them from the directory.
+		const cleo, cleoPassword = "cleo.park", "a lighthouse keeper's long logbook"
+		dir.MustAddPerson(t, slapdtest.Person{UID: cleo, Password: cleoPassword, Mail: "cleo.park@example.org"})
+		p.signIn(t, cleo, cleoPassword)
+		if got := p.path(t); got != "/account" {
+			t.Fatalf("a person added to the directory after the last sync signed in and landed on %s (%q), want /account", got, p.notice(t, "error"))
+		}
+		p = b.newTab(t, srv.URL, "en")
 		p.signIn(t, bo, wrongPassword)
 		p.wantNotice(t, "error", msg(t, "en", "login_failed"))
 		if got := dir.MustAttribute(t, boDN, "pwdFailureTime"); len(got) != 1 {
