@@ -130,12 +130,12 @@ func (l *liveAccounts) accountByLogin(ctx context.Context, login string, check b
 	case derr != nil:
 		return nil, derr
 	}
-	var seen *Account
+	var read readGuard
 	if check {
-		seen = a
+		read.seen = a
 	}
 	var counts DirectorySyncCounts
-	if err := l.writer.apply(ctx, p, seen, &counts); err != nil {
+	if err := l.writer.apply(ctx, p, read, &counts); err != nil {
 		return nil, err
 	}
 	if counts.Skipped > 0 && a == nil {
