@@ -455,8 +455,7 @@ func TestActiveDirectoryJourneys(t *testing.T) {
 	if err := ad.Bind(dn, newPassword); err != nil {
 		t.Fatalf("a bind with the password chosen on the reset form: %v", err)
 	}
-	// (The old password is not tried: Samba keeps accepting it for its "old password allowed
-	// period", an hour by default, after a reset.)
+	wantLDAPCode(t, "a bind with the old password after the reset", ad.Bind(dn, password), ldap.LDAPResultInvalidCredentials)
 	if got := srv.directoryWrites(t, name); !slices.Contains(got, "unlock") || !slices.Contains(got, "set_password") {
 		t.Errorf("directory.written events for %s: %q, want an unlock and a set_password", name, got)
 	}

@@ -208,6 +208,9 @@ func start(ctx context.Context, dir string) (*Server, error) {
 	s.cmd = exec.Command(samba, "-i", "-M", "single", "-s", conf,
 		"--option=interfaces=127.0.0.1", "--option=bind interfaces only=yes",
 		"--option=pid directory="+dir, "--option=server services=ldap",
+		// A password replaced is gone at once: by default Samba accepts the previous one for an
+		// hour after a change or reset, simple binds included.
+		"--option=old password allowed period=0",
 		"--option=log file="+filepath.Join(dir, "samba.log"),
 		"--option=tls certfile="+filepath.Join(dir, testcert.CertFile),
 		"--option=tls keyfile="+filepath.Join(dir, testcert.KeyFile),
