@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -85,6 +86,11 @@ type liveAccounts struct {
 	writer *directoryWriter
 }
 
+// errChangedMeanwhile: unlockd changed the account (an unlock, say) after the directory was read
+// and before what it said was written, so that what it said may predate the change and is not
+// written over it (readGuard).
+var errChangedMeanwhile = errors.New("the account changed while the directory was read")
+
 // AccountByLogin finds the account login names, read afresh from the directory when it lives
 // there. A directory that does not answer is ErrDirectoryUnavailable: the flow cannot act on the
 // person now, and says so.
@@ -110,7 +116,7 @@ func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Accou
 			return nil, derr
 		}
 		// Two first reads at once both create: the one that loses finds the other's account.
-		if err := l.writer.apply(ctx, p, &DirectorySyncCounts{}); err != nil {
+		if err := l.writer.apply(ctx, p, readGuard{}, &DirectorySyncCounts{}); err != nil {
 			return nil, err
 		}
 		return l.AccountStore.AccountByLogin(ctx, username)
@@ -128,7 +134,7 @@ func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Accou
 		case err != nil:
 			return err
 		}
-		return l.writer.apply(ctx, p, &DirectorySyncCounts{})
+		return l.writer.apply(ctx, p, readGuard{}, &DirectorySyncCounts{})
 	})
 	if err != nil {
 		return nil, err

@@ -153,9 +153,16 @@ func (s *DirectorySync) run(ctx context.Context, full bool, counts *DirectorySyn
 		since = ""
 	}
 	counts.Full = since == ""
+	read := readGuard{since: s.now()}
 	next, err := s.reader.People(ctx, since, func(p DirectoryPerson) error {
 		counts.Read++
-		return s.apply(ctx, p, counts)
+		err := s.apply(ctx, p, read, counts)
+		if errors.Is(err, errChangedMeanwhile) {
+			// Unlocked here after the directory was read: what was read may predate the unlock,
+			// which changed the person's entry, so the next sync reads them again.
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("directory sync: %w", err)
@@ -170,9 +177,24 @@ func (s *DirectorySync) run(ctx context.Context, full bool, counts *DirectorySyn
 	return s.warnExpiring(ctx, counts)
 }
 
+// readGuard keeps a person read by a sync from being written over a change unlockd made after
+// the read (an unlock that lifted the directory's lock, say), which the read may predate. A flow's
+// read needs none: it holds the account's row while it reads (liveAccounts).
+type readGuard struct {
+	// since is when the directory was read (a sync reads many people before it writes them): an
+	// account unlockd changed after that is not locked again by what was read.
+	since time.Time
+}
+
+// stale reports whether writing want over before would undo a change made after the read.
+func (g readGuard) stale(before, want *Account) bool {
+	return !g.since.IsZero() && before.UpdatedAt.After(g.since) && isDirectoryLock(want.State) && !isDirectoryLock(before.State)
+}
+
 // apply brings one person's account in line with the directory. A person who cannot be taken is
-// counted as skipped, with the reason; only a failure of the storage stops the sync.
-func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, counts *DirectorySyncCounts) error {
+// counted as skipped, with the reason; only a failure of the storage stops the sync. When what was
+// read is stale by the guard, apply writes nothing and answers errChangedMeanwhile.
+func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, read readGuard, counts *DirectorySyncCounts) error {
 	person, problem := directoryAccount(p)
 	if problem != "" {
 		counts.skip(p.Username, problem)
@@ -200,6 +222,9 @@ func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, counts *
 			return Errorf(ECONFLICT, "a local account has the username %s", before.Username)
 		}
 		want = withOwnLock(before, person)
+		if before != nil && read.stale(before, want) {
+			return errChangedMeanwhile
+		}
 		a := *want
 		change = DirectoryChange{Actor: "directory", Now: now, LockedAt: p.LockedAt}
 		if before == nil {

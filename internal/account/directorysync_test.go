@@ -295,3 +295,52 @@ func TestDirectorySyncFullReadsEveryoneAndRepairsDrift(t *testing.T) {
 		t.Fatalf("alice after the full sync: %s", alice.State)
 	}
 }
+
+// duringRead is a directory where something happens after a person is read and before the sync
+// writes them.
+type duringRead struct {
+	*fakeDirectory
+	then func()
+}
+
+func (d *duringRead) People(ctx context.Context, since string, each func(account.DirectoryPerson) error) (string, error) {
+	return d.fakeDirectory.People(ctx, since, func(p account.DirectoryPerson) error {
+		if d.then != nil {
+			d.then()
+			d.then = nil
+		}
+		return each(p)
+	})
+}
+
+// An unlock made in unlockd (and in the directory) after the sync read the person is not undone
+// by what the sync read; the next sync reads the person again.
+func TestDirectorySyncDoesNotLockAgainWhomUnlockdUnlockedAfterTheRead(t *testing.T) {
+	w := newDirectoryWorld()
+	w.dir.put(account.DirectoryPerson{Username: "bob", Email: "bob@example.org", State: account.StateLocked})
+	w.mustRun(t)
+	if bob, _ := w.store.AccountForSync(ctx, "bob"); bob.State != account.StateLocked {
+		t.Fatalf("bob after the first sync: %+v", bob)
+	}
+	writes := len(w.store.changes)
+
+	d := &duringRead{fakeDirectory: w.dir}
+	d.then = func() {
+		// The owner unlocks: the account, and the directory's entry.
+		bob := w.store.accounts["bob"]
+		bob.State, bob.Reason, bob.LockedUntil, bob.UpdatedAt = account.StateActive, "", nil, w.now.Add(time.Second)
+		w.dir.put(account.DirectoryPerson{Username: "bob", Email: "bob@example.org"})
+	}
+	sync := account.NewDirectorySync(d, w.store, w.work, func() time.Time { return w.now })
+	if _, err := sync.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if bob, _ := w.store.AccountForSync(ctx, "bob"); bob.State != account.StateActive || len(w.store.changes) != writes {
+		t.Fatalf("a sync that read bob before the unlock wrote %+v over it (%d changes)", w.store.changes[writes:], len(w.store.changes)-writes)
+	}
+	w.now = w.now.Add(time.Minute)
+	counts := w.mustRun(t)
+	if bob, _ := w.store.AccountForSync(ctx, "bob"); bob.State != account.StateActive || counts.Read != 1 {
+		t.Fatalf("the next sync read %d and left bob %+v", counts.Read, bob)
+	}
+}

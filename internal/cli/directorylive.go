@@ -154,5 +154,7 @@ func directoryError(err error) error {
 	case errors.As(err, &refused):
 		return account.DirectoryRefusal(account.DirectoryRule(refused.Rule), refused.Reason)
 	}
-	return err
+	// Anything else (an untrusted certificate, a refused bind of the service account) is a fault
+	// of the directory's setup: named as the domain's, so that it is never taken for the database's.
+	return fmt.Errorf("%w: %w", account.Errorf(account.EINTERNAL, "the directory failed"), err)
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,6 +120,7 @@ type testServer struct {
 
 	mu       sync.Mutex
 	consumed map[string]bool // mail and SMS a test has already taken (see waitMail, waitSMS)
+	expected []string        // what an error the server logs may say, when the test causes it (see expectErrors)
 }
 
 // serverOptions are what startServerWith can set up besides the server itself.
@@ -132,8 +134,34 @@ type serverOptions struct {
 	SMS bool
 	// SMSToken is UNLOCKD_SMS_WEBHOOK_TOKEN; the recorder refuses (401) a request without it.
 	SMSToken string
+	// Directory points the server and its CLI commands at a directory that accounts live in.
+	Directory *directoryOptions
 	// Env holds more NAME=value settings for the server and its CLI commands.
 	Env []string
+}
+
+// directoryOptions are the UNLOCKD_DIRECTORY_* settings of a server whose accounts live in a
+// directory (CONTRACT.md, "Directory accounts").
+type directoryOptions struct {
+	URL          string // ldap:// or ldaps://
+	Kind         string // openldap (when empty) or ad
+	BindDN       string
+	BindPassword string
+	BaseDN       string
+	CAFile       string // the CA of the directory's certificate, for ldaps://
+}
+
+// env is the options as the server's environment.
+func (d *directoryOptions) env() []string {
+	env := []string{"UNLOCKD_DIRECTORY_URL=" + d.URL, "UNLOCKD_DIRECTORY_BIND_DN=" + d.BindDN,
+		"UNLOCKD_DIRECTORY_BIND_PASSWORD=" + d.BindPassword, "UNLOCKD_DIRECTORY_BASE_DN=" + d.BaseDN}
+	if d.Kind != "" {
+		env = append(env, "UNLOCKD_DIRECTORY_KIND="+d.Kind)
+	}
+	if d.CAFile != "" {
+		env = append(env, "UNLOCKD_DIRECTORY_CA_FILE="+d.CAFile)
+	}
+	return env
 }
 
 // startServer runs `unlockd serve` on a free loopback port against a fresh migrated database,
@@ -172,6 +200,9 @@ func startServerWith(t *testing.T, o serverOptions) *testServer {
 		if o.SMSToken != "" {
 			extra = append(extra, "UNLOCKD_SMS_WEBHOOK_TOKEN="+o.SMSToken)
 		}
+	}
+	if o.Directory != nil {
+		extra = append(extra, o.Directory.env()...)
 	}
 	extra = append(extra, o.Env...)
 	var lastErr error
@@ -255,13 +286,34 @@ func (s *testServer) start(t *testing.T) error {
 			t.Errorf("unlockd serve did not exit within 10s of SIGTERM")
 		}
 		out := s.out.String()
-		if strings.Contains(out, "level=ERROR") || strings.Contains(out, "panic") {
+		if s.unexpectedErrors(out) || strings.Contains(out, "panic") {
 			t.Errorf("unlockd serve logged an error:\n%s", out)
 		} else if t.Failed() && out != "" {
 			t.Logf("unlockd serve output:\n%s", out)
 		}
 	})
 	return nil
+}
+
+// expectErrors declares errors the test causes on purpose (an outage, say): a line the server
+// logs at level ERROR that holds one of the substrings does not fail the test. Any other does.
+func (s *testServer) expectErrors(substrings ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expected = append(s.expected, substrings...)
+}
+
+// unexpectedErrors reports whether the server's output has a line at level ERROR that no
+// expectErrors call foresaw.
+func (s *testServer) unexpectedErrors(out string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, "level=ERROR") && !slices.ContainsFunc(s.expected, func(e string) bool { return strings.Contains(line, e) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // addUser runs `unlockd user add` against the server's database, with the password on standard

@@ -33,6 +33,12 @@ func isUnavailable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
+	// An error the domain already named is not the database's, though it may hold a network
+	// error: a directory that cannot be reached inside a unit of work is the directory's outage.
+	var named *account.Error
+	if errors.As(err, &named) && named.Code != account.EUNAVAILABLE {
+		return false
+	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
 		// No host of the connection string accepted us (refused, timed out, or only read-only

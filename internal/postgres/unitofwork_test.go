@@ -2,6 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/unlockd/unlockd/internal/account"
@@ -75,4 +79,24 @@ func TestUseCasesThatSpanStepsCommitTogether(t *testing.T) {
 			t.Fatalf("a pending account that was sent nothing exists: %v", err)
 		}
 	})
+}
+
+// A directory that refuses connections inside a unit of work is the directory's outage: its error
+// holds a network error, which must not make it read as the database's.
+func TestADirectoryOutageInAUnitOfWorkIsNotTheDatabases(t *testing.T) {
+	e := newEngine(t)
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for _, c := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"the directory's", fmt.Errorf("%w: directory connect: %w", account.ErrDirectoryUnavailable, refused), account.EDIRECTORY},
+		{"a bare network error", fmt.Errorf("dial: %w", refused), account.EUNAVAILABLE},
+	} {
+		err := e.db.Atomic(context.Background(), func(context.Context) error { return c.err })
+		if got := account.ErrorCode(err); got != c.want {
+			t.Errorf("%s in a unit of work: %q (%v), want %q", c.name, got, err, c.want)
+		}
+	}
 }

@@ -65,6 +65,7 @@ type Server struct {
 	CAFile string
 	cmd    *exec.Cmd
 	exited chan struct{}
+	turn   *os.File // holds the machine's turn (takeTurn) until Stop
 }
 
 // Find returns the paths of samba and samba-tool.
@@ -82,8 +83,58 @@ func Find() (samba, tool string, err error) {
 	return samba, tool, nil
 }
 
-// Start provisions a domain in dir and starts its domain controller.
+// Start provisions a domain in dir and starts its domain controller. Since the ports cannot be
+// moved, test processes on one machine take turns (go test runs packages at once): Start waits,
+// as long as ctx allows, until no other process runs one, and Stop ends the turn.
 func Start(ctx context.Context, dir string) (*Server, error) {
+	if _, _, err := Find(); err != nil {
+		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("samba's domain controller runs as root only")
+	}
+	turn, err := takeTurn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := start(ctx, dir)
+	if err != nil {
+		turn.Close()
+		return nil, err
+	}
+	s.turn = turn
+	return s, nil
+}
+
+// turnFile is the lock file whose exclusive lock (flock) a process holds while it runs a domain
+// controller; the lock goes with the process, however it ends.
+var turnFile = filepath.Join(os.TempDir(), "unlockd-sambatest.lock")
+
+// takeTurn waits for the exclusive lock on turnFile and returns the file that holds it.
+func takeTurn(ctx context.Context) (*os.File, error) {
+	f, err := os.OpenFile(turnFile, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", turnFile, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("another process kept running Samba's domain controller (lock %s): %w", turnFile, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func start(ctx context.Context, dir string) (*Server, error) {
 	samba, tool, err := Find()
 	if err != nil {
 		return nil, err
@@ -157,6 +208,9 @@ func Start(ctx context.Context, dir string) (*Server, error) {
 	s.cmd = exec.Command(samba, "-i", "-M", "single", "-s", conf,
 		"--option=interfaces=127.0.0.1", "--option=bind interfaces only=yes",
 		"--option=pid directory="+dir, "--option=server services=ldap",
+		// A password replaced is gone at once: by default Samba accepts the previous one for an
+		// hour after a change or reset, simple binds included.
+		"--option=old password allowed period=0",
 		"--option=log file="+filepath.Join(dir, "samba.log"),
 		"--option=tls certfile="+filepath.Join(dir, testcert.CertFile),
 		"--option=tls keyfile="+filepath.Join(dir, testcert.KeyFile),
@@ -196,6 +250,12 @@ func (s *Server) Stop() {
 	if s == nil || s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
+	defer func() {
+		if s.turn != nil {
+			s.turn.Close()
+			s.turn = nil
+		}
+	}()
 	select {
 	case <-s.exited:
 		return
