@@ -52,11 +52,16 @@ func outboxRows(t *testing.T, db *postgres.DB, template string) []outboxRow {
 // The sync over PostgreSQL queues a lock notice with the state change and an expiry warning with
 // its audit event, each once, whatever later syncs see.
 func TestDirectoryCareQueuesEachNoticeOnce(t *testing.T) {
-	db := mustDB(t)
-	stores := postgres.NewStores(db)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
+	// One clock for the sync and what storage stamps, as the binary has.
+	db, err := postgres.Open(ctx, pgtestURL(t), clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	stores := postgres.NewStores(db)
 	expires := now.Add(10 * 24 * time.Hour)
 	dir := &scriptedDirectory{people: []account.DirectoryPerson{
 		{DN: "uid=alice,ou=people,dc=example,dc=org", Username: "alice", Email: "alice@example.org", Phone: "+8613800000001",
