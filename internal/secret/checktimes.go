@@ -1,0 +1,122 @@
+package secret
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// CheckTimes is the recent distribution of how long real password checks took, from the start of
+// their request to the verdict, the wait for a hashing worker included. A refusal that needs no
+// check (an unknown user, a locked account) waits as long as one check drawn from it (Pad) instead
+// of hashing: it costs almost no CPU, and its time still cannot be told from a check's, at whatever
+// load the checks meet. Any kind of check can feed it and be padded to it: a hash here, a bind
+// against a directory elsewhere.
+//
+// Only checks of the last maxAge count, so that the distribution follows the load as it changes;
+// with fewer than minRecent of them Pad knows no time, and the caller checks for real (a dummy
+// hash), which it may observe in turn. A CheckTimes is safe for concurrent use.
+type CheckTimes struct {
+	maxAge    time.Duration
+	minRecent int
+	now       func() time.Time
+	pick      func(n int) int // uniform in [0, n)
+
+	mu     sync.Mutex
+	ring   []checkTime
+	next   int // where the next observation goes
+	filled int // observations held, up to len(ring)
+}
+
+type checkTime struct {
+	at   time.Time     // when the verdict came
+	took time.Duration // from the request's start to the verdict
+	busy bool          // the verdict was ErrBusy: no worker was free in time
+}
+
+// Default sizes of the sign-in's CheckTimes: enough recent checks to draw from, few enough that a
+// change of load shows within seconds.
+const (
+	DefaultCheckTimesSize   = 512
+	DefaultCheckTimesMaxAge = 10 * time.Second
+	DefaultCheckTimesMin    = 8
+)
+
+// NewCheckTimes keeps the last size checks and draws from those at most maxAge old, once at least
+// minRecent are. size, maxAge and minRecent must be positive, and minRecent at most size.
+func NewCheckTimes(size int, maxAge time.Duration, minRecent int) *CheckTimes {
+	if size <= 0 || maxAge <= 0 || minRecent <= 0 || minRecent > size {
+		panic("secret.NewCheckTimes: size, maxAge and minRecent must be positive, minRecent at most size")
+	}
+	return &CheckTimes{maxAge: maxAge, minRecent: minRecent, now: time.Now, pick: rand.IntN,
+		ring: make([]checkTime, size)}
+}
+
+// Observe records one real check that took took from its request's start to its verdict. err is
+// what the check returned: nil for a verdict (right or wrong), ErrBusy when it found no worker,
+// which a padded refusal then answers too. Any other error (the client left, a broken stored
+// hash) says nothing of the time a check takes and is not recorded.
+func (c *CheckTimes) Observe(took time.Duration, err error) {
+	busy := errors.Is(err, ErrBusy)
+	if err != nil && !busy {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ring[c.next] = checkTime{at: c.now(), took: took, busy: busy}
+	c.next = (c.next + 1) % len(c.ring)
+	c.filled = min(c.filled+1, len(c.ring))
+}
+
+// Pad waits until a recent check's time, drawn uniformly, has passed since started, and returns
+// that check's outcome: nil, or ErrBusy when it found no worker. When fewer than the minimum of
+// recent checks are known it returns padded false at once, and the caller must check for real. ctx
+// ending cuts the wait short with its error.
+func (c *CheckTimes) Pad(ctx context.Context, started time.Time) (padded bool, err error) {
+	took, busy, ok := c.draw()
+	if !ok {
+		return false, nil
+	}
+	if wait := time.Until(started.Add(took)); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return true, ctx.Err()
+		}
+	}
+	if busy {
+		return true, ErrBusy
+	}
+	return true, nil
+}
+
+// draw picks one of the recent checks uniformly; ok is false when fewer than minRecent are recent.
+func (c *CheckTimes) draw() (took time.Duration, busy, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	since := c.now().Add(-c.maxAge)
+	recent := 0
+	for _, s := range c.ring[:c.filled] {
+		if s.at.After(since) {
+			recent++
+		}
+	}
+	if recent < c.minRecent {
+		return 0, false, false
+	}
+	k := c.pick(recent)
+	for _, s := range c.ring[:c.filled] {
+		if !s.at.After(since) {
+			continue
+		}
+		if k == 0 {
+			return s.took, s.busy, true
+		}
+		k--
+	}
+	panic("unreachable: fewer recent checks on the second count")
+}
