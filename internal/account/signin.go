@@ -24,6 +24,7 @@ type guard struct {
 	lockout       LockoutStore
 	ledger        LedgerStore
 	hasher        Hasher
+	checkTimes    CheckTimes
 	secondFactors FactorStore
 	alerts        AlertStore
 	states        StateStore
@@ -78,14 +79,14 @@ type SignInResult struct {
 
 // SignIn checks a password under the lockout policy. The order matters:
 //  1. a client spraying many accounts is throttled before anything else;
-//  2. unknown logins cost the same hashing work as known ones;
+//  2. unknown logins take the time a check of known ones takes (without its hashing work);
 //  3. the attempt is counted atomically before the password is checked, so concurrent attempts
 //     (also in other processes) can never check more passwords than the allowance;
 //  4. only then is the password hashed, and the outcome recorded.
 //
 // Every refusal is ErrBadCredentials (or ErrThrottled for the whole client).
 func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
-	now := s.now()
+	started, now := time.Now(), s.now()
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
@@ -95,7 +96,7 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		valid = false
 	}
 	password := req.Password[:min(len(req.Password), 4*MaxPasswordLength)]
-	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
+	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now, started: started}
 
 	if err := s.throttleClient(ctx, reject); err != nil {
 		return nil, err
@@ -179,10 +180,10 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	if !res.Allowed {
-		// Locked, frozen, disabled, expired, or over the allowance: the same work, the same answer,
+		// Locked, frozen, disabled, expired, or over the allowance: the same time, the same answer,
 		// and the lock is not extended.
 		reject.Reason, reject.ClientKey = "locked", accountKey(a.ID)
-		var password *string // a refused password costs the hash a check would; a code costs none
+		var password *string // a refused password takes the time a check would; a code takes none
 		if mac != nil {
 			password = &req.Password
 		}
@@ -191,7 +192,13 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 	if !res.Trusted {
 		deviceID = 0
 	}
+	if deviceID != 0 {
+		ctx = s.hasher.WithPriority(ctx) // the owner's device goes before a flood from elsewhere
+	}
 	match, method, err := check(ctx)
+	if mac != nil && deviceID == 0 {
+		s.observeCheck(reject.started, err) // what a stranger's check takes, for the refusals to match
+	}
 	if err != nil && !errors.Is(err, ErrBadCode) {
 		// The secret was never checked: the attempt must not count against the owner.
 		if rerr := s.lockout.RefundAttempt(ctx, a.ID, res, deviceID); rerr != nil {
@@ -331,6 +338,7 @@ func (s *guard) throttleClient(ctx context.Context, reject Rejection) error {
 func (s *guard) refuseThrottled(ctx context.Context, reject Rejection) error {
 	reject.Reason, reject.Throttled = "throttled", true
 	s.metrics.Throttled("sign_in")
+	s.metrics.Rejection(reject.Reason, "none")
 	s.metrics.SignIn("throttled")
 	if err := s.lockout.RecordRejection(ctx, reject); err != nil {
 		return fmt.Errorf("sign in: %w", err)
@@ -338,13 +346,13 @@ func (s *guard) refuseThrottled(ctx context.Context, reject Rejection) error {
 	return ErrThrottled
 }
 
-// refuse answers a refused password attempt after the same hashing work a real check costs.
-// A refused code (password == nil) costs no hash, as checking a code does not.
+// refuse answers a refused password attempt in the time a real check takes (see checktimes.go).
+// A refused code (password == nil) waits for nothing, as checking a code does not.
 func (s *guard) refuse(ctx context.Context, password *string, r Rejection, result string) error {
-	if password != nil {
-		if err := s.hasher.VerifyDummy(ctx, *password); err != nil {
-			return err
-		}
+	if password == nil {
+		s.metrics.Rejection(r.Reason, "none")
+	} else if err := s.imitateCheck(ctx, r, *password); err != nil {
+		return err
 	}
 	if err := s.lockout.RecordRejection(ctx, r); err != nil {
 		return fmt.Errorf("sign in: %w", err)
