@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,10 @@ type CheckTimes struct {
 	minRecent int
 	now       func() time.Time
 	pick      func(n int) int // uniform in [0, n)
+
+	// late is how late, on average, a pad's timer has woken lately (nanoseconds): on a busy
+	// machine a sleeping request waits for a core as well, and a real check does not wait twice.
+	late atomic.Int64
 
 	mu     sync.Mutex
 	ring   []checkTime
@@ -79,19 +84,38 @@ func (c *CheckTimes) Pad(ctx context.Context, started time.Time) (padded bool, e
 	if !ok {
 		return false, nil
 	}
-	if wait := time.Until(started.Add(took)); wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return true, ctx.Err()
-		}
+	if err := c.sleepUntil(ctx, started.Add(took)); err != nil {
+		return true, err
 	}
 	if busy {
 		return true, ErrBusy
 	}
 	return true, nil
+}
+
+// sleepUntil returns at about end, waking as much before it as timers have woken late lately, or
+// when ctx ends.
+func (c *CheckTimes) sleepUntil(ctx context.Context, end time.Time) error {
+	aim := end.Add(-time.Duration(c.late.Load()))
+	wait := time.Until(aim)
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		// A running mean over about the last 16 wakings.
+		late := int64(time.Since(aim))
+		for {
+			old := c.late.Load()
+			if c.late.CompareAndSwap(old, old+(late-old)/16) {
+				return nil
+			}
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // draw picks one of the recent checks uniformly; ok is false when fewer than minRecent are recent.
