@@ -60,7 +60,7 @@ type CheckTimes interface {
 	// Observe records one real check; err is the check's error, nil for a verdict.
 	Observe(took time.Duration, err error)
 	// Pad waits until a recent check's time has passed since started and returns that check's
-	// error; padded is false, at once, when it knows too few recent checks.
+	// error; padded is false, at once, when the caller is to check for real (and observe it).
 	Pad(ctx context.Context, started time.Time) (padded bool, err error)
 }
 

@@ -16,9 +16,10 @@ import (
 // load the checks meet. Any kind of check can feed it and be padded to it: a hash here, a bind
 // against a directory elsewhere.
 //
-// Only checks of the last maxAge count, so that the distribution follows the load as it changes;
-// with fewer than minRecent of them Pad knows no time, and the caller checks for real (a dummy
-// hash), which it may observe in turn. A CheckTimes is safe for concurrent use.
+// Only checks of the last maxAge count, so that the distribution follows the load as it changes.
+// With fewer than minRecent of them Pad tells one caller at a time to check for real (a dummy
+// hash), which it then observes; meanwhile the others draw from the few there are. With none at
+// all, every caller checks for real. A CheckTimes is safe for concurrent use.
 type CheckTimes struct {
 	maxAge    time.Duration
 	minRecent int
@@ -33,6 +34,10 @@ type CheckTimes struct {
 	ring   []checkTime
 	next   int // where the next observation goes
 	filled int // observations held, up to len(ring)
+	// refreshing: a caller was told to check for real, because too few checks were recent, and
+	// has not observed since. Until it does, no one else is told so while any check is recent: a
+	// burst of refusals hashing at once would fill the hasher and time itself on that.
+	refreshing bool
 }
 
 type checkTime struct {
@@ -65,11 +70,12 @@ func NewCheckTimes(size int, maxAge time.Duration, minRecent int) *CheckTimes {
 // hash) says nothing of the time a check takes and is not recorded.
 func (c *CheckTimes) Observe(took time.Duration, err error) {
 	busy := errors.Is(err, ErrBusy)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refreshing = false
 	if err != nil && !busy {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.ring[c.next] = checkTime{at: c.now(), took: took, busy: busy}
 	c.next = (c.next + 1) % len(c.ring)
 	c.filled = min(c.filled+1, len(c.ring))
@@ -77,8 +83,8 @@ func (c *CheckTimes) Observe(took time.Duration, err error) {
 
 // Pad waits until a recent check's time, drawn uniformly, has passed since started, and returns
 // that check's outcome: nil, or ErrBusy when it found no worker. When fewer than the minimum of
-// recent checks are known it returns padded false at once, and the caller must check for real. ctx
-// ending cuts the wait short with its error.
+// recent checks are known it may return padded false at once: the caller must then check for real
+// and observe it. ctx ending cuts the wait short with its error.
 func (c *CheckTimes) Pad(ctx context.Context, started time.Time) (padded bool, err error) {
 	took, busy, ok := c.draw()
 	if !ok {
@@ -118,7 +124,7 @@ func (c *CheckTimes) sleepUntil(ctx context.Context, end time.Time) error {
 	}
 }
 
-// draw picks one of the recent checks uniformly; ok is false when fewer than minRecent are recent.
+// draw picks one of the recent checks uniformly; ok is false when the caller is to check for real.
 func (c *CheckTimes) draw() (took time.Duration, busy, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -129,7 +135,8 @@ func (c *CheckTimes) draw() (took time.Duration, busy, ok bool) {
 			recent++
 		}
 	}
-	if recent < c.minRecent {
+	if recent == 0 || recent < c.minRecent && !c.refreshing {
+		c.refreshing = true
 		return 0, false, false
 	}
 	k := c.pick(recent)

@@ -76,6 +76,58 @@ func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 	}
 }
 
+// With too few recent checks, one caller at a time is told to check for real, and the others draw
+// from the few there are until it observes; with none at all, everyone checks for real.
+func TestCheckTimesOneRefreshAtATime(t *testing.T) {
+	c, now := fakeTimes(8, 10*time.Second, 3)
+	for i := range 2 {
+		if _, _, ok := c.draw(); ok {
+			t.Fatalf("draw %d with nothing known: ok", i)
+		}
+	}
+	c.Observe(ms(30), nil) // the first real check
+	if _, _, ok := c.draw(); ok {
+		t.Fatal("first draw after one check: ok, want a real check (1 of 3 recent)")
+	}
+	for range 5 {
+		if took, _, ok := c.draw(); !ok || took != ms(30) {
+			t.Fatalf("draw while a real check runs = %v, %v; want the one known", took, ok)
+		}
+	}
+	c.Observe(ms(40), context.Canceled) // it ended without a time: the next caller checks again
+	if _, _, ok := c.draw(); ok {
+		t.Fatal("draw after an unrecorded check: ok, want another real check")
+	}
+	c.Observe(ms(40), nil)
+	c.Observe(ms(50), nil)
+	if _, _, ok := c.draw(); !ok {
+		t.Fatal("draw with 3 of 3 recent: not ok")
+	}
+	*now = now.Add(time.Minute) // all expired
+	for i := range 2 {
+		if _, _, ok := c.draw(); ok {
+			t.Fatalf("draw %d with every check expired: ok", i)
+		}
+	}
+}
+
+// Pad wakes early by as much as its timers have woken late lately.
+func TestCheckTimesPadAllowsForLateWaking(t *testing.T) {
+	c := NewCheckTimes(8, time.Minute, 1)
+	c.Observe(ms(1000), nil)
+	c.late.Store(int64(ms(500)))
+	started := time.Now()
+	if _, err := c.Pad(context.Background(), started); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(started); took < ms(500) || took > ms(900) {
+		t.Errorf("padded for %v, want about 500ms: 1s less 500ms of late waking", took)
+	}
+	if late := time.Duration(c.late.Load()); late >= ms(500) {
+		t.Errorf("late waking still estimated at %v after a timely one", late)
+	}
+}
+
 // Draws are uniform over the recent checks: each of 4 comes up about a quarter of the time.
 func TestCheckTimesDrawsUniformly(t *testing.T) {
 	c, _ := fakeTimes(16, time.Minute, 1)
