@@ -6,11 +6,16 @@ import (
 )
 
 // A refusal that needs no password check (an unknown user, a locked account, a password already
-// known to be wrong) must look like a check in its time too (SECURITY.md 8), but should not cost
-// one: a flood of them would spend the bounded hasher on nothing and keep real people out. So it
-// waits until a recent real check's time, from the request's start to its verdict, has passed
-// since its own request began, and answers that check's outcome. Only when too few real checks
-// are recent does it hash a dummy.
+// known to be wrong) must look like a wrong password in its time too (SECURITY.md 8), but should
+// not cost a check: a flood of them would spend the bounded hasher on nothing and keep real people
+// out. So, once recorded, it waits until the time a recent stranger's wrong password took, from
+// its request's start until it was checked and recorded, has passed since its own request began,
+// and answers as that one did (a check that found no worker answered busy). Only when too few
+// wrong passwords are recent does it hash a dummy.
+//
+// A refusal answered busy so is still recorded (and, for an unknown user, counted for the client's
+// spraying throttle), where the check it imitates was given back: the answer and its time are what
+// an outsider sees, and the answer is the same.
 
 // imitateCheck answers a refused password attempt when a real check would have.
 func (s *guard) imitateCheck(ctx context.Context, r Rejection, password string) error {
@@ -31,7 +36,7 @@ func (s *guard) imitateCheck(ctx context.Context, r Rejection, password string) 
 }
 
 // observeCheck records a sign-in's real password check, timed from its request's start (zero for
-// the attempts that are not sign-ins, which are not recorded) to its verdict.
+// the attempts that are not sign-ins, which are not recorded) to now.
 func (s *guard) observeCheck(started time.Time, err error) {
 	if !started.IsZero() {
 		s.checkTimes.Observe(time.Since(started), err)

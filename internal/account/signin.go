@@ -195,15 +195,19 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 	if deviceID != 0 {
 		ctx = s.hasher.WithPriority(ctx) // the owner's device goes before a flood from elsewhere
 	}
-	match, method, err := check(ctx)
-	if mac != nil && deviceID == 0 {
-		s.observeCheck(reject.started, err) // what a stranger's check takes, for the refusals to match
+	// A stranger's wrong password, or a check that found no worker, is what a refusal imitates.
+	observe := func(err error) {
+		if mac != nil && deviceID == 0 {
+			s.observeCheck(reject.started, err)
+		}
 	}
+	match, method, err := check(ctx)
 	if err != nil && !errors.Is(err, ErrBadCode) {
 		// The secret was never checked: the attempt must not count against the owner.
 		if rerr := s.lockout.RefundAttempt(ctx, a.ID, res, deviceID); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
+		observe(err)
 		return nil, fmt.Errorf("sign in: verify: %w", err)
 	}
 	if !match {
@@ -213,6 +217,7 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 		if err != nil {
 			return nil, fmt.Errorf("sign in: %w", err)
 		}
+		observe(nil)
 		s.metrics.SignIn("failure")
 		if err := s.noteLock(ctx, locked, now); err != nil {
 			return nil, fmt.Errorf("sign in: %w", err)
@@ -346,16 +351,17 @@ func (s *guard) refuseThrottled(ctx context.Context, reject Rejection) error {
 	return ErrThrottled
 }
 
-// refuse answers a refused password attempt in the time a real check takes (see checktimes.go).
-// A refused code (password == nil) waits for nothing, as checking a code does not.
+// refuse records a refused password attempt and answers it when a wrong password, checked and
+// recorded, would have been answered (see checktimes.go). A refused code (password == nil) waits
+// for nothing, as checking a code does not.
 func (s *guard) refuse(ctx context.Context, password *string, r Rejection, result string) error {
+	if err := s.lockout.RecordRejection(ctx, r); err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
 	if password == nil {
 		s.metrics.Rejection(r.Reason, "none")
 	} else if err := s.imitateCheck(ctx, r, *password); err != nil {
 		return err
-	}
-	if err := s.lockout.RecordRejection(ctx, r); err != nil {
-		return fmt.Errorf("sign in: %w", err)
 	}
 	s.metrics.SignIn(result)
 	return ErrBadCredentials

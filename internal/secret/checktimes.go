@@ -26,7 +26,7 @@ type CheckTimes struct {
 	now       func() time.Time
 	pick      func(n int) int // uniform in [0, n)
 
-	// late is how late, on average, a pad's timer has woken lately (nanoseconds): on a busy
+	// late is how late a pad's timer has woken lately, the median (nanoseconds): on a busy
 	// machine a sleeping request waits for a core as well, and a real check does not wait twice.
 	late atomic.Int64
 
@@ -45,6 +45,9 @@ type checkTime struct {
 	took time.Duration // from the request's start to the verdict
 	busy bool          // the verdict was ErrBusy: no worker was free in time
 }
+
+// lateStep is how far one waking moves the estimate of late wakings.
+const lateStep = 200 * time.Microsecond
 
 // Default sizes of the sign-in's CheckTimes: enough recent checks to draw from, few enough that a
 // change of load shows within seconds.
@@ -111,11 +114,15 @@ func (c *CheckTimes) sleepUntil(ctx context.Context, end time.Time) error {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		// A running mean over about the last 16 wakings.
-		late := int64(time.Since(aim))
+		// A running median, by steps: late wakings are skewed (mostly short, now and then long),
+		// and making up for their mean would end most pads early.
+		step := int64(lateStep)
+		if time.Since(aim) <= time.Duration(c.late.Load()) {
+			step = -step
+		}
 		for {
 			old := c.late.Load()
-			if c.late.CompareAndSwap(old, old+(late-old)/16) {
+			if c.late.CompareAndSwap(old, max(0, old+step)) {
 				return nil
 			}
 		}

@@ -123,7 +123,7 @@ func TestCheckTimesPadAllowsForLateWaking(t *testing.T) {
 	if took := time.Since(started); took < ms(500) || took > ms(900) {
 		t.Errorf("padded for %v, want about 500ms: 1s less 500ms of late waking", took)
 	}
-	if late := time.Duration(c.late.Load()); late >= ms(500) {
+	if late := time.Duration(c.late.Load()); late != ms(500)-lateStep {
 		t.Errorf("late waking still estimated at %v after a timely one", late)
 	}
 }
