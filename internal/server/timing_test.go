@@ -93,7 +93,9 @@ func (h *harness) timeSignIns(classes func() []signInClass, rounds, probers int)
 				round := classes()
 				for _, i := range rand.Perm(len(round)) {
 					cl := round[i]
-					took, status, body := h.timedSignIn(c, cl.user, cl.password, "192.0.2.1")
+					// Each prober is a client of its own, as each flooder is: a client's attempts
+					// are reserved one at a time, and probers sharing one would wait for each other.
+					took, status, body := h.timedSignIn(c, cl.user, cl.password, fmt.Sprintf("192.0.2.%d", p+1))
 					body = typedUsername.ReplaceAllString(body, `${1}"`)
 					if first := page.CompareAndSwap(nil, body); !first && page.Load() != body || status != http.StatusOK {
 						h.t.Errorf("%s: answered %d with a page of its own", cl.name, status)
