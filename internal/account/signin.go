@@ -79,7 +79,7 @@ type SignInResult struct {
 
 // SignIn checks a password under the lockout policy. The order matters:
 //  1. a client spraying many accounts is throttled before anything else;
-//  2. unknown logins take the time a check of known ones takes (without its hashing work);
+//  2. unknown logins take the time a wrong password takes, without its hashing work;
 //  3. the attempt is counted atomically before the password is checked, so concurrent attempts
 //     (also in other processes) can never check more passwords than the allowance;
 //  4. only then is the password hashed, and the outcome recorded.
