@@ -181,7 +181,10 @@ func TestRefusalsTakeTheTimeOfAPasswordCheck(t *testing.T) {
 	// A hash of about 2 ms (12 ms under the race detector): checks weigh in a refusal's time as
 	// argon2id's real parameters do, and the test takes seconds. make bench runs it with those.
 	params := secret.Params{Memory: 1024, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	for _, r := range compareRefusalTimes(t, params, 200) {
+	// At 0.0001 (D above 0.215 for 200 and 200): a busy shared machine moves the database's share
+	// of a sign-in's time from one moment to the next, and four comparisons run; an unpadded
+	// refusal is apart at D 0.5 and more on an idle server.
+	for _, r := range compareRefusalTimes(t, params, 200, 0.0001) {
 		if r.d > r.critical {
 			t.Errorf("%s: %s can be told from a wrong password by its time: D = %.3f > %.3f", r.phase, r.class, r.d, r.critical)
 		}
@@ -191,7 +194,7 @@ func TestRefusalsTakeTheTimeOfAPasswordCheck(t *testing.T) {
 // TestLoadRefusalTiming is the same comparison with argon2id's real parameters, for make bench.
 func TestLoadRefusalTiming(t *testing.T) {
 	needLoad(t)
-	for _, r := range compareRefusalTimes(t, secret.DefaultParams, 300) {
+	for _, r := range compareRefusalTimes(t, secret.DefaultParams, 300, 0.001) {
 		report(t, "refusal timing, %s: wrong password (median %v) against %s (median %v): KS D = %.3f (critical at 0.001: %.3f)",
 			r.phase, r.wrongMedian.Round(time.Millisecond), r.class, r.median.Round(time.Millisecond), r.d, r.critical)
 		if r.d > r.critical {
@@ -208,8 +211,9 @@ type ksResult struct {
 }
 
 // compareRefusalTimes times rounds sign-ins of each class, idle and with hashing saturated, and
-// compares the times of each refusal class with those of a wrong password.
-func compareRefusalTimes(t *testing.T, params secret.Params, rounds int) []ksResult {
+// compares the times of each refusal class with those of a wrong password, with the critical D at
+// alpha.
+func compareRefusalTimes(t *testing.T, params secret.Params, rounds int, alpha float64) []ksResult {
 	h := newHarness(t, withHasher(secret.NewHasher(params, 2, 64, 30*time.Second)),
 		withEnv("UNLOCKD_TRUSTED_PROXIES", "127.0.0.1/32"))
 	h.setPolicy("lockout.threshold=1000", "lockout.ignore_repeated_password=false")
@@ -233,7 +237,6 @@ func compareRefusalTimes(t *testing.T, params secret.Params, rounds int) []ksRes
 	// Warm up: connections, templates, the first check times.
 	h.timeSignIns(classes, 10, 1)
 
-	const alpha = 0.001
 	phases := []struct {
 		name              string
 		probers, flooders int
