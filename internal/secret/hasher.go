@@ -21,8 +21,9 @@ var ErrBusy = errors.New("password hashing is saturated")
 // runs): at most workers hashes run at once, at most queue callers wait for
 // a worker, each at most maxWait; beyond that calls fail with ErrBusy.
 //
-// It also owns a dummy hash with its own parameters, so that VerifyDummy
-// makes sign-ins of unknown users take as long as those of known users.
+// It also owns a dummy hash with its own parameters, for the refusals that
+// must take a check's time when no recent check's time is known
+// (VerifyDummy; see CheckTimes).
 //
 // Callers whose context carries WithPriority (the owner on a known device)
 // wait in a lane of their own, of the same length, and the next free worker
@@ -71,7 +72,7 @@ func laneOf(ctx context.Context) int {
 //
 // workers is the number of hashes that may run at once (about the number of
 // cores); workers <= 0 means runtime.GOMAXPROCS(0). queue is the number of
-// callers that may wait for a worker; queue < 0 means 0. maxWait is how long
+// callers that may wait for a worker in each lane; queue < 0 means 0. maxWait is how long
 // each of them waits at most; maxWait <= 0 means only ctx limits the wait.
 //
 // NewHasher panics if p is not valid (see Params.Validate): check
