@@ -33,7 +33,7 @@ test: prereqs-test
 # argon2id hash, from /proc and getrusage, and the load tests.
 bench: prereqs-run
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 30m ./internal/secret
-	set -o pipefail; UNLOCKD_LOAD=1 $(GO) test -count=1 -run 'SignInCPU|CapacityPerOperation' -v -timeout 30m ./internal/bench | grep -E '^(LOAD|---|ok|FAIL)'
+	set -o pipefail; UNLOCKD_LOAD=1 $(GO) test -count=1 -run 'SignInCPU|RejectionCPU|CapacityPerOperation' -v -timeout 30m ./internal/bench | grep -E '^(LOAD|---|ok|FAIL)'
 	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./internal/postgres
 	set -o pipefail; UNLOCKD_LOAD=1 $(GO) test -count=1 -run 'Load' -v -timeout 30m ./internal/... | grep -E '^(LOAD|---|ok|FAIL)'
 

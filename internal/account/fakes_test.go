@@ -258,6 +258,7 @@ func (f *fakeWork) Atomic(ctx context.Context, fn func(ctx context.Context) erro
 // parameters, which Verify accepts and asks to be replaced.
 type fakeHasher struct {
 	verified []string // the hashes Verify checked
+	priority []bool   // whether each Verify went in the priority lane
 	dummies  int
 	hashed   int
 	err      error  // every call fails with it when set
@@ -272,8 +273,9 @@ func (f *fakeHasher) Hash(_ context.Context, password string) (string, error) {
 	return "hash:" + password, nil
 }
 
-func (f *fakeHasher) Verify(_ context.Context, password, encoded string) (bool, bool, error) {
+func (f *fakeHasher) Verify(ctx context.Context, password, encoded string) (bool, bool, error) {
 	f.verified = append(f.verified, encoded)
+	f.priority = append(f.priority, ctx.Value(priorityKey{}) != nil)
 	if f.onVerify != nil {
 		f.onVerify()
 	}
@@ -289,6 +291,12 @@ func (f *fakeHasher) Verify(_ context.Context, password, encoded string) (bool, 
 func (f *fakeHasher) VerifyDummy(context.Context, string) error {
 	f.dummies++
 	return f.err
+}
+
+type priorityKey struct{}
+
+func (f *fakeHasher) WithPriority(ctx context.Context) context.Context {
+	return context.WithValue(ctx, priorityKey{}, true)
 }
 
 // fakeLockout counts attempts per account and locks at the policy's threshold, as the SQL does:

@@ -108,6 +108,10 @@ type Rejection struct {
 	Throttled bool
 	UserAgent string
 	Now       time.Time
+
+	// started is when the sign-in's request began, by the wall clock rather than the service's
+	// clock: a refusal's answer is timed from it (see checktimes.go). Zero for other attempts.
+	started time.Time
 }
 
 // LockoutStore keeps the counters, locks and devices. Every method is atomic on its own; counters
@@ -148,11 +152,15 @@ type Metrics interface {
 	Lock(cause string)
 	Unlock(method string)
 	Throttled(where string)
+	// Rejection counts a sign-in refused without a password check, by reason (as Rejection.Reason)
+	// and what it cost: "padded", "dummy_hash" or "none".
+	Rejection(reason, cost string)
 }
 
 type noMetrics struct{}
 
-func (noMetrics) SignIn(string)    {}
-func (noMetrics) Lock(string)      {}
-func (noMetrics) Unlock(string)    {}
-func (noMetrics) Throttled(string) {}
+func (noMetrics) SignIn(string)            {}
+func (noMetrics) Lock(string)              {}
+func (noMetrics) Unlock(string)            {}
+func (noMetrics) Throttled(string)         {}
+func (noMetrics) Rejection(string, string) {}

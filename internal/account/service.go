@@ -49,13 +49,26 @@ type Hasher interface {
 	Hash(ctx context.Context, password string) (string, error)
 	Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error)
 	VerifyDummy(ctx context.Context, password string) error
+	// WithPriority marks ctx so that its checks go before those of strangers when hashing is busy.
+	WithPriority(ctx context.Context) context.Context
+}
+
+// CheckTimes is the recent distribution of how long password checks take from a sign-in's start
+// to the verdict (see package secret): a refusal that checks no password waits as long as one of
+// them instead of hashing.
+type CheckTimes interface {
+	// Observe records one real check; err is the check's error, nil for a verdict.
+	Observe(took time.Duration, err error)
+	// Pad waits until a recent check's time has passed since started and returns that check's
+	// error; padded is false, at once, when the caller is to check for real (and observe it).
+	Pad(ctx context.Context, started time.Time) (padded bool, err error)
 }
 
 // Clock tells the time; tests replace it.
 type Clock func() time.Time
 
 // Deps is every dependency of a Service. Every store, the hasher, the key and every function of
-// Options and Factors are required; Clock and Metrics may be left nil.
+// Options and Factors are required; Clock, Metrics and CheckTimes may be left nil.
 type Deps struct {
 	Accounts      AccountStore
 	UnitOfWork    UnitOfWork
@@ -82,6 +95,8 @@ type Deps struct {
 	DirectoryCare DirectoryCareStore
 
 	Hasher Hasher
+	// CheckTimes times the refusals that check no password; nil: each of them hashes a dummy.
+	CheckTimes CheckTimes
 	// Key is the server's secret key (at least 32 bytes): it keys device cookies and the HMACs of
 	// wrong passwords.
 	Key     []byte
@@ -135,6 +150,9 @@ func New(d Deps) *Services {
 	if d.Metrics == nil {
 		d.Metrics = noMetrics{}
 	}
+	if d.CheckTimes == nil {
+		d.CheckTimes = noCheckTimes{}
+	}
 	k := &kit{now: d.Clock, metrics: d.Metrics, opts: d.Options, factors: d.Factors, key: d.Key,
 		directory: &directoryOps{dir: d.Directory, store: d.DirectoryStore, now: d.Clock}}
 	if d.Directory != nil {
@@ -145,7 +163,7 @@ func New(d Deps) *Services {
 		d.Accounts = &liveAccounts{AccountStore: d.Accounts, dir: d.Directory, writer: writer}
 	}
 	g := &guard{kit: k, accounts: d.Accounts, lockout: d.Lockout, ledger: d.Ledger, hasher: d.Hasher,
-		secondFactors: d.SecondFactors, alerts: d.Alerts, states: d.States}
+		checkTimes: d.CheckTimes, secondFactors: d.SecondFactors, alerts: d.Alerts, states: d.States}
 	book := &codebook{kit: k, guard: g, codes: d.Codes, work: d.UnitOfWork, lockout: d.Lockout, selfService: d.SelfService}
 	staff := &Staff{kit: k, guard: g, book: book, accounts: d.Accounts, states: d.States, lockout: d.Lockout,
 		admin: d.Admin, work: d.UnitOfWork}

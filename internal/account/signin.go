@@ -24,6 +24,7 @@ type guard struct {
 	lockout       LockoutStore
 	ledger        LedgerStore
 	hasher        Hasher
+	checkTimes    CheckTimes
 	secondFactors FactorStore
 	alerts        AlertStore
 	states        StateStore
@@ -81,14 +82,14 @@ type SignInResult struct {
 
 // SignIn checks a password under the lockout policy. The order matters:
 //  1. a client spraying many accounts is throttled before anything else;
-//  2. unknown logins cost the same hashing work as known ones;
+//  2. unknown logins take the time a wrong password takes, without its hashing work;
 //  3. the attempt is counted atomically before the password is checked, so concurrent attempts
 //     (also in other processes) can never check more passwords than the allowance;
 //  4. only then is the password hashed, and the outcome recorded.
 //
 // Every refusal is ErrBadCredentials (or ErrThrottled for the whole client).
 func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
-	now := s.now()
+	started, now := time.Now(), s.now()
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
@@ -98,7 +99,7 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		valid = false
 	}
 	password := req.Password[:min(len(req.Password), 4*MaxPasswordLength)]
-	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now}
+	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now, started: started}
 
 	if err := s.throttleClient(ctx, reject); err != nil {
 		return nil, err
@@ -208,10 +209,10 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	if !res.Allowed {
-		// Locked, frozen, disabled, expired, or over the allowance: the same work, the same answer,
+		// Locked, frozen, disabled, expired, or over the allowance: the same time, the same answer,
 		// and the lock is not extended.
 		reject.Reason, reject.ClientKey = "locked", accountKey(a.ID)
-		var password *string // a refused password costs the hash a check would; a code costs none
+		var password *string // a refused password takes the time a check would; a code takes none
 		if mac != nil {
 			password = &req.Password
 		}
@@ -220,12 +221,22 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 	if !res.Trusted {
 		deviceID = 0
 	}
+	if deviceID != 0 {
+		ctx = s.hasher.WithPriority(ctx) // the owner's device goes before a flood from elsewhere
+	}
+	// A stranger's wrong password, or a check that found no worker, is what a refusal imitates.
+	observe := func(err error) {
+		if mac != nil && deviceID == 0 {
+			s.observeCheck(reject.started, err)
+		}
+	}
 	match, method, err := check(ctx)
 	if err != nil && !errors.Is(err, ErrBadCode) {
 		// The secret was never checked: the attempt must not count against the owner.
 		if rerr := s.lockout.RefundAttempt(ctx, a.ID, res, deviceID); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
+		observe(err)
 		return nil, fmt.Errorf("sign in: verify: %w", err)
 	}
 	if !match {
@@ -235,6 +246,7 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 		if err != nil {
 			return nil, fmt.Errorf("sign in: %w", err)
 		}
+		observe(nil)
 		s.metrics.SignIn("failure")
 		if err := s.noteLock(ctx, locked, now); err != nil {
 			return nil, fmt.Errorf("sign in: %w", err)
@@ -360,6 +372,7 @@ func (s *guard) throttleClient(ctx context.Context, reject Rejection) error {
 func (s *guard) refuseThrottled(ctx context.Context, reject Rejection) error {
 	reject.Reason, reject.Throttled = "throttled", true
 	s.metrics.Throttled("sign_in")
+	s.metrics.Rejection(reject.Reason, "none")
 	s.metrics.SignIn("throttled")
 	if err := s.lockout.RecordRejection(ctx, reject); err != nil {
 		return fmt.Errorf("sign in: %w", err)
@@ -367,16 +380,17 @@ func (s *guard) refuseThrottled(ctx context.Context, reject Rejection) error {
 	return ErrThrottled
 }
 
-// refuse answers a refused password attempt after the same hashing work a real check costs.
-// A refused code (password == nil) costs no hash, as checking a code does not.
+// refuse records a refused password attempt and answers it when a wrong password, checked and
+// recorded, would have been answered (see checktimes.go). A refused code (password == nil) waits
+// for nothing, as checking a code does not.
 func (s *guard) refuse(ctx context.Context, password *string, r Rejection, result string) error {
-	if password != nil {
-		if err := s.hasher.VerifyDummy(ctx, *password); err != nil {
-			return err
-		}
-	}
 	if err := s.lockout.RecordRejection(ctx, r); err != nil {
 		return fmt.Errorf("sign in: %w", err)
+	}
+	if password == nil {
+		s.metrics.Rejection(r.Reason, "none")
+	} else if err := s.imitateCheck(ctx, r, *password); err != nil {
+		return err
 	}
 	s.metrics.SignIn(result)
 	return ErrBadCredentials

@@ -10,10 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -156,10 +154,9 @@ func TestCapacityPerOperation(t *testing.T) {
 	defer conn.Close(ctx)
 	m := meter{t: t, conn: conn}
 
-	base, stopServer := startServer(t, dbURL)
-	var once sync.Once
-	stop := func() { once.Do(stopServer) }
-	defer stop()
+	// Each operation comes from a client of its own (X-Forwarded-For from the loopback proxy).
+	t.Setenv("UNLOCKD_BENCH_SERVER_ENV", "UNLOCKD_TRUSTED_PROXIES=127.0.0.1/32 UNLOCKD_LOG_LEVEL=warn")
+	base, _ := startServer(t, dbURL, "")
 	usernames := createAccounts(t, dbURL, 2*n)
 
 	w := m.measure(n, func(i int) error { return signIn(base, usernames[i]) })
@@ -174,21 +171,23 @@ func TestCapacityPerOperation(t *testing.T) {
 	w = m.measure(n, func(i int) error { return unlockWithCode(base, conn, usernames[i], clientIP(n+i)) })
 	report(t, "per self-service unlock (POST /unlock, the code queued, POST /unlock/verify): %s", w.per(n))
 
-	// The server's own worker has sent what the unlocks queued: stop it, and deliver n fresh
-	// messages here, as its worker would.
-	stop()
-	if _, err := conn.Exec(ctx, `INSERT INTO outbox (channel, recipient, template, data)
+	// Delivery, in a database of its own where no server's worker competes: n messages queued,
+	// then delivered as the worker does.
+	mailDB := pgtest.NewDatabase(t, pgtest.Migrate)
+	mailConn, err := pgx.Connect(ctx, mailDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mailConn.Close(ctx)
+	if _, err := mailConn.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mailConn.Exec(ctx, `INSERT INTO outbox (channel, recipient, template, data)
 		SELECT 'email', 'alice' || g || '@example.com', 'code', '{"Code": "123456"}' FROM generate_series(1, $1) g`, n); err != nil {
 		t.Fatal(err)
 	}
-	// The server's own worker has sent what the unlocks queued: stop it, and deliver n fresh
-	// messages here, as its worker would.
-	stop()
-	if _, err := conn.Exec(ctx, `INSERT INTO outbox (channel, recipient, template, data)
-		SELECT 'email', 'alice' || g || '@example.com', 'code', '{"Code": "123456"}' FROM generate_series(1, $1) g`, n); err != nil {
-		t.Fatal(err)
-	}
-	db, err := postgres.Open(ctx, dbURL, nil)
+	m = meter{t: t, conn: mailConn}
+	db, err := postgres.Open(ctx, mailDB, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,42 +248,6 @@ func auditRate(t *testing.T, dbURL string, writers int, d time.Duration) float64
 	start := time.Now()
 	wg.Wait()
 	return float64(done.Load()) / time.Since(start).Seconds()
-}
-
-// startServer runs the built binary against dbURL and returns its base URL and how to stop it.
-func startServer(t *testing.T, dbURL string) (string, func()) {
-	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "unlockd")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/unlockd/unlockd/cmd/unlockd").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	addr := freeAddr(t)
-	srv := exec.Command(bin, "serve")
-	srv.Env = append(os.Environ(), "UNLOCKD_DATABASE_URL="+dbURL, "UNLOCKD_LISTEN="+addr, "UNLOCKD_BASE_URL=http://"+addr,
-		"UNLOCKD_SECRET_KEY="+strings.Repeat("k", 32), "UNLOCKD_LOG_LEVEL=warn", "UNLOCKD_TRUSTED_PROXIES=127.0.0.1/32")
-	logf, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Stdout, srv.Stderr = logf, logf
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	base := "http://" + addr
-	waitReady(t, base, exited)
-	return base, func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = srv.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-	}
 }
 
 // wrongSignIn is one new browser failing to sign in.

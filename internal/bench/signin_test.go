@@ -82,7 +82,8 @@ func serveWithProfile(out string) int {
 //     and write its CPU profile to FILE and its allocations to FILE's name with .allocs;
 //   - UNLOCKD_BENCH_SERVER_ENV="K=V ...": variables for the server's environment only (GOGC=100
 //     undoes serve's garbage-collection setting);
-//   - UNLOCKD_BENCH_SERVER_LOG=FILE: keep the server's log.
+//   - UNLOCKD_BENCH_SERVER_LOG=FILE: keep the server's log;
+//   - UNLOCKD_BENCH_BINARY=FILE: measure that build of unlockd instead (an older one, to compare).
 func TestSignInCPU(t *testing.T) {
 	if os.Getenv("UNLOCKD_LOAD") == "" {
 		t.Skip("load test: set UNLOCKD_LOAD=1 (make bench)")
@@ -93,18 +94,59 @@ func TestSignInCPU(t *testing.T) {
 	workers := 2 * runtime.NumCPU()
 
 	dbURL := pgtest.NewDatabase(t, pgtest.Migrate)
-	cluster := pgtest.SharedCluster(t)
-	postmaster := postmasterPID(t, cluster.Dir)
+	postmaster := postmasterPID(t, pgtest.SharedCluster(t).Dir)
+	base, srv := startServer(t, dbURL, profile)
+	usernames := createAccounts(t, dbURL, accounts)
 
+	// Warm up: connections, templates, the first allocations.
+	for i := range 2 * workers {
+		if err := signIn(base, usernames[i%len(usernames)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Rounds alternate raw hashes and sign-ins, so that both see the same neighbours on a shared
+	// machine; each round's ratio is reported, and the totals.
+	var hashCPU, serverCPU, pgCPU time.Duration
+	var hashes, signIns int
+	for round := 1; round <= rounds; round++ {
+		h := rawHashCPU(t, 30*runtime.NumCPU())
+		hashCPU += h * time.Duration(30*runtime.NumCPU())
+		hashes += 30 * runtime.NumCPU()
+		s, pg, wall := signInCPU(t, base, usernames, srv, postmaster, n/rounds, workers)
+		serverCPU, pgCPU, signIns = serverCPU+s, pgCPU+pg, signIns+n/rounds
+		perServer, perPG := s/time.Duration(n/rounds), pg/time.Duration(n/rounds)
+		report(t, "round %d: hash %.1f ms; sign-in server %.1f ms, PostgreSQL %.1f ms (%d sign-ins in %v); ratio hash/server %.2f",
+			round, ms(h), ms(perServer), ms(perPG), n/rounds, wall.Round(time.Millisecond), float64(h)/float64(perServer))
+	}
+	hash := hashCPU / time.Duration(hashes)
+	perServer := serverCPU / time.Duration(signIns)
+	perPG := pgCPU / time.Duration(signIns)
+	report(t, "raw argon2id m=%d t=%d p=%d: %.1f ms CPU per hash (getrusage over %d hashes, %d goroutines)",
+		secret.DefaultParams.Memory, secret.DefaultParams.Time, secret.DefaultParams.Threads, ms(hash), hashes, runtime.NumCPU())
+	report(t, "full sign-in (GET /login, POST /login, GET /account; %d at a time; /proc over %d, on %d account(s)): server %.1f ms CPU, PostgreSQL %.1f ms",
+		workers, signIns, accounts, ms(perServer), ms(perPG))
+	report(t, "ratio hash/server %.2f; hash/(server+PostgreSQL) %.2f; server beyond the hash %.1f ms",
+		float64(hash)/float64(perServer), float64(hash)/float64(perServer+perPG), ms(perServer-hash))
+}
+
+// startServer runs the server over dbURL until the test ends, and returns its address and its
+// process id. It is the built unlockd, or with profile set a profiled copy of this test binary,
+// or the binary UNLOCKD_BENCH_BINARY names (another build, to compare).
+func startServer(t *testing.T, dbURL, profile string) (base string, pid int) {
+	t.Helper()
 	dir := t.TempDir()
 	var cmdline []string
-	if profile != "" {
+	switch other := os.Getenv("UNLOCKD_BENCH_BINARY"); {
+	case profile != "":
 		self, err := os.Executable()
 		if err != nil {
 			t.Fatal(err)
 		}
 		cmdline = []string{self, "-test.run=^$"}
-	} else {
+	case other != "":
+		cmdline = []string{other, "serve"}
+	default:
 		bin := filepath.Join(dir, "unlockd")
 		build := exec.Command("go", "build", "-o", bin, "github.com/unlockd/unlockd/cmd/unlockd")
 		if out, err := build.CombinedOutput(); err != nil {
@@ -137,7 +179,6 @@ func TestSignInCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srvLog.Close()
 	srv := exec.Command(cmdline[0], cmdline[1:]...)
 	srv.Env, srv.Stdout, srv.Stderr = env, srvLog, srvLog
 	if err := srv.Start(); err != nil {
@@ -145,7 +186,7 @@ func TestSignInCPU(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- srv.Wait() }()
-	defer func() {
+	t.Cleanup(func() {
 		_ = srv.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -157,41 +198,11 @@ func TestSignInCPU(t *testing.T) {
 			b, _ := os.ReadFile(srvLog.Name())
 			t.Logf("server log:\n%s", tail(b, 4000))
 		}
-	}()
-	base := "http://" + addr
+		srvLog.Close()
+	})
+	base = "http://" + addr
 	waitReady(t, base, exited)
-	usernames := createAccounts(t, dbURL, accounts)
-
-	// Warm up: connections, templates, the first allocations.
-	for i := range 2 * workers {
-		if err := signIn(base, usernames[i%len(usernames)]); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	// Rounds alternate raw hashes and sign-ins, so that both see the same neighbours on a shared
-	// machine; each round's ratio is reported, and the totals.
-	var hashCPU, serverCPU, pgCPU time.Duration
-	var hashes, signIns int
-	for round := 1; round <= rounds; round++ {
-		h := rawHashCPU(t, 30*runtime.NumCPU())
-		hashCPU += h * time.Duration(30*runtime.NumCPU())
-		hashes += 30 * runtime.NumCPU()
-		s, pg, wall := signInCPU(t, base, usernames, srv.Process.Pid, postmaster, n/rounds, workers)
-		serverCPU, pgCPU, signIns = serverCPU+s, pgCPU+pg, signIns+n/rounds
-		perServer, perPG := s/time.Duration(n/rounds), pg/time.Duration(n/rounds)
-		report(t, "round %d: hash %.1f ms; sign-in server %.1f ms, PostgreSQL %.1f ms (%d sign-ins in %v); ratio hash/server %.2f",
-			round, ms(h), ms(perServer), ms(perPG), n/rounds, wall.Round(time.Millisecond), float64(h)/float64(perServer))
-	}
-	hash := hashCPU / time.Duration(hashes)
-	perServer := serverCPU / time.Duration(signIns)
-	perPG := pgCPU / time.Duration(signIns)
-	report(t, "raw argon2id m=%d t=%d p=%d: %.1f ms CPU per hash (getrusage over %d hashes, %d goroutines)",
-		secret.DefaultParams.Memory, secret.DefaultParams.Time, secret.DefaultParams.Threads, ms(hash), hashes, runtime.NumCPU())
-	report(t, "full sign-in (GET /login, POST /login, GET /account; %d at a time; /proc over %d, on %d account(s)): server %.1f ms CPU, PostgreSQL %.1f ms",
-		workers, signIns, accounts, ms(perServer), ms(perPG))
-	report(t, "ratio hash/server %.2f; hash/(server+PostgreSQL) %.2f; server beyond the hash %.1f ms",
-		float64(hash)/float64(perServer), float64(hash)/float64(perServer+perPG), ms(perServer-hash))
+	return base, srv.Process.Pid
 }
 
 // signInCPU runs n sign-ins from workers goroutines and returns the CPU the server process and the

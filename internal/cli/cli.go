@@ -249,6 +249,7 @@ func StoreDeps(stores *postgres.Stores) account.Deps {
 func ServiceDeps(cfg *config.Config, stores *postgres.Stores, hasher account.Hasher, clock account.Clock, metrics account.Metrics) account.Deps {
 	d := StoreDeps(stores)
 	d.Hasher = hasher
+	d.CheckTimes = secret.NewCheckTimes(secret.DefaultCheckTimesSize, secret.DefaultCheckTimesMaxAge, secret.DefaultCheckTimesMin)
 	d.Key = cfg.SecretKey
 	d.Clock = clock
 	d.Metrics = metrics

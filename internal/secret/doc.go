@@ -12,8 +12,11 @@
 // refused as malformed (see ErrMalformedHash).
 //
 // Hasher bounds how many hashes run at once, so a burst of sign-ins cannot
-// exhaust memory, and provides a dummy verification for unknown users so
-// that their timing matches that of known users.
+// exhaust memory, with a priority lane for the people the service knows
+// (WithPriority), and provides a dummy verification for unknown users.
+//
+// CheckTimes keeps the recent times of real password checks, so that a
+// refusal that needs no check can take as long as one without hashing.
 //
 // NewToken, HashToken and NewCode build the random tokens and one-time codes
 // used by the unlock flows.

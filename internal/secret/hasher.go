@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -20,26 +21,58 @@ var ErrBusy = errors.New("password hashing is saturated")
 // runs): at most workers hashes run at once, at most queue callers wait for
 // a worker, each at most maxWait; beyond that calls fail with ErrBusy.
 //
-// It also owns a dummy hash with its own parameters, so that VerifyDummy
-// makes sign-ins of unknown users take as long as those of known users.
+// It also owns a dummy hash with its own parameters, for the refusals that
+// must take a check's time when no recent check's time is known
+// (VerifyDummy; see CheckTimes).
+//
+// Callers whose context carries WithPriority (the owner on a known device)
+// wait in a lane of their own, of the same length, and the next free worker
+// goes to them first: a flood from elsewhere that fills the ordinary lane
+// keeps no one out of it.
 //
 // A Hasher is safe for concurrent use. Hashing itself cannot be interrupted:
 // ctx only bounds the wait for a worker.
 type Hasher struct {
 	params  Params
-	slots   chan struct{} // one token per running hash
-	waiting atomic.Int64  // callers waiting for a slot
-	queue   int64
+	workers int
+	queue   int // callers that may wait, in each lane
 	maxWait time.Duration
 	dummy   string
-	observe atomic.Pointer[func(time.Duration)]
+	observe atomic.Pointer[func(wait time.Duration, priority bool)]
+
+	mu      sync.Mutex
+	running int // hashes running; below workers only while no one waits
+	// waiting holds each lane's callers, first come first served; a worker that frees up is
+	// handed to the first in the priority lane, else to the first in the ordinary one.
+	waiting [2][]chan struct{}
+}
+
+// The lanes, in the order a free worker serves them.
+const (
+	priorityLane = 0
+	ordinaryLane = 1
+)
+
+type priorityKey struct{}
+
+// WithPriority returns a context whose hashing calls wait in the priority lane. Give it to the
+// checks of people the service knows (a known device's owner), not to anyone a stranger can be.
+func (h *Hasher) WithPriority(ctx context.Context) context.Context {
+	return context.WithValue(ctx, priorityKey{}, true)
+}
+
+func laneOf(ctx context.Context) int {
+	if p, _ := ctx.Value(priorityKey{}).(bool); p {
+		return priorityLane
+	}
+	return ordinaryLane
 }
 
 // NewHasher returns a Hasher that hashes with p.
 //
 // workers is the number of hashes that may run at once (about the number of
 // cores); workers <= 0 means runtime.GOMAXPROCS(0). queue is the number of
-// callers that may wait for a worker; queue < 0 means 0. maxWait is how long
+// callers that may wait for a worker in each lane; queue < 0 means 0. maxWait is how long
 // each of them waits at most; maxWait <= 0 means only ctx limits the wait.
 //
 // NewHasher panics if p is not valid (see Params.Validate): check
@@ -67,8 +100,8 @@ func NewHasher(p Params, workers, queue int, maxWait time.Duration) *Hasher {
 	}
 	return &Hasher{
 		params:  p,
-		slots:   make(chan struct{}, workers),
-		queue:   int64(queue),
+		workers: workers,
+		queue:   queue,
 		maxWait: maxWait,
 		dummy:   encodeArgon2id(p, salt, key),
 	}
@@ -80,14 +113,15 @@ func (h *Hasher) Params() Params { return h.params }
 // MemoryBound is the memory, in bytes, that the Hasher's hashes hold at once at most when they
 // use its parameters: one Params.Memory per worker. (A stored hash with larger parameters, an
 // imported one, holds what its own parameters say while it is verified.)
-func (h *Hasher) MemoryBound() int64 { return int64(cap(h.slots)) * int64(h.params.Memory) << 10 }
+func (h *Hasher) MemoryBound() int64 { return int64(h.workers) * int64(h.params.Memory) << 10 }
 
 // SetWaitObserver sets a function called once per Hash, Verify and
 // VerifyDummy call with how long it waited for a worker slot, whatever the
 // outcome (0 when a worker was free, the queue was full or ctx had already
-// ended). It is meant for a metrics histogram, must be quick, and should be
-// set before use; nil removes it.
-func (h *Hasher) SetWaitObserver(f func(time.Duration)) {
+// ended), and whether it waited in the priority lane. It is meant for a
+// metrics histogram, must be quick, and should be set before use; nil
+// removes it.
+func (h *Hasher) SetWaitObserver(f func(wait time.Duration, priority bool)) {
 	if f == nil {
 		h.observe.Store(nil)
 		return
@@ -117,9 +151,9 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 
 // VerifyDummy verifies password against a fixed dummy hash with the
 // Hasher's parameters, through the same path as Verify, and discards the
-// result: the password never matches. Call it for unknown users so that
-// their sign-in takes as long as a known user's. It returns only ErrBusy or
-// ctx's error, which the caller should handle exactly as for Verify.
+// result: the password never matches. Call it for a refusal that must take
+// a check's time when CheckTimes knows none recent. It returns only ErrBusy
+// or ctx's error, which the caller should handle exactly as for Verify.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	// ok is always false: the dummy key is random bytes, not the output
 	// of argon2id. err cannot wrap ErrMalformedHash: the dummy is built
@@ -128,27 +162,30 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	return err
 }
 
-// acquire takes a worker slot, waiting if allowed. On success the caller
-// must call release.
+// acquire takes a worker slot, waiting in ctx's lane if allowed. On success
+// the caller must call release.
 func (h *Hasher) acquire(ctx context.Context) error {
+	lane := laneOf(ctx)
 	if err := ctx.Err(); err != nil {
-		h.observed(0)
+		h.observed(0, lane)
 		return err
 	}
 	start := time.Now()
-	select {
-	case h.slots <- struct{}{}:
-		h.observed(0)
+	h.mu.Lock()
+	if h.running < h.workers {
+		h.running++
+		h.mu.Unlock()
+		h.observed(0, lane)
 		return nil
-	default:
 	}
-
-	if h.waiting.Add(1) > h.queue {
-		h.waiting.Add(-1)
-		h.observed(0)
+	if len(h.waiting[lane]) >= h.queue {
+		h.mu.Unlock()
+		h.observed(0, lane)
 		return ErrBusy
 	}
-	defer h.waiting.Add(-1)
+	turn := make(chan struct{})
+	h.waiting[lane] = append(h.waiting[lane], turn)
+	h.mu.Unlock()
 
 	var timeout <-chan time.Time
 	if h.maxWait > 0 {
@@ -156,23 +193,53 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		defer t.Stop()
 		timeout = t.C
 	}
+	var err error
 	select {
-	case h.slots <- struct{}{}:
-		h.observed(time.Since(start))
-		return nil
+	case <-turn:
 	case <-timeout:
-		h.observed(time.Since(start))
-		return ErrBusy
+		err = ErrBusy
 	case <-ctx.Done():
-		h.observed(time.Since(start))
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	if err != nil && !h.leave(lane, turn) {
+		// The slot was handed over as the wait ended: pass it on.
+		h.release()
+	}
+	h.observed(time.Since(start), lane)
+	return err
 }
 
-func (h *Hasher) release() { <-h.slots }
+// leave takes a waiting caller out of its lane; false when it was already
+// handed a slot.
+func (h *Hasher) leave(lane int, turn chan struct{}) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, w := range h.waiting[lane] {
+		if w == turn {
+			h.waiting[lane] = append(h.waiting[lane][:i], h.waiting[lane][i+1:]...)
+			return true
+		}
+	}
+	return false
+}
 
-func (h *Hasher) observed(d time.Duration) {
+// release frees a slot: it goes straight to the first caller waiting, the
+// priority lane first, so that no newcomer takes it from them.
+func (h *Hasher) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for lane := range h.waiting {
+		if q := h.waiting[lane]; len(q) > 0 {
+			close(q[0])
+			h.waiting[lane] = q[1:]
+			return
+		}
+	}
+	h.running--
+}
+
+func (h *Hasher) observed(d time.Duration, lane int) {
 	if f := h.observe.Load(); f != nil {
-		(*f)(d)
+		(*f)(d, lane == priorityLane)
 	}
 }

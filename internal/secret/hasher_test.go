@@ -23,13 +23,27 @@ func hold(t *testing.T, h *Hasher) (release func()) {
 	return release
 }
 
+// waiters counts the callers queued for a slot, in both lanes.
+func waiters(h *Hasher) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.waiting[priorityLane]) + len(h.waiting[ordinaryLane])
+}
+
+// running counts the slots in use.
+func running(h *Hasher) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.running
+}
+
 // waitForWaiters waits until n callers are queued for a slot.
-func waitForWaiters(t *testing.T, h *Hasher, n int64) {
+func waitForWaiters(t *testing.T, h *Hasher, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for h.waiting.Load() != n {
+	for waiters(h) != n {
 		if time.Now().After(deadline) {
-			t.Fatalf("waiters = %d, want %d", h.waiting.Load(), n)
+			t.Fatalf("waiters = %d, want %d", waiters(h), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -65,8 +79,8 @@ func TestHasherRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	if len(h.slots) != 0 || h.waiting.Load() != 0 {
-		t.Errorf("slots or waiters leaked: %d, %d", len(h.slots), h.waiting.Load())
+	if running(h) != 0 || waiters(h) != 0 {
+		t.Errorf("slots or waiters leaked: %d, %d", running(h), waiters(h))
 	}
 }
 
@@ -102,7 +116,7 @@ func TestHasherBusy(t *testing.T) {
 	release := hold(t, h) // a hash in flight
 	var observed []time.Duration
 	var mu sync.Mutex
-	h.SetWaitObserver(func(d time.Duration) { mu.Lock(); observed = append(observed, d); mu.Unlock() })
+	h.SetWaitObserver(func(d time.Duration, _ bool) { mu.Lock(); observed = append(observed, d); mu.Unlock() })
 
 	ctx := context.Background()
 	calls := []struct {
@@ -126,8 +140,8 @@ func TestHasherBusy(t *testing.T) {
 			}
 		})
 	}
-	if h.waiting.Load() != 0 {
-		t.Errorf("waiters leaked: %d", h.waiting.Load())
+	if waiters(h) != 0 {
+		t.Errorf("waiters leaked: %d", waiters(h))
 	}
 
 	release()
@@ -144,7 +158,7 @@ func TestHasherBusy(t *testing.T) {
 func TestHasherQueue(t *testing.T) {
 	h := NewHasher(testParams, 1, 1, 10*time.Second)
 	var waited atomic.Int64
-	h.SetWaitObserver(func(d time.Duration) {
+	h.SetWaitObserver(func(d time.Duration, _ bool) {
 		if int64(d) > waited.Load() {
 			waited.Store(int64(d))
 		}
@@ -175,8 +189,8 @@ func TestHasherQueue(t *testing.T) {
 	if d := time.Duration(waited.Load()); d < 20*time.Millisecond {
 		t.Errorf("observed wait %v, want at least 20ms", d)
 	}
-	if h.waiting.Load() != 0 || len(h.slots) != 0 {
-		t.Errorf("leaked waiters %d or slots %d", h.waiting.Load(), len(h.slots))
+	if waiters(h) != 0 || running(h) != 0 {
+		t.Errorf("leaked waiters %d or slots %d", waiters(h), running(h))
 	}
 }
 
@@ -193,8 +207,8 @@ func TestHasherMaxWait(t *testing.T) {
 	if d < maxWait || d > 5*time.Second {
 		t.Errorf("waited %v, want about %v", d, maxWait)
 	}
-	if h.waiting.Load() != 0 {
-		t.Errorf("waiters leaked: %d", h.waiting.Load())
+	if waiters(h) != 0 {
+		t.Errorf("waiters leaked: %d", waiters(h))
 	}
 }
 
@@ -239,8 +253,8 @@ func TestHasherContext(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("Verify did not return after the context ended")
 			}
-			if h.waiting.Load() != 0 {
-				t.Errorf("waiters leaked: %d", h.waiting.Load())
+			if waiters(h) != 0 {
+				t.Errorf("waiters leaked: %d", waiters(h))
 			}
 		})
 	}
@@ -255,7 +269,7 @@ func TestHasherContext(t *testing.T) {
 		if err := h.VerifyDummy(ctx, "pw"); !errors.Is(err, context.Canceled) {
 			t.Errorf("VerifyDummy = %v, want context.Canceled", err)
 		}
-		if len(h.slots) != 0 {
+		if running(h) != 0 {
 			t.Error("slot leaked")
 		}
 	})
@@ -269,8 +283,8 @@ func TestHasherConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var maxSlots atomic.Int64
-	h.SetWaitObserver(func(time.Duration) {
-		if n := int64(len(h.slots)); n > maxSlots.Load() {
+	h.SetWaitObserver(func(time.Duration, bool) {
+		if n := int64(running(h)); n > maxSlots.Load() {
 			maxSlots.Store(n)
 		}
 	})
@@ -301,20 +315,20 @@ func TestHasherConcurrent(t *testing.T) {
 	if n := maxSlots.Load(); n > workers {
 		t.Errorf("%d slots in use, want at most %d", n, workers)
 	}
-	if len(h.slots) != 0 || h.waiting.Load() != 0 {
-		t.Errorf("leaked slots %d or waiters %d", len(h.slots), h.waiting.Load())
+	if running(h) != 0 || waiters(h) != 0 {
+		t.Errorf("leaked slots %d or waiters %d", running(h), waiters(h))
 	}
 }
 
 func TestNewHasherDefaults(t *testing.T) {
 	h := NewHasher(testParams, 0, -1, 0)
-	if cap(h.slots) != runtime.GOMAXPROCS(0) {
-		t.Errorf("workers = %d, want GOMAXPROCS %d", cap(h.slots), runtime.GOMAXPROCS(0))
+	if h.workers != runtime.GOMAXPROCS(0) {
+		t.Errorf("workers = %d, want GOMAXPROCS %d", h.workers, runtime.GOMAXPROCS(0))
 	}
 	if h.queue != 0 {
 		t.Errorf("queue = %d, want 0", h.queue)
 	}
-	h.SetWaitObserver(func(time.Duration) {})
+	h.SetWaitObserver(func(time.Duration, bool) {})
 	h.SetWaitObserver(nil)
 	if _, err := h.Hash(context.Background(), "pw"); err != nil {
 		t.Fatal(err)
@@ -332,5 +346,86 @@ func TestHasherMemoryBound(t *testing.T) {
 	h := NewHasher(DefaultParams, 3, 0, 0)
 	if got, want := h.MemoryBound(), int64(3*19456*1024); got != want {
 		t.Errorf("MemoryBound = %d, want %d (3 workers of 19 MiB)", got, want)
+	}
+}
+
+// A caller in the priority lane gets the next free worker before everyone already waiting in the
+// ordinary lane, and is not refused when the ordinary lane is full.
+func TestHasherPriorityLaneGoesFirst(t *testing.T) {
+	h := NewHasher(testParams, 1, 2, 10*time.Second)
+	var mu sync.Mutex
+	lanes := map[bool]int{}
+	h.SetWaitObserver(func(_ time.Duration, priority bool) { mu.Lock(); lanes[priority]++; mu.Unlock() })
+	release := hold(t, h)
+
+	order := make(chan string, 3)
+	ctx := context.Background()
+	for _, name := range []string{"ordinary 1", "ordinary 2"} {
+		go func() {
+			if _, err := h.Hash(ctx, "pw"); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			order <- name
+		}()
+		waitForWaiters(t, h, 1+int(name[len(name)-1]-'1'))
+	}
+	// The ordinary lane (2) is full: a stranger is refused at once.
+	if _, err := h.Hash(ctx, "pw"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("third ordinary caller = %v, want ErrBusy", err)
+	}
+	go func() {
+		if _, err := h.Hash(h.WithPriority(ctx), "pw"); err != nil {
+			t.Errorf("priority: %v", err)
+		}
+		order <- "priority"
+	}()
+	waitForWaiters(t, h, 3)
+
+	release()
+	var got []string
+	for range 3 {
+		got = append(got, <-order)
+	}
+	if got[0] != "priority" {
+		t.Errorf("served in the order %v, want the priority lane first", got)
+	}
+	if running(h) != 0 || waiters(h) != 0 {
+		t.Errorf("leaked slots %d or waiters %d", running(h), waiters(h))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Ordinary: the held slot, the two that waited and the one refused.
+	if lanes[true] != 1 || lanes[false] != 4 {
+		t.Errorf("observed lanes %v, want 1 priority and 4 ordinary", lanes)
+	}
+}
+
+// A wait that ends (maxWait, or ctx) just as a slot is handed over passes the slot on: no slot is
+// ever lost, however the ends and hand-overs interleave.
+func TestHasherLosesNoSlotWhenWaitsEnd(t *testing.T) {
+	h := NewHasher(testParams, 2, 64, time.Millisecond)
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := context.Background()
+			if i%3 == 0 {
+				ctx = h.WithPriority(ctx)
+			}
+			for range 20 {
+				_, err := h.Hash(ctx, "pw")
+				if err != nil && !errors.Is(err, ErrBusy) {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if running(h) != 0 || waiters(h) != 0 {
+		t.Fatalf("leaked slots %d or waiters %d", running(h), waiters(h))
+	}
+	for range 2 { // both workers are free again
+		hold(t, h)
 	}
 }

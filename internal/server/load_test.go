@@ -268,7 +268,7 @@ func TestLoadFailedSignInsWithAudit(t *testing.T) {
 	rate, st = loadSignIns(h, d, workers, func(i int64) (url.Values, string) {
 		return url.Values{"username": {"alice"}, "password": {goodPassword}}, ""
 	})
-	report(t, "rejections for a locked account (each still costs one dummy hash): %.1f/s %v", rate, st)
+	report(t, "rejections for a locked account (each waits a recent check's time, without hashing): %.1f/s %v", rate, st)
 	var events int64
 	h.db.Pool.QueryRow(ctx, `SELECT count(*) FROM audit_events`).Scan(&events)
 	n, err := postgresVerify(h)

@@ -18,6 +18,9 @@ type Metrics struct {
 	throttled *prometheus.CounterVec
 	messages  *prometheus.CounterVec
 	hashWait  prometheus.Histogram
+	// priorityWait is the wait of the known devices' lane, apart: a flood fills the other.
+	priorityWait prometheus.Histogram
+	rejections   *prometheus.CounterVec
 
 	unavailableAnswers *prometheus.CounterVec
 	dbUnavailable      *prometheus.CounterVec
@@ -40,8 +43,15 @@ func NewMetrics() *Metrics {
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_messages_total",
 			Help: "Outgoing messages by channel and delivery result (sent, retry, dead)."}, []string{"channel", "result"}),
 		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "unlockd_hash_queue_wait_seconds",
-			Help:    "How long password hashing waited for a free worker.",
-			Buckets: []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}}),
+			Help:    "How long password hashing waited for a free worker, in the ordinary lane.",
+			Buckets: waitBuckets}),
+		priorityWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "unlockd_hash_priority_wait_seconds",
+			Help:    "How long password hashing waited for a free worker, in the priority lane of known devices.",
+			Buckets: waitBuckets}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_rejections_total",
+			Help: "Sign-ins refused without checking a password, by reason (invalid, unknown_user, no_password, " +
+				"repeated_password, locked, throttled) and cost (padded: waited a recent check's time without hashing; " +
+				"dummy_hash: no recent check time was known; none: answered at once)."}, []string{"reason", "cost"}),
 		unavailableAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_unavailable_answers_total",
 			Help: "Requests answered 503 with Retry-After because the database (or the directory) was unavailable, by where (page, api)."}, []string{"where"}),
 		dbUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_database_unavailable_total",
@@ -51,7 +61,7 @@ func NewMetrics() *Metrics {
 		directoryOps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_directory_operations_total",
 			Help: "Requests to the directory at request time, by operation (person, password_check, unlock, set_password) and result (ok, not_found, wrong_password, refused, unavailable, error)."}, []string{"op", "result"}),
 	}
-	m.registry.MustRegister(m.signIns, m.locks, m.unlocks, m.throttled, m.messages, m.hashWait,
+	m.registry.MustRegister(m.signIns, m.locks, m.unlocks, m.throttled, m.messages, m.hashWait, m.priorityWait, m.rejections,
 		m.unavailableAnswers, m.dbUnavailable, m.dbServerChanges, m.directoryOps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -61,12 +71,23 @@ func (m *Metrics) SignIn(result string)   { m.signIns.WithLabelValues(result).In
 func (m *Metrics) Lock(cause string)      { m.locks.WithLabelValues(cause).Inc() }
 func (m *Metrics) Unlock(method string)   { m.unlocks.WithLabelValues(method).Inc() }
 func (m *Metrics) Throttled(where string) { m.throttled.WithLabelValues(where).Inc() }
+func (m *Metrics) Rejection(reason, cost string) {
+	m.rejections.WithLabelValues(reason, cost).Inc()
+}
+
+var waitBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 
 // Message records one delivery attempt's result; give it to the delivery worker.
 func (m *Metrics) Message(channel, result string) { m.messages.WithLabelValues(channel, result).Inc() }
 
-// HashWait records a hashing queue wait; give it to the hasher's wait observer.
-func (m *Metrics) HashWait(d time.Duration) { m.hashWait.Observe(d.Seconds()) }
+// HashWait records a hashing queue wait in its lane; give it to the hasher's wait observer.
+func (m *Metrics) HashWait(d time.Duration, priority bool) {
+	if priority {
+		m.priorityWait.Observe(d.Seconds())
+		return
+	}
+	m.hashWait.Observe(d.Seconds())
+}
 
 // UnavailableAnswer records a request answered 503 because a dependency was unavailable; where
 // is "page" or "api".
@@ -80,7 +101,9 @@ func (m *Metrics) DatabaseUnavailable(pool, kind string) {
 func (m *Metrics) DatabaseServerChanged(pool string) { m.dbServerChanges.WithLabelValues(pool).Inc() }
 
 // DirectoryOperation counts one request to the directory and its result.
-func (m *Metrics) DirectoryOperation(op, result string) { m.directoryOps.WithLabelValues(op, result).Inc() }
+func (m *Metrics) DirectoryOperation(op, result string) {
+	m.directoryOps.WithLabelValues(op, result).Inc()
+}
 
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
