@@ -100,6 +100,13 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 	boDN := dir.MustAddPerson(t, slapdtest.Person{UID: bo, Password: boPassword, Mail: boMail, DisplayName: "Bo Lindqvist"})
 	// The only uid that starts with an a: a filter that a username could widen would find her.
 	amiraDN := dir.MustAddPerson(t, slapdtest.Person{UID: amira, Password: amiraPassword, Mail: amiraMail})
+	// oscar's password was set 80 days ago and the policy's pwdMaxAge is 90 days: it expires within
+	// directory.expiry_warning (14 days), so the sync at start warns him.
+	const oscar, oscarMail = "oscar.berg", "oscar.berg@example.org"
+	oscarDN := dir.MustAddPerson(t, slapdtest.Person{UID: oscar, Password: "nine gulls above the harbour", Mail: oscarMail})
+	if err := dir.SetPasswordChanged(oscarDN, time.Now().Add(-80*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 
 	b := newBrowser(t)
 	// The sync reads everyone at start, then not again during the test: people added later are
@@ -107,6 +114,13 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 	srv := startServerWith(t, serverOptions{Mail: true, Directory: slapdOptions(dir), Env: []string{"UNLOCKD_DIRECTORY_SYNC_INTERVAL=1h"}})
 	// A status code, then an unlock code, then a reset link to one person, one after the other.
 	srv.cli(t, "policy", "set", "code.resend_interval=1s")
+
+	t.Run("a password about to expire is warned of", func(t *testing.T) {
+		warning := srv.waitMail(t, oscarMail, subject(t, "en", "password_expiry", nil))
+		if !strings.Contains(warning.Text, srv.URL+"/reset") {
+			t.Errorf("the expiry warning has no link to /reset:\n%s", warning.Text)
+		}
+	})
 
 	t.Run("locked by failed binds, seen on /status and unlocked on /unlock", func(t *testing.T) {
 		dir.MustFailBinds(t, lenaDN, dir.Policy.MaxFailures)
@@ -126,6 +140,10 @@ func TestOpenLDAPDirectoryJourneys(t *testing.T) {
 		}
 		if facts[msg(t, "en", "status_until")] == "" {
 			t.Errorf("the status page shows no end of slapd's lock (pwdLockoutDuration): %q", facts)
+		}
+		// The page that read slapd's lock told her of it, with the unlock link, as a sync would.
+		if notice := srv.waitMail(t, lenaMail, subject(t, "en", "locked", nil)); !strings.Contains(notice.Text, srv.URL+"/unlock") {
+			t.Errorf("the lock notice has no unlock link:\n%s", notice.Text)
 		}
 
 		time.Sleep(1100 * time.Millisecond) // code.resend_interval

@@ -227,6 +227,7 @@ var requiredPlaceholders = map[string]map[string]string{
 	notify.TemplateRequestHandled:  {"Reference": "UR-0000-0000", "Outcome": "approved"},
 	notify.TemplateStaffAlert:      {"Count": "1"},
 	notify.TemplateNeedsAdmin:      {"Link": "http://example.invalid/", "State": "frozen"},
+	notify.TemplatePasswordExpiry:  {"Until": "Fri, 01 Jan 2027 00:00:00 UTC", "Link": "http://example.invalid/"},
 }
 
 // codeLength is the policy's code.length, which the tests leave at its default.
