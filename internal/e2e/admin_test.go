@@ -16,7 +16,8 @@ import (
 // roles that may not act are refused, the policy page changes the lockout at once, and every
 // dashboard page passes the accessibility audit in English and Chinese.
 
-// lockReason is the reason the server records for an automatic lock (internal/postgres/lockout.go).
+// lockReason is the reason the server records for an automatic lock (internal/postgres/lockout.go),
+// as the lock history shows it; the account's facts say it in words (status_lock_temporary).
 const lockReason = "too many failed sign-ins"
 
 // signInStaff signs a staff account in (it has no second factor yet), checks the dashboard sends
@@ -115,8 +116,8 @@ func TestHelpdeskUnlocksALockedAccount(t *testing.T) {
 	if got := p.text(t, "main h1"); got != user {
 		t.Fatalf("account page heading = %q, want %s", got, user)
 	}
-	if got := p.accountFact(t, msg(t, "en", "status_why")); got != lockReason {
-		t.Errorf("the account page gives the reason %q, want %q", got, lockReason)
+	if got, want := p.accountFact(t, msg(t, "en", "status_why")), msg(t, "en", "status_lock_temporary"); got != want {
+		t.Errorf("the account page gives the reason %q, want it in words, %q", got, want)
 	}
 	if got := p.accountFact(t, msg(t, "en", "account_state")); got != msg(t, "en", "state_locked_temporarily") {
 		t.Errorf("the account page gives the state %q, want %q", got, msg(t, "en", "state_locked_temporarily"))
@@ -184,8 +185,8 @@ func TestAuditorCannotUnlock(t *testing.T) {
 	if resp := p.open(t, "/admin/accounts/"+user); resp.Status != http.StatusOK {
 		t.Fatalf("the auditor's account page answered %d", resp.Status)
 	}
-	if got := p.accountFact(t, msg(t, "en", "status_why")); got != lockReason {
-		t.Errorf("the auditor sees the reason %q, want %q", got, lockReason)
+	if got, want := p.accountFact(t, msg(t, "en", "status_why")), msg(t, "en", "status_lock_temporary"); got != want {
+		t.Errorf("the auditor sees the reason %q, want %q", got, want)
 	}
 	if n := p.count(t, "main form.action"); n != 0 {
 		t.Errorf("the auditor is offered %d action forms, want none", n)
@@ -350,8 +351,8 @@ func TestAdminScreenshots(t *testing.T) {
 	})
 	t.Run("account", func(t *testing.T) {
 		p.open(t, "/admin/accounts/jamie.lee")
-		if got := p.accountFact(t, msg(t, "en", "status_why")); got != lockReason {
-			t.Fatalf("the account page gives the reason %q, want %q", got, lockReason)
+		if got, want := p.accountFact(t, msg(t, "en", "status_why")), msg(t, "en", "status_lock_temporary"); got != want {
+			t.Fatalf("the account page gives the reason %q, want %q", got, want)
 		}
 		shoot(t, p, "admin-account.png")
 		shoot(t, p, "admin-account-phone.png")

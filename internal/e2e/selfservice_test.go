@@ -362,7 +362,9 @@ func TestStatusPage(t *testing.T) {
 		t.Errorf("status page shows no %q (all: %q)", msg(t, "en", "status_until"), facts)
 	}
 	// The first lock lasts lockout.duration (15m by default).
-	until, err := time.Parse(time.RFC3339, p.attr(t, "main dl.facts time[datetime]", "datetime"))
+	until, err := time.Parse(time.RFC3339, eval[string](t, p, fmt.Sprintf(`[...document.querySelectorAll("main dl.facts > div")]
+		.find(d => d.querySelector("dt").innerText.trim() === %q).querySelector("time").getAttribute("datetime")`,
+		msg(t, "en", "status_until"))))
 	if err != nil {
 		t.Fatalf("locked until: %v", err)
 	}
