@@ -106,7 +106,7 @@ func (s *OwnAccount) EndSession(ctx context.Context, a *Account, sessionID, clie
 // reauthenticate checks a signed-in owner's current password as a counted attempt: ErrWrongPassword
 // when it is wrong or the account is locked meanwhile.
 func (s *OwnAccount) reauthenticate(ctx context.Context, a *Account, current, client string) error {
-	if a.PasswordHash == "" && !a.InDirectory() {
+	if a.PasswordHash == "" && !s.directory.checks(a) {
 		return ErrWrongPassword
 	}
 	policy, err := s.lockout.Policy(ctx)
@@ -117,7 +117,7 @@ func (s *OwnAccount) reauthenticate(ctx context.Context, a *Account, current, cl
 	req := SignInRequest{Login: a.Username, Password: current, ClientIP: client, reauthentication: true}
 	reject := Rejection{AccountID: &a.ID, Username: a.Username, Client: client, Now: s.now()}
 	_, err = s.guard.attempt(ctx, a, req, policy, reject, s.passwordMAC(a.ID, current), func(ctx context.Context) (bool, string, error) {
-		if a.InDirectory() {
+		if s.directory.checks(a) {
 			// The directory checks it, and counts a failure too; an expired password still proves
 			// the owner, who is replacing it.
 			ok, _, err := s.directory.checkPassword(ctx, a, current)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Directory is the directory that directory accounts live in, read and written at request time
@@ -115,29 +116,40 @@ func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Accou
 		case derr != nil:
 			return nil, derr
 		}
-		// Two first reads at once both create: the one that loses finds the other's account.
-		if err := l.writer.apply(ctx, p, readGuard{}, &DirectorySyncCounts{}); err != nil {
+		// What was read only makes the account: one another read made meanwhile, and may have
+		// changed since (an unlock), is read again under its lock below.
+		var counts DirectorySyncCounts
+		if err := l.writer.apply(ctx, p, readGuard{onlyNew: true}, &counts); err != nil && !errors.Is(err, errChangedMeanwhile) {
 			return nil, err
 		}
-		return l.AccountStore.AccountByLogin(ctx, username)
+		if a, err = l.AccountStore.AccountByLogin(ctx, username); err != nil || counts.Created == 1 {
+			return a, err
+		}
 	}
 	// The account stays locked while the directory is read and its answer written, so that an
 	// older answer never overwrites a newer record: an unlock in flight, a lock just recorded.
+	var counts DirectorySyncCounts
+	var held *Account
 	err = l.writer.work.Atomic(ctx, func(ctx context.Context) error {
-		if _, err := l.writer.store.AccountForSync(ctx, username); err != nil {
+		counts = DirectorySyncCounts{}
+		var err error
+		if held, err = l.writer.store.AccountForSync(ctx, username); err != nil {
 			return err
 		}
 		p, err := l.dir.Person(ctx, username)
 		switch {
 		case ErrorCode(err) == ENOTFOUND:
-			return l.writer.removed(ctx, a)
+			return l.writer.removed(ctx, held, &counts)
 		case err != nil:
 			return err
 		}
-		return l.writer.apply(ctx, p, readGuard{}, &DirectorySyncCounts{})
+		return l.writer.apply(ctx, p, readGuard{}, &counts)
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
+	case counts.Updated == 0:
+		return held, nil // the directory says what unlockd holds, as read under the lock: no read again
 	}
 	return l.AccountStore.AccountByLogin(ctx, username)
 }
@@ -147,10 +159,11 @@ const removedReason = "no longer in the directory"
 
 // removed disables the account of a person the directory no longer has: nobody signs in or
 // unlocks it any more. Should the person come back, the directory's state replaces this one.
-func (w *directoryWriter) removed(ctx context.Context, a *Account) error {
+func (w *directoryWriter) removed(ctx context.Context, a *Account, counts *DirectorySyncCounts) error {
 	if a.State == StateDisabled && a.Reason == removedReason {
 		return nil
 	}
+	counts.Updated++
 	gone := *a
 	gone.State, gone.Reason, gone.LockedUntil = StateDisabled, removedReason, nil
 	now := w.now()
@@ -160,41 +173,26 @@ func (w *directoryWriter) removed(ctx context.Context, a *Account) error {
 	})
 }
 
-// ReasonID is the message id that says the account's recorded reason in the page's language, for
-// the reasons unlockd and the directory record themselves; "" for a reason staff wrote, which is
-// shown as written.
-func (a *Account) ReasonID() string {
-	switch a.Reason {
-	case "too many failed sign-ins":
-		return "status_lock_temporary"
-	case removedReason:
-		return "status_lock_directory_removed"
-	case directoryReason(StateLockedTemporarily):
-		return "status_lock_directory_temporary"
-	case directoryReason(StateLocked):
-		return "status_lock_directory_hard"
-	case directoryReason(StateFrozen):
-		return "status_lock_directory_freeze"
-	case directoryReason(StateDisabled):
-		return "status_lock_directory_disable"
-	case directoryReason(StateExpired):
-		return "status_lock_directory_expired"
-	}
-	return ""
+// reasonWords are the reasons unlockd and the directory record themselves, each with the message
+// id that says it in the page's language.
+var reasonWords = map[string]string{
+	"too many failed sign-ins":              "status_lock_temporary",
+	removedReason:                           "status_lock_directory_removed",
+	directoryReason(StateLockedTemporarily): "status_lock_directory_temporary",
+	directoryReason(StateLocked):            "status_lock_directory_hard",
+	directoryReason(StateFrozen):            "status_lock_directory_freeze",
+	directoryReason(StateDisabled):          "status_lock_directory_disable",
+	directoryReason(StateExpired):           "status_lock_directory_expired",
 }
+
+// ReasonID is the message id that says the account's recorded reason in the page's language; ""
+// for a reason staff wrote, which is shown as written.
+func (a *Account) ReasonID() string { return reasonWords[a.Reason] }
 
 // isDirectoryReason reports whether a state's recorded reason is the directory's, as opposed to
 // a lock of unlockd's own.
 func isDirectoryReason(reason string) bool {
-	if reason == removedReason {
-		return true
-	}
-	for _, s := range []State{StateLockedTemporarily, StateLocked, StateFrozen, StateDisabled, StateExpired} {
-		if reason == directoryReason(s) {
-			return true
-		}
-	}
-	return false
+	return strings.HasPrefix(reasonWords[reason], "status_lock_directory_")
 }
 
 // withOwnLock is the account a directory person should have, given the account unlockd holds
@@ -216,6 +214,10 @@ type directoryOps struct {
 	store DirectoryStore
 	now   Clock
 }
+
+// checks reports whether the account's password is the directory's to check: a directory account,
+// with a directory configured. Without one, nothing can check it, and it signs in with codes only.
+func (k *directoryOps) checks(a *Account) bool { return a.InDirectory() && k.dir != nil }
 
 // needs refuses a change of a directory account's password or lock when no directory is
 // configured to make it in.
@@ -263,9 +265,6 @@ func (k *directoryOps) setPassword(ctx context.Context, a *Account, password str
 // account's password. A right password that has expired is right: the person proved who they
 // are, and expired tells the page to have them choose a new one.
 func (k *directoryOps) checkPassword(ctx context.Context, a *Account, password string) (match, expired bool, err error) {
-	if k.dir == nil {
-		return false, false, nil // nothing can check it: a directory account signs in with codes only
-	}
 	v, err := k.dir.CheckPassword(ctx, a.DirectoryDN, password)
 	if err != nil {
 		return false, false, err

@@ -358,3 +358,18 @@ func TestALockSeenAtRequestTimeIsToldOnce(t *testing.T) {
 		t.Errorf("told %v with %+v; want one lock notice to jan", care.lockNoticed, care.queued)
 	}
 }
+
+// With no directory configured, nothing can check a directory account's password: a sign-in is
+// refused as one without a password is, and counts against nobody.
+func TestADirectoryAccountWithoutADirectoryIsNotCounted(t *testing.T) {
+	w := newWorld(t)
+	a := w.add("kim", func(a *account.Account) {
+		a.Source, a.DirectoryDN, a.PasswordHash = account.SourceDirectory, "uid=kim,ou=people,dc=example,dc=com", ""
+	})
+	if _, err := signIn(w, "kim", "kim's directory password"); !errors.Is(err, account.ErrBadCredentials) {
+		t.Fatalf("sign-in: %v, want bad credentials", err)
+	}
+	if w.lockout.failures[a.ID] != 0 {
+		t.Errorf("%d failures counted against kim, whose password nothing could check", w.lockout.failures[a.ID])
+	}
+}

@@ -184,10 +184,16 @@ type readGuard struct {
 	// since is when the directory was read (a sync reads many people before it writes them): an
 	// account unlockd changed after that is not locked again by what was read.
 	since time.Time
+	// onlyNew: the person was read for an account that did not exist yet, so what was read may
+	// only make it; an account made meanwhile is not written over.
+	onlyNew bool
 }
 
 // stale reports whether writing want over before would undo a change made after the read.
 func (g readGuard) stale(before, want *Account) bool {
+	if g.onlyNew {
+		return true
+	}
 	return !g.since.IsZero() && before.UpdatedAt.After(g.since) && isDirectoryLock(want.State) && !isDirectoryLock(before.State)
 }
 

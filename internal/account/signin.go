@@ -116,7 +116,7 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	reject.AccountID, reject.Username = &a.ID, a.Username
-	if a.InDirectory() {
+	if s.directory.checks(a) {
 		return s.signInDirectory(ctx, a, req, policy, reject, password)
 	}
 	if a.PasswordHash == "" {
