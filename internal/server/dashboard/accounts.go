@@ -83,6 +83,9 @@ type accountsData struct {
 	States     []account.State
 	Accounts   []*account.Account
 	Next       string
+	// SearchedTo is set when the search stopped short of a full page: matches up to this
+	// username are shown, and the page offers to search on from it (account.SearchPage).
+	SearchedTo string
 	Now        time.Time
 }
 
@@ -93,16 +96,17 @@ func (s *Accounts) List(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := accountsData{Query: site.ClipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now(),
 		CanUnlock: slices.Contains(site.HelpdeskPlus, site.CurrentAccount(r).Role)}
-	list, err := s.accounts.Oversight.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
-		After: site.ClipForm(q.Get("after"), 64), Limit: accountsPage + 1})
+	found, err := s.accounts.Oversight.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
+		After: site.ClipForm(q.Get("after"), 64), Others: q.Get("others") == "1", Limit: accountsPage + 1})
 	if err != nil {
 		return err
 	}
+	list := found.Accounts
 	if len(list) > accountsPage { // one more than a page: there is a next one
 		list = list[:accountsPage]
 		d.Next = list[accountsPage-1].Username
 	}
-	d.Accounts = list
+	d.Accounts, d.SearchedTo = list, found.SearchedTo
 	role := site.CurrentAccount(r).Role
 	for _, a := range list {
 		if account.CheckStaffAction(account.ActionUnlock, a.EffectiveState(d.Now), a.Source, role) == nil {
