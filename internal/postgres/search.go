@@ -23,7 +23,7 @@ import (
 // username in byte order):
 //
 //  1. accounts whose username starts with the query: a range of the accounts_search_order index;
-//  2. every other match, found in one of two ways.
+//  2. every other match, found in one of three ways.
 //     - The walk reads accounts_search_order in order (it includes search_text, so no table row
 //     is read) for at most walkRows entries: when matches are common it fills a page at once.
 //     When they are less common but the window's yield says the rest of the page lies within
@@ -33,9 +33,18 @@ import (
 //     checked on what it returns. The trigram index is given only the query's rarest trigrams
 //     (ranked from a sample of the table: a trigram in every email domain costs the index much
 //     and narrows nothing). Two characters beyond ASCII (a Chinese name) go to the bigram
-//     index; one or two ASCII letters have no index, and the walk goes on to the end.
+//     index.
+//     - One or two ASCII letters have no index. The walk goes on, but no further than
+//     searchWalkBound windows a page: when the page is not full by then, it holds every match
+//     up to the username the walk stopped at, and says so (SearchPage.SearchedTo). A query
+//     that short which no index serves is one few accounts hold (a common one fills the page
+//     within the first windows), so walking to the end would read the whole index for a handful.
 //
-// A page ends with the last username it shows: the next page starts after it, in its tier.
+// A full page ends with the last username it shows: the next page starts after it, in its tier
+// (a username starting with the query is in tier 1, one of tier 2 never does). A partial page
+// goes on after the username the walk stopped at, which may start with the query: that
+// continuation says it is in tier 2 (AccountSearch.Others).
+//
 // Every query runs unprepared, so the planner sees the values (the state, the patterns) and can
 // use the partial index of a state.
 
@@ -112,20 +121,20 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q account.AccountS
 	// many, $5 the query as a LIKE pattern, lower-cased by search_fold as search_text is.
 	const others = ` search_text LIKE search_fold($5) AND NOT starts_with(search_key, $1)`
 	like := "%" + likeEscaper.Replace(q.Query) + "%"
-	// walk reads rows entries after the username after; end is the username of the last one
-	// ("" when the page is full, or when no account is left after the window).
+	// walk reads rows entries after the key after; end is the key of the last one ("" when the
+	// page is full, or when no account is left after the window).
 	walk := func(after string, rows int) (walked []int64, end string, err error) {
 		walked, err = searchIDs(ctx, tx, `SELECT id FROM (
 				SELECT id, search_key, search_text FROM accounts WHERE search_key > $3 AND ($2 = '' OR state = $2)
 				ORDER BY search_key LIMIT $6) w
-			WHERE`+others+` ORDER BY search_key LIMIT $4`, query, state, asciiLower(after), limit-len(ids), like, rows)
+			WHERE`+others+` ORDER BY search_key LIMIT $4`, query, state, after, limit-len(ids), like, rows)
 		if err != nil || len(ids)+len(walked) == limit {
 			return walked, "", err
 		}
 		// Too few in the window: where did it end? The entry after its last tells whether any
-		// account is left.
-		last, err := tx.Query(ctx, `SELECT username FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
-			ORDER BY search_key OFFSET $3 LIMIT 2`, pgx.QueryExecModeExec, asciiLower(after), state, rows-1)
+		// account is left. (search_key alone keeps this to the index: no table row is read.)
+		last, err := tx.Query(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
+			ORDER BY search_key OFFSET $3 LIMIT 2`, pgx.QueryExecModeExec, after, state, rows-1)
 		if err != nil {
 			return nil, "", err
 		}
@@ -174,7 +183,7 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q account.AccountS
 	}
 	// Past the window, an index finds the candidates and the whole query is checked on them. The
 	// materialized CTE keeps the planner on that index: asked for search_key order, it would walk.
-	args := []any{query, state, asciiLower(end), limit - len(ids), like}
+	args := []any{query, state, end, limit - len(ids), like}
 	var found []string
 	switch {
 	case len(pieces) > 0:
@@ -196,7 +205,9 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q account.AccountS
 				return ids, "", err
 			}
 		}
-		return ids, end, nil
+		// The page names the username as it is written, which the key lower-cases.
+		err = tx.QueryRow(ctx, `SELECT username FROM accounts WHERE search_key = $1`, pgx.QueryExecModeExec, end).Scan(&searchedTo)
+		return ids, searchedTo, err
 	}
 	rest, err := searchIDs(ctx, tx, `WITH found AS MATERIALIZED (
 			SELECT id, search_key, search_text, state FROM accounts WHERE `+strings.Join(found, " AND ")+` AND search_key > $3)

@@ -439,7 +439,7 @@ func TestDashboardSearchSaysWhereAPartialSearchStopped(t *testing.T) {
 	}
 	hd := h.staff("hd", account.RoleHelpdesk)
 	link := regexp.MustCompile(`href="/admin/accounts/([^"]+)"`)
-	searchOn := regexp.MustCompile(`<a href="(/admin/accounts\?[^"]*after=([^"&]*)[^"]*others=1[^"]*)">Search on after ([^<]*)</a>`)
+	searchOn := regexp.MustCompile(`<a href="(/admin/accounts\?[^"]*after=([^"&]*)[^"]*others=true[^"]*)">Search on after ([^<]*)</a>`)
 	shown := func(body string) (out []string) {
 		for _, m := range link.FindAllStringSubmatch(body, -1) {
 			out = append(out, m[1])

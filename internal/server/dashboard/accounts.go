@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,8 +85,9 @@ type accountsData struct {
 	Accounts   []*account.Account
 	Next       string
 	// SearchedTo is set when the search stopped short of a full page: matches up to this
-	// username are shown, and the page offers to search on from it (account.SearchPage).
+	// username are shown, and SearchOn searches on from it (account.SearchPage).
 	SearchedTo string
+	SearchOn   string
 	Now        time.Time
 }
 
@@ -96,8 +98,9 @@ func (s *Accounts) List(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := accountsData{Query: site.ClipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now(),
 		CanUnlock: slices.Contains(site.HelpdeskPlus, site.CurrentAccount(r).Role)}
-	found, err := s.accounts.Oversight.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
-		After: site.ClipForm(q.Get("after"), 64), Others: q.Get("others") == "1", Limit: accountsPage + 1})
+	search := account.AccountSearch{Query: d.Query, State: account.State(d.State),
+		After: site.ClipForm(q.Get("after"), 64), Others: q.Get("others") == "true", Limit: accountsPage + 1}
+	found, err := s.accounts.Oversight.SearchAccounts(r.Context(), search)
 	if err != nil {
 		return err
 	}
@@ -106,7 +109,13 @@ func (s *Accounts) List(w http.ResponseWriter, r *http.Request) error {
 		list = list[:accountsPage]
 		d.Next = list[accountsPage-1].Username
 	}
-	d.Accounts, d.SearchedTo = list, found.SearchedTo
+	d.Accounts = list
+	if found.Partial() {
+		on := found.Continue(search)
+		d.SearchedTo = found.SearchedTo
+		d.SearchOn = "/admin/accounts?" + url.Values{"q": {on.Query}, "state": {string(on.State)}, "after": {on.After},
+			"others": {strconv.FormatBool(on.Others)}}.Encode()
+	}
 	role := site.CurrentAccount(r).Role
 	for _, a := range list {
 		if account.CheckStaffAction(account.ActionUnlock, a.EffectiveState(d.Now), a.Source, role) == nil {
