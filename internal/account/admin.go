@@ -37,11 +37,36 @@ type HourCount struct {
 
 // AccountSearch is a dashboard search: a substring of username, email, phone or name, a state,
 // and the keyset position after which to continue (the last username of the previous page).
+//
+// Matches come in two tiers, usernames that start with the query first, then the others, each in
+// username order. A username that starts with the query places After in the first tier; Others
+// places it among the other matches whatever it is, as a partial page's SearchedTo needs.
 type AccountSearch struct {
-	Query string
-	State State
-	After string
-	Limit int
+	Query  string
+	State  State
+	After  string
+	Others bool
+	Limit  int
+}
+
+// SearchPage is what a search found for one page.
+type SearchPage struct {
+	Accounts []*Account
+	// SearchedTo is set when the search stopped before the page was full: a query that no index
+	// serves (one or two letters few accounts hold) is checked against a bounded number of
+	// accounts per page, in username order. Every match up to this username is in Accounts; the
+	// search goes on from here with Continue.
+	SearchedTo string
+}
+
+// Partial reports whether the search stopped short of a full page with accounts left to check.
+func (p SearchPage) Partial() bool { return p.SearchedTo != "" }
+
+// Continue is q's next step after a partial page: among the other matches, after SearchedTo
+// (which may well start with the query: the first tier is done).
+func (p SearchPage) Continue(q AccountSearch) AccountSearch {
+	q.After, q.Others = p.SearchedTo, true
+	return q
 }
 
 // Request is an unlock request as the help desk sees it.
@@ -62,7 +87,7 @@ type Request struct {
 // AdminStore backs the dashboard.
 type AdminStore interface {
 	Overview(ctx context.Context, now time.Time) (*Overview, error)
-	SearchAccounts(ctx context.Context, q AccountSearch) ([]*Account, error)
+	SearchAccounts(ctx context.Context, q AccountSearch) (SearchPage, error)
 	Requests(ctx context.Context, status string, limit int) ([]Request, error)
 	Request(ctx context.Context, id int64) (*Request, error)
 	// CloseRequest marks a request handled (once) with the response, queues msgs, audits.
@@ -83,7 +108,7 @@ func (s *Oversight) DashboardOverview(ctx context.Context) (*Overview, error) {
 }
 
 // SearchAccounts finds accounts for the dashboard, a page at a time.
-func (s *Oversight) SearchAccounts(ctx context.Context, q AccountSearch) ([]*Account, error) {
+func (s *Oversight) SearchAccounts(ctx context.Context, q AccountSearch) (SearchPage, error) {
 	q.Query = searchText(q.Query, 100)
 	q.After = searchText(q.After, 64)
 	if q.State != "" && !q.State.Valid() {

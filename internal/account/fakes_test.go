@@ -813,9 +813,9 @@ func (f *fakeAdmin) Overview(_ context.Context, now time.Time) (*account.Overvie
 	return &account.Overview{LockedNow: 3}, nil
 }
 
-func (f *fakeAdmin) SearchAccounts(_ context.Context, q account.AccountSearch) ([]*account.Account, error) {
+func (f *fakeAdmin) SearchAccounts(_ context.Context, q account.AccountSearch) (account.SearchPage, error) {
 	f.searches = append(f.searches, q)
-	return nil, nil
+	return account.SearchPage{}, nil
 }
 
 func (f *fakeAdmin) Requests(_ context.Context, status string, _ int) ([]account.Request, error) {

@@ -25,8 +25,8 @@ func TestSearchAccountsCleansTheQuery(t *testing.T) {
 		in   account.AccountSearch
 		want account.AccountSearch
 	}{
-		{"as given", account.AccountSearch{Query: "alice", State: account.StateLocked, After: "al", Limit: 20},
-			account.AccountSearch{Query: "alice", State: account.StateLocked, After: "al", Limit: 20}},
+		{"as given", account.AccountSearch{Query: "alice", State: account.StateLocked, After: "al", Others: true, Limit: 20},
+			account.AccountSearch{Query: "alice", State: account.StateLocked, After: "al", Others: true, Limit: 20}},
 		{"control characters and spaces", account.AccountSearch{Query: " al\x00i\nce\t ", After: "b\x7fob"},
 			account.AccountSearch{Query: "alice", After: "bob", Limit: 50}},
 		{"invalid text", account.AccountSearch{Query: "al\xffice", Limit: 100},

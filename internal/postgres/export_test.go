@@ -13,6 +13,9 @@ import (
 // tests reach every path with a few accounts.
 func (s *Admin) SetSearchWalk(n int) { s.walkRows = n }
 
+// SearchWalkBound is how many windows a page of a search that no index serves walks, at most.
+const SearchWalkBound = searchWalkBound
+
 // IndexableTrigrams and IsBigram are what a search hands to its indexes.
 func IndexableTrigrams(query string) []string {
 	var out []string

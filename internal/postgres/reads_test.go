@@ -48,8 +48,8 @@ func searchOn(t *testing.T, stores *postgres.Stores) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(found) != 1 {
-		t.Fatalf("the search found %d accounts, want 1", len(found))
+	if len(found.Accounts) != 1 {
+		t.Fatalf("the search found %d accounts, want 1", len(found.Accounts))
 	}
-	return found[0].Username
+	return found.Accounts[0].Username
 }

@@ -23,7 +23,7 @@ import (
 // username in byte order):
 //
 //  1. accounts whose username starts with the query: a range of the accounts_search_order index;
-//  2. every other match, found in one of two ways.
+//  2. every other match, found in one of three ways.
 //     - The walk reads accounts_search_order in order (it includes search_text, so no table row
 //     is read) for at most walkRows entries: when matches are common it fills a page at once.
 //     When they are less common but the window's yield says the rest of the page lies within
@@ -33,9 +33,18 @@ import (
 //     checked on what it returns. The trigram index is given only the query's rarest trigrams
 //     (ranked from a sample of the table: a trigram in every email domain costs the index much
 //     and narrows nothing). Two characters beyond ASCII (a Chinese name) go to the bigram
-//     index; one or two ASCII letters have no index, and the walk goes on to the end.
+//     index.
+//     - One or two ASCII letters have no index. The walk goes on, but no further than
+//     searchWalkBound windows a page: when the page is not full by then, it holds every match
+//     up to the username the walk stopped at, and says so (SearchPage.SearchedTo). A query
+//     that short which no index serves is one few accounts hold (a common one fills the page
+//     within the first windows), so walking to the end would read the whole index for a handful.
 //
-// A page ends with the last username it shows: the next page starts after it, in its tier.
+// A full page ends with the last username it shows: the next page starts after it, in its tier
+// (a username starting with the query is in tier 1, one of tier 2 never does). A partial page
+// goes on after the username the walk stopped at, which may start with the query: that
+// continuation says it is in tier 2 (AccountSearch.Others).
+//
 // Every query runs unprepared, so the planner sees the values (the state, the patterns) and can
 // use the partial index of a state.
 
@@ -47,6 +56,11 @@ const (
 	// searchWalkOn is how many windows more a search walks, at most, when what it walked says
 	// the rest of the page lies within them.
 	searchWalkOn = 2
+	// searchWalkBound is how many windows a page of a search that no index serves walks, at most
+	// (more than 1+searchWalkOn): 50,000 entries, 31 ms here at a million accounts (p95 37 ms),
+	// where the walk to the end took 270 ms to 1.4 s. Past them the page says where it stopped:
+	// such a query matches so few accounts that the page is rarely full.
+	searchWalkBound = 5
 	// searchStateWalk is how many windows a search walks on within a state that the sample says
 	// holds at most that many accounts, and searchHeapCost how many walked entries one candidate
 	// of the trigram index costs (a table page, often not in memory) for it to do so.
@@ -62,8 +76,8 @@ const (
 
 // SearchAccounts returns a page of accounts matching q; see the comment at the top of this file.
 // Its steps read one snapshot, so that a window walked in one statement is where the next starts.
-func (s *Admin) SearchAccounts(ctx context.Context, q account.AccountSearch) ([]*account.Account, error) {
-	var list []*account.Account
+func (s *Admin) SearchAccounts(ctx context.Context, q account.AccountSearch) (account.SearchPage, error) {
+	var page account.SearchPage
 	err := pgx.BeginTxFunc(ctx, s.reads().Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			var ids []int64
@@ -72,33 +86,34 @@ func (s *Admin) SearchAccounts(ctx context.Context, q account.AccountSearch) ([]
 				ids, err = searchIDs(ctx, tx, `SELECT id FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
 					ORDER BY search_key LIMIT $3`, asciiLower(q.After), string(q.State), q.Limit)
 			} else {
-				ids, err = s.searchMatches(ctx, tx, q.Query, asciiLower(q.After), string(q.State), q.Limit)
+				ids, page.SearchedTo, err = s.searchMatches(ctx, tx, q, q.Limit)
 			}
 			if err == nil {
-				list, err = accountsInOrder(ctx, tx, ids)
+				page.Accounts, err = accountsInOrder(ctx, tx, ids)
 			}
 			return err
 		})
 	if err != nil {
-		return nil, unavailable("search accounts", err)
+		return account.SearchPage{}, unavailable("search accounts", err)
 	}
-	return list, nil
+	return page, nil
 }
 
-func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state string, limit int) ([]int64, error) {
+// searchMatches finds up to limit matches of q.Query after q.After, in its tier. When it stops
+// short of limit with accounts left to check (see searchWalkBound), searchedTo is the username
+// the walk stopped at, and every match up to it is in ids.
+func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q account.AccountSearch, limit int) (ids []int64, searchedTo string, err error) {
 	// Usernames are ASCII: lower-casing ASCII alone compares them, whatever the database's
 	// locale would make of other letters.
-	query := asciiLower(q)
-	var ids []int64
-	if after == "" || strings.HasPrefix(after, query) {
+	query, after, state := asciiLower(q.Query), asciiLower(q.After), string(q.State)
+	if !q.Others && (after == "" || strings.HasPrefix(after, query)) {
 		// Tier 1. Usernames hold only letters, digits and . _ -, so every key that starts with
 		// query sorts below query + DEL in byte order.
-		var err error
 		ids, err = searchIDs(ctx, tx, `SELECT id FROM accounts
 			WHERE search_key >= $1 AND search_key < $2 AND search_key > $3 AND ($4 = '' OR state = $4)
 			ORDER BY search_key LIMIT $5`, query, query+"\x7f", after, state, limit)
 		if err != nil || len(ids) == limit {
-			return ids, err
+			return ids, "", err
 		}
 		after = ""
 	}
@@ -106,7 +121,9 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state st
 	// $1 the query (ASCII lower case), $2 the state or '', $3 the key to start after, $4 how
 	// many, $5 the query as a LIKE pattern, lower-cased by search_fold as search_text is.
 	const others = ` search_text LIKE search_fold($5) AND NOT starts_with(search_key, $1)`
-	like := "%" + likeEscaper.Replace(q) + "%"
+	like := "%" + likeEscaper.Replace(q.Query) + "%"
+	// walk reads rows entries after the key after; end is the key of the last one ("" when the
+	// page is full, or when no account is left after the window).
 	walk := func(after string, rows int) (walked []int64, end string, err error) {
 		walked, err = searchIDs(ctx, tx, `SELECT id FROM (
 				SELECT id, search_key, search_text FROM accounts WHERE search_key > $3 AND ($2 = '' OR state = $2)
@@ -115,39 +132,45 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state st
 		if err != nil || len(ids)+len(walked) == limit {
 			return walked, "", err
 		}
-		// Too few in the window: where did it end? ("" when it held every account left.)
-		err = tx.QueryRow(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
-			ORDER BY search_key OFFSET $3 LIMIT 1`, pgx.QueryExecModeExec, after, state, rows-1).Scan(&end)
-		if err == pgx.ErrNoRows {
-			err = nil
+		// Too few in the window: where did it end? The entry after its last tells whether any
+		// account is left. (search_key alone keeps this to the index: no table row is read.)
+		last, err := tx.Query(ctx, `SELECT search_key FROM accounts WHERE search_key > $1 AND ($2 = '' OR state = $2)
+			ORDER BY search_key OFFSET $3 LIMIT 2`, pgx.QueryExecModeExec, after, state, rows-1)
+		if err != nil {
+			return nil, "", err
 		}
-		return walked, end, err
+		ends, err := pgx.CollectRows(last, pgx.RowTo[string])
+		if err != nil || len(ends) < 2 {
+			return walked, "", err
+		}
+		return walked, ends[0], nil
 	}
 	walked, end, err := walk(after, s.walkRows)
 	ids = append(ids, walked...)
 	if err != nil || len(ids) == limit || end == "" {
-		return ids, err
+		return ids, "", err
 	}
 	// What was walked tells how common matches are. While the rest of the page is likely within
 	// searchWalkOn windows more, walking on is cheaper than the trigram index: the index's
 	// candidates are read from the table, one page each, and a piece in half a percent of a
 	// million accounts has 5,000 of them (over 100 ms from a cold cache), where walking on to the
 	// page's last match reads a few hundred or thousand entries more.
-	for rows, found := s.walkRows, len(walked); found > 0; found += len(walked) {
+	read := s.walkRows // entries walked in tier 2
+	for found := len(walked); found > 0; found += len(walked) {
 		// Enough entries for the matches still wanted, and three standard deviations more.
 		need := float64(limit - len(ids))
-		more := int((need + 3*math.Sqrt(need) + 3) * float64(rows) / float64(found))
-		if rows+more > (1+searchWalkOn)*s.walkRows {
+		more := int((need + 3*math.Sqrt(need) + 3) * float64(read) / float64(found))
+		if read+more > (1+searchWalkOn)*s.walkRows {
 			break
 		}
 		walked, end, err = walk(end, more)
 		ids = append(ids, walked...)
 		if err != nil || len(ids) == limit || end == "" {
-			return ids, err
+			return ids, "", err
 		}
-		rows += more
+		read += more
 	}
-	pieces := s.trigrams.rarest(q, searchTrigrams, s.reads())
+	pieces := s.trigrams.rarest(q.Query, searchTrigrams, s.reads())
 	// Within a state other than active the state's own index holds search_text too. When the
 	// sample says the state holds few accounts, and the trigram index would hand over many
 	// candidates (each read from the table, in every state: a username's start among locked
@@ -156,7 +179,7 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state st
 		walked, end, err = walk(end, rows)
 		ids = append(ids, walked...)
 		if err != nil || len(ids) == limit || end == "" {
-			return ids, err
+			return ids, "", err
 		}
 	}
 	// Past the window, an index finds the candidates and the whole query is checked on them. The
@@ -169,21 +192,29 @@ func (s *Admin) searchMatches(ctx context.Context, tx pgx.Tx, q, after, state st
 			args = append(args, "%"+piece+"%")
 			found = append(found, "search_text LIKE search_fold($"+strconv.Itoa(len(args))+")")
 		}
-	case isBigram(q):
+	case isBigram(q.Query):
 		// Two Chinese characters are a whole name, and too short for a trigram.
-		args = append(args, q)
+		args = append(args, q.Query)
 		found = append(found, "account_bigrams(search_text) @> ARRAY[search_fold($6)]")
 	default:
-		// Nothing an index can use (one letter, or two ASCII ones): walk on.
-		rest, err := searchIDs(ctx, tx, `SELECT id FROM accounts WHERE`+others+` AND ($2 = '' OR state = $2)
-			AND search_key > $3 ORDER BY search_key LIMIT $4`, args...)
-		return append(ids, rest...), err
+		// Nothing an index can use (one letter, or two ASCII ones): walk on, up to searchWalkBound
+		// windows in all, and say where the walk stopped if the page is not full by then.
+		if rest := searchWalkBound*s.walkRows - read; rest > 0 {
+			walked, end, err = walk(end, rest)
+			ids = append(ids, walked...)
+			if err != nil || len(ids) == limit || end == "" {
+				return ids, "", err
+			}
+		}
+		// The page names the username as it is written, which the key lower-cases.
+		err = tx.QueryRow(ctx, `SELECT username FROM accounts WHERE search_key = $1`, pgx.QueryExecModeExec, end).Scan(&searchedTo)
+		return ids, searchedTo, err
 	}
 	rest, err := searchIDs(ctx, tx, `WITH found AS MATERIALIZED (
 			SELECT id, search_key, search_text, state FROM accounts WHERE `+strings.Join(found, " AND ")+` AND search_key > $3)
 		SELECT id FROM found WHERE`+others+` AND ($2 = '' OR state = $2)
 		ORDER BY search_key LIMIT $4`, args...)
-	return append(ids, rest...), err
+	return append(ids, rest...), "", err
 }
 
 // asciiLower lower-cases ASCII letters only.

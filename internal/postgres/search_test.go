@@ -104,7 +104,14 @@ func TestSearchFindsWhatASubstringScanFinds(t *testing.T) {
 		"", "zhang", "ZHANG.1", "u00", "u0999", "corp3", "corp3.example.com", "u0042@corp0.example.com",
 		"+86138", "13800", "7919", "张", "张伟", "诸葛", "欧阳小红", "小红", "person 1", "e", "1", "0", "qq",
 		"%", "_", "\\", "ÉMILE", "émile z", "100% under", "under_score", "mixed_case", "nobody-has-this", ".", "@",
+		// Two letters no index serves, whose other matches (the e-mail addresses of zhang.* and
+		// Mixed_Case-* accounts) lie on both sides of the usernames that start with them: a
+		// partial page's walk stops among those usernames.
+		"u0", "U0", "zh",
 	}
+	// Pages that stopped short with accounts left, and those whose stopping username starts with
+	// the query: the paths the continuation must get right, which small windows reach.
+	partialPages, stopsInTierOne := 0, 0
 	for _, walk := range []int{1, 25, 40, 100, postgres.DefaultSearchWalk} {
 		for _, sampled := range []bool{false, true} {
 			store := postgres.NewStores(db).Admin
@@ -123,20 +130,12 @@ func TestSearchFindsWhatASubstringScanFinds(t *testing.T) {
 			for _, query := range queries {
 				for _, state := range []account.State{"", account.StateLocked} {
 					want := expectedSearch(fixtures, query, state)
-					var got []string
-					after := ""
-					for page := 0; ; page++ {
-						list, err := store.SearchAccounts(ctx, account.AccountSearch{Query: query, State: state, After: after, Limit: 7})
-						if err != nil {
-							t.Fatalf("walk %d, %q in %q: %v", walk, query, state, err)
+					got, stops := searchEveryPage(t, store, fixtures, walk, account.AccountSearch{Query: query, State: state, Limit: 7})
+					partialPages += len(stops)
+					for _, stop := range stops {
+						if strings.HasPrefix(stop, strings.ToLower(query)) {
+							stopsInTierOne++
 						}
-						for _, a := range list {
-							got = append(got, strings.ToLower(a.Username))
-						}
-						if len(list) < 7 || page > 400 {
-							break
-						}
-						after = list[len(list)-1].Username
 					}
 					if !slices.Equal(got, want) {
 						t.Errorf("walk %d, sample %v: %q in state %q: %d results, want %d\n got  %.300q\n want %.300q",
@@ -146,6 +145,71 @@ func TestSearchFindsWhatASubstringScanFinds(t *testing.T) {
 			}
 		}
 	}
+	if partialPages == 0 || stopsInTierOne == 0 {
+		t.Errorf("%d partial pages, %d of them stopped at a username starting with the query: the continuation is not exercised",
+			partialPages, stopsInTierOne)
+	}
+}
+
+// searchEveryPage follows a search page by page as the dashboard does: after the last username
+// of a full page, or on from where a partial page stopped. It returns the usernames found and
+// where the partial pages stopped, and checks that a partial page walked at most the bound.
+func searchEveryPage(t *testing.T, store *postgres.Admin, fs []searchFixture, walk int, q account.AccountSearch) (got, stops []string) {
+	t.Helper()
+	var keys []string // the keys a walk of q.State reads, in order
+	for _, f := range fs {
+		if q.State == "" || f.state == q.State {
+			keys = append(keys, strings.ToLower(f.username))
+		}
+	}
+	slices.Sort(keys)
+	query := strings.ToLower(q.Query)
+	for range 1000 {
+		page, err := store.SearchAccounts(context.Background(), q)
+		if err != nil {
+			t.Fatalf("walk %d, %+v: %v", walk, q, err)
+		}
+		for _, a := range page.Accounts {
+			got = append(got, strings.ToLower(a.Username))
+		}
+		if !page.Partial() {
+			if len(page.Accounts) < q.Limit {
+				return got, stops
+			}
+			q.After, q.Others = page.Accounts[len(page.Accounts)-1].Username, false
+			continue
+		}
+		stop := strings.ToLower(page.SearchedTo)
+		stops = append(stops, stop)
+		if len(page.Accounts) >= q.Limit {
+			t.Fatalf("walk %d, %+v: a full page says it stopped at %q", walk, q, stop)
+		}
+		// The other matches are walked from the start, or from a page's last one.
+		from := strings.ToLower(q.After)
+		if !q.Others && (from == "" || strings.HasPrefix(from, query)) {
+			from = ""
+		}
+		if walked := countBetween(keys, from, stop); walked > postgres.SearchWalkBound*walk {
+			t.Fatalf("walk %d, %+v: the page walked %d accounts, from %q to %q; the bound is %d",
+				walk, q, walked, from, stop, postgres.SearchWalkBound*walk)
+		}
+		q = page.Continue(q)
+	}
+	t.Fatalf("walk %d, %+v: a thousand pages and no end", walk, q)
+	return nil, nil
+}
+
+// countBetween counts the sorted keys after from, up to and including to.
+func countBetween(keys []string, from, to string) int {
+	lo, _ := slices.BinarySearch(keys, from)
+	if lo < len(keys) && keys[lo] == from {
+		lo++
+	}
+	hi, found := slices.BinarySearch(keys, to)
+	if found {
+		hi++
+	}
+	return hi - lo
 }
 
 // The search's generated columns follow every change of what they are made of.
@@ -157,11 +221,11 @@ func TestSearchFollowsChangesToAnAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	find := func(q string) int {
-		list, err := store.SearchAccounts(ctx, account.AccountSearch{Query: q, Limit: 10})
+		page, err := store.SearchAccounts(ctx, account.AccountSearch{Query: q, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(list)
+		return len(page.Accounts)
 	}
 	if find("李娜") != 1 || find("corp.example") != 1 {
 		t.Fatal("a new account is not found")
@@ -225,19 +289,23 @@ func TestSearchInATurkishDatabase(t *testing.T) {
 			"ivan": "ivan kate",
 		} {
 			var got []string
-			after := ""
+			q := account.AccountSearch{Query: query, Limit: 3}
 			for range 10 {
-				list, err := store.SearchAccounts(ctx, account.AccountSearch{Query: query, After: after, Limit: 3})
+				page, err := store.SearchAccounts(ctx, q)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, a := range list {
+				for _, a := range page.Accounts {
 					got = append(got, strings.ToLower(a.Username))
 				}
-				if len(list) < 3 {
+				if page.Partial() {
+					q = page.Continue(q)
+					continue
+				}
+				if len(page.Accounts) < 3 {
 					break
 				}
-				after = list[len(list)-1].Username
+				q.After, q.Others = page.Accounts[len(page.Accounts)-1].Username, false
 			}
 			if strings.Join(got, " ") != want {
 				t.Errorf("walk %d: %q pages to %q, want %q", walk, query, strings.Join(got, " "), want)

@@ -421,6 +421,73 @@ func TestDashboardSearchPagesThroughEveryMatch(t *testing.T) {
 	}
 }
 
+// Two letters that few accounts hold, and no index serves, are searched a bounded stretch of
+// accounts a page: the page says how far it got, in the staff member's language, and its link
+// searches on from there, among the other matches even when the username it stopped at starts
+// with the query.
+func TestDashboardSearchSaysWhereAPartialSearchStopped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ctx := context.Background()
+	// In username order: a.qz (another match), 40,000 that do not match, 20,000 usernames starting
+	// with the query, and zz.qz (another match) at the far end, out of a page's reach.
+	if _, err := h.db.Pool.Exec(ctx, `INSERT INTO accounts (username, email, display_name)
+		SELECT 'a' || lpad(g::text, 5, '0'), 'a' || g || '@corp.example.com', '' FROM generate_series(0, 39999) g
+		UNION ALL SELECT 'qz' || lpad(g::text, 5, '0'), 'q' || g || '@corp.example.com', '' FROM generate_series(0, 19999) g
+		UNION ALL VALUES ('a.qz', 'a@corp.example.com', ''), ('zz.qz', 'z@corp.example.com', '')`); err != nil {
+		t.Fatal(err)
+	}
+	hd := h.staff("hd", account.RoleHelpdesk)
+	link := regexp.MustCompile(`href="/admin/accounts/([^"]+)"`)
+	searchOn := regexp.MustCompile(`<a href="(/admin/accounts\?[^"]*after=([^"&]*)[^"]*others=true[^"]*)">Search on after ([^<]*)</a>`)
+	shown := func(body string) (out []string) {
+		for _, m := range link.FindAllStringSubmatch(body, -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+
+	// Where the last Next link of the usernames that start with "qz" leads.
+	res := h.get(hd, "/admin/accounts?q=qz&after=qz19990")
+	want := []string{"qz19991", "qz19992", "qz19993", "qz19994", "qz19995", "qz19996", "qz19997", "qz19998", "qz19999", "a.qz"}
+	if got := shown(res.body); res.status != http.StatusOK || strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("first page: %d, shows %q, want %q", res.status, got, want)
+	}
+	m := searchOn.FindStringSubmatch(res.body)
+	if m == nil {
+		t.Fatalf("the partial page offers no link to search on:\n%s", res.body)
+	}
+	stop := m[2]
+	if !strings.HasPrefix(stop, "qz") || m[3] != stop {
+		t.Fatalf("the search stopped at %q (the link says %q): this test wants a stop among usernames starting with the query", stop, m[3])
+	}
+	for _, words := range []string{"One or two letters that few accounts hold are slow to find",
+		"searched the accounts up to “" + stop + "”", "Or type more letters", `role="status"`} {
+		if !strings.Contains(res.body, words) {
+			t.Errorf("the partial page does not say %q", words)
+		}
+	}
+	if strings.Contains(res.body, ">Next page<") {
+		t.Error("a partial page offers a next page as if it were full")
+	}
+	zh := h.get(hd, "/admin/accounts?q=qz&after=qz19990", "Accept-Language", "zh-CN")
+	for _, words := range []string{"很少有账号包含的一两个字母查找起来较慢", "本页按用户名顺序查到了“" + stop + "”",
+		"从“" + stop + "”之后继续查找", "也可以多输入几个字母"} {
+		if !strings.Contains(zh.body, words) {
+			t.Errorf("the partial page in Chinese does not say %q", words)
+		}
+	}
+
+	// On from there: the one match left, nothing listed again, and the search is whole.
+	res = h.get(hd, html.UnescapeString(m[1]))
+	if got := shown(res.body); res.status != http.StatusOK || strings.Join(got, " ") != "zz.qz" {
+		t.Fatalf("searching on from %s: %d, shows %q, want only zz.qz", m[1], res.status, got)
+	}
+	if strings.Contains(res.body, "Search on after") || strings.Contains(res.body, "slow to find") {
+		t.Error("the search reached the last account, yet says it stopped short")
+	}
+}
+
 // Only an administrator lifts a freeze (CONTRACT.md): the help desk's unlock refuses it.
 func TestOnlyAnAdministratorLiftsAFreeze(t *testing.T) {
 	t.Parallel()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,6 +84,10 @@ type accountsData struct {
 	States     []account.State
 	Accounts   []*account.Account
 	Next       string
+	// SearchedTo is set when the search stopped short of a full page: matches up to this
+	// username are shown, and SearchOn searches on from it (account.SearchPage).
+	SearchedTo string
+	SearchOn   string
 	Now        time.Time
 }
 
@@ -93,16 +98,24 @@ func (s *Accounts) List(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	d := accountsData{Query: site.ClipForm(q.Get("q"), 100), State: q.Get("state"), States: account.States, Now: s.accounts.Now(),
 		CanUnlock: slices.Contains(site.HelpdeskPlus, site.CurrentAccount(r).Role)}
-	list, err := s.accounts.Oversight.SearchAccounts(r.Context(), account.AccountSearch{Query: d.Query, State: account.State(d.State),
-		After: site.ClipForm(q.Get("after"), 64), Limit: accountsPage + 1})
+	search := account.AccountSearch{Query: d.Query, State: account.State(d.State),
+		After: site.ClipForm(q.Get("after"), 64), Others: q.Get("others") == "true", Limit: accountsPage + 1}
+	found, err := s.accounts.Oversight.SearchAccounts(r.Context(), search)
 	if err != nil {
 		return err
 	}
+	list := found.Accounts
 	if len(list) > accountsPage { // one more than a page: there is a next one
 		list = list[:accountsPage]
 		d.Next = list[accountsPage-1].Username
 	}
 	d.Accounts = list
+	if found.Partial() {
+		on := found.Continue(search)
+		d.SearchedTo = found.SearchedTo
+		d.SearchOn = "/admin/accounts?" + url.Values{"q": {on.Query}, "state": {string(on.State)}, "after": {on.After},
+			"others": {strconv.FormatBool(on.Others)}}.Encode()
+	}
 	role := site.CurrentAccount(r).Role
 	for _, a := range list {
 		if account.CheckStaffAction(account.ActionUnlock, a.EffectiveState(d.Now), a.Source, role) == nil {
