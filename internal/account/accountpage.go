@@ -12,16 +12,14 @@ import (
 // password and the contacts.
 type OwnAccount struct {
 	*kit
-	guard         *guard
-	book          *codebook
-	lockout       LockoutStore
-	selfService   SelfServiceStore
-	accountPage   AccountPageStore
-	contact       ContactStore
-	codes         CodeStore
-	work          UnitOfWork
-	hasher        Hasher
-	secondFactors FactorStore
+	guard       *guard
+	book        *codebook
+	lockout     LockoutStore
+	accountPage AccountPageStore
+	contact     ContactStore
+	codes       CodeStore
+	work        UnitOfWork
+	hasher      Hasher
 }
 
 // Device is a browser where the owner signed in before.
@@ -42,15 +40,41 @@ type Session struct {
 
 // AccountPageStore reads and changes what the account page shows.
 type AccountPageStore interface {
-	Devices(ctx context.Context, accountID int64) ([]Device, error)
+	// Overview reads what the account page shows in one round trip: see OverviewQuery.
+	Overview(ctx context.Context, accountID int64, q OverviewQuery) (*AccountOverview, error)
 	ForgetDevice(ctx context.Context, accountID, deviceID int64, client string, now time.Time) (bool, error)
-	Sessions(ctx context.Context, accountID int64, now time.Time) ([]Session, error)
 	EndSession(ctx context.Context, accountID int64, sessionID, client string, now time.Time) (bool, error)
+	// EndOtherSessions ends every session of the account but keepSession's (a handle) and audits
+	// it. It returns how many ended and the account's new session epoch, which the kept session
+	// must take.
+	EndOtherSessions(ctx context.Context, accountID int64, username, keepSession, client string, now time.Time) (int, int64, error)
 	// ChangePassword sets a new hash, ends the account's other sessions (keepSession is the current
 	// one's handle), queues the notices and audits it. It returns the account's new session epoch,
 	// which the kept session must take.
 	ChangePassword(ctx context.Context, accountID int64, username, hash, keepSession, client string, now time.Time, notify []Message) (int64, error)
 }
+
+// OverviewQuery says how much of an account the account page reads: the second factors always;
+// the History most recent sign-ins; the Listed most recently seen devices and most recent live
+// sessions at Now, the one whose handle is ThisSession first; how many devices and sessions there
+// are in all (counted with the rows listed: Listed is at least 1); and the open lock when WithLock.
+type OverviewQuery struct {
+	Now         time.Time
+	History     int
+	Listed      int
+	ThisSession string
+	WithLock    bool
+}
+
+// How much the account page lists, and the page of all devices and sessions. A long-used account
+// has dozens of each: the account page shows the latest and links to the rest.
+const (
+	accountPageHistory = 15
+	accountPageListed  = 5
+	// MaxListedBrowsers is how many devices, and how many sessions, the page of them all lists;
+	// signing out everywhere else reaches the rest.
+	MaxListedBrowsers = 100
+)
 
 // AccountOverview is everything the account page shows besides the account itself.
 type AccountOverview struct {
@@ -58,31 +82,24 @@ type AccountOverview struct {
 	History  []SignInEvent
 	Devices  []Device
 	Sessions []Session
-	Lock     *LockInfo
+	// DeviceCount and SessionCount are how many there are, listed or not.
+	DeviceCount, SessionCount int
+	Lock                      *LockInfo
 }
 
-// Overview gathers the account page.
-func (s *OwnAccount) Overview(ctx context.Context, a *Account) (*AccountOverview, error) {
-	var o AccountOverview
-	var err error
-	if o.Factors.TOTP, o.Factors.RecoveryLeft, err = s.secondFactors.SecondFactors(ctx, a.ID); err != nil {
-		return nil, err
-	}
-	if o.History, err = s.selfService.RecentSignIns(ctx, a.ID, 15); err != nil {
-		return nil, err
-	}
-	if o.Devices, err = s.accountPage.Devices(ctx, a.ID); err != nil {
-		return nil, err
-	}
-	if o.Sessions, err = s.accountPage.Sessions(ctx, a.ID, s.now()); err != nil {
-		return nil, err
-	}
-	if a.EffectiveState(s.now()) != StateActive {
-		if o.Lock, err = s.selfService.CurrentLock(ctx, a.ID); err != nil {
-			return nil, err
-		}
-	}
-	return &o, nil
+// Overview gathers the account page; thisSession is the handle of the session asking, which is
+// always listed.
+func (s *OwnAccount) Overview(ctx context.Context, a *Account, thisSession string) (*AccountOverview, error) {
+	now := s.now()
+	return s.accountPage.Overview(ctx, a.ID, OverviewQuery{Now: now, History: accountPageHistory, Listed: accountPageListed,
+		ThisSession: thisSession, WithLock: a.EffectiveState(now) != StateActive})
+}
+
+// Browsers lists the account's known devices and live sessions, MaxListedBrowsers of each at most,
+// thisSession's first, with its second factors: the page of all browsers, and the dashboard's
+// view of an account.
+func (s *OwnAccount) Browsers(ctx context.Context, a *Account, thisSession string) (*AccountOverview, error) {
+	return s.accountPage.Overview(ctx, a.ID, OverviewQuery{Now: s.now(), Listed: MaxListedBrowsers, ThisSession: thisSession})
 }
 
 // ForgetDevice removes a known device: it gets no allowance of its own any more.
@@ -101,6 +118,13 @@ func (s *OwnAccount) EndSession(ctx context.Context, a *Account, sessionID, clie
 		return Errorf(ENOTFOUND, "no such session")
 	}
 	return err
+}
+
+// EndOtherSessions signs out every browser of the account but the one asking (thisSession, a
+// handle). It returns how many were signed out and the account's new session epoch, which the
+// asking session must take.
+func (s *OwnAccount) EndOtherSessions(ctx context.Context, a *Account, thisSession, client string) (int, int64, error) {
+	return s.accountPage.EndOtherSessions(ctx, a.ID, a.Username, thisSession, client, s.now())
 }
 
 // reauthenticate checks a signed-in owner's current password as a counted attempt: ErrWrongPassword

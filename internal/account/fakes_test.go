@@ -937,12 +937,22 @@ type fakeAccountPage struct {
 	outbox   *outbox
 	devices  []account.Device
 	sessions []account.Session
+	lock     *account.LockInfo
+	asked    []account.OverviewQuery
 	changed  []string // new password hashes
 	kept     string
 }
 
-func (f *fakeAccountPage) Devices(context.Context, int64) ([]account.Device, error) {
-	return f.devices, nil
+// Overview answers from the devices and sessions kept, as many as asked, and the lock kept when
+// asked; it records what was asked.
+func (f *fakeAccountPage) Overview(_ context.Context, _ int64, q account.OverviewQuery) (*account.AccountOverview, error) {
+	f.asked = append(f.asked, q)
+	o := &account.AccountOverview{Devices: f.devices[:min(q.Listed, len(f.devices))], DeviceCount: len(f.devices),
+		Sessions: f.sessions[:min(q.Listed, len(f.sessions))], SessionCount: len(f.sessions)}
+	if q.WithLock {
+		o.Lock = f.lock
+	}
+	return o, nil
 }
 
 func (f *fakeAccountPage) ForgetDevice(_ context.Context, _, id int64, _ string, _ time.Time) (bool, error) {
@@ -955,10 +965,6 @@ func (f *fakeAccountPage) ForgetDevice(_ context.Context, _, id int64, _ string,
 	return false, nil
 }
 
-func (f *fakeAccountPage) Sessions(context.Context, int64, time.Time) ([]account.Session, error) {
-	return f.sessions, nil
-}
-
 func (f *fakeAccountPage) EndSession(_ context.Context, _ int64, id, _ string, _ time.Time) (bool, error) {
 	for i, s := range f.sessions {
 		if s.ID == id {
@@ -967,6 +973,20 @@ func (f *fakeAccountPage) EndSession(_ context.Context, _ int64, id, _ string, _
 		}
 	}
 	return false, nil
+}
+
+func (f *fakeAccountPage) EndOtherSessions(_ context.Context, id int64, _, keep, _ string, _ time.Time) (int, int64, error) {
+	ended := 0
+	f.sessions = slices.DeleteFunc(f.sessions, func(x account.Session) bool {
+		if x.ID != keep {
+			ended++
+			return true
+		}
+		return false
+	})
+	a := f.accounts.byID[id]
+	a.SessionEpoch++
+	return ended, a.SessionEpoch, nil
 }
 
 func (f *fakeAccountPage) ChangePassword(_ context.Context, id int64, _, hash, keep, _ string, _ time.Time, notify []account.Message) (int64, error) {

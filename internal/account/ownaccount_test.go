@@ -2,6 +2,7 @@ package account_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,27 +10,47 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 )
 
-// The account page shows the factors, history, devices and sessions, and the lock only when there
-// is one.
+// The account page asks for the latest few devices and sessions, the asking session among them, and
+// for the lock only when there is one; the page of all browsers asks for all.
 func TestOverview(t *testing.T) {
 	w := newWorld(t)
 	a := w.add("alice")
-	w.factors.recovery[a.ID] = [][]byte{[]byte("a"), []byte("b")}
-	w.selfService.events = []account.SignInEvent{{At: t0, Succeeded: true}}
-	w.selfService.lock = &account.LockInfo{Kind: "freeze"}
-	w.page.devices = []account.Device{{ID: 4}}
-	w.page.sessions = []account.Session{{ID: "s1"}, {ID: "s2"}}
-	o, err := w.svc.OwnAccount.Overview(ctx, a)
+	w.page.lock = &account.LockInfo{Kind: "freeze"}
+	for i := range 8 {
+		w.page.devices = append(w.page.devices, account.Device{ID: int64(i)})
+		w.page.sessions = append(w.page.sessions, account.Session{ID: fmt.Sprintf("s%d", i)})
+	}
+	o, err := w.svc.OwnAccount.Overview(ctx, a, "s7")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Factors.TOTP || o.Factors.RecoveryLeft != 2 || len(o.History) != 1 || len(o.Devices) != 1 || len(o.Sessions) != 2 || o.Lock != nil {
+	if q := w.page.asked[0]; q.History != 15 || q.Listed != 5 || q.ThisSession != "s7" || q.WithLock || !q.Now.Equal(t0) {
+		t.Errorf("the account page asked %+v", q)
+	}
+	if len(o.Devices) != 5 || o.DeviceCount != 8 || len(o.Sessions) != 5 || o.SessionCount != 8 || o.Lock != nil {
 		t.Errorf("overview %+v", o)
 	}
 	until := t0.Add(time.Hour)
 	a.State, a.LockedUntil = account.StateFrozen, &until
-	if o, err := w.svc.OwnAccount.Overview(ctx, a); err != nil || o.Lock == nil || o.Lock.Kind != "freeze" {
+	if o, err := w.svc.OwnAccount.Overview(ctx, a, "s7"); err != nil || o.Lock == nil || o.Lock.Kind != "freeze" {
 		t.Errorf("a frozen account's overview: %+v, %v", o, err)
+	}
+	if _, err := w.svc.OwnAccount.Browsers(ctx, a, "s7"); err != nil {
+		t.Fatal(err)
+	}
+	if q := w.page.asked[2]; q.History != 0 || q.Listed != account.MaxListedBrowsers || q.ThisSession != "s7" || q.WithLock {
+		t.Errorf("the page of all browsers asked %+v", q)
+	}
+}
+
+// Signing out everywhere else ends every session but the asking one and gives it the new epoch.
+func TestEndOtherSessions(t *testing.T) {
+	w := newWorld(t)
+	a := w.add("alice")
+	w.page.sessions = []account.Session{{ID: "s1"}, {ID: "s2"}, {ID: "s3"}}
+	ended, epoch, err := w.svc.OwnAccount.EndOtherSessions(ctx, a, "s2", "192.0.2.1")
+	if err != nil || ended != 2 || epoch != a.SessionEpoch || len(w.page.sessions) != 1 || w.page.sessions[0].ID != "s2" {
+		t.Errorf("EndOtherSessions = %d, %d, %v; sessions %+v", ended, epoch, err, w.page.sessions)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,7 +76,9 @@ func serveWithProfile(out string) int {
 // shares the cores.
 //
 // UNLOCKD_LOAD=1 runs it (make bench). Settings:
-//   - UNLOCKD_BENCH_SIGNINS: how many sign-ins (default 300, in 3 rounds);
+//   - UNLOCKD_BENCH_SIGNINS: how many sign-ins (default 600);
+//   - UNLOCKD_BENCH_ROUNDS: in how many rounds (default 6): the machine's neighbours move one
+//     round's ratio by a tenth either way, so the totals and the rounds' median are reported;
 //   - UNLOCKD_BENCH_ACCOUNTS: over how many accounts (default 1: its account page then lists the
 //     50 sessions and devices the earlier sign-ins left, as a long-used account's does);
 //   - UNLOCKD_BENCH_PROFILE=FILE: run the server as a profiled copy of this test binary instead,
@@ -88,7 +91,7 @@ func TestSignInCPU(t *testing.T) {
 	if os.Getenv("UNLOCKD_LOAD") == "" {
 		t.Skip("load test: set UNLOCKD_LOAD=1 (make bench)")
 	}
-	n, rounds := envInt(t, "UNLOCKD_BENCH_SIGNINS", 300), 3
+	n, rounds := envInt(t, "UNLOCKD_BENCH_SIGNINS", 600), envInt(t, "UNLOCKD_BENCH_ROUNDS", 6)
 	accounts := envInt(t, "UNLOCKD_BENCH_ACCOUNTS", 1)
 	profile := os.Getenv("UNLOCKD_BENCH_PROFILE")
 	workers := 2 * runtime.NumCPU()
@@ -109,6 +112,7 @@ func TestSignInCPU(t *testing.T) {
 	// machine; each round's ratio is reported, and the totals.
 	var hashCPU, serverCPU, pgCPU time.Duration
 	var hashes, signIns int
+	var ratios []float64
 	for round := 1; round <= rounds; round++ {
 		h := rawHashCPU(t, 30*runtime.NumCPU())
 		hashCPU += h * time.Duration(30*runtime.NumCPU())
@@ -116,6 +120,7 @@ func TestSignInCPU(t *testing.T) {
 		s, pg, wall := signInCPU(t, base, usernames, srv, postmaster, n/rounds, workers)
 		serverCPU, pgCPU, signIns = serverCPU+s, pgCPU+pg, signIns+n/rounds
 		perServer, perPG := s/time.Duration(n/rounds), pg/time.Duration(n/rounds)
+		ratios = append(ratios, float64(h)/float64(perServer))
 		report(t, "round %d: hash %.1f ms; sign-in server %.1f ms, PostgreSQL %.1f ms (%d sign-ins in %v); ratio hash/server %.2f",
 			round, ms(h), ms(perServer), ms(perPG), n/rounds, wall.Round(time.Millisecond), float64(h)/float64(perServer))
 	}
@@ -126,8 +131,9 @@ func TestSignInCPU(t *testing.T) {
 		secret.DefaultParams.Memory, secret.DefaultParams.Time, secret.DefaultParams.Threads, ms(hash), hashes, runtime.NumCPU())
 	report(t, "full sign-in (GET /login, POST /login, GET /account; %d at a time; /proc over %d, on %d account(s)): server %.1f ms CPU, PostgreSQL %.1f ms",
 		workers, signIns, accounts, ms(perServer), ms(perPG))
-	report(t, "ratio hash/server %.2f; hash/(server+PostgreSQL) %.2f; server beyond the hash %.1f ms",
-		float64(hash)/float64(perServer), float64(hash)/float64(perServer+perPG), ms(perServer-hash))
+	slices.Sort(ratios)
+	report(t, "ratio hash/server %.2f (the rounds' median %.2f, from %.2f to %.2f); hash/(server+PostgreSQL) %.2f; server beyond the hash %.1f ms",
+		float64(hash)/float64(perServer), median(ratios), ratios[0], ratios[len(ratios)-1], float64(hash)/float64(perServer+perPG), ms(perServer-hash))
 }
 
 // startServer runs the server over dbURL until the test ends, and returns its address and its
@@ -234,6 +240,15 @@ func signInCPU(t *testing.T, base string, usernames []string, server, postmaster
 		t.Fatalf("%d of %d sign-ins failed; the first: %v", f, n, firstErr.Load())
 	}
 	return srv, pg, wall
+}
+
+// median is the middle of sorted values, or the mean of the middle two.
+func median(sorted []float64) float64 {
+	m := len(sorted) / 2
+	if len(sorted)%2 == 0 {
+		return (sorted[m-1] + sorted[m]) / 2
+	}
+	return sorted[m]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

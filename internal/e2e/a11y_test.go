@@ -205,6 +205,7 @@ func TestAccessibility(t *testing.T) {
 			page("change password", "/account/password", http.StatusOK, nil)
 			page("authenticator app", "/account/totp", http.StatusOK, nil)
 			page("contact details", "/account/contact", http.StatusOK, nil)
+			page("browsers and devices", "/account/devices", http.StatusOK, nil)
 			page("signed out", "", 0, func(t *testing.T) {
 				p.navigate(t, "click Sign out", chromedp.Click(chromedp.CSS(`header form[action="/logout"] button`)))
 				if p.count(t, ".notice.ok") != 1 {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,16 +15,52 @@ import (
 // token's hash, which reveal nothing usable (secret.SessionHandle computes the same).
 const sessionHandle = `encode(substring(token_hash from 1 for 8), 'hex')`
 
-// Devices lists an account's known devices, most recent first.
-func (s *AccountPage) Devices(ctx context.Context, accountID int64) ([]account.Device, error) {
-	rows, err := s.db.conn(ctx).Query(ctx, `SELECT id, user_agent, created_at, last_seen_at,
-		locked_until IS NOT NULL AND locked_until > $2 FROM devices WHERE account_id = $1 ORDER BY last_seen_at DESC LIMIT 50`,
-		accountID, s.db.now())
-	if err != nil {
-		return nil, unavailable("devices", err)
+// Overview reads what the account page shows in one round trip: every query of it is sent at once.
+func (s *AccountPage) Overview(ctx context.Context, accountID int64, q account.OverviewQuery) (*account.AccountOverview, error) {
+	var o account.AccountOverview
+	var b pgx.Batch
+	b.Queue(secondFactors, accountID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&o.Factors.TOTP, &o.Factors.RecoveryLeft)
+	})
+	if q.History > 0 {
+		b.Queue(recentSignIns, accountID, audit.SignInSucceeded, audit.SignInFailed, q.History).Query(func(rows pgx.Rows) (err error) {
+			o.History, err = collectSignIns(rows)
+			return err
+		})
 	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[account.Device])
-	return out, unavailable("devices", err)
+	// The lists, and how many there are in all: a window over the rows the condition selects is
+	// counted before LIMIT takes the first.
+	b.Queue(`SELECT id, user_agent, created_at, last_seen_at, locked_until IS NOT NULL AND locked_until > $2, count(*) OVER ()
+		FROM devices WHERE account_id = $1 ORDER BY last_seen_at DESC, id DESC LIMIT $3`, accountID, q.Now, q.Listed).
+		Query(func(rows pgx.Rows) error {
+			var d account.Device
+			_, err := pgx.ForEachRow(rows, []any{&d.ID, &d.UserAgent, &d.CreatedAt, &d.LastSeenAt, &d.LockedOut, &o.DeviceCount}, func() error {
+				o.Devices = append(o.Devices, d)
+				return nil
+			})
+			return err
+		})
+	b.Queue(`SELECT `+sessionHandle+`, created_at, expiry, count(*) OVER () FROM sessions
+		WHERE account_id = $1 AND ended_at IS NULL AND expiry > $2
+		ORDER BY `+sessionHandle+` = $4 DESC, created_at DESC LIMIT $3`, accountID, q.Now, q.Listed, q.ThisSession).
+		Query(func(rows pgx.Rows) error {
+			var x account.Session
+			_, err := pgx.ForEachRow(rows, []any{&x.ID, &x.CreatedAt, &x.Expiry, &o.SessionCount}, func() error {
+				o.Sessions = append(o.Sessions, x)
+				return nil
+			})
+			return err
+		})
+	if q.WithLock {
+		b.Queue(currentLock, accountID).QueryRow(func(row pgx.Row) (err error) {
+			o.Lock, err = scanCurrentLock(row)
+			return err
+		})
+	}
+	if err := s.db.conn(ctx).SendBatch(ctx, &b).Close(); err != nil {
+		return nil, unavailable("account overview", err)
+	}
+	return &o, nil
 }
 
 // ForgetDevice deletes a known device.
@@ -67,6 +104,24 @@ func (s *AccountPage) EndSession(ctx context.Context, accountID int64, handle, c
 			AccountID: idPtr(accountID), ClientIP: client})
 	})
 	return ok, unavailable("end session", err)
+}
+
+// EndOtherSessions ends every session of the account but keep's, and audits how many.
+func (s *AccountPage) EndOtherSessions(ctx context.Context, accountID int64, username, keep, client string, now time.Time) (int, int64, error) {
+	var ended, epoch int64
+	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		var err error
+		if ended, err = endAccountSessions(ctx, tx, accountID, keep); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT session_epoch FROM accounts WHERE id = $1`, accountID).Scan(&epoch); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "user:" + username, Action: audit.SessionsEnded,
+			AccountID: idPtr(accountID), Username: username, ClientIP: client,
+			Details: audit.Details("count", strconv.FormatInt(ended, 10), "via", "account_page")})
+	})
+	return int(ended), epoch, unavailable("end other sessions", err)
 }
 
 // ChangePassword sets a new password, ends the other sessions, queues notices and audits. It returns

@@ -136,6 +136,7 @@ func (db *DB) conn(ctx context.Context) interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 } {
 	if tx, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
 		return tx

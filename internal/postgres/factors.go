@@ -100,10 +100,14 @@ func (s *SecondFactors) UseRecoveryCode(ctx context.Context, accountID int64, ha
 func (s *SecondFactors) SecondFactors(ctx context.Context, accountID int64) (bool, int, error) {
 	var totp bool
 	var left int
-	err := s.db.conn(ctx).QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM totp_secrets WHERE account_id = $1),
-		(SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL)`, accountID).Scan(&totp, &left)
+	err := s.db.conn(ctx).QueryRow(ctx, secondFactors, accountID).Scan(&totp, &left)
 	return totp, left, unavailable("second factors", err)
 }
+
+// secondFactors reads whether an account ($1) has an authenticator, and how many recovery codes
+// it has left.
+const secondFactors = `SELECT EXISTS (SELECT 1 FROM totp_secrets WHERE account_id = $1),
+	(SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at IS NULL)`
 
 // RecordFactorFailure audits a wrong second-factor entry on the unlock pages.
 func (s *SecondFactors) RecordFactorFailure(ctx context.Context, accountID int64, username, method, client string, now time.Time) error {

@@ -43,12 +43,20 @@ func (s *SelfService) SelfUnlock(ctx context.Context, accountID int64, method, c
 
 // RecentSignIns reads the account's sign-in attempts from the audit log.
 func (s *SelfService) RecentSignIns(ctx context.Context, accountID int64, limit int) ([]account.SignInEvent, error) {
-	rows, err := s.db.conn(ctx).Query(ctx, `SELECT at, action = $2, client_ip, details FROM audit_events
-		WHERE account_id = $1 AND action IN ($2, $3) ORDER BY id DESC LIMIT $4`,
-		accountID, audit.SignInSucceeded, audit.SignInFailed, limit)
+	rows, err := s.db.conn(ctx).Query(ctx, recentSignIns, accountID, audit.SignInSucceeded, audit.SignInFailed, limit)
 	if err != nil {
 		return nil, unavailable("recent sign-ins", err)
 	}
+	out, err := collectSignIns(rows)
+	return out, unavailable("recent sign-ins", err)
+}
+
+// recentSignIns reads an account's ($1) latest $4 sign-ins from the audit log: $2 the action of a
+// success, $3 of a failure.
+const recentSignIns = `SELECT at, action = $2, client_ip, details FROM audit_events
+	WHERE account_id = $1 AND action IN ($2, $3) ORDER BY id DESC LIMIT $4`
+
+func collectSignIns(rows pgx.Rows) ([]account.SignInEvent, error) {
 	defer rows.Close()
 	var out []account.SignInEvent
 	for rows.Next() {
@@ -60,20 +68,28 @@ func (s *SelfService) RecentSignIns(ctx context.Context, accountID int64, limit 
 		e.UserAgent = audit.DetailValue(details, "user_agent")
 		out = append(out, e)
 	}
-	return out, unavailable("recent sign-ins", rows.Err())
+	return out, rows.Err()
 }
 
 // CurrentLock returns the newest open lock.
 func (s *SelfService) CurrentLock(ctx context.Context, accountID int64) (*account.LockInfo, error) {
+	l, err := scanCurrentLock(s.db.conn(ctx).QueryRow(ctx, currentLock, accountID))
+	return l, unavailable("current lock", err)
+}
+
+// currentLock reads the newest open lock of an account ($1).
+const currentLock = `SELECT kind, source, user_message, started_at, until FROM locks
+	WHERE account_id = $1 AND lifted_at IS NULL ORDER BY started_at DESC, id DESC LIMIT 1`
+
+// scanCurrentLock reads currentLock's row: nil when there is no open lock.
+func scanCurrentLock(row pgx.Row) (*account.LockInfo, error) {
 	var l account.LockInfo
-	err := s.db.conn(ctx).QueryRow(ctx, `SELECT kind, source, user_message, started_at, until FROM locks
-		WHERE account_id = $1 AND lifted_at IS NULL ORDER BY started_at DESC, id DESC LIMIT 1`, accountID).
-		Scan(&l.Kind, &l.Source, &l.UserMessage, &l.StartedAt, &l.Until)
+	err := row.Scan(&l.Kind, &l.Source, &l.UserMessage, &l.StartedAt, &l.Until)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, unavailable("current lock", err)
+		return nil, err
 	}
 	return &l, nil
 }

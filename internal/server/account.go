@@ -18,10 +18,18 @@ type accountData struct {
 	// the choices offered (any IANA name is accepted).
 	OrganisationZone string
 	TimeZones        []string
-	// Devices and Sessions are the overview's two long lists ready to print: a long-used account
-	// has 50 of each, and a template works out each value of each row far more slowly than Go.
-	Devices  []deviceRow
-	Sessions []sessionRow
+	// History is the latest sign-ins ready to print, as the lists of browsers are.
+	History []signInRow
+	// Browsers are the latest devices and sessions; the rest are on /account/devices.
+	Browsers browserLists
+}
+
+// signInRow is one sign-in of the history: when, whether it succeeded, where from, on what.
+type signInRow struct {
+	At        shownTime
+	Succeeded bool
+	Place     string
+	Device    string
 }
 
 // shownTime is a moment as a page shows it: the words, and the datetime attribute of its <time>.
@@ -29,20 +37,6 @@ type shownTime struct{ Datetime, Text string }
 
 func showTime(l *i18n.Localizer, t time.Time) shownTime {
 	return shownTime{Datetime: t.Format(time.RFC3339), Text: l.Time(t)}
-}
-
-// deviceRow is a known device: what browser on what system, and when it was last seen.
-type deviceRow struct {
-	ID       int64
-	Name     string
-	LastSeen shownTime
-}
-
-// sessionRow is a signed-in browser; This is the one asking.
-type sessionRow struct {
-	ID    string
-	Since shownTime
-	This  bool
 }
 
 // commonTimeZones are offered as choices on the account page, roughly east to west.
@@ -62,22 +56,16 @@ func (s *accountPages) accountPage(w http.ResponseWriter, r *http.Request) error
 		t := time.Unix(prev, 0)
 		data.LastSignIn = &t
 	}
-	overview, err := s.accounts.OwnAccount.Overview(r.Context(), a)
+	this := s.thisSession(r)
+	overview, err := s.accounts.OwnAccount.Overview(r.Context(), a, this)
 	if err != nil {
 		return err
 	}
 	data.Factors, data.Overview = overview.Factors, overview
+	data.Browsers = s.browserLists(r, overview, this, false)
 	l := s.site.Localizer(r)
-	for _, d := range overview.Devices {
-		name := l.T("account_unknown_device")
-		if d.UserAgent != "" {
-			name = l.Device(d.UserAgent)
-		}
-		data.Devices = append(data.Devices, deviceRow{ID: d.ID, Name: name, LastSeen: showTime(l, d.LastSeenAt)})
-	}
-	this := s.thisSession(r)
-	for _, x := range overview.Sessions {
-		data.Sessions = append(data.Sessions, sessionRow{ID: x.ID, Since: showTime(l, x.CreatedAt), This: x.ID == this})
+	for _, e := range overview.History {
+		data.History = append(data.History, signInRow{At: showTime(l, e.At), Succeeded: e.Succeeded, Place: l.Place(e.ClientIP), Device: l.Device(e.UserAgent)})
 	}
 	p := s.site.NewPage(r, "account_title", data)
 	p.Flash = s.site.Flashes.Pop(r)

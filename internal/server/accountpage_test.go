@@ -137,3 +137,57 @@ func TestWrongCurrentPasswordsCountAsFailedSignIns(t *testing.T) {
 		t.Fatal("the password changed on a locked account")
 	}
 }
+
+// A long-used account's page lists the latest few browsers and links to them all; signing out
+// everywhere else from there keeps this browser signed in and no other, of this account only.
+func TestAccountPageListsTheLatestBrowsersAndSignsOutTheRest(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.addAccount("alice")
+	h.addAccount("bob")
+	var others []*http.Client
+	for range 6 {
+		c := h.client()
+		h.signIn(c, "alice", goodPassword)
+		others = append(others, c)
+	}
+	bob := h.client()
+	h.signIn(bob, "bob", goodPassword)
+	c := h.client()
+	h.signIn(c, "alice", goodPassword)
+
+	page := h.get(c, "/account")
+	for _, want := range []string{"The latest 5 of 7 known devices are listed.", "The latest 5 of 7 signed-in browsers are listed.",
+		`href="/account/devices"`, "Sign out everywhere else"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("account page lacks %q", want)
+		}
+	}
+	if n := strings.Count(page.body, "/end\""); n != 4 {
+		t.Errorf("the account page offers to end %d sessions, want 4 (five listed, this one among them)", n)
+	}
+	all := h.get(c, "/account/devices")
+	if n := strings.Count(all.body, "/end\""); n != 6 || strings.Count(all.body, "/forget\"") != 7 || strings.Contains(all.body, "The latest") {
+		t.Errorf("the page of all browsers lists %d sessions to end, %d devices; want 6 and 7, all", n, strings.Count(all.body, "/forget\""))
+	}
+	res := h.post(c, "/account/sessions/end-others", url.Values{"from": {"devices"}})
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/account/devices" {
+		t.Fatalf("end others: %d to %q", res.status, res.header.Get("Location"))
+	}
+	if page := h.get(c, "/account/devices"); !strings.Contains(page.body, "6 other browsers are signed out.") || strings.Contains(page.body, "Sign out everywhere else") {
+		t.Error("the page does not say six were signed out, or still offers it")
+	}
+	for i, o := range others {
+		if res := h.get(o, "/account"); res.status != http.StatusSeeOther {
+			t.Errorf("alice's browser %d is still signed in", i)
+		}
+	}
+	for range 2 { // this browser took the new epoch: it stays signed in, request after request
+		if res := h.get(c, "/account"); res.status != http.StatusOK {
+			t.Fatal("this browser was signed out too")
+		}
+	}
+	if res := h.get(bob, "/account"); res.status != http.StatusOK {
+		t.Error("bob was signed out by alice's sign-out everywhere")
+	}
+}

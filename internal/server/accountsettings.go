@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/secret"
 	"github.com/unlockd/unlockd/internal/server/site"
@@ -16,31 +14,6 @@ import (
 // thisSession is the handle of the request's own session.
 func (s *accountPages) thisSession(r *http.Request) string {
 	return secret.SessionHandle(s.sessions.Token(r.Context()))
-}
-
-// accountForgetDevice removes a known device.
-func (s *accountPages) accountForgetDevice(w http.ResponseWriter, r *http.Request) error {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil {
-		s.site.RenderStatus(w, r, http.StatusNotFound)
-		return nil
-	}
-	if err := s.accounts.OwnAccount.ForgetDevice(r.Context(), site.CurrentAccount(r), id, s.site.ClientIP(r)); err != nil {
-		return err
-	}
-	s.site.Flashes.Put(r, "ok", "account_device_forgotten")
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
-	return nil
-}
-
-// accountEndSession signs one browser out.
-func (s *accountPages) accountEndSession(w http.ResponseWriter, r *http.Request) error {
-	if err := s.accounts.OwnAccount.EndSession(r.Context(), site.CurrentAccount(r), chi.URLParam(r, "id"), s.site.ClientIP(r)); err != nil {
-		return err
-	}
-	s.site.Flashes.Put(r, "ok", "account_session_ended")
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
-	return nil
 }
 
 // accountLanguage sets the language of the owner's messages.

@@ -25,8 +25,11 @@ func TestKnownDeviceSignsInThroughAFlood(t *testing.T) {
 	quiet, p95, failed, floodRate := knownDeviceThroughFlood(t, 20)
 	t.Logf("the known device's p95 %v without a flood; %v, %d of 20 failed, in a flood of %.0f sign-ins/s",
 		quiet, p95, failed, floodRate)
-	if failed > 0 || p95 > 2*time.Second {
-		t.Errorf("the owner's known device: %d of 20 sign-ins failed, p95 %v; want all within 2s", failed, p95)
+	// Within 2 s, or four times the quiet p95 on a machine so busy that the quiet one is slow too
+	// (it was 1 s once, with other test binaries running): waiting behind the flood's queue of 16
+	// is what the lane prevents, and it fails either way, as does any sign-in answered 503.
+	if limit := max(2*time.Second, 4*quiet); failed > 0 || p95 > limit {
+		t.Errorf("the owner's known device: %d of 20 sign-ins failed, p95 %v; want all within %v", failed, p95, limit)
 	}
 }
 

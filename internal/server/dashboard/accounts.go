@@ -240,7 +240,7 @@ func (s *Accounts) Account(w http.ResponseWriter, r *http.Request) error {
 	if d.Events, err = s.accounts.Audit.AuditEvents(r.Context(), account.AuditQuery{AccountID: &a.ID, Limit: 50}); err != nil {
 		return err
 	}
-	if d.Status, err = s.accounts.OwnAccount.Overview(r.Context(), a); err != nil {
+	if d.Status, err = s.accounts.OwnAccount.Browsers(r.Context(), a, ""); err != nil {
 		return err
 	}
 	for _, action := range account.StaffActions(d.State, a.Source, d.Role) {

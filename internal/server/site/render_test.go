@@ -11,9 +11,14 @@ import (
 )
 
 // BenchmarkRenderAccountPage renders the account page of a long-used account, as the sign-in
-// benchmark's account has it: 15 sign-ins, 50 devices and 50 sessions.
-func BenchmarkRenderAccountPage(b *testing.B) {
-	t, p := longUsedAccountPage(b)
+// benchmark's account has it: 15 sign-ins, and the latest 5 of 50 devices and 50 sessions.
+func BenchmarkRenderAccountPage(b *testing.B) { benchmarkRender(b, "account") }
+
+// BenchmarkRenderBrowsersPage renders the page of all 50 devices and 50 sessions of that account.
+func BenchmarkRenderBrowsersPage(b *testing.B) { benchmarkRender(b, "browsers") }
+
+func benchmarkRender(b *testing.B, page string) {
+	t, p := longUsedAccountPage(b, page)
 	var buf bytes.Buffer
 	b.ReportAllocs()
 	for b.Loop() {
@@ -25,19 +30,22 @@ func BenchmarkRenderAccountPage(b *testing.B) {
 	b.ReportMetric(float64(buf.Len()), "bytes/page")
 }
 
-// The benchmark's page renders: its data restates the shape package server gives the account
-// page (this package cannot import that one), so a change of the page's data fails here, in every
+// The benchmarks' pages render: their data restates the shape package server gives the pages
+// (this package cannot import that one), so a change of the pages' data fails here, in every
 // test run, rather than only when the benchmark is run.
-func TestLongUsedAccountPageRenders(t *testing.T) {
-	tmpl, p := longUsedAccountPage(t)
-	var buf bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&buf, "layout", p); err != nil {
-		t.Fatal(err)
+func TestLongUsedAccountPagesRender(t *testing.T) {
+	for _, page := range []string{"account", "browsers"} {
+		tmpl, p := longUsedAccountPage(t, page)
+		var buf bytes.Buffer
+		if err := tmpl.ExecuteTemplate(&buf, "layout", p); err != nil {
+			t.Fatal(page, err)
+		}
 	}
 }
 
-// longUsedAccountPage is the account page's template and the page of a long-used account.
-func longUsedAccountPage(b testing.TB) (*template.Template, *Page) {
+// longUsedAccountPage is the template and the data of the account page ("account") or of the page
+// of all browsers ("browsers") of a long-used account.
+func longUsedAccountPage(b testing.TB, page string) (*template.Template, *Page) {
 	v, err := parseViews()
 	if err != nil {
 		b.Fatal(err)
@@ -48,18 +56,22 @@ func longUsedAccountPage(b testing.TB) (*template.Template, *Page) {
 	}
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36"
-	o := &account.AccountOverview{Factors: account.FactorStatus{RecoveryLeft: 10}}
+	listed := 5
+	if page == "browsers" {
+		listed = account.MaxListedBrowsers
+	}
+	o := &account.AccountOverview{Factors: account.FactorStatus{RecoveryLeft: 10}, DeviceCount: 50, SessionCount: 50}
 	for i := range 15 {
 		o.History = append(o.History, account.SignInEvent{At: now.Add(-time.Duration(i) * time.Minute), Succeeded: true, ClientIP: "127.0.0.1", UserAgent: ua})
 	}
-	for i := range 50 {
+	for i := range min(50, listed) {
 		t := now.Add(-time.Duration(i) * time.Minute)
 		o.Devices = append(o.Devices, account.Device{ID: int64(i + 1), UserAgent: ua, CreatedAt: t, LastSeenAt: t})
 		o.Sessions = append(o.Sessions, account.Session{ID: fmt.Sprintf("%016x", i), CreatedAt: t, Expiry: t.Add(time.Hour)})
 	}
 	last := now.Add(-time.Hour)
 	l := bundle.Localizer("en").In(time.UTC)
-	// The page's data as package server gives it: the two long lists ready to print.
+	// The pages' data as package server gives it: the lists ready to print.
 	type shownTime struct{ Datetime, Text string }
 	type deviceRow struct {
 		ID       int64
@@ -71,6 +83,30 @@ func longUsedAccountPage(b testing.TB) (*template.Template, *Page) {
 		Since shownTime
 		This  bool
 	}
+	type signInRow struct {
+		At        shownTime
+		Succeeded bool
+		Place     string
+		Device    string
+	}
+	type browserLists struct {
+		Devices                   []deviceRow
+		Sessions                  []sessionRow
+		DeviceCount, SessionCount int
+		All                       bool
+	}
+	browsers := browserLists{DeviceCount: o.DeviceCount, SessionCount: o.SessionCount, All: page == "browsers"}
+	for _, d := range o.Devices {
+		browsers.Devices = append(browsers.Devices, deviceRow{d.ID, l.Device(d.UserAgent), shownTime{d.LastSeenAt.Format(time.RFC3339), l.Time(d.LastSeenAt)}})
+	}
+	for i, x := range o.Sessions {
+		browsers.Sessions = append(browsers.Sessions, sessionRow{x.ID, shownTime{x.CreatedAt.Format(time.RFC3339), l.Time(x.CreatedAt)}, i == 0})
+	}
+	a := &account.Account{ID: 1, Username: "alice", Email: "alice@example.com", Role: account.RoleUser, State: account.StateActive, Language: "en"}
+	if page == "browsers" {
+		data := struct{ Browsers browserLists }{browsers}
+		return v.pages[page], &Page{Path: "/account/devices", Lang: "en", L: l, Title: l.T("browsers_title"), Account: a, Data: data}
+	}
 	data := struct {
 		State      account.State
 		LastSignIn *time.Time
@@ -79,15 +115,11 @@ func longUsedAccountPage(b testing.TB) (*template.Template, *Page) {
 		// OrganisationZone and TimeZones are the zone choice's.
 		OrganisationZone string
 		TimeZones        []string
-		Devices          []deviceRow
-		Sessions         []sessionRow
-	}{State: account.StateActive, LastSignIn: &last, Factors: o.Factors, Overview: o, OrganisationZone: "UTC", TimeZones: []string{"UTC"}}
-	for _, d := range o.Devices {
-		data.Devices = append(data.Devices, deviceRow{d.ID, l.Device(d.UserAgent), shownTime{d.LastSeenAt.Format(time.RFC3339), l.Time(d.LastSeenAt)}})
+		History          []signInRow
+		Browsers         browserLists
+	}{State: account.StateActive, LastSignIn: &last, Factors: o.Factors, Overview: o, OrganisationZone: "UTC", TimeZones: []string{"UTC"}, Browsers: browsers}
+	for _, e := range o.History {
+		data.History = append(data.History, signInRow{shownTime{e.At.Format(time.RFC3339), l.Time(e.At)}, e.Succeeded, l.Place(e.ClientIP), l.Device(e.UserAgent)})
 	}
-	for i, x := range o.Sessions {
-		data.Sessions = append(data.Sessions, sessionRow{x.ID, shownTime{x.CreatedAt.Format(time.RFC3339), l.Time(x.CreatedAt)}, i == 3})
-	}
-	a := &account.Account{ID: 1, Username: "alice", Email: "alice@example.com", Role: account.RoleUser, State: account.StateActive, Language: "en"}
-	return v.pages["account"], &Page{Path: "/account", Lang: "en", L: l, Title: l.T("account_title"), Account: a, Data: data}
+	return v.pages[page], &Page{Path: "/account", Lang: "en", L: l, Title: l.T("account_title"), Account: a, Data: data}
 }
