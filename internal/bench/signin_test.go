@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -110,30 +111,65 @@ func TestSignInCPU(t *testing.T) {
 
 	// Rounds alternate raw hashes and sign-ins, so that both see the same neighbours on a shared
 	// machine; each round's ratio is reported, and the totals.
-	var hashCPU, serverCPU, pgCPU time.Duration
+	var hashUse, serverUse usage
+	var pgCPU time.Duration
 	var hashes, signIns int
 	var ratios []float64
 	for round := 1; round <= rounds; round++ {
 		h := rawHashCPU(t, 30*runtime.NumCPU())
-		hashCPU += h * time.Duration(30*runtime.NumCPU())
-		hashes += 30 * runtime.NumCPU()
+		hashUse, hashes = hashUse.plus(h), hashes+30*runtime.NumCPU()
 		s, pg, wall := signInCPU(t, base, usernames, srv, postmaster, n/rounds, workers)
-		serverCPU, pgCPU, signIns = serverCPU+s, pgCPU+pg, signIns+n/rounds
-		perServer, perPG := s/time.Duration(n/rounds), pg/time.Duration(n/rounds)
-		ratios = append(ratios, float64(h)/float64(perServer))
+		serverUse, pgCPU, signIns = serverUse.plus(s), pgCPU+pg, signIns+n/rounds
+		perHash, perServer, perPG := h.cpu/time.Duration(30*runtime.NumCPU()), s.cpu/time.Duration(n/rounds), pg/time.Duration(n/rounds)
+		ratios = append(ratios, float64(perHash)/float64(perServer))
 		report(t, "round %d: hash %.1f ms; sign-in server %.1f ms, PostgreSQL %.1f ms (%d sign-ins in %v); ratio hash/server %.2f",
-			round, ms(h), ms(perServer), ms(perPG), n/rounds, wall.Round(time.Millisecond), float64(h)/float64(perServer))
+			round, ms(perHash), ms(perServer), ms(perPG), n/rounds, wall.Round(time.Millisecond), float64(perHash)/float64(perServer))
 	}
-	hash := hashCPU / time.Duration(hashes)
-	perServer := serverCPU / time.Duration(signIns)
+	hash, perServer := hashUse.per(hashes), serverUse.per(signIns)
 	perPG := pgCPU / time.Duration(signIns)
-	report(t, "raw argon2id m=%d t=%d p=%d: %.1f ms CPU per hash (getrusage over %d hashes, %d goroutines)",
-		secret.DefaultParams.Memory, secret.DefaultParams.Time, secret.DefaultParams.Threads, ms(hash), hashes, runtime.NumCPU())
-	report(t, "full sign-in (GET /login, POST /login, GET /account; %d at a time; /proc over %d, on %d account(s)): server %.1f ms CPU, PostgreSQL %.1f ms",
-		workers, signIns, accounts, ms(perServer), ms(perPG))
+	report(t, "raw argon2id m=%d t=%d p=%d: %.1f ms CPU per hash, %.1f ms of it in the kernel, %d page faults (getrusage over %d hashes, %d goroutines)",
+		secret.DefaultParams.Memory, secret.DefaultParams.Time, secret.DefaultParams.Threads, ms(hash.cpu), ms(hash.sys), hash.faults, hashes, runtime.NumCPU())
+	report(t, "full sign-in (GET /login, POST /login, GET /account; %d at a time; /proc over %d, on %d account(s)): server %.1f ms CPU, %.1f ms of it in the kernel, %d page faults; PostgreSQL %.1f ms",
+		workers, signIns, accounts, ms(perServer.cpu), ms(perServer.sys), perServer.faults, ms(perPG))
 	slices.Sort(ratios)
 	report(t, "ratio hash/server %.2f (the rounds' median %.2f, from %.2f to %.2f); hash/(server+PostgreSQL) %.2f; server beyond the hash %.1f ms",
-		float64(hash)/float64(perServer), median(ratios), ratios[0], ratios[len(ratios)-1], float64(hash)/float64(perServer+perPG), ms(perServer-hash))
+		float64(hash.cpu)/float64(perServer.cpu), median(ratios), ratios[0], ratios[len(ratios)-1], float64(hash.cpu)/float64(perServer.cpu+perPG), ms(perServer.cpu-hash.cpu))
+	if profile != "" {
+		// The server's own hashes, beside the raw ones: they share the cores with PostgreSQL and
+		// the load client, and cost more than alone.
+		stopServer(t, srv)
+		share := profileShare(t, profile, "argon2")
+		report(t, "profile: hashing (argon2id and the clearing of its memory) %.1f%% of the server's CPU, %.1f ms a sign-in; all else %.1f ms",
+			100*share, share*ms(perServer.cpu), (1-share)*ms(perServer.cpu))
+	}
+}
+
+// stopServer ends the server pid and waits until it has: a profiled one writes its profile then.
+func stopServer(t *testing.T, pid int) {
+	t.Helper()
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for deadline := time.Now().Add(30 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not stop in 30 s")
+		}
+	}
+}
+
+// profileShare is the share of a CPU profile's samples whose stack holds a function matching
+// focus, as go tool pprof counts them: the flat samples of every node it shows, none left out.
+func profileShare(t *testing.T, profile, focus string) float64 {
+	t.Helper()
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=100000", "-nodefraction=0", "-focus="+focus, profile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool pprof: %v\n%s", err, out)
+	}
+	// "Showing nodes accounting for 17.78s, 89.21% of 19.93s total"
+	m := regexp.MustCompile(`accounting for [^,]+, ([0-9.]+)% of`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("go tool pprof said:\n%s", out)
+	}
+	pct, _ := strconv.ParseFloat(string(m[1]), 64)
+	return pct / 100
 }
 
 // startServer runs the server over dbURL until the test ends, and returns its address and its
@@ -213,11 +249,11 @@ func startServer(t *testing.T, dbURL, profile string) (base string, pid int) {
 
 // signInCPU runs n sign-ins from workers goroutines and returns the CPU the server process and the
 // PostgreSQL cluster spent meanwhile, and the wall-clock time.
-func signInCPU(t *testing.T, base string, usernames []string, server, postmaster, n, workers int) (srv, pg, wall time.Duration) {
+func signInCPU(t *testing.T, base string, usernames []string, server, postmaster, n, workers int) (srv usage, pg, wall time.Duration) {
 	t.Helper()
 	var failed atomic.Int64
 	var firstErr atomic.Value
-	serverBefore, pgBefore := processCPU(t, server), clusterCPU(t, postmaster)
+	serverBefore, pgBefore := processUsage(t, server), clusterCPU(t, postmaster)
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -235,7 +271,7 @@ func signInCPU(t *testing.T, base string, usernames []string, server, postmaster
 	}
 	wg.Wait()
 	wall = time.Since(start)
-	srv, pg = processCPU(t, server)-serverBefore, clusterCPU(t, postmaster)-pgBefore
+	srv, pg = processUsage(t, server).minus(serverBefore), clusterCPU(t, postmaster)-pgBefore
 	if f := failed.Load(); f > 0 {
 		t.Fatalf("%d of %d sign-ins failed; the first: %v", f, n, firstErr.Load())
 	}
@@ -364,21 +400,46 @@ const clkTck = 100
 // statTimes returns a process's parent, its own CPU (utime+stime) and that of its reaped
 // children (cutime+cstime), from /proc/PID/stat.
 func statTimes(pid int) (ppid int, self, children time.Duration, err error) {
+	ppid, u, children, err := statUsage(pid)
+	return ppid, u.cpu, children, err
+}
+
+// usage is what a process spent: CPU, the part of it in the kernel, and the page faults it took
+// (minor ones: a page the kernel hands over zeroed, as a heap grown back after it was returned).
+type usage struct {
+	cpu, sys time.Duration
+	faults   int64
+}
+
+func (u usage) minus(v usage) usage { return usage{u.cpu - v.cpu, u.sys - v.sys, u.faults - v.faults} }
+func (u usage) plus(v usage) usage  { return usage{u.cpu + v.cpu, u.sys + v.sys, u.faults + v.faults} }
+
+// per is u spread over n operations.
+func (u usage) per(n int) usage {
+	return usage{u.cpu / time.Duration(n), u.sys / time.Duration(n), u.faults / int64(n)}
+}
+
+// statUsage reads /proc/PID/stat: the parent, the process's own usage and its reaped children's CPU.
+func statUsage(pid int) (ppid int, self usage, children time.Duration, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, usage{}, 0, err
 	}
 	// The command name is in parentheses and may hold spaces: fields start after the last ')'.
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	num := func(i int) int64 { v, _ := strconv.ParseInt(f[i], 10, 64); return v }
 	tick := time.Second / clkTck
-	// Fields after the name, from 0: state ppid ... utime(11) stime(12) cutime(13) cstime(14).
-	return int(num(1)), time.Duration(num(11)+num(12)) * tick, time.Duration(num(13)+num(14)) * tick, nil
+	// Fields after the name, from 0: state ppid ... minflt(7) ... utime(11) stime(12) cutime(13)
+	// cstime(14).
+	self = usage{cpu: time.Duration(num(11)+num(12)) * tick, sys: time.Duration(num(12)) * tick, faults: num(7)}
+	return int(num(1)), self, time.Duration(num(13)+num(14)) * tick, nil
 }
 
-func processCPU(t *testing.T, pid int) time.Duration {
+func processCPU(t *testing.T, pid int) time.Duration { return processUsage(t, pid).cpu }
+
+func processUsage(t *testing.T, pid int) usage {
 	t.Helper()
-	_, self, _, err := statTimes(pid)
+	_, self, _, err := statUsage(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,9 +484,9 @@ func postmasterPID(t *testing.T, clusterDir string) int {
 	return pid
 }
 
-// rawHashCPU is the CPU one argon2id verification at secret.DefaultParams costs this process
+// rawHashCPU is what one argon2id verification at secret.DefaultParams costs this process
 // (getrusage), n verifications spread over one goroutine per core, as the server's hasher runs them.
-func rawHashCPU(t *testing.T, n int) time.Duration {
+func rawHashCPU(t *testing.T, n int) usage {
 	t.Helper()
 	enc, err := secret.HashPassword(password, secret.DefaultParams)
 	if err != nil {
@@ -448,16 +509,16 @@ func rawHashCPU(t *testing.T, n int) time.Duration {
 		}()
 	}
 	wg.Wait()
-	return (rusage(t) - before) / time.Duration(n)
+	return rusage(t).minus(before)
 }
 
-func rusage(t *testing.T) time.Duration {
+func rusage(t *testing.T) usage {
 	t.Helper()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		t.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return usage{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), sys: time.Duration(ru.Stime.Nano()), faults: ru.Minflt}
 }
 
 func tail(b []byte, n int) []byte {
