@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/audit"
 	"github.com/unlockd/unlockd/internal/cli"
@@ -57,12 +58,39 @@ func newRace(t *testing.T) *race {
 			}
 			t.Cleanup(db.Close)
 		}
+		warmPool(t, db)
 		stores := postgres.NewStores(db)
 		d := cli.StoreDeps(stores)
 		d.Codes = countingCodes{Codes: stores.Codes, codeChecks: &r.codeChecks}
 		r.procs[i] = newServiceOver(d, secret.NewHasher(fastParams, 8, 100, 10*time.Second), e.clock.Now)
 	}
 	return r
+}
+
+// warmPool opens every connection db's pool may hold before the guesses start, so that the race
+// tests the counters and not sixty connections opening at once: on a machine busy with other
+// test binaries one handshake could run past the pool's connect cap, and its guess be answered as
+// an unavailable database.
+func warmPool(t *testing.T, db *postgres.DB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conns := make([]*pgxpool.Conn, db.Pool.Config().MaxConns)
+	for i := range conns {
+		for {
+			c, err := db.Pool.Acquire(ctx)
+			if err == nil {
+				conns[i] = c
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("warming the pool: %v", err)
+			}
+		}
+	}
+	for _, c := range conns {
+		c.Release()
+	}
 }
 
 // next starts the next counter's round: its own test, account and policy, an hour after the last
