@@ -190,6 +190,13 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	log := newLogger(cfg, stdio.Err)
 	// One clock for every expiry, in the domain and in storage alike.
 	clock := time.Now
+	metrics := server.NewMetrics()
+	// The directory's settings are checked before anything connects, as the rest of the
+	// configuration is; the directory itself is not reached until a request or a sync needs it.
+	dir, err := newDirectorySource(cfg.Directory, clock, metrics)
+	if err != nil {
+		return nil, err
+	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, clock)
 	if err != nil {
 		return nil, err
@@ -200,9 +207,8 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 	}
 	hasher := secret.NewHasher(secret.DefaultParams, workers, cfg.HashQueue, 5*time.Second)
 	stores := postgres.NewStores(db)
-	metrics := server.NewMetrics()
 	db.Watch("primary", metrics, log)
-	a := &app{cfg: cfg, log: log, db: db, hasher: hasher, stores: stores, metrics: metrics}
+	a := &app{cfg: cfg, log: log, db: db, hasher: hasher, stores: stores, metrics: metrics, directory: dir}
 	if cfg.DatabaseReadURL != "" {
 		if a.reads, err = postgres.OpenReads(ctx, cfg.DatabaseReadURL, clock); err != nil {
 			db.Close()
@@ -210,10 +216,6 @@ func open(ctx context.Context, getenv config.Getenv, overrides map[string]string
 		}
 		a.reads.Watch("read", metrics, log)
 		stores.ReadFrom(a.reads)
-	}
-	if a.directory, err = newDirectorySource(cfg.Directory, clock, metrics); err != nil {
-		a.Close()
-		return nil, err
 	}
 	deps := ServiceDeps(cfg, stores, hasher, clock, metrics)
 	if a.directory != nil {

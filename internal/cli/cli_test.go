@@ -171,6 +171,29 @@ func TestConfigErrorIsOneLineNamingTheVariable(t *testing.T) {
 	}
 }
 
+// A directory setting the connector refuses stops every command as the rest of the configuration
+// does, on one line naming the variable, before the database is reached: here there is none.
+func TestDirectorySettingsAreCheckedBeforeAnythingConnects(t *testing.T) {
+	e := newCLIEnv(t)
+	e.env["UNLOCKD_DATABASE_URL"] = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"
+	for variable, value := range map[string]string{
+		"UNLOCKD_DIRECTORY_KIND":        "freeipa",
+		"UNLOCKD_DIRECTORY_BASE_DN":     "not a dn",
+		"UNLOCKD_DIRECTORY_USER_FILTER": "(uid=alice)",
+	} {
+		e.env["UNLOCKD_DIRECTORY_URL"] = "ldap://ldap.example.org:389"
+		e.env["UNLOCKD_DIRECTORY_BIND_DN"] = "cn=unlockd,dc=example,dc=org"
+		e.env["UNLOCKD_DIRECTORY_BIND_PASSWORD"] = "service secret"
+		e.env["UNLOCKD_DIRECTORY_BASE_DN"] = "ou=people,dc=example,dc=org"
+		e.env[variable] = value
+		code, _, stderr := e.run("", "serve")
+		if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "unlockd: "+variable+": ") {
+			t.Errorf("%s=%q: exit %d, stderr %q", variable, value, code, stderr)
+		}
+		delete(e.env, variable)
+	}
+}
+
 func signInAs(login, password string) account.SignInRequest {
 	return account.SignInRequest{Login: login, Password: password}
 }

@@ -179,7 +179,7 @@ func cmdDev(ctx context.Context, args []string, stdio IO, getenv config.Getenv) 
 	}
 	directoryLines := ""
 	if dir != nil {
-		directoryLines = demoDirectoryBanner(dir, a.cfg.Directory.SyncInterval)
+		directoryLines = demoDirectoryBanner(dir, a.directory.dir.SyncInterval())
 	}
 	banner, err := demoBanner(ctx, a, inbox, directoryLines)
 	if err != nil {

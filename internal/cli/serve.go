@@ -137,7 +137,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, ready func(addr string
 		synced := make(chan struct{})
 		go func() {
 			defer close(synced)
-			a.runDirectorySync(syncCtx, sync, a.cfg.Directory.SyncInterval)
+			a.runDirectorySync(syncCtx, sync, a.directory.dir.SyncInterval())
 		}()
 		// The sync stops with the server, and a round in progress ends before serve returns.
 		defer func() { stopSync(); <-synced }()

@@ -46,23 +46,21 @@ type Config struct {
 	Directory *Directory
 }
 
-// Directory is the UNLOCKD_DIRECTORY_* configuration, one field per variable. Load checks what it
-// can without the LDAP library (the scheme, the kind, the required values, the interval); the
-// directory connector checks DNs and the filter when it is built from these values.
+// Directory is the UNLOCKD_DIRECTORY_* configuration, one field per variable, as read: Load parses
+// the values that have a format of their own (a boolean, a duration, the password or its file),
+// and the directory connector checks what they mean (the URL, the kind, the required values, the
+// DNs, the filter, TLS), naming the variable, before anything connects.
 type Directory struct {
 	URL          string // ldap://host:port or ldaps://host:port
-	Kind         string // "openldap" or "ad"
+	Kind         string // "openldap" or "ad"; "" is openldap
 	BindDN       string
 	BindPassword string // read from UNLOCKD_DIRECTORY_BIND_PASSWORD or its _FILE
 	BaseDN       string
 	UserFilter   string // "" is the kind's default
 	StartTLS     bool
-	CAFile       string // "" trusts the system roots
-	SyncInterval time.Duration
+	CAFile       string        // "" trusts the system roots
+	SyncInterval time.Duration // 0 is the connector's default, a minute
 }
-
-// DefaultDirectorySyncInterval is how often people and locks are read when nothing else is said.
-const DefaultDirectorySyncInterval = time.Minute
 
 // Error is a configuration error; its text is the one line printed at start-up.
 type Error struct {
@@ -282,44 +280,18 @@ func loadDirectory(get func(string) string) (*Directory, error) {
 	if raw == "" {
 		return nil, nil
 	}
-	d := &Directory{URL: raw, BindDN: get("UNLOCKD_DIRECTORY_BIND_DN"), BaseDN: get("UNLOCKD_DIRECTORY_BASE_DN"),
-		UserFilter: get("UNLOCKD_DIRECTORY_USER_FILTER"), CAFile: get("UNLOCKD_DIRECTORY_CA_FILE")}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "ldap" && u.Scheme != "ldaps") || u.Hostname() == "" {
-		return nil, bad("UNLOCKD_DIRECTORY_URL", "%q must look like ldap://host:port or ldaps://host:port", raw)
-	}
-	switch d.Kind = orDefault(get("UNLOCKD_DIRECTORY_KIND"), "openldap"); d.Kind {
-	case "openldap", "ad":
-	default:
-		return nil, bad("UNLOCKD_DIRECTORY_KIND", "must be openldap or ad, not %q", d.Kind)
-	}
-	if d.BindDN == "" {
-		return nil, bad("UNLOCKD_DIRECTORY_BIND_DN", "is required with UNLOCKD_DIRECTORY_URL (the service account's DN)")
-	}
+	d := &Directory{URL: raw, Kind: get("UNLOCKD_DIRECTORY_KIND"), BindDN: get("UNLOCKD_DIRECTORY_BIND_DN"),
+		BaseDN: get("UNLOCKD_DIRECTORY_BASE_DN"), UserFilter: get("UNLOCKD_DIRECTORY_USER_FILTER"), CAFile: get("UNLOCKD_DIRECTORY_CA_FILE")}
+	var err error
 	if d.BindPassword, err = loadSecretString(get, "UNLOCKD_DIRECTORY_BIND_PASSWORD"); err != nil {
 		return nil, err
-	}
-	if d.BindPassword == "" {
-		// An empty password would bind anonymously.
-		return nil, bad("UNLOCKD_DIRECTORY_BIND_PASSWORD", "is required with UNLOCKD_DIRECTORY_URL (or set UNLOCKD_DIRECTORY_BIND_PASSWORD_FILE)")
-	}
-	if d.BaseDN == "" {
-		return nil, bad("UNLOCKD_DIRECTORY_BASE_DN", "is required with UNLOCKD_DIRECTORY_URL (the subtree searched for people)")
 	}
 	if d.StartTLS, err = parseBool(get, "UNLOCKD_DIRECTORY_STARTTLS", false); err != nil {
 		return nil, err
 	}
-	if d.StartTLS && u.Scheme == "ldaps" {
-		return nil, bad("UNLOCKD_DIRECTORY_STARTTLS", "is for ldap:// URLs; ldaps:// is TLS already")
-	}
-	if d.CAFile != "" && !d.StartTLS && u.Scheme != "ldaps" {
-		return nil, bad("UNLOCKD_DIRECTORY_CA_FILE", "needs an ldaps:// URL or UNLOCKD_DIRECTORY_STARTTLS=true")
-	}
-	d.SyncInterval = DefaultDirectorySyncInterval
 	if v := get("UNLOCKD_DIRECTORY_SYNC_INTERVAL"); v != "" {
-		d.SyncInterval, err = time.ParseDuration(v)
-		if err != nil || d.SyncInterval < time.Second {
-			return nil, bad("UNLOCKD_DIRECTORY_SYNC_INTERVAL", "must be a duration of at least 1s such as 1m or 30s, not %q", v)
+		if d.SyncInterval, err = time.ParseDuration(v); err != nil {
+			return nil, bad("UNLOCKD_DIRECTORY_SYNC_INTERVAL", "must be a duration such as 1m or 30s, not %q", v)
 		}
 	}
 	return d, nil

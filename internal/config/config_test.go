@@ -184,9 +184,9 @@ func TestDirectoryDefaultsAndValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := c.Directory
-	if d == nil || d.URL != "ldap://ldap.example.org:389" || d.Kind != "openldap" || d.BindDN != "cn=unlockd,dc=example,dc=org" ||
+	if d == nil || d.URL != "ldap://ldap.example.org:389" || d.Kind != "" || d.BindDN != "cn=unlockd,dc=example,dc=org" ||
 		d.BindPassword != "service secret" || d.BaseDN != "ou=people,dc=example,dc=org" || d.UserFilter != "" ||
-		d.StartTLS || d.CAFile != "" || d.SyncInterval != time.Minute {
+		d.StartTLS || d.CAFile != "" || d.SyncInterval != 0 {
 		t.Fatalf("directory read as %+v", d)
 	}
 
@@ -207,24 +207,16 @@ func TestDirectoryDefaultsAndValues(t *testing.T) {
 	}
 }
 
+// Load parses the directory's values that have a format of their own; what they mean is the
+// connector's to check (TestNewRefusesBadConfigurationNamingTheVariable in package directory).
 func TestBadDirectoryValuesNameTheVariable(t *testing.T) {
 	tests := []struct {
 		env  []string
 		name string
 	}{
-		{[]string{"UNLOCKD_DIRECTORY_URL", "http://ldap.example.org"}, "UNLOCKD_DIRECTORY_URL"},
-		{[]string{"UNLOCKD_DIRECTORY_URL", "ldap://"}, "UNLOCKD_DIRECTORY_URL"},
-		{[]string{"UNLOCKD_DIRECTORY_KIND", "freeipa"}, "UNLOCKD_DIRECTORY_KIND"},
-		{[]string{"UNLOCKD_DIRECTORY_BIND_DN", ""}, "UNLOCKD_DIRECTORY_BIND_DN"},
-		{[]string{"UNLOCKD_DIRECTORY_BIND_PASSWORD", ""}, "UNLOCKD_DIRECTORY_BIND_PASSWORD"},
 		{[]string{"UNLOCKD_DIRECTORY_BIND_PASSWORD_FILE", "/nonexistent/password"}, "UNLOCKD_DIRECTORY_BIND_PASSWORD"},
-		{[]string{"UNLOCKD_DIRECTORY_BASE_DN", ""}, "UNLOCKD_DIRECTORY_BASE_DN"},
 		{[]string{"UNLOCKD_DIRECTORY_STARTTLS", "sometimes"}, "UNLOCKD_DIRECTORY_STARTTLS"},
-		{[]string{"UNLOCKD_DIRECTORY_URL", "ldaps://ldap.example.org", "UNLOCKD_DIRECTORY_STARTTLS", "true"}, "UNLOCKD_DIRECTORY_STARTTLS"},
-		{[]string{"UNLOCKD_DIRECTORY_CA_FILE", "/etc/ca.pem"}, "UNLOCKD_DIRECTORY_CA_FILE"},
 		{[]string{"UNLOCKD_DIRECTORY_SYNC_INTERVAL", "often"}, "UNLOCKD_DIRECTORY_SYNC_INTERVAL"},
-		{[]string{"UNLOCKD_DIRECTORY_SYNC_INTERVAL", "10ms"}, "UNLOCKD_DIRECTORY_SYNC_INTERVAL"},
-		{[]string{"UNLOCKD_DIRECTORY_SYNC_INTERVAL", "-1m"}, "UNLOCKD_DIRECTORY_SYNC_INTERVAL"},
 	}
 	for _, tt := range tests {
 		_, err := Load(directoryEnv(tt.env...), nil)
