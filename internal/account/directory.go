@@ -239,14 +239,17 @@ func (k *directoryOps) unlock(ctx context.Context, a *Account, liftFreeze bool, 
 	if err := k.needs(a); err != nil {
 		return err
 	}
+	write := DirectoryWrite{Account: a, Operation: "unlock", Actor: actor, Why: why, Now: k.now()}
 	lifted, err := k.dir.Unlock(ctx, a.DirectoryDN, liftFreeze)
-	if err != nil {
-		return fmt.Errorf("unlock %s in the directory: %w", a.Username, err)
+	if errors.Is(err, ErrDirectoryFrozen) {
+		return err // a directory administrator's lock: nothing was tried
+	} else if err != nil {
+		return failedWrite(write, fmt.Errorf("unlock %s in the directory: %w", a.Username, err))
 	}
 	if !lifted {
 		return nil // nothing to lift, nothing written
 	}
-	return k.store.RecordDirectoryWrite(ctx, DirectoryWrite{Account: a, Operation: "unlock", Actor: actor, Why: why, Now: k.now()})
+	return k.store.RecordDirectoryWrite(ctx, write)
 }
 
 // directorySetPassword sets a directory account's password in the directory, through its own
@@ -255,10 +258,50 @@ func (k *directoryOps) setPassword(ctx context.Context, a *Account, password str
 	if err := k.needs(a); err != nil {
 		return err
 	}
+	write := DirectoryWrite{Account: a, Operation: "set_password", Actor: actor, Why: why, Now: k.now()}
 	if err := k.dir.SetPassword(ctx, a.DirectoryDN, password); err != nil {
-		return fmt.Errorf("set the password of %s in the directory: %w", a.Username, err)
+		return failedWrite(write, fmt.Errorf("set the password of %s in the directory: %w", a.Username, err))
 	}
-	return k.store.RecordDirectoryWrite(ctx, DirectoryWrite{Account: a, Operation: "set_password", Actor: actor, Why: why, Now: k.now()})
+	return k.store.RecordDirectoryWrite(ctx, write)
+}
+
+// recordFailure records, in the unit of work, a failed write the flow goes on without (a reset
+// whose password the directory took, and whose unlock it then could not): the unit commits, and
+// the record of the attempt with it. Any other error is returned as it is.
+func (k *directoryOps) recordFailure(ctx context.Context, err error) error {
+	if w, ok := FailedDirectoryWrite(err); ok {
+		return k.store.RecordDirectoryWrite(ctx, w)
+	}
+	return nil
+}
+
+// directoryWriteFailure is a write the directory did not take, with what was tried. The unit of
+// work that meant to record the write rolls back, and its record with it; the storage's unit of
+// work records the attempt after the rollback (FailedDirectoryWrite), so a refused or unanswered
+// write is in the audit log too.
+type directoryWriteFailure struct {
+	write DirectoryWrite
+	err   error
+}
+
+func (f *directoryWriteFailure) Error() string { return f.err.Error() }
+func (f *directoryWriteFailure) Unwrap() error { return f.err }
+
+func failedWrite(w DirectoryWrite, err error) error {
+	w.Failure = ErrorMessage(err)
+	if ErrorCode(err) == EINTERNAL {
+		w.Failure = err.Error()
+	}
+	return &directoryWriteFailure{write: w, err: err}
+}
+
+// FailedDirectoryWrite returns the write err says the directory did not take, with why.
+func FailedDirectoryWrite(err error) (DirectoryWrite, bool) {
+	var f *directoryWriteFailure
+	if errors.As(err, &f) {
+		return f.write, true
+	}
+	return DirectoryWrite{}, false
 }
 
 // checkDirectoryPassword binds as the account's person: the sign-in's check of a directory

@@ -18,8 +18,10 @@ type liveDirectory struct {
 	passwords map[string]string // by DN
 	down      bool              // nothing answers
 	refuse    error             // SetPassword's answer, when set
-	unlocks   []string          // the DNs unlocked
-	binds     int
+	// unlockDown makes Unlock alone go unanswered.
+	unlockDown bool
+	unlocks    []string // the DNs unlocked
+	binds      int
 }
 
 func newLiveDirectory() *liveDirectory {
@@ -68,7 +70,7 @@ func (d *liveDirectory) CheckPassword(_ context.Context, dn, password string) (a
 }
 
 func (d *liveDirectory) Unlock(_ context.Context, dn string, liftFreeze bool) (bool, error) {
-	if d.down {
+	if d.down || d.unlockDown {
 		return false, account.ErrDirectoryUnavailable
 	}
 	p := d.byDN(dn)
@@ -371,5 +373,52 @@ func TestADirectoryAccountWithoutADirectoryIsNotCounted(t *testing.T) {
 	}
 	if w.lockout.failures[a.ID] != 0 {
 		t.Errorf("%d failures counted against kim, whose password nothing could check", w.lockout.failures[a.ID])
+	}
+}
+
+// A write the directory does not take says what was tried and why, for the storage to record after
+// its unit rolls back; a directory administrator's lock in the way is no write tried. A reset that
+// goes on without its unlock records the failed unlock in its own unit.
+func TestFailedDirectoryWritesSayWhatWasTried(t *testing.T) {
+	w, dir, store := newDirectoryFlows(t)
+	p := dir.put("fay", account.StateLockedTemporarily, "old password of fay")
+	until := t0.Add(time.Hour)
+	p.LockedUntil = &until
+	reset := func() error {
+		t.Helper()
+		w.clock.Advance(time.Hour)
+		if err := w.svc.SelfService.StartReset(ctx, "fay", "192.0.2.1", ""); err != nil {
+			t.Fatal(err)
+		}
+		links := w.outbox.to("fay@example.com", "reset_link")
+		token := strings.TrimPrefix(links[len(links)-1].Data["Link"], "http://127.0.0.1:8080/reset/")
+		const pw = "a winter canal of paper boats"
+		_, err := w.svc.SelfService.CompleteReset(ctx, token, pw, pw, "192.0.2.1", "")
+		return err
+	}
+
+	dir.refuse = account.DirectoryRefusal(account.DirectoryRuleHistory, "Password is in history of old passwords")
+	err := reset()
+	wantCode(t, err, account.EINVALID)
+	if f, ok := account.FailedDirectoryWrite(err); !ok || f.Operation != "set_password" || f.Account.Username != "fay" ||
+		f.Actor.Name != "user:fay" || !strings.Contains(f.Failure, "history") {
+		t.Fatalf("the refused password's failed write: %+v, %v; want set_password by fay with the directory's words", f, ok)
+	}
+	dir.refuse = nil
+
+	dir.unlockDown = true
+	if err := reset(); err != nil {
+		t.Fatalf("a reset whose unlock the directory does not answer: %v; want it to stand", err)
+	}
+	dir.unlockDown = false
+	if n := len(store.writes); n != 2 || store.writes[0].Operation != "set_password" || store.writes[0].Failure != "" ||
+		store.writes[1].Operation != "unlock" || !strings.Contains(store.writes[1].Failure, "cannot be reached") {
+		t.Fatalf("recorded %+v; want the password set, then the unlock not taken", store.writes)
+	}
+
+	dir.put("carol", account.StateFrozen, "pw")
+	_, err = w.svc.Staff.Unlock(ctx, "carol", "ticket 7", account.Actor{Name: "admin:helen", Role: account.RoleHelpdesk})
+	if _, ok := account.FailedDirectoryWrite(err); ok || err == nil {
+		t.Errorf("the help desk against a directory administrator's lock: %v; want a refusal, no write tried", err)
 	}
 }

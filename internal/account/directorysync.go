@@ -77,6 +77,9 @@ type DirectoryWrite struct {
 	Actor     Actor
 	Why       string
 	Now       time.Time
+	// Failure is why the directory did not take the write (its refusal, or no answer); "" when it
+	// did.
+	Failure string
 }
 
 // DirectorySyncCounts says what one sync did.

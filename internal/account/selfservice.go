@@ -539,7 +539,7 @@ func (s *SelfService) resetInDirectory(ctx context.Context, a *Account, password
 	if err != nil && !errors.Is(err, ErrDirectoryFrozen) && !errors.Is(err, ErrDirectoryUnavailable) {
 		return err
 	}
-	return nil
+	return s.directory.recordFailure(ctx, err)
 }
 
 // RequestHelp records an unlock request for the administrators and returns its reference. The

@@ -55,6 +55,7 @@ const (
 	RequestFiled         = "request.filed"
 	DirectorySynced      = "directory.synced"
 	DirectoryWritten     = "directory.written"
+	DirectoryWriteFailed = "directory.write_failed"
 	PasswordExpiryWarned = "password.expiry_warned"
 )
 

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/unlockd/unlockd/internal/account"
 )
 
 // DB is the connection pool and the clock that timestamps what it writes.
@@ -125,9 +126,19 @@ func (db *DB) Atomic(ctx context.Context, fn func(ctx context.Context) error) er
 	if _, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
 		return fn(ctx)
 	}
-	return unavailable("unit of work", db.Transact(ctx, func(tx pgx.Tx) error {
+	err := db.Transact(ctx, func(tx pgx.Tx) error {
 		return fn(context.WithValue(ctx, txKey{}, tx))
-	}))
+	})
+	if w, ok := account.FailedDirectoryWrite(err); ok {
+		// The unit rolled back with its record of a write the directory did not take; the attempt
+		// is recorded on its own now, outside it (inside, it would wait for the audit chain's lock
+		// the unit held). Even a request that has gone is recorded; a database that has gone is
+		// not, and the error says why the unit failed.
+		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = recordDirectoryWrite(recordCtx, db, w)
+	}
+	return unavailable("unit of work", err)
 }
 
 // conn is what a statement runs on: the unit of work's transaction when ctx carries one, else the

@@ -158,14 +158,22 @@ func (s *Directory) Exclusively(ctx context.Context, fn func(ctx context.Context
 }
 
 // RecordDirectoryWrite appends a directory.written audit event for a write made in the directory,
-// in the unit of work that records the change it belongs to.
+// in the unit of work that records the change it belongs to; or directory.write_failed, with why,
+// for one the directory did not take.
 func (s *Directory) RecordDirectoryWrite(ctx context.Context, w account.DirectoryWrite) error {
-	return unavailable("record directory write", s.db.Transact(ctx, func(tx pgx.Tx) error {
-		kv := []string{"operation", w.Operation, "dn", w.Account.DirectoryDN}
+	return unavailable("record directory write", recordDirectoryWrite(ctx, s.db, w))
+}
+
+func recordDirectoryWrite(ctx context.Context, db *DB, w account.DirectoryWrite) error {
+	return db.Transact(ctx, func(tx pgx.Tx) error {
+		action, kv := audit.DirectoryWritten, []string{"operation", w.Operation, "dn", w.Account.DirectoryDN}
 		if w.Why != "" {
 			kv = append(kv, "reason", w.Why)
 		}
-		return appendAudit(ctx, tx, &audit.Event{At: w.Now, Actor: w.Actor.Name, Action: audit.DirectoryWritten,
+		if w.Failure != "" {
+			action, kv = audit.DirectoryWriteFailed, append(kv, "error", w.Failure)
+		}
+		return appendAudit(ctx, tx, &audit.Event{At: w.Now, Actor: w.Actor.Name, Action: action,
 			AccountID: idPtr(w.Account.ID), Username: w.Account.Username, ClientIP: w.Actor.Client, Details: audit.Details(kv...)})
-	}))
+	})
 }

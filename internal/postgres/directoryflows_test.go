@@ -2,9 +2,11 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/audit"
 	"github.com/unlockd/unlockd/internal/cli"
@@ -20,6 +22,8 @@ type oneDirectory struct {
 	unlocks  int
 	refuse   error
 	down     bool
+	// writesDown: reads are answered, writes are not (the directory's primary is gone).
+	writesDown bool
 }
 
 func (d *oneDirectory) Person(_ context.Context, username string) (account.DirectoryPerson, error) {
@@ -41,7 +45,7 @@ func (d *oneDirectory) CheckPassword(context.Context, string, string) (account.D
 func (d *oneDirectory) Unlock(context.Context, string, bool) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.down {
+	if d.down || d.writesDown {
 		return false, account.ErrDirectoryUnavailable
 	}
 	if d.person.State == account.StateActive {
@@ -75,16 +79,25 @@ func newDirectoryEngine(t *testing.T) (*engine, *oneDirectory) {
 
 func (e *engine) directoryWrites() int {
 	e.t.Helper()
-	var n int
-	if err := e.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_events WHERE action = $1`,
-		audit.DirectoryWritten).Scan(&n); err != nil {
+	return len(e.auditEvents(audit.DirectoryWritten))
+}
+
+// auditEvents lists the details of every audit event of action, oldest first.
+func (e *engine) auditEvents(action string) []string {
+	e.t.Helper()
+	rows, err := e.db.Pool.Query(context.Background(), `SELECT details FROM audit_events WHERE action = $1 ORDER BY id`, action)
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	return n
+	details, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return details
 }
 
 // A write the directory refuses, or cannot take, leaves unlockd's record as it was: the reset link
-// still works, the account is still locked, and no write is recorded.
+// still works, the account is still locked, and no write is recorded; the attempt is, with why.
 func TestADirectoryWriteAndItsRecordGoTogether(t *testing.T) {
 	ctx := context.Background()
 	e, dir := newDirectoryEngine(t)
@@ -103,8 +116,24 @@ func TestADirectoryWriteAndItsRecordGoTogether(t *testing.T) {
 		t.Fatalf("an unlock with the directory down: %v; want the directory's outage", err)
 	}
 	dir.down = false
-	if s := e.state("ann"); s != account.StateLocked || e.directoryWrites() != 0 {
-		t.Fatalf("after the outage ann is %s with %d directory writes; want locked, none", s, e.directoryWrites())
+	if s := e.state("ann"); s != account.StateLocked || e.directoryWrites() != 0 || len(e.auditEvents(audit.DirectoryWriteFailed)) != 0 {
+		t.Fatalf("after the outage ann is %s with %d directory writes; want locked, none, and no write tried (the read failed first)", s, e.directoryWrites())
+	}
+
+	// The directory reads but does not take the unlock: the same, and the attempt is recorded.
+	e.clock.Advance(account.SendWindow)
+	if err := e.svc.SelfService.SendCode(ctx, account.CodeRequest{Login: "ann", Purpose: account.PurposeUnlock, Client: "192.0.2.1", Flow: flow.Nonce}); err != nil {
+		t.Fatal(err)
+	}
+	dir.writesDown = true
+	if _, err = e.svc.SelfService.UnlockWithCode(ctx, account.Proof{Flow: flow, Code: e.lastCode("ann@example.com"), Client: "192.0.2.1"}); account.ErrorCode(err) != account.EDIRECTORY {
+		t.Fatalf("an unlock the directory does not take: %v; want the directory's outage", err)
+	}
+	dir.writesDown = false
+	failed := e.auditEvents(audit.DirectoryWriteFailed)
+	if s := e.state("ann"); s != account.StateLocked || e.directoryWrites() != 0 || len(failed) != 1 ||
+		audit.DetailValue(failed[0], "operation") != "unlock" || !strings.Contains(audit.DetailValue(failed[0], "error"), "cannot be reached") {
+		t.Fatalf("after the failed write ann is %s, %d writes, failed attempts %q; want locked, none, the unlock's", s, e.directoryWrites(), failed)
 	}
 
 	// The code was used up by the failed unlock; the owner asks for another one.
@@ -126,6 +155,10 @@ func TestADirectoryWriteAndItsRecordGoTogether(t *testing.T) {
 		t.Fatalf("a refused password: %v; want the directory's refusal", err)
 	}
 	dir.refuse = nil
+	if failed := e.auditEvents(audit.DirectoryWriteFailed); len(failed) != 2 || audit.DetailValue(failed[1], "operation") != "set_password" ||
+		!strings.Contains(audit.DetailValue(failed[1], "error"), "quality") {
+		t.Fatalf("failed attempts %q; want the refused password's, with the directory's words", failed)
+	}
 	if _, err := e.svc.SelfService.CompleteReset(ctx, res.ResetToken, pw, pw, "192.0.2.1", "en"); err != nil {
 		t.Fatalf("the link after a refusal: %v; want it still working", err)
 	}
