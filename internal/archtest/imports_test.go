@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 
 	// The directory connector knows no domain: it speaks LDAP and says what the directory holds.
 	"internal/directory":           {},
-	"internal/directory/slapd":     {"internal/directory/testcert"},
+	"internal/directory/slapd":     {"internal/directory/testcert", "internal/freeport"},
 	"internal/directory/slapdtest": {"internal/directory/slapd"},
 	"internal/directory/sambatest": {"internal/directory/testcert"},
 	"internal/directory/testcert":  {},

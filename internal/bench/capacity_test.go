@@ -155,7 +155,7 @@ func TestCapacityPerOperation(t *testing.T) {
 
 	// Each operation comes from a client of its own (X-Forwarded-For from the loopback proxy).
 	t.Setenv("UNLOCKD_BENCH_SERVER_ENV", "UNLOCKD_TRUSTED_PROXIES=127.0.0.1/32 UNLOCKD_LOG_LEVEL=warn")
-	base, _ := startServer(t, dbURL, "")
+	base := startServer(t, dbURL, "").URL
 	usernames := createAccounts(t, dbURL, 2*n)
 
 	w := m.measure(n, func(i int) error { return signIn(base, usernames[i]) })

@@ -32,7 +32,8 @@ func TestRejectionCPU(t *testing.T) {
 	n := envInt(t, "UNLOCKD_BENCH_REJECTIONS", 320)
 	dbURL := pgtest.NewDatabase(t, pgtest.Migrate)
 	postmaster := postmasterPID(t, pgtest.SharedCluster(t).Dir)
-	base, srv := startServer(t, dbURL, "")
+	server := startServer(t, dbURL, "")
+	base, srv := server.URL, server.Pid()
 	createAccounts(t, dbURL, 1)
 	freeze(t, dbURL, "frank")
 

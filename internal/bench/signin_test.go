@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -31,6 +30,7 @@ import (
 	"github.com/unlockd/unlockd/internal/cli"
 	"github.com/unlockd/unlockd/internal/pgtest"
 	"github.com/unlockd/unlockd/internal/secret"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 const password = "correct horse battery staple"
@@ -99,7 +99,8 @@ func TestSignInCPU(t *testing.T) {
 
 	dbURL := pgtest.NewDatabase(t, pgtest.Migrate)
 	postmaster := postmasterPID(t, pgtest.SharedCluster(t).Dir)
-	base, srv := startServer(t, dbURL, profile)
+	server := startServer(t, dbURL, profile)
+	base, srv := server.URL, server.Pid()
 	usernames := createAccounts(t, dbURL, accounts)
 
 	// Warm up: connections, templates, the first allocations.
@@ -137,21 +138,10 @@ func TestSignInCPU(t *testing.T) {
 	if profile != "" {
 		// The server's own hashes, beside the raw ones: they share the cores with PostgreSQL and
 		// the load client, and cost more than alone.
-		stopServer(t, srv)
+		server.Stop(t)
 		share := profileShare(t, profile, "argon2")
 		report(t, "profile: hashing (argon2id and the clearing of its memory) %.1f%% of the server's CPU, %.1f ms a sign-in; all else %.1f ms",
 			100*share, share*ms(perServer.cpu), (1-share)*ms(perServer.cpu))
-	}
-}
-
-// stopServer ends the server pid and waits until it has: a profiled one writes its profile then.
-func stopServer(t *testing.T, pid int) {
-	t.Helper()
-	_ = syscall.Kill(pid, syscall.SIGTERM)
-	for deadline := time.Now().Add(30 * time.Second); syscall.Kill(pid, 0) == nil; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the server did not stop in 30 s")
-		}
 	}
 }
 
@@ -172,37 +162,29 @@ func profileShare(t *testing.T, profile, focus string) float64 {
 	return pct / 100
 }
 
-// startServer runs the server over dbURL until the test ends, and returns its address and its
-// process id. It is the built unlockd, or with profile set a profiled copy of this test binary,
-// or the binary UNLOCKD_BENCH_BINARY names (another build, to compare).
-func startServer(t *testing.T, dbURL, profile string) (base string, pid int) {
+// startServer runs the server over dbURL until the test ends. It is the built unlockd, or with
+// profile set a profiled copy of this test binary, or the binary UNLOCKD_BENCH_BINARY names
+// (another build, to compare).
+func startServer(t *testing.T, dbURL, profile string) *servetest.Process {
 	t.Helper()
-	dir := t.TempDir()
-	var cmdline []string
+	var argv []string
 	switch other := os.Getenv("UNLOCKD_BENCH_BINARY"); {
 	case profile != "":
 		self, err := os.Executable()
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmdline = []string{self, "-test.run=^$"}
+		argv = []string{self, "-test.run=^$"}
 	case other != "":
-		cmdline = []string{other, "serve"}
+		argv = []string{other, "serve"}
 	default:
-		bin := filepath.Join(dir, "unlockd")
-		build := exec.Command("go", "build", "-o", bin, "github.com/unlockd/unlockd/cmd/unlockd")
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("go build: %v\n%s", err, out)
+		bin, err := servetest.Build(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
 		}
-		cmdline = []string{bin, "serve"}
+		argv = []string{bin, "serve"}
 	}
-	addr := freeAddr(t)
-	env := append(os.Environ(),
-		"UNLOCKD_DATABASE_URL="+dbURL,
-		"UNLOCKD_LISTEN="+addr,
-		"UNLOCKD_BASE_URL=http://"+addr,
-		"UNLOCKD_SECRET_KEY="+strings.Repeat("k", 32),
-	)
+	env := append(os.Environ(), "UNLOCKD_DATABASE_URL="+dbURL, "UNLOCKD_SECRET_KEY="+strings.Repeat("k", 32))
 	// Settings for the server alone (GOGC=..., GODEBUG=...), to compare runtime settings.
 	env = append(env, strings.Fields(os.Getenv("UNLOCKD_BENCH_SERVER_ENV"))...)
 	if profile != "" {
@@ -212,39 +194,16 @@ func startServer(t *testing.T, dbURL, profile string) (base string, pid int) {
 		}
 		env = append(env, serveProfiled+"="+abs)
 	}
-
-	logPath := os.Getenv("UNLOCKD_BENCH_SERVER_LOG")
-	if logPath == "" {
-		logPath = filepath.Join(dir, "server.log")
+	p := servetest.Start(t, argv, env)
+	if logPath := os.Getenv("UNLOCKD_BENCH_SERVER_LOG"); logPath != "" {
+		t.Cleanup(func() {
+			p.Stop(t)
+			if err := os.WriteFile(logPath, []byte(p.Out.String()), 0o644); err != nil {
+				t.Error(err)
+			}
+		})
 	}
-	srvLog, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := exec.Command(cmdline[0], cmdline[1:]...)
-	srv.Env, srv.Stdout, srv.Stderr = env, srvLog, srvLog
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	t.Cleanup(func() {
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = srv.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(srvLog.Name())
-			t.Logf("server log:\n%s", tail(b, 4000))
-		}
-		srvLog.Close()
-	})
-	base = "http://" + addr
-	waitReady(t, base, exited)
-	return base, srv.Process.Pid
+	return p
 }
 
 // signInCPU runs n sign-ins from workers goroutines and returns the CPU the server process and the
@@ -362,36 +321,6 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q", name, v)
 	}
 	return n
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func waitReady(t *testing.T, base string, exited <-chan error) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			t.Fatalf("server exited: %v", err)
-		default:
-		}
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("server not ready in 2 minutes")
 }
 
 // clkTck is the unit of /proc/PID/stat's times: USER_HZ, 100 on Linux.
@@ -519,11 +448,4 @@ func rusage(t *testing.T) usage {
 		t.Fatal(err)
 	}
 	return usage{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), sys: time.Duration(ru.Stime.Nano()), faults: ru.Minflt}
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
 }

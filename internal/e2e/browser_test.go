@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/unlockd/unlockd/internal/pgtest"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 const (
@@ -50,7 +51,7 @@ func chromiumPath() (string, error) {
 type browser struct {
 	ctx  context.Context // the first tab; it owns the browser process
 	kill context.CancelFunc
-	log  *syncBuffer
+	log  *servetest.SyncBuffer
 }
 
 // newBrowser starts headless Chromium for the test and closes it when the test ends. Without
@@ -60,7 +61,7 @@ func newBrowser(t *testing.T) *browser {
 	path, err := chromiumPath()
 	pgtest.Prerequisite(t, err)
 
-	b := &browser{log: &syncBuffer{}}
+	b := &browser{log: &servetest.SyncBuffer{}}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.Headless,

@@ -1,26 +1,21 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/unlockd/unlockd/internal/mailpit"
 	"github.com/unlockd/unlockd/internal/pgtest"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 func TestMain(m *testing.M) {
@@ -75,31 +70,10 @@ func binary(t *testing.T) string {
 	t.Helper()
 	cluster := pgtest.SharedCluster(t) // skips (or fails in CI) without PostgreSQL
 	built.once.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			built.err = fmt.Errorf("the go command is needed to build unlockd: %w", err)
-			return
-		}
 		dir := filepath.Join(cluster.Dir, "e2e-bin")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			built.err = err
-			return
+		if built.err = os.MkdirAll(dir, 0o755); built.err == nil {
+			built.bin, built.err = servetest.Build(dir)
 		}
-		bin := filepath.Join(dir, "unlockd")
-		root, err := findModuleRoot()
-		if err != nil {
-			built.err = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool, "build", "-o", bin, "./cmd/unlockd")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build ./cmd/unlockd: %w\n%s", err, out)
-			return
-		}
-		built.bin = bin
 	})
 	if built.err != nil {
 		t.Fatal(built.err)
@@ -112,8 +86,9 @@ type testServer struct {
 	URL         string // http://127.0.0.1:PORT, also its UNLOCKD_BASE_URL
 	DatabaseURL string
 	bin         string
-	env         []string
-	out         *syncBuffer
+	env         []string // the server's settings, for the CLI commands run against it
+	process     *servetest.Process
+	out         *servetest.SyncBuffer
 
 	mail *mailpit.Server // where its mail goes (serverOptions.Mail), or nil
 	sms  *smsRecorder    // what it sends by SMS (serverOptions.SMS), or nil
@@ -205,94 +180,26 @@ func startServerWith(t *testing.T, o serverOptions) *testServer {
 		extra = append(extra, o.Directory.env()...)
 	}
 	extra = append(extra, o.Env...)
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := &testServer{URL: "http://127.0.0.1:" + strconv.Itoa(port), DatabaseURL: dbURL, bin: bin, out: &syncBuffer{},
-			mail: mail, sms: sms, consumed: map[string]bool{}}
-		s.env = append([]string{
-			"PATH=" + os.Getenv("PATH"),
-			"HOME=" + os.Getenv("HOME"),
-			"UNLOCKD_DATABASE_URL=" + dbURL,
-			"UNLOCKD_LISTEN=127.0.0.1:" + strconv.Itoa(port),
-			"UNLOCKD_BASE_URL=" + s.URL,
-			"UNLOCKD_DEV=1",
-			"UNLOCKD_LOG_LEVEL=warn",
-		}, extra...)
-		err = s.start(t)
-		if err == nil {
-			return s
-		}
-		lastErr = err
-		// Another process may have taken the port between freePort and the server's listen.
-		if !strings.Contains(s.out.String(), "address already in use") {
-			break
-		}
-	}
-	t.Fatal(lastErr)
-	return nil
-}
-
-func (s *testServer) start(t *testing.T) error {
-	t.Helper()
-	cmd := exec.Command(s.bin, "serve")
-	cmd.Env = s.env
-	dieWithTest(cmd)
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start unlockd serve: %w", err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-
-	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-exited:
-			return fmt.Errorf("unlockd serve exited before it was ready (%v):\n%s", waitErr, s.out)
-		default:
-		}
-		if resp, err := client.Get(s.URL + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-exited
-			return fmt.Errorf("unlockd serve: /readyz did not answer 200 within 30s:\n%s", s.out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-
+	s := &testServer{DatabaseURL: dbURL, bin: bin, mail: mail, sms: sms, consumed: map[string]bool{}}
+	env := append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"UNLOCKD_DATABASE_URL=" + dbURL,
+		"UNLOCKD_DEV=1",
+		"UNLOCKD_LOG_LEVEL=warn",
+	}, extra...)
+	s.process = servetest.Start(t, []string{bin, "serve"}, env)
+	s.URL, s.out = s.process.URL, s.process.Out
+	// The CLI commands of the test read the same settings, the public address among them.
+	s.env = append(env, "UNLOCKD_BASE_URL="+s.URL)
 	t.Cleanup(func() {
-		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Errorf("SIGTERM to unlockd serve: %v", err)
-		}
-		select {
-		case <-exited:
-			if waitErr != nil {
-				t.Errorf("unlockd serve did not exit cleanly after SIGTERM: %v", waitErr)
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("unlockd serve did not exit within 10s of SIGTERM")
-		}
+		s.process.Stop(t) // before reading the whole log
 		out := s.out.String()
 		if s.unexpectedErrors(out) || strings.Contains(out, "panic") {
 			t.Errorf("unlockd serve logged an error:\n%s", out)
-		} else if t.Failed() && out != "" {
-			t.Logf("unlockd serve output:\n%s", out)
 		}
 	})
-	return nil
+	return s
 }
 
 // expectErrors declares errors the test causes on purpose (an outage, say): a line the server
@@ -329,37 +236,6 @@ func (s *testServer) addUser(t *testing.T, username, email, password string, ext
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("unlockd %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	addr, ok := ln.Addr().(*net.TCPAddr)
-	if !ok {
-		return 0, errors.New("listener has no TCP address")
-	}
-	return addr.Port, nil
-}
-
-// syncBuffer collects a subprocess's output; the test reads it while the process still writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // cli runs an unlockd command against the server's database and returns its standard output.

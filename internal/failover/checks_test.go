@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 // checkMessages holds the mail to the queue: every message queued is delivered and recorded as
@@ -112,9 +113,9 @@ func checkFailoverMetrics(t *testing.T, s *stack) {
 }
 
 // metric reads one series of a process's /metrics; 0 when absent.
-func metric(t *testing.T, p *process, series string) float64 {
+func metric(t *testing.T, p *servetest.Process, series string) float64 {
 	t.Helper()
-	res, err := http.Get(p.url + "/metrics")
+	res, err := http.Get(p.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/unlockd/unlockd/internal/pgtest"
 )
 
 // recoveryLimit is how soon after the standby's promotion both processes must answer again by
@@ -28,8 +29,8 @@ func TestUnlockdSurvivesAFailover(t *testing.T) {
 	s := newStack(t, ctx)
 	wrong, right, code := accountNames()
 	s.importAccounts(ctx, append(append(append([]string{}, wrong...), right...), code...), password)
-	s.serve(ctx)
-	s.serve(ctx)
+	s.serve()
+	s.serve()
 	t.Logf("clusters, mail catcher, build and two processes ready in %s", time.Since(began).Round(time.Millisecond))
 
 	l := newLoad(s.servers, s.token)
@@ -62,7 +63,7 @@ func TestUnlockdSurvivesAFailover(t *testing.T) {
 	}
 	t.Logf("%d requests sent after the promotion were answered 503", unavailableSince(answers, promoted))
 	checkAnswers(t, answers)
-	newPrimary := connect(t, ctx, s.standby.URL("unlockd"))
+	newPrimary := pgtest.Connect(t, ctx, s.standby.URL("unlockd"))
 	checkLockoutCounts(t, ctx, newPrimary, answers)
 	checkSignIns(t, ctx, newPrimary, s, answers)
 	checkMessages(t, ctx, newPrimary, s, answers)
@@ -173,16 +174,6 @@ func checkAnswers(t *testing.T, answers []answer) {
 	}
 }
 
-func connect(t *testing.T, ctx context.Context, url string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
 // countsByAccount counts the answers of one kind and status per account.
 func countsByAccount(answers []answer, op string, status int) map[string]int {
 	n := map[string]int{}
@@ -275,7 +266,7 @@ func checkSignIns(t *testing.T, ctx context.Context, db *pgx.Conn, s *stack, ans
 		if a.op != "right" || a.status != http.StatusSeeOther {
 			continue
 		}
-		req, _ := http.NewRequest(http.MethodGet, s.servers[i%len(s.servers)].url+"/account", nil)
+		req, _ := http.NewRequest(http.MethodGet, s.servers[i%len(s.servers)].URL+"/account", nil)
 		req.Header.Set("Cookie", a.session)
 		res, err := client.Do(req)
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 // The load's accounts: wrong passwords go to the first kind, right ones to the second, and each
@@ -53,7 +55,7 @@ type answer struct {
 
 // load sends a mixed load to the servers until it is stopped, and keeps every answer.
 type load struct {
-	servers []*process
+	servers []*servetest.Process
 	token   string
 	client  *http.Client
 	wrong   []string
@@ -68,7 +70,7 @@ type load struct {
 	passwords atomic.Int64
 }
 
-func newLoad(servers []*process, token string) *load {
+func newLoad(servers []*servetest.Process, token string) *load {
 	wrong, right, code := accountNames()
 	return &load{servers: servers, token: token, wrong: wrong, right: right, code: code, wrongSent: map[string]int{},
 		client: &http.Client{Timeout: 30 * time.Second,
@@ -154,13 +156,13 @@ func (l *load) takeCode() string {
 }
 
 func (l *load) post(a *answer, path string, form url.Values) {
-	req, _ := http.NewRequest(http.MethodPost, l.servers[a.server].url+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, l.servers[a.server].URL+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	l.do(a, req)
 }
 
 func (l *load) get(a *answer, path string) {
-	req, _ := http.NewRequest(http.MethodGet, l.servers[a.server].url+path, nil)
+	req, _ := http.NewRequest(http.MethodGet, l.servers[a.server].URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+l.token)
 	l.do(a, req)
 }

@@ -5,15 +5,10 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +16,7 @@ import (
 	"github.com/unlockd/unlockd/internal/pgcluster"
 	"github.com/unlockd/unlockd/internal/pgtest"
 	"github.com/unlockd/unlockd/internal/secret"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 // stack is what the failover runs on: a primary with a synchronous standby, a mail catcher, and
@@ -31,16 +27,11 @@ type stack struct {
 	primary, standby *pgcluster.Cluster
 	mail             *mailpit.Server
 	env              []string
-	servers          []*process
+	servers          []*servetest.Process
 	token            string // an admin's API token
 }
 
 // process is one `unlockd serve`.
-type process struct {
-	url string
-	out *syncBuffer
-}
-
 func newStack(t *testing.T, ctx context.Context) *stack {
 	t.Helper()
 	s := &stack{t: t}
@@ -49,7 +40,10 @@ func newStack(t *testing.T, ctx context.Context) *stack {
 	t.Logf("primary and synchronous standby ready in %s", time.Since(began).Round(time.Millisecond))
 	s.mail = mailpit.Start(t) // skips (or fails in CI) without mailpit
 	began = time.Now()
-	s.bin = buildUnlockd(t, ctx)
+	var err error
+	if s.bin, err = servetest.Build(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("unlockd built in %s", time.Since(began).Round(time.Millisecond))
 	dbURL := fmt.Sprintf("postgres://postgres@%s,%s/unlockd?sslmode=disable&target_session_attrs=read-write",
 		s.primary.Addr(), s.standby.Addr())
@@ -77,7 +71,7 @@ func (s *stack) startClusters(ctx context.Context) {
 	_, err := pgcluster.FindBin()
 	pgtest.Prerequisite(t, err)
 	dir := t.TempDir()
-	s.primary, err = pgcluster.New(filepath.Join(dir, "primary"), freePort(t))
+	s.primary, err = pgcluster.New(filepath.Join(dir, "primary"), servetest.Port(t))
 	pgtest.Prerequisite(t, err)
 	s.primary.Settings = map[string]string{"synchronous_commit": "on"}
 	if err := s.primary.Start(ctx); err != nil {
@@ -87,29 +81,13 @@ func (s *stack) startClusters(ctx context.Context) {
 	if err := s.primary.EnsureDatabase(ctx, "unlockd"); err != nil {
 		t.Fatal(err)
 	}
-	if s.standby, err = s.primary.NewStandby(ctx, filepath.Join(dir, "standby"), freePort(t)); err != nil {
+	if s.standby, err = s.primary.NewStandby(ctx, filepath.Join(dir, "standby"), servetest.Port(t)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.standby.Destroy() })
 	if err := s.primary.RequireSynchronousStandby(ctx); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// buildUnlockd builds cmd/unlockd as the Makefile does.
-func buildUnlockd(t *testing.T, ctx context.Context) string {
-	t.Helper()
-	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil || strings.TrimSpace(string(gomod)) == "" {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "unlockd")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/unlockd")
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(gomod)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/unlockd: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // cli runs an unlockd command with the stack's configuration and returns its standard output.
@@ -150,85 +128,10 @@ func (s *stack) importAccounts(ctx context.Context, usernames []string, password
 	s.token = out[strings.LastIndex(out, "\n")+1:]
 }
 
-// serve starts another `unlockd serve` and waits until it is ready; it is stopped with SIGTERM
-// when the test ends.
-func (s *stack) serve(ctx context.Context) *process {
-	t := s.t
-	t.Helper()
-	port := freePort(t)
-	p := &process{url: "http://127.0.0.1:" + strconv.Itoa(port), out: &syncBuffer{}}
-	cmd := exec.Command(s.bin, "serve")
-	cmd.Env = append(append([]string{}, s.env...), "UNLOCKD_LISTEN=127.0.0.1:"+strconv.Itoa(port), "UNLOCKD_BASE_URL="+p.url)
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(25 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("unlockd serve did not stop within 25 s of SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("%s logged:\n%s", p.url, tail(p.out.String(), 6000))
-		}
-	})
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		select {
-		case err := <-exited:
-			t.Fatalf("unlockd serve exited before it was ready (%v):\n%s", err, p.out)
-		default:
-		}
-		if res, err := http.Get(p.url + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("unlockd serve was not ready within 60 s:\n%s", p.out)
-		}
-	}
+// serve starts another `unlockd serve`; it is stopped when the test ends.
+func (s *stack) serve() *servetest.Process {
+	s.t.Helper()
+	p := servetest.Start(s.t, []string{s.bin, "serve"}, s.env)
 	s.servers = append(s.servers, p)
 	return p
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/unlockd/unlockd/internal/freeport"
 	"github.com/unlockd/unlockd/internal/mailcatcher"
 	"github.com/unlockd/unlockd/internal/pgtest"
 )
@@ -49,8 +49,8 @@ func StartWith(tb testing.TB, o Options) *Server {
 	dir := tb.TempDir()
 	var lastErr error
 	for range 3 { // a free port can be taken between finding and binding it
-		smtpAddr, err1 := freeAddr()
-		webAddr, err2 := freeAddr()
+		smtpAddr, err1 := freeport.Addr()
+		webAddr, err2 := freeport.Addr()
 		if err := errors.Join(err1, err2); err != nil {
 			tb.Fatalf("mailpit: %v", err)
 		}
@@ -66,15 +66,6 @@ func StartWith(tb testing.TB, o Options) *Server {
 	}
 	tb.Cleanup(s.Stop)
 	return s
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func (s *Server) start() error {

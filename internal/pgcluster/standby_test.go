@@ -3,16 +3,15 @@ package pgcluster_test
 import (
 	"context"
 	"errors"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/unlockd/unlockd/internal/pgcluster"
 	"github.com/unlockd/unlockd/internal/pgtest"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 // A synchronous standby has every commit its primary confirmed: after the primary crashes and the
@@ -25,14 +24,14 @@ func TestAPromotedSynchronousStandbyHasEveryConfirmedCommit(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 
-	primary, err := pgcluster.New(filepath.Join(dir, "primary"), freePort(t))
+	primary, err := pgcluster.New(filepath.Join(dir, "primary"), servetest.Port(t))
 	pgtest.Prerequisite(t, err)
 	primary.Settings = map[string]string{"synchronous_commit": "on"}
 	if err := primary.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = primary.Destroy() })
-	standby, err := primary.NewStandby(ctx, filepath.Join(dir, "standby"), freePort(t))
+	standby, err := primary.NewStandby(ctx, filepath.Join(dir, "standby"), servetest.Port(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +40,7 @@ func TestAPromotedSynchronousStandbyHasEveryConfirmedCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	conn := mustConnectTo(t, ctx, primary.URL("postgres"))
+	conn := pgtest.Connect(t, ctx, primary.URL("postgres"))
 	if _, err := conn.Exec(ctx, `CREATE TABLE commits (n int)`); err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +50,7 @@ func TestAPromotedSynchronousStandbyHasEveryConfirmedCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	onStandby := mustConnectTo(t, ctx, standby.URL("postgres"))
+	onStandby := pgtest.Connect(t, ctx, standby.URL("postgres"))
 	_, err = onStandby.Exec(ctx, `INSERT INTO commits VALUES (-1)`)
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "25006" {
@@ -64,7 +63,7 @@ func TestAPromotedSynchronousStandbyHasEveryConfirmedCommit(t *testing.T) {
 	if err := standby.Promote(ctx); err != nil {
 		t.Fatal(err)
 	}
-	promoted := mustConnectTo(t, ctx, standby.URL("postgres"))
+	promoted := pgtest.Connect(t, ctx, standby.URL("postgres"))
 	var n int
 	if err := promoted.QueryRow(ctx, `SELECT count(*) FROM commits`).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -75,25 +74,4 @@ func TestAPromotedSynchronousStandbyHasEveryConfirmedCommit(t *testing.T) {
 	if _, err := promoted.Exec(ctx, `INSERT INTO commits VALUES ($1)`, commits); err != nil {
 		t.Fatalf("the promoted standby refuses writes: %v", err)
 	}
-}
-
-func mustConnectTo(t *testing.T, ctx context.Context, url string) *pgx.Conn {
-	t.Helper()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
-}
-
-// freePort is a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

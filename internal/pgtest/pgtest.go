@@ -169,3 +169,14 @@ func reapStale() {
 		_ = os.RemoveAll(dir)
 	}
 }
+
+// Connect opens a connection to url for the test, closed when it ends.
+func Connect(tb testing.TB, ctx context.Context, url string) *pgx.Conn {
+	tb.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}

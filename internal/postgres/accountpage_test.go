@@ -22,11 +22,7 @@ import (
 // the factors, and the lock when asked. Signing out everywhere else keeps the asking session only.
 func TestAccountOverviewInOneRoundTrip(t *testing.T) {
 	clock := accounttest.NewClock(time.Now())
-	db, err := postgres.Open(context.Background(), pgtestURL(t), clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := mustDBAt(t, clock.Now)
 	ctx := context.Background()
 	stores := postgres.NewStores(db)
 	a, other := newAccount("alice"), newAccount("bob")

@@ -19,11 +19,7 @@ import (
 func mustOutboxDB(t *testing.T) (*postgres.DB, *accounttest.Clock) {
 	t.Helper()
 	c := accounttest.NewClock(time.Now().UTC().Truncate(time.Second))
-	db, err := postgres.Open(context.Background(), pgtestURL(t), c.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := mustDBAt(t, c.Now)
 	return db, c
 }
 

@@ -20,10 +20,12 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func pgtestURL(tb testing.TB) string { return pgtest.NewDatabase(tb, pgtest.Migrate) }
 
 // mustDB returns a fresh, migrated database for one test.
-func mustDB(t *testing.T) *postgres.DB {
+func mustDB(t *testing.T) *postgres.DB { return mustDBAt(t, nil) }
+
+// mustDBAt is mustDB whose storage reads the time from now (nil: the wall clock).
+func mustDBAt(t *testing.T, now func() time.Time) *postgres.DB {
 	t.Helper()
-	url := pgtestURL(t)
-	db, err := postgres.Open(context.Background(), url, nil)
+	db, err := postgres.Open(context.Background(), pgtestURL(t), now)
 	if err != nil {
 		t.Fatal(err)
 	}

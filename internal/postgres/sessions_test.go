@@ -16,11 +16,7 @@ import (
 // back, however it was ended, and not even once the ended session's row has been swept.
 func TestEndedSessionsStayEnded(t *testing.T) {
 	clock := accounttest.NewClock(time.Now())
-	db, err := postgres.Open(context.Background(), pgtestURL(t), clock.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := mustDBAt(t, clock.Now)
 	ctx := context.Background()
 	stores := postgres.NewStores(db)
 	a := newAccount("alice")

@@ -24,6 +24,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/unlockd/unlockd/internal/directory/testcert"
+	"github.com/unlockd/unlockd/internal/freeport"
 )
 
 // The fixed names of every instance.
@@ -134,11 +135,11 @@ func Start(ctx context.Context, dir string, policy Policy, preload int) (*Server
 	// does, so a refused start is tried again on a new port.
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := freeport.Port()
 		if err != nil {
 			return nil, err
 		}
-		tlsPort, err := freePort()
+		tlsPort, err := freeport.Port()
 		if err != nil {
 			return nil, err
 		}
@@ -394,15 +395,6 @@ func (s *Server) SetPasswordChanged(dn string, at time.Time) error {
 
 // relaxOID is the Relax control, which lets the root change ppolicy's operational attributes.
 const relaxOID = "1.3.6.1.4.1.4203.666.5.12"
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // ppolicySchema is the schema file to include before OpenLDAP 2.5; from 2.5 on, the ppolicy
 // overlay carries its schema itself.

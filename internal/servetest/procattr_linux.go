@@ -1,4 +1,4 @@
-package e2e
+package servetest
 
 import (
 	"os/exec"
