@@ -215,7 +215,51 @@ func (s *Server) Stop() {
 
 // Pause stops slapd's process without ending it (SIGSTOP): connections are still accepted by the
 // kernel, and nothing answers them, as with a hung server. Resume continues it.
-func (s *Server) Pause() error { return s.cmd.Process.Signal(syscall.SIGSTOP) }
+//
+// The signal is delivered asynchronously: a thread of slapd may still answer a request for a
+// moment after kill returns. Pause returns only once every thread is seen stopped.
+func (s *Server) Pause() error {
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stopped, err := allThreadsStopped(s.cmd.Process.Pid)
+		if err != nil || stopped {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("slapd %d: not every thread stopped 5s after SIGSTOP", s.cmd.Process.Pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allThreadsStopped says whether every thread of process pid is in the stopped state (T in
+// /proc/PID/task/TID/stat).
+func allThreadsStopped(pid int) (bool, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false, fmt.Errorf("slapd %d: no threads to read: %v", pid, err)
+	}
+	for _, path := range tasks {
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // a thread that ended meanwhile
+		} else if err != nil {
+			return false, err
+		}
+		// "TID (comm) STATE ...": comm may hold spaces and parentheses, the state follows the last ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) {
+			return false, fmt.Errorf("slapd %d: unreadable %s", pid, path)
+		}
+		if state := b[i+2]; state != 'T' && state != 't' {
+			return false, nil
+		}
+	}
+	return true, nil
+}
 
 // Resume continues a paused slapd.
 func (s *Server) Resume() error { return s.cmd.Process.Signal(syscall.SIGCONT) }
