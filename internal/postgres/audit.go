@@ -21,13 +21,19 @@ func appendAudit(ctx context.Context, tx pgx.Tx, events ...*audit.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(auditLockID)); err != nil {
-		return fmt.Errorf("audit lock: %w", err)
-	}
+	// The lock, then the head, sent together: they are two statements, so the head is read with a
+	// snapshot taken once the lock is held (read committed), and sees the last append committed.
 	var lastID int64
 	prev := audit.GenesisHash
-	err := tx.QueryRow(ctx, `SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1`).Scan(&lastID, &prev)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	var b pgx.Batch
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, int64(auditLockID))
+	b.Queue(`SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1`).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&lastID, &prev); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return fmt.Errorf("audit head: %w", err)
 	}
 	for _, e := range events {

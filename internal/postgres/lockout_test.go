@@ -601,6 +601,38 @@ func TestAuditLogIsAppendOnlyAndVerifiable(t *testing.T) {
 	}
 }
 
+// Appends from many transactions at once make one chain: each reads the head only once it holds
+// the chain's lock, so no two take the same place or fork it.
+func TestConcurrentAppendsMakeOneChain(t *testing.T) {
+	e := newEngine(t)
+	ctx := context.Background()
+	store := postgres.NewAuditStore(e.db)
+	before, err := store.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const appends = 60
+	start := make(chan struct{})
+	errs := make(chan error, appends)
+	for i := range appends {
+		go func() {
+			<-start
+			errs <- e.stores.Lockout.RecordRejection(ctx, account.Rejection{Username: fmt.Sprintf("nobody%d", i),
+				Reason: "unknown_user", Client: "192.0.2.7", Now: e.clock.Now()})
+		}()
+	}
+	close(start)
+	for range appends {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	n, err := store.Verify(ctx)
+	if err != nil || n != before+appends {
+		t.Fatalf("after %d concurrent appends: %d events (%d before), %v", appends, n, before, err)
+	}
+}
+
 func (e *engine) lastCode(to string) string {
 	e.t.Helper()
 	var data map[string]string
