@@ -183,17 +183,18 @@ func (s *Lockout) ReserveAttempt(ctx context.Context, at account.Attempt) (accou
 // transaction-scoped advisory lock on the client), and each reads the count afresh after the lock,
 // so a burst at many accounts from one client, in any number of processes, never passes the limit.
 func reserveSprayPair(ctx context.Context, tx pgx.Tx, p account.SprayPair, now time.Time) (throttled bool, err error) {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('client_failures:' || $1, 0))`, p.Client); err != nil {
-		return false, err
-	}
-	// The count of the others, and the pair, in one statement. A throttled attempt's account counts
-	// as tried too (its transaction is committed): a client that keeps spraying stays throttled.
+	// The lock, then the count of the others and the pair in one statement, sent together: the
+	// count's snapshot is taken once the lock is held. A throttled attempt's account counts as
+	// tried too (its transaction is committed): a client that keeps spraying stays throttled.
 	var others int
-	if err := tx.QueryRow(ctx, `WITH pair AS (
+	var b pgx.Batch
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('client_failures:' || $1, 0))`, p.Client)
+	b.Queue(`WITH pair AS (
 			INSERT INTO client_failures (client, login_key, last_at) VALUES ($1, $2, $4)
 			ON CONFLICT (client, login_key) DO UPDATE SET last_at = EXCLUDED.last_at)
 		SELECT count(*) FROM client_failures WHERE client = $1 AND login_key <> $2 AND last_at > $3`,
-		p.Client, p.Key, now.Add(-account.ClientWindow), now).Scan(&others); err != nil {
+		p.Client, p.Key, now.Add(-account.ClientWindow), now).QueryRow(func(row pgx.Row) error { return row.Scan(&others) })
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return false, err
 	}
 	return account.SprayThrottled(others), nil
@@ -206,9 +207,12 @@ func releaseSprayPair(ctx context.Context, q interface {
 	if p.Key == "" {
 		return nil
 	}
-	_, err := q.Exec(ctx, `DELETE FROM client_failures WHERE client = $1 AND login_key = $2`, p.Client, p.Key)
+	_, err := q.Exec(ctx, releasePair, p.Client, p.Key)
 	return err
 }
+
+// releasePair deletes a reserved pair ($1 the client, $2 the key).
+const releasePair = `DELETE FROM client_failures WHERE client = $1 AND login_key = $2`
 
 // reserveOnDevice counts the attempt on a known device's own allowance; ok is false when the
 // device is locked out (or the account's state does not let even a known device try), and the
@@ -418,31 +422,30 @@ func (s *Lockout) RecordSuccess(ctx context.Context, sc account.Success) (bool, 
 	ok := false
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
 		ok = false
-		// A right password is not spraying. The pair goes first, as the reservation takes it before
-		// the account's row: the locks are taken in one order.
-		if err := releaseSprayPair(ctx, tx, sc.Spray); err != nil {
-			return err
+		// Sent together, in this order. A right password is not spraying: the pair goes first, as
+		// the reservation takes it before the account's row, so the locks are taken in one order.
+		var b pgx.Batch
+		if sc.Spray.Key != "" {
+			b.Queue(releasePair, sc.Spray.Client, sc.Spray.Key)
 		}
-		var tag interface{ RowsAffected() int64 }
-		var err error
+		var signedIn int64
+		counted := func(tag pgconn.CommandTag) error { signedIn = tag.RowsAffected(); return nil }
 		if sc.DeviceID != 0 {
-			tag, err = tx.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2,
+			b.Queue(`UPDATE accounts SET last_sign_in_at = $2,
 				failed_attempts = CASE WHEN state = 'active' THEN 0 ELSE failed_attempts END
-				WHERE id = $1 AND `+trusted(""), sc.AccountID, sc.Now)
-			if err == nil {
-				_, err = tx.Exec(ctx, `UPDATE devices SET failures = 0, last_seen_at = $2 WHERE id = $1`, sc.DeviceID, sc.Now)
-			}
+				WHERE id = $1 AND `+trusted(""), sc.AccountID, sc.Now).Exec(counted)
+			b.Queue(`UPDATE devices SET failures = 0, last_seen_at = $2 WHERE id = $1`, sc.DeviceID, sc.Now)
 		} else {
-			tag, err = tx.Exec(ctx, `UPDATE accounts SET last_sign_in_at = $2, failed_attempts = 0
-				WHERE id = $1 AND state = 'active' AND `+notExpired(""), sc.AccountID, sc.Now)
+			b.Queue(`UPDATE accounts SET last_sign_in_at = $2, failed_attempts = 0
+				WHERE id = $1 AND state = 'active' AND `+notExpired(""), sc.AccountID, sc.Now).Exec(counted)
 		}
-		if err != nil {
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 			return err
 		}
 		event := &audit.Event{At: sc.Now, Actor: "user:" + sc.Username, Action: audit.SignInSucceeded,
 			AccountID: idPtr(sc.AccountID), Username: sc.Username, ClientIP: sc.Client,
 			Details: audit.Details("method", sc.Method, "device", deviceWord(sc.DeviceID), "user_agent", sc.UserAgent)}
-		if tag.RowsAffected() == 0 {
+		if signedIn == 0 {
 			event.Actor, event.Action = "anonymous", audit.SignInFailed
 			event.Details = audit.Details("reason", "locked", "method", sc.Method, "user_agent", sc.UserAgent)
 			return appendAudit(ctx, tx, event)
