@@ -23,6 +23,22 @@ func MaySignIn(state State, knownDevice bool) bool {
 	return false
 }
 
+// SessionCurrent reports whether a session that signed in at sessionEpoch outlived none of its
+// account's ends of sessions (a reset, a lock, "sign out everywhere else"...): each moves the
+// account's epoch on (SECURITY.md 27). A session that did not is over, and may change nothing: a
+// sign-in decided before such an end but saved after it carries the epoch of before, and is
+// refused.
+func SessionCurrent(accountEpoch, sessionEpoch int64) bool { return accountEpoch == sessionEpoch }
+
+// KeptSession is the session that asks to end the account's others, and stays: its handle, and
+// the session epoch it carries. It must still be live and current when the others end: a session
+// ended meanwhile (by another of the account's browsers) stays ended, and its request changes
+// nothing (ErrSessionEnded).
+type KeptSession struct {
+	Handle string
+	Epoch  int64
+}
+
 // SessionAllowed is MaySignIn for a signed-in session: its browser proved itself at sign-in, so it
 // is a known device, and a session lives exactly while its browser could sign in again. A lock to
 // locked or frozen therefore ends it (SECURITY.md 4); a temporary lock from elsewhere does not.

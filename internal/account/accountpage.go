@@ -44,14 +44,15 @@ type AccountPageStore interface {
 	Overview(ctx context.Context, accountID int64, q OverviewQuery) (*AccountOverview, error)
 	ForgetDevice(ctx context.Context, accountID, deviceID int64, client string, now time.Time) (bool, error)
 	EndSession(ctx context.Context, accountID int64, sessionID, client string, now time.Time) (bool, error)
-	// EndOtherSessions ends every session of the account but keepSession's (a handle) and audits
-	// it. It returns how many ended and the account's new session epoch, which the kept session
-	// must take.
-	EndOtherSessions(ctx context.Context, accountID int64, username, keepSession, client string, now time.Time) (int, int64, error)
-	// ChangePassword sets a new hash, ends the account's other sessions (keepSession is the current
-	// one's handle), queues the notices and audits it. It returns the account's new session epoch,
-	// which the kept session must take.
-	ChangePassword(ctx context.Context, accountID int64, username, hash, keepSession, client string, now time.Time, notify []Message) (int64, error)
+	// EndOtherSessions ends every session of the account but keep's and audits it. It returns how
+	// many ended and the account's new session epoch, which the kept session must take; or
+	// ErrSessionEnded, having changed nothing, when keep is no longer live and current.
+	EndOtherSessions(ctx context.Context, accountID int64, username string, keep KeptSession, client string, now time.Time) (int, int64, error)
+	// ChangePassword sets a new hash, ends the account's other sessions (all but keep's), queues the
+	// notices and audits it. It returns the account's new session epoch, which the kept session
+	// must take; or ErrSessionEnded, having changed nothing, when keep is no longer live and current
+	// (an empty keep.Handle keeps no session, and is not checked).
+	ChangePassword(ctx context.Context, accountID int64, username, hash string, keep KeptSession, client string, now time.Time, notify []Message) (int64, error)
 }
 
 // OverviewQuery says how much of an account the account page reads: the second factors always;
@@ -121,10 +122,11 @@ func (s *OwnAccount) EndSession(ctx context.Context, a *Account, sessionID, clie
 }
 
 // EndOtherSessions signs out every browser of the account but the one asking (thisSession, a
-// handle). It returns how many were signed out and the account's new session epoch, which the
-// asking session must take.
+// handle; a is the account as the asking session was checked against, its epoch current). It
+// returns how many were signed out and the account's new session epoch, which the asking session
+// must take; ErrSessionEnded when the asking session ended meanwhile.
 func (s *OwnAccount) EndOtherSessions(ctx context.Context, a *Account, thisSession, client string) (int, int64, error) {
-	return s.accountPage.EndOtherSessions(ctx, a.ID, a.Username, thisSession, client, s.now())
+	return s.accountPage.EndOtherSessions(ctx, a.ID, a.Username, KeptSession{Handle: thisSession, Epoch: a.SessionEpoch}, client, s.now())
 }
 
 // reauthenticate checks a signed-in owner's current password as a counted attempt: ErrWrongPassword
@@ -159,6 +161,10 @@ func (s *OwnAccount) reauthenticate(ctx context.Context, a *Account, current, cl
 // ErrWrongPassword answers a wrong current password on the change form.
 var ErrWrongPassword = &Error{Code: EUNAUTHORIZED, Message: "The current password is not correct."}
 
+// ErrSessionEnded answers an owner's change asked from a session that ended while the request was
+// on its way (see KeptSession): nothing was changed, and the browser must sign in again.
+var ErrSessionEnded = &Error{Code: EUNAUTHORIZED, Message: "This browser was signed out meanwhile; nothing was changed."}
+
 // ChangePassword changes the password of a signed-in owner, who proves it with the current one:
 // an attempt under the lockout rules like a sign-in (SECURITY.md 4), so the form is no way to guess
 // the password past the lock. Other sessions end; the owner is told on every contact. It returns the
@@ -188,7 +194,8 @@ func (s *OwnAccount) ChangePassword(ctx context.Context, a *Account, current, pa
 	var epoch int64
 	err = s.work.Atomic(ctx, func(ctx context.Context) error {
 		var err error
-		if epoch, err = s.accountPage.ChangePassword(ctx, a.ID, a.Username, hash, keepSession, client, now, notify); err != nil || !a.InDirectory() {
+		keep := KeptSession{Handle: keepSession, Epoch: a.SessionEpoch}
+		if epoch, err = s.accountPage.ChangePassword(ctx, a.ID, a.Username, hash, keep, client, now, notify); err != nil || !a.InDirectory() {
 			return err
 		}
 		return s.directory.setPassword(ctx, a, password, Actor{Name: "user:" + a.Username, Client: client}, "account page")

@@ -975,10 +975,13 @@ func (f *fakeAccountPage) EndSession(_ context.Context, _ int64, id, _ string, _
 	return false, nil
 }
 
-func (f *fakeAccountPage) EndOtherSessions(_ context.Context, id int64, _, keep, _ string, _ time.Time) (int, int64, error) {
+func (f *fakeAccountPage) EndOtherSessions(_ context.Context, id int64, _ string, keep account.KeptSession, _ string, _ time.Time) (int, int64, error) {
+	if !f.live(id, keep) {
+		return 0, 0, account.ErrSessionEnded
+	}
 	ended := 0
 	f.sessions = slices.DeleteFunc(f.sessions, func(x account.Session) bool {
-		if x.ID != keep {
+		if x.ID != keep.Handle {
 			ended++
 			return true
 		}
@@ -989,12 +992,21 @@ func (f *fakeAccountPage) EndOtherSessions(_ context.Context, id int64, _, keep,
 	return ended, a.SessionEpoch, nil
 }
 
-func (f *fakeAccountPage) ChangePassword(_ context.Context, id int64, _, hash, keep, _ string, _ time.Time, notify []account.Message) (int64, error) {
+// live says whether keep is among the sessions and carries the account's epoch.
+func (f *fakeAccountPage) live(id int64, keep account.KeptSession) bool {
+	return slices.ContainsFunc(f.sessions, func(x account.Session) bool { return x.ID == keep.Handle }) &&
+		account.SessionCurrent(f.accounts.byID[id].SessionEpoch, keep.Epoch)
+}
+
+func (f *fakeAccountPage) ChangePassword(_ context.Context, id int64, _, hash string, keep account.KeptSession, _ string, _ time.Time, notify []account.Message) (int64, error) {
+	if keep.Handle != "" && !f.live(id, keep) {
+		return 0, account.ErrSessionEnded
+	}
 	a := f.accounts.byID[id]
 	a.PasswordHash = hash
 	a.SessionEpoch++
 	f.changed = append(f.changed, hash)
-	f.kept = keep
+	f.kept = keep.Handle
 	f.outbox.queue(notify...)
 	return a.SessionEpoch, nil
 }

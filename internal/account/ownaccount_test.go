@@ -52,6 +52,13 @@ func TestEndOtherSessions(t *testing.T) {
 	if err != nil || ended != 2 || epoch != a.SessionEpoch || len(w.page.sessions) != 1 || w.page.sessions[0].ID != "s2" {
 		t.Errorf("EndOtherSessions = %d, %d, %v; sessions %+v", ended, epoch, err, w.page.sessions)
 	}
+	// A request of a session whose epoch is past (another end came first) changes nothing.
+	stale := *a
+	stale.SessionEpoch--
+	w.page.sessions = append(w.page.sessions, account.Session{ID: "s4"})
+	if _, _, err := w.svc.OwnAccount.EndOtherSessions(ctx, &stale, "s2", "192.0.2.1"); !errors.Is(err, account.ErrSessionEnded) || len(w.page.sessions) != 2 {
+		t.Errorf("EndOtherSessions from a past epoch = %v, sessions %+v; want ErrSessionEnded and none ended", err, w.page.sessions)
+	}
 }
 
 // Forgetting a device and ending a session answer ENOTFOUND for one that is not there.
@@ -116,6 +123,7 @@ func TestChangePassword(t *testing.T) {
 	t.Run("changed", func(t *testing.T) {
 		w := newWorld(t, withSMS)
 		a := w.add("alice", func(a *account.Account) { a.Phone, a.SessionEpoch = "+14155550100", 4 })
+		w.page.sessions = []account.Session{{ID: "s1"}, {ID: "s2"}}
 		epoch, err := change(w, a, "right password", pw)
 		if err != nil || epoch != 5 {
 			t.Fatalf("ChangePassword = %d, %v", epoch, err)
@@ -129,6 +137,17 @@ func TestChangePassword(t *testing.T) {
 		}
 		if len(w.outbox.to("alice@example.com", "password_changed")) != 1 || len(w.outbox.to("+14155550100", "password_changed")) != 1 {
 			t.Errorf("queued %+v, want the owner told by email and SMS", w.outbox.msgs)
+		}
+	})
+	t.Run("asked from a session that ended meanwhile", func(t *testing.T) {
+		w := newWorld(t)
+		a := w.add("alice")
+		w.page.sessions = []account.Session{{ID: "s2"}} // s1 was signed out by another browser
+		if _, err := change(w, a, "right password", pw); !errors.Is(err, account.ErrSessionEnded) {
+			t.Fatalf("ChangePassword = %v, want ErrSessionEnded", err)
+		}
+		if len(w.page.changed) != 0 || len(w.outbox.msgs) != 0 || w.lockout.failures[a.ID] != 0 {
+			t.Errorf("changes %d, queued %d, count %d: want nothing changed, told or counted", len(w.page.changed), len(w.outbox.msgs), w.lockout.failures[a.ID])
 		}
 	})
 }

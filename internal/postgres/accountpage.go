@@ -106,12 +106,16 @@ func (s *AccountPage) EndSession(ctx context.Context, accountID int64, handle, c
 	return ok, unavailable("end session", err)
 }
 
-// EndOtherSessions ends every session of the account but keep's, and audits how many.
-func (s *AccountPage) EndOtherSessions(ctx context.Context, accountID int64, username, keep, client string, now time.Time) (int, int64, error) {
+// EndOtherSessions ends every session of the account but keep's, and audits how many; it changes
+// nothing when keep itself ended meanwhile (account.ErrSessionEnded).
+func (s *AccountPage) EndOtherSessions(ctx context.Context, accountID int64, username string, keep account.KeptSession, client string, now time.Time) (int, int64, error) {
 	var ended, epoch int64
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if err := holdKeptSession(ctx, tx, accountID, keep); err != nil {
+			return err
+		}
 		var err error
-		if ended, err = endAccountSessions(ctx, tx, accountID, keep); err != nil {
+		if ended, err = endAccountSessions(ctx, tx, accountID, keep.Handle); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT session_epoch FROM accounts WHERE id = $1`, accountID).Scan(&epoch); err != nil {
@@ -125,10 +129,14 @@ func (s *AccountPage) EndOtherSessions(ctx context.Context, accountID int64, use
 }
 
 // ChangePassword sets a new password, ends the other sessions, queues notices and audits. It returns
-// the account's new session epoch, which the kept session must take.
-func (s *AccountPage) ChangePassword(ctx context.Context, accountID int64, username, hash, keep, client string, now time.Time, notify []account.Message) (int64, error) {
+// the account's new session epoch, which the kept session must take; it changes nothing when keep
+// itself ended meanwhile (account.ErrSessionEnded).
+func (s *AccountPage) ChangePassword(ctx context.Context, accountID int64, username, hash string, keep account.KeptSession, client string, now time.Time, notify []account.Message) (int64, error) {
 	var epoch int64
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if err := holdKeptSession(ctx, tx, accountID, keep); err != nil {
+			return err
+		}
 		// A directory account's password is set in the directory: none is kept here.
 		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = CASE WHEN source = 'directory' THEN password_hash ELSE $2 END,
 			updated_at = $3 WHERE id = $1`, accountID, hash, now); err != nil {
@@ -137,7 +145,7 @@ func (s *AccountPage) ChangePassword(ctx context.Context, accountID int64, usern
 		if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1`, accountID); err != nil {
 			return err
 		}
-		if _, err := endAccountSessions(ctx, tx, accountID, keep); err != nil {
+		if _, err := endAccountSessions(ctx, tx, accountID, keep.Handle); err != nil {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT session_epoch FROM accounts WHERE id = $1`, accountID).Scan(&epoch); err != nil {

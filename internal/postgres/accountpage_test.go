@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -103,9 +104,24 @@ func TestAccountOverviewInOneRoundTrip(t *testing.T) {
 		t.Errorf("asked for all without history and lock: %+v, %v", o, err)
 	}
 
-	ended, epoch, err := stores.AccountPage.EndOtherSessions(ctx, a.ID, a.Username, oldest, "192.0.2.1", clock.Now())
+	keep := account.KeptSession{Handle: oldest, Epoch: a.SessionEpoch}
+	ended, epoch, err := stores.AccountPage.EndOtherSessions(ctx, a.ID, a.Username, keep, "192.0.2.1", clock.Now())
 	if err != nil || ended != 7 || epoch != a.SessionEpoch+1 {
 		t.Fatalf("EndOtherSessions = %d, %d, %v; want 7 ended and the next epoch", ended, epoch, err)
+	}
+	// Asked again with the epoch of before (the request raced the first), or from a session the
+	// first ended: each is refused and changes nothing.
+	ended1 := secret.SessionHandle("token-1")
+	for _, stale := range []account.KeptSession{keep, {Handle: ended1, Epoch: epoch}} {
+		if n, e, err := stores.AccountPage.EndOtherSessions(ctx, a.ID, a.Username, stale, "192.0.2.1", clock.Now()); !errors.Is(err, account.ErrSessionEnded) {
+			t.Errorf("EndOtherSessions from %+v, no longer live and current = %d, %d, %v; want ErrSessionEnded", stale, n, e, err)
+		}
+		if _, err := stores.AccountPage.ChangePassword(ctx, a.ID, a.Username, "another hash", stale, "192.0.2.1", clock.Now(), nil); !errors.Is(err, account.ErrSessionEnded) {
+			t.Errorf("ChangePassword from %+v, no longer live and current: %v; want ErrSessionEnded", stale, err)
+		}
+	}
+	if now, err := stores.Accounts.AccountByID(ctx, a.ID); err != nil || now.SessionEpoch != epoch || now.PasswordHash != a.PasswordHash {
+		t.Errorf("after the refused requests the account is %+v, %v; want the epoch %d and its password", now, err, epoch)
 	}
 	o, err = stores.AccountPage.Overview(ctx, a.ID, account.OverviewQuery{Now: clock.Now(), Listed: 5, ThisSession: oldest})
 	if err != nil || o.SessionCount != 1 || o.Sessions[0].ID != oldest {

@@ -10,6 +10,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/secret"
 )
 
@@ -123,6 +124,31 @@ func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
 		return 0, unavailable("delete expired sessions", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// holdKeptSession takes the account's row, as every end of its sessions does first, and checks that
+// the session asking to stay (keep) is still live and current: account.ErrSessionEnded if another
+// end came first. The lock and the check are sent together; the check is a statement of its own,
+// so it reads what the end before it committed. An empty keep.Handle keeps no session: only the
+// row is taken.
+func holdKeptSession(ctx context.Context, tx pgx.Tx, accountID int64, keep account.KeptSession) error {
+	var epoch int64
+	live := true
+	var b pgx.Batch
+	b.Queue(`SELECT session_epoch FROM accounts WHERE id = $1 FOR UPDATE`, accountID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&epoch)
+	})
+	if keep.Handle != "" {
+		b.Queue(`SELECT EXISTS (SELECT 1 FROM sessions WHERE account_id = $1 AND `+sessionHandle+` = $2 AND ended_at IS NULL)`,
+			accountID, keep.Handle).QueryRow(func(row pgx.Row) error { return row.Scan(&live) })
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return err
+	}
+	if keep.Handle != "" && (!live || !account.SessionCurrent(epoch, keep.Epoch)) {
+		return account.ErrSessionEnded
+	}
+	return nil
 }
 
 // endAccountSessions ends every session of an account but the one whose handle is keep (none when

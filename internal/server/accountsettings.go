@@ -68,6 +68,8 @@ func (s *accountPages) accountPasswordSubmit(w http.ResponseWriter, r *http.Requ
 		r.PostForm.Get("password_confirm"), s.thisSession(r), s.site.ClientIP(r), l.Lang)
 	var problem *account.PasswordProblem
 	switch {
+	case errors.Is(err, account.ErrSessionEnded):
+		return s.signedOutMeanwhile(w, r)
 	case errors.Is(err, account.ErrWrongPassword):
 		return s.renderPassword(w, r, l.T("password_wrong_current"), true)
 	case errors.As(err, &problem):

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -95,13 +96,26 @@ func (s *accountPages) accountEndSession(w http.ResponseWriter, r *http.Request)
 // accountEndOtherSessions signs out every browser of the account but this one.
 func (s *accountPages) accountEndOtherSessions(w http.ResponseWriter, r *http.Request) error {
 	ended, epoch, err := s.accounts.OwnAccount.EndOtherSessions(r.Context(), site.CurrentAccount(r), s.thisSession(r), s.site.ClientIP(r))
-	if err != nil {
+	if errors.Is(err, account.ErrSessionEnded) {
+		return s.signedOutMeanwhile(w, r)
+	} else if err != nil {
 		return err
 	}
 	// The others ended by a new epoch; this session stays by taking it.
 	s.sessions.Put(r.Context(), site.SessEpoch, epoch)
 	s.site.Flashes.PutText(r, "ok", s.site.Localizer(r).T("browsers_others_ended", "Count", ended))
 	http.Redirect(w, r, browsersReturn(r), http.StatusSeeOther)
+	return nil
+}
+
+// signedOutMeanwhile answers a change asked from a session that another of the account's browsers
+// ended while the request was on its way: nothing was changed, and this browser signs in again.
+func (s *accountPages) signedOutMeanwhile(w http.ResponseWriter, r *http.Request) error {
+	if err := s.sessions.Destroy(r.Context()); err != nil {
+		return err
+	}
+	s.site.Flashes.Put(r, "error", "login_signed_out_meanwhile")
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }
 

@@ -3,15 +3,18 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/audit"
 	"github.com/unlockd/unlockd/internal/secret"
 )
 
@@ -354,5 +357,311 @@ func TestSessionDataHoldsNoSecretInPlaintext(t *testing.T) {
 	}
 	if h.statusWithCookie(cookie) != http.StatusOK {
 		t.Fatal("the session does not load")
+	}
+}
+
+func TestSigningOutEverywhereElseEndsABusySession(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.addAccount("alice")
+	_, stolen := h.signedInClient("alice")
+	c, _ := h.signedInClient("alice")
+	busy := h.keepBusy(stolen)
+	if res := h.post(c, "/account/sessions/end-others", url.Values{}); res.status != http.StatusSeeOther || res.header.Get("Location") != "/account" {
+		t.Fatalf("end others: %d to %q", res.status, res.header.Get("Location"))
+	}
+	busy.ended()
+	busy.check(t, "sign out everywhere else")
+	if res := h.get(c, "/account"); res.status != http.StatusOK {
+		t.Fatal("the browser that signed out everywhere else was signed out too")
+	}
+}
+
+// postAnswer is the status and Location of a POST; unlike post it may be sent from any goroutine.
+func (h *harness) postAnswer(c *http.Client, path string, form url.Values) (int, string, error) {
+	req, err := http.NewRequest(http.MethodPost, h.url+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", h.url)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	res.Body.Close()
+	return res.StatusCode, res.Header.Get("Location"), nil
+}
+
+// auditedID is the id of the account's one event of action whose details hold detail, or 0 when
+// there is none.
+func (h *harness) auditedID(accountID int64, action, detail string) int64 {
+	h.t.Helper()
+	events, err := h.accounts.Audit.AuditEvents(context.Background(), account.AuditQuery{AccountID: &accountID, Action: action, Limit: 10})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var id int64
+	for _, e := range events {
+		if strings.Contains(e.Details, detail) {
+			if id != 0 {
+				h.t.Fatalf("%s recorded twice for account %d", action, accountID)
+			}
+			id = e.ID
+		}
+	}
+	return id
+}
+
+// Browser A signs out everywhere else while browser B of the same account changes the password.
+// Each ends every session of the account but its own, in a transaction that takes the account's
+// row first, so the two take turns; and each, once it holds the row, checks that its own session
+// is still live and current (account.KeptSession). So the second to take the row finds its
+// session ended by the first, changes nothing and sends its browser to sign in again, however
+// their requests interleave: exactly one of the two takes effect, and its browser alone stays
+// signed in. A request that arrives after the other has committed is refused before it reaches
+// the transaction, as any request of an ended session is; the rounds where the transaction's own
+// check refused it (its sign-in page says why) show that the two met.
+//
+// A third browser of the account is signed out, another account's not.
+func TestSigningOutEverywhereElseAndAPasswordChangeAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.addAccount("bob")
+	bob, _ := h.signedInClient("bob")
+	newPassword := "paper boats on a winter canal"
+	outcomes := map[string]int{}
+	met := 0
+	for round := range 20 {
+		name := fmt.Sprintf("alice%d", round)
+		alice := h.addAccount(name)
+		a, _ := h.signedInClient(name)
+		b, _ := h.signedInClient(name)
+		_, third := h.signedInClient(name)
+
+		var endOthers, change struct {
+			status   int
+			location string
+			err      error
+		}
+		// Both set off at once, but a password change does more before its transaction (it checks
+		// the current password and hashes the new one), so signing out everywhere else waits a
+		// little longer each round, for the two transactions to meet in either order.
+		endOthersDelay := time.Duration(round%10) * 3 * time.Millisecond
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			time.Sleep(endOthersDelay)
+			endOthers.status, endOthers.location, endOthers.err = h.postAnswer(a, "/account/sessions/end-others", url.Values{})
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			change.status, change.location, change.err = h.postAnswer(b, "/account/password",
+				url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}})
+		}()
+		close(start)
+		wg.Wait()
+		if endOthers.err != nil || change.err != nil {
+			t.Fatalf("round %d: %v, %v", round, endOthers.err, change.err)
+		}
+		// Each answers 303: to /account when done, to the sign-in page when its session had ended.
+		ended := h.auditedID(alice.ID, audit.SessionsEnded, `"via":"account_page"`)
+		changed := h.auditedID(alice.ID, audit.PasswordChanged, `"via":"account_page"`)
+		if (endOthers.location == "/account") != (ended != 0) || (change.location == "/account") != (changed != 0) {
+			t.Fatalf("round %d: answers %d to %q and %d to %q, audited %d and %d", round,
+				endOthers.status, endOthers.location, change.status, change.location, ended, changed)
+		}
+		var outcome string
+		var winner, loser *http.Client
+		switch {
+		case ended != 0 && changed != 0:
+			t.Fatalf("round %d: both took effect, the second asked from a session the first had ended", round)
+		case ended != 0:
+			outcome, winner, loser = "signed out everywhere else; the password change was refused", a, b
+		case changed != 0:
+			outcome, winner, loser = "the password changed; signing out everywhere else was refused", b, a
+		default:
+			t.Fatalf("round %d: neither took effect", round)
+		}
+		outcomes[outcome]++
+		// First, as any later page would show it: the sign-in page the refused request was sent to.
+		if strings.Contains(h.get(loser, "/login").body, "signed out from another one of yours") {
+			met++ // refused by its transaction's check, not before it
+		}
+		if winnerIn, loserIn := h.signedIn(winner), h.signedIn(loser); !winnerIn || loserIn {
+			t.Fatalf("round %d (%s): the browser whose request took effect signed in %v, the other %v; want only the first",
+				round, outcome, winnerIn, loserIn)
+		}
+		if h.statusWithCookie(third) == http.StatusOK {
+			t.Fatalf("round %d (%s): a third browser is still signed in", round, outcome)
+		}
+		if !h.signedIn(bob) {
+			t.Fatalf("round %d (%s): bob was signed out", round, outcome)
+		}
+	}
+	if met == 0 {
+		t.Fatalf("the two transactions never met: %v; the test proves nothing", outcomes)
+	}
+	t.Logf("outcomes: %v; refused by the transaction's check in %d rounds", outcomes, met)
+}
+
+// endOthersHangingUp posts "sign out everywhere else" from c and hangs up when hangUp is closed,
+// closing the connection under the request wherever it is. It returns when the client has given
+// up or had its answer.
+func (h *harness) endOthersHangingUp(c *http.Client, hangUp <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url+"/account/sessions/end-others", nil)
+	if err != nil {
+		h.t.Error(err)
+		return
+	}
+	req.Header.Set("Origin", h.url)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	go func() {
+		select {
+		case <-hangUp:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if res, err := c.Do(req); err == nil {
+		res.Body.Close()
+	}
+}
+
+// waitFor polls until done says so, for up to within, and reports whether it did.
+func waitFor(within time.Duration, done func() bool) bool {
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if done() {
+			return true
+		}
+	}
+	return false
+}
+
+// allOrNothing checks what a hung-up "sign out everywhere else" left of an account's sessions:
+// either every other browser is signed out and the end is audited, or none is and nothing is
+// audited. The asking browser stays signed in when nothing happened. It returns whether the end
+// took effect.
+func (h *harness) allOrNothing(where string, accountID int64, this *http.Client, others []string) bool {
+	h.t.Helper()
+	audited := h.auditedID(accountID, audit.SessionsEnded, `"via":"account_page"`) != 0
+	signedIn := 0
+	for _, cookie := range others {
+		if h.statusWithCookie(cookie) == http.StatusOK {
+			signedIn++
+		}
+	}
+	switch {
+	case audited && signedIn > 0:
+		h.t.Fatalf("%s: the end is audited, yet %d of %d other browsers are still signed in", where, signedIn, len(others))
+	case !audited && signedIn < len(others):
+		h.t.Fatalf("%s: %d of %d other browsers are signed out, and no end is audited", where, len(others)-signedIn, len(others))
+	case !audited && !h.signedIn(this):
+		h.t.Fatalf("%s: nothing was ended, yet the asking browser is signed out", where)
+	}
+	return audited
+}
+
+// A browser that hangs up while its "sign out everywhere else" is under way leaves all or nothing
+// of it: the end of the other sessions and its audit event are one unit of work. First the hang-up
+// comes while the unit waits to append its event, its sessions ended but not yet committed; then
+// at moments swept over the whole request.
+func TestSigningOutEverywhereElseWithAHangUpChangesAllOrNothing(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	h := newHarness(t, withLog(&logs))
+	// answered waits until the server has logged more requests to sign out everywhere else than
+	// before: it has done with the last, whatever became of it.
+	logged := func() int { return strings.Count(logs.String(), "path=/account/sessions/end-others ") }
+	answered := func(before int, within time.Duration) bool {
+		return waitFor(within, func() bool { return logged() > before })
+	}
+	h.addAccount("bob")
+	bob, _ := h.signedInClient("bob")
+	signInMany := func(name string) (*account.Account, *http.Client, []string) {
+		a := h.addAccount(name)
+		this, _ := h.signedInClient(name)
+		var others []string
+		for range 3 {
+			_, cookie := h.signedInClient(name)
+			others = append(others, cookie)
+		}
+		return a, this, others
+	}
+
+	// Hold the audit log so that the unit of work stops at its event.
+	alice, this, others := signInMany("alice")
+	ctx := context.Background()
+	hold, err := h.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback(ctx)
+	if _, err := hold.Exec(ctx, `LOCK TABLE audit_events IN EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	const waitingForTheAuditLog = `SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'audit_events'::regclass`
+	hangUp := make(chan struct{})
+	var reached atomic.Bool
+	go func() {
+		defer close(hangUp)
+		reached.Store(waitFor(10*time.Second, func() bool {
+			var waiting int
+			err := h.db.Pool.QueryRow(ctx, waitingForTheAuditLog).Scan(&waiting)
+			return err != nil || waiting > 0
+		}))
+	}()
+	h.endOthersHangingUp(this, hangUp)
+	if !reached.Load() {
+		t.Fatal("the request did not reach the audit log")
+	}
+	// The server gives the unit of work up with its request; a wait for the lock that outlives the
+	// hang-up commits once the lock is let go, which is all, not nothing.
+	abandoned := waitFor(10*time.Second, func() bool { return h.count(waitingForTheAuditLog) == 0 })
+	if err := hold.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !answered(0, 10*time.Second) {
+		t.Fatal("the server never finished the request")
+	}
+	if h.allOrNothing("hang-up at the audit event", alice.ID, this, others) {
+		t.Log("the end went on after the hang-up")
+	} else if !abandoned {
+		t.Fatal("the request outlived its hang-up, yet nothing was ended")
+	}
+
+	// Hang-ups swept over the request, from at once to after it is answered. A hang-up after the
+	// commit may cost the asking browser its session as well: its new epoch is saved with the
+	// answer, which goes with the client. Signed out is the safe side of that.
+	outcomes := map[string]int{}
+	for round := range 30 {
+		alice, this, others := signInMany(fmt.Sprintf("alice%d", round))
+		after := time.Duration(round) * 500 * time.Microsecond
+		hangUp := make(chan struct{})
+		time.AfterFunc(after, func() { close(hangUp) })
+		before := logged()
+		h.endOthersHangingUp(this, hangUp)
+		// A request that reached the server is answered, to nobody, and logged; one that did not
+		// reach it never is.
+		answered(before, 2*time.Second)
+		switch {
+		case !h.allOrNothing(fmt.Sprintf("hang-up after %v", after), alice.ID, this, others):
+			outcomes["nothing"]++
+		case h.signedIn(this):
+			outcomes["all"]++
+		default:
+			outcomes["all, and the asking browser signed out"]++
+		}
+	}
+	t.Logf("outcomes: %v", outcomes)
+	if !h.signedIn(bob) {
+		t.Fatal("bob was signed out")
 	}
 }

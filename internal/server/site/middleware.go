@@ -200,7 +200,7 @@ func (s *Site) LoadAccount(next http.Handler) http.Handler {
 		}
 		now := s.accounts.Now()
 		if !sessionStillValid(a, now, s.sessions.GetInt64(ctx, SessAuthAt), s.sessions.GetInt64(ctx, SessSeenAt)) ||
-			!sessionEpochCurrent(a, s.sessions.GetInt64(ctx, SessEpoch)) {
+			!account.SessionCurrent(a.SessionEpoch, s.sessions.GetInt64(ctx, SessEpoch)) {
 			s.EndSession(w, r)
 			next.ServeHTTP(w, r)
 			return
@@ -240,11 +240,6 @@ func sessionStillValid(a *account.Account, now time.Time, authAt, seenAt int64) 
 	}
 	return true
 }
-
-// sessionEpochCurrent reports whether none of the account's sessions were ended since this session's
-// sign-in (SECURITY.md 27): a sign-in decided before a reset, a lock or "end sessions" but saved
-// after it carries the epoch of before, and is refused.
-func sessionEpochCurrent(a *account.Account, epoch int64) bool { return a.SessionEpoch == epoch }
 
 // EndSession ends the browser's session on the server.
 func (s *Site) EndSession(w http.ResponseWriter, r *http.Request) {
