@@ -2,27 +2,33 @@ package site
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
+	"text/template/parse"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/i18n"
 	"github.com/unlockd/unlockd/web"
 )
 
-// views holds one parsed template set per page: the layout, the partials and the page.
+// views holds the layout, parsed once, and one template set per page: the page's content and the
+// partials it uses. A page renders its content first, and the layout prints it (Page.Content): a
+// set per page with a copy of the layout and every partial in each held four times the templates'
+// objects, which every garbage collection marks.
 type views struct {
-	pages map[string]*template.Template
+	layout *template.Template
+	pages  map[string]*template.Template
 }
 
 func loadBundle() (*i18n.Bundle, error) { return i18n.Load(web.Locales) }
 
 func parseViews() (*views, error) {
-	base, err := template.New("layout").ParseFS(web.Templates, "templates/layout.html", "templates/partials/*.html")
+	layout, err := template.New("layout").ParseFS(web.Templates, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
@@ -30,15 +36,94 @@ func parseViews() (*views, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &views{pages: map[string]*template.Template{}}
+	v := &views{layout: layout, pages: map[string]*template.Template{}}
 	for _, name := range names {
-		t, err := template.Must(base.Clone()).ParseFS(web.Templates, name)
+		t, err := parsePage(name)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", name, err)
 		}
 		v.pages[strings.TrimSuffix(path.Base(name), ".html")] = t
 	}
 	return v, nil
+}
+
+// parsePage parses a page's file, which defines "content", with the partials it calls, and theirs:
+// the partial "x" is templates/partials/x.html.
+func parsePage(name string) (*template.Template, error) {
+	t, err := template.New(path.Base(name)).ParseFS(web.Templates, name)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		missing := ""
+		for _, called := range calledTemplates(t) {
+			if t.Lookup(called) == nil {
+				missing = called
+				break
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if _, err := t.ParseFS(web.Templates, "templates/partials/"+missing+".html"); err != nil {
+			return nil, fmt.Errorf("the partial %q: %w", missing, err)
+		}
+		if t.Lookup(missing) == nil {
+			return nil, fmt.Errorf("templates/partials/%s.html does not define %q", missing, missing)
+		}
+	}
+	if t.Lookup("content") == nil {
+		return nil, errors.New(`no "content" defined`)
+	}
+	return t, nil
+}
+
+// calledTemplates lists the names of the templates t's templates call ({{template "x"}}).
+func calledTemplates(t *template.Template) []string {
+	var names []string
+	var walk func(parse.Node)
+	walk = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					walk(c)
+				}
+			}
+		case *parse.IfNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.RangeNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.WithNode:
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.TemplateNode:
+			names = append(names, n.Name)
+		}
+	}
+	for _, x := range t.Templates() {
+		if x.Tree != nil {
+			walk(x.Tree.Root)
+		}
+	}
+	return names
+}
+
+// render writes the page name with p into buf: its content, then the layout around it.
+func (v *views) render(buf *bytes.Buffer, name string, p *Page) error {
+	t, ok := v.pages[name]
+	if !ok {
+		return fmt.Errorf("no page %q", name)
+	}
+	if err := t.ExecuteTemplate(buf, "content", p); err != nil {
+		return err
+	}
+	// The content was escaped as it was rendered: it goes into the layout as it is.
+	p.Content = template.HTML(buf.String())
+	buf.Reset()
+	return v.layout.Execute(buf, p)
 }
 
 // Flash is a one-line message carried to the next page.
@@ -60,6 +145,8 @@ type Page struct {
 	// Maintenance is a window running now or announced; MaintenanceNow says which.
 	Maintenance    *account.Maintenance
 	MaintenanceNow bool
+	// Content is the page's own part, rendered; the layout prints it. Render sets it.
+	Content template.HTML
 }
 
 // NewPage prepares the data for a page whose title is the message titleID.
@@ -75,13 +162,8 @@ func (s *Site) NewPage(r *http.Request, titleID string, data any) *Page {
 // Render writes a page. It renders into a buffer first, so a template failure becomes a clean
 // error page instead of half a page.
 func (s *Site) Render(w http.ResponseWriter, r *http.Request, status int, name string, p *Page) {
-	t, ok := s.views.pages[name]
-	if !ok {
-		s.RenderError(w, r, fmt.Errorf("render: no page %q", name))
-		return
-	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+	if err := s.views.render(&buf, name, p); err != nil {
 		if name == "error" {
 			// The error page itself failed: say so plainly rather than loop.
 			s.log.Error("render error page", "err", err)

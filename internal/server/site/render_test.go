@@ -3,7 +3,6 @@ package site
 import (
 	"bytes"
 	"fmt"
-	"html/template"
 	"testing"
 	"time"
 
@@ -18,12 +17,12 @@ func BenchmarkRenderAccountPage(b *testing.B) { benchmarkRender(b, "account") }
 func BenchmarkRenderBrowsersPage(b *testing.B) { benchmarkRender(b, "browsers") }
 
 func benchmarkRender(b *testing.B, page string) {
-	t, p := longUsedAccountPage(b, page)
+	v, p := longUsedAccountPage(b, page)
 	var buf bytes.Buffer
 	b.ReportAllocs()
 	for b.Loop() {
 		buf.Reset()
-		if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		if err := v.render(&buf, page, p); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -35,17 +34,17 @@ func benchmarkRender(b *testing.B, page string) {
 // test run, rather than only when the benchmark is run.
 func TestLongUsedAccountPagesRender(t *testing.T) {
 	for _, page := range []string{"account", "browsers"} {
-		tmpl, p := longUsedAccountPage(t, page)
+		v, p := longUsedAccountPage(t, page)
 		var buf bytes.Buffer
-		if err := tmpl.ExecuteTemplate(&buf, "layout", p); err != nil {
+		if err := v.render(&buf, page, p); err != nil {
 			t.Fatal(page, err)
 		}
 	}
 }
 
-// longUsedAccountPage is the template and the data of the account page ("account") or of the page
+// longUsedAccountPage is the views and the data of the account page ("account") or of the page
 // of all browsers ("browsers") of a long-used account.
-func longUsedAccountPage(b testing.TB, page string) (*template.Template, *Page) {
+func longUsedAccountPage(b testing.TB, page string) (*views, *Page) {
 	v, err := parseViews()
 	if err != nil {
 		b.Fatal(err)
@@ -105,7 +104,7 @@ func longUsedAccountPage(b testing.TB, page string) (*template.Template, *Page) 
 	a := &account.Account{ID: 1, Username: "alice", Email: "alice@example.com", Role: account.RoleUser, State: account.StateActive, Language: "en"}
 	if page == "browsers" {
 		data := struct{ Browsers browserLists }{browsers}
-		return v.pages[page], &Page{Path: "/account/devices", Lang: "en", L: l, Title: l.T("browsers_title"), Account: a, Data: data}
+		return v, &Page{Path: "/account/devices", Lang: "en", L: l, Title: l.T("browsers_title"), Account: a, Data: data}
 	}
 	data := struct {
 		State      account.State
@@ -121,5 +120,5 @@ func longUsedAccountPage(b testing.TB, page string) (*template.Template, *Page) 
 	for _, e := range o.History {
 		data.History = append(data.History, signInRow{shownTime{e.At.Format(time.RFC3339), l.Time(e.At)}, e.Succeeded, l.Place(e.ClientIP), l.Device(e.UserAgent)})
 	}
-	return v.pages[page], &Page{Path: "/account", Lang: "en", L: l, Title: l.T("account_title"), Account: a, Data: data}
+	return v, &Page{Path: "/account", Lang: "en", L: l, Title: l.T("account_title"), Account: a, Data: data}
 }
