@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/directory"
 	"github.com/unlockd/unlockd/internal/directory/slapdtest"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 // These tests read from a real slapd with the ppolicy overlay (slapdtest): locks come from real
@@ -207,24 +206,6 @@ func (o *outage) forward(c net.Conn) {
 
 func (o *outage) URL() string { return "ldap://" + o.ln.Addr().String() }
 
-// lockedBuffer is a log destination that a test reads while the server writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // serve syncs every interval, survives an outage of the directory (logging it), and stops with the
 // server.
 func TestServeSyncsTheDirectoryEveryIntervalThroughOutages(t *testing.T) {
@@ -239,7 +220,7 @@ func TestServeSyncsTheDirectoryEveryIntervalThroughOutages(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var logs lockedBuffer
+	var logs servetest.SyncBuffer
 	a, err := open(ctx, func(k string) string { return e.env[k] }, nil, IO{Err: &logs})
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/unlockd/unlockd/internal/notify"
 	"github.com/unlockd/unlockd/internal/pgtest"
 	"github.com/unlockd/unlockd/internal/postgres"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -32,12 +33,12 @@ type fixture struct {
 	db    *postgres.DB
 	clock *accounttest.Clock
 	tmpl  *notify.Templates
-	logs  *lockedBuffer
+	logs  *servetest.SyncBuffer
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{url: pgtest.NewDatabase(t, pgtest.Migrate), clock: accounttest.NewClock(time.Now().UTC()), logs: &lockedBuffer{}}
+	f := &fixture{url: pgtest.NewDatabase(t, pgtest.Migrate), clock: accounttest.NewClock(time.Now().UTC()), logs: &servetest.SyncBuffer{}}
 	f.db = f.open(t)
 	var err error
 	if f.tmpl, err = notify.LoadTemplates(); err != nil {
@@ -487,22 +488,4 @@ func TestRunStopsWithItsContext(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not stop")
 	}
-}
-
-// lockedBuffer collects log output from concurrent workers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

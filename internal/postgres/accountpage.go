@@ -111,14 +111,8 @@ func (s *AccountPage) EndSession(ctx context.Context, accountID int64, handle, c
 func (s *AccountPage) EndOtherSessions(ctx context.Context, accountID int64, username string, keep account.KeptSession, client string, now time.Time) (int, int64, error) {
 	var ended, epoch int64
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		if err := holdKeptSession(ctx, tx, accountID, keep); err != nil {
-			return err
-		}
 		var err error
-		if ended, err = endAccountSessions(ctx, tx, accountID, keep.Handle); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT session_epoch FROM accounts WHERE id = $1`, accountID).Scan(&epoch); err != nil {
+		if ended, epoch, err = endAccountSessions(ctx, tx, accountID, keep); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, &audit.Event{At: now, Actor: "user:" + username, Action: audit.SessionsEnded,
@@ -134,9 +128,6 @@ func (s *AccountPage) EndOtherSessions(ctx context.Context, accountID int64, use
 func (s *AccountPage) ChangePassword(ctx context.Context, accountID int64, username, hash string, keep account.KeptSession, client string, now time.Time, notify []account.Message) (int64, error) {
 	var epoch int64
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		if err := holdKeptSession(ctx, tx, accountID, keep); err != nil {
-			return err
-		}
 		// A directory account's password is set in the directory: none is kept here.
 		if _, err := tx.Exec(ctx, `UPDATE accounts SET password_hash = CASE WHEN source = 'directory' THEN password_hash ELSE $2 END,
 			updated_at = $3 WHERE id = $1`, accountID, hash, now); err != nil {
@@ -145,10 +136,8 @@ func (s *AccountPage) ChangePassword(ctx context.Context, accountID int64, usern
 		if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1`, accountID); err != nil {
 			return err
 		}
-		if _, err := endAccountSessions(ctx, tx, accountID, keep.Handle); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT session_epoch FROM accounts WHERE id = $1`, accountID).Scan(&epoch); err != nil {
+		var err error
+		if _, epoch, err = endAccountSessions(ctx, tx, accountID, keep); err != nil {
 			return err
 		}
 		if err := queue(ctx, tx, notify...); err != nil {

@@ -149,7 +149,7 @@ func (s *Admin) ResetSecondFactors(ctx context.Context, accountID int64, usernam
 func (s *Admin) EndAllSessions(ctx context.Context, accountID int64, username string, actor account.Actor, reason string, now time.Time) (int, error) {
 	n := 0
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
-		ended, err := endAccountSessions(ctx, tx, accountID, "")
+		ended, _, err := endAccountSessions(ctx, tx, accountID, account.KeptSession{})
 		if err != nil {
 			return err
 		}

@@ -395,7 +395,7 @@ func applyAutomaticLock(ctx context.Context, tx pgx.Tx, f lockCause, d lockout.D
 	}
 	if state == account.StateLocked {
 		// SECURITY.md 4: a lock to `locked` ends the account's sessions.
-		if _, err := endAccountSessions(ctx, tx, f.AccountID, ""); err != nil {
+		if _, _, err := endAccountSessions(ctx, tx, f.AccountID, account.KeptSession{}); err != nil {
 			return nil, err
 		}
 	}

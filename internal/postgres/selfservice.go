@@ -150,7 +150,7 @@ func (s *SelfService) CompleteReset(ctx context.Context, r account.ResetCompleti
 		if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1`, r.AccountID); err != nil {
 			return err
 		}
-		if _, err := endAccountSessions(ctx, tx, r.AccountID, ""); err != nil {
+		if _, _, err := endAccountSessions(ctx, tx, r.AccountID, account.KeptSession{}); err != nil {
 			return err
 		}
 		events := []*audit.Event{{At: r.Now, Actor: "user:" + r.Username, Action: audit.PasswordReset,

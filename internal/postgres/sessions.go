@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/secret"
@@ -126,44 +127,37 @@ func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
 	return int(tag.RowsAffected()), nil
 }
 
-// holdKeptSession takes the account's row, as every end of its sessions does first, and checks that
-// the session asking to stay (keep) is still live and current: account.ErrSessionEnded if another
-// end came first. The lock and the check are sent together; the check is a statement of its own,
-// so it reads what the end before it committed. An empty keep.Handle keeps no session: only the
-// row is taken.
-func holdKeptSession(ctx context.Context, tx pgx.Tx, accountID int64, keep account.KeptSession) error {
-	var epoch int64
+// endAccountSessions ends every session of an account but keep's (none when keep.Handle is empty),
+// inside the caller's transaction, and bumps the account's session epoch: a session carries the
+// epoch of its sign-in and is refused once it differs, which also ends a sign-in decided before this
+// moment whose session is saved after it. It returns how many ended and the new epoch, which the
+// kept session must take. A kept session must itself be live and current once the account's row is
+// held: if another end came first, it returns account.ErrSessionEnded and the caller's transaction
+// changes nothing. Every path that ends an account's sessions goes through here.
+func endAccountSessions(ctx context.Context, tx pgx.Tx, accountID int64, keep account.KeptSession) (ended, epoch int64, err error) {
+	// Sent together, in this order. The account's row first: its lock makes two ends of one
+	// account's sessions take turns, and the statements after it read what the one before committed.
 	live := true
 	var b pgx.Batch
-	b.Queue(`SELECT session_epoch FROM accounts WHERE id = $1 FOR UPDATE`, accountID).QueryRow(func(row pgx.Row) error {
-		return row.Scan(&epoch)
+	b.Queue(`UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch`, accountID).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&epoch); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
 	})
 	if keep.Handle != "" {
 		b.Queue(`SELECT EXISTS (SELECT 1 FROM sessions WHERE account_id = $1 AND `+sessionHandle+` = $2 AND ended_at IS NULL)`,
 			accountID, keep.Handle).QueryRow(func(row pgx.Row) error { return row.Scan(&live) })
 	}
+	b.Queue(endSessions+`account_id = $1 AND ($2 = '' OR `+sessionHandle+` <> $2)`, accountID, keep.Handle).Exec(func(tag pgconn.CommandTag) error {
+		ended = tag.RowsAffected()
+		return nil
+	})
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return err
+		return 0, 0, err
 	}
-	if keep.Handle != "" && (!live || !account.SessionCurrent(epoch, keep.Epoch)) {
-		return account.ErrSessionEnded
+	if keep.Handle != "" && (!live || !account.SessionCurrent(epoch-1, keep.Epoch)) {
+		return 0, 0, account.ErrSessionEnded
 	}
-	return nil
-}
-
-// endAccountSessions ends every session of an account but the one whose handle is keep (none when
-// keep is empty), inside the caller's transaction, and bumps the account's session epoch: a session
-// carries the epoch of its sign-in and is refused once it differs, which also ends a sign-in decided
-// before this moment whose session is saved after it. The kept session must take the new epoch.
-// Every path that ends an account's sessions goes through here.
-func endAccountSessions(ctx context.Context, tx pgx.Tx, accountID int64, keep string) (int64, error) {
-	// The account's row first: its lock makes two ends of one account's sessions take turns.
-	if _, err := tx.Exec(ctx, `UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1`, accountID); err != nil {
-		return 0, err
-	}
-	tag, err := tx.Exec(ctx, endSessions+`account_id = $1 AND ($2 = '' OR `+sessionHandle+` <> $2)`, accountID, keep)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
+	return ended, epoch, nil
 }

@@ -57,7 +57,7 @@ func (s *States) Transition(ctx context.Context, t account.Transition) (*account
 			}
 		}
 		if t.EndSessions {
-			if _, err := endAccountSessions(ctx, tx, t.AccountID, ""); err != nil {
+			if _, _, err := endAccountSessions(ctx, tx, t.AccountID, account.KeptSession{}); err != nil {
 				return err
 			}
 		}
@@ -146,7 +146,7 @@ func applyRoleChange(ctx context.Context, tx pgx.Tx, c *account.RoleChange) (*ac
 	if err != nil {
 		return nil, err
 	}
-	if _, err := endAccountSessions(ctx, tx, c.AccountID, ""); err != nil {
+	if _, _, err := endAccountSessions(ctx, tx, c.AccountID, account.KeptSession{}); err != nil {
 		return nil, err
 	}
 	return out, appendAudit(ctx, tx, &audit.Event{At: c.Now, Actor: c.Actor.Name, Action: audit.RoleChanged, AccountID: idPtr(c.AccountID),

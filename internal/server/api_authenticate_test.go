@@ -9,6 +9,7 @@ import (
 
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/secret"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 // The end user's address the CRM sends is parsed as an address: anything else is refused with the
@@ -83,7 +84,7 @@ func TestAuthenticatePausesDuringMaintenance(t *testing.T) {
 // The bounded hasher's 503 is a designed answer, not a failure: the page and the API say busy with
 // Retry-After, and the log says so at WARN with stable keys, never at ERROR.
 func TestHashingSaturationIsAWarningNotAnError(t *testing.T) {
-	var logs lockedBuffer
+	var logs servetest.SyncBuffer
 	slow := secret.Params{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
 	h := newHarness(t, withHasher(secret.NewHasher(slow, 1, 1, 20*time.Millisecond)), withLog(&logs))
 	h.addAccount("alice")

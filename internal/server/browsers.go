@@ -111,12 +111,7 @@ func (s *accountPages) accountEndOtherSessions(w http.ResponseWriter, r *http.Re
 // signedOutMeanwhile answers a change asked from a session that another of the account's browsers
 // ended while the request was on its way: nothing was changed, and this browser signs in again.
 func (s *accountPages) signedOutMeanwhile(w http.ResponseWriter, r *http.Request) error {
-	if err := s.sessions.Destroy(r.Context()); err != nil {
-		return err
-	}
-	s.site.Flashes.Put(r, "error", "login_signed_out_meanwhile")
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
-	return nil
+	return s.signOut(w, r, "error", "login_signed_out_meanwhile")
 }
 
 // browsersReturn is the page a change to the browsers goes back to: the page of them all when it

@@ -1,35 +1,17 @@
 package server_test
 
 import (
-	"bytes"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/unlockd/unlockd/internal/servetest"
 )
-
-// lockedBuffer is a log destination that requests write to concurrently.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // A reset link's token is a secret: the request log names the page, not the token (SECURITY.md 22).
 func TestLogsHoldNoResetToken(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs servetest.SyncBuffer
 	h := newHarness(t, withLog(&logs))
 	token := "tok" + strings.Repeat("x", 40)
 	c := h.client()

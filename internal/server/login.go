@@ -94,12 +94,7 @@ func (s *signInPages) startSession(w http.ResponseWriter, r *http.Request, res *
 
 // logout ends the session on the server, not just in the browser.
 func (s *signInPages) logout(w http.ResponseWriter, r *http.Request) error {
-	if err := s.sessions.Destroy(r.Context()); err != nil {
-		return err
-	}
-	s.site.Flashes.Put(r, "ok", "login_signed_out")
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
-	return nil
+	return s.signOut(w, r, "ok", "login_signed_out")
 }
 
 // The device cookie marks a browser where the owner signed in before (the OWASP device-cookie

@@ -64,6 +64,17 @@ type pages struct {
 	log      *slog.Logger
 }
 
+// signOut ends the browser's session on the server and sends it to the sign-in page, which says
+// messageID (a flash of kind).
+func (p *pages) signOut(w http.ResponseWriter, r *http.Request, kind, messageID string) error {
+	if err := p.sessions.Destroy(r.Context()); err != nil {
+		return err
+	}
+	p.site.Flashes.Put(r, kind, messageID)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
 // signInPages signs browsers in and out: the password, the second step, a sign-in code.
 type signInPages struct {
 	pages

@@ -16,6 +16,7 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/audit"
 	"github.com/unlockd/unlockd/internal/secret"
+	"github.com/unlockd/unlockd/internal/servetest"
 )
 
 // busySession replays one session cookie from many goroutines at once, as a thief keeping a stolen
@@ -575,7 +576,7 @@ func (h *harness) allOrNothing(where string, accountID int64, this *http.Client,
 // at moments swept over the whole request.
 func TestSigningOutEverywhereElseWithAHangUpChangesAllOrNothing(t *testing.T) {
 	t.Parallel()
-	var logs lockedBuffer
+	var logs servetest.SyncBuffer
 	h := newHarness(t, withLog(&logs))
 	// answered waits until the server has logged more requests to sign out everywhere else than
 	// before: it has done with the last, whatever became of it.

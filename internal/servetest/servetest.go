@@ -129,7 +129,7 @@ func tail(s string, n int) string {
 	return s
 }
 
-// SyncBuffer collects a process's output while the test reads it.
+// SyncBuffer collects output written concurrently (a process's, a logger's) while the test reads it.
 type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
