@@ -2,16 +2,23 @@ package account
 
 import (
 	"context"
-	"time"
+
+	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // A refusal that needs no password check (an unknown user, a locked account, a password already
 // known to be wrong) must look like a wrong password in its time too (SECURITY.md 8), but should
 // not cost a check: a flood of them would spend the bounded hasher on nothing and keep real people
-// out. So, once recorded, it waits until the time a recent stranger's wrong password took, from
-// its request's start until it was checked and recorded, has passed since its own request began,
-// and answers as that one did (a check that found no worker answered busy). Only when too few
-// wrong passwords are recent does it hash a dummy.
+// out. So, once recorded, it waits as long as a recent stranger's wrong password took until it was
+// checked and recorded, counted from the last stage of the way both took where the refusal left it
+// (the request's start, or the account's lookup), and answers as that one did (a check that found
+// no worker answered busy). Only when too few wrong passwords are recent does it hash a dummy.
+//
+// Counted from the lookup, a refusal does the work before it as a check does, at the same moment's
+// load; counted from the request's start, a refusal whose lookup met a busy database would wait
+// longer than a check drawn from a quieter moment took in all. The attempt's count is not a stage
+// of its own: a locked account's attempt is counted and refused in less work than an allowed one,
+// and its refusal would come early.
 //
 // A refusal answered busy so is still recorded (and, for an unknown user, counted for the client's
 // spraying throttle), where the check it imitates was given back: the answer and its time are what
@@ -19,33 +26,31 @@ import (
 
 // imitateCheck answers a refused password attempt when a real check would have.
 func (s *guard) imitateCheck(ctx context.Context, r Rejection, password string) error {
-	started := r.started
-	if started.IsZero() {
-		started = time.Now()
-	}
-	if padded, err := s.checkTimes.Pad(ctx, started); padded {
+	if padded, err := s.checkTimes.Pad(ctx, r.timeline); padded {
 		s.metrics.Rejection(r.Reason, "padded")
 		return err
 	}
 	err := s.hasher.VerifyDummy(ctx, password)
 	// A dummy hash is a real check of the time checks take now: it keeps the times recent while
 	// only refusals arrive.
-	s.observeCheck(r.started, err)
+	s.observeCheck(r.timeline, err)
 	s.metrics.Rejection(r.Reason, "dummy_hash")
 	return err
 }
 
-// observeCheck records a sign-in's real password check, timed from its request's start (zero for
-// the attempts that are not sign-ins, which are not recorded) to now.
-func (s *guard) observeCheck(started time.Time, err error) {
-	if !started.IsZero() {
-		s.checkTimes.Observe(time.Since(started), err)
-	}
+// observeCheck records a sign-in's real password check, which has come to its verdict after the
+// stages in t (none for the attempts that are not sign-ins, which are not recorded).
+func (s *guard) observeCheck(t secret.Timeline, err error) {
+	s.checkTimes.Observe(t, err)
 }
+
+// stageLookedUp is the stage of a sign-in's way to its password check's verdict after its start
+// (stage 0, secret.StartTimeline): the account was looked up, found or not.
+const stageLookedUp secret.Stage = 1
 
 // noCheckTimes knows no check time: every refusal hashes a dummy.
 type noCheckTimes struct{}
 
-func (noCheckTimes) Observe(time.Duration, error) {}
+func (noCheckTimes) Observe(secret.Timeline, error) {}
 
-func (noCheckTimes) Pad(context.Context, time.Time) (bool, error) { return false, nil }
+func (noCheckTimes) Pad(context.Context, secret.Timeline) (bool, error) { return false, nil }

@@ -3,10 +3,11 @@ package account_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
-	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
+	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // fakeCheckTimes knows a fixed outcome, or nothing, and records what it observed and padded.
@@ -15,11 +16,17 @@ type fakeCheckTimes struct {
 	outcome  error // what a padded refusal answers
 	observed []error
 	pads     int
+	// stages passed by each timeline observed, and by each one padded (or asked to be)
+	observedStages, padStages []int
 }
 
-func (f *fakeCheckTimes) Observe(_ time.Duration, err error) { f.observed = append(f.observed, err) }
+func (f *fakeCheckTimes) Observe(t secret.Timeline, err error) {
+	f.observed = append(f.observed, err)
+	f.observedStages = append(f.observedStages, t.Passed())
+}
 
-func (f *fakeCheckTimes) Pad(context.Context, time.Time) (bool, error) {
+func (f *fakeCheckTimes) Pad(_ context.Context, t secret.Timeline) (bool, error) {
+	f.padStages = append(f.padStages, t.Passed())
 	if !f.known {
 		return false, nil
 	}
@@ -33,17 +40,19 @@ func withCheckTimes(f *fakeCheckTimes) func(*account.Deps) {
 
 // Every refusal that checks no password is padded to a recent check's time instead of hashing a
 // dummy, once check times are known; before that it hashes a dummy, which is a check time too.
+// Either is timed from the last stage the refusal passed: the start, or the account's lookup.
 func TestRefusalsArePaddedNotHashed(t *testing.T) {
 	tests := []struct {
-		name  string
-		login string
-		edit  func(*account.Account)
+		name   string
+		login  string
+		edit   func(*account.Account)
+		stages int // passed before the refusal left
 	}{
-		{"unknown user", "nobody", nil},
-		{"unusable login", "  ", nil},
-		{"frozen account", "alice", func(a *account.Account) { a.State = account.StateFrozen }},
-		{"locked account", "alice", func(a *account.Account) { a.State = account.StateLocked }},
-		{"no password", "alice", func(a *account.Account) { a.PasswordHash = "" }},
+		{"unknown user", "nobody", nil, 2},
+		{"unusable login", "  ", nil, 1},
+		{"frozen account", "alice", func(a *account.Account) { a.State = account.StateFrozen }, 2},
+		{"locked account", "alice", func(a *account.Account) { a.State = account.StateLocked }, 2},
+		{"no password", "alice", func(a *account.Account) { a.PasswordHash = "" }, 2},
 	}
 	for _, tt := range tests {
 		for _, known := range []bool{true, false} {
@@ -71,6 +80,9 @@ func TestRefusalsArePaddedNotHashed(t *testing.T) {
 				}
 				if w.hasher.dummies != wantDummies || len(times.observed) != wantObserved {
 					t.Errorf("dummy hashes %d, observed %d; want %d and %d", w.hasher.dummies, len(times.observed), wantDummies, wantObserved)
+				}
+				if want := []int{tt.stages}; !slices.Equal(times.padStages, want) || !known && !slices.Equal(times.observedStages, want) {
+					t.Errorf("stages passed when padded %v, when observed %v; want %v", times.padStages, times.observedStages, want)
 				}
 				if len(w.lockout.rejections) != 1 {
 					t.Errorf("%d rejections recorded, want 1", len(w.lockout.rejections))
@@ -107,8 +119,8 @@ func TestStrangersChecksAreObservedAndKnownDevicesGoFirst(t *testing.T) {
 	if _, err := signIn(w, "alice", "wrong password"); err != account.ErrBadCredentials {
 		t.Fatal(err)
 	}
-	if len(times.observed) != 1 || times.observed[0] != nil {
-		t.Fatalf("observed %v, want the stranger's wrong password", times.observed)
+	if len(times.observed) != 1 || times.observed[0] != nil || times.observedStages[0] != 2 {
+		t.Fatalf("observed %v after %v stages, want the stranger's wrong password after both", times.observed, times.observedStages)
 	}
 	if _, err := w.svc.Gate.SignIn(ctx, account.SignInRequest{Login: "alice", Password: "right password",
 		DeviceToken: res.DeviceToken}); err != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/lockout"
+	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // Spraying throttle: one client failing to sign in to more than ClientAccountLimit different accounts
@@ -109,9 +110,10 @@ type Rejection struct {
 	UserAgent string
 	Now       time.Time
 
-	// started is when the sign-in's request began, by the wall clock rather than the service's
-	// clock: a refusal's answer is timed from it (see checktimes.go). Zero for other attempts.
-	started time.Time
+	// timeline is when the sign-in passed each stage of its way so far, by the wall clock rather
+	// than the service's clock: a refusal's answer is timed from the last (see checktimes.go).
+	// Empty for other attempts.
+	timeline secret.Timeline
 }
 
 // LockoutStore keeps the counters, locks and devices. Every method is atomic on its own; counters

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // The stores below keep accounts, one interface per capability, so that a use case names what it
@@ -53,15 +55,17 @@ type Hasher interface {
 	WithPriority(ctx context.Context) context.Context
 }
 
-// CheckTimes is the recent distribution of how long password checks take from a sign-in's start
-// to the verdict (see package secret): a refusal that checks no password waits as long as one of
-// them instead of hashing.
+// CheckTimes is the recent distribution of how long password checks take from each stage of a
+// sign-in to the verdict (see package secret): a refusal that checks no password waits as long as
+// one of them took from the stage where the refusal left, instead of hashing.
 type CheckTimes interface {
-	// Observe records one real check; err is the check's error, nil for a verdict.
-	Observe(took time.Duration, err error)
-	// Pad waits until a recent check's time has passed since started and returns that check's
-	// error; padded is false, at once, when the caller is to check for real (and observe it).
-	Pad(ctx context.Context, started time.Time) (padded bool, err error)
+	// Observe records one real check that has come to its verdict after the stages in t; err is
+	// the check's error, nil for a verdict.
+	Observe(t secret.Timeline, err error)
+	// Pad waits until a recent check's time from the last stage t passed has passed since then,
+	// and returns that check's error; padded is false, at once, when the caller is to check for
+	// real (and observe it).
+	Pad(ctx context.Context, t secret.Timeline) (padded bool, err error)
 }
 
 // Clock tells the time; tests replace it.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/unlockd/unlockd/internal/lockout"
 	"github.com/unlockd/unlockd/internal/notice"
+	"github.com/unlockd/unlockd/internal/secret"
 
 	"github.com/unlockd/unlockd/internal/audit"
 )
@@ -89,7 +90,7 @@ type SignInResult struct {
 //
 // Every refusal is ErrBadCredentials (or ErrThrottled for the whole client).
 func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
-	started, now := time.Now(), s.now()
+	timeline, now := secret.StartTimeline(), s.now()
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
@@ -99,7 +100,7 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		valid = false
 	}
 	password := req.Password[:min(len(req.Password), 4*MaxPasswordLength)]
-	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now, started: started}
+	reject := Rejection{Username: printable(req.Login), Client: req.ClientIP, UserAgent: printable(req.UserAgent), Now: now, timeline: timeline}
 
 	if err := s.throttleClient(ctx, reject); err != nil {
 		return nil, err
@@ -109,6 +110,7 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		return nil, s.refuse(ctx, &password, reject, "unknown")
 	}
 	a, err := s.accounts.AccountByLogin(ctx, login)
+	reject.timeline.Mark(stageLookedUp)
 	if ErrorCode(err) == ENOTFOUND {
 		reject.Reason, reject.ClientKey = "unknown_user", "login:"+strings.ToLower(login)
 		return nil, s.refuse(ctx, &password, reject, "unknown")
@@ -227,7 +229,7 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 	// A stranger's wrong password, or a check that found no worker, is what a refusal imitates.
 	observe := func(err error) {
 		if mac != nil && deviceID == 0 {
-			s.observeCheck(reject.started, err)
+			s.observeCheck(reject.timeline, err)
 		}
 	}
 	match, method, err := check(ctx)

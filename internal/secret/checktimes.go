@@ -9,12 +9,18 @@ import (
 	"time"
 )
 
-// CheckTimes is the recent distribution of how long real password checks took, from the start of
-// their request to the verdict, the wait for a hashing worker included. A refusal that needs no
-// check (an unknown user, a locked account) waits as long as one check drawn from it (Pad) instead
-// of hashing: it costs almost no CPU, and its time still cannot be told from a check's, at whatever
+// CheckTimes is the recent distribution of how long real password checks took, from each stage
+// of their request to the verdict, the wait for a hashing worker included. A refusal that needs no
+// check (an unknown user, a locked account) leaves the way a check takes at one of its stages, and
+// waits from there as long as one check drawn from it took from the same stage (Pad) instead of
+// hashing: it costs almost no CPU, and its time still cannot be told from a check's, at whatever
 // load the checks meet. Any kind of check can feed it and be padded to it: a hash here, a bind
 // against a directory elsewhere.
+//
+// The wait is counted from the stage where the refusal left, not from its request's start: the
+// work before that stage is the same for both and meets the same load at the same moment, and a
+// refusal whose own work before it was slow (a busy database) is not also padded to a check drawn
+// from a quieter moment, which would make refusals slower than checks.
 //
 // Only checks of the last maxAge count, so that the distribution follows the load as it changes.
 // With fewer than minRecent of them Pad tells one caller at a time to check for real (a dummy
@@ -41,19 +47,67 @@ type CheckTimes struct {
 }
 
 type checkTime struct {
-	at   time.Time     // when the verdict came
-	took time.Duration // from the request's start to the verdict
-	busy bool          // the verdict was ErrBusy: no worker was free in time
+	at   time.Time                // when the verdict came
+	rest [MaxStages]time.Duration // from each stage of its request to the verdict
+	busy bool                     // the verdict was ErrBusy: no worker was free in time
 }
 
-// lateStep is how far one waking moves the estimate of late wakings.
-const lateStep = 200 * time.Microsecond
+// Stage is a point on a request's way to a password check's verdict, numbered in the order the way
+// passes them: 0 is the request's start. The caller names its stages; a refusal and the checks it
+// imitates must number them alike.
+type Stage int
+
+// MaxStages is how many stages a way can have.
+const MaxStages = 4
+
+// Timeline is when one request passed the stages of its way so far. The zero Timeline has passed
+// none.
+type Timeline struct {
+	at     [MaxStages]time.Time
+	passed int // at[:passed] are set
+}
+
+// StartTimeline begins the timeline of a request that starts now (stage 0).
+func StartTimeline() Timeline {
+	return Timeline{at: [MaxStages]time.Time{time.Now()}, passed: 1}
+}
+
+// Mark records that the request passes stage s now. Stages before s that it did not mark are taken
+// as passed now as well. Marking a stage passed already, or out of range, or on a timeline never
+// started, changes nothing.
+func (t *Timeline) Mark(s Stage) {
+	if t.passed == 0 || int(s) < t.passed || int(s) >= MaxStages {
+		return
+	}
+	now := time.Now()
+	for ; t.passed <= int(s); t.passed++ {
+		t.at[t.passed] = now
+	}
+}
+
+// Passed is how many stages the request has passed: the last it passed is Passed() - 1.
+func (t Timeline) Passed() int { return t.passed }
+
+// last is the last stage passed and when; ok is false for a timeline that passed none.
+func (t Timeline) last() (s Stage, at time.Time, ok bool) {
+	if t.passed == 0 {
+		return 0, time.Time{}, false
+	}
+	return Stage(t.passed - 1), t.at[t.passed-1], true
+}
+
+// lateStep is how far one waking moves the estimate of late wakings, at the least.
+const lateStep = 25 * time.Microsecond
 
 // Default sizes of the sign-in's CheckTimes: enough recent checks to draw from, few enough that a
-// change of load shows within seconds.
+// change of load shows at once. After the load drops (a flood ends), refusals are padded to the
+// slower checks from before for as long as those stay among the recent ones: 64 checks or 3
+// seconds, whichever is shorter, rather than 10 seconds of them, in which someone probing could
+// tell an unknown user's slow answer from a real check's quick one. Without checks, the
+// minimum of 8 recent ones costs a dummy hash every 3/8 s.
 const (
-	DefaultCheckTimesSize   = 512
-	DefaultCheckTimesMaxAge = 10 * time.Second
+	DefaultCheckTimesSize   = 64
+	DefaultCheckTimesMaxAge = 3 * time.Second
 	DefaultCheckTimesMin    = 8
 )
 
@@ -67,33 +121,47 @@ func NewCheckTimes(size int, maxAge time.Duration, minRecent int) *CheckTimes {
 		ring: make([]checkTime, size)}
 }
 
-// Observe records one real check that took took from its request's start to its verdict. err is
-// what the check returned: nil for a verdict (right or wrong), ErrBusy when it found no worker,
-// which a padded refusal then answers too. Any other error (the client left, a broken stored
-// hash) says nothing of the time a check takes and is not recorded.
-func (c *CheckTimes) Observe(took time.Duration, err error) {
+// Observe records one real check whose verdict came now, after the stages of its request in t.
+// A check that left the way early (a refusal's dummy hash) counts as having passed its later stages
+// when it left. err is what the check returned: nil for a verdict (right or wrong), ErrBusy when it
+// found no worker, which a padded refusal then answers too. Any other error (the client left, a
+// broken stored hash) says nothing of the time a check takes and is not recorded, nor is a
+// timeline that passed no stage.
+func (c *CheckTimes) Observe(t Timeline, err error) {
 	busy := errors.Is(err, ErrBusy)
+	verdict := c.now()
+	last, _, started := t.last()
+	var rest [MaxStages]time.Duration
+	for s := range rest {
+		rest[s] = verdict.Sub(t.at[min(Stage(s), last)])
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.refreshing = false
-	if err != nil && !busy {
+	if err != nil && !busy || !started {
 		return
 	}
-	c.ring[c.next] = checkTime{at: c.now(), took: took, busy: busy}
+	c.ring[c.next] = checkTime{at: verdict, rest: rest, busy: busy}
 	c.next = (c.next + 1) % len(c.ring)
 	c.filled = min(c.filled+1, len(c.ring))
 }
 
-// Pad waits until a recent check's time, drawn uniformly, has passed since started, and returns
-// that check's outcome: nil, or ErrBusy when it found no worker. When fewer than the minimum of
-// recent checks are known it may return padded false at once: the caller must then check for real
-// and observe it. ctx ending cuts the wait short with its error.
-func (c *CheckTimes) Pad(ctx context.Context, started time.Time) (padded bool, err error) {
-	took, busy, ok := c.draw()
+// Pad waits until a recent check, drawn uniformly, would have come to its verdict: as long after
+// the last stage t passed as that check took from the same stage. It returns that check's outcome:
+// nil, or ErrBusy when it found no worker. When fewer than the minimum of recent checks are known
+// it may return padded false at once: the caller must then check for real and observe it. A
+// timeline that passed no stage is taken to start now. ctx ending cuts the wait short with its
+// error.
+func (c *CheckTimes) Pad(ctx context.Context, t Timeline) (padded bool, err error) {
+	stage, from, ok := t.last()
+	if !ok {
+		from = time.Now()
+	}
+	took, busy, ok := c.draw(stage)
 	if !ok {
 		return false, nil
 	}
-	if err := c.sleepUntil(ctx, started.Add(took)); err != nil {
+	if err := c.sleepUntil(ctx, from.Add(took)); err != nil {
 		return true, err
 	}
 	if busy {
@@ -102,43 +170,55 @@ func (c *CheckTimes) Pad(ctx context.Context, started time.Time) (padded bool, e
 	return true, nil
 }
 
-// sleepUntil returns at about end, waking as much before it as timers have woken late lately, or
+// sleepUntil returns at about end, waking as much before it as sleeps have woken late lately, or
 // when ctx ends.
 func (c *CheckTimes) sleepUntil(ctx context.Context, end time.Time) error {
 	aim := end.Add(-time.Duration(c.late.Load()))
+	if wait := time.Until(aim) - fineSleep; wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	wait := time.Until(aim)
 	if wait <= 0 {
 		return nil
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		// A running median, by steps: late wakings are skewed (mostly short, now and then long),
-		// and making up for their mean would end most pads early.
-		step := int64(lateStep)
-		if time.Since(aim) <= time.Duration(c.late.Load()) {
-			step = -step
+	sleepPrecisely(wait)
+	// A running median, by steps: late wakings are skewed (mostly short, now and then long),
+	// and making up for their mean would end most pads early. The steps grow with the estimate,
+	// so that it follows both a quiet machine's tens of microseconds closely and a busy one's
+	// milliseconds within tens of pads.
+	late := c.late.Load()
+	step := int64(lateStep) + late/16
+	if time.Since(aim) <= time.Duration(late) {
+		step = -step
+	}
+	for {
+		old := c.late.Load()
+		if c.late.CompareAndSwap(old, max(0, old+step)) {
+			return nil
 		}
-		for {
-			old := c.late.Load()
-			if c.late.CompareAndSwap(old, max(0, old+step)) {
-				return nil
-			}
-		}
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 
-// draw picks one of the recent checks uniformly; ok is false when the caller is to check for real.
-func (c *CheckTimes) draw() (took time.Duration, busy, ok bool) {
+// fineSleep is how much of a pad ends in a precise sleep (sleepPrecisely): more than the runtime's
+// timers can be late. An idle Go process waits for its timers in epoll, to the millisecond, so they
+// wake up to a millisecond late, spread evenly: a spread that refusals would show and checks not.
+const fineSleep = 1500 * time.Microsecond
+
+// draw picks one of the recent checks uniformly and gives its time from stage to its verdict; ok
+// is false when the caller is to check for real.
+func (c *CheckTimes) draw(stage Stage) (took time.Duration, busy, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	since := c.now().Add(-c.maxAge)
 	recent := 0
-	for _, s := range c.ring[:c.filled] {
-		if s.at.After(since) {
+	for _, check := range c.ring[:c.filled] {
+		if check.at.After(since) {
 			recent++
 		}
 	}
@@ -147,12 +227,12 @@ func (c *CheckTimes) draw() (took time.Duration, busy, ok bool) {
 		return 0, false, false
 	}
 	k := c.pick(recent)
-	for _, s := range c.ring[:c.filled] {
-		if !s.at.After(since) {
+	for _, check := range c.ring[:c.filled] {
+		if !check.at.After(since) {
 			continue
 		}
 		if k == 0 {
-			return s.took, s.busy, true
+			return check.rest[stage], check.busy, true
 		}
 		k--
 	}

@@ -20,6 +20,18 @@ func fakeTimes(size int, maxAge time.Duration, minRecent int) (*CheckTimes, *tim
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
+// passed is a timeline that passed its stages at these times.
+func passed(at ...time.Time) Timeline {
+	var t Timeline
+	copy(t.at[:], at)
+	t.passed = len(at)
+	return t
+}
+
+// startedAgo is the timeline of a request that started d ago by the wall clock and passed no other
+// stage.
+func startedAgo(d time.Duration) Timeline { return passed(time.Now().Add(-d)) }
+
 // What Pad can draw: only recent checks, only verdicts and busy answers, only once enough are known.
 func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 	type obs struct {
@@ -52,12 +64,12 @@ func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 			// Observe in time order: the oldest first.
 			for _, o := range tt.observed {
 				*now = drawAt.Add(-o.age)
-				c.Observe(o.took, o.err)
+				c.Observe(passed(now.Add(-o.took)), o.err)
 			}
 			*now = drawAt
 			got := map[string]bool{}
 			for range 200 {
-				took, busy, ok := c.draw()
+				took, busy, ok := c.draw(0)
 				if !ok {
 					break
 				}
@@ -81,31 +93,32 @@ func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 func TestCheckTimesOneRefreshAtATime(t *testing.T) {
 	c, now := fakeTimes(8, 10*time.Second, 3)
 	for i := range 2 {
-		if _, _, ok := c.draw(); ok {
+		if _, _, ok := c.draw(0); ok {
 			t.Fatalf("draw %d with nothing known: ok", i)
 		}
 	}
-	c.Observe(ms(30), nil) // the first real check
-	if _, _, ok := c.draw(); ok {
+	observe := func(took time.Duration, err error) { c.Observe(passed(now.Add(-took)), err) }
+	observe(ms(30), nil) // the first real check
+	if _, _, ok := c.draw(0); ok {
 		t.Fatal("first draw after one check: ok, want a real check (1 of 3 recent)")
 	}
 	for range 5 {
-		if took, _, ok := c.draw(); !ok || took != ms(30) {
+		if took, _, ok := c.draw(0); !ok || took != ms(30) {
 			t.Fatalf("draw while a real check runs = %v, %v; want the one known", took, ok)
 		}
 	}
-	c.Observe(ms(40), context.Canceled) // it ended without a time: the next caller checks again
-	if _, _, ok := c.draw(); ok {
+	observe(ms(40), context.Canceled) // it ended without a time: the next caller checks again
+	if _, _, ok := c.draw(0); ok {
 		t.Fatal("draw after an unrecorded check: ok, want another real check")
 	}
-	c.Observe(ms(40), nil)
-	c.Observe(ms(50), nil)
-	if _, _, ok := c.draw(); !ok {
+	observe(ms(40), nil)
+	observe(ms(50), nil)
+	if _, _, ok := c.draw(0); !ok {
 		t.Fatal("draw with 3 of 3 recent: not ok")
 	}
 	*now = now.Add(time.Minute) // all expired
 	for i := range 2 {
-		if _, _, ok := c.draw(); ok {
+		if _, _, ok := c.draw(0); ok {
 			t.Fatalf("draw %d with every check expired: ok", i)
 		}
 	}
@@ -114,30 +127,30 @@ func TestCheckTimesOneRefreshAtATime(t *testing.T) {
 // Pad wakes early by as much as its timers have woken late lately.
 func TestCheckTimesPadAllowsForLateWaking(t *testing.T) {
 	c := NewCheckTimes(8, time.Minute, 1)
-	c.Observe(ms(1000), nil)
+	c.Observe(startedAgo(ms(1000)), nil)
 	c.late.Store(int64(ms(500)))
 	started := time.Now()
-	if _, err := c.Pad(context.Background(), started); err != nil {
+	if _, err := c.Pad(context.Background(), passed(started)); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(started); took < ms(500) || took > ms(900) {
 		t.Errorf("padded for %v, want about 500ms: 1s less 500ms of late waking", took)
 	}
-	if late := time.Duration(c.late.Load()); late != ms(500)-lateStep {
-		t.Errorf("late waking still estimated at %v after a timely one", late)
+	if late, want := time.Duration(c.late.Load()), ms(500)-lateStep-ms(500)/16; late != want {
+		t.Errorf("late waking estimated at %v after a timely one, want %v", late, want)
 	}
 }
 
 // Draws are uniform over the recent checks: each of 4 comes up about a quarter of the time.
 func TestCheckTimesDrawsUniformly(t *testing.T) {
-	c, _ := fakeTimes(16, time.Minute, 1)
+	c, now := fakeTimes(16, time.Minute, 1)
 	for i := 1; i <= 4; i++ {
-		c.Observe(ms(10*i), nil)
+		c.Observe(passed(now.Add(-ms(10*i))), nil)
 	}
 	counts := map[time.Duration]int{}
 	const n = 40_000
 	for range n {
-		took, _, _ := c.draw()
+		took, _, _ := c.draw(0)
 		counts[took]++
 	}
 	for i := 1; i <= 4; i++ {
@@ -153,13 +166,13 @@ func TestCheckTimesDrawsUniformly(t *testing.T) {
 func TestCheckTimesPad(t *testing.T) {
 	ctx := context.Background()
 	c := NewCheckTimes(8, time.Minute, 1)
-	if padded, err := c.Pad(ctx, time.Now()); padded || err != nil {
+	if padded, err := c.Pad(ctx, startedAgo(0)); padded || err != nil {
 		t.Fatalf("Pad with nothing known = %v, %v; want false, nil", padded, err)
 	}
 
-	c.Observe(ms(120), nil)
+	c.Observe(startedAgo(ms(120)), nil)
 	started := time.Now().Add(-ms(40)) // the request's own work took 40ms already
-	padded, err := c.Pad(ctx, started)
+	padded, err := c.Pad(ctx, passed(started))
 	if !padded || err != nil {
 		t.Fatalf("Pad = %v, %v", padded, err)
 	}
@@ -169,22 +182,85 @@ func TestCheckTimesPad(t *testing.T) {
 
 	// Already past the drawn time: no wait at all.
 	start := time.Now()
-	if _, err := c.Pad(ctx, start.Add(-time.Second)); err != nil || time.Since(start) > ms(50) {
+	if _, err := c.Pad(ctx, passed(start.Add(-time.Second))); err != nil || time.Since(start) > ms(50) {
 		t.Errorf("Pad past the drawn time waited %v (%v)", time.Since(start), err)
 	}
 
 	busy := NewCheckTimes(8, time.Minute, 1)
-	busy.Observe(ms(10), ErrBusy)
-	if padded, err := busy.Pad(ctx, time.Now()); !padded || !errors.Is(err, ErrBusy) {
+	busy.Observe(startedAgo(ms(10)), ErrBusy)
+	if padded, err := busy.Pad(ctx, startedAgo(0)); !padded || !errors.Is(err, ErrBusy) {
 		t.Errorf("Pad of a busy check = %v, %v; want true, ErrBusy", padded, err)
 	}
 
 	slow := NewCheckTimes(8, time.Minute, 1)
-	slow.Observe(time.Hour, nil)
+	slow.Observe(startedAgo(time.Hour), nil)
 	cctx, cancel := context.WithTimeout(ctx, ms(30))
 	defer cancel()
-	if padded, err := slow.Pad(cctx, time.Now()); !padded || !errors.Is(err, context.DeadlineExceeded) {
+	if padded, err := slow.Pad(cctx, Timeline{}); !padded || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Pad with an ending ctx = %v, %v; want true, DeadlineExceeded", padded, err)
+	}
+}
+
+// A check is timed from each stage it passed to its verdict; one that left the way early (a
+// refusal's dummy hash) counts as having passed its later stages when it left.
+func TestCheckTimesTimesEachStage(t *testing.T) {
+	c, now := fakeTimes(8, time.Minute, 1)
+	c.Observe(passed(now.Add(-ms(120)), now.Add(-ms(110)), now.Add(-ms(100))), nil)
+	for stage, want := range []time.Duration{ms(120), ms(110), ms(100), ms(100)} {
+		if took, _, _ := c.draw(Stage(stage)); took != want {
+			t.Errorf("check with 3 stages: from stage %d drew %v, want %v", stage, took, want)
+		}
+	}
+	left, _ := fakeTimes(8, time.Minute, 1)
+	left.now = c.now
+	left.Observe(passed(now.Add(-ms(50)), now.Add(-ms(40))), nil)
+	for stage, want := range []time.Duration{ms(50), ms(40), ms(40), ms(40)} {
+		if took, _, _ := left.draw(Stage(stage)); took != want {
+			t.Errorf("check that left at stage 1: from stage %d drew %v, want %v", stage, took, want)
+		}
+	}
+	none, _ := fakeTimes(8, time.Minute, 1)
+	none.Observe(Timeline{}, nil)
+	if _, _, ok := none.draw(0); ok {
+		t.Error("a timeline that passed no stage was recorded")
+	}
+}
+
+// A refusal waits from the last stage it passed, as long as the drawn check took from there: its
+// own slow work before that stage is not padded again.
+func TestCheckTimesPadsFromTheLastStage(t *testing.T) {
+	c := NewCheckTimes(8, time.Minute, 1)
+	now := time.Now()
+	c.Observe(passed(now.Add(-ms(300)), now.Add(-ms(100))), nil) // 300ms from the start, 100ms from stage 1
+	// Its start was 250ms ago: padded from the start, it would wait 50ms; from stage 1, 100ms.
+	refusal := passed(time.Now().Add(-ms(250)), time.Now())
+	start := time.Now()
+	if _, err := c.Pad(context.Background(), refusal); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < ms(95) || took > ms(95)+time.Second {
+		t.Errorf("padded %v from stage 1, want 100ms", took)
+	}
+}
+
+func TestTimelineMark(t *testing.T) {
+	tl := StartTimeline()
+	time.Sleep(ms(2))
+	tl.Mark(2) // stage 1 was not marked: taken as passed now too
+	if tl.passed != 3 || !tl.at[1].Equal(tl.at[2]) || !tl.at[0].Before(tl.at[1]) {
+		t.Fatalf("after marking stage 2: %d passed at %v", tl.passed, tl.at)
+	}
+	before := tl
+	tl.Mark(1)
+	tl.Mark(MaxStages)
+	tl.Mark(-1)
+	if tl != before {
+		t.Errorf("marking a stage passed or out of range changed the timeline: %v, want %v", tl, before)
+	}
+	var never Timeline
+	never.Mark(1)
+	if s, _, ok := never.last(); ok || s != 0 {
+		t.Errorf("a timeline never started, marked: last stage = %d, %v; want none", s, ok)
 	}
 }
 
