@@ -14,7 +14,7 @@ const PurposeContact Purpose = "contact"
 type ContactStore interface {
 	// UpdateContact sets the account's email or phone, queues notices and audits. ECONFLICT when
 	// another account has it.
-	UpdateContact(ctx context.Context, accountID int64, username, channel, value, client string, now time.Time, notify []Message) error
+	UpdateContact(ctx context.Context, accountID int64, username, channel, value string, keep KeptSession, client string, now time.Time, notify []Message) error
 }
 
 // StartContactChange sends a code to a new email address or phone number; the change happens only
@@ -61,8 +61,10 @@ func (s *OwnAccount) StartContactChange(ctx context.Context, a *Account, channel
 }
 
 // ConfirmContactChange checks the code sent to the new contact and makes the change. The old
-// contact is told, so a takeover does not go unnoticed.
-func (s *OwnAccount) ConfirmContactChange(ctx context.Context, a *Account, channel, value, code, client, lang, flow string) error {
+// contact is told, so a takeover does not go unnoticed. It is asked from the session thisSession
+// (a handle; a is the account as that session was checked against): ErrSessionEnded, changing
+// nothing, when the session ended meanwhile. An empty thisSession is no browser's.
+func (s *OwnAccount) ConfirmContactChange(ctx context.Context, a *Account, channel, value, code, thisSession, client, lang, flow string) error {
 	sentBy, err := s.book.verifyCode(ctx, a, PurposeContact, flow, code, client)
 	if err != nil {
 		return err
@@ -85,5 +87,5 @@ func (s *OwnAccount) ConfirmContactChange(ctx context.Context, a *Account, chann
 	if channel == ChannelSMS && a.Email != "" {
 		notify = append(notify, s.factorMessage(a, lang, change, now))
 	}
-	return s.contact.UpdateContact(ctx, a.ID, a.Username, channel, value, client, now, notify)
+	return s.contact.UpdateContact(ctx, a.ID, a.Username, channel, value, KeptSession{Handle: thisSession, Epoch: a.SessionEpoch}, client, now, notify)
 }

@@ -680,7 +680,8 @@ type fakeFactors struct {
 	outbox   *outbox
 	totp     map[int64]*totpRow
 	recovery map[int64][][]byte
-	failures []string // the methods of the wrong entries recorded
+	failures []string              // the methods of the wrong entries recorded
+	kept     []account.KeptSession // the session each enrollment and new set of codes was asked from
 }
 
 type totpRow struct {
@@ -696,7 +697,8 @@ func (f *fakeFactors) TOTPSecret(_ context.Context, id int64) ([]byte, int64, er
 	return r.sealed, r.lastStep, nil
 }
 
-func (f *fakeFactors) EnrollTOTP(_ context.Context, id int64, _ string, sealed []byte, step int64, _ string, _ time.Time, msg account.Message) error {
+func (f *fakeFactors) EnrollTOTP(_ context.Context, id int64, _ string, sealed []byte, step int64, keep account.KeptSession, _ string, _ time.Time, msg account.Message) error {
+	f.kept = append(f.kept, keep)
 	f.totp[id] = &totpRow{sealed: sealed, lastStep: step}
 	f.outbox.queue(msg)
 	return nil
@@ -711,7 +713,8 @@ func (f *fakeFactors) UseTOTPStep(_ context.Context, id, step int64) (bool, erro
 	return true, nil
 }
 
-func (f *fakeFactors) ReplaceRecoveryCodes(_ context.Context, id int64, _ string, hashes [][]byte, _ string, _ time.Time, msg account.Message) error {
+func (f *fakeFactors) ReplaceRecoveryCodes(_ context.Context, id int64, _ string, hashes [][]byte, keep account.KeptSession, _ string, _ time.Time, msg account.Message) error {
+	f.kept = append(f.kept, keep)
 	f.recovery[id] = hashes
 	f.outbox.queue(msg)
 	return nil
@@ -1016,9 +1019,11 @@ type fakeContact struct {
 	account.ContactStore
 	accounts *fakeAccounts
 	outbox   *outbox
+	kept     []account.KeptSession // the session each change was asked from
 }
 
-func (f *fakeContact) UpdateContact(_ context.Context, id int64, _, channel, value, _ string, _ time.Time, notify []account.Message) error {
+func (f *fakeContact) UpdateContact(_ context.Context, id int64, _, channel, value string, keep account.KeptSession, _ string, _ time.Time, notify []account.Message) error {
+	f.kept = append(f.kept, keep)
 	a := f.accounts.byID[id]
 	if channel == account.ChannelSMS {
 		a.Phone = value

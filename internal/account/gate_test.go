@@ -433,10 +433,10 @@ func TestSignInSecondFactor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.svc.SecondFactors.ConfirmTOTP(ctx, a, key.Secret, totpAt(t, key.Secret, t0.Add(-30*time.Second)), "192.0.2.1", ""); err != nil {
+	if err := w.svc.SecondFactors.ConfirmTOTP(ctx, a, key.Secret, totpAt(t, key.Secret, t0.Add(-30*time.Second)), "", "192.0.2.1", ""); err != nil {
 		t.Fatal(err)
 	}
-	codes, err := w.svc.SecondFactors.NewRecoveryCodes(ctx, a, "192.0.2.1", "")
+	codes, err := w.svc.SecondFactors.NewRecoveryCodes(ctx, a, "", "192.0.2.1", "")
 	if err != nil {
 		t.Fatal(err)
 	}

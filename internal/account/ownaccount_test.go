@@ -3,6 +3,7 @@ package account_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,14 +186,14 @@ func TestContactChange(t *testing.T) {
 		t.Errorf("a second code at once: %v, want err_codes_too_soon", err)
 	}
 	confirm := func(channel, code string) error {
-		return w.svc.OwnAccount.ConfirmContactChange(ctx, a, channel, value, code, "192.0.2.1", "", flow.Nonce)
+		return w.svc.OwnAccount.ConfirmContactChange(ctx, a, channel, value, code, "", "192.0.2.1", "", flow.Nonce)
 	}
 	if err := confirm(account.ChannelEmail, wrongCode(code)); err != account.ErrBadCode {
 		t.Fatalf("a wrong code: %v", err)
 	}
 	other := *flow
 	other.Nonce = "another-flow-nonce-0123456789"
-	if err := w.svc.OwnAccount.ConfirmContactChange(ctx, a, account.ChannelEmail, value, code, "192.0.2.1", "", other.Nonce); err != account.ErrBadCode {
+	if err := w.svc.OwnAccount.ConfirmContactChange(ctx, a, account.ChannelEmail, value, code, "", "192.0.2.1", "", other.Nonce); err != account.ErrBadCode {
 		t.Fatalf("the code in another flow: %v", err)
 	}
 	if err := confirm(account.ChannelSMS, code); err != account.ErrBadCode || w.accounts.byID[a.ID].Email != "alice@example.com" {
@@ -203,11 +204,15 @@ func TestContactChange(t *testing.T) {
 	if _, err := start(account.ChannelEmail, value); err != nil {
 		t.Fatal(err)
 	}
-	if err := confirm(account.ChannelEmail, w.outbox.lastCode(value)); err != nil {
+	if err := w.svc.OwnAccount.ConfirmContactChange(ctx, a, account.ChannelEmail, value, w.outbox.lastCode(value), "this-session",
+		"192.0.2.1", "", flow.Nonce); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.accounts.byID[a.ID].Email; got != value {
 		t.Errorf("email %q, want %q", got, value)
+	}
+	if want := (account.KeptSession{Handle: "this-session", Epoch: a.SessionEpoch}); !slices.Equal(w.contact.kept, []account.KeptSession{want}) {
+		t.Errorf("changed as asked from %+v, want %+v", w.contact.kept, want)
 	}
 	if m := w.outbox.to("alice@example.com", "factor_changed"); len(m) != 1 || m[0].Data["Change"] != "email_changed" {
 		t.Errorf("the old address was told %+v", m)
@@ -249,7 +254,7 @@ func TestSetTimeZone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.svc.SecondFactors.ConfirmTOTP(ctx, a, key, totpAt(t, key, t0), "192.0.2.1", ""); err != nil {
+	if err := w.svc.SecondFactors.ConfirmTOTP(ctx, a, key, totpAt(t, key, t0), "", "192.0.2.1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if m := w.outbox.to("alice@example.com", "factor_changed"); len(m) != 1 || m[0].Zone != "Asia/Shanghai" {

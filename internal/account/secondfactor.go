@@ -34,11 +34,11 @@ type FactorStore interface {
 	TOTPSecret(ctx context.Context, accountID int64) (sealed []byte, lastStep int64, err error)
 	// EnrollTOTP stores (or replaces) the secret, with the step of the confirming code as used,
 	// queues msg and audits it.
-	EnrollTOTP(ctx context.Context, accountID int64, username string, sealed []byte, step int64, client string, now time.Time, msg Message) error
+	EnrollTOTP(ctx context.Context, accountID int64, username string, sealed []byte, step int64, keep KeptSession, client string, now time.Time, msg Message) error
 	// UseTOTPStep records step as used; false when it (or a later one) was used already: a replay.
 	UseTOTPStep(ctx context.Context, accountID, step int64) (bool, error)
 	// ReplaceRecoveryCodes stores a new set, invalidating the old one; queues msg and audits.
-	ReplaceRecoveryCodes(ctx context.Context, accountID int64, username string, hashes [][]byte, client string, now time.Time, msg Message) error
+	ReplaceRecoveryCodes(ctx context.Context, accountID int64, username string, hashes [][]byte, keep KeptSession, client string, now time.Time, msg Message) error
 	// UseRecoveryCode marks one code used and, in the same transaction, queues notice with the
 	// number that remain as its "Remaining" datum; ok false when it matched none.
 	UseRecoveryCode(ctx context.Context, accountID int64, hash []byte, now time.Time, notice Message) (remaining int, ok bool, err error)
@@ -65,8 +65,10 @@ func (s *SecondFactors) BeginTOTP(a *Account) (secret, url string, err error) {
 	return s.factors.NewTOTP(a.Username)
 }
 
-// ConfirmTOTP enrolls a secret once a first code from the app matches it.
-func (s *SecondFactors) ConfirmTOTP(ctx context.Context, a *Account, secret, code, client, lang string) error {
+// ConfirmTOTP enrolls a secret once a first code from the app matches it, asked from the session
+// thisSession (a handle; a is the account as that session was checked against): ErrSessionEnded,
+// changing nothing, when the session ended meanwhile. An empty thisSession is no browser's.
+func (s *SecondFactors) ConfirmTOTP(ctx context.Context, a *Account, secret, code, thisSession, client, lang string) error {
 	now := s.now()
 	step, ok := s.factors.MatchTOTP(secret, code, now)
 	if !ok {
@@ -76,11 +78,13 @@ func (s *SecondFactors) ConfirmTOTP(ctx context.Context, a *Account, secret, cod
 	if err != nil {
 		return err
 	}
-	return s.secondFactors.EnrollTOTP(ctx, a.ID, a.Username, sealed, step, client, now, s.factorMessage(a, lang, notice.TOTPAdded, now))
+	return s.secondFactors.EnrollTOTP(ctx, a.ID, a.Username, sealed, step, KeptSession{Handle: thisSession, Epoch: a.SessionEpoch},
+		client, now, s.factorMessage(a, lang, notice.TOTPAdded, now))
 }
 
-// NewRecoveryCodes replaces the account's recovery codes with ten new ones, returned once.
-func (s *SecondFactors) NewRecoveryCodes(ctx context.Context, a *Account, client, lang string) ([]string, error) {
+// NewRecoveryCodes replaces the account's recovery codes with ten new ones, returned once, asked
+// from the session thisSession as for ConfirmTOTP.
+func (s *SecondFactors) NewRecoveryCodes(ctx context.Context, a *Account, thisSession, client, lang string) ([]string, error) {
 	codes := make([]string, RecoveryCodeCount)
 	hashes := make([][]byte, RecoveryCodeCount)
 	for i := range codes {
@@ -91,7 +95,8 @@ func (s *SecondFactors) NewRecoveryCodes(ctx context.Context, a *Account, client
 		codes[i], hashes[i] = c, s.opts.HashToken(c)
 	}
 	now := s.now()
-	if err := s.secondFactors.ReplaceRecoveryCodes(ctx, a.ID, a.Username, hashes, client, now, s.factorMessage(a, lang, notice.RecoveryCodesCreated, now)); err != nil {
+	keep := KeptSession{Handle: thisSession, Epoch: a.SessionEpoch}
+	if err := s.secondFactors.ReplaceRecoveryCodes(ctx, a.ID, a.Username, hashes, keep, client, now, s.factorMessage(a, lang, notice.RecoveryCodesCreated, now)); err != nil {
 		return nil, err
 	}
 	return codes, nil

@@ -2,6 +2,7 @@ package account_test
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,14 +30,17 @@ func TestEnrollTOTP(t *testing.T) {
 		t.Fatal("enrolled before confirming")
 	}
 	code := totpAt(t, key, t0)
-	if err := w.svc.SecondFactors.ConfirmTOTP(ctx, a, key, wrongCode(code), "192.0.2.1", ""); err != account.ErrBadCode {
+	if err := w.svc.SecondFactors.ConfirmTOTP(ctx, a, key, wrongCode(code), "", "192.0.2.1", ""); err != account.ErrBadCode {
 		t.Fatalf("a wrong first code: %v, want ErrBadCode", err)
 	}
 	if len(w.factors.totp) != 0 || len(w.outbox.msgs) != 0 {
 		t.Fatal("a wrong first code enrolled the secret")
 	}
-	if err := w.svc.SecondFactors.ConfirmTOTP(ctx, a, key, code, "192.0.2.1", "zh-CN"); err != nil {
+	if err := w.svc.SecondFactors.ConfirmTOTP(ctx, a, key, code, "this-session", "192.0.2.1", "zh-CN"); err != nil {
 		t.Fatal(err)
+	}
+	if want := (account.KeptSession{Handle: "this-session", Epoch: a.SessionEpoch}); !slices.Equal(w.factors.kept, []account.KeptSession{want}) {
+		t.Errorf("enrolled as asked from %+v, want %+v", w.factors.kept, want)
 	}
 	row := w.factors.totp[a.ID]
 	if bytes.Contains(row.sealed, []byte(key)) || row.lastStep != t0.Unix()/30 {
@@ -68,9 +72,13 @@ func TestEnrollTOTP(t *testing.T) {
 func TestNewRecoveryCodes(t *testing.T) {
 	w := newWorld(t)
 	a := w.add("alice")
-	codes, err := w.svc.SecondFactors.NewRecoveryCodes(ctx, a, "192.0.2.1", "")
+	a.SessionEpoch = 7
+	codes, err := w.svc.SecondFactors.NewRecoveryCodes(ctx, a, "this-session", "192.0.2.1", "")
 	if err != nil || len(codes) != account.RecoveryCodeCount {
 		t.Fatalf("NewRecoveryCodes = %d codes, %v", len(codes), err)
+	}
+	if want := (account.KeptSession{Handle: "this-session", Epoch: 7}); !slices.Equal(w.factors.kept, []account.KeptSession{want}) {
+		t.Errorf("made as asked from %+v, want %+v", w.factors.kept, want)
 	}
 	seen := map[string]bool{}
 	for i, c := range codes {
@@ -82,7 +90,7 @@ func TestNewRecoveryCodes(t *testing.T) {
 	if m := w.outbox.to("alice@example.com", "factor_changed"); len(m) != 1 || m[0].Data["Change"] != "recovery_codes_created" {
 		t.Errorf("messages %+v", m)
 	}
-	again, err := w.svc.SecondFactors.NewRecoveryCodes(ctx, a, "192.0.2.1", "")
+	again, err := w.svc.SecondFactors.NewRecoveryCodes(ctx, a, "", "192.0.2.1", "")
 	if err != nil || again[0] == codes[0] || !bytes.Equal(w.factors.recovery[a.ID][0], secret.HashToken(again[0])) {
 		t.Errorf("a second set does not replace the first")
 	}

@@ -266,7 +266,7 @@ func TestUnlockProofsCountOnlyForTheirAccount(t *testing.T) {
 func TestUnlockWithFactor(t *testing.T) {
 	w := newWorld(t)
 	a := w.add("alice", locked)
-	codes, err := w.svc.SecondFactors.NewRecoveryCodes(ctx, a, "192.0.2.1", "")
+	codes, err := w.svc.SecondFactors.NewRecoveryCodes(ctx, a, "", "192.0.2.1", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func enterCode(svc *account.Services, purpose account.Purpose, login string, a *
 	case account.PurposeVerify:
 		_, err = svc.SelfService.VerifyContact(ctx, p)
 	case account.PurposeContact:
-		err = svc.OwnAccount.ConfirmContactChange(ctx, a, account.ChannelEmail, newEmail, code, "192.0.2.1", "en", f.Nonce)
+		err = svc.OwnAccount.ConfirmContactChange(ctx, a, account.ChannelEmail, newEmail, code, "", "192.0.2.1", "en", f.Nonce)
 	default:
 		panic("no such purpose " + purpose)
 	}
@@ -150,7 +150,7 @@ func TestProofsNeverCrossAccounts(t *testing.T) {
 		r.next(t, 0, map[string]string{"unlock.methods_required": "2", "lockout.threshold": "3"})
 		alice := r.alice
 		bob := r.e.add("bob")
-		bobRecovery, err := r.e.svc.SecondFactors.NewRecoveryCodes(ctx, bob, "198.51.100.1", "en")
+		bobRecovery, err := r.e.svc.SecondFactors.NewRecoveryCodes(ctx, bob, "", "198.51.100.1", "en")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +232,7 @@ func TestProofsNeverCrossAccounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, flow := range []*account.Flow{bobFlow, aliceFlow} {
-			if err := r.e.svc.OwnAccount.ConfirmContactChange(ctx, bob, account.ChannelEmail, target, aliceCode, "192.0.2.1", "en", flow.Nonce); !errors.Is(err, account.ErrBadCode) {
+			if err := r.e.svc.OwnAccount.ConfirmContactChange(ctx, bob, account.ChannelEmail, target, aliceCode, "", "192.0.2.1", "en", flow.Nonce); !errors.Is(err, account.ErrBadCode) {
 				t.Fatalf("alice's code confirmed bob's change: %v", err)
 			}
 		}
@@ -242,7 +242,7 @@ func TestProofsNeverCrossAccounts(t *testing.T) {
 		if n := codeAttempts(r.alice.ID, account.PurposeContact); n != 0 {
 			t.Fatalf("bob's entries counted %d attempts on alice's code", n)
 		}
-		if err := r.e.svc.OwnAccount.ConfirmContactChange(ctx, r.alice, account.ChannelEmail, target, aliceCode, "192.0.2.1", "en", aliceFlow.Nonce); err != nil {
+		if err := r.e.svc.OwnAccount.ConfirmContactChange(ctx, r.alice, account.ChannelEmail, target, aliceCode, "", "192.0.2.1", "en", aliceFlow.Nonce); err != nil {
 			t.Fatalf("alice's own change: %v", err)
 		}
 	})

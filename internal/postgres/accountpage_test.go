@@ -119,9 +119,27 @@ func TestAccountOverviewInOneRoundTrip(t *testing.T) {
 		if _, err := stores.AccountPage.ChangePassword(ctx, a.ID, a.Username, "another hash", stale, "192.0.2.1", clock.Now(), nil); !errors.Is(err, account.ErrSessionEnded) {
 			t.Errorf("ChangePassword from %+v, no longer live and current: %v; want ErrSessionEnded", stale, err)
 		}
+		// The owner's changes that would let a thief keep the account refuse it too.
+		for name, change := range ownersChanges(stores, a, stale, clock.Now()) {
+			if err := change(); !errors.Is(err, account.ErrSessionEnded) {
+				t.Errorf("%s from %+v, no longer live and current: %v; want ErrSessionEnded", name, stale, err)
+			}
+		}
 	}
-	if now, err := stores.Accounts.AccountByID(ctx, a.ID); err != nil || now.SessionEpoch != epoch || now.PasswordHash != a.PasswordHash {
-		t.Errorf("after the refused requests the account is %+v, %v; want the epoch %d and its password", now, err, epoch)
+	if totp, left, err := stores.SecondFactors.SecondFactors(ctx, a.ID); err != nil || totp || left != 0 {
+		t.Errorf("after the refused requests: authenticator %v, %d recovery codes (%v); want none", totp, left, err)
+	}
+	for name, change := range ownersChanges(stores, a, account.KeptSession{Handle: oldest, Epoch: epoch}, clock.Now()) {
+		if err := change(); err != nil {
+			t.Errorf("%s from the session kept, live and current: %v", name, err)
+		}
+	}
+	if totp, left, err := stores.SecondFactors.SecondFactors(ctx, a.ID); err != nil || !totp || left != 1 {
+		t.Errorf("after the changes from the live session: authenticator %v, %d recovery codes (%v); want both", totp, left, err)
+	}
+	if now, err := stores.Accounts.AccountByID(ctx, a.ID); err != nil || now.SessionEpoch != epoch || now.PasswordHash != a.PasswordHash ||
+		now.Email != "alice.new@example.org" {
+		t.Errorf("after the requests the account is %+v, %v; want the epoch %d, its password and the address of the live session's change", now, err, epoch)
 	}
 	o, err = stores.AccountPage.Overview(ctx, a.ID, account.OverviewQuery{Now: clock.Now(), Listed: 5, ThisSession: oldest})
 	if err != nil || o.SessionCount != 1 || o.Sessions[0].ID != oldest {
@@ -133,5 +151,22 @@ func TestAccountOverviewInOneRoundTrip(t *testing.T) {
 	events, err := stores.API.AuditEvents(ctx, account.AuditQuery{AccountID: &a.ID, Action: audit.SessionsEnded, Limit: 5})
 	if err != nil || len(events) != 1 || audit.DetailValue(events[0].Details, "count") != "7" {
 		t.Errorf("audit of signing out everywhere else: %+v, %v", events, err)
+	}
+}
+
+// ownersChanges are an owner's changes that take the asking session (keep): an authenticator, a
+// recovery code and a new address for a.
+func ownersChanges(stores *postgres.Stores, a *account.Account, keep account.KeptSession, now time.Time) map[string]func() error {
+	ctx := context.Background()
+	return map[string]func() error{
+		"EnrollTOTP": func() error {
+			return stores.SecondFactors.EnrollTOTP(ctx, a.ID, a.Username, []byte("sealed"), 1, keep, "192.0.2.1", now, account.Message{})
+		},
+		"ReplaceRecoveryCodes": func() error {
+			return stores.SecondFactors.ReplaceRecoveryCodes(ctx, a.ID, a.Username, [][]byte{[]byte("code hash")}, keep, "192.0.2.1", now, account.Message{})
+		},
+		"UpdateContact": func() error {
+			return stores.Contact.UpdateContact(ctx, a.ID, a.Username, account.ChannelEmail, "alice.new@example.org", keep, "192.0.2.1", now, nil)
+		},
 	}
 }

@@ -225,7 +225,7 @@ var codePurposes = []codePurpose{
 		}
 		return r.newEmail()
 	}, func(r *race, svc *account.Services, f *account.Flow, code string, i int) error {
-		return svc.OwnAccount.ConfirmContactChange(context.Background(), r.alice, account.ChannelEmail, r.newEmail(), code, "192.0.2.1", "en", f.Nonce)
+		return svc.OwnAccount.ConfirmContactChange(context.Background(), r.alice, account.ChannelEmail, r.newEmail(), code, "", "192.0.2.1", "en", f.Nonce)
 	}},
 }
 
@@ -265,7 +265,7 @@ func (r *race) enrollTOTP() string {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if err := r.e.svc.SecondFactors.ConfirmTOTP(context.Background(), r.alice, key, code, "198.51.100.1", "en"); err != nil {
+	if err := r.e.svc.SecondFactors.ConfirmTOTP(context.Background(), r.alice, key, code, "", "198.51.100.1", "en"); err != nil {
 		r.t.Fatal(err)
 	}
 	return key
@@ -274,7 +274,7 @@ func (r *race) enrollTOTP() string {
 // recoveryCodes gives alice a set of recovery codes.
 func (r *race) recoveryCodes() []string {
 	r.t.Helper()
-	codes, err := r.e.svc.SecondFactors.NewRecoveryCodes(context.Background(), r.alice, "198.51.100.1", "en")
+	codes, err := r.e.svc.SecondFactors.NewRecoveryCodes(context.Background(), r.alice, "", "198.51.100.1", "en")
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -10,13 +10,17 @@ import (
 	"github.com/unlockd/unlockd/internal/audit"
 )
 
-// UpdateContact sets an account's email address or phone number.
-func (s *Contact) UpdateContact(ctx context.Context, accountID int64, username, channel, value, client string, now time.Time, notify []account.Message) error {
+// UpdateContact sets an account's email address or phone number, asked from the session keep:
+// nothing when it ended meanwhile (account.ErrSessionEnded).
+func (s *Contact) UpdateContact(ctx context.Context, accountID int64, username, channel, value string, keep account.KeptSession, client string, now time.Time, notify []account.Message) error {
 	column := "email"
 	if channel == account.ChannelSMS {
 		column = "phone"
 	}
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if err := holdSession(ctx, tx, accountID, keep); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE accounts SET `+column+` = $2, updated_at = $3 WHERE id = $1`, accountID, value, now); err != nil {
 			return err
 		}

@@ -24,9 +24,13 @@ func (s *SecondFactors) TOTPSecret(ctx context.Context, accountID int64) ([]byte
 	return sealed, last, unavailable("totp secret", err)
 }
 
-// EnrollTOTP stores or replaces the secret.
-func (s *SecondFactors) EnrollTOTP(ctx context.Context, accountID int64, username string, sealed []byte, step int64, client string, now time.Time, msg account.Message) error {
+// EnrollTOTP stores or replaces the secret, asked from the session keep: nothing when it ended
+// meanwhile (account.ErrSessionEnded).
+func (s *SecondFactors) EnrollTOTP(ctx context.Context, accountID int64, username string, sealed []byte, step int64, keep account.KeptSession, client string, now time.Time, msg account.Message) error {
 	return unavailable("enroll totp", s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if err := holdSession(ctx, tx, accountID, keep); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO totp_secrets (account_id, sealed, last_step, enrolled_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (account_id) DO UPDATE SET sealed = EXCLUDED.sealed, last_step = EXCLUDED.last_step,
 			enrolled_at = EXCLUDED.enrolled_at`, accountID, sealed, step, now); err != nil {
@@ -49,9 +53,13 @@ func (s *SecondFactors) UseTOTPStep(ctx context.Context, accountID, step int64) 
 	return tag.RowsAffected() == 1, nil
 }
 
-// ReplaceRecoveryCodes stores a new set of recovery codes.
-func (s *SecondFactors) ReplaceRecoveryCodes(ctx context.Context, accountID int64, username string, hashes [][]byte, client string, now time.Time, msg account.Message) error {
+// ReplaceRecoveryCodes stores a new set of recovery codes, asked from the session keep: nothing
+// when it ended meanwhile (account.ErrSessionEnded).
+func (s *SecondFactors) ReplaceRecoveryCodes(ctx context.Context, accountID int64, username string, hashes [][]byte, keep account.KeptSession, client string, now time.Time, msg account.Message) error {
 	return unavailable("recovery codes", s.db.Transact(ctx, func(tx pgx.Tx) error {
+		if err := holdSession(ctx, tx, accountID, keep); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE account_id = $1`, accountID); err != nil {
 			return err
 		}

@@ -127,6 +127,37 @@ func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
 	return int(tag.RowsAffected()), nil
 }
 
+// sessionLive reads whether the account's ($1) session of handle $2 is live.
+const sessionLive = `SELECT EXISTS (SELECT 1 FROM sessions WHERE account_id = $1 AND ` + sessionHandle + ` = $2 AND ended_at IS NULL)`
+
+// holdSession takes the account's row until the caller's transaction ends, then checks that the
+// session asking for an owner's change (keep; none when keep.Handle is empty) is still live and
+// current. The change then comes before an end of the account's sessions (which waits for the
+// row) or not at all: when an end came first, it returns account.ErrSessionEnded and the caller's
+// transaction must change nothing.
+func holdSession(ctx context.Context, tx pgx.Tx, accountID int64, keep account.KeptSession) error {
+	if keep.Handle == "" {
+		return nil
+	}
+	// Sent together, in this order: the check reads what an end that held the row committed.
+	epoch, live := int64(0), false
+	var b pgx.Batch
+	b.Queue(`SELECT session_epoch FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, accountID).QueryRow(func(row pgx.Row) error {
+		if err := row.Scan(&epoch); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	})
+	b.Queue(sessionLive, accountID, keep.Handle).QueryRow(func(row pgx.Row) error { return row.Scan(&live) })
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return err
+	}
+	if !live || !account.SessionCurrent(epoch, keep.Epoch) {
+		return account.ErrSessionEnded
+	}
+	return nil
+}
+
 // endAccountSessions ends every session of an account but keep's (none when keep.Handle is empty),
 // inside the caller's transaction, and bumps the account's session epoch: a session carries the
 // epoch of its sign-in and is refused once it differs, which also ends a sign-in decided before this
@@ -146,8 +177,7 @@ func endAccountSessions(ctx context.Context, tx pgx.Tx, accountID int64, keep ac
 		return nil
 	})
 	if keep.Handle != "" {
-		b.Queue(`SELECT EXISTS (SELECT 1 FROM sessions WHERE account_id = $1 AND `+sessionHandle+` = $2 AND ended_at IS NULL)`,
-			accountID, keep.Handle).QueryRow(func(row pgx.Row) error { return row.Scan(&live) })
+		b.Queue(sessionLive, accountID, keep.Handle).QueryRow(func(row pgx.Row) error { return row.Scan(&live) })
 	}
 	b.Queue(endSessions+`account_id = $1 AND ($2 = '' OR `+sessionHandle+` <> $2)`, accountID, keep.Handle).Exec(func(tag pgconn.CommandTag) error {
 		ended = tag.RowsAffected()

@@ -12,7 +12,7 @@ import (
 )
 
 // thisSession is the handle of the request's own session.
-func (s *accountPages) thisSession(r *http.Request) string {
+func (s *pages) thisSession(r *http.Request) string {
 	return secret.SessionHandle(s.sessions.Token(r.Context()))
 }
 

@@ -32,7 +32,7 @@ func (h *harness) staff(username string, role account.Role) *http.Client {
 	}
 	// Enrol with the previous step's code, so the current one is still free for the sign-in.
 	prev, _ := secret.TOTPCode(key.Secret, time.Now().Add(-30*time.Second))
-	if err := h.accounts.SecondFactors.ConfirmTOTP(ctx, a, key.Secret, prev, "", "en"); err != nil {
+	if err := h.accounts.SecondFactors.ConfirmTOTP(ctx, a, key.Secret, prev, "", "", "en"); err != nil {
 		h.t.Fatal(err)
 	}
 	c := h.client()

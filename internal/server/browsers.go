@@ -110,7 +110,7 @@ func (s *accountPages) accountEndOtherSessions(w http.ResponseWriter, r *http.Re
 
 // signedOutMeanwhile answers a change asked from a session that another of the account's browsers
 // ended while the request was on its way: nothing was changed, and this browser signs in again.
-func (s *accountPages) signedOutMeanwhile(w http.ResponseWriter, r *http.Request) error {
+func (s *pages) signedOutMeanwhile(w http.ResponseWriter, r *http.Request) error {
 	return s.signOut(w, r, "error", "login_signed_out_meanwhile")
 }
 

@@ -76,9 +76,11 @@ func (s *accountPages) accountContactVerify(w http.ResponseWriter, r *http.Reque
 		http.Redirect(w, r, "/account/contact", http.StatusSeeOther)
 		return nil
 	}
-	err := s.accounts.OwnAccount.ConfirmContactChange(r.Context(), a, kind, value, r.PostForm.Get("code"), s.site.ClientIP(r), s.site.Localizer(r).Lang,
-		s.sessions.GetString(r.Context(), sessContactFlow))
+	err := s.accounts.OwnAccount.ConfirmContactChange(r.Context(), a, kind, value, r.PostForm.Get("code"), s.thisSession(r), s.site.ClientIP(r),
+		s.site.Localizer(r).Lang, s.sessions.GetString(r.Context(), sessContactFlow))
 	switch {
+	case errors.Is(err, account.ErrSessionEnded):
+		return s.signedOutMeanwhile(w, r)
 	case errors.Is(err, account.ErrBadCode):
 		p := s.site.NewPage(r, "contact_title", contactData{Kind: kind, Pending: maskContact(kind, value)})
 		p.Error = p.L.T("flow_code_wrong")

@@ -161,29 +161,38 @@ func (s *factorPages) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) 
 		return nil
 	}
 	lang := s.site.Localizer(r).Lang
-	err := s.accounts.SecondFactors.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.site.ClientIP(r), lang)
-	if errors.Is(err, account.ErrBadCode) {
+	err := s.accounts.SecondFactors.ConfirmTOTP(r.Context(), a, pending, r.PostForm.Get("code"), s.thisSession(r), s.site.ClientIP(r), lang)
+	switch {
+	case errors.Is(err, account.ErrBadCode):
 		return s.renderTOTP(w, r, pending, url, nil, "totp_wrong")
-	} else if err != nil {
+	case errors.Is(err, account.ErrSessionEnded):
+		return s.signedOutMeanwhile(w, r)
+	case err != nil:
 		return err
 	}
 	s.dropPendingTOTP(r)
-	// A privilege change: a new session id.
-	if err := s.sessions.RenewToken(r.Context()); err != nil {
-		return err
-	}
 	status, err := s.accounts.SecondFactors.SecondFactorStatus(r.Context(), a.ID)
 	if err != nil {
 		return err
 	}
-	if status.RecoveryLeft > 0 {
+	// The codes are made while the session still has the id they are asked from; then, a
+	// privilege change, a new id.
+	var codes []string
+	if status.RecoveryLeft == 0 {
+		codes, err = s.accounts.SecondFactors.NewRecoveryCodes(r.Context(), a, s.thisSession(r), s.site.ClientIP(r), lang)
+		if errors.Is(err, account.ErrSessionEnded) {
+			return s.signedOutMeanwhile(w, r)
+		} else if err != nil {
+			return err
+		}
+	}
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
+		return err
+	}
+	if codes == nil {
 		s.site.Flashes.Put(r, "ok", "totp_enrolled")
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return nil
-	}
-	codes, err := s.accounts.SecondFactors.NewRecoveryCodes(r.Context(), a, s.site.ClientIP(r), lang)
-	if err != nil {
-		return err
 	}
 	s.showRecoveryCodes(w, r, codes, &site.Flash{Kind: "ok", Text: s.site.Localizer(r).T("totp_enrolled_codes")})
 	return nil
@@ -232,8 +241,10 @@ type recoveryData struct {
 // accountRecoveryCodes makes ten new recovery codes and shows them once (behind requireFreshAuth).
 func (s *factorPages) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) error {
 	a := site.CurrentAccount(r)
-	codes, err := s.accounts.SecondFactors.NewRecoveryCodes(r.Context(), a, s.site.ClientIP(r), s.site.Localizer(r).Lang)
-	if err != nil {
+	codes, err := s.accounts.SecondFactors.NewRecoveryCodes(r.Context(), a, s.thisSession(r), s.site.ClientIP(r), s.site.Localizer(r).Lang)
+	if errors.Is(err, account.ErrSessionEnded) {
+		return s.signedOutMeanwhile(w, r)
+	} else if err != nil {
 		return err
 	}
 	s.showRecoveryCodes(w, r, codes, nil)
