@@ -38,7 +38,7 @@ func parseViews() (*views, error) {
 	}
 	v := &views{layout: layout, pages: map[string]*template.Template{}}
 	for _, name := range names {
-		t, err := parsePage(name)
+		t, err := parsePage(web.Templates, name)
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", name, err)
 		}
@@ -47,10 +47,10 @@ func parseViews() (*views, error) {
 	return v, nil
 }
 
-// parsePage parses a page's file, which defines "content", with the partials it calls, and theirs:
-// the partial "x" is templates/partials/x.html.
-func parsePage(name string) (*template.Template, error) {
-	t, err := template.New(path.Base(name)).ParseFS(web.Templates, name)
+// parsePage parses a page's file in fsys, which defines "content", with the partials it calls, and
+// theirs: the partial "x" is templates/partials/x.html.
+func parsePage(fsys fs.FS, name string) (*template.Template, error) {
+	t, err := template.New(path.Base(name)).ParseFS(fsys, name)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func parsePage(name string) (*template.Template, error) {
 		if missing == "" {
 			break
 		}
-		if _, err := t.ParseFS(web.Templates, "templates/partials/"+missing+".html"); err != nil {
+		if _, err := t.ParseFS(fsys, "templates/partials/"+missing+".html"); err != nil {
 			return nil, fmt.Errorf("the partial %q: %w", missing, err)
 		}
 		if t.Lookup(missing) == nil {
