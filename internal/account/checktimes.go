@@ -2,8 +2,7 @@ package account
 
 import (
 	"context"
-
-	"github.com/unlockd/unlockd/internal/secret"
+	"time"
 )
 
 // A refusal that needs no password check (an unknown user, a locked account, a password already
@@ -26,7 +25,7 @@ import (
 
 // imitateCheck answers a refused password attempt when a real check would have.
 func (s *guard) imitateCheck(ctx context.Context, r Rejection, password string) error {
-	if padded, err := s.checkTimes.Pad(ctx, r.timeline); padded {
+	if padded, err := s.checkTimes.Pad(ctx, r.timeline.stages()); padded {
 		s.metrics.Rejection(r.Reason, "padded")
 		return err
 	}
@@ -40,17 +39,45 @@ func (s *guard) imitateCheck(ctx context.Context, r Rejection, password string) 
 
 // observeCheck records a sign-in's real password check, which has come to its verdict after the
 // stages in t (none for the attempts that are not sign-ins, which are not recorded).
-func (s *guard) observeCheck(t secret.Timeline, err error) {
-	s.checkTimes.Observe(t, err)
+func (s *guard) observeCheck(t timeline, err error) {
+	s.checkTimes.Observe(t.stages(), err)
 }
 
-// stageLookedUp is the stage of a sign-in's way to its password check's verdict after its start
-// (stage 0, secret.StartTimeline): the account was looked up, found or not.
-const stageLookedUp secret.Stage = 1
+// The stages of a sign-in's way to its password check's verdict, in order.
+const (
+	stageStarted  = iota // the request began
+	stageLookedUp        // the account was looked up, found or not
+	stageCount
+)
+
+// timeline is when a sign-in passed the stages of its way so far. The zero timeline is no
+// sign-in's: it has passed none, and marks nothing.
+type timeline struct {
+	at     [stageCount]time.Time
+	passed int // at[:passed] are set
+}
+
+// startTimeline begins the timeline of a sign-in that starts now.
+func startTimeline() timeline {
+	return timeline{at: [stageCount]time.Time{stageStarted: time.Now()}, passed: 1}
+}
+
+// mark records that the sign-in passes stage s, the next in order, now. Any other stage, or a
+// timeline never started, is left as it is.
+func (t *timeline) mark(s int) {
+	if t.passed == 0 || s != t.passed || s >= stageCount {
+		return
+	}
+	t.at[s] = time.Now()
+	t.passed++
+}
+
+// stages is when the sign-in passed each stage so far, in order.
+func (t *timeline) stages() []time.Time { return t.at[:t.passed] }
 
 // noCheckTimes knows no check time: every refusal hashes a dummy.
 type noCheckTimes struct{}
 
-func (noCheckTimes) Observe(secret.Timeline, error) {}
+func (noCheckTimes) Observe([]time.Time, error) {}
 
-func (noCheckTimes) Pad(context.Context, secret.Timeline) (bool, error) { return false, nil }
+func (noCheckTimes) Pad(context.Context, []time.Time) (bool, error) { return false, nil }

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/unlockd/unlockd/internal/account"
-	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // fakeCheckTimes knows a fixed outcome, or nothing, and records what it observed and padded.
@@ -20,13 +20,13 @@ type fakeCheckTimes struct {
 	observedStages, padStages []int
 }
 
-func (f *fakeCheckTimes) Observe(t secret.Timeline, err error) {
+func (f *fakeCheckTimes) Observe(stages []time.Time, err error) {
 	f.observed = append(f.observed, err)
-	f.observedStages = append(f.observedStages, t.Passed())
+	f.observedStages = append(f.observedStages, len(stages))
 }
 
-func (f *fakeCheckTimes) Pad(_ context.Context, t secret.Timeline) (bool, error) {
-	f.padStages = append(f.padStages, t.Passed())
+func (f *fakeCheckTimes) Pad(_ context.Context, stages []time.Time) (bool, error) {
+	f.padStages = append(f.padStages, len(stages))
 	if !f.known {
 		return false, nil
 	}

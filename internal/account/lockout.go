@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/unlockd/unlockd/internal/lockout"
-	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // Spraying throttle: one client failing to sign in to more than ClientAccountLimit different accounts
@@ -113,7 +112,7 @@ type Rejection struct {
 	// timeline is when the sign-in passed each stage of its way so far, by the wall clock rather
 	// than the service's clock: a refusal's answer is timed from the last (see checktimes.go).
 	// Empty for other attempts.
-	timeline secret.Timeline
+	timeline timeline
 }
 
 // LockoutStore keeps the counters, locks and devices. Every method is atomic on its own; counters

@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 	"time"
-
-	"github.com/unlockd/unlockd/internal/secret"
 )
 
 // The stores below keep accounts, one interface per capability, so that a use case names what it
@@ -59,13 +57,13 @@ type Hasher interface {
 // sign-in to the verdict (see package secret): a refusal that checks no password waits as long as
 // one of them took from the stage where the refusal left, instead of hashing.
 type CheckTimes interface {
-	// Observe records one real check that has come to its verdict after the stages in t; err is
-	// the check's error, nil for a verdict.
-	Observe(t secret.Timeline, err error)
-	// Pad waits until a recent check's time from the last stage t passed has passed since then,
-	// and returns that check's error; padded is false, at once, when the caller is to check for
-	// real (and observe it).
-	Pad(ctx context.Context, t secret.Timeline) (padded bool, err error)
+	// Observe records one real check that has come to its verdict after its sign-in passed the
+	// stages of its way at the times in stages; err is the check's error, nil for a verdict.
+	Observe(stages []time.Time, err error)
+	// Pad waits until a recent check's time from the last of the stages passed has passed since
+	// then, and returns that check's error; padded is false, at once, when the caller is to check
+	// for real (and observe it).
+	Pad(ctx context.Context, stages []time.Time) (padded bool, err error)
 }
 
 // Clock tells the time; tests replace it.

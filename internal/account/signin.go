@@ -11,7 +11,6 @@ import (
 
 	"github.com/unlockd/unlockd/internal/lockout"
 	"github.com/unlockd/unlockd/internal/notice"
-	"github.com/unlockd/unlockd/internal/secret"
 
 	"github.com/unlockd/unlockd/internal/audit"
 )
@@ -90,7 +89,7 @@ type SignInResult struct {
 //
 // Every refusal is ErrBadCredentials (or ErrThrottled for the whole client).
 func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
-	timeline, now := secret.StartTimeline(), s.now()
+	timeline, now := startTimeline(), s.now()
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
@@ -110,7 +109,7 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		return nil, s.refuse(ctx, &password, reject, "unknown")
 	}
 	a, err := s.accounts.AccountByLogin(ctx, login)
-	reject.timeline.Mark(stageLookedUp)
+	reject.timeline.mark(stageLookedUp)
 	if ErrorCode(err) == ENOTFOUND {
 		reject.Reason, reject.ClientKey = "unknown_user", "login:"+strings.ToLower(login)
 		return nil, s.refuse(ctx, &password, reject, "unknown")

@@ -52,49 +52,9 @@ type checkTime struct {
 	busy bool                     // the verdict was ErrBusy: no worker was free in time
 }
 
-// Stage is a point on a request's way to a password check's verdict, numbered in the order the way
-// passes them: 0 is the request's start. The caller names its stages; a refusal and the checks it
-// imitates must number them alike.
-type Stage int
-
-// MaxStages is how many stages a way can have.
+// MaxStages is how many stages of a request's way CheckTimes tells apart: only the first MaxStages
+// of the stages a request passed count.
 const MaxStages = 4
-
-// Timeline is when one request passed the stages of its way so far. The zero Timeline has passed
-// none.
-type Timeline struct {
-	at     [MaxStages]time.Time
-	passed int // at[:passed] are set
-}
-
-// StartTimeline begins the timeline of a request that starts now (stage 0).
-func StartTimeline() Timeline {
-	return Timeline{at: [MaxStages]time.Time{time.Now()}, passed: 1}
-}
-
-// Mark records that the request passes stage s now. Stages before s that it did not mark are taken
-// as passed now as well. Marking a stage passed already, or out of range, or on a timeline never
-// started, changes nothing.
-func (t *Timeline) Mark(s Stage) {
-	if t.passed == 0 || int(s) < t.passed || int(s) >= MaxStages {
-		return
-	}
-	now := time.Now()
-	for ; t.passed <= int(s); t.passed++ {
-		t.at[t.passed] = now
-	}
-}
-
-// Passed is how many stages the request has passed: the last it passed is Passed() - 1.
-func (t Timeline) Passed() int { return t.passed }
-
-// last is the last stage passed and when; ok is false for a timeline that passed none.
-func (t Timeline) last() (s Stage, at time.Time, ok bool) {
-	if t.passed == 0 {
-		return 0, time.Time{}, false
-	}
-	return Stage(t.passed - 1), t.at[t.passed-1], true
-}
 
 // lateStep is how far one waking moves the estimate of late wakings, at the least.
 const lateStep = 25 * time.Microsecond
@@ -121,19 +81,22 @@ func NewCheckTimes(size int, maxAge time.Duration, minRecent int) *CheckTimes {
 		ring: make([]checkTime, size)}
 }
 
-// Observe records one real check whose verdict came now, after the stages of its request in t.
-// A check that left the way early (a refusal's dummy hash) counts as having passed its later stages
-// when it left. err is what the check returned: nil for a verdict (right or wrong), ErrBusy when it
+// Observe records one real check whose verdict came now, after its request passed the stages of
+// its way at the times in stages: stages[0] is the request's start, and the caller numbers the
+// others alike for every check and refusal. A check that left the way early (a refusal's dummy
+// hash) counts as having passed its later stages when it left. err is what the check returned: nil for a verdict (right or wrong), ErrBusy when it
 // found no worker, which a padded refusal then answers too. Any other error (the client left, a
 // broken stored hash) says nothing of the time a check takes and is not recorded, nor is a
-// timeline that passed no stage.
-func (c *CheckTimes) Observe(t Timeline, err error) {
+// request that passed no stage.
+func (c *CheckTimes) Observe(stages []time.Time, err error) {
 	busy := errors.Is(err, ErrBusy)
 	verdict := c.now()
-	last, _, started := t.last()
+	started := len(stages) > 0
 	var rest [MaxStages]time.Duration
 	for s := range rest {
-		rest[s] = verdict.Sub(t.at[min(Stage(s), last)])
+		if started {
+			rest[s] = verdict.Sub(stages[min(s, len(stages)-1)])
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -147,15 +110,18 @@ func (c *CheckTimes) Observe(t Timeline, err error) {
 }
 
 // Pad waits until a recent check, drawn uniformly, would have come to its verdict: as long after
-// the last stage t passed as that check took from the same stage. It returns that check's outcome:
+// the last of the stages a request passed (their times, as for Observe) as that check took from
+// the same stage. It returns that check's outcome:
 // nil, or ErrBusy when it found no worker. When fewer than the minimum of recent checks are known
 // it may return padded false at once: the caller must then check for real and observe it. A
-// timeline that passed no stage is taken to start now. ctx ending cuts the wait short with its
+// request that passed no stage is taken to start now. ctx ending cuts the wait short with its
 // error.
-func (c *CheckTimes) Pad(ctx context.Context, t Timeline) (padded bool, err error) {
-	stage, from, ok := t.last()
-	if !ok {
-		from = time.Now()
+func (c *CheckTimes) Pad(ctx context.Context, stages []time.Time) (padded bool, err error) {
+	stage, from := min(len(stages), MaxStages)-1, time.Now()
+	if stage >= 0 {
+		from = stages[stage]
+	} else {
+		stage = 0
 	}
 	took, busy, ok := c.draw(stage)
 	if !ok {
@@ -174,20 +140,24 @@ func (c *CheckTimes) Pad(ctx context.Context, t Timeline) (padded bool, err erro
 // when ctx ends.
 func (c *CheckTimes) sleepUntil(ctx context.Context, end time.Time) error {
 	aim := end.Add(-time.Duration(c.late.Load()))
+	slept := false
 	if wait := time.Until(aim) - fineSleep; wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case <-t.C:
+			slept = true
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	wait := time.Until(aim)
-	if wait <= 0 {
-		return nil
+	if wait := time.Until(aim); wait > 0 {
+		sleepPrecisely(wait)
+		slept = true
 	}
-	sleepPrecisely(wait)
+	if !slept {
+		return nil // already past the aim: no waking to learn from
+	}
 	// A running median, by steps: late wakings are skewed (mostly short, now and then long),
 	// and making up for their mean would end most pads early. The steps grow with the estimate,
 	// so that it follows both a quiet machine's tens of microseconds closely and a busy one's
@@ -212,7 +182,7 @@ const fineSleep = 1500 * time.Microsecond
 
 // draw picks one of the recent checks uniformly and gives its time from stage to its verdict; ok
 // is false when the caller is to check for real.
-func (c *CheckTimes) draw(stage Stage) (took time.Duration, busy, ok bool) {
+func (c *CheckTimes) draw(stage int) (took time.Duration, busy, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	since := c.now().Add(-c.maxAge)

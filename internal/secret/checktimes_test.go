@@ -20,17 +20,11 @@ func fakeTimes(size int, maxAge time.Duration, minRecent int) (*CheckTimes, *tim
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
-// passed is a timeline that passed its stages at these times.
-func passed(at ...time.Time) Timeline {
-	var t Timeline
-	copy(t.at[:], at)
-	t.passed = len(at)
-	return t
-}
+// passed is the stages of a request that passed them at these times.
+func passed(at ...time.Time) []time.Time { return at }
 
-// startedAgo is the timeline of a request that started d ago by the wall clock and passed no other
-// stage.
-func startedAgo(d time.Duration) Timeline { return passed(time.Now().Add(-d)) }
+// startedAgo is the stages of a request that started d ago by the wall clock and passed no other.
+func startedAgo(d time.Duration) []time.Time { return passed(time.Now().Add(-d)) }
 
 // What Pad can draw: only recent checks, only verdicts and busy answers, only once enough are known.
 func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
@@ -196,7 +190,7 @@ func TestCheckTimesPad(t *testing.T) {
 	slow.Observe(startedAgo(time.Hour), nil)
 	cctx, cancel := context.WithTimeout(ctx, ms(30))
 	defer cancel()
-	if padded, err := slow.Pad(cctx, Timeline{}); !padded || !errors.Is(err, context.DeadlineExceeded) {
+	if padded, err := slow.Pad(cctx, nil); !padded || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Pad with an ending ctx = %v, %v; want true, DeadlineExceeded", padded, err)
 	}
 }
@@ -207,7 +201,7 @@ func TestCheckTimesTimesEachStage(t *testing.T) {
 	c, now := fakeTimes(8, time.Minute, 1)
 	c.Observe(passed(now.Add(-ms(120)), now.Add(-ms(110)), now.Add(-ms(100))), nil)
 	for stage, want := range []time.Duration{ms(120), ms(110), ms(100), ms(100)} {
-		if took, _, _ := c.draw(Stage(stage)); took != want {
+		if took, _, _ := c.draw(stage); took != want {
 			t.Errorf("check with 3 stages: from stage %d drew %v, want %v", stage, took, want)
 		}
 	}
@@ -215,14 +209,14 @@ func TestCheckTimesTimesEachStage(t *testing.T) {
 	left.now = c.now
 	left.Observe(passed(now.Add(-ms(50)), now.Add(-ms(40))), nil)
 	for stage, want := range []time.Duration{ms(50), ms(40), ms(40), ms(40)} {
-		if took, _, _ := left.draw(Stage(stage)); took != want {
+		if took, _, _ := left.draw(stage); took != want {
 			t.Errorf("check that left at stage 1: from stage %d drew %v, want %v", stage, took, want)
 		}
 	}
 	none, _ := fakeTimes(8, time.Minute, 1)
-	none.Observe(Timeline{}, nil)
+	none.Observe(nil, nil)
 	if _, _, ok := none.draw(0); ok {
-		t.Error("a timeline that passed no stage was recorded")
+		t.Error("a request that passed no stage was recorded")
 	}
 }
 
@@ -240,27 +234,6 @@ func TestCheckTimesPadsFromTheLastStage(t *testing.T) {
 	}
 	if took := time.Since(start); took < ms(95) || took > ms(95)+time.Second {
 		t.Errorf("padded %v from stage 1, want 100ms", took)
-	}
-}
-
-func TestTimelineMark(t *testing.T) {
-	tl := StartTimeline()
-	time.Sleep(ms(2))
-	tl.Mark(2) // stage 1 was not marked: taken as passed now too
-	if tl.passed != 3 || !tl.at[1].Equal(tl.at[2]) || !tl.at[0].Before(tl.at[1]) {
-		t.Fatalf("after marking stage 2: %d passed at %v", tl.passed, tl.at)
-	}
-	before := tl
-	tl.Mark(1)
-	tl.Mark(MaxStages)
-	tl.Mark(-1)
-	if tl != before {
-		t.Errorf("marking a stage passed or out of range changed the timeline: %v, want %v", tl, before)
-	}
-	var never Timeline
-	never.Mark(1)
-	if s, _, ok := never.last(); ok || s != 0 {
-		t.Errorf("a timeline never started, marked: last stage = %d, %v; want none", s, ok)
 	}
 }
 

@@ -1,0 +1,28 @@
+package account
+
+import (
+	"testing"
+	"time"
+)
+
+// A sign-in's timeline marks its stages in order, once each, and only once started.
+func TestTimelineMark(t *testing.T) {
+	tl := startTimeline()
+	time.Sleep(2 * time.Millisecond)
+	tl.mark(stageLookedUp)
+	if s := tl.stages(); len(s) != 2 || !s[0].Before(s[1]) {
+		t.Fatalf("after the lookup: %v", s)
+	}
+	before := tl
+	tl.mark(stageStarted)
+	tl.mark(stageCount)
+	tl.mark(-1)
+	if tl != before {
+		t.Errorf("marking a stage passed or out of range changed the timeline: %v, want %v", tl, before)
+	}
+	var never timeline
+	never.mark(stageLookedUp)
+	if len(never.stages()) != 0 {
+		t.Errorf("a timeline never started, marked: %v; want no stage", never.stages())
+	}
+}
