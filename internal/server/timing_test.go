@@ -184,20 +184,23 @@ func TestRefusalsTakeTheTimeOfAPasswordCheck(t *testing.T) {
 	// At 0.0001 (D above 0.215 for 200 and 200): a busy shared machine moves the database's share
 	// of a sign-in's time from one moment to the next, and four comparisons run; an unpadded
 	// refusal is apart at D 0.5 and more on an idle server.
-	for _, r := range compareRefusalTimes(t, params, 200, 0.0001) {
+	for _, r := range compareRefusalTimes(t, params, 200, 0.0001, false) {
 		if r.d > r.critical {
 			t.Errorf("%s: %s can be told from a wrong password by its time: D = %.3f > %.3f", r.phase, r.class, r.d, r.critical)
 		}
 	}
 }
 
-// TestLoadRefusalTiming is the same comparison with argon2id's real parameters, for make bench.
+// TestLoadRefusalTiming is the same comparison with argon2id's real parameters, for make bench. It
+// also reports the comparison just after floods stop, a known weakness it does not hold the
+// refusals to yet: for up to 64 checks or 3 seconds after a flood, a refusal is padded to the
+// checks the flood slowed, while real checks are quick again.
 func TestLoadRefusalTiming(t *testing.T) {
 	needLoad(t)
-	for _, r := range compareRefusalTimes(t, secret.DefaultParams, 300, 0.001) {
+	for _, r := range compareRefusalTimes(t, secret.DefaultParams, 300, 0.001, true) {
 		report(t, "refusal timing, %s: wrong password (median %v) against %s (median %v): KS D = %.3f (critical at 0.001: %.3f)",
 			r.phase, r.wrongMedian.Round(time.Millisecond), r.class, r.median.Round(time.Millisecond), r.d, r.critical)
-		if r.d > r.critical {
+		if r.d > r.critical && r.phase != afterFlood {
 			t.Errorf("%s: %s can be told from a wrong password by its time", r.phase, r.class)
 		}
 	}
@@ -210,10 +213,13 @@ type ksResult struct {
 	median, wrongMedian time.Duration
 }
 
-// compareRefusalTimes times rounds sign-ins of each class, idle and with hashing saturated, and
-// compares the times of each refusal class with those of a wrong password, with the critical D at
-// alpha.
-func compareRefusalTimes(t *testing.T, params secret.Params, rounds int, alpha float64) []ksResult {
+// afterFlood is the phase timed just after floods stop.
+const afterFlood = "just after a flood"
+
+// compareRefusalTimes times rounds sign-ins of each class, idle and with hashing saturated (and,
+// with after, half as many just after floods stop), and compares the times of each refusal class
+// with those of a wrong password, with the critical D at alpha.
+func compareRefusalTimes(t *testing.T, params secret.Params, rounds int, alpha float64, after bool) []ksResult {
 	h := newHarness(t, withHasher(secret.NewHasher(params, 2, 64, 30*time.Second)),
 		withEnv("UNLOCKD_TRUSTED_PROXIES", "127.0.0.1/32"))
 	h.setPolicy("lockout.threshold=1000", "lockout.ignore_repeated_password=false")
@@ -239,23 +245,38 @@ func compareRefusalTimes(t *testing.T, params secret.Params, rounds int, alpha f
 	// checks: warm up until they have left.
 	h.timeSignIns(classes, secret.DefaultCheckTimesSize+10, 1)
 
-	phases := []struct {
+	type phase struct {
 		name              string
 		probers, flooders int
-	}{
-		{"idle", 1, 0},
-		{"hashing saturated", 3, 4},
+	}
+	phases := []phase{{"idle", 1, 0}, {"hashing saturated", 3, 4}}
+	if after {
+		phases = append(phases, phase{afterFlood, 1, 4})
 	}
 	var results []ksResult
 	for _, phase := range phases {
-		var stop func() (int64, int64)
-		if phase.flooders > 0 {
-			stop = h.flood(phase.flooders, loadAccounts)
-		}
-		times := h.timeSignIns(classes, rounds, phase.probers)
-		if stop != nil {
+		var times map[string][]time.Duration
+		switch {
+		case phase.name == afterFlood:
+			// Flood for a while, stop, time a few rounds at once, as someone who starts and stops
+			// the flood would.
+			times = map[string][]time.Duration{}
+			const cycle = 25
+			for range max(1, rounds/2/cycle) {
+				stop := h.flood(phase.flooders, loadAccounts)
+				time.Sleep(1500 * time.Millisecond)
+				stop()
+				for class, took := range h.timeSignIns(classes, cycle, phase.probers) {
+					times[class] = append(times[class], took...)
+				}
+			}
+		case phase.flooders > 0:
+			stop := h.flood(phase.flooders, loadAccounts)
+			times = h.timeSignIns(classes, rounds, phase.probers)
 			sent, busy := stop()
 			t.Logf("%s: %d flooding sign-ins, %d answered 503", phase.name, sent, busy)
+		default:
+			times = h.timeSignIns(classes, rounds, phase.probers)
 		}
 		wrong := times["wrong password"]
 		for _, other := range []string{"unknown user", "locked, right password"} {
