@@ -395,6 +395,37 @@ func (h *harness) postAnswer(c *http.Client, path string, form url.Values) (int,
 	return res.StatusCode, res.Header.Get("Location"), nil
 }
 
+// answer is a POST's status and Location, or the error it met.
+type answer struct {
+	status   int
+	location string
+	err      error
+}
+
+// raceEndOthers sends "sign out everywhere else" from browser a, after delayA, and form to path from
+// browser b, after delayB, at once, and returns both answers.
+func (h *harness) raceEndOthers(a *http.Client, delayA time.Duration, b *http.Client, delayB time.Duration,
+	path string, form url.Values) (endOthers, other answer) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		<-start
+		time.Sleep(delayA)
+		endOthers.status, endOthers.location, endOthers.err = h.postAnswer(a, "/account/sessions/end-others", url.Values{})
+	}()
+	go func() {
+		defer wg.Done()
+		<-start
+		time.Sleep(delayB)
+		other.status, other.location, other.err = h.postAnswer(b, path, form)
+	}()
+	close(start)
+	wg.Wait()
+	return endOthers, other
+}
+
 // auditedID is the id of the account's one event of action whose details hold detail, or 0 when
 // there is none.
 func (h *harness) auditedID(accountID int64, action, detail string) int64 {
@@ -441,32 +472,11 @@ func TestSigningOutEverywhereElseAndAPasswordChangeAtOnce(t *testing.T) {
 		b, _ := h.signedInClient(name)
 		_, third := h.signedInClient(name)
 
-		var endOthers, change struct {
-			status   int
-			location string
-			err      error
-		}
 		// Both set off at once, but a password change does more before its transaction (it checks
 		// the current password and hashes the new one), so signing out everywhere else waits a
 		// little longer each round, for the two transactions to meet in either order.
-		endOthersDelay := time.Duration(round%10) * 3 * time.Millisecond
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			<-start
-			time.Sleep(endOthersDelay)
-			endOthers.status, endOthers.location, endOthers.err = h.postAnswer(a, "/account/sessions/end-others", url.Values{})
-		}()
-		go func() {
-			defer wg.Done()
-			<-start
-			change.status, change.location, change.err = h.postAnswer(b, "/account/password",
-				url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}})
-		}()
-		close(start)
-		wg.Wait()
+		endOthers, change := h.raceEndOthers(a, time.Duration(round%10)*3*time.Millisecond, b, 0, "/account/password",
+			url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}})
 		if endOthers.err != nil || change.err != nil {
 			t.Fatalf("round %d: %v, %v", round, endOthers.err, change.err)
 		}

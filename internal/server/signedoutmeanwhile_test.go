@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -79,34 +78,13 @@ func TestAnOwnersChangeFromASessionEndedMeanwhileLandsBeforeTheEndOrNotAtAll(t *
 			b, _ := h.signedInClient(name)
 			form := change.prepare(h, b, name)
 
-			var endOthers, asked struct {
-				status   int
-				location string
-				err      error
-			}
 			// Each waits a little in turn, so that the two transactions meet in either order.
 			delay := time.Duration(round%7) * time.Millisecond
 			delayA, delayB := delay, time.Duration(0)
 			if round%2 == 1 {
 				delayA, delayB = 0, delay
 			}
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				<-start
-				time.Sleep(delayA)
-				endOthers.status, endOthers.location, endOthers.err = h.postAnswer(a, "/account/sessions/end-others", url.Values{})
-			}()
-			go func() {
-				defer wg.Done()
-				<-start
-				time.Sleep(delayB)
-				asked.status, asked.location, asked.err = h.postAnswer(b, change.path, form)
-			}()
-			close(start)
-			wg.Wait()
+			endOthers, asked := h.raceEndOthers(a, delayA, b, delayB, change.path, form)
 			if endOthers.err != nil || asked.err != nil {
 				t.Fatalf("%s, round %d: %v, %v", change.name, round, endOthers.err, asked.err)
 			}
