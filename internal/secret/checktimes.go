@@ -60,11 +60,11 @@ const MaxStages = 4
 const lateStep = 25 * time.Microsecond
 
 // Default sizes of the sign-in's CheckTimes: enough recent checks to draw from, few enough that a
-// change of load shows at once. After the load drops (a flood ends), refusals are padded to the
-// slower checks from before for as long as those stay among the recent ones: 64 checks or 3
-// seconds, whichever is shorter, rather than 10 seconds of them, in which someone probing could
-// tell an unknown user's slow answer from a real check's quick one. Without checks, the
-// minimum of 8 recent ones costs a dummy hash every 3/8 s.
+// change of load shows soon. After the load drops (a flood ends), refusals are padded to the
+// slower checks from before for as long as those stay among the recent ones: at most 64 checks or
+// 3 seconds (it was 512 checks of 10 seconds). Someone who stops a flood can still tell an unknown
+// user's slower answer from a real check's in that window, a known gap (make bench measures it).
+// Without checks, the minimum of 8 recent ones costs a dummy hash every 3/8 s.
 const (
 	DefaultCheckTimesSize   = 64
 	DefaultCheckTimesMaxAge = 3 * time.Second
@@ -84,10 +84,10 @@ func NewCheckTimes(size int, maxAge time.Duration, minRecent int) *CheckTimes {
 // Observe records one real check whose verdict came now, after its request passed the stages of
 // its way at the times in stages: stages[0] is the request's start, and the caller numbers the
 // others alike for every check and refusal. A check that left the way early (a refusal's dummy
-// hash) counts as having passed its later stages when it left. err is what the check returned: nil for a verdict (right or wrong), ErrBusy when it
-// found no worker, which a padded refusal then answers too. Any other error (the client left, a
-// broken stored hash) says nothing of the time a check takes and is not recorded, nor is a
-// request that passed no stage.
+// hash) counts as having passed its later stages when it left. err is what the check returned:
+// nil for a verdict (right or wrong), ErrBusy when it found no worker, which a padded refusal then
+// answers too. Any other error (the client left, a broken stored hash) says nothing of the time a
+// check takes and is not recorded, nor is a request that passed no stage.
 func (c *CheckTimes) Observe(stages []time.Time, err error) {
 	busy := errors.Is(err, ErrBusy)
 	verdict := c.now()
@@ -111,11 +111,10 @@ func (c *CheckTimes) Observe(stages []time.Time, err error) {
 
 // Pad waits until a recent check, drawn uniformly, would have come to its verdict: as long after
 // the last of the stages a request passed (their times, as for Observe) as that check took from
-// the same stage. It returns that check's outcome:
-// nil, or ErrBusy when it found no worker. When fewer than the minimum of recent checks are known
-// it may return padded false at once: the caller must then check for real and observe it. A
-// request that passed no stage is taken to start now. ctx ending cuts the wait short with its
-// error.
+// the same stage. It returns that check's outcome: nil, or ErrBusy when it found no worker. When
+// fewer than the minimum of recent checks are known it may return padded false at once: the
+// caller must then check for real and observe it. A request that passed no stage is taken to
+// start now. ctx ending cuts the wait short with its error.
 func (c *CheckTimes) Pad(ctx context.Context, stages []time.Time) (padded bool, err error) {
 	stage, from := min(len(stages), MaxStages)-1, time.Now()
 	if stage >= 0 {
