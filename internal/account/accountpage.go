@@ -125,7 +125,11 @@ func (s *OwnAccount) EndSession(ctx context.Context, a *Account, sessionID, clie
 // handle; a is the account as the asking session was checked against, its epoch current). It
 // returns how many were signed out and the account's new session epoch, which the asking session
 // must take; ErrSessionEnded when the asking session ended meanwhile.
+//
+// Once asked, it is carried out whether or not the browser waits for the answer: a client that
+// hangs up as it commits would leave its own session's new epoch unknown, and be signed out too.
 func (s *OwnAccount) EndOtherSessions(ctx context.Context, a *Account, thisSession, client string) (int, int64, error) {
+	ctx = context.WithoutCancel(ctx)
 	return s.accountPage.EndOtherSessions(ctx, a.ID, a.Username, KeptSession{Handle: thisSession, Epoch: a.SessionEpoch}, client, s.now())
 }
 

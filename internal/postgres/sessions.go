@@ -65,6 +65,8 @@ func (s *SessionStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 // nothing. An ended session's row stays (a tombstone) until the session's deadline; after that
 // whatever a late request saves under its token would be expired already, so it is not stored.
 func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	ctx, cancel := outliveTheClient(ctx)
+	defer cancel()
 	deadline, values, err := s.codec.Decode(b)
 	if err != nil {
 		return fmt.Errorf("commit session: %w", err)
@@ -102,8 +104,22 @@ const endSessions = `UPDATE sessions SET ended_at = now(), data = ''::bytea, exp
 
 // DeleteCtx ends a session: logout, and the old id when scs renews a session's token.
 func (s *SessionStore) DeleteCtx(ctx context.Context, token string) error {
+	ctx, cancel := outliveTheClient(ctx)
+	defer cancel()
 	_, err := s.db.conn(ctx).Exec(ctx, endSessions+`token_hash = $1`, tokenHash(token))
 	return unavailable("delete session", err)
+}
+
+// sessionWriteTimeout bounds a session's save or end once its request's client has gone.
+const sessionWriteTimeout = 5 * time.Second
+
+// outliveTheClient is the context of a session's save or end: the request's client hanging up
+// does not cancel it, so what the request did goes with its session. Otherwise a browser that
+// signed out everywhere else, say, and hung up just after, would find its own session ended too:
+// the new epoch it was to carry was never saved. A database that does not answer still ends it,
+// after sessionWriteTimeout.
+func outliveTheClient(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), sessionWriteTimeout)
 }
 
 // Find, Commit and Delete satisfy scs.Store for callers without a context.
