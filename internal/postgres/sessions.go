@@ -146,6 +146,34 @@ func (s *SessionStore) DeleteExpired(ctx context.Context) (int, error) {
 // sessionLive reads whether the account's ($1) session of handle $2 is live.
 const sessionLive = `SELECT EXISTS (SELECT 1 FROM sessions WHERE account_id = $1 AND ` + sessionHandle + ` = $2 AND ended_at IS NULL)`
 
+// epochInto scans an account's session epoch into epoch; an account that is gone leaves it 0.
+func epochInto(epoch *int64) func(pgx.Row) error {
+	return func(row pgx.Row) error {
+		if err := row.Scan(epoch); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		return nil
+	}
+}
+
+// queueKeptCheck queues into b, after the statement that takes the account's row, the check that
+// the kept session is still live, and returns the verdict to give once b is sent: with the epoch
+// the account had before this transaction, account.ErrSessionEnded when keep is no longer live and
+// current. A keep with no handle keeps no session, and is not checked.
+func queueKeptCheck(b *pgx.Batch, accountID int64, keep account.KeptSession) (verdict func(accountEpoch int64) error) {
+	if keep.Handle == "" {
+		return func(int64) error { return nil }
+	}
+	live := false
+	b.Queue(sessionLive, accountID, keep.Handle).QueryRow(func(row pgx.Row) error { return row.Scan(&live) })
+	return func(accountEpoch int64) error {
+		if !live || !account.SessionCurrent(accountEpoch, keep.Epoch) {
+			return account.ErrSessionEnded
+		}
+		return nil
+	}
+}
+
 // holdSession takes the account's row until the caller's transaction ends, then checks that the
 // session asking for an owner's change (keep; none when keep.Handle is empty) is still live and
 // current. The change then comes before an end of the account's sessions (which waits for the
@@ -156,22 +184,14 @@ func holdSession(ctx context.Context, tx pgx.Tx, accountID int64, keep account.K
 		return nil
 	}
 	// Sent together, in this order: the check reads what an end that held the row committed.
-	epoch, live := int64(0), false
+	var epoch int64
 	var b pgx.Batch
-	b.Queue(`SELECT session_epoch FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, accountID).QueryRow(func(row pgx.Row) error {
-		if err := row.Scan(&epoch); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		return nil
-	})
-	b.Queue(sessionLive, accountID, keep.Handle).QueryRow(func(row pgx.Row) error { return row.Scan(&live) })
+	b.Queue(`SELECT session_epoch FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, accountID).QueryRow(epochInto(&epoch))
+	verdict := queueKeptCheck(&b, accountID, keep)
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return err
 	}
-	if !live || !account.SessionCurrent(epoch, keep.Epoch) {
-		return account.ErrSessionEnded
-	}
-	return nil
+	return verdict(epoch)
 }
 
 // endAccountSessions ends every session of an account but keep's (none when keep.Handle is empty),
@@ -184,17 +204,9 @@ func holdSession(ctx context.Context, tx pgx.Tx, accountID int64, keep account.K
 func endAccountSessions(ctx context.Context, tx pgx.Tx, accountID int64, keep account.KeptSession) (ended, epoch int64, err error) {
 	// Sent together, in this order. The account's row first: its lock makes two ends of one
 	// account's sessions take turns, and the statements after it read what the one before committed.
-	live := true
 	var b pgx.Batch
-	b.Queue(`UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch`, accountID).QueryRow(func(row pgx.Row) error {
-		if err := row.Scan(&epoch); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		return nil
-	})
-	if keep.Handle != "" {
-		b.Queue(sessionLive, accountID, keep.Handle).QueryRow(func(row pgx.Row) error { return row.Scan(&live) })
-	}
+	b.Queue(`UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch`, accountID).QueryRow(epochInto(&epoch))
+	verdict := queueKeptCheck(&b, accountID, keep)
 	b.Queue(endSessions+`account_id = $1 AND ($2 = '' OR `+sessionHandle+` <> $2)`, accountID, keep.Handle).Exec(func(tag pgconn.CommandTag) error {
 		ended = tag.RowsAffected()
 		return nil
@@ -202,8 +214,8 @@ func endAccountSessions(ctx context.Context, tx pgx.Tx, accountID int64, keep ac
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return 0, 0, err
 	}
-	if keep.Handle != "" && (!live || !account.SessionCurrent(epoch-1, keep.Epoch)) {
-		return 0, 0, account.ErrSessionEnded
+	if err := verdict(epoch - 1); err != nil {
+		return 0, 0, err
 	}
 	return ended, epoch, nil
 }

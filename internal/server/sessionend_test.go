@@ -166,22 +166,30 @@ func TestEndingSessionsFromTheDashboardEndsABusySession(t *testing.T) {
 	busy.check(t, "end sessions")
 }
 
-func TestPasswordChangeEndsABusyOtherSessionAndKeepsThisOne(t *testing.T) {
+// endsABusyOtherSessionAndKeepsThisOne posts form to path (what) from one of alice's browsers while
+// a stolen session of hers is kept busy: the stolen one is gone for every request sent after the
+// answer (303, to location unless it is empty), and the asking browser stays signed in.
+func endsABusyOtherSessionAndKeepsThisOne(t *testing.T, what, path string, form url.Values, location string) {
 	t.Parallel()
 	h := newHarness(t)
 	h.addAccount("alice")
 	_, stolen := h.signedInClient("alice")
 	c, _ := h.signedInClient("alice")
 	busy := h.keepBusy(stolen)
-	newPassword := "paper boats on a winter canal"
-	if res := h.post(c, "/account/password", url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}}); res.status != http.StatusSeeOther {
-		t.Fatalf("change: %d\n%s", res.status, res.body)
+	if res := h.post(c, path, form); res.status != http.StatusSeeOther || location != "" && res.header.Get("Location") != location {
+		t.Fatalf("%s: %d to %q\n%s", what, res.status, res.header.Get("Location"), res.body)
 	}
 	busy.ended()
-	busy.check(t, "password change")
+	busy.check(t, what)
 	if res := h.get(c, "/account"); res.status != http.StatusOK {
-		t.Fatal("the browser that changed the password was signed out")
+		t.Fatalf("the browser that asked for the %s was signed out", what)
 	}
+}
+
+func TestPasswordChangeEndsABusyOtherSessionAndKeepsThisOne(t *testing.T) {
+	newPassword := "paper boats on a winter canal"
+	endsABusyOtherSessionAndKeepsThisOne(t, "password change", "/account/password",
+		url.Values{"current_password": {goodPassword}, "password": {newPassword}, "password_confirm": {newPassword}}, "")
 }
 
 func TestSigningOutThatBrowserEndsItWhileBusy(t *testing.T) {
@@ -362,20 +370,7 @@ func TestSessionDataHoldsNoSecretInPlaintext(t *testing.T) {
 }
 
 func TestSigningOutEverywhereElseEndsABusySession(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t)
-	h.addAccount("alice")
-	_, stolen := h.signedInClient("alice")
-	c, _ := h.signedInClient("alice")
-	busy := h.keepBusy(stolen)
-	if res := h.post(c, "/account/sessions/end-others", url.Values{}); res.status != http.StatusSeeOther || res.header.Get("Location") != "/account" {
-		t.Fatalf("end others: %d to %q", res.status, res.header.Get("Location"))
-	}
-	busy.ended()
-	busy.check(t, "sign out everywhere else")
-	if res := h.get(c, "/account"); res.status != http.StatusOK {
-		t.Fatal("the browser that signed out everywhere else was signed out too")
-	}
+	endsABusyOtherSessionAndKeepsThisOne(t, "sign-out everywhere else", "/account/sessions/end-others", url.Values{}, "/account")
 }
 
 // postAnswer is the status and Location of a POST; unlike post it may be sent from any goroutine.
