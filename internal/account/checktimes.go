@@ -8,10 +8,17 @@ import (
 // A refusal that needs no password check (an unknown user, a locked account, a password already
 // known to be wrong) must look like a wrong password in its time too (SECURITY.md 8), but should
 // not cost a check: a flood of them would spend the bounded hasher on nothing and keep real people
-// out. So, once recorded, it waits as long as a recent stranger's wrong password took until it was
-// checked and recorded, counted from the last stage of the way both took where the refusal left it
-// (the request's start, or the account's lookup), and answers as that one did (a check that found
-// no worker answered busy). Only when too few wrong passwords are recent does it hash a dummy.
+// out. So, once recorded, it draws a recent stranger's wrong password, and follows that check's
+// way from the last stage both passed (the request's start, or the account's lookup) without its
+// work:
+//  1. it asks the hasher for a worker as long after that stage as the check did;
+//  2. it takes its turn in the hasher's queue as a check would, behind the same checks, and
+//     answered busy where a check would be, but gives the worker on at once;
+//  3. it answers as long after its turn as the check took from its own turn to its verdict
+//     (checked and recorded), counted as if it had asked when the check did: the check's time,
+//     with the check's wait for a worker replaced by its own.
+//
+// Only when too few wrong passwords are recent does it hash a dummy instead.
 //
 // Counted from the lookup, a refusal does the work before it as a check does, at the same moment's
 // load; counted from the request's start, a refusal whose lookup met a busy database would wait
@@ -19,22 +26,55 @@ import (
 // of its own: a locked account's attempt is counted and refused in less work than an allowed one,
 // and its refusal would come early.
 //
+// The turn matters when hashing is saturated. The checks drawn waited behind the queue of their
+// own moment, which a client probing one request at a time adds to with its checks and not with
+// its refusals. Padded to a drawn check's whole time, an unknown user's refusal came early by a
+// third of a hash at the median in a steady flood (measured, with the suite's hash). Asking when
+// its check would have, and waiting its own turn, it waits behind what its check would have. Its
+// own wait is counted from when the check asked, not from when it asked itself: a refusal whose
+// own work before was longer (a locked account's is recorded first) asks later, and in a steady
+// flood a later request is served as much later, which would make it late.
+//
 // A refusal answered busy so is still recorded (and, for an unknown user, counted for the client's
 // spraying throttle), where the check it imitates was given back: the answer and its time are what
 // an outsider sees, and the answer is the same.
 
 // imitateCheck answers a refused password attempt when a real check would have.
 func (s *guard) imitateCheck(ctx context.Context, r Rejection, password string) error {
-	if padded, err := s.checkTimes.Pad(ctx, r.timeline.stages()); padded {
-		s.metrics.Rejection(r.Reason, "padded")
+	rest, ok := s.checkTimes.Draw()
+	if !ok {
+		return s.dummyCheck(ctx, r, password)
+	}
+	left := max(r.timeline.passed-1, 0) // the last stage the refusal passed
+	from := r.timeline.at[left]
+	if r.timeline.passed == 0 {
+		from = time.Now()
+	}
+	asked := from.Add(restAt(rest, left) - restAt(rest, stageAsked))
+	if err := s.checkTimes.SleepUntil(ctx, asked); err != nil {
 		return err
 	}
-	err := s.hasher.VerifyDummy(ctx, password)
-	// A dummy hash is a real check of the time checks take now: it keeps the times recent while
-	// only refusals arrive.
+	asking := time.Now()
+	if err := s.hasher.Turn(ctx); err != nil {
+		s.metrics.Rejection(r.Reason, "busy")
+		return err
+	}
+	s.metrics.Rejection(r.Reason, "padded")
+	return s.checkTimes.SleepUntil(ctx, asked.Add(time.Since(asking)+restAt(rest, stageBegan)))
+}
+
+// dummyCheck answers a refused password attempt with a real check of a dummy hash, which it
+// observes as a check: it keeps the times recent while only refusals arrive.
+func (s *guard) dummyCheck(ctx context.Context, r Rejection, password string) error {
+	err := s.hasher.VerifyDummy(s.stageNotices(ctx, &r.timeline), password)
 	s.observeCheck(r.timeline, err)
 	s.metrics.Rejection(r.Reason, "dummy_hash")
 	return err
+}
+
+// stageNotices marks on t when a check asks the hasher for a worker, and when its hash begins.
+func (s *guard) stageNotices(ctx context.Context, t *timeline) context.Context {
+	return s.hasher.WithStageNotices(ctx, func() { t.mark(stageAsked) }, func() { t.mark(stageBegan) })
 }
 
 // observeCheck records a sign-in's real password check, which has come to its verdict after the
@@ -43,10 +83,20 @@ func (s *guard) observeCheck(t timeline, err error) {
 	s.checkTimes.Observe(t.stages(), err)
 }
 
+// restAt is a drawn check's time from stage s to its verdict.
+func restAt(rest []time.Duration, s int) time.Duration {
+	if len(rest) == 0 {
+		return 0
+	}
+	return rest[min(s, len(rest)-1)]
+}
+
 // The stages of a sign-in's way to its password check's verdict, in order.
 const (
 	stageStarted  = iota // the request began
 	stageLookedUp        // the account was looked up, found or not
+	stageAsked           // its check asked the hasher for a worker
+	stageBegan           // its check's hash began
 	stageCount
 )
 
@@ -62,14 +112,17 @@ func startTimeline() timeline {
 	return timeline{at: [stageCount]time.Time{stageStarted: time.Now()}, passed: 1}
 }
 
-// mark records that the sign-in passes stage s, the next in order, now. Any other stage, or a
-// timeline never started, is left as it is.
+// mark records that the sign-in passes stage s now. A stage it skipped on the way (an unusable
+// login is never looked up) counts as passed now too. A stage already passed, one out of range,
+// or a timeline never started, is left as it is.
 func (t *timeline) mark(s int) {
-	if t.passed == 0 || s != t.passed || s >= stageCount {
+	if t.passed == 0 || s < t.passed || s >= stageCount {
 		return
 	}
-	t.at[s] = time.Now()
-	t.passed++
+	now := time.Now()
+	for ; t.passed <= s; t.passed++ {
+		t.at[t.passed] = now
+	}
 }
 
 // stages is when the sign-in passed each stage so far, in order.
@@ -80,4 +133,6 @@ type noCheckTimes struct{}
 
 func (noCheckTimes) Observe([]time.Time, error) {}
 
-func (noCheckTimes) Pad(context.Context, []time.Time) (bool, error) { return false, nil }
+func (noCheckTimes) Draw() ([]time.Duration, bool) { return nil, false }
+
+func (noCheckTimes) SleepUntil(context.Context, time.Time) error { return nil }

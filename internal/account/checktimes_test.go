@@ -10,14 +10,13 @@ import (
 	"github.com/unlockd/unlockd/internal/account"
 )
 
-// fakeCheckTimes knows a fixed outcome, or nothing, and records what it observed and padded.
+// fakeCheckTimes draws one fixed check, or none, and records what it observed and the times it
+// was asked to sleep until (it returns at once).
 type fakeCheckTimes struct {
-	known    bool  // Pad pads
-	outcome  error // what a padded refusal answers
-	observed []error
-	pads     int
-	// stages passed by each timeline observed, and by each one padded (or asked to be)
-	observedStages, padStages []int
+	rest           []time.Duration // the check drawn: its time from each stage; nil: none known
+	observed       []error
+	observedStages []int // stages passed by each timeline observed
+	sleeps         []time.Time
 }
 
 func (f *fakeCheckTimes) Observe(stages []time.Time, err error) {
@@ -25,43 +24,44 @@ func (f *fakeCheckTimes) Observe(stages []time.Time, err error) {
 	f.observedStages = append(f.observedStages, len(stages))
 }
 
-func (f *fakeCheckTimes) Pad(_ context.Context, stages []time.Time) (bool, error) {
-	f.padStages = append(f.padStages, len(stages))
-	if !f.known {
-		return false, nil
-	}
-	f.pads++
-	return true, f.outcome
+func (f *fakeCheckTimes) Draw() ([]time.Duration, bool) { return f.rest, f.rest != nil }
+
+func (f *fakeCheckTimes) SleepUntil(_ context.Context, end time.Time) error {
+	f.sleeps = append(f.sleeps, end)
+	return nil
 }
 
 func withCheckTimes(f *fakeCheckTimes) func(*account.Deps) {
 	return func(d *account.Deps) { d.CheckTimes = f }
 }
 
+// A check drawn: 100ms from its start to its verdict, 80ms from its lookup, 60ms from asking for
+// a hashing worker, 50ms from its hash's beginning: it waited 10ms for a worker.
+var drawnCheck = []time.Duration{100 * time.Millisecond, 80 * time.Millisecond, 60 * time.Millisecond, 50 * time.Millisecond}
+
 // Every refusal that checks no password is padded to a recent check's time instead of hashing a
-// dummy, once check times are known; before that it hashes a dummy, which is a check time too.
-// Either is timed from the last stage the refusal passed: the start, or the account's lookup.
+// dummy, once check times are known, taking its turn at the hasher on the way; before that it
+// hashes a dummy, which is a check time too, observed with every stage of a check's way.
 func TestRefusalsArePaddedNotHashed(t *testing.T) {
 	tests := []struct {
-		name   string
-		login  string
-		edit   func(*account.Account)
-		stages int // passed before the refusal left
+		name  string
+		login string
+		edit  func(*account.Account)
 	}{
-		{"unknown user", "nobody", nil, 2},
-		{"unusable login", "  ", nil, 1},
-		{"frozen account", "alice", func(a *account.Account) { a.State = account.StateFrozen }, 2},
-		{"locked account", "alice", func(a *account.Account) { a.State = account.StateLocked }, 2},
-		{"no password", "alice", func(a *account.Account) { a.PasswordHash = "" }, 2},
+		{"unknown user", "nobody", nil},
+		{"unusable login", "  ", nil},
+		{"frozen account", "alice", func(a *account.Account) { a.State = account.StateFrozen }},
+		{"locked account", "alice", func(a *account.Account) { a.State = account.StateLocked }},
+		{"no password", "alice", func(a *account.Account) { a.PasswordHash = "" }},
 	}
 	for _, tt := range tests {
 		for _, known := range []bool{true, false} {
 			name := tt.name + ", no check times yet"
+			times := &fakeCheckTimes{}
 			if known {
-				name = tt.name + ", check times known"
+				name, times.rest = tt.name+", check times known", drawnCheck
 			}
 			t.Run(name, func(t *testing.T) {
-				times := &fakeCheckTimes{known: known}
 				w := newWorld(t, withCheckTimes(times))
 				if tt.edit != nil {
 					w.add("alice", tt.edit)
@@ -74,15 +74,14 @@ func TestRefusalsArePaddedNotHashed(t *testing.T) {
 				if len(w.hasher.verified) != 0 {
 					t.Fatalf("a refusal checked a real hash")
 				}
-				wantDummies, wantObserved := 0, 0
-				if !known {
-					wantDummies, wantObserved = 1, 1
-				}
-				if w.hasher.dummies != wantDummies || len(times.observed) != wantObserved {
-					t.Errorf("dummy hashes %d, observed %d; want %d and %d", w.hasher.dummies, len(times.observed), wantDummies, wantObserved)
-				}
-				if want := []int{tt.stages}; !slices.Equal(times.padStages, want) || !known && !slices.Equal(times.observedStages, want) {
-					t.Errorf("stages passed when padded %v, when observed %v; want %v", times.padStages, times.observedStages, want)
+				if known {
+					if w.hasher.dummies != 0 || w.hasher.turns != 1 || len(times.sleeps) != 2 || len(times.observed) != 0 {
+						t.Errorf("dummy hashes %d, turns %d, sleeps %d, observed %d; want a turn between two sleeps",
+							w.hasher.dummies, w.hasher.turns, len(times.sleeps), len(times.observed))
+					}
+				} else if w.hasher.dummies != 1 || w.hasher.turns != 0 || !slices.Equal(times.observedStages, []int{4}) {
+					t.Errorf("dummy hashes %d, turns %d, stages observed %v; want one dummy observed after 4 stages",
+						w.hasher.dummies, w.hasher.turns, times.observedStages)
 				}
 				if len(w.lockout.rejections) != 1 {
 					t.Errorf("%d rejections recorded, want 1", len(w.lockout.rejections))
@@ -92,24 +91,66 @@ func TestRefusalsArePaddedNotHashed(t *testing.T) {
 	}
 }
 
-// A padded refusal answers what the check it imitates answered, a busy hasher's error included;
-// it is recorded first, as it is refused whatever the answer.
-func TestAPaddedRefusalAnswersBusyAsTheCheckDid(t *testing.T) {
+// A padded refusal follows the drawn check's way from the last stage it passed: it asks for a
+// worker as long after that stage as the check did, and answers as long after its turn as the
+// check took from its own, with the check's wait replaced by its own.
+func TestARefusalFollowsTheDrawnChecksWay(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tests := []struct {
+		name     string
+		login    string
+		turnWait time.Duration
+		ask      time.Duration // after the stage left at
+		answer   time.Duration // after asking
+	}{
+		{"unknown user, a worker free", "nobody", 0, ms(80 - 60), ms(50)},
+		{"unknown user, waiting for a worker", "nobody", ms(30), ms(80 - 60), ms(30 + 50)},
+		{"unusable login, left at the start", "  ", 0, ms(100 - 60), ms(50)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			times := &fakeCheckTimes{rest: drawnCheck}
+			w := newWorld(t, withCheckTimes(times))
+			w.hasher.turnWait = tt.turnWait
+			before := time.Now()
+			if _, err := signIn(w, tt.login, "pw"); err != account.ErrBadCredentials {
+				t.Fatalf("SignIn = %v, want ErrBadCredentials", err)
+			}
+			after := time.Now()
+			if len(times.sleeps) != 2 {
+				t.Fatalf("slept until %v, want two times", times.sleeps)
+			}
+			if ask := times.sleeps[0]; ask.Before(before.Add(tt.ask)) || ask.After(after.Add(tt.ask)) {
+				t.Errorf("asked for a worker at %v after the start, want %v after the stage left at",
+					ask.Sub(before), tt.ask)
+			}
+			if answer := times.sleeps[1].Sub(times.sleeps[0]); answer < tt.answer || answer > tt.answer+ms(20) {
+				t.Errorf("answered %v after asking, want %v", answer, tt.answer)
+			}
+		})
+	}
+}
+
+// A refusal whose turn at the hasher is refused busy answers busy, as its check would have; it is
+// recorded first, as it is refused whatever the answer.
+func TestARefusalAnswersBusyWhenItsTurnIs(t *testing.T) {
 	busy := errors.New("busy")
-	times := &fakeCheckTimes{known: true, outcome: busy}
+	times := &fakeCheckTimes{rest: drawnCheck}
 	w := newWorld(t, withCheckTimes(times))
+	w.hasher.err = busy
 	if _, err := signIn(w, "nobody", "pw"); !errors.Is(err, busy) {
 		t.Fatalf("SignIn = %v, want the busy error", err)
 	}
-	if len(w.lockout.rejections) != 1 {
-		t.Errorf("%d rejections recorded, want 1", len(w.lockout.rejections))
+	if len(w.lockout.rejections) != 1 || w.hasher.turns != 1 || len(times.sleeps) != 1 {
+		t.Errorf("%d rejections recorded, %d turns, %d sleeps; want 1, 1, and none after the turn",
+			len(w.lockout.rejections), w.hasher.turns, len(times.sleeps))
 	}
 }
 
 // A stranger's wrong passwords are what refusals are timed on, checks that failed included; a
 // right password is not one of them, and a known device's check goes in the priority lane.
 func TestStrangersChecksAreObservedAndKnownDevicesGoFirst(t *testing.T) {
-	times := &fakeCheckTimes{known: true}
+	times := &fakeCheckTimes{rest: drawnCheck}
 	w := newWorld(t, withCheckTimes(times))
 	w.add("alice")
 	res, err := signIn(w, "alice", "right password") // a stranger's browser: now a known device
@@ -119,8 +160,8 @@ func TestStrangersChecksAreObservedAndKnownDevicesGoFirst(t *testing.T) {
 	if _, err := signIn(w, "alice", "wrong password"); err != account.ErrBadCredentials {
 		t.Fatal(err)
 	}
-	if len(times.observed) != 1 || times.observed[0] != nil || times.observedStages[0] != 2 {
-		t.Fatalf("observed %v after %v stages, want the stranger's wrong password after both", times.observed, times.observedStages)
+	if len(times.observed) != 1 || times.observed[0] != nil || times.observedStages[0] != 4 {
+		t.Fatalf("observed %v after %v stages, want the stranger's wrong password after all 4", times.observed, times.observedStages)
 	}
 	if _, err := w.svc.Gate.SignIn(ctx, account.SignInRequest{Login: "alice", Password: "right password",
 		DeviceToken: res.DeviceToken}); err != nil {

@@ -263,6 +263,8 @@ type fakeHasher struct {
 	hashed   int
 	err      error  // every call fails with it when set
 	onVerify func() // runs inside Verify, as a client hanging up meanwhile
+	turns    int
+	turnWait time.Duration // how long each Turn waits for a worker
 }
 
 func (f *fakeHasher) Hash(_ context.Context, password string) (string, error) {
@@ -274,6 +276,7 @@ func (f *fakeHasher) Hash(_ context.Context, password string) (string, error) {
 }
 
 func (f *fakeHasher) Verify(ctx context.Context, password, encoded string) (bool, bool, error) {
+	f.noticeStages(ctx)
 	f.verified = append(f.verified, encoded)
 	f.priority = append(f.priority, ctx.Value(priorityKey{}) != nil)
 	if f.onVerify != nil {
@@ -288,9 +291,30 @@ func (f *fakeHasher) Verify(ctx context.Context, password, encoded string) (bool
 	return encoded == "hash:"+password, false, nil
 }
 
-func (f *fakeHasher) VerifyDummy(context.Context, string) error {
+func (f *fakeHasher) VerifyDummy(ctx context.Context, _ string) error {
+	f.noticeStages(ctx)
 	f.dummies++
 	return f.err
+}
+
+func (f *fakeHasher) Turn(context.Context) error {
+	f.turns++
+	time.Sleep(f.turnWait)
+	return f.err
+}
+
+type stageNoticesKey struct{}
+
+// noticeStages tells ctx's stage notices that a check asked for a worker and began its hash.
+func (f *fakeHasher) noticeStages(ctx context.Context) {
+	if notices, ok := ctx.Value(stageNoticesKey{}).([2]func()); ok {
+		notices[0]()
+		notices[1]()
+	}
+}
+
+func (f *fakeHasher) WithStageNotices(ctx context.Context, asked, began func()) context.Context {
+	return context.WithValue(ctx, stageNoticesKey{}, [2]func(){asked, began})
 }
 
 type priorityKey struct{}

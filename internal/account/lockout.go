@@ -154,7 +154,7 @@ type Metrics interface {
 	Unlock(method string)
 	Throttled(where string)
 	// Rejection counts a sign-in refused without a password check, by reason (as Rejection.Reason)
-	// and what it cost: "padded", "dummy_hash" or "none".
+	// and what it cost: "padded", "dummy_hash", "busy" or "none".
 	Rejection(reason, cost string)
 }
 

@@ -51,19 +51,28 @@ type Hasher interface {
 	VerifyDummy(ctx context.Context, password string) error
 	// WithPriority marks ctx so that its checks go before those of strangers when hashing is busy.
 	WithPriority(ctx context.Context) context.Context
+	// WithStageNotices marks ctx so that its checks call asked when they ask for a worker, and
+	// began when their hash begins.
+	WithStageNotices(ctx context.Context, asked, began func()) context.Context
+	// Turn waits for a hashing worker as a check would and gives it on at once; its error is the
+	// busy hasher's, or ctx's, as a check's would be.
+	Turn(ctx context.Context) error
 }
 
 // CheckTimes is the recent distribution of how long password checks take from each stage of a
 // sign-in to the verdict (see package secret): a refusal that checks no password waits as long as
-// one of them took from the stage where the refusal left, instead of hashing.
+// one of them took, instead of hashing.
 type CheckTimes interface {
 	// Observe records one real check that has come to its verdict after its sign-in passed the
 	// stages of its way at the times in stages; err is the check's error, nil for a verdict.
 	Observe(stages []time.Time, err error)
-	// Pad waits until a recent check's time from the last of the stages passed has passed since
-	// then, and returns that check's error; padded is false, at once, when the caller is to check
-	// for real (and observe it).
-	Pad(ctx context.Context, stages []time.Time) (padded bool, err error)
+	// Draw picks a recent check: rest[s] is how long it took from stage s to its verdict (a stage
+	// it did not pass counts as passed with its last). ok is false, at once, when the caller is to
+	// check for real (and observe it).
+	Draw() (rest []time.Duration, ok bool)
+	// SleepUntil returns at about end, allowing for how late sleeps wake now, or when ctx ends,
+	// with its error.
+	SleepUntil(ctx context.Context, end time.Time) error
 }
 
 // Clock tells the time; tests replace it.

@@ -231,7 +231,7 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 			s.observeCheck(reject.timeline, err)
 		}
 	}
-	match, method, err := check(ctx)
+	match, method, err := check(s.stageNotices(ctx, &reject.timeline))
 	if err != nil && !errors.Is(err, ErrBadCode) {
 		// The secret was never checked: the attempt must not count against the owner.
 		if rerr := s.lockout.RefundAttempt(ctx, a.ID, res, deviceID); rerr != nil {

@@ -26,3 +26,13 @@ func TestTimelineMark(t *testing.T) {
 		t.Errorf("a timeline never started, marked: %v; want no stage", never.stages())
 	}
 }
+
+// A stage skipped on the way counts as passed with the next one marked.
+func TestTimelineMarkFillsSkippedStages(t *testing.T) {
+	tl := startTimeline()
+	tl.mark(stageAsked) // an unusable login is never looked up
+	s := tl.stages()
+	if len(s) != 3 || s[stageLookedUp] != s[stageAsked] || s[stageAsked].Before(s[stageStarted]) {
+		t.Errorf("after asking, the lookup skipped: %v; want it passed with the asking", s)
+	}
+}

@@ -2,7 +2,6 @@ package secret
 
 import (
 	"context"
-	"errors"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -10,20 +9,16 @@ import (
 )
 
 // CheckTimes is the recent distribution of how long real password checks took, from each stage
-// of their request to the verdict, the wait for a hashing worker included. A refusal that needs no
-// check (an unknown user, a locked account) leaves the way a check takes at one of its stages, and
-// waits from there as long as one check drawn from it took from the same stage (Pad) instead of
+// of their request to the verdict. A refusal that needs no check (an unknown user, a locked
+// account) leaves the way a check takes at one of its stages, draws one recent check (Draw), and
+// waits from its own stages as long as that check took from the same ones (SleepUntil) instead of
 // hashing: it costs almost no CPU, and its time still cannot be told from a check's, at whatever
-// load the checks meet. Any kind of check can feed it and be padded to it: a hash here, a bind
+// load the checks meet. Which stages a request passes, and how a refusal waits from them, is the
+// caller's: CheckTimes only keeps the times. Any kind of check can feed it: a hash here, a bind
 // against a directory elsewhere.
 //
-// The wait is counted from the stage where the refusal left, not from its request's start: the
-// work before that stage is the same for both and meets the same load at the same moment, and a
-// refusal whose own work before it was slow (a busy database) is not also padded to a check drawn
-// from a quieter moment, which would make refusals slower than checks.
-//
 // Only checks of the last maxAge count, so that the distribution follows the load as it changes.
-// With fewer than minRecent of them Pad tells one caller at a time to check for real (a dummy
+// With fewer than minRecent of them Draw tells one caller at a time to check for real (a dummy
 // hash), which it then observes; meanwhile the others draw from the few there are. With none at
 // all, every caller checks for real. A CheckTimes is safe for concurrent use.
 type CheckTimes struct {
@@ -32,7 +27,7 @@ type CheckTimes struct {
 	now       func() time.Time
 	pick      func(n int) int // uniform in [0, n)
 
-	// late is how late a pad's timer has woken lately, the median (nanoseconds): on a busy
+	// late is how late a SleepUntil timer has woken lately, the median (nanoseconds): on a busy
 	// machine a sleeping request waits for a core as well, and a real check does not wait twice.
 	late atomic.Int64
 
@@ -49,7 +44,6 @@ type CheckTimes struct {
 type checkTime struct {
 	at   time.Time                // when the verdict came
 	rest [MaxStages]time.Duration // from each stage of its request to the verdict
-	busy bool                     // the verdict was ErrBusy: no worker was free in time
 }
 
 // MaxStages is how many stages of a request's way CheckTimes tells apart: only the first MaxStages
@@ -85,11 +79,10 @@ func NewCheckTimes(size int, maxAge time.Duration, minRecent int) *CheckTimes {
 // its way at the times in stages: stages[0] is the request's start, and the caller numbers the
 // others alike for every check and refusal. A check that left the way early (a refusal's dummy
 // hash) counts as having passed its later stages when it left. err is what the check returned:
-// nil for a verdict (right or wrong), ErrBusy when it found no worker, which a padded refusal then
-// answers too. Any other error (the client left, a broken stored hash) says nothing of the time a
-// check takes and is not recorded, nor is a request that passed no stage.
+// nil for a verdict (right or wrong). An error (no worker was free, the client left, a broken
+// stored hash) says nothing of the time a check takes and is not recorded, nor is a request that
+// passed no stage: a refusal learns that the hasher is busy from its own turn (Hasher.Turn).
 func (c *CheckTimes) Observe(stages []time.Time, err error) {
-	busy := errors.Is(err, ErrBusy)
 	verdict := c.now()
 	started := len(stages) > 0
 	var rest [MaxStages]time.Duration
@@ -101,43 +94,25 @@ func (c *CheckTimes) Observe(stages []time.Time, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.refreshing = false
-	if err != nil && !busy || !started {
+	if err != nil || !started {
 		return
 	}
-	c.ring[c.next] = checkTime{at: verdict, rest: rest, busy: busy}
+	c.ring[c.next] = checkTime{at: verdict, rest: rest}
 	c.next = (c.next + 1) % len(c.ring)
 	c.filled = min(c.filled+1, len(c.ring))
 }
 
-// Pad waits until a recent check, drawn uniformly, would have come to its verdict: as long after
-// the last of the stages a request passed (their times, as for Observe) as that check took from
-// the same stage. It returns that check's outcome: nil, or ErrBusy when it found no worker. When
-// fewer than the minimum of recent checks are known it may return padded false at once: the
-// caller must then check for real and observe it. A request that passed no stage is taken to
-// start now. ctx ending cuts the wait short with its error.
-func (c *CheckTimes) Pad(ctx context.Context, stages []time.Time) (padded bool, err error) {
-	stage, from := min(len(stages), MaxStages)-1, time.Now()
-	if stage >= 0 {
-		from = stages[stage]
-	} else {
-		stage = 0
-	}
-	took, busy, ok := c.draw(stage)
-	if !ok {
-		return false, nil
-	}
-	if err := c.sleepUntil(ctx, from.Add(took)); err != nil {
-		return true, err
-	}
-	if busy {
-		return true, ErrBusy
-	}
-	return true, nil
+// Draw picks one of the recent checks uniformly and gives how long it took from each of the
+// MaxStages stages of its way to its verdict. When fewer than the minimum of recent checks are
+// known it may return ok false at once: the caller must then check for real and observe it.
+func (c *CheckTimes) Draw() (rest []time.Duration, ok bool) {
+	check, ok := c.draw()
+	return check[:], ok
 }
 
-// sleepUntil returns at about end, waking as much before it as sleeps have woken late lately, or
-// when ctx ends.
-func (c *CheckTimes) sleepUntil(ctx context.Context, end time.Time) error {
+// SleepUntil returns at about end, waking as much before it as sleeps have woken late lately, or
+// when ctx ends, with its error. A time already past returns at once.
+func (c *CheckTimes) SleepUntil(ctx context.Context, end time.Time) error {
 	aim := end.Add(-time.Duration(c.late.Load()))
 	slept := false
 	if wait := time.Until(aim) - fineSleep; wait > 0 {
@@ -158,9 +133,9 @@ func (c *CheckTimes) sleepUntil(ctx context.Context, end time.Time) error {
 		return nil // already past the aim: no waking to learn from
 	}
 	// A running median, by steps: late wakings are skewed (mostly short, now and then long),
-	// and making up for their mean would end most pads early. The steps grow with the estimate,
+	// and making up for their mean would end most waits early. The steps grow with the estimate,
 	// so that it follows both a quiet machine's tens of microseconds closely and a busy one's
-	// milliseconds within tens of pads.
+	// milliseconds within tens of waits.
 	late := c.late.Load()
 	step := int64(lateStep) + late/16
 	if time.Since(aim) <= time.Duration(late) {
@@ -174,14 +149,13 @@ func (c *CheckTimes) sleepUntil(ctx context.Context, end time.Time) error {
 	}
 }
 
-// fineSleep is how much of a pad ends in a precise sleep (sleepPrecisely): more than the runtime's
+// fineSleep is how much of a wait ends in a precise sleep (sleepPrecisely): more than the runtime's
 // timers can be late. An idle Go process waits for its timers in epoll, to the millisecond, so they
 // wake up to a millisecond late, spread evenly: a spread that refusals would show and checks not.
 const fineSleep = 1500 * time.Microsecond
 
-// draw picks one of the recent checks uniformly and gives its time from stage to its verdict; ok
-// is false when the caller is to check for real.
-func (c *CheckTimes) draw(stage int) (took time.Duration, busy, ok bool) {
+// draw picks one of the recent checks uniformly; ok is false when the caller is to check for real.
+func (c *CheckTimes) draw() (rest [MaxStages]time.Duration, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	since := c.now().Add(-c.maxAge)
@@ -193,7 +167,7 @@ func (c *CheckTimes) draw(stage int) (took time.Duration, busy, ok bool) {
 	}
 	if recent == 0 || recent < c.minRecent && !c.refreshing {
 		c.refreshing = true
-		return 0, false, false
+		return rest, false
 	}
 	k := c.pick(recent)
 	for _, check := range c.ring[:c.filled] {
@@ -201,7 +175,7 @@ func (c *CheckTimes) draw(stage int) (took time.Duration, busy, ok bool) {
 			continue
 		}
 		if k == 0 {
-			return check.rest[stage], check.busy, true
+			return check.rest, true
 		}
 		k--
 	}

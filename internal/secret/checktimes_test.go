@@ -26,7 +26,7 @@ func passed(at ...time.Time) []time.Time { return at }
 // startedAgo is the stages of a request that started d ago by the wall clock and passed no other.
 func startedAgo(d time.Duration) []time.Time { return passed(time.Now().Add(-d)) }
 
-// What Pad can draw: only recent checks, only verdicts and busy answers, only once enough are known.
+// What Draw can draw: only recent checks, only verdicts, only once enough are known.
 func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 	type obs struct {
 		age  time.Duration // how long before the draw it was observed
@@ -37,19 +37,17 @@ func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 		name      string
 		size, min int
 		observed  []obs
-		want      map[string]bool // "took/busy" drawn; nil: nothing to draw
+		want      map[string]bool // times drawn; nil: nothing to draw
 	}{
 		{"nothing observed", 4, 1, nil, nil},
 		{"fewer recent than the minimum", 8, 3, []obs{{0, ms(30), nil}, {0, ms(31), nil}}, nil},
 		{"expired checks do not count", 8, 2, []obs{{ms(20_000), ms(500), nil}, {ms(11_000), ms(400), nil}, {ms(1000), ms(30), nil}}, nil},
 		{"recent verdicts", 8, 2, []obs{{ms(20_000), ms(500), nil}, {ms(2000), ms(30), nil}, {ms(1000), ms(40), nil}},
-			map[string]bool{"30ms/false": true, "40ms/false": true}},
-		{"busy answers are replayed", 8, 1, []obs{{0, ms(5000), ErrBusy}, {0, ms(35), nil}},
-			map[string]bool{"5s/true": true, "35ms/false": true}},
-		{"other errors are not times", 8, 1, []obs{{0, ms(2), context.Canceled}, {0, ms(3), ErrMalformedHash}, {0, ms(36), nil}},
-			map[string]bool{"36ms/false": true}},
+			map[string]bool{"30ms": true, "40ms": true}},
+		{"errors are not times", 8, 1, []obs{{0, ms(5000), ErrBusy}, {0, ms(2), context.Canceled}, {0, ms(3), ErrMalformedHash}, {0, ms(36), nil}},
+			map[string]bool{"36ms": true}},
 		{"the oldest make room", 2, 1, []obs{{0, ms(10), nil}, {0, ms(20), nil}, {0, ms(30), nil}},
-			map[string]bool{"20ms/false": true, "30ms/false": true}},
+			map[string]bool{"20ms": true, "30ms": true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,11 +61,11 @@ func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 			*now = drawAt
 			got := map[string]bool{}
 			for range 200 {
-				took, busy, ok := c.draw(0)
+				rest, ok := c.Draw()
 				if !ok {
 					break
 				}
-				got[fmt.Sprintf("%v/%v", took, busy)] = true
+				got[rest[0].String()] = true
 			}
 			if tt.want == nil {
 				if len(got) > 0 {
@@ -87,48 +85,47 @@ func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 func TestCheckTimesOneRefreshAtATime(t *testing.T) {
 	c, now := fakeTimes(8, 10*time.Second, 3)
 	for i := range 2 {
-		if _, _, ok := c.draw(0); ok {
+		if _, ok := c.Draw(); ok {
 			t.Fatalf("draw %d with nothing known: ok", i)
 		}
 	}
 	observe := func(took time.Duration, err error) { c.Observe(passed(now.Add(-took)), err) }
 	observe(ms(30), nil) // the first real check
-	if _, _, ok := c.draw(0); ok {
+	if _, ok := c.Draw(); ok {
 		t.Fatal("first draw after one check: ok, want a real check (1 of 3 recent)")
 	}
 	for range 5 {
-		if took, _, ok := c.draw(0); !ok || took != ms(30) {
-			t.Fatalf("draw while a real check runs = %v, %v; want the one known", took, ok)
+		if rest, ok := c.Draw(); !ok || rest[0] != ms(30) {
+			t.Fatalf("draw while a real check runs = %v, %v; want the one known", rest, ok)
 		}
 	}
 	observe(ms(40), context.Canceled) // it ended without a time: the next caller checks again
-	if _, _, ok := c.draw(0); ok {
+	if _, ok := c.Draw(); ok {
 		t.Fatal("draw after an unrecorded check: ok, want another real check")
 	}
 	observe(ms(40), nil)
 	observe(ms(50), nil)
-	if _, _, ok := c.draw(0); !ok {
+	if _, ok := c.Draw(); !ok {
 		t.Fatal("draw with 3 of 3 recent: not ok")
 	}
 	*now = now.Add(time.Minute) // all expired
 	for i := range 2 {
-		if _, _, ok := c.draw(0); ok {
+		if _, ok := c.Draw(); ok {
 			t.Fatalf("draw %d with every check expired: ok", i)
 		}
 	}
 }
 
-// Pad wakes early by as much as its timers have woken late lately.
-func TestCheckTimesPadAllowsForLateWaking(t *testing.T) {
+// SleepUntil wakes early by as much as its timers have woken late lately.
+func TestCheckTimesSleepAllowsForLateWaking(t *testing.T) {
 	c := NewCheckTimes(8, time.Minute, 1)
-	c.Observe(startedAgo(ms(1000)), nil)
 	c.late.Store(int64(ms(500)))
 	started := time.Now()
-	if _, err := c.Pad(context.Background(), passed(started)); err != nil {
+	if err := c.SleepUntil(context.Background(), started.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(started); took < ms(500) || took > ms(900) {
-		t.Errorf("padded for %v, want about 500ms: 1s less 500ms of late waking", took)
+		t.Errorf("slept for %v, want about 500ms: 1s less 500ms of late waking", took)
 	}
 	if late, want := time.Duration(c.late.Load()), ms(500)-lateStep-ms(500)/16; late != want {
 		t.Errorf("late waking estimated at %v after a timely one, want %v", late, want)
@@ -144,8 +141,8 @@ func TestCheckTimesDrawsUniformly(t *testing.T) {
 	counts := map[time.Duration]int{}
 	const n = 40_000
 	for range n {
-		took, _, _ := c.draw(0)
-		counts[took]++
+		rest, _ := c.Draw()
+		counts[rest[0]]++
 	}
 	for i := 1; i <= 4; i++ {
 		if got := counts[ms(10*i)]; got < n/4-n/40 || got > n/4+n/40 {
@@ -154,44 +151,27 @@ func TestCheckTimesDrawsUniformly(t *testing.T) {
 	}
 }
 
-// Pad waits until the drawn time has passed since the request started, counting the time already
-// spent; answers busy when the drawn check was busy; stops when ctx ends; and pads nothing when it
-// knows no time.
-func TestCheckTimesPad(t *testing.T) {
+// SleepUntil returns at the time it is given, at once when that has passed, and when ctx ends.
+func TestCheckTimesSleepUntil(t *testing.T) {
 	ctx := context.Background()
 	c := NewCheckTimes(8, time.Minute, 1)
-	if padded, err := c.Pad(ctx, startedAgo(0)); padded || err != nil {
-		t.Fatalf("Pad with nothing known = %v, %v; want false, nil", padded, err)
-	}
-
-	c.Observe(startedAgo(ms(120)), nil)
-	started := time.Now().Add(-ms(40)) // the request's own work took 40ms already
-	padded, err := c.Pad(ctx, passed(started))
-	if !padded || err != nil {
-		t.Fatalf("Pad = %v, %v", padded, err)
-	}
-	if took := time.Since(started); took < ms(120) || took > ms(120)+time.Second {
-		t.Errorf("padded to %v since the start, want 120ms", took)
-	}
-
-	// Already past the drawn time: no wait at all.
 	start := time.Now()
-	if _, err := c.Pad(ctx, passed(start.Add(-time.Second))); err != nil || time.Since(start) > ms(50) {
-		t.Errorf("Pad past the drawn time waited %v (%v)", time.Since(start), err)
+	if err := c.SleepUntil(ctx, start.Add(ms(120))); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < ms(115) || took > ms(120)+time.Second {
+		t.Errorf("slept %v, want 120ms", took)
 	}
 
-	busy := NewCheckTimes(8, time.Minute, 1)
-	busy.Observe(startedAgo(ms(10)), ErrBusy)
-	if padded, err := busy.Pad(ctx, startedAgo(0)); !padded || !errors.Is(err, ErrBusy) {
-		t.Errorf("Pad of a busy check = %v, %v; want true, ErrBusy", padded, err)
+	start = time.Now()
+	if err := c.SleepUntil(ctx, start.Add(-time.Second)); err != nil || time.Since(start) > ms(50) {
+		t.Errorf("SleepUntil a time past waited %v (%v)", time.Since(start), err)
 	}
 
-	slow := NewCheckTimes(8, time.Minute, 1)
-	slow.Observe(startedAgo(time.Hour), nil)
 	cctx, cancel := context.WithTimeout(ctx, ms(30))
 	defer cancel()
-	if padded, err := slow.Pad(cctx, nil); !padded || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Pad with an ending ctx = %v, %v; want true, DeadlineExceeded", padded, err)
+	if err := c.SleepUntil(cctx, time.Now().Add(time.Hour)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("SleepUntil with an ending ctx = %v, want DeadlineExceeded", err)
 	}
 }
 
@@ -200,40 +180,19 @@ func TestCheckTimesPad(t *testing.T) {
 func TestCheckTimesTimesEachStage(t *testing.T) {
 	c, now := fakeTimes(8, time.Minute, 1)
 	c.Observe(passed(now.Add(-ms(120)), now.Add(-ms(110)), now.Add(-ms(100))), nil)
-	for stage, want := range []time.Duration{ms(120), ms(110), ms(100), ms(100)} {
-		if took, _, _ := c.draw(stage); took != want {
-			t.Errorf("check with 3 stages: from stage %d drew %v, want %v", stage, took, want)
-		}
+	if rest, _ := c.Draw(); fmt.Sprint(rest) != fmt.Sprint([]time.Duration{ms(120), ms(110), ms(100), ms(100)}) {
+		t.Errorf("check with 3 stages: drew %v from each stage, want 120ms, 110ms, 100ms and 100ms", rest)
 	}
 	left, _ := fakeTimes(8, time.Minute, 1)
 	left.now = c.now
 	left.Observe(passed(now.Add(-ms(50)), now.Add(-ms(40))), nil)
-	for stage, want := range []time.Duration{ms(50), ms(40), ms(40), ms(40)} {
-		if took, _, _ := left.draw(stage); took != want {
-			t.Errorf("check that left at stage 1: from stage %d drew %v, want %v", stage, took, want)
-		}
+	if rest, _ := left.Draw(); fmt.Sprint(rest) != fmt.Sprint([]time.Duration{ms(50), ms(40), ms(40), ms(40)}) {
+		t.Errorf("check that left at stage 1: drew %v from each stage, want 50ms, then 40ms", rest)
 	}
 	none, _ := fakeTimes(8, time.Minute, 1)
 	none.Observe(nil, nil)
-	if _, _, ok := none.draw(0); ok {
+	if _, ok := none.Draw(); ok {
 		t.Error("a request that passed no stage was recorded")
-	}
-}
-
-// A refusal waits from the last stage it passed, as long as the drawn check took from there: its
-// own slow work before that stage is not padded again.
-func TestCheckTimesPadsFromTheLastStage(t *testing.T) {
-	c := NewCheckTimes(8, time.Minute, 1)
-	now := time.Now()
-	c.Observe(passed(now.Add(-ms(300)), now.Add(-ms(100))), nil) // 300ms from the start, 100ms from stage 1
-	// Its start was 250ms ago: padded from the start, it would wait 50ms; from stage 1, 100ms.
-	refusal := passed(time.Now().Add(-ms(250)), time.Now())
-	start := time.Now()
-	if _, err := c.Pad(context.Background(), refusal); err != nil {
-		t.Fatal(err)
-	}
-	if took := time.Since(start); took < ms(95) || took > ms(95)+time.Second {
-		t.Errorf("padded %v from stage 1, want 100ms", took)
 	}
 }
 

@@ -55,10 +55,33 @@ const (
 
 type priorityKey struct{}
 
+type stageNoticesKey struct{}
+
+type stageNotices struct{ asked, began func() }
+
 // WithPriority returns a context whose hashing calls wait in the priority lane. Give it to the
 // checks of people the service knows (a known device's owner), not to anyone a stranger can be.
 func (h *Hasher) WithPriority(ctx context.Context) context.Context {
 	return context.WithValue(ctx, priorityKey{}, true)
+}
+
+// WithStageNotices returns a context whose hashing calls call asked when they ask for a worker,
+// and began when they have one, at once or after waiting, just before they hash. The calls come
+// from the caller's goroutine.
+func (h *Hasher) WithStageNotices(ctx context.Context, asked, began func()) context.Context {
+	return context.WithValue(ctx, stageNoticesKey{}, stageNotices{asked, began})
+}
+
+// noticesOf is ctx's stage notices; either may be nil.
+func noticesOf(ctx context.Context) stageNotices {
+	n, _ := ctx.Value(stageNoticesKey{}).(stageNotices)
+	return n
+}
+
+func call(f func()) {
+	if f != nil {
+		f()
+	}
 }
 
 func laneOf(ctx context.Context) int {
@@ -115,8 +138,8 @@ func (h *Hasher) Params() Params { return h.params }
 // imported one, holds what its own parameters say while it is verified.)
 func (h *Hasher) MemoryBound() int64 { return int64(h.workers) * int64(h.params.Memory) << 10 }
 
-// SetWaitObserver sets a function called once per Hash, Verify and
-// VerifyDummy call with how long it waited for a worker slot, whatever the
+// SetWaitObserver sets a function called once per Hash, Verify,
+// VerifyDummy and Turn call with how long it waited for a worker slot, whatever the
 // outcome (0 when a worker was free, the queue was full or ctx had already
 // ended), and whether it waited in the priority lane. It is meant for a
 // metrics histogram, must be quick, and should be set before use; nil
@@ -131,7 +154,7 @@ func (h *Hasher) SetWaitObserver(f func(wait time.Duration, priority bool)) {
 
 // Hash is HashPassword(password, h.Params()) run in a worker slot.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if err := h.acquire(ctx); err != nil {
+	if err := h.begin(ctx); err != nil {
 		return "", err
 	}
 	defer h.release()
@@ -142,7 +165,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // slot. Besides the errors of VerifyPassword it returns ErrBusy, or ctx's
 // error if ctx ended while waiting.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, needsRehash bool, err error) {
-	if err := h.acquire(ctx); err != nil {
+	if err := h.begin(ctx); err != nil {
 		return false, false, err
 	}
 	defer h.release()
@@ -162,8 +185,32 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	return err
 }
 
-// acquire takes a worker slot, waiting in ctx's lane if allowed. On success
-// the caller must call release.
+// begin takes a worker slot for a hash, telling ctx's stage notices when it asks and when it has
+// one. On success the caller must call release.
+func (h *Hasher) begin(ctx context.Context) error {
+	notices := noticesOf(ctx)
+	call(notices.asked)
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	call(notices.began)
+	return nil
+}
+
+// Turn waits for a worker in ctx's lane exactly as a hash would, and hands it on at once
+// without hashing: a refusal that imitates a check waits behind the same checks as the one it
+// imitates would have, but holds no worker and spends no CPU. It returns ErrBusy, or ctx's error,
+// where a hash would have failed so.
+func (h *Hasher) Turn(ctx context.Context) error {
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	h.release()
+	return nil
+}
+
+// acquire takes a worker slot, waiting in ctx's lane if allowed. On success the caller must call
+// release.
 func (h *Hasher) acquire(ctx context.Context) error {
 	lane := laneOf(ctx)
 	if err := ctx.Err(); err != nil {

@@ -3,6 +3,7 @@ package secret
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -427,5 +428,88 @@ func TestHasherLosesNoSlotWhenWaitsEnd(t *testing.T) {
 	}
 	for range 2 { // both workers are free again
 		hold(t, h)
+	}
+}
+
+// A turn waits behind the hashes ahead as a hash would, is refused busy where a hash would be,
+// and holds no worker: the caller behind it is served as soon as the hash ahead is done.
+func TestHasherTurnWaitsButHoldsNoWorker(t *testing.T) {
+	h := NewHasher(testParams, 1, 2, 10*time.Second)
+	ctx := context.Background()
+	if err := h.Turn(ctx); err != nil || running(h) != 0 {
+		t.Fatalf("Turn with a worker free = %v, %d running; want at once, nothing held", err, running(h))
+	}
+	release := hold(t, h)
+	turned := make(chan error, 1)
+	go func() { turned <- h.Turn(ctx) }()
+	waitForWaiters(t, h, 1)
+	hashed := make(chan error, 1)
+	go func() { _, err := h.Hash(ctx, "pw"); hashed <- err }()
+	waitForWaiters(t, h, 2)
+	// Both lanes' places are taken: a turn is refused as a hash is.
+	if err := h.Turn(ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Turn with the lane full = %v, want ErrBusy", err)
+	}
+	select {
+	case err := <-turned:
+		t.Fatalf("Turn came (%v) while the only worker was held", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	release()
+	if err := <-turned; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-hashed; err != nil {
+		t.Fatal(err)
+	}
+	if running(h) != 0 || waiters(h) != 0 {
+		t.Errorf("leaked slots %d or waiters %d", running(h), waiters(h))
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := h.Turn(cctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Turn with an ended ctx = %v, want Canceled", err)
+	}
+}
+
+// A hashing call tells its stage notices when it asks for a worker and when its hash begins,
+// after any wait; a turn and a call without notices tell nothing.
+func TestHasherStageNotices(t *testing.T) {
+	h := NewHasher(testParams, 1, 2, 10*time.Second)
+	var mu sync.Mutex
+	var events []string
+	note := func(e string) func() { return func() { mu.Lock(); events = append(events, e); mu.Unlock() } }
+	ctx := h.WithStageNotices(context.Background(), note("asked"), note("began"))
+	release := hold(t, h)
+	done := make(chan error, 1)
+	go func() { _, _, err := h.Verify(ctx, "pw", h.dummy); done <- err }()
+	waitForWaiters(t, h, 1)
+	mu.Lock()
+	if got := fmt.Sprint(events); got != "[asked]" {
+		t.Errorf("while waiting for a worker: %s, want [asked]", got)
+	}
+	mu.Unlock()
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Hash(ctx, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Turn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Hash(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(events); got != "[asked began asked began]" {
+		t.Errorf("notices %s, want asked and began for each of the two hashing calls", got)
+	}
+	// Only one notice given: the other is skipped.
+	if _, err := h.Hash(h.WithStageNotices(context.Background(), nil, note("only began")), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if got := events[len(events)-1]; got != "only began" {
+		t.Errorf("last notice %s, want the one given", got)
 	}
 }

@@ -43,7 +43,7 @@ func NewMetrics() *Metrics {
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_messages_total",
 			Help: "Outgoing messages by channel and delivery result (sent, retry, dead)."}, []string{"channel", "result"}),
 		hashWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "unlockd_hash_queue_wait_seconds",
-			Help:    "How long password hashing waited for a free worker, in the ordinary lane.",
+			Help:    "How long password hashing (and the refusals that take a check's turn instead) waited for a free worker, in the ordinary lane.",
 			Buckets: waitBuckets}),
 		priorityWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "unlockd_hash_priority_wait_seconds",
 			Help:    "How long password hashing waited for a free worker, in the priority lane of known devices.",
@@ -51,7 +51,7 @@ func NewMetrics() *Metrics {
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_rejections_total",
 			Help: "Sign-ins refused without checking a password, by reason (invalid, unknown_user, no_password, " +
 				"repeated_password, locked, throttled) and cost (padded: waited a recent check's time without hashing; " +
-				"dummy_hash: no recent check time was known; none: answered at once)."}, []string{"reason", "cost"}),
+				"dummy_hash: no recent check time was known; busy: its turn at the hasher found it saturated, answered 503; none: answered at once)."}, []string{"reason", "cost"}),
 		unavailableAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_unavailable_answers_total",
 			Help: "Requests answered 503 with Retry-After because the database (or the directory) was unavailable, by where (page, api)."}, []string{"where"}),
 		dbUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "unlockd_database_unavailable_total",
