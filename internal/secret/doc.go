@@ -13,7 +13,8 @@
 //
 // Hasher bounds how many hashes run at once, so a burst of sign-ins cannot
 // exhaust memory, with a priority lane for the people the service knows
-// (WithPriority), and provides a dummy verification for unknown users.
+// (WithPriority), a dummy verification for unknown users, and a turn in its
+// queue that holds no worker (Turn), for a refusal that waits as a check would.
 //
 // CheckTimes keeps the recent times of real password checks, so that a
 // refusal that needs no check can take as long as one without hashing.

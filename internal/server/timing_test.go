@@ -193,8 +193,8 @@ func TestRefusalsTakeTheTimeOfAPasswordCheck(t *testing.T) {
 
 // TestLoadRefusalTiming is the same comparison with argon2id's real parameters, for make bench. It
 // also reports the comparison just after floods stop, a known weakness it does not hold the
-// refusals to yet: for up to 64 checks or 3 seconds after a flood, a refusal is padded to the
-// checks the flood slowed, while real checks are quick again.
+// refusals to yet: for up to 64 checks or 3 seconds after a flood, a refusal follows the checks
+// the flood slowed (their database work and hash), while real checks are quick again.
 func TestLoadRefusalTiming(t *testing.T) {
 	needLoad(t)
 	for _, r := range compareRefusalTimes(t, secret.DefaultParams, 300, 0.001, true) {
