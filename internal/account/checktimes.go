@@ -18,7 +18,8 @@ import (
 //     (checked and recorded), counted as if it had asked when the check did: the check's time,
 //     with the check's wait for a worker replaced by its own.
 //
-// Only when too few wrong passwords are recent does it hash a dummy instead.
+// It hashes a dummy instead, for real, only when too few wrong passwords are recent, or when the
+// check drawn met a load that has passed while a worker is free now (below).
 //
 // Counted from the lookup, a refusal does the work before it as a check does, at the same moment's
 // load; counted from the request's start, a refusal whose lookup met a busy database would wait
@@ -35,14 +36,25 @@ import (
 // own work before was longer (a locked account's is recorded first) asks later, and in a steady
 // flood a later request is served as much later, which would make it late.
 //
+// A check drawn that started with many more sign-ins under way than the refusal did (busier) says
+// little of what a check takes now: just after a flood stops, its database work and its hash met
+// the flood's contention, and a refusal that followed it came late. Wrong passwords mixed with the
+// refusals soon replace such checks among the recent ones, but refusals alone do not: measured
+// with nothing but refusals just after a flood, they were told from wrong passwords at D 0.59 to
+// 0.73, unknown users 25 ms late at the median. So while a worker is free, such a refusal checks
+// a dummy for real and observes it, taking only a worker no check was waiting for; with every
+// worker taken, it follows the check drawn. Its observation replaces one of the few recent checks
+// (secret.DefaultCheckTimesSize), so a burst of busier checks costs at most that many dummies
+// once it has passed.
+//
 // A refusal answered busy so is still recorded (and, for an unknown user, counted for the client's
 // spraying throttle), where the check it imitates was given back: the answer and its time are what
 // an outsider sees, and the answer is the same.
 
 // imitateCheck answers a refused password attempt when a real check would have.
 func (s *guard) imitateCheck(ctx context.Context, r Rejection, password string) error {
-	rest, ok := s.checkTimes.Draw()
-	if !ok {
+	rest, load, ok := s.checkTimes.Draw()
+	if !ok || s.hasher.Idle() && busier(load, r.timeline.load) {
 		return s.dummyCheck(ctx, r, password)
 	}
 	left := max(r.timeline.passed-1, 0) // the last stage the refusal passed
@@ -80,7 +92,14 @@ func (s *guard) stageNotices(ctx context.Context, t *timeline) context.Context {
 // observeCheck records a sign-in's real password check, which has come to its verdict after the
 // stages in t (none for the attempts that are not sign-ins, which are not recorded).
 func (s *guard) observeCheck(t timeline, err error) {
-	s.checkTimes.Observe(t.stages(), err)
+	s.checkTimes.Observe(t.stages(), t.load, err)
+}
+
+// busier is whether a check that started with then sign-ins under way met a load that has passed,
+// for a sign-in that started with now: at least twice as many, and at least two more. A refusal
+// that is no sign-in (now 0) takes any check.
+func busier(then, now int) bool {
+	return now > 0 && then >= 2*now && then >= now+2
 }
 
 // restAt is a drawn check's time from stage s to its verdict.
@@ -105,11 +124,12 @@ const (
 type timeline struct {
 	at     [stageCount]time.Time
 	passed int // at[:passed] are set
+	load   int // sign-ins under way when it started, its own included
 }
 
-// startTimeline begins the timeline of a sign-in that starts now.
-func startTimeline() timeline {
-	return timeline{at: [stageCount]time.Time{stageStarted: time.Now()}, passed: 1}
+// startTimeline begins the timeline of a sign-in that starts now with load sign-ins under way.
+func startTimeline(load int) timeline {
+	return timeline{at: [stageCount]time.Time{stageStarted: time.Now()}, passed: 1, load: load}
 }
 
 // mark records that the sign-in passes stage s now. A stage it skipped on the way (an unusable
@@ -131,8 +151,8 @@ func (t *timeline) stages() []time.Time { return t.at[:t.passed] }
 // noCheckTimes knows no check time: every refusal hashes a dummy.
 type noCheckTimes struct{}
 
-func (noCheckTimes) Observe([]time.Time, error) {}
+func (noCheckTimes) Observe([]time.Time, int, error) {}
 
-func (noCheckTimes) Draw() ([]time.Duration, bool) { return nil, false }
+func (noCheckTimes) Draw() ([]time.Duration, int, bool) { return nil, 0, false }
 
 func (noCheckTimes) SleepUntil(context.Context, time.Time) error { return nil }

@@ -14,17 +14,18 @@ import (
 // was asked to sleep until (it returns at once).
 type fakeCheckTimes struct {
 	rest           []time.Duration // the check drawn: its time from each stage; nil: none known
+	load           int             // the sign-ins under way when the check drawn started
 	observed       []error
 	observedStages []int // stages passed by each timeline observed
 	sleeps         []time.Time
 }
 
-func (f *fakeCheckTimes) Observe(stages []time.Time, err error) {
+func (f *fakeCheckTimes) Observe(stages []time.Time, _ int, err error) {
 	f.observed = append(f.observed, err)
 	f.observedStages = append(f.observedStages, len(stages))
 }
 
-func (f *fakeCheckTimes) Draw() ([]time.Duration, bool) { return f.rest, f.rest != nil }
+func (f *fakeCheckTimes) Draw() ([]time.Duration, int, bool) { return f.rest, f.load, f.rest != nil }
 
 func (f *fakeCheckTimes) SleepUntil(_ context.Context, end time.Time) error {
 	f.sleeps = append(f.sleeps, end)
@@ -126,6 +127,38 @@ func TestARefusalFollowsTheDrawnChecksWay(t *testing.T) {
 			}
 			if answer := times.sleeps[1].Sub(times.sleeps[0]); answer < tt.answer || answer > tt.answer+ms(20) {
 				t.Errorf("answered %v after asking, want %v", answer, tt.answer)
+			}
+		})
+	}
+}
+
+// A check drawn that met a load that has passed (many more sign-ins under way than now) says
+// nothing of the time a check takes now: while a worker is free, the refusal checks a dummy for
+// real instead, which it observes. With every worker taken, or a check from a like load, it is
+// padded.
+func TestARefusalChecksForRealWhenTheLoadHasPassed(t *testing.T) {
+	tests := []struct {
+		name      string
+		drawnLoad int
+		busy      bool
+		dummy     bool
+	}{
+		{"a flood's check, a worker free", 6, false, true},
+		{"a flood's check, every worker taken", 6, true, false},
+		{"a check from a like load", 2, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			times := &fakeCheckTimes{rest: drawnCheck, load: tt.drawnLoad}
+			w := newWorld(t, withCheckTimes(times))
+			w.hasher.busy = tt.busy
+			if _, err := signIn(w, "nobody", "pw"); err != account.ErrBadCredentials {
+				t.Fatalf("SignIn = %v, want ErrBadCredentials", err)
+			}
+			dummy := w.hasher.dummies == 1 && len(times.observed) == 1 && w.hasher.turns == 0
+			padded := w.hasher.dummies == 0 && len(times.observed) == 0 && w.hasher.turns == 1
+			if tt.dummy && !dummy || !tt.dummy && !padded {
+				t.Errorf("dummy hashes %d, observed %d, turns %d; want a dummy %v", w.hasher.dummies, len(times.observed), w.hasher.turns, tt.dummy)
 			}
 		})
 	}

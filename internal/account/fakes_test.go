@@ -265,6 +265,7 @@ type fakeHasher struct {
 	onVerify func() // runs inside Verify, as a client hanging up meanwhile
 	turns    int
 	turnWait time.Duration // how long each Turn waits for a worker
+	busy     bool          // every worker is taken: not Idle
 }
 
 func (f *fakeHasher) Hash(_ context.Context, password string) (string, error) {
@@ -302,6 +303,8 @@ func (f *fakeHasher) Turn(context.Context) error {
 	time.Sleep(f.turnWait)
 	return f.err
 }
+
+func (f *fakeHasher) Idle() bool { return !f.busy }
 
 type stageNoticesKey struct{}
 

@@ -57,6 +57,8 @@ type Hasher interface {
 	// Turn waits for a hashing worker as a check would and gives it on at once; its error is the
 	// busy hasher's, or ctx's, as a check's would be.
 	Turn(ctx context.Context) error
+	// Idle reports whether a worker is free now.
+	Idle() bool
 }
 
 // CheckTimes is the recent distribution of how long password checks take from each stage of a
@@ -64,12 +66,13 @@ type Hasher interface {
 // one of them took, instead of hashing.
 type CheckTimes interface {
 	// Observe records one real check that has come to its verdict after its sign-in passed the
-	// stages of its way at the times in stages; err is the check's error, nil for a verdict.
-	Observe(stages []time.Time, err error)
+	// stages of its way at the times in stages, started with load sign-ins under way, its own
+	// included; err is the check's error, nil for a verdict.
+	Observe(stages []time.Time, load int, err error)
 	// Draw picks a recent check: rest[s] is how long it took from stage s to its verdict (a stage
-	// it did not pass counts as passed with its last). ok is false, at once, when the caller is to
-	// check for real (and observe it).
-	Draw() (rest []time.Duration, ok bool)
+	// it did not pass counts as passed with its last), and load the sign-ins under way when it
+	// started. ok is false, at once, when the caller is to check for real (and observe it).
+	Draw() (rest []time.Duration, load int, ok bool)
 	// SleepUntil returns at about end, allowing for how late sleeps wake now, or when ctx ends,
 	// with its error.
 	SleepUntil(ctx context.Context, end time.Time) error

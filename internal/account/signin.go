@@ -30,6 +30,8 @@ type guard struct {
 	states        StateStore
 	// waveSeen is when checkWave last found a lockout wave (Unix nanoseconds; see alerts.go).
 	waveSeen atomic.Int64
+	// signIns is how many password sign-ins are under way: the load a check's time was taken at.
+	signIns atomic.Int64
 }
 
 // Gate signs people in: a password, a one-time code, and the second step, under the lockout policy.
@@ -89,7 +91,9 @@ type SignInResult struct {
 //
 // Every refusal is ErrBadCredentials (or ErrThrottled for the whole client).
 func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
-	timeline, now := startTimeline(), s.now()
+	load := s.signIns.Add(1)
+	defer s.signIns.Add(-1)
+	timeline, now := startTimeline(int(load)), s.now()
 	policy, err := s.lockout.Policy(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)

@@ -44,6 +44,7 @@ type CheckTimes struct {
 type checkTime struct {
 	at   time.Time                // when the verdict came
 	rest [MaxStages]time.Duration // from each stage of its request to the verdict
+	load int                      // the caller's measure of the load when it started
 }
 
 // MaxStages is how many stages of a request's way CheckTimes tells apart: only the first MaxStages
@@ -58,9 +59,7 @@ const lateStep = 25 * time.Microsecond
 // checks from before for as long as those stay among the recent ones: until 8 new checks have
 // replaced them, or 3 seconds. With 64 checks a refusal just after a flood was told from a wrong
 // password at D 0.41 to 0.57, with 8 at 0.09 to 0.17 (make bench, "just after a flood"), and
-// while the load holds the two sizes measure alike. Without new checks at all, refusals alone just
-// after a flood follow the flood's checks for the whole 3 seconds: a known gap, which make bench
-// reports ("refusals alone just after a flood"). Without checks, the minimum of 8 recent ones
+// while the load holds the two sizes measure alike. Without checks, the minimum of 8 recent ones
 // costs a dummy hash every 3/8 s.
 const (
 	DefaultCheckTimesSize   = 8
@@ -84,8 +83,9 @@ func NewCheckTimes(size int, maxAge time.Duration, minRecent int) *CheckTimes {
 // hash) counts as having passed its later stages when it left. err is what the check returned:
 // nil for a verdict (right or wrong). An error (no worker was free, the client left, a broken
 // stored hash) says nothing of the time a check takes and is not recorded, nor is a request that
-// passed no stage: a refusal learns that the hasher is busy from its own turn (Hasher.Turn).
-func (c *CheckTimes) Observe(stages []time.Time, err error) {
+// passed no stage: a refusal learns that the hasher is busy from its own turn (Hasher.Turn). load
+// is the caller's measure of the load the check started under, which Draw gives back with it.
+func (c *CheckTimes) Observe(stages []time.Time, load int, err error) {
 	verdict := c.now()
 	started := len(stages) > 0
 	var rest [MaxStages]time.Duration
@@ -100,17 +100,18 @@ func (c *CheckTimes) Observe(stages []time.Time, err error) {
 	if err != nil || !started {
 		return
 	}
-	c.ring[c.next] = checkTime{at: verdict, rest: rest}
+	c.ring[c.next] = checkTime{at: verdict, rest: rest, load: load}
 	c.next = (c.next + 1) % len(c.ring)
 	c.filled = min(c.filled+1, len(c.ring))
 }
 
 // Draw picks one of the recent checks uniformly and gives how long it took from each of the
-// MaxStages stages of its way to its verdict. When fewer than the minimum of recent checks are
-// known it may return ok false at once: the caller must then check for real and observe it.
-func (c *CheckTimes) Draw() (rest []time.Duration, ok bool) {
+// MaxStages stages of its way to its verdict, and the load it was observed with. When fewer than
+// the minimum of recent checks are known it may return ok false at once: the caller must then
+// check for real and observe it.
+func (c *CheckTimes) Draw() (rest []time.Duration, load int, ok bool) {
 	check, ok := c.draw()
-	return check[:], ok
+	return check.rest[:], check.load, ok
 }
 
 // SleepUntil returns at about end, waking as much before it as sleeps have woken late lately, or
@@ -158,7 +159,7 @@ func (c *CheckTimes) SleepUntil(ctx context.Context, end time.Time) error {
 const fineSleep = 1500 * time.Microsecond
 
 // draw picks one of the recent checks uniformly; ok is false when the caller is to check for real.
-func (c *CheckTimes) draw() (rest [MaxStages]time.Duration, ok bool) {
+func (c *CheckTimes) draw() (check checkTime, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	since := c.now().Add(-c.maxAge)
@@ -170,7 +171,7 @@ func (c *CheckTimes) draw() (rest [MaxStages]time.Duration, ok bool) {
 	}
 	if recent == 0 || recent < c.minRecent && !c.refreshing {
 		c.refreshing = true
-		return rest, false
+		return check, false
 	}
 	k := c.pick(recent)
 	for _, check := range c.ring[:c.filled] {
@@ -178,7 +179,7 @@ func (c *CheckTimes) draw() (rest [MaxStages]time.Duration, ok bool) {
 			continue
 		}
 		if k == 0 {
-			return check.rest, true
+			return check, true
 		}
 		k--
 	}

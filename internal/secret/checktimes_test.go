@@ -56,12 +56,12 @@ func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 			// Observe in time order: the oldest first.
 			for _, o := range tt.observed {
 				*now = drawAt.Add(-o.age)
-				c.Observe(passed(now.Add(-o.took)), o.err)
+				c.Observe(passed(now.Add(-o.took)), 1, o.err)
 			}
 			*now = drawAt
 			got := map[string]bool{}
 			for range 200 {
-				rest, ok := c.Draw()
+				rest, _, ok := c.Draw()
 				if !ok {
 					break
 				}
@@ -85,32 +85,32 @@ func TestCheckTimesDrawsRecentChecksOnly(t *testing.T) {
 func TestCheckTimesOneRefreshAtATime(t *testing.T) {
 	c, now := fakeTimes(8, 10*time.Second, 3)
 	for i := range 2 {
-		if _, ok := c.Draw(); ok {
+		if _, _, ok := c.Draw(); ok {
 			t.Fatalf("draw %d with nothing known: ok", i)
 		}
 	}
-	observe := func(took time.Duration, err error) { c.Observe(passed(now.Add(-took)), err) }
+	observe := func(took time.Duration, err error) { c.Observe(passed(now.Add(-took)), 1, err) }
 	observe(ms(30), nil) // the first real check
-	if _, ok := c.Draw(); ok {
+	if _, _, ok := c.Draw(); ok {
 		t.Fatal("first draw after one check: ok, want a real check (1 of 3 recent)")
 	}
 	for range 5 {
-		if rest, ok := c.Draw(); !ok || rest[0] != ms(30) {
+		if rest, _, ok := c.Draw(); !ok || rest[0] != ms(30) {
 			t.Fatalf("draw while a real check runs = %v, %v; want the one known", rest, ok)
 		}
 	}
 	observe(ms(40), context.Canceled) // it ended without a time: the next caller checks again
-	if _, ok := c.Draw(); ok {
+	if _, _, ok := c.Draw(); ok {
 		t.Fatal("draw after an unrecorded check: ok, want another real check")
 	}
 	observe(ms(40), nil)
 	observe(ms(50), nil)
-	if _, ok := c.Draw(); !ok {
+	if _, _, ok := c.Draw(); !ok {
 		t.Fatal("draw with 3 of 3 recent: not ok")
 	}
 	*now = now.Add(time.Minute) // all expired
 	for i := range 2 {
-		if _, ok := c.Draw(); ok {
+		if _, _, ok := c.Draw(); ok {
 			t.Fatalf("draw %d with every check expired: ok", i)
 		}
 	}
@@ -136,12 +136,12 @@ func TestCheckTimesSleepAllowsForLateWaking(t *testing.T) {
 func TestCheckTimesDrawsUniformly(t *testing.T) {
 	c, now := fakeTimes(16, time.Minute, 1)
 	for i := 1; i <= 4; i++ {
-		c.Observe(passed(now.Add(-ms(10*i))), nil)
+		c.Observe(passed(now.Add(-ms(10*i))), 1, nil)
 	}
 	counts := map[time.Duration]int{}
 	const n = 40_000
 	for range n {
-		rest, _ := c.Draw()
+		rest, _, _ := c.Draw()
 		counts[rest[0]]++
 	}
 	for i := 1; i <= 4; i++ {
@@ -175,23 +175,24 @@ func TestCheckTimesSleepUntil(t *testing.T) {
 	}
 }
 
-// A check is timed from each stage it passed to its verdict; one that left the way early (a
-// refusal's dummy hash) counts as having passed its later stages when it left.
+// A check is timed from each stage it passed to its verdict, and drawn with its load; one that
+// left the way early (a refusal's dummy hash) counts as having passed its later stages when it
+// left.
 func TestCheckTimesTimesEachStage(t *testing.T) {
 	c, now := fakeTimes(8, time.Minute, 1)
-	c.Observe(passed(now.Add(-ms(120)), now.Add(-ms(110)), now.Add(-ms(100))), nil)
-	if rest, _ := c.Draw(); fmt.Sprint(rest) != fmt.Sprint([]time.Duration{ms(120), ms(110), ms(100), ms(100)}) {
-		t.Errorf("check with 3 stages: drew %v from each stage, want 120ms, 110ms, 100ms and 100ms", rest)
+	c.Observe(passed(now.Add(-ms(120)), now.Add(-ms(110)), now.Add(-ms(100))), 5, nil)
+	if rest, load, _ := c.Draw(); fmt.Sprint(rest) != fmt.Sprint([]time.Duration{ms(120), ms(110), ms(100), ms(100)}) || load != 5 {
+		t.Errorf("check with 3 stages under a load of 5: drew %v from each stage under %d, want 120ms, 110ms, 100ms and 100ms under 5", rest, load)
 	}
 	left, _ := fakeTimes(8, time.Minute, 1)
 	left.now = c.now
-	left.Observe(passed(now.Add(-ms(50)), now.Add(-ms(40))), nil)
-	if rest, _ := left.Draw(); fmt.Sprint(rest) != fmt.Sprint([]time.Duration{ms(50), ms(40), ms(40), ms(40)}) {
+	left.Observe(passed(now.Add(-ms(50)), now.Add(-ms(40))), 1, nil)
+	if rest, _, _ := left.Draw(); fmt.Sprint(rest) != fmt.Sprint([]time.Duration{ms(50), ms(40), ms(40), ms(40)}) {
 		t.Errorf("check that left at stage 1: drew %v from each stage, want 50ms, then 40ms", rest)
 	}
 	none, _ := fakeTimes(8, time.Minute, 1)
-	none.Observe(nil, nil)
-	if _, ok := none.Draw(); ok {
+	none.Observe(nil, 1, nil)
+	if _, _, ok := none.Draw(); ok {
 		t.Error("a request that passed no stage was recorded")
 	}
 }

@@ -197,6 +197,13 @@ func (h *Hasher) begin(ctx context.Context) error {
 	return nil
 }
 
+// Idle reports whether a worker is free now and no one waits for one.
+func (h *Hasher) Idle() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.running < h.workers
+}
+
 // Turn waits for a worker in ctx's lane exactly as a hash would, and hands it on at once
 // without hashing: a refusal that imitates a check waits behind the same checks as the one it
 // imitates would have, but holds no worker and spends no CPU. It returns ErrBusy, or ctx's error,

@@ -513,3 +513,23 @@ func TestHasherStageNotices(t *testing.T) {
 		t.Errorf("last notice %s, want the one given", got)
 	}
 }
+
+// Idle while a worker is free; not while every worker is taken.
+func TestHasherIdle(t *testing.T) {
+	h := NewHasher(testParams, 2, 2, 10*time.Second)
+	if !h.Idle() {
+		t.Fatal("a new hasher is not idle")
+	}
+	hold(t, h)
+	if !h.Idle() {
+		t.Fatal("not idle with one of two workers free")
+	}
+	release := hold(t, h)
+	if h.Idle() {
+		t.Fatal("idle with both workers taken")
+	}
+	release()
+	if !h.Idle() {
+		t.Error("not idle once a worker is given back")
+	}
+}

@@ -192,9 +192,10 @@ func TestRefusalsTakeTheTimeOfAPasswordCheck(t *testing.T) {
 }
 
 // TestLoadRefusalTiming is the same comparison with argon2id's real parameters, for make bench,
-// also just after floods stop. It reports, without holding the refusals to it, a known weakness:
-// refusals alone just after a flood, with no new check among them, follow the checks the flood
-// slowed (their database work and hash) for up to 3 seconds, while real checks are quick again.
+// also just after floods stop. It reports, without holding the refusals to it, each kind alone just
+// after a flood: refusals with no new check among them, which check dummies for real until the
+// flood's checks have left the recent ones, and then follow the dummies. Those lack a check's two
+// transactions, and this comparison comes out at the edge of the critical D.
 func TestLoadRefusalTiming(t *testing.T) {
 	needLoad(t)
 	for _, r := range compareRefusalTimes(t, secret.DefaultParams, 300, 0.001, true) {
