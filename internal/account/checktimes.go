@@ -19,7 +19,7 @@ import (
 //     with the check's wait for a worker replaced by its own.
 //
 // It hashes a dummy instead, for real, only when too few wrong passwords are recent, or when the
-// check drawn met a load that has passed while a worker is free now (below).
+// check drawn met a load that has passed (below).
 //
 // Counted from the lookup, a refusal does the work before it as a check does, at the same moment's
 // load; counted from the request's start, a refusal whose lookup met a busy database would wait
@@ -41,11 +41,13 @@ import (
 // the flood's contention, and a refusal that followed it came late. Wrong passwords mixed with the
 // refusals soon replace such checks among the recent ones, but refusals alone do not: measured
 // with nothing but refusals just after a flood, they were told from wrong passwords at D 0.59 to
-// 0.73, unknown users 25 ms late at the median. So while a worker is free, such a refusal checks
-// a dummy for real and observes it, taking only a worker no check was waiting for; with every
-// worker taken, it follows the check drawn. Its observation replaces one of the few recent checks
-// (secret.DefaultCheckTimesSize), so a burst of busier checks costs at most that many dummies
-// once it has passed.
+// 0.73, unknown users 25 ms late at the median. So when no check has found every worker taken for
+// as long as the check drawn took, the load it met has passed, and the refusal checks a dummy for
+// real and observes it, taking only a worker no check was waiting for. Otherwise it follows the
+// check drawn: while the load merely wavers (a hasher still saturated now and then), a dummy,
+// without the database work of a check, would come early. Its observation replaces one of the few
+// recent checks (secret.DefaultCheckTimesSize), so a burst of busier checks costs at most that
+// many dummies once it has passed.
 //
 // A refusal answered busy so is still recorded (and, for an unknown user, counted for the client's
 // spraying throttle), where the check it imitates was given back: the answer and its time are what
@@ -54,7 +56,7 @@ import (
 // imitateCheck answers a refused password attempt when a real check would have.
 func (s *guard) imitateCheck(ctx context.Context, r Rejection, password string) error {
 	rest, load, ok := s.checkTimes.Draw()
-	if !ok || s.hasher.Idle() && busier(load, r.timeline.load) {
+	if !ok || busier(load, r.timeline.load) && s.hasher.IdleFor() > restAt(rest, stageStarted) {
 		return s.dummyCheck(ctx, r, password)
 	}
 	left := max(r.timeline.passed-1, 0) // the last stage the refusal passed

@@ -132,10 +132,10 @@ func TestARefusalFollowsTheDrawnChecksWay(t *testing.T) {
 	}
 }
 
-// A check drawn that met a load that has passed (many more sign-ins under way than now) says
-// nothing of the time a check takes now: while a worker is free, the refusal checks a dummy for
-// real instead, which it observes. With every worker taken, or a check from a like load, it is
-// padded.
+// A check drawn that met a load that has passed (many more sign-ins under way than now, and no
+// check has found every worker taken since) says nothing of the time a check takes now: the
+// refusal checks a dummy for real instead, which it observes. With the hasher saturated a moment
+// ago, or a check from a like load, it is padded.
 func TestARefusalChecksForRealWhenTheLoadHasPassed(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -144,7 +144,7 @@ func TestARefusalChecksForRealWhenTheLoadHasPassed(t *testing.T) {
 		dummy     bool
 	}{
 		{"a flood's check, a worker free", 6, false, true},
-		{"a flood's check, every worker taken", 6, true, false},
+		{"a flood's check, the hasher saturated a moment ago", 6, true, false},
 		{"a check from a like load", 2, false, false},
 	}
 	for _, tt := range tests {

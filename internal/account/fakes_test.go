@@ -265,7 +265,7 @@ type fakeHasher struct {
 	onVerify func() // runs inside Verify, as a client hanging up meanwhile
 	turns    int
 	turnWait time.Duration // how long each Turn waits for a worker
-	busy     bool          // every worker is taken: not Idle
+	busy     bool          // every worker is taken, or was a moment ago: not idle
 }
 
 func (f *fakeHasher) Hash(_ context.Context, password string) (string, error) {
@@ -304,7 +304,12 @@ func (f *fakeHasher) Turn(context.Context) error {
 	return f.err
 }
 
-func (f *fakeHasher) Idle() bool { return !f.busy }
+func (f *fakeHasher) IdleFor() time.Duration {
+	if f.busy {
+		return 0
+	}
+	return time.Hour
+}
 
 type stageNoticesKey struct{}
 

@@ -57,8 +57,8 @@ type Hasher interface {
 	// Turn waits for a hashing worker as a check would and gives it on at once; its error is the
 	// busy hasher's, or ctx's, as a check's would be.
 	Turn(ctx context.Context) error
-	// Idle reports whether a worker is free now.
-	Idle() bool
+	// IdleFor is how long every check has found a worker free: 0 while every worker is taken.
+	IdleFor() time.Duration
 }
 
 // CheckTimes is the recent distribution of how long password checks take from each stage of a

@@ -41,7 +41,8 @@ type Hasher struct {
 	observe atomic.Pointer[func(wait time.Duration, priority bool)]
 
 	mu      sync.Mutex
-	running int // hashes running; below workers only while no one waits
+	running int       // hashes running; below workers only while no one waits
+	fullAt  time.Time // when a caller last found every worker taken
 	// waiting holds each lane's callers, first come first served; a worker that frees up is
 	// handed to the first in the priority lane, else to the first in the ordinary one.
 	waiting [2][]chan struct{}
@@ -197,11 +198,14 @@ func (h *Hasher) begin(ctx context.Context) error {
 	return nil
 }
 
-// Idle reports whether a worker is free now and no one waits for one.
-func (h *Hasher) Idle() bool {
+// IdleFor is how long every caller has found a worker free: 0 while every worker is taken.
+func (h *Hasher) IdleFor() time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.running < h.workers
+	if h.running >= h.workers {
+		return 0
+	}
+	return time.Since(h.fullAt)
 }
 
 // Turn waits for a worker in ctx's lane exactly as a hash would, and hands it on at once
@@ -232,6 +236,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		h.observed(0, lane)
 		return nil
 	}
+	h.fullAt = start
 	if len(h.waiting[lane]) >= h.queue {
 		h.mu.Unlock()
 		h.observed(0, lane)

@@ -514,22 +514,28 @@ func TestHasherStageNotices(t *testing.T) {
 	}
 }
 
-// Idle while a worker is free; not while every worker is taken.
-func TestHasherIdle(t *testing.T) {
+// Idle for as long as every caller has found a worker free: not at all while every worker is
+// taken, and counted again from the last caller that found them so.
+func TestHasherIdleFor(t *testing.T) {
 	h := NewHasher(testParams, 2, 2, 10*time.Second)
-	if !h.Idle() {
-		t.Fatal("a new hasher is not idle")
+	if h.IdleFor() < time.Hour {
+		t.Fatalf("a new hasher idle for %v, want ever since", h.IdleFor())
 	}
 	hold(t, h)
-	if !h.Idle() {
-		t.Fatal("not idle with one of two workers free")
-	}
 	release := hold(t, h)
-	if h.Idle() {
-		t.Fatal("idle with both workers taken")
+	if h.IdleFor() != 0 {
+		t.Fatalf("idle for %v with both workers taken, want 0", h.IdleFor())
 	}
+	turned := make(chan error, 1)
+	asked := time.Now()
+	go func() { turned <- h.Turn(context.Background()) }()
+	waitForWaiters(t, h, 1)
 	release()
-	if !h.Idle() {
-		t.Error("not idle once a worker is given back")
+	if err := <-turned; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if idle := h.IdleFor(); idle < 20*time.Millisecond || idle > time.Since(asked) {
+		t.Errorf("idle for %v after a worker came free, want since the caller that found none", idle)
 	}
 }
