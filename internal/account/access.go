@@ -30,13 +30,19 @@ func MaySignIn(state State, knownDevice bool) bool {
 // refused.
 func SessionCurrent(accountEpoch, sessionEpoch int64) bool { return accountEpoch == sessionEpoch }
 
-// KeptSession is the session that asks to end the account's others, and stays: its handle, and
-// the session epoch it carries. It must still be live and current when the others end: a session
-// ended meanwhile (by another of the account's browsers) stays ended, and its request changes
-// nothing (ErrSessionEnded).
+// KeptSession is the session that asks for an owner's change (to end the account's others, to
+// change a password, a second factor or a contact), and stays: its handle, and the session epoch
+// it carries. It must still be live and current when the change is made: a session ended
+// meanwhile (by another of the account's browsers) stays ended, and its request changes nothing
+// (ErrSessionEnded). An empty handle is no browser's, and is not checked.
 type KeptSession struct {
 	Handle string
 	Epoch  int64
+}
+
+// askingSession is the session of handle that asks for a change of a, as it was checked against a.
+func askingSession(a *Account, handle string) KeptSession {
+	return KeptSession{Handle: handle, Epoch: a.SessionEpoch}
 }
 
 // SessionAllowed is MaySignIn for a signed-in session: its browser proved itself at sign-in, so it

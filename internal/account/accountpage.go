@@ -130,7 +130,7 @@ func (s *OwnAccount) EndSession(ctx context.Context, a *Account, sessionID, clie
 // hangs up as it commits would leave its own session's new epoch unknown, and be signed out too.
 func (s *OwnAccount) EndOtherSessions(ctx context.Context, a *Account, thisSession, client string) (int, int64, error) {
 	ctx = context.WithoutCancel(ctx)
-	return s.accountPage.EndOtherSessions(ctx, a.ID, a.Username, KeptSession{Handle: thisSession, Epoch: a.SessionEpoch}, client, s.now())
+	return s.accountPage.EndOtherSessions(ctx, a.ID, a.Username, askingSession(a, thisSession), client, s.now())
 }
 
 // reauthenticate checks a signed-in owner's current password as a counted attempt: ErrWrongPassword
@@ -198,7 +198,7 @@ func (s *OwnAccount) ChangePassword(ctx context.Context, a *Account, current, pa
 	var epoch int64
 	err = s.work.Atomic(ctx, func(ctx context.Context) error {
 		var err error
-		keep := KeptSession{Handle: keepSession, Epoch: a.SessionEpoch}
+		keep := askingSession(a, keepSession)
 		if epoch, err = s.accountPage.ChangePassword(ctx, a.ID, a.Username, hash, keep, client, now, notify); err != nil || !a.InDirectory() {
 			return err
 		}

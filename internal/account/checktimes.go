@@ -59,11 +59,7 @@ func (s *guard) imitateCheck(ctx context.Context, r Rejection, password string) 
 	if !ok || busier(load, r.timeline.load) && s.hasher.IdleFor() > restAt(rest, stageStarted) {
 		return s.dummyCheck(ctx, r, password)
 	}
-	left := max(r.timeline.passed-1, 0) // the last stage the refusal passed
-	from := r.timeline.at[left]
-	if r.timeline.passed == 0 {
-		from = time.Now()
-	}
+	left, from := r.timeline.last()
 	asked := from.Add(restAt(rest, left) - restAt(rest, stageAsked))
 	if err := s.checkTimes.SleepUntil(ctx, asked); err != nil {
 		return err
@@ -104,11 +100,9 @@ func busier(then, now int) bool {
 	return now > 0 && then >= 2*now && then >= now+2
 }
 
-// restAt is a drawn check's time from stage s to its verdict.
+// restAt is a drawn check's time from stage s to its verdict: a stage beyond those the check times
+// were kept for counts as passed with their last.
 func restAt(rest []time.Duration, s int) time.Duration {
-	if len(rest) == 0 {
-		return 0
-	}
 	return rest[min(s, len(rest)-1)]
 }
 
@@ -149,6 +143,15 @@ func (t *timeline) mark(s int) {
 
 // stages is when the sign-in passed each stage so far, in order.
 func (t *timeline) stages() []time.Time { return t.at[:t.passed] }
+
+// last is the last stage the sign-in passed, and when. A timeline never started is taken to start
+// now.
+func (t *timeline) last() (stage int, at time.Time) {
+	if t.passed == 0 {
+		return stageStarted, time.Now()
+	}
+	return t.passed - 1, t.at[t.passed-1]
+}
 
 // noCheckTimes knows no check time: every refusal hashes a dummy.
 type noCheckTimes struct{}

@@ -87,5 +87,5 @@ func (s *OwnAccount) ConfirmContactChange(ctx context.Context, a *Account, chann
 	if channel == ChannelSMS && a.Email != "" {
 		notify = append(notify, s.factorMessage(a, lang, change, now))
 	}
-	return s.contact.UpdateContact(ctx, a.ID, a.Username, channel, value, KeptSession{Handle: thisSession, Epoch: a.SessionEpoch}, client, now, notify)
+	return s.contact.UpdateContact(ctx, a.ID, a.Username, channel, value, askingSession(a, thisSession), client, now, notify)
 }

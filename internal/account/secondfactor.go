@@ -78,8 +78,8 @@ func (s *SecondFactors) ConfirmTOTP(ctx context.Context, a *Account, secret, cod
 	if err != nil {
 		return err
 	}
-	return s.secondFactors.EnrollTOTP(ctx, a.ID, a.Username, sealed, step, KeptSession{Handle: thisSession, Epoch: a.SessionEpoch},
-		client, now, s.factorMessage(a, lang, notice.TOTPAdded, now))
+	return s.secondFactors.EnrollTOTP(ctx, a.ID, a.Username, sealed, step, askingSession(a, thisSession), client, now,
+		s.factorMessage(a, lang, notice.TOTPAdded, now))
 }
 
 // NewRecoveryCodes replaces the account's recovery codes with ten new ones, returned once, asked
@@ -95,8 +95,7 @@ func (s *SecondFactors) NewRecoveryCodes(ctx context.Context, a *Account, thisSe
 		codes[i], hashes[i] = c, s.opts.HashToken(c)
 	}
 	now := s.now()
-	keep := KeptSession{Handle: thisSession, Epoch: a.SessionEpoch}
-	if err := s.secondFactors.ReplaceRecoveryCodes(ctx, a.ID, a.Username, hashes, keep, client, now, s.factorMessage(a, lang, notice.RecoveryCodesCreated, now)); err != nil {
+	if err := s.secondFactors.ReplaceRecoveryCodes(ctx, a.ID, a.Username, hashes, askingSession(a, thisSession), client, now, s.factorMessage(a, lang, notice.RecoveryCodesCreated, now)); err != nil {
 		return nil, err
 	}
 	return codes, nil

@@ -53,3 +53,20 @@ func TestBusier(t *testing.T) {
 		}
 	}
 }
+
+// last is the last stage passed and when; a timeline never started starts now.
+func TestTimelineLast(t *testing.T) {
+	tl := startTimeline(1)
+	if s, at := tl.last(); s != stageStarted || at != tl.at[stageStarted] {
+		t.Errorf("just started: stage %d at %v, want the start", s, at)
+	}
+	tl.mark(stageLookedUp)
+	if s, at := tl.last(); s != stageLookedUp || at != tl.at[stageLookedUp] {
+		t.Errorf("after the lookup: stage %d at %v, want the lookup", s, at)
+	}
+	var never timeline
+	before := time.Now()
+	if s, at := never.last(); s != stageStarted || at.Before(before) {
+		t.Errorf("never started: stage %d at %v, want the start, now", s, at)
+	}
+}

@@ -176,7 +176,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 // VerifyDummy verifies password against a fixed dummy hash with the
 // Hasher's parameters, through the same path as Verify, and discards the
 // result: the password never matches. Call it for a refusal that must take
-// a check's time when CheckTimes knows none recent. It returns only ErrBusy
+// a check's time when no recent check's time serves. It returns only ErrBusy
 // or ctx's error, which the caller should handle exactly as for Verify.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	// ok is always false: the dummy key is random bytes, not the output
