@@ -194,8 +194,8 @@ func TestRefusalsTakeTheTimeOfAPasswordCheck(t *testing.T) {
 // TestLoadRefusalTiming is the same comparison with argon2id's real parameters, for make bench,
 // also just after floods stop. It reports, without holding the refusals to it, each kind alone just
 // after a flood: refusals with no new check among them, which check dummies for real until the
-// flood's checks have left the recent ones, and then follow the dummies. Those lack a check's two
-// transactions, and this comparison comes out at the edge of the critical D.
+// flood's checks have left the recent ones, and then follow the dummies. Those lack part of a
+// check's database work, and this comparison comes out at the edge of the critical D.
 func TestLoadRefusalTiming(t *testing.T) {
 	needLoad(t)
 	for _, r := range compareRefusalTimes(t, secret.DefaultParams, 300, 0.001, true) {
@@ -249,13 +249,13 @@ func compareRefusalTimes(t *testing.T, params secret.Params, rounds int, alpha f
 	// checks: warm up until they have left.
 	h.timeSignIns(classes, secret.DefaultCheckTimesSize+10, 1)
 
-	type phase struct {
+	type timingPhase struct {
 		name              string
 		probers, flooders int
 	}
-	phases := []phase{{"idle", 1, 0}, {"hashing saturated", 3, 4}}
+	phases := []timingPhase{{"idle", 1, 0}, {"hashing saturated", 3, 4}}
 	if after {
-		phases = append(phases, phase{afterFlood, 1, 4}, phase{aloneAfterFlood, 1, 4})
+		phases = append(phases, timingPhase{afterFlood, 1, 4}, timingPhase{aloneAfterFlood, 1, 4})
 	}
 	var results []ksResult
 	for _, phase := range phases {
@@ -266,14 +266,14 @@ func compareRefusalTimes(t *testing.T, params secret.Params, rounds int, alpha f
 			// the flood would: all three kinds after each flood, or one kind after each, by turns.
 			times = map[string][]time.Duration{}
 			const cycle = 25
-			cycles := max(1, rounds/2/cycle)
+			cycles, kinds := max(1, rounds/2/cycle), len(classes())
 			if phase.name == aloneAfterFlood {
-				cycles *= len(classes())
+				cycles *= kinds
 			}
 			for c := range cycles {
 				probe := classes
 				if phase.name == aloneAfterFlood {
-					probe = func() []signInClass { return classes()[c%3 : c%3+1] }
+					probe = func() []signInClass { return classes()[c%kinds : c%kinds+1] }
 				}
 				stop := h.flood(phase.flooders, loadAccounts)
 				time.Sleep(1500 * time.Millisecond)
