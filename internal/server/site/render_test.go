@@ -43,13 +43,17 @@ func TestLongUsedAccountPagesRender(t *testing.T) {
 }
 
 // longUsedAccountPage is the views and the data of the account page ("account") or of the page
-// of all browsers ("browsers") of a long-used account.
-func longUsedAccountPage(b testing.TB, page string) (*views, *Page) {
-	v, err := parseViews()
+// of all browsers ("browsers") of a long-used account, in English.
+func longUsedAccountPage(b testing.TB, page string) (views, *Page) {
+	return longUsedAccountPageIn(b, page, "en")
+}
+
+func longUsedAccountPageIn(b testing.TB, page, lang string) (views, *Page) {
+	bundle, err := loadBundle()
 	if err != nil {
 		b.Fatal(err)
 	}
-	bundle, err := loadBundle()
+	v, err := parseViews(bundle)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,7 +73,7 @@ func longUsedAccountPage(b testing.TB, page string) (*views, *Page) {
 		o.Sessions = append(o.Sessions, account.Session{ID: fmt.Sprintf("%016x", i), CreatedAt: t, Expiry: t.Add(time.Hour)})
 	}
 	last := now.Add(-time.Hour)
-	l := bundle.Localizer("en").In(time.UTC)
+	l := bundle.Localizer(lang).In(time.UTC)
 	// The pages' data as package server gives it: the lists ready to print.
 	type shownTime struct{ Datetime, Text string }
 	type deviceRow struct {
@@ -104,7 +108,7 @@ func longUsedAccountPage(b testing.TB, page string) (*views, *Page) {
 	a := &account.Account{ID: 1, Username: "alice", Email: "alice@example.com", Role: account.RoleUser, State: account.StateActive, Language: "en"}
 	if page == "browsers" {
 		data := struct{ Browsers browserLists }{browsers}
-		return v, &Page{Path: "/account/devices", Lang: "en", L: l, Title: l.T("browsers_title"), Account: a, Data: data}
+		return v, &Page{Path: "/account/devices", Lang: lang, L: l, Title: l.T("browsers_title"), Account: a, Data: data}
 	}
 	data := struct {
 		State      account.State
@@ -120,5 +124,5 @@ func longUsedAccountPage(b testing.TB, page string) (*views, *Page) {
 	for _, e := range o.History {
 		data.History = append(data.History, signInRow{shownTime{e.At.Format(time.RFC3339), l.Time(e.At)}, e.Succeeded, l.Place(e.ClientIP), l.Device(e.UserAgent)})
 	}
-	return v, &Page{Path: "/account", Lang: "en", L: l, Title: l.T("account_title"), Account: a, Data: data}
+	return v, &Page{Path: "/account", Lang: lang, L: l, Title: l.T("account_title"), Account: a, Data: data}
 }

@@ -38,7 +38,7 @@ type Site struct {
 	sessions *scs.SessionManager
 	log      *slog.Logger
 	bundle   *i18n.Bundle
-	views    *views
+	views    views
 	proxies  *clientIPResolver
 	// unavailable counts answers that a dependency was unavailable (Deps.Unavailable).
 	unavailable func(where string)
@@ -62,7 +62,7 @@ func New(d Deps) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := parseViews()
+	v, err := parseViews(bundle)
 	if err != nil {
 		return nil, err
 	}
