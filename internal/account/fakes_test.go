@@ -467,8 +467,8 @@ func (f *fakeLockout) RecordSuccess(_ context.Context, s account.Success) (bool,
 
 func (f *fakeLockout) RecordRejection(_ context.Context, r account.Rejection) error {
 	f.rejections = append(f.rejections, r)
-	if r.ClientKey != "" {
-		f.fail(r.Client, r.ClientKey)
+	if r.Spray.Key != "" {
+		f.fail(r.Spray.Client, r.Spray.Key)
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func guessSubject(accountID, deviceID int64) string {
 // reserveClientSend counts one request for a code, link or help from client, and refuses it with
 // ErrThrottled past SendLimitClient in SendWindow.
 func (s *guard) reserveClientSend(ctx context.Context, client, where string, now time.Time) error {
-	n, err := s.ledger.Reserve(ctx, scopeClientSends, client, SendWindow, now)
+	n, err := s.ledger.Reserve(ctx, scopeClientSends, ClientNetwork(client), SendWindow, now)
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,13 @@ func SprayThrottled(otherAccounts int) bool { return otherAccounts >= ClientAcco
 // secret is checked (so a burst at many accounts cannot pass the limit while the count still reads
 // low), kept when the secret was wrong, released when it was right or never checked.
 type SprayPair struct {
-	Client string
-	Key    string // "account:ID", as Rejection.ClientKey
+	Client string // the client's network (ClientNetwork)
+	Key    string // what it tried: "account:ID", or "login:NAME" for a login that is no account's
+}
+
+// sprayPair is the pair of client (an address) and key the spraying throttle counts.
+func sprayPair(client, key string) SprayPair {
+	return SprayPair{Client: ClientNetwork(client), Key: key}
 }
 
 // LockNotice builds what an automatic lock queues with it (the owner's email, webhook events)
@@ -104,7 +109,7 @@ type Rejection struct {
 	Username  string // the account's, or what was typed
 	Reason    string // unknown_user, throttled, repeated_password, locked, no_password, invalid
 	Client    string
-	ClientKey string // when set, counts towards the client's spraying throttle
+	Spray     SprayPair // when set, counts towards the client's spraying throttle
 	Throttled bool
 	UserAgent string
 	Now       time.Time
@@ -143,7 +148,7 @@ type LockoutStore interface {
 	// RecordSuccess resets the counters and notes the sign-in, unless the account was locked in the
 	// meantime (ok false). It registers a new device when NewDeviceHash is set.
 	RecordSuccess(ctx context.Context, s Success) (ok bool, err error)
-	// RecordRejection audits a refused attempt and counts it for the client when ClientKey is set.
+	// RecordRejection audits a refused attempt and counts it for the client when Spray is set.
 	RecordRejection(ctx context.Context, r Rejection) error
 }
 

@@ -124,6 +124,26 @@ func ValidateDisplayName(s string) (string, error) {
 	return s, nil
 }
 
+// ClientNetwork is whom the limits per client count on (the spraying throttle, sends, lookups): an
+// IPv4 address itself, and an IPv6 address's /64. A host is given at least a /64 and picks the
+// rest of its address itself, so counted by address, one host could take a fresh one for each
+// try and never meet a limit. What is not an address is counted as it is.
+func ClientNetwork(client string) string {
+	a, err := netip.ParseAddr(client)
+	if err != nil {
+		return client
+	}
+	a = a.WithZone("").Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return client
+	}
+	return p.String()
+}
+
 // ParseClientIP reads a client's address another application reports: an IPv4 or IPv6 address,
 // returned in its normal form (an IPv4-mapped IPv6 address as IPv4, no zone). Anything else is
 // EINVALID: what lands in the audit log and its exports as an address is an address.

@@ -60,7 +60,7 @@ func (s *SelfService) RequestStatus(ctx context.Context, reference, login, clien
 	if strings.TrimSpace(reference) == "" || strings.TrimSpace(login) == "" {
 		return nil, Fail(EINVALID, "request_status_required", nil, "the reference and the login are both required")
 	}
-	n, err := s.ledger.Reserve(ctx, scopeRequestLookups, client, RequestLookupWindow, s.now())
+	n, err := s.ledger.Reserve(ctx, scopeRequestLookups, ClientNetwork(client), RequestLookupWindow, s.now())
 	if err != nil {
 		return nil, err
 	}

@@ -109,13 +109,13 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		return nil, err
 	}
 	if !valid {
-		reject.Reason, reject.ClientKey = "invalid", "invalid"
+		reject.Reason, reject.Spray = "invalid", sprayPair(req.ClientIP, "invalid")
 		return nil, s.refuse(ctx, &password, reject, "unknown")
 	}
 	a, err := s.accounts.AccountByLogin(ctx, login)
 	reject.timeline.mark(stageLookedUp)
 	if ErrorCode(err) == ENOTFOUND {
-		reject.Reason, reject.ClientKey = "unknown_user", "login:"+strings.ToLower(login)
+		reject.Reason, reject.Spray = "unknown_user", sprayPair(req.ClientIP, loginKey(login))
 		return nil, s.refuse(ctx, &password, reject, "unknown")
 	} else if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
@@ -125,7 +125,7 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		return s.signInDirectory(ctx, a, req, policy, reject, password)
 	}
 	if a.PasswordHash == "" {
-		reject.Reason, reject.ClientKey = "no_password", accountKey(a.ID)
+		reject.Reason, reject.Spray = "no_password", sprayPair(req.ClientIP, accountKey(a.ID))
 		return nil, s.refuse(ctx, &password, reject, "failure")
 	}
 
@@ -136,8 +136,10 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 			return nil, fmt.Errorf("sign in: %w", err)
 		}
 		if repeated {
-			// Known to be wrong already: a device retrying a stale saved password. Not counted again.
-			reject.Reason = "repeated_password"
+			// Known to be wrong already: a device retrying a stale saved password. Not counted again
+			// on the account, but for the client like any refusal: left out of the client's count,
+			// a known account's name would be told by the throttle that an unknown one brings on.
+			reject.Reason, reject.Spray = "repeated_password", sprayPair(req.ClientIP, accountKey(a.ID))
 			return nil, s.refuse(ctx, &password, reject, "repeated")
 		}
 	}
@@ -201,7 +203,7 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 	notice := func(d lockout.Decision) []Message { return s.lockNotice(a, d, now, req.ClientIP) }
 	res, err := s.lockout.ReserveAttempt(ctx, Attempt{AccountID: a.ID, Username: a.Username, DeviceID: deviceID,
 		Client: req.ClientIP, Policy: policy.Lockout, Now: now, Notice: notice,
-		Spray: SprayPair{Client: req.ClientIP, Key: accountKey(a.ID)}})
+		Spray: sprayPair(req.ClientIP, accountKey(a.ID))})
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
@@ -216,7 +218,7 @@ func (s *guard) attempt(ctx context.Context, a *Account, req SignInRequest, poli
 	if !res.Allowed {
 		// Locked, frozen, disabled, expired, or over the allowance: the same time, the same answer,
 		// and the lock is not extended.
-		reject.Reason, reject.ClientKey = "locked", accountKey(a.ID)
+		reject.Reason, reject.Spray = "locked", sprayPair(req.ClientIP, accountKey(a.ID))
 		var password *string // a refused password takes the time a check would; a code takes none
 		if mac != nil {
 			password = &req.Password
@@ -346,6 +348,13 @@ func (s *Gate) SignInWithCode(ctx context.Context, req SignInRequest, code strin
 	}
 	a, err := s.guard.accountByLogin(ctx, req.Login)
 	if ErrorCode(err) == ENOTFOUND {
+		// Recorded and counted for the client as a wrong code for an account is: the throttle
+		// must not tell one from the other.
+		login, _ := NormalizeLogin(req.Login)
+		reject.Reason, reject.Spray = "unknown_user", sprayPair(req.ClientIP, loginKey(login))
+		if err := s.refuse(ctx, nil, reject, "unknown"); !errors.Is(err, ErrBadCredentials) {
+			return nil, err
+		}
 		return nil, ErrBadCode
 	} else if err != nil {
 		return nil, err
@@ -363,7 +372,7 @@ func (s *Gate) SignInWithCode(ctx context.Context, req SignInRequest, code strin
 // throttleClient refuses every sign-in from a client that failed on too many accounts lately
 // (password spraying): ErrThrottled, recorded.
 func (s *guard) throttleClient(ctx context.Context, reject Rejection) error {
-	n, err := s.lockout.ClientFailureCount(ctx, reject.Client, reject.Now.Add(-ClientWindow))
+	n, err := s.lockout.ClientFailureCount(ctx, ClientNetwork(reject.Client), reject.Now.Add(-ClientWindow))
 	if err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
@@ -402,6 +411,9 @@ func (s *guard) refuse(ctx context.Context, password *string, r Rejection, resul
 }
 
 func accountKey(id int64) string { return fmt.Sprintf("account:%d", id) }
+
+// loginKey is what the spraying throttle counts for a login that is no account's.
+func loginKey(login string) string { return "login:" + strings.ToLower(login) }
 
 // printable bounds and cleans text that goes into the audit log.
 func printable(s string) string {

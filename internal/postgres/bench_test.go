@@ -32,7 +32,8 @@ func BenchmarkAuditedRejection(b *testing.B) {
 		for pb.Next() {
 			n := seq.Add(1)
 			err := store.RecordRejection(context.Background(), account.Rejection{Username: fmt.Sprintf("user%d", n),
-				Reason: "unknown_user", Client: fmt.Sprintf("10.0.%d.%d", n/256%256, n%256), ClientKey: fmt.Sprintf("login:user%d", n), Now: time.Now()})
+				Reason: "unknown_user", Client: fmt.Sprintf("10.0.%d.%d", n/256%256, n%256),
+				Spray: account.SprayPair{Client: fmt.Sprintf("10.0.%d.%d", n/256%256, n%256), Key: fmt.Sprintf("login:user%d", n)}, Now: time.Now()})
 			if err != nil {
 				b.Error(err)
 				return

@@ -465,7 +465,7 @@ func (s *Lockout) RecordSuccess(ctx context.Context, sc account.Success) (bool, 
 // RecordRejection audits a refused attempt and counts it for the client's spraying throttle.
 func (s *Lockout) RecordRejection(ctx context.Context, r account.Rejection) error {
 	return unavailable("record rejection", s.db.Transact(ctx, func(tx pgx.Tx) error {
-		if err := countClientFailure(ctx, tx, r.Client, r.ClientKey, r.Now); err != nil {
+		if err := countClientFailure(ctx, tx, r.Spray.Client, r.Spray.Key, r.Now); err != nil {
 			return err
 		}
 		action := audit.SignInFailed
