@@ -61,6 +61,13 @@ type loginData struct{ Username string }
 // startSession signs the browser in after a successful sign-in, whatever the method. epoch is the
 // account's session epoch when the sign-in began: if the account's sessions end meanwhile, this one
 // is refused at its first request.
+// signInAgain ends the session and asks for the password again: the button of the page a
+// sensitive page shows without a recent sign-in (site.NeedFreshAuth).
+func (s *signInPages) signInAgain(w http.ResponseWriter, r *http.Request) error {
+	s.site.NeedFreshAuth(w, r)
+	return nil
+}
+
 func (s *signInPages) startSession(w http.ResponseWriter, r *http.Request, res *account.SignInResult, epoch int64) error {
 	// A new session id at every sign-in: an id planted before sign-in is worthless after it.
 	if err := s.sessions.RenewToken(r.Context()); err != nil {

@@ -81,6 +81,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/login/totp", h(s.signIn.loginTOTPForm))
 		r.With(s.duringMaintenance).Post("/login/totp", h(s.signIn.loginTOTPSubmit))
 		r.Post("/logout", h(s.signIn.logout))
+		r.Post("/login/again", h(s.signIn.signInAgain))
 
 		// Self-service: each answers the same whatever the username (SECURITY.md 9).
 		r.Get("/login/code", h(s.recovery.codeStartForm(loginCodeFlow)))

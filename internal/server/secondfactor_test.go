@@ -181,8 +181,20 @@ func TestSecurityChangesNeedAFreshSignIn(t *testing.T) {
 	mu.Lock()
 	now = now.Add(11 * time.Minute)
 	mu.Unlock()
-	if res := h.get(c, "/account/totp"); res.status != http.StatusSeeOther || res.header.Get("Location") != "/login" {
-		t.Fatalf("11 minutes after sign-in: %d %s, want a new sign-in first", res.status, res.header.Get("Location"))
+	// Asked for, the page says so and offers a button; the session lives until it is pressed (a
+	// link from another site must not sign anyone out).
+	res := h.get(c, "/account/totp")
+	if res.status != http.StatusOK || !strings.Contains(res.body, `action="/login/again"`) || strings.Contains(res.body, "otpauth") {
+		t.Fatalf("11 minutes after sign-in: %d, want the page asking for a new sign-in:\n%s", res.status, res.body)
+	}
+	if res := h.get(c, "/account"); res.status != http.StatusOK {
+		t.Fatalf("asking for a sensitive page ended the session: %d", res.status)
+	}
+	if res := h.post(c, "/login/again", url.Values{}); res.status != http.StatusSeeOther || res.header.Get("Location") != "/login" {
+		t.Fatalf("the page's button: %d %s, want the sign-in page", res.status, res.header.Get("Location"))
+	}
+	if res := h.get(c, "/account"); res.status == http.StatusOK {
+		t.Fatal("the session lives on after the button")
 	}
 	// The other browser's session is still live, but 11 minutes old: no new recovery codes.
 	if res := h.get(c2, "/account"); res.status != http.StatusOK {

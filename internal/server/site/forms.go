@@ -16,8 +16,16 @@ func (s *Site) RecentlyAuthenticated(r *http.Request) bool {
 	return s.accounts.Now().Sub(at) <= freshAuth
 }
 
-// NeedFreshAuth ends the session and asks for the password again before a sensitive change.
+// NeedFreshAuth asks for the password again before a sensitive change. A submission ends the
+// session and goes to the sign-in page. A page asked for (GET) only says so, with a button that
+// does it (POST /login/again): a link or a redirect from another site, which the session cookie
+// follows, must not sign anyone out (no GET changes state).
 func (s *Site) NeedFreshAuth(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		w.Header().Set("Cache-Control", "no-store")
+		s.Render(w, r, http.StatusOK, "reauth", s.NewPage(r, "reauth_title", nil))
+		return
+	}
 	s.EndSession(w, r)
 	s.Flashes.Put(r, "info", "reauth_needed")
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
