@@ -51,7 +51,8 @@ func (s *Server) routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if s.cfg.MetricsListen == "" {
-		r.Handle("/metrics", s.metrics.Handler())
+		// Only for this machine: the counters would tell a stranger who exists (localOnly).
+		r.Handle("/metrics", s.localOnly(s.metrics.Handler(), r.NotFoundHandler()))
 	}
 	static, _ := fs.Sub(web.Static, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))))
