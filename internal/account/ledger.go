@@ -28,6 +28,9 @@ const (
 	// client, whether or not the account exists and whether or not anything was sent, so the limit
 	// tells nothing about who exists (SECURITY.md 9, 10).
 	scopeClientSends = "client_sends"
+	// scopeCodeGuess counts codes entered on the self-service pages (/unlock, /status, /verify),
+	// per account for unknown browsers and per known device of the account, as scopeFactorGuess.
+	scopeCodeGuess = "code_guess"
 	// scopeRequestLookups counts every lookup of a request's status from one client, found or not,
 	// so that one client cannot go through references.
 	scopeRequestLookups = "request_lookups"

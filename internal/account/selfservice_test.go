@@ -609,3 +609,48 @@ func TestDirectoryAccountsAreNotChangedHere(t *testing.T) {
 		t.Errorf("staff changed the directory account: %s, %d links", a.State, len(w.selfService.links))
 	}
 }
+
+// Codes entered at /unlock, /status and /verify are bounded across codes as well as each by its
+// own attempts: every entry, right or wrong, counts against the browser's allowance for the day;
+// past it even the right code answers as a wrong one and is left unused. A known device of the
+// account has an allowance of its own, which a stranger's entries do not spend.
+func TestCodeEntriesAreBoundedAcrossCodes(t *testing.T) {
+	w := newWorld(t)
+	a := w.add("alice")
+	res, err := signIn(w, "alice", "right password")
+	if err != nil || res.DeviceToken == "" {
+		t.Fatalf("sign-in: %+v, %v", res, err)
+	}
+	device := res.DeviceToken
+	a.State = account.StateLocked
+
+	flow := startFlow(t, w, account.PurposeUnlock, "alice")
+	code := w.outbox.lastCode("alice@example.com")
+	for i := range 3 {
+		if _, err := w.svc.SelfService.UnlockWithCode(ctx, proof(flow, wrongCode(code))); err != account.ErrBadCode {
+			t.Fatalf("wrong entry %d: %v", i+1, err)
+		}
+	}
+	if n := w.ledger.counts["code_guess|account:1"]; n != 3 {
+		t.Fatalf("the ledger holds %d entries for the account, want 3", n)
+	}
+	// A stranger has spent the rest of the day's allowance.
+	w.ledger.counts["code_guess|account:1"] = account.MaxCodeGuesses
+	if _, err := w.svc.SelfService.UnlockWithCode(ctx, proof(flow, code)); err != account.ErrBadCode || a.State != account.StateLocked {
+		t.Fatalf("the right code past the allowance: %v, state %s; want ErrBadCode", err, a.State)
+	}
+	status, _ := account.NewFlow(account.PurposeStatus, "alice", account.ChannelEmail)
+	if _, err := w.svc.SelfService.StatusWithCode(ctx, proof(status, code)); err != account.ErrBadCode {
+		t.Errorf("a status code past the allowance: %v, want ErrBadCode", err)
+	}
+	// The owner's known device is not kept out, and the code left unused still works there.
+	owner := proof(flow, code)
+	owner.DeviceToken = device
+	got, err := w.svc.SelfService.UnlockWithCode(ctx, owner)
+	if err != nil || got.Outcome != account.UnlockDone || a.State != account.StateActive {
+		t.Fatalf("the owner's device: %+v, %v, state %s", got, err, a.State)
+	}
+	if n := w.ledger.counts["code_guess|device:1"]; n != 1 {
+		t.Errorf("the device's allowance holds %d entries, want 1", n)
+	}
+}
