@@ -123,6 +123,42 @@ func TestImportAccounts(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// A hash the API or an import sets for an existing account is a new password: the owner is told
+// once, at the address on file (the row may move it), and the account's sessions end; the same
+// hash again, or a row without one, tells and ends nothing.
+func TestPutAccountWithANewHashTellsTheOwner(t *testing.T) {
+	const newHash = "$2y$05$CzLPJMs/vE2WefOWandehekDdmhJJq1KHjmErAVZVqs6.p7m8oqzO"
+	crm := account.Actor{Name: "token:crm", Role: account.RoleService}
+	w := newWorld(t)
+	a := w.add("alice")
+	epoch := a.SessionEpoch
+	if _, err := w.svc.Accounts.PutAccount(ctx, account.ImportFields{Username: "alice", Email: ptr("alice@new.example.com"), PasswordHash: ptr(newHash)}, crm); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w.outbox.to("alice@example.com", "password_changed")); n != 1 || len(w.outbox.msgs) != 1 {
+		t.Errorf("%d password_changed notices to the address on file of %d messages, want the one", n, len(w.outbox.msgs))
+	}
+	if a.PasswordHash != newHash || a.SessionEpoch != epoch+1 {
+		t.Errorf("hash %q, session epoch %d; want the new hash and the sessions ended", a.PasswordHash, a.SessionEpoch)
+	}
+	for _, in := range []account.ImportFields{{Username: "alice", PasswordHash: ptr(newHash)}, {Username: "alice", DisplayName: ptr("Alice")}} {
+		if _, err := w.svc.Accounts.PutAccount(ctx, in, crm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := account.ParseImport(strings.NewReader("username,email,phone,display_name,role,password_hash\n"+
+		"alice,alice@new.example.com,,Alice,,"+newHash+"\n"), func(string) error { return nil }, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.svc.Accounts.ImportAccounts(ctx, rows, admin); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.outbox.msgs) != 1 || a.SessionEpoch != epoch+1 {
+		t.Errorf("%d messages, session epoch %d after the same hash again; want still 1 and %d", len(w.outbox.msgs), a.SessionEpoch, epoch+1)
+	}
+}
+
 // PutAccount creates or updates by username, checks the role and hash, and follows Active.
 func TestPutAccount(t *testing.T) {
 	crm := account.Actor{Name: "token:crm", Role: account.RoleService}

@@ -57,7 +57,8 @@ type ImportFields struct {
 }
 
 // PutAccount creates or updates one account by username, idempotently (the CRM's sync). The hash,
-// when given, is checked as an import would be. The role is written as every role is (roles.go): a
+// when given, is checked as an import would be, and a new one ends the account's sessions and tells
+// the owner. The role is written as every role is (roles.go): a
 // service token manages plain accounts only. It reports whether the account was created.
 func (s *Accounts) PutAccount(ctx context.Context, in ImportFields, actor Actor) (bool, error) {
 	current, err := s.accountByUsername(ctx, in.Username)
@@ -100,7 +101,7 @@ func (s *Accounts) PutAccount(ctx context.Context, in ImportFields, actor Actor)
 	var created int
 	err = s.work.Atomic(ctx, func(ctx context.Context) error {
 		var err error
-		created, _, err = s.accounts.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: hash}}, "set through the API", actor)
+		created, _, err = s.accounts.ImportAccounts(ctx, []ImportRow{{Line: 1, Account: a, PasswordHash: hash}}, "set through the API", actor, s.passwordSet)
 		if err != nil || (in.Active == nil && in.Language == nil && in.TimeZone == nil) {
 			return err
 		}

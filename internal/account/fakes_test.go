@@ -54,7 +54,7 @@ type world struct {
 func newWorld(t *testing.T, edit ...func(*account.Deps)) *world {
 	t.Helper()
 	w := &world{t: t, clock: accounttest.NewClock(t0), outbox: &outbox{}}
-	w.accounts = &fakeAccounts{byID: map[int64]*account.Account{}, clock: w.clock}
+	w.accounts = &fakeAccounts{byID: map[int64]*account.Account{}, clock: w.clock, outbox: w.outbox}
 	w.work = &fakeWork{}
 	policy := account.DefaultPolicy()
 	w.lockout = &fakeLockout{policy: policy, accounts: w.accounts, outbox: w.outbox, failures: map[int64]int{},
@@ -157,6 +157,7 @@ type fakeAccounts struct {
 	created []account.Actor
 	imports [][]account.ImportRow
 	lookups int // calls of AccountByLogin
+	outbox  *outbox
 }
 
 func (f *fakeAccounts) put(a *account.Account) {
@@ -201,13 +202,21 @@ func (f *fakeAccounts) CreateAccount(_ context.Context, a *account.Account, acto
 	return nil
 }
 
-func (f *fakeAccounts) ImportAccounts(_ context.Context, rows []account.ImportRow, _ string, _ account.Actor) (int, int, error) {
+func (f *fakeAccounts) ImportAccounts(_ context.Context, rows []account.ImportRow, _ string, _ account.Actor, notice account.PasswordNotice) (int, int, error) {
 	f.imports = append(f.imports, rows)
 	created, updated := 0, 0
 	for _, r := range rows {
 		if found, err := f.AccountByLogin(ctx, r.Account.Username); err == nil {
 			have := f.byID[found.ID]
 			have.Email, have.Phone, have.DisplayName = r.Account.Email, r.Account.Phone, r.Account.DisplayName
+			if r.PasswordHash != "" && r.PasswordHash != found.PasswordHash {
+				// A new password: every session ends, and the owner is told as the account stood.
+				have.PasswordHash = r.PasswordHash
+				have.SessionEpoch++
+				if notice != nil {
+					f.outbox.queue(notice(found, f.clock.Now())...)
+				}
+			}
 			updated++
 			continue
 		}

@@ -23,8 +23,10 @@ type AccountStore interface {
 	// all rows or none. ECONFLICT names the row whose email or phone belongs to another account.
 	// Each row's role is checked with PlanRoleChange against the account as it stands in the
 	// transaction (EFORBIDDEN when the actor may not write it), and a change is applied as every
-	// role change is, recorded with reason.
-	ImportAccounts(ctx context.Context, rows []ImportRow, reason string, actor Actor) (created, updated int, err error)
+	// role change is, recorded with reason. A row whose hash replaces a different one of an existing
+	// account is a new password, as a reset is: the account's sessions all end, its remembered wrong
+	// passwords are forgotten, and what notice builds is queued; the same hash again changes nothing.
+	ImportAccounts(ctx context.Context, rows []ImportRow, reason string, actor Actor, notice PasswordNotice) (created, updated int, err error)
 	// ListAccounts returns accounts ordered by username, optionally only those in state.
 	ListAccounts(ctx context.Context, state State, limit int) ([]*Account, error)
 	// SetPasswordHash replaces the stored hash only if it is still oldHash (a rehash racing a password

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -128,6 +129,16 @@ type ImportRow struct {
 	PasswordHash string // may be empty: the account then signs in by code or reset only, or keeps its hash
 }
 
+// PasswordNotice builds what a new password set by an import or the API queues with it (the
+// owner's notice) from the account as it stood before the row: a row that also changes the email
+// address still tells the address on file.
+type PasswordNotice func(before *Account, now time.Time) []Message
+
+// passwordSet is the PasswordNotice of imports and the API: the notice of every password change.
+func (s *kit) passwordSet(before *Account, now time.Time) []Message {
+	return s.passwordChanged(before, "", now)
+}
+
 // ImportHeader is the exact header an import file starts with.
 var ImportHeader = []string{"username", "email", "phone", "display_name", "role", "password_hash"}
 
@@ -199,8 +210,9 @@ func csvError(err error) error {
 
 // ImportAccounts writes validated rows: all or nothing. A row that changes an account's role
 // changes it as every role change does (see roles.go): checked, audited, the account's sessions ended.
+// A row that gives an existing account a new hash ends its sessions and tells the owner.
 func (s *Accounts) ImportAccounts(ctx context.Context, rows []ImportRow, actor Actor) (created, updated int, err error) {
-	return s.accounts.ImportAccounts(ctx, rows, "import", actor)
+	return s.accounts.ImportAccounts(ctx, rows, "import", actor, s.passwordSet)
 }
 
 // AccountByLogin finds one account by username, email or phone.

@@ -112,12 +112,13 @@ func conflict(constraint string, a *account.Account) error {
 // ImportAccounts upserts every row by username in one transaction. An update changes contact details
 // and display name, the hash only when the row has one, and the role only as account.PlanRoleChange
 // allows against the account as it stands (applyRoleChange); it never touches state or counters.
-func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow, reason string, actor account.Actor) (created, updated int, err error) {
+// A hash that replaces a different one is a new password (passwordReplaced).
+func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow, reason string, actor account.Actor, notice account.PasswordNotice) (created, updated int, err error) {
 	now := s.db.now()
 	err = s.db.Transact(ctx, func(tx pgx.Tx) error {
 		created, updated = 0, 0
 		for _, r := range rows {
-			inserted, err := importRow(ctx, tx, r, reason, actor, now)
+			inserted, err := importRow(ctx, tx, r, reason, actor, notice, now)
 			if c, ok := isUniqueViolation(err); ok {
 				return account.Errorf(account.ECONFLICT, "line %d: %s", r.Line, account.ErrorMessage(conflict(c, r.Account)))
 			} else if ae := (*account.Error)(nil); errors.As(err, &ae) {
@@ -144,15 +145,18 @@ func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow,
 }
 
 // importRow writes one row of an import and audits it; it reports whether it created the account.
-func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason string, actor account.Actor, now time.Time) (bool, error) {
+func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason string, actor account.Actor, notice account.PasswordNotice, now time.Time) (bool, error) {
 	a := r.Account
-	var current string
-	err := tx.QueryRow(ctx, `SELECT id, role FROM accounts WHERE lower(username) = lower($1) FOR UPDATE`, a.Username).Scan(&a.ID, &current)
+	before, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE lower(username) = lower($1) FOR UPDATE`, a.Username))
 	inserted := errors.Is(err, pgx.ErrNoRows)
 	if err != nil && !inserted {
 		return false, err
 	}
-	role, change, err := account.PlanRoleChange(actor, a.ID, a.Username, account.Role(current), a.Role, reason, now)
+	var current account.Role
+	if !inserted {
+		a.ID, current = before.ID, before.Role
+	}
+	role, change, err := account.PlanRoleChange(actor, a.ID, a.Username, current, a.Role, reason, now)
 	if err != nil {
 		return false, err
 	}
@@ -170,6 +174,10 @@ func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason strin
 		_, err = tx.Exec(ctx, `UPDATE accounts SET email = $2, phone = $3, display_name = $4,
 				password_hash = CASE WHEN $5 = '' THEN password_hash ELSE $5 END, updated_at = $6
 			WHERE id = $1`, a.ID, a.Email, a.Phone, a.DisplayName, r.PasswordHash, now)
+		// The same hash again (a sync sending what it sent before) is no new password.
+		if err == nil && r.PasswordHash != "" && r.PasswordHash != before.PasswordHash {
+			err = passwordReplaced(ctx, tx, before, notice, now)
+		}
 	}
 	if err != nil {
 		return false, err
@@ -183,6 +191,23 @@ func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason strin
 	}
 	a.Role = role
 	return inserted, err
+}
+
+// passwordReplaced does inside tx what follows a new password set for an existing account, as a
+// reset does: the remembered wrong passwords say nothing about the new one (one of them may be it),
+// every session ends with none kept (a stolen one with the rest), and the owner is told
+// by what notice builds from the account as it stood before (nil: nothing).
+func passwordReplaced(ctx context.Context, tx pgx.Tx, before *account.Account, notice account.PasswordNotice, now time.Time) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM failed_passwords WHERE account_id = $1`, before.ID); err != nil {
+		return err
+	}
+	if _, _, err := endAccountSessions(ctx, tx, before.ID, account.KeptSession{}); err != nil {
+		return err
+	}
+	if notice == nil {
+		return nil
+	}
+	return queue(ctx, tx, notice(before, now)...)
 }
 
 // ListAccounts lists accounts by username.

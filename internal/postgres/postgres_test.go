@@ -168,7 +168,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 		{Line: 2, Account: newAccount("first")},
 		{Line: 3, Account: clash},
 	}
-	if _, _, err := s.ImportAccounts(ctx, rows, "import", account.Actor{Name: "test"}); account.ErrorCode(err) != account.ECONFLICT || !strings.Contains(account.ErrorMessage(err), "line 3") {
+	if _, _, err := s.ImportAccounts(ctx, rows, "import", account.Actor{Name: "test"}, nil); account.ErrorCode(err) != account.ECONFLICT || !strings.Contains(account.ErrorMessage(err), "line 3") {
 		t.Fatalf("import with a clash: %v, want a conflict naming line 3", err)
 	}
 	if _, err := s.AccountByLogin(ctx, "first"); account.ErrorCode(err) != account.ENOTFOUND {
@@ -176,12 +176,12 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	}
 	// The same import, fixed, creates then updates (idempotent by username).
 	clash.Email = "newcomer@example.com"
-	created, updated, err := s.ImportAccounts(ctx, rows, "import", account.Actor{Name: "test"})
+	created, updated, err := s.ImportAccounts(ctx, rows, "import", account.Actor{Name: "test"}, nil)
 	if err != nil || created != 2 || updated != 0 {
 		t.Fatalf("first import: %d created %d updated, %v", created, updated, err)
 	}
 	rows[0].Account.DisplayName = "First Person"
-	created, updated, err = s.ImportAccounts(ctx, rows, "import", account.Actor{Name: "test"})
+	created, updated, err = s.ImportAccounts(ctx, rows, "import", account.Actor{Name: "test"}, nil)
 	if err != nil || created != 0 || updated != 2 {
 		t.Fatalf("second import: %d created %d updated, %v", created, updated, err)
 	}
@@ -269,7 +269,7 @@ func TestImportChecksTheRoleAgainstTheAccountAsItStands(t *testing.T) {
 	row := newAccount("ad")
 	row.Role, row.Email = "", "attacker@example.com"
 	crm := account.Actor{Name: "token:crm", Role: account.RoleService}
-	if _, _, err := s.ImportAccounts(ctx, []account.ImportRow{{Line: 4, Account: row}}, "api", crm); account.ErrorCode(err) != account.EFORBIDDEN || !strings.Contains(err.Error(), "line 4") {
+	if _, _, err := s.ImportAccounts(ctx, []account.ImportRow{{Line: 4, Account: row}}, "api", crm, nil); account.ErrorCode(err) != account.EFORBIDDEN || !strings.Contains(err.Error(), "line 4") {
 		t.Fatalf("service row over an administrator: %v, want forbidden naming line 4", err)
 	}
 	if a, _ := s.AccountByLogin(ctx, "ad"); a.Email != "ad@example.com" || a.Role != account.RoleAdmin {
