@@ -25,7 +25,9 @@ type AccountStore interface {
 	// transaction (EFORBIDDEN when the actor may not write it), and a change is applied as every
 	// role change is, recorded with reason. A row whose hash replaces a different one of an existing
 	// account is a new password, as a reset is: the account's sessions all end, its remembered wrong
-	// passwords are forgotten, and what notice builds is queued; the same hash again changes nothing.
+	// passwords are forgotten, and what notice builds is queued. The hash an import or the API set
+	// last, sent again, changes nothing, even when the stored one has changed since (upgraded at a
+	// sign-in, or the owner's own new password).
 	ImportAccounts(ctx context.Context, rows []ImportRow, reason string, actor Actor, notice PasswordNotice) (created, updated int, err error)
 	// ListAccounts returns accounts ordered by username, optionally only those in state.
 	ListAccounts(ctx context.Context, state State, limit int) ([]*Account, error)

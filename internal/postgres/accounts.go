@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strconv"
@@ -164,18 +166,23 @@ func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason strin
 		// Two writes creating the same username at once: the second fails on the unique index as a
 		// conflict and writes nothing; sent again, it updates.
 		err = tx.QueryRow(ctx, `INSERT INTO accounts
-			(username, email, phone, display_name, role, state, password_hash, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
-			a.Username, a.Email, a.Phone, a.DisplayName, string(role), string(a.State), r.PasswordHash, now).Scan(&a.ID)
+			(username, email, phone, display_name, role, state, password_hash, imported_hash_sha256, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
+			a.Username, a.Email, a.Phone, a.DisplayName, string(role), string(a.State), r.PasswordHash, hashDigest(r.PasswordHash), now).Scan(&a.ID)
 		if change != nil {
 			change.AccountID = a.ID
 		}
 	} else {
-		_, err = tx.Exec(ctx, `UPDATE accounts SET email = $2, phone = $3, display_name = $4,
-				password_hash = CASE WHEN $5 = '' THEN password_hash ELSE $5 END, updated_at = $6
-			WHERE id = $1`, a.ID, a.Email, a.Phone, a.DisplayName, r.PasswordHash, now)
-		// The same hash again (a sync sending what it sent before) is no new password.
-		if err == nil && r.PasswordHash != "" && r.PasswordHash != before.PasswordHash {
+		var hash string
+		var replaces bool
+		hash, replaces, err = newImportedHash(ctx, tx, a.ID, r.PasswordHash)
+		if err == nil {
+			_, err = tx.Exec(ctx, `UPDATE accounts SET email = $2, phone = $3, display_name = $4,
+					password_hash = CASE WHEN $5 = '' THEN password_hash ELSE $5 END,
+					imported_hash_sha256 = CASE WHEN $5 = '' THEN imported_hash_sha256 ELSE $6 END, updated_at = $7
+				WHERE id = $1`, a.ID, a.Email, a.Phone, a.DisplayName, hash, hashDigest(hash), now)
+		}
+		if err == nil && replaces && hash != before.PasswordHash {
 			err = passwordReplaced(ctx, tx, before, notice, now)
 		}
 	}
@@ -191,6 +198,35 @@ func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason strin
 	}
 	a.Role = role
 	return inserted, err
+}
+
+// newImportedHash is the hash a row sets for the existing account id: hash, or "" (the password
+// stays) when the row has none or sends the one an import or the API set last
+// (imported_hash_sha256). A sync sending the same hash every night thus neither takes back the
+// upgrade a sign-in made of it nor the password its owner has chosen since. replaces is whether the
+// hash is a new password: not when an import set the account's hash before its digest was kept
+// (an empty one), since the hash sent may well be that one.
+func newImportedHash(ctx context.Context, tx pgx.Tx, id int64, hash string) (set string, replaces bool, err error) {
+	if hash == "" {
+		return "", false, nil
+	}
+	var last []byte
+	if err := tx.QueryRow(ctx, `SELECT imported_hash_sha256 FROM accounts WHERE id = $1`, id).Scan(&last); err != nil {
+		return "", false, err
+	}
+	if bytes.Equal(last, hashDigest(hash)) {
+		return "", false, nil
+	}
+	return hash, last == nil || len(last) > 0, nil
+}
+
+// hashDigest is the SHA-256 of a password hash an import sets, nil for none.
+func hashDigest(hash string) []byte {
+	if hash == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(hash))
+	return sum[:]
 }
 
 // passwordReplaced does inside tx what follows a new password set for an existing account, as a

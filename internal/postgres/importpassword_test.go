@@ -134,13 +134,40 @@ func TestPutAccountWithANewHashEndsSessionsAndTellsTheOwner(t *testing.T) {
 		t.Errorf("%d password_changed notices after puts that set no new password, want still 1", n)
 	}
 
+	// The stored hash changes afterwards (the owner chooses a password of their own; an upgrade at
+	// a sign-in is the same write). The sync sends its hash again: the password stays the owner's,
+	// nothing ends, nobody is told.
+	own := p.hash("alice's own choice, made since")
+	if _, err := p.db.Pool.Exec(ctx, `UPDATE accounts SET password_hash = $2 WHERE id = $1`, p.a.ID, own); err != nil {
+		t.Fatal(err)
+	}
+	p.open("after the owner's change")
+	if _, err := p.svc.Accounts.PutAccount(ctx, account.ImportFields{Username: "alice", PasswordHash: &hash}, crmToken); err != nil {
+		t.Fatal(err)
+	}
+	var stored string
+	if err := p.db.Pool.QueryRow(ctx, `SELECT password_hash FROM accounts WHERE id = $1`, p.a.ID).Scan(&stored); err != nil || stored != own {
+		t.Errorf("the sync's hash sent again replaced the owner's since (%v)", err)
+	}
+	if live := p.live("after the owner's change"); len(live) != 1 || len(outboxRows(t, p.db, "password_changed")) != 1 {
+		t.Error("the sync's hash sent again ended a session or told the owner")
+	}
+	// A hash the sync has not sent before is a new password again.
+	again := p.hash("the CRM's next passphrase for alice")
+	if _, err := p.svc.Accounts.PutAccount(ctx, account.ImportFields{Username: "alice", PasswordHash: &again}, crmToken); err != nil {
+		t.Fatal(err)
+	}
+	if live := p.live("after the owner's change"); len(live) != 0 || len(outboxRows(t, p.db, "password_changed")) != 2 {
+		t.Error("a hash the sync had not sent before did not end the sessions and tell the owner")
+	}
+
 	// A new account's hash is its first password: there is nobody to tell yet.
 	other := p.hash("bob's own first passphrase")
 	if created, err := p.svc.Accounts.PutAccount(ctx, account.ImportFields{Username: "bob", Email: ptr("bob@example.com"), PasswordHash: &other}, crmToken); err != nil || !created {
 		t.Fatalf("a new account: %v, %v", created, err)
 	}
-	if n := len(outboxRows(t, p.db, "password_changed")); n != 1 {
-		t.Errorf("%d password_changed notices after creating an account with a hash, want still 1", n)
+	if n := len(outboxRows(t, p.db, "password_changed")); n != 2 {
+		t.Errorf("%d password_changed notices after creating an account with a hash, want still 2", n)
 	}
 }
 
@@ -178,3 +205,67 @@ func TestImportWithANewHashEndsSessionsAndTellsTheOwner(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// An account whose hash an import or the API set before the digest of that hash was kept: the
+// migration marks it (from the audit log), and the next hash a sync sends is taken as the one it
+// sent before: set, with no session ended and nobody told, since a sign-in may have upgraded the
+// stored hash meanwhile. An account no import ever gave a hash is not marked: a hash for it is a
+// new password.
+func TestImportedHashMigrationMarksTheAccountsAnImportGaveAHash(t *testing.T) {
+	p := newPasswordSetEnv(t)
+	ctx := context.Background()
+	carol := p.add("carol")
+	first := p.hash("the CRM's passphrase for alice")
+	if _, err := p.svc.Accounts.PutAccount(ctx, account.ImportFields{Username: "alice", PasswordHash: &first}, crmToken); err != nil {
+		t.Fatal(err)
+	}
+	told := len(outboxRows(t, p.db, "password_changed"))
+
+	// The state before the migration: no digest kept; then a sign-in's upgrade of alice's hash.
+	m, err := postgres.NewMigrator(p.db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.db.Pool.Exec(ctx, `UPDATE accounts SET password_hash = $2 WHERE id = $1`, p.a.ID, p.hash("the CRM's passphrase for alice")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	digest := func(id int64) []byte {
+		var d []byte
+		if err := p.db.Pool.QueryRow(ctx, `SELECT imported_hash_sha256 FROM accounts WHERE id = $1`, id).Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := digest(p.a.ID); d == nil || len(d) != 0 {
+		t.Fatalf("alice's digest after the migration is %x (nil %t), want marked empty", d, d == nil)
+	}
+	if d := digest(carol.ID); d != nil {
+		t.Fatalf("carol's digest after the migration is %x, want none", d)
+	}
+
+	p.open("laptop")
+	if _, err := p.svc.Accounts.PutAccount(ctx, account.ImportFields{Username: "alice", PasswordHash: &first}, crmToken); err != nil {
+		t.Fatal(err)
+	}
+	if live := p.live("laptop"); len(live) != 1 || len(outboxRows(t, p.db, "password_changed")) != told {
+		t.Error("the sync's first hash after the migration ended the session or told the owner")
+	}
+	if d := digest(p.a.ID); len(d) != 32 {
+		t.Errorf("the digest after the sync is %x, want the hash's", d)
+	}
+	// Carol's first hash from a sync is a new password.
+	other := p.hash("the CRM's passphrase for carol")
+	if _, err := p.svc.Accounts.PutAccount(ctx, account.ImportFields{Username: "carol", PasswordHash: &other}, crmToken); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(outboxRows(t, p.db, "password_changed")); n != told+1 {
+		t.Errorf("%d password_changed notices after carol's first hash, want %d", n, told+1)
+	}
+}
