@@ -240,6 +240,7 @@ func (k *directoryOps) unlock(ctx context.Context, a *Account, liftFreeze bool, 
 		return err
 	}
 	write := DirectoryWrite{Account: a, Operation: "unlock", Actor: actor, Why: why, Now: k.now()}
+	NoteOutsideWrite(ctx)
 	lifted, err := k.dir.Unlock(ctx, a.DirectoryDN, liftFreeze)
 	if errors.Is(err, ErrDirectoryFrozen) {
 		return err // a directory administrator's lock: nothing was tried
@@ -259,6 +260,7 @@ func (k *directoryOps) setPassword(ctx context.Context, a *Account, password str
 		return err
 	}
 	write := DirectoryWrite{Account: a, Operation: "set_password", Actor: actor, Why: why, Now: k.now()}
+	NoteOutsideWrite(ctx)
 	if err := k.dir.SetPassword(ctx, a.DirectoryDN, password); err != nil {
 		return failedWrite(write, fmt.Errorf("set the password of %s in the directory: %w", a.Username, err))
 	}
