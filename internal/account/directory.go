@@ -100,6 +100,12 @@ func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Accou
 	var username string
 	switch {
 	case err == nil && !a.InDirectory():
+		// An account of this place's own is looked for in the directory too, as an unknown
+		// username is, so that the time of a lookup does not tell the two apart (SECURITY.md 8,
+		// 9). What the directory says of it is not used, nor whether it answers.
+		if ValidateUsername(login) == nil {
+			_, _ = l.dir.Person(ctx, login)
+		}
 		return a, nil
 	case err == nil:
 		username = a.Username

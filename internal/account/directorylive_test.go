@@ -23,6 +23,7 @@ type liveDirectory struct {
 	// unlockDown makes Unlock alone go unanswered.
 	unlockDown bool
 	unlocks    []string // the DNs unlocked
+	lookups    []string // the usernames looked for
 	binds      int
 }
 
@@ -49,6 +50,7 @@ func (d *liveDirectory) byDN(dn string) *account.DirectoryPerson {
 }
 
 func (d *liveDirectory) Person(_ context.Context, username string) (account.DirectoryPerson, error) {
+	d.lookups = append(d.lookups, username)
 	if d.down {
 		return account.DirectoryPerson{}, account.ErrDirectoryUnavailable
 	}
@@ -471,5 +473,37 @@ func TestAPasswordTheDirectoryTookIsRecordedWhenTheClientHangsUp(t *testing.T) {
 	}
 	if _, err := w.svc.SelfService.CompleteReset(ctx, token, next, next, "192.0.2.1", ""); !errors.Is(err, account.ErrBadResetLink) {
 		t.Errorf("the link again: %v, want it used up", err)
+	}
+}
+
+// With a directory, a login is looked for in it whether it is an account of this place's own or
+// unknown, so that the lookup's time does not tell a local account from nobody; an email address
+// is looked for in neither case.
+func TestALocalAccountIsLookedForInTheDirectoryAsAnUnknownLoginIs(t *testing.T) {
+	w, dir, _ := newDirectoryFlows(t)
+	w.add("lou")
+	for _, tt := range []struct {
+		login string
+		found bool
+		asked int
+	}{
+		{"lou", true, 1},
+		{"nobody", false, 1},
+		{"lou@example.com", true, 0},
+		{"nobody@example.com", false, 0},
+	} {
+		dir.lookups = nil
+		a, err := w.svc.Accounts.AccountByLogin(ctx, tt.login)
+		if found := err == nil && a != nil; found != tt.found || (!found && account.ErrorCode(err) != account.ENOTFOUND) {
+			t.Errorf("%s: %+v, %v; want found %t", tt.login, a, err, tt.found)
+		}
+		if len(dir.lookups) != tt.asked {
+			t.Errorf("%s: the directory was asked %d times, want %d", tt.login, len(dir.lookups), tt.asked)
+		}
+	}
+	// A directory that does not answer changes nothing for a local account.
+	dir.down = true
+	if a, err := w.svc.Accounts.AccountByLogin(ctx, "lou"); err != nil || a.Username != "lou" {
+		t.Errorf("lou with the directory down: %v", err)
 	}
 }
