@@ -194,7 +194,10 @@ func (s *OwnAccount) ChangePassword(ctx context.Context, a *Account, current, pa
 	now := s.now()
 	notify := s.passwordChanged(a, lang, now)
 	// The directory's password and the record of its change go together: a refusal or a directory
-	// that does not answer changes nothing.
+	// that does not answer changes nothing. Once asked, the change is carried out whatever the
+	// client does: a directory that took the password cannot be told to forget it, and its record
+	// (the other sessions ended, the owner told) must not be rolled back with a request that went.
+	ctx = context.WithoutCancel(ctx)
 	var epoch int64
 	err = s.work.Atomic(ctx, func(ctx context.Context) error {
 		var err error

@@ -100,6 +100,12 @@ func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Accou
 	var username string
 	switch {
 	case err == nil && !a.InDirectory():
+		// An account of this place's own is looked for in the directory too, as an unknown
+		// username is, so that the time of a lookup does not tell the two apart (SECURITY.md 8,
+		// 9). What the directory says of it is not used, nor whether it answers.
+		if ValidateUsername(login) == nil {
+			_, _ = l.dir.Person(ctx, login)
+		}
 		return a, nil
 	case err == nil:
 		username = a.Username
@@ -240,6 +246,7 @@ func (k *directoryOps) unlock(ctx context.Context, a *Account, liftFreeze bool, 
 		return err
 	}
 	write := DirectoryWrite{Account: a, Operation: "unlock", Actor: actor, Why: why, Now: k.now()}
+	NoteOutsideWrite(ctx)
 	lifted, err := k.dir.Unlock(ctx, a.DirectoryDN, liftFreeze)
 	if errors.Is(err, ErrDirectoryFrozen) {
 		return err // a directory administrator's lock: nothing was tried
@@ -259,6 +266,7 @@ func (k *directoryOps) setPassword(ctx context.Context, a *Account, password str
 		return err
 	}
 	write := DirectoryWrite{Account: a, Operation: "set_password", Actor: actor, Why: why, Now: k.now()}
+	NoteOutsideWrite(ctx)
 	if err := k.dir.SetPassword(ctx, a.DirectoryDN, password); err != nil {
 		return failedWrite(write, fmt.Errorf("set the password of %s in the directory: %w", a.Username, err))
 	}

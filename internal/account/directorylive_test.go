@@ -18,9 +18,12 @@ type liveDirectory struct {
 	passwords map[string]string // by DN
 	down      bool              // nothing answers
 	refuse    error             // SetPassword's answer, when set
+	// passwordSet runs once SetPassword has taken a password (a client hanging up meanwhile).
+	passwordSet func()
 	// unlockDown makes Unlock alone go unanswered.
 	unlockDown bool
 	unlocks    []string // the DNs unlocked
+	lookups    []string // the usernames looked for
 	binds      int
 }
 
@@ -47,6 +50,7 @@ func (d *liveDirectory) byDN(dn string) *account.DirectoryPerson {
 }
 
 func (d *liveDirectory) Person(_ context.Context, username string) (account.DirectoryPerson, error) {
+	d.lookups = append(d.lookups, username)
 	if d.down {
 		return account.DirectoryPerson{}, account.ErrDirectoryUnavailable
 	}
@@ -93,6 +97,9 @@ func (d *liveDirectory) SetPassword(_ context.Context, dn, password string) erro
 		return d.refuse
 	}
 	d.passwords[dn] = password
+	if d.passwordSet != nil {
+		d.passwordSet()
+	}
 	return nil
 }
 
@@ -117,7 +124,10 @@ func (s *worldDirectoryStore) SaveDirectoryAccount(_ context.Context, a *account
 	return nil
 }
 
-func (s *worldDirectoryStore) RecordDirectoryWrite(_ context.Context, w account.DirectoryWrite) error {
+func (s *worldDirectoryStore) RecordDirectoryWrite(ctx context.Context, w account.DirectoryWrite) error {
+	if err := ctx.Err(); err != nil {
+		return err // as the database refuses a statement of a request that has gone
+	}
 	s.writes = append(s.writes, w)
 	return nil
 }
@@ -420,5 +430,80 @@ func TestFailedDirectoryWritesSayWhatWasTried(t *testing.T) {
 	_, err = w.svc.Staff.Unlock(ctx, "carol", "ticket 7", account.Actor{Name: "admin:helen", Role: account.RoleHelpdesk})
 	if _, ok := account.FailedDirectoryWrite(err); ok || err == nil {
 		t.Errorf("the help desk against a directory administrator's lock: %v; want a refusal, no write tried", err)
+	}
+}
+
+// A client that hangs up once the directory has taken its new password (on the account page, or
+// with a reset link) leaves the change recorded with it: the write audited, and the reset link
+// used up. Rolled back with the request, the directory would hold a password unlockd knows nothing
+// of, the other sessions alive and the owner not told.
+func TestAPasswordTheDirectoryTookIsRecordedWhenTheClientHangsUp(t *testing.T) {
+	w, dir, store := newDirectoryFlows(t)
+	p := dir.put("gil", account.StateActive, "old password of gil")
+	const pw = "a winter canal of paper boats"
+
+	// The account page.
+	a, err := w.svc.Accounts.AccountByLogin(ctx, "gil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hangUp, cancel := context.WithCancel(ctx)
+	dir.passwordSet = cancel
+	if _, err := w.svc.OwnAccount.ChangePassword(hangUp, a, "old password of gil", pw, pw, "", "192.0.2.1", ""); err != nil {
+		t.Fatalf("the change with the client gone: %v", err)
+	}
+	if dir.passwords[p.DN] != pw || len(store.writes) != 1 || store.writes[0].Operation != "set_password" {
+		t.Fatalf("directory password %q, recorded writes %+v; want the change recorded", dir.passwords[p.DN], store.writes)
+	}
+
+	// A reset link.
+	if err := w.svc.SelfService.StartReset(ctx, "gil", "192.0.2.1", ""); err != nil {
+		t.Fatal(err)
+	}
+	links := w.outbox.to("gil@example.com", "reset_link")
+	token := strings.TrimPrefix(links[len(links)-1].Data["Link"], "http://127.0.0.1:8080/reset/")
+	hangUp, cancel = context.WithCancel(ctx)
+	dir.passwordSet = cancel
+	const next = "paper boats for gil in spring"
+	if _, err := w.svc.SelfService.CompleteReset(hangUp, token, next, next, "192.0.2.1", ""); err != nil {
+		t.Fatalf("the reset with the client gone: %v", err)
+	}
+	if dir.passwords[p.DN] != next || len(store.writes) != 2 {
+		t.Fatalf("directory password %q, recorded writes %+v; want the reset recorded", dir.passwords[p.DN], store.writes)
+	}
+	if _, err := w.svc.SelfService.CompleteReset(ctx, token, next, next, "192.0.2.1", ""); !errors.Is(err, account.ErrBadResetLink) {
+		t.Errorf("the link again: %v, want it used up", err)
+	}
+}
+
+// With a directory, a login is looked for in it whether it is an account of this place's own or
+// unknown, so that the lookup's time does not tell a local account from nobody; an email address
+// is looked for in neither case.
+func TestALocalAccountIsLookedForInTheDirectoryAsAnUnknownLoginIs(t *testing.T) {
+	w, dir, _ := newDirectoryFlows(t)
+	w.add("lou")
+	for _, tt := range []struct {
+		login string
+		found bool
+		asked int
+	}{
+		{"lou", true, 1},
+		{"nobody", false, 1},
+		{"lou@example.com", true, 0},
+		{"nobody@example.com", false, 0},
+	} {
+		dir.lookups = nil
+		a, err := w.svc.Accounts.AccountByLogin(ctx, tt.login)
+		if found := err == nil && a != nil; found != tt.found || (!found && account.ErrorCode(err) != account.ENOTFOUND) {
+			t.Errorf("%s: %+v, %v; want found %t", tt.login, a, err, tt.found)
+		}
+		if len(dir.lookups) != tt.asked {
+			t.Errorf("%s: the directory was asked %d times, want %d", tt.login, len(dir.lookups), tt.asked)
+		}
+	}
+	// A directory that does not answer changes nothing for a local account.
+	dir.down = true
+	if a, err := w.svc.Accounts.AccountByLogin(ctx, "lou"); err != nil || a.Username != "lou" {
+		t.Errorf("lou with the directory down: %v", err)
 	}
 }

@@ -534,7 +534,9 @@ func (s *SelfService) CompleteReset(ctx context.Context, token, password, confir
 		Username: a.Username, PasswordHash: hash, Unlock: policy.ResetClearsLock, Client: client, Now: now, Notify: notify,
 		NotifyUnlocked: []Message{s.unlockedMessage(a, now, "reset")}}
 	// The link is used up, the password set and the lock lifted together: a directory that refuses
-	// the password or does not answer leaves the link working and nothing changed.
+	// the password or does not answer leaves the link working and nothing changed. Once asked, it
+	// is carried out whatever the client does (as a change of password on the account page).
+	ctx = context.WithoutCancel(ctx)
 	ok := false
 	err = s.work.Atomic(ctx, func(ctx context.Context) error {
 		var err error

@@ -212,6 +212,27 @@ func Permanent(err error) error {
 	return &permanentError{err: err}
 }
 
+// deliveredError is a failure that came after the message was taken for delivery.
+type deliveredError struct{ err error }
+
+func (e *deliveredError) Error() string { return "delivered, then: " + e.err.Error() }
+func (e *deliveredError) Unwrap() error { return e.err }
+
+// Delivered marks err as having come after the message was taken for delivery (an SMTP server's
+// 250 to DATA, then a failed QUIT): the message is sent, and sending it again would send it twice.
+func Delivered(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &deliveredError{err: err}
+}
+
+// IsDelivered reports whether err was marked with Delivered.
+func IsDelivered(err error) bool {
+	var d *deliveredError
+	return errors.As(err, &d)
+}
+
 // IsPermanent reports whether err was marked with Permanent.
 func IsPermanent(err error) bool {
 	var p *permanentError

@@ -108,3 +108,35 @@ func TestAStoppingWorkerIsNotHeldByADatabaseThatIsAway(t *testing.T) {
 		t.Fatal("the worker still runs 30 s after being stopped")
 	}
 }
+
+// deliveredThenFailed is a mailer whose server takes each message and then drops the session.
+type deliveredThenFailed struct{ countingMailer }
+
+func (m *deliveredThenFailed) Send(ctx context.Context, to, subject, text, html string) error {
+	_ = m.countingMailer.Send(ctx, to, subject, text, html)
+	return notify.Delivered(errors.New("smtp: QUIT: connection reset by peer"))
+}
+
+// A message the server took before its session failed is recorded as sent, and never sent again.
+func TestAMessageDeliveredBeforeTheSessionFailedIsNotSentAgain(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.db.Enqueue(ctx, code("alice@example.com", "en", "482915")); err != nil {
+		t.Fatal(err)
+	}
+	mail := &deliveredThenFailed{countingMailer{sent: map[string]int{}}}
+	w := notify.NewWorker(postgres.NewOutbox(f.db), f.tmpl, mail, nil, nil, notify.WithClock(f.clock.Now))
+	if n, err := w.RunOnce(ctx); n != 1 || err != nil {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+	if !f.row(t, "alice@example.com").Sent {
+		t.Fatal("the delivered message is not recorded as sent")
+	}
+	f.clock.Advance(time.Hour)
+	if n, err := w.RunOnce(ctx); n != 0 || err != nil {
+		t.Fatalf("a later round claimed %d messages (%v)", n, err)
+	}
+	if n := mail.sent["alice@example.com"]; n != 1 {
+		t.Errorf("sent %d times, want once", n)
+	}
+}

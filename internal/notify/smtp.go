@@ -142,7 +142,13 @@ func (m *SMTPMailer) Send(ctx context.Context, to, subject, text, html string) e
 		msg.AddAlternativeString(mail.TypeTextHTML, html)
 	}
 	if err := m.client.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("smtp %s: %w", m.desc, err)
+		err = fmt.Errorf("smtp %s: %w", m.desc, err)
+		if msg.IsDelivered() {
+			// The server took the message (250 after DATA) and only what follows failed (RSET,
+			// QUIT, the connection): it is on its way.
+			return Delivered(err)
+		}
+		return err
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,12 +10,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,5 +215,90 @@ func TestSMTPConfigurationErrors(t *testing.T) {
 	}
 	if err := sendOne(t, m, "bad address"); !notify.IsPermanent(err) {
 		t.Errorf("a bad recipient: %v, want a permanent error", err)
+	}
+}
+
+// scriptedSMTP is an SMTP server that takes one message and then, when dataReply is 250, drops
+// the connection at the next command (the RSET or QUIT after DATA). It counts the messages it took.
+func scriptedSMTP(t *testing.T, dataReply string) (addr string, took func() int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	messages := 0
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := bufio.NewReader(conn)
+				say := func(line string) { fmt.Fprintf(conn, "%s\r\n", line) }
+				say("220 scripted ESMTP")
+				afterData := false
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					cmd := strings.ToUpper(strings.TrimSpace(line))
+					switch {
+					case afterData:
+						return // the session fails after the message was taken
+					case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+						say("250 scripted")
+					case strings.HasPrefix(cmd, "DATA"):
+						say("354 go on")
+						for {
+							l, err := r.ReadString('\n')
+							if err != nil {
+								return
+							}
+							if l == ".\r\n" {
+								break
+							}
+						}
+						say(dataReply)
+						if strings.HasPrefix(dataReply, "250") {
+							mu.Lock()
+							messages++
+							mu.Unlock()
+							afterData = true
+						}
+					case strings.HasPrefix(cmd, "QUIT"):
+						say("221 bye")
+						return
+					default:
+						say("250 ok")
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return messages }
+}
+
+// A server that takes the message (250 after DATA) and then drops the session: the message is
+// delivered, and Send says so (Delivered), so that the worker records it sent instead of sending
+// it again. A server that refuses the message leaves a plain error, worth a retry.
+func TestSMTPMessageTakenBeforeTheSessionFailsIsDelivered(t *testing.T) {
+	addr, took := scriptedSMTP(t, "250 queued as 1")
+	m, err := notify.NewSMTPMailer(smtpURL("", addr, "none"), "unlockd@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sendOne(t, m, "ivan@example.com")
+	if err == nil || !notify.IsDelivered(err) || took() != 1 {
+		t.Fatalf("Send = %v (delivered %t), server took %d; want a delivered error after one message", err, notify.IsDelivered(err), took())
+	}
+	addr, took = scriptedSMTP(t, "451 try again later")
+	m, _ = notify.NewSMTPMailer(smtpURL("", addr, "none"), "unlockd@example.com")
+	if err := sendOne(t, m, "ivan@example.com"); err == nil || notify.IsDelivered(err) || notify.IsPermanent(err) {
+		t.Errorf("a refused message: %v, want an error worth a retry", err)
 	}
 }

@@ -248,6 +248,10 @@ func (w *Worker) settle(ctx context.Context, q Queued, sendErr error, leaseEnd t
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	defer cancel()
 	log := w.log.With("message_id", q.ID, "channel", q.Channel, "template", q.Template, "attempt", q.Attempts)
+	if IsDelivered(sendErr) {
+		log.Warn("message delivered, then the session failed", "err", sendErr)
+		sendErr = nil
+	}
 	if sendErr == nil {
 		if err := untilRecorded(ctx, stop, func() error { return w.queue.MarkSent(ctx, q.ID) }); err != nil {
 			log.Error("message delivered but not marked sent: it will be delivered again", "err", err)

@@ -126,7 +126,13 @@ func (db *DB) Atomic(ctx context.Context, fn func(ctx context.Context) error) er
 	if _, ok := ctx.Value(txKey{}).(pgx.Tx); ok {
 		return fn(ctx)
 	}
+	ctx = account.WithOutsideWrites(ctx)
 	err := db.Transact(ctx, func(tx pgx.Tx) error {
+		if account.WroteOutside(ctx) {
+			// A run before this one sent a write outside the database, which a rollback does not
+			// take back: the unit is not repeated (see account.WithOutsideWrites).
+			return errOutsideWriteNotRepeated
+		}
 		return fn(context.WithValue(ctx, txKey{}, tx))
 	})
 	if w, ok := account.FailedDirectoryWrite(err); ok {
@@ -140,6 +146,11 @@ func (db *DB) Atomic(ctx context.Context, fn func(ctx context.Context) error) er
 	}
 	return unavailable("unit of work", err)
 }
+
+// errOutsideWriteNotRepeated ends a unit of work that lost its database after it had sent a write
+// elsewhere (the directory): that write stands, and its record is lost with the transaction.
+var errOutsideWriteNotRepeated = account.Errorf(account.EUNAVAILABLE,
+	"The database was lost after a change was made in the directory: the change stands, but its record is lost. Check the account.")
 
 // conn is what a statement runs on: the unit of work's transaction when ctx carries one, else the
 // pool.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/unlockd/unlockd/internal/account"
 )
 
 // A pooled connection that the server has ended (a restart, a failover, an administrator's
@@ -96,5 +97,51 @@ func TestAWriteThatMeetsAReadOnlyServerRunsAgainOnANewConnection(t *testing.T) {
 	}
 	if n != 1 || runs < 2 {
 		t.Fatalf("%d rows after %d runs, want 1 row after a refused run", n, runs)
+	}
+}
+
+// A unit of work that loses its database before COMMIT runs again, unless it has sent a write
+// outside the database (the directory) meanwhile: that write stands, and a second run would send
+// it again (a directory refuses the same new password as history). The unit then fails as the
+// database's outage, having run once.
+func TestAUnitOfWorkIsNotRunAgainAfterAWriteOutsideTheDatabase(t *testing.T) {
+	db := mustDB(t)
+	ctx := context.Background()
+	if _, err := db.Pool.Exec(ctx, `CREATE TABLE marks (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	other, err := pgx.Connect(ctx, db.Pool.Config().ConnConfig.ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	for _, wroteOutside := range []bool{false, true} {
+		runs := 0
+		err := db.Atomic(ctx, func(ctx context.Context) error {
+			runs++
+			return db.Transact(ctx, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `INSERT INTO marks VALUES (1)`); err != nil {
+					return err
+				}
+				if runs > 1 {
+					return nil
+				}
+				if wroteOutside {
+					account.NoteOutsideWrite(ctx)
+				}
+				// The database goes away before COMMIT.
+				if _, err := other.Exec(ctx, `SELECT pg_terminate_backend($1)`, int(tx.Conn().PgConn().PID())); err != nil {
+					t.Fatal(err)
+				}
+				_, err := tx.Exec(ctx, `INSERT INTO marks VALUES (2)`)
+				return err
+			})
+		})
+		switch {
+		case !wroteOutside && (err != nil || runs != 2):
+			t.Errorf("without a write outside: %v after %d runs, want success on the second", err, runs)
+		case wroteOutside && (runs != 1 || account.ErrorCode(err) != account.EUNAVAILABLE):
+			t.Errorf("after a write outside: %v after %d runs, want the outage after one run", err, runs)
+		}
 	}
 }
