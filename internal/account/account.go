@@ -81,9 +81,12 @@ func refuseDirectoryChange(a *Account) error {
 
 // Account is one person's account in the business system.
 type Account struct {
-	ID             int64
-	Source         Source // "" is SourceLocal
-	DirectoryDN    string // the directory's name of the person, for a directory account
+	ID          int64
+	Source      Source // "" is SourceLocal
+	DirectoryDN string // the directory's name of the person, for a directory account
+	// DirectoryID is the directory's own identifier of the person (entryUUID, objectGUID), which no
+	// rename, move or reuse of the username changes; "" until a read of the person records it.
+	DirectoryID    string
 	Username       string
 	Email          string
 	Phone          string // E.164, or empty

@@ -11,6 +11,7 @@ import (
 // attributes and policy give (CONTRACT.md, "Directory accounts").
 type DirectoryPerson struct {
 	DN          string
+	ID          string // the directory's identifier of the person for life (entryUUID, objectGUID)
 	Username    string
 	Email       string
 	Phone       string // as the directory writes it; normalized (or dropped) by the sync
@@ -68,6 +69,19 @@ type DirectoryChange struct {
 	// LockNoticed reports that the owner was told of the lock this change records (set by the
 	// step after the save).
 	LockNoticed bool
+	// NewPerson: the username now names another person of the directory (another DirectoryID) than
+	// the one the account was for. Nothing the one before had passes on: their second factors,
+	// recovery codes, devices, sessions, pending codes and reset links go, their role is a user's
+	// again, and unlockd's own lock and count on them do not carry over (NewPersonOf).
+	NewPerson bool
+}
+
+// NewPersonOf reports whether want, as the directory has the person now, is another person than
+// the one the account have was for: both identifiers known, and different. A username given to a
+// new employee after the one before left (the directory deleted their entry and made another)
+// arrives so; a rename or a move keeps the identifier.
+func NewPersonOf(have, want *Account) bool {
+	return have != nil && have.DirectoryID != "" && want.DirectoryID != "" && have.DirectoryID != want.DirectoryID
 }
 
 // DirectoryWrite is one write unlockd made in the directory, for the audit log.
@@ -215,7 +229,7 @@ func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, read rea
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return err
 	}
-	if before != nil && len(directoryChanges(before, withOwnLock(before, person))) == 0 {
+	if before != nil && !NewPersonOf(before, person) && len(directoryChanges(before, withOwnLock(before, person))) == 0 {
 		return nil
 	}
 	var want *Account
@@ -230,12 +244,15 @@ func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, read rea
 		case before.Source != SourceDirectory:
 			return Errorf(ECONFLICT, "a local account has the username %s", before.Username)
 		}
-		want = withOwnLock(before, person)
+		newPerson := NewPersonOf(before, person)
+		if want = withOwnLock(before, person); newPerson {
+			want = person // the lock of unlockd's own was on the one before
+		}
 		if before != nil && read.stale(before, want) {
 			return errChangedMeanwhile
 		}
 		a := *want
-		change = DirectoryChange{Actor: "directory", Now: now, LockedAt: p.LockedAt}
+		change = DirectoryChange{Actor: "directory", Now: now, LockedAt: p.LockedAt, NewPerson: newPerson}
 		if before == nil {
 			change.Created = true
 		} else {
@@ -245,6 +262,9 @@ func (s *directoryWriter) apply(ctx context.Context, p DirectoryPerson, read rea
 			}
 			change.From = before.EffectiveState(now)
 			a.ID, a.Username, a.Role = before.ID, before.Username, before.Role
+			if newPerson {
+				a.Role = RoleUser // a role was the one before's, as everything else they had
+			}
 		}
 		if err := s.store.SaveDirectoryAccount(ctx, &a, change); err != nil {
 			return err
@@ -316,7 +336,7 @@ func directoryAccount(p DirectoryPerson) (*Account, string) {
 	if !p.State.Valid() || p.State == StatePendingVerification {
 		return nil, fmt.Sprintf("the directory state %q is not one of an account", p.State)
 	}
-	a := &Account{Source: SourceDirectory, DirectoryDN: p.DN, Username: p.Username, Email: email, Phone: phone,
+	a := &Account{Source: SourceDirectory, DirectoryDN: p.DN, DirectoryID: p.ID, Username: p.Username, Email: email, Phone: phone,
 		DisplayName: name, Role: RoleUser, State: p.State, Reason: directoryReason(p.State)}
 	if p.State == StateLockedTemporarily {
 		if p.LockedUntil == nil {
@@ -359,6 +379,7 @@ func directoryChanges(have, want *Account) []string {
 	}
 	add(have.Source != SourceDirectory, "source")
 	add(have.DirectoryDN != want.DirectoryDN, "dn")
+	add(have.DirectoryID != want.DirectoryID, "directory_id")
 	add(have.Email != want.Email, "email")
 	add(have.Phone != want.Phone, "phone")
 	add(have.DisplayName != want.DisplayName, "display_name")

@@ -344,3 +344,39 @@ func TestDirectorySyncDoesNotLockAgainWhomUnlockdUnlockedAfterTheRead(t *testing
 		t.Fatalf("the next sync read %d and left bob %+v", counts.Read, bob)
 	}
 }
+
+// A username the directory gives to another person (another identifier: the one before left, and
+// a new employee got the name) is a new person: the change says so, the account's role is a user's
+// again, and unlockd's own lock on the one before does not pass on (the store takes their second
+// factors, devices and sessions). A move or a rename keeps the identifier and is no new person; an
+// account whose identifier was never recorded takes the one it is read with.
+func TestDirectorySyncTellsANewPersonUnderAReusedUsername(t *testing.T) {
+	w := newDirectoryWorld()
+	w.dir.put(account.DirectoryPerson{Username: "jsmith", Email: "jane@example.org"})
+	w.mustRun(t)
+	w.dir.put(account.DirectoryPerson{Username: "jsmith", ID: "id-jane", Email: "jane@example.org"})
+	w.mustRun(t)
+	if jane, _ := w.store.AccountForSync(ctx, "jsmith"); jane.DirectoryID != "id-jane" || w.store.changes[len(w.store.changes)-1].NewPerson {
+		t.Fatalf("an identifier read for the first time: %+v, %+v", jane, w.store.changes[len(w.store.changes)-1])
+	}
+	// Jane is staff, and unlockd locked her after failed sign-ins.
+	stored := w.store.accounts["jsmith"]
+	stored.Role, stored.State, stored.Reason = account.RoleAdmin, account.StateLocked, "too many failed sign-ins"
+
+	w.dir.put(account.DirectoryPerson{Username: "jsmith", ID: "id-jane", DN: "uid=jsmith,ou=moved,dc=example,dc=org", Email: "jane@example.org"})
+	w.mustRun(t)
+	moved, _ := w.store.AccountForSync(ctx, "jsmith")
+	if last := w.store.changes[len(w.store.changes)-1]; last.NewPerson || moved.Role != account.RoleAdmin || moved.State != account.StateLocked {
+		t.Fatalf("a move: %+v, stored %+v; want the same person, role and own lock", last, moved)
+	}
+
+	w.dir.put(account.DirectoryPerson{Username: "jsmith", ID: "id-john", Email: "john@example.org"})
+	w.mustRun(t)
+	john, _ := w.store.AccountForSync(ctx, "jsmith")
+	if last := w.store.changes[len(w.store.changes)-1]; !last.NewPerson {
+		t.Fatalf("the username given to another person: %+v, want a new person", last)
+	}
+	if john.DirectoryID != "id-john" || john.Role != account.RoleUser || john.State != account.StateActive || john.Email != "john@example.org" {
+		t.Fatalf("the new person's account: %+v; want a user's, active, with their identifier", john)
+	}
+}

@@ -113,7 +113,7 @@ func (s *directorySource) People(ctx context.Context, since string, each func(ac
 // personOf is the person as the domain sees them, in the state their attributes and policy give now.
 func (s *directorySource) personOf(p directory.Person, policy directory.Policy) account.DirectoryPerson {
 	status := directory.Derive(s.dir.Kind(), p.Lock, policy, s.now())
-	person := account.DirectoryPerson{DN: p.DN, Username: p.Username, Email: p.Email, Phone: p.Phone,
+	person := account.DirectoryPerson{DN: p.DN, ID: p.ID, Username: p.Username, Email: p.Email, Phone: p.Phone,
 		DisplayName: p.DisplayName, State: account.State(status.State)}
 	if !status.LockedAt.IsZero() {
 		at := status.LockedAt

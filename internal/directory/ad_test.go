@@ -54,6 +54,10 @@ func TestADFailedBindsLockForTheDomainsDurationAndUnlockLetsTheOwnerIn(t *testin
 		p.DisplayName != "Lock Person" || p.Changed == "" {
 		t.Fatalf("read as %+v", p)
 	}
+	// The identifier is the objectGUID's 16 bytes, in hex.
+	if again, err := d.Find(ctx, name); len(p.ID) != 32 || err != nil || again.ID != p.ID {
+		t.Fatalf("identifier %q, read again %q (%v); want 32 hex digits, the same", p.ID, again.ID, err)
+	}
 	if st.State != directory.StateActive || st.PasswordExpiresAt.IsZero() {
 		t.Fatalf("a new person: %+v, want active with a password that expires", st)
 	}

@@ -21,6 +21,7 @@ package directory
 import (
 	"context"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -38,6 +39,7 @@ import (
 // Person is one person as the directory has them.
 type Person struct {
 	DN          string
+	ID          string // entryUUID, or objectGUID in hex: the person's for life, whatever the DN
 	Username    string // uid or sAMAccountName
 	Email       string // mail
 	Phone       string // mobile
@@ -95,11 +97,11 @@ func (d *Directory) SyncInterval() time.Duration { return d.s.SyncInterval }
 
 func (d *Directory) personAttributes() []string {
 	if d.s.Kind == ActiveDirectory {
-		return []string{"sAMAccountName", "mail", "mobile", "displayName", "cn", "lockoutTime", "badPwdCount",
+		return []string{"objectGUID", "sAMAccountName", "mail", "mobile", "displayName", "cn", "lockoutTime", "badPwdCount",
 			"userAccountControl", "msDS-User-Account-Control-Computed", "pwdLastSet", "accountExpires",
 			"msDS-ResultantPSO", "uSNChanged"}
 	}
-	return []string{"uid", "mail", "mobile", "displayName", "cn", "pwdAccountLockedTime", "pwdFailureTime",
+	return []string{"entryUUID", "uid", "mail", "mobile", "displayName", "cn", "pwdAccountLockedTime", "pwdFailureTime",
 		"pwdChangedTime", "pwdReset", "pwdEndTime", "pwdPolicySubentry", "modifyTimestamp"}
 }
 
@@ -114,6 +116,7 @@ func (d *Directory) person(e *ldap.Entry) Person {
 		p.DisplayName = e.GetAttributeValue("cn")
 	}
 	if d.s.Kind == ActiveDirectory {
+		p.ID = hex.EncodeToString(e.GetRawAttributeValue("objectGUID"))
 		p.Username = e.GetAttributeValue("sAMAccountName")
 		p.PolicyDN = e.GetAttributeValue("msDS-ResultantPSO")
 		p.Changed = SyncMark(e.GetAttributeValue("uSNChanged"))
@@ -127,6 +130,7 @@ func (d *Directory) person(e *ldap.Entry) Person {
 		}
 		return p
 	}
+	p.ID = e.GetAttributeValue("entryUUID")
 	p.Username = e.GetAttributeValue("uid")
 	p.PolicyDN = e.GetAttributeValue("pwdPolicySubentry")
 	p.Changed = SyncMark(e.GetAttributeValue("modifyTimestamp"))

@@ -75,11 +75,15 @@ func TestFindReadsContactsAndThePolicy(t *testing.T) {
 		p.DisplayName != "Alice Liddell" || p.Changed == "" {
 		t.Fatalf("alice read as %+v", p)
 	}
+	// The identifier is the entry's entryUUID, and another entry's is another.
+	if uuid := srv.MustAttribute(t, dn, "entryUUID"); len(uuid) != 1 || p.ID != uuid[0] || len(p.ID) != 36 {
+		t.Fatalf("alice's identifier %q, entryUUID %q", p.ID, uuid)
+	}
 	if st.State != directory.StateActive || st.FailedAttempts != 0 {
 		t.Fatalf("a new person is %+v, want active", st)
 	}
-	if bob, err := d.Find(ctx, "bob"); err != nil || bob.DisplayName != "bob" {
-		t.Fatalf("without displayName the cn is the display name: %+v, %v", bob, err)
+	if bob, err := d.Find(ctx, "bob"); err != nil || bob.DisplayName != "bob" || bob.ID == "" || bob.ID == p.ID {
+		t.Fatalf("without displayName the cn is the display name, and bob has an identifier of his own: %+v, %v", bob, err)
 	}
 	if _, err := d.Find(ctx, "nobody"); !errors.Is(err, directory.ErrNotFound) {
 		t.Fatalf("unknown username: %v, want ErrNotFound", err)

@@ -18,14 +18,14 @@ import (
 
 const accountColumns = `id, username, email, phone, display_name, role, state, state_reason, locked_until,
 	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at, session_epoch, time_zone,
-	source, coalesce(directory_dn, ''), password_expires_at`
+	source, coalesce(directory_dn, ''), coalesce(directory_id, ''), password_expires_at`
 
 func scanAccount(row pgx.Row) (*account.Account, error) {
 	var a account.Account
 	var role, state, source string
 	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.Phone, &a.DisplayName, &role, &state, &a.Reason,
 		&a.LockedUntil, &a.PasswordHash, &a.Language, &a.ExpiresAt, &a.FailedAttempts, &a.LastSignInAt,
-		&a.CreatedAt, &a.UpdatedAt, &a.SessionEpoch, &a.TimeZone, &source, &a.DirectoryDN, &a.PasswordExpiresAt)
+		&a.CreatedAt, &a.UpdatedAt, &a.SessionEpoch, &a.TimeZone, &source, &a.DirectoryDN, &a.DirectoryID, &a.PasswordExpiresAt)
 	if err != nil {
 		return nil, err
 	}

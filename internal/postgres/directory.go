@@ -38,10 +38,10 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 		if change.Created {
 			err := tx.QueryRow(ctx, `INSERT INTO accounts
 				(source, directory_dn, username, email, phone, display_name, role, state, state_reason, locked_until, created_at, updated_at,
-				 password_expires_at)
-				VALUES ('directory', $1, $2, $3, $4, $5, 'user', $6, $7, $8, $9, $9, $10) RETURNING id, created_at, updated_at`,
+				 password_expires_at, directory_id)
+				VALUES ('directory', $1, $2, $3, $4, $5, 'user', $6, $7, $8, $9, $9, $10, nullif($11, '')) RETURNING id, created_at, updated_at`,
 				a.DirectoryDN, a.Username, a.Email, a.Phone, a.DisplayName, string(a.State), a.Reason, a.LockedUntil, now,
-				a.PasswordExpiresAt).
+				a.PasswordExpiresAt, a.DirectoryID).
 				Scan(&a.ID, &a.CreatedAt, &a.UpdatedAt)
 			if err != nil {
 				return err
@@ -49,16 +49,22 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 		} else {
 			tag, err := tx.Exec(ctx, `UPDATE accounts SET source = 'directory', directory_dn = $2, email = $3, phone = $4,
 					display_name = $5, state = $6, state_reason = $7, locked_until = $8, updated_at = $9,
-					failed_attempts = CASE WHEN $6 = 'active' AND state <> 'active' THEN 0 ELSE failed_attempts END,
-					password_expires_at = $10
+					failed_attempts = CASE WHEN $12 OR ($6 = 'active' AND state <> 'active') THEN 0 ELSE failed_attempts END,
+					password_expires_at = $10, directory_id = coalesce(nullif($11, ''), directory_id),
+					role = CASE WHEN $12 THEN 'user' ELSE role END
 				WHERE id = $1`,
 				a.ID, a.DirectoryDN, a.Email, a.Phone, a.DisplayName, string(a.State), a.Reason, a.LockedUntil, now,
-				a.PasswordExpiresAt)
+				a.PasswordExpiresAt, a.DirectoryID, change.NewPerson)
 			if err != nil {
 				return err
 			}
 			if tag.RowsAffected() != 1 {
 				return account.Errorf(account.ENOTFOUND, "no account with id %d", a.ID)
+			}
+			if change.NewPerson {
+				if err := forgetPerson(ctx, tx, a.ID, now); err != nil {
+					return err
+				}
 			}
 		}
 		if change.Created || change.From != a.State {
@@ -67,6 +73,9 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 			}
 		}
 		kv := []string{"dn", a.DirectoryDN, "state", string(a.State)}
+		if change.NewPerson {
+			kv = append(kv, "new_person", "true")
+		}
 		if change.Created {
 			kv = append(kv, "created", "true")
 		} else {
@@ -89,6 +98,32 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 		return err
 	}
 	return unavailable("save directory account", err)
+}
+
+// forgetPerson takes from an account everything of the person it was for, now that its username
+// names another (account.DirectoryChange.NewPerson): the second factor and recovery codes (the one
+// before could still prove them), known devices, remembered wrong passwords, a password hash an
+// import left, every session (none kept), unused codes and reset links.
+func forgetPerson(ctx context.Context, tx pgx.Tx, id int64, now time.Time) error {
+	for _, q := range []string{
+		`DELETE FROM totp_secrets WHERE account_id = $1`,
+		`DELETE FROM recovery_codes WHERE account_id = $1`,
+		`DELETE FROM devices WHERE account_id = $1`,
+		`DELETE FROM failed_passwords WHERE account_id = $1`,
+		`UPDATE accounts SET password_hash = '' WHERE id = $1`,
+	} {
+		if _, err := tx.Exec(ctx, q, id); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE codes SET superseded_at = $2 WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL`, id, now); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE reset_tokens SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL`, id, now); err != nil {
+		return err
+	}
+	_, _, err := endAccountSessions(ctx, tx, id, account.KeptSession{})
+	return err
 }
 
 // recordDirectoryLock keeps the lock history true to the directory: the open locks close when the

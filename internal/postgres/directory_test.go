@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/unlockd/unlockd/internal/account"
 	"github.com/unlockd/unlockd/internal/audit"
 	"github.com/unlockd/unlockd/internal/postgres"
@@ -131,4 +132,95 @@ func mustReopen(t *testing.T, db *postgres.DB) *postgres.DB {
 	}
 	t.Cleanup(other.Close)
 	return other
+}
+
+// When a directory account's username comes to name another person of the directory (another
+// identifier), nothing of the one before passes on: their authenticator, recovery codes, devices,
+// remembered wrong passwords and a hash an import left go, every session ends, unused codes and
+// reset links stop working, the role is a user's and the count starts again. The same person
+// read again (another DN, the same identifier) keeps all of it.
+func TestANewPersonUnderADirectoryUsernameTakesNothingOfTheOneBefore(t *testing.T) {
+	db := mustDB(t)
+	stores := postgres.NewStores(db)
+	s := stores.Directory
+	ctx := context.Background()
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	jane := &account.Account{Source: account.SourceDirectory, DirectoryDN: "uid=jsmith,ou=people,dc=example,dc=org", DirectoryID: "id-jane",
+		Username: "jsmith", Email: "jane@example.org", Role: account.RoleUser, State: account.StateActive}
+	if err := s.SaveDirectoryAccount(ctx, jane, account.DirectoryChange{Created: true, Actor: "directory", Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	id := jane.ID
+	for _, q := range []string{
+		`UPDATE accounts SET role = 'admin', failed_attempts = 3, password_hash = 'imported' WHERE id = $1`,
+		`INSERT INTO totp_secrets (account_id, sealed, enrolled_at) VALUES ($1, '\x01', now())`,
+		`INSERT INTO recovery_codes (account_id, code_hash, created_at) VALUES ($1, '\x02', now())`,
+		`INSERT INTO devices (account_id, nonce_hash, created_at, last_seen_at) VALUES ($1, '\x03', now(), now())`,
+		`INSERT INTO failed_passwords (account_id, mac, created_at) VALUES ($1, '\x04', now())`,
+		`INSERT INTO codes (account_id, purpose, channel, destination, code_hash, created_at, expires_at, max_attempts)
+			VALUES ($1, 'unlock', 'email', 'jane@example.org', '\x05', now(), now() + interval '1 hour', 5)`,
+		`INSERT INTO reset_tokens (account_id, token_hash, created_at, expires_at) VALUES ($1, '\x06', now(), now() + interval '1 hour')`,
+	} {
+		if _, err := db.Pool.Exec(ctx, q, id); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	sessions := postgres.NewSessionStore(db, scs.GobCodec{}, engineKey)
+	data, err := scs.GobCodec{}.Encode(time.Now().Add(12*time.Hour), map[string]any{postgres.SessionAccountKey: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sessions.CommitCtx(ctx, "jane's laptop", data, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	left := func() (n int) {
+		t.Helper()
+		if err := db.Pool.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM totp_secrets WHERE account_id = $1) + (SELECT count(*) FROM recovery_codes WHERE account_id = $1)
+			+ (SELECT count(*) FROM devices WHERE account_id = $1) + (SELECT count(*) FROM failed_passwords WHERE account_id = $1)
+			+ (SELECT count(*) FROM codes WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL)
+			+ (SELECT count(*) FROM reset_tokens WHERE account_id = $1 AND used_at IS NULL)`, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	save := func(a *account.Account, newPerson bool) {
+		t.Helper()
+		if err := db.Atomic(ctx, func(ctx context.Context) error {
+			if _, err := s.AccountForSync(ctx, "jsmith"); err != nil {
+				return err
+			}
+			return s.SaveDirectoryAccount(ctx, a, account.DirectoryChange{Fields: []string{"dn"}, From: account.StateActive,
+				Actor: "directory", Now: now, NewPerson: newPerson})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	moved := *jane
+	moved.DirectoryDN = "uid=jsmith,ou=moved,dc=example,dc=org"
+	save(&moved, false)
+	if n := left(); n != 6 {
+		t.Fatalf("a move left %d of jane's 6 things, want all", n)
+	}
+	if _, ok, err := sessions.FindCtx(ctx, "jane's laptop"); err != nil || !ok {
+		t.Fatalf("a move ended jane's session (%v)", err)
+	}
+
+	john := *jane
+	john.DirectoryID, john.Email = "id-john", "john@example.org"
+	save(&john, true)
+	if n := left(); n != 0 {
+		t.Errorf("%d things of jane's are left to john", n)
+	}
+	if _, ok, err := sessions.FindCtx(ctx, "jane's laptop"); err != nil || ok {
+		t.Errorf("jane's session still loads after the username went to john (%v)", err)
+	}
+	got, err := s.AccountForSync(ctx, "jsmith")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DirectoryID != "id-john" || got.Role != account.RoleUser || got.FailedAttempts != 0 || got.PasswordHash != "" {
+		t.Errorf("john's account: id %q, role %s, count %d, hash %q; want his, a user's, 0, none", got.DirectoryID, got.Role, got.FailedAttempts, got.PasswordHash)
+	}
 }

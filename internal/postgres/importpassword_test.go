@@ -227,8 +227,19 @@ func TestImportedHashMigrationMarksTheAccountsAnImportGaveAHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	if err := m.Down(ctx); err != nil {
-		t.Fatal(err)
+	// Back to before migration 16, whatever came after it.
+	for applied := true; applied; {
+		if err := m.Down(ctx); err != nil {
+			t.Fatal(err)
+		}
+		status, err := m.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		applied = false
+		for _, st := range status {
+			applied = applied || (st.Version == 16 && st.Applied)
+		}
 	}
 	if _, err := p.db.Pool.Exec(ctx, `UPDATE accounts SET password_hash = $2 WHERE id = $1`, p.a.ID, p.hash("the CRM's passphrase for alice")); err != nil {
 		t.Fatal(err)
