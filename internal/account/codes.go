@@ -315,6 +315,37 @@ func (s *codebook) verifyCode(ctx context.Context, a *Account, purpose Purpose, 
 	return channel, nil
 }
 
+// Codes entered on the self-service pages do not lock the account either (an attacker must not
+// keep the owner out), so the ledger bounds them across codes: MaxCodeGuesses per CodeGuessWindow
+// for the account from unknown browsers, and as many again for each known device of the account.
+// A code takes code.max_attempts entries and the account is sent up to code.send_max_per_hour
+// codes, so without this bound a stranger asking for codes could guess about 50 times an hour for
+// as long as they liked, and a right guess at /unlock or /status unlocks the account.
+const (
+	MaxCodeGuesses  = 20
+	CodeGuessWindow = 24 * time.Hour
+)
+
+// proveWithCode checks a code sent for purpose in p's flow. Every entry, right or wrong, is
+// reserved on the ledger before the code is checked, so concurrent entries never pass the bound
+// (a person proves who they are a few times a day at most); past it the answer is that of a wrong
+// code.
+func (s *codebook) proveWithCode(ctx context.Context, a *Account, purpose Purpose, p Proof) (string, error) {
+	device, err := s.guard.knownDevice(ctx, a.ID, p.DeviceToken)
+	if err != nil {
+		return "", err
+	}
+	n, err := s.guard.ledger.Reserve(ctx, scopeCodeGuess, guessSubject(a.ID, device), CodeGuessWindow, s.now())
+	if err != nil {
+		return "", err
+	}
+	if !Within(n, MaxCodeGuesses) {
+		s.metrics.Throttled(string(purpose) + "_code")
+		return "", ErrBadCode
+	}
+	return s.verifyCode(ctx, a, purpose, p.Flow.Nonce, p.Code, p.Client)
+}
+
 // sendKey names the send lock of a request: the account's, or for an unknown login the login's,
 // so that the two take the same lock in the same way.
 func sendKey(a *Account, login string) string {

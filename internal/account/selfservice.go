@@ -163,43 +163,12 @@ func (s *SelfService) UnlockWithCode(ctx context.Context, p Proof) (*UnlockResul
 	if err != nil {
 		return nil, err
 	}
-	method, err := s.proveWithCode(ctx, a, PurposeUnlock, p)
+	method, err := s.book.proveWithCode(ctx, a, PurposeUnlock, p)
 	if err != nil {
 		return nil, err
 	}
 	// The code is used up: what it proves is carried out whatever the client does now.
 	return s.finishUnlock(context.WithoutCancel(ctx), a, method, p)
-}
-
-// Codes entered on the self-service pages do not lock the account either (an attacker must not
-// keep the owner out), so the ledger bounds them across codes: MaxCodeGuesses per CodeGuessWindow
-// for the account from unknown browsers, and as many again for each known device of the account.
-// A code takes code.max_attempts entries and the account is sent up to code.send_max_per_hour
-// codes, so without this bound a stranger asking for codes could guess about 50 times an hour for
-// as long as they liked, and a right guess at /unlock or /status unlocks the account.
-const (
-	MaxCodeGuesses  = 20
-	CodeGuessWindow = 24 * time.Hour
-)
-
-// proveWithCode checks a code sent for purpose in p's flow. Every entry, right or wrong, is
-// reserved on the ledger before the code is checked, so concurrent entries never pass the bound
-// (a person proves who they are a few times a day at most); past it the answer is that of a wrong
-// code.
-func (s *SelfService) proveWithCode(ctx context.Context, a *Account, purpose Purpose, p Proof) (string, error) {
-	device, err := s.guard.knownDevice(ctx, a.ID, p.DeviceToken)
-	if err != nil {
-		return "", err
-	}
-	n, err := s.ledger.Reserve(ctx, scopeCodeGuess, guessSubject(a.ID, device), CodeGuessWindow, s.now())
-	if err != nil {
-		return "", err
-	}
-	if !Within(n, MaxCodeGuesses) {
-		s.metrics.Throttled(string(purpose) + "_code")
-		return "", ErrBadCode
-	}
-	return s.book.verifyCode(ctx, a, purpose, p.Flow.Nonce, p.Code, p.Client)
 }
 
 // finishUnlock lifts an automatic lock once the owner has proven enough methods in this flow.
@@ -284,7 +253,7 @@ func (s *SelfService) StatusWithCode(ctx context.Context, p Proof) (*StatusView,
 	if err != nil {
 		return nil, err
 	}
-	method, err := s.proveWithCode(ctx, a, PurposeStatus, p)
+	method, err := s.book.proveWithCode(ctx, a, PurposeStatus, p)
 	if err != nil {
 		return nil, err
 	}
@@ -657,7 +626,7 @@ func (s *SelfService) VerifyContact(ctx context.Context, p Proof) (VerifyOutcome
 		return "", err
 	}
 	client := p.Client
-	channel, err := s.proveWithCode(ctx, a, PurposeVerify, p)
+	channel, err := s.book.proveWithCode(ctx, a, PurposeVerify, p)
 	if err != nil {
 		return "", err
 	}
