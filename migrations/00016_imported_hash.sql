@@ -7,8 +7,8 @@
 ALTER TABLE accounts ADD COLUMN imported_hash_sha256 bytea;
 
 -- An account whose hash an import or the API set before the digest was kept: which hash that was
--- is not known, so the next one sent is taken as that one (set, not a new password). An empty
--- digest marks it; NULL is an account whose hash no import or API call ever set.
+-- is not known, so the next one sent is taken as that one (its digest kept, the password left as
+-- it is). An empty digest marks it; NULL is an account whose hash no import or API call ever set.
 UPDATE accounts a SET imported_hash_sha256 = '\x'::bytea
 WHERE EXISTS (SELECT 1 FROM audit_events e
               WHERE e.action = 'account.imported' AND e.account_id = a.id

@@ -106,3 +106,24 @@ func TestSendLimitCountsAnIPv6NetworkAsOneClient(t *testing.T) {
 		t.Errorf("another /64: %v", err)
 	}
 }
+
+// A known device of the account retrying a stale saved password is not counted for the client,
+// as none of its attempts are: behind one office address, the owners' phones do not throttle
+// everyone.
+func TestARepeatedPasswordFromAKnownDeviceIsNotCountedForTheClient(t *testing.T) {
+	w := newWorld(t)
+	w.add("alice")
+	res, err := signIn(w, "alice", "right password")
+	if err != nil || res.DeviceToken == "" {
+		t.Fatalf("sign-in: %+v, %v", res, err)
+	}
+	phone := account.SignInRequest{Login: "alice", Password: "last year's password", ClientIP: "192.0.2.1", DeviceToken: res.DeviceToken}
+	for i := range 2 {
+		if _, err := w.svc.Gate.SignIn(ctx, phone); err != account.ErrBadCredentials {
+			t.Fatalf("try %d: %v", i+1, err)
+		}
+	}
+	if last := w.lockout.rejections[len(w.lockout.rejections)-1]; last.Reason != "repeated_password" || last.Spray.Key != "" {
+		t.Errorf("the repeat from the known device was refused as %+v; want a repeated password not counted", last)
+	}
+}

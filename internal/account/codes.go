@@ -315,12 +315,14 @@ func (s *codebook) verifyCode(ctx context.Context, a *Account, purpose Purpose, 
 	return channel, nil
 }
 
-// Codes entered on the self-service pages do not lock the account either (an attacker must not
-// keep the owner out), so the ledger bounds them across codes: MaxCodeGuesses per CodeGuessWindow
-// for the account from unknown browsers, and as many again for each known device of the account.
-// A code takes code.max_attempts entries and the account is sent up to code.send_max_per_hour
-// codes, so without this bound a stranger asking for codes could guess about 50 times an hour for
-// as long as they liked, and a right guess at /unlock or /status unlocks the account.
+// Codes entered on the self-service pages do not lock the account (an attacker must not keep the
+// owner out), so the ledger bounds them across codes: MaxCodeGuesses per CodeGuessWindow for the
+// account from each client network (ClientNetwork) of unknown browsers, and as many for each known
+// device of the account. A code takes code.max_attempts entries and the account is sent up to
+// code.send_max_per_hour codes, so without this bound a stranger asking for codes could guess
+// about 50 times an hour for as long as they liked, and a right guess at /unlock or /status
+// unlocks the account. Counted per network, a stranger's entries never spend the owner's, who
+// enters theirs from elsewhere or from a known device.
 const (
 	MaxCodeGuesses  = 20
 	CodeGuessWindow = 24 * time.Hour
@@ -335,7 +337,11 @@ func (s *codebook) proveWithCode(ctx context.Context, a *Account, purpose Purpos
 	if err != nil {
 		return "", err
 	}
-	n, err := s.guard.ledger.Reserve(ctx, scopeCodeGuess, guessSubject(a.ID, device), CodeGuessWindow, s.now())
+	subject := guessSubject(a.ID, device)
+	if device == 0 {
+		subject += " from " + ClientNetwork(p.Client)
+	}
+	n, err := s.guard.ledger.Reserve(ctx, scopeCodeGuess, subject, CodeGuessWindow, s.now())
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Directory is the directory that directory accounts live in, read and written at request time
@@ -87,6 +88,10 @@ type liveAccounts struct {
 	writer *directoryWriter
 }
 
+// localProbeWait bounds how long a local account's lookup waits for the directory's answer about
+// the same username (liveAccounts.AccountByLogin).
+const localProbeWait = 2 * time.Second
+
 // errChangedMeanwhile: unlockd changed the account (an unlock, say) after the directory was read
 // and before what it said was written, so that what it said may predate the change and is not
 // written over it (readGuard).
@@ -102,9 +107,13 @@ func (l *liveAccounts) AccountByLogin(ctx context.Context, login string) (*Accou
 	case err == nil && !a.InDirectory():
 		// An account of this place's own is looked for in the directory too, as an unknown
 		// username is, so that the time of a lookup does not tell the two apart (SECURITY.md 8,
-		// 9). What the directory says of it is not used, nor whether it answers.
-		if ValidateUsername(login) == nil {
-			_, _ = l.dir.Person(ctx, login)
+		// 9). What the directory says of it is not used, nor whether it answers, and a directory
+		// that does not answer holds a local account up for localProbeWait at most. Inside a unit
+		// of work (a dashboard's or the API's change) there is no asking: the unit holds its locks.
+		if ValidateUsername(login) == nil && !inUnitOfWork(ctx) {
+			probe, cancel := context.WithTimeout(ctx, localProbeWait)
+			_, _ = l.dir.Person(probe, login)
+			cancel()
 		}
 		return a, nil
 	case err == nil:

@@ -501,6 +501,11 @@ func TestALocalAccountIsLookedForInTheDirectoryAsAnUnknownLoginIs(t *testing.T) 
 			t.Errorf("%s: the directory was asked %d times, want %d", tt.login, len(dir.lookups), tt.asked)
 		}
 	}
+	// Inside a unit of work, which holds its locks, the directory is not asked about a local account.
+	dir.lookups = nil
+	if _, err := w.svc.Accounts.AccountByLogin(account.WithOutsideWrites(ctx), "lou"); err != nil || len(dir.lookups) != 0 {
+		t.Errorf("lou inside a unit of work: %v, the directory asked %d times; want not asked", err, len(dir.lookups))
+	}
 	// A directory that does not answer changes nothing for a local account.
 	dir.down = true
 	if a, err := w.svc.Accounts.AccountByLogin(ctx, "lou"); err != nil || a.Username != "lou" {

@@ -29,7 +29,7 @@ const (
 	// tells nothing about who exists (SECURITY.md 9, 10).
 	scopeClientSends = "client_sends"
 	// scopeCodeGuess counts codes entered on the self-service pages (/unlock, /status, /verify),
-	// per account for unknown browsers and per known device of the account, as scopeFactorGuess.
+	// per account and client network for unknown browsers, and per known device of the account.
 	scopeCodeGuess = "code_guess"
 	// scopeRequestLookups counts every lookup of a request's status from one client, found or not,
 	// so that one client cannot go through references.

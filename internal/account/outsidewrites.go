@@ -22,6 +22,12 @@ func WithOutsideWrites(ctx context.Context) context.Context {
 	return context.WithValue(ctx, outsideWritesKey{}, new(atomic.Bool))
 }
 
+// inUnitOfWork reports whether ctx is a unit of work's (one WithOutsideWrites gave).
+func inUnitOfWork(ctx context.Context) bool {
+	_, ok := ctx.Value(outsideWritesKey{}).(*atomic.Bool)
+	return ok
+}
+
 // WroteOutside reports whether the unit of work of ctx has sent a write outside the database.
 func WroteOutside(ctx context.Context) bool {
 	sent, ok := ctx.Value(outsideWritesKey{}).(*atomic.Bool)

@@ -611,9 +611,10 @@ func TestDirectoryAccountsAreNotChangedHere(t *testing.T) {
 }
 
 // Codes entered at /unlock, /status and /verify are bounded across codes as well as each by its
-// own attempts: every entry, right or wrong, counts against the browser's allowance for the day;
-// past it even the right code answers as a wrong one and is left unused. A known device of the
-// account has an allowance of its own, which a stranger's entries do not spend.
+// own attempts: every entry, right or wrong, counts against the allowance of the day of the
+// account from the client's network, or of the known device it comes from; past it even the right
+// code answers as a wrong one and is left unused. A stranger's entries spend neither the owner's
+// network's allowance nor a known device's.
 func TestCodeEntriesAreBoundedAcrossCodes(t *testing.T) {
 	w := newWorld(t)
 	a := w.add("alice")
@@ -623,6 +624,7 @@ func TestCodeEntriesAreBoundedAcrossCodes(t *testing.T) {
 	}
 	device := res.DeviceToken
 	a.State = account.StateLocked
+	const stranger = "account:1 from 192.0.2.1" // proof's client
 
 	flow := startFlow(t, w, account.PurposeUnlock, "alice")
 	code := w.outbox.lastCode("alice@example.com")
@@ -631,22 +633,33 @@ func TestCodeEntriesAreBoundedAcrossCodes(t *testing.T) {
 			t.Fatalf("wrong entry %d: %v", i+1, err)
 		}
 	}
-	if n := w.ledger.counts["code_guess|account:1"]; n != 3 {
-		t.Fatalf("the ledger holds %d entries for the account, want 3", n)
+	if n := w.ledger.counts["code_guess|"+stranger]; n != 3 {
+		t.Fatalf("the ledger holds %d entries for the stranger's network, want 3 (%v)", n, w.ledger.counts)
 	}
-	// A stranger has spent the rest of the day's allowance.
-	w.ledger.counts["code_guess|account:1"] = account.MaxCodeGuesses
+	// The stranger has spent the rest of the day's allowance from that network.
+	w.ledger.counts["code_guess|"+stranger] = account.MaxCodeGuesses
 	if _, err := w.svc.SelfService.UnlockWithCode(ctx, proof(flow, code)); err != account.ErrBadCode || a.State != account.StateLocked {
 		t.Fatalf("the right code past the allowance: %v, state %s; want ErrBadCode", err, a.State)
 	}
-	status, _ := account.NewFlow(account.PurposeStatus, "alice", account.ChannelEmail)
-	if _, err := w.svc.SelfService.StatusWithCode(ctx, proof(status, code)); err != account.ErrBadCode {
-		t.Errorf("a status code past the allowance: %v, want ErrBadCode", err)
+	w.clock.Advance(5 * time.Minute) // past the resend interval
+	status := startFlow(t, w, account.PurposeStatus, "alice")
+	statusCode := w.outbox.lastCode("alice@example.com")
+	if statusCode == code {
+		t.Fatal("no status code was sent")
 	}
-	// The owner's known device is not kept out, and the code left unused still works there.
-	owner := proof(flow, code)
-	owner.DeviceToken = device
-	got, err := w.svc.SelfService.UnlockWithCode(ctx, owner)
+	if _, err := w.svc.SelfService.StatusWithCode(ctx, proof(status, statusCode)); err != account.ErrBadCode {
+		t.Errorf("the right status code past the allowance: %v, want ErrBadCode", err)
+	}
+	// The owner, from another network, is not kept out: the status code, unused, works there.
+	owner := proof(status, statusCode)
+	owner.Client = "198.51.100.7"
+	if _, err := w.svc.SelfService.StatusWithCode(ctx, owner); err != nil {
+		t.Fatalf("the owner's status code from another network: %v", err)
+	}
+	// Nor from a known device, where the unlock code, left unused, works.
+	fromDevice := proof(flow, code)
+	fromDevice.DeviceToken = device
+	got, err := w.svc.SelfService.UnlockWithCode(ctx, fromDevice)
 	if err != nil || got.Outcome != account.UnlockDone || a.State != account.StateActive {
 		t.Fatalf("the owner's device: %+v, %v, state %s", got, err, a.State)
 	}

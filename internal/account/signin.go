@@ -137,9 +137,17 @@ func (s *Gate) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		}
 		if repeated {
 			// Known to be wrong already: a device retrying a stale saved password. Not counted again
-			// on the account, but for the client like any refusal: left out of the client's count,
-			// a known account's name would be told by the throttle that an unknown one brings on.
-			reject.Reason, reject.Spray = "repeated_password", sprayPair(req.ClientIP, accountKey(a.ID))
+			// on the account, but for the client like any refusal (left out of the client's count,
+			// a known account's name would be told by the throttle that an unknown one brings on),
+			// unless it comes from a known device of the account, which the throttle never counts.
+			reject.Reason = "repeated_password"
+			device, err := s.knownDevice(ctx, a.ID, req.DeviceToken)
+			if err != nil {
+				return nil, fmt.Errorf("sign in: %w", err)
+			}
+			if device == 0 {
+				reject.Spray = sprayPair(req.ClientIP, accountKey(a.ID))
+			}
 			return nil, s.refuse(ctx, &password, reject, "repeated")
 		}
 	}

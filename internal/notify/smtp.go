@@ -124,8 +124,9 @@ func (m *SMTPMailer) Check(ctx context.Context) error {
 	return nil
 }
 
-// Send delivers one message. A recipient go-mail cannot parse is a Permanent error; anything else
-// (the server down, a refusal) is worth retrying.
+// Send delivers one message. A recipient go-mail cannot parse is a Permanent error; a failure after
+// the server took the message (its session's end) is Delivered; anything else (the server down, a
+// refusal) is worth retrying.
 func (m *SMTPMailer) Send(ctx context.Context, to, subject, text, html string) error {
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := msg.From(m.from); err != nil {

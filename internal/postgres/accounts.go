@@ -174,15 +174,15 @@ func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason strin
 		}
 	} else {
 		var hash string
-		var replaces bool
-		hash, replaces, err = newImportedHash(ctx, tx, a.ID, r.PasswordHash)
+		var digest []byte
+		hash, digest, err = newImportedHash(ctx, tx, a.ID, r.PasswordHash)
 		if err == nil {
 			_, err = tx.Exec(ctx, `UPDATE accounts SET email = $2, phone = $3, display_name = $4,
 					password_hash = CASE WHEN $5 = '' THEN password_hash ELSE $5 END,
-					imported_hash_sha256 = CASE WHEN $5 = '' THEN imported_hash_sha256 ELSE $6 END, updated_at = $7
-				WHERE id = $1`, a.ID, a.Email, a.Phone, a.DisplayName, hash, hashDigest(hash), now)
+					imported_hash_sha256 = coalesce($6, imported_hash_sha256), updated_at = $7
+				WHERE id = $1`, a.ID, a.Email, a.Phone, a.DisplayName, hash, digest, now)
 		}
-		if err == nil && replaces && hash != before.PasswordHash {
+		if err == nil && hash != "" && hash != before.PasswordHash {
 			err = passwordReplaced(ctx, tx, before, notice, now)
 		}
 	}
@@ -200,24 +200,28 @@ func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason strin
 	return inserted, err
 }
 
-// newImportedHash is the hash a row sets for the existing account id: hash, or "" (the password
-// stays) when the row has none or sends the one an import or the API set last
-// (imported_hash_sha256). A sync sending the same hash every night thus neither takes back the
-// upgrade a sign-in made of it nor the password its owner has chosen since. replaces is whether the
-// hash is a new password: not when an import set the account's hash before its digest was kept
-// (an empty one), since the hash sent may well be that one.
-func newImportedHash(ctx context.Context, tx pgx.Tx, id int64, hash string) (set string, replaces bool, err error) {
+// newImportedHash is the hash a row sets for the existing account id, and the digest to keep of it
+// (nil: the one kept stays). The password stays ("") when the row has no hash or sends the one an
+// import or the API set last (imported_hash_sha256): a sync sending the same hash every night thus
+// neither takes back the upgrade a sign-in made of it nor the password its owner has chosen since.
+// It stays too, with the hash's digest kept from now on, when an import set the account's hash
+// before digests were kept (an empty one): the hash sent may well be that one, and the stored
+// hash may be its upgrade or the owner's own choice since.
+func newImportedHash(ctx context.Context, tx pgx.Tx, id int64, hash string) (set string, digest []byte, err error) {
 	if hash == "" {
-		return "", false, nil
+		return "", nil, nil
 	}
 	var last []byte
 	if err := tx.QueryRow(ctx, `SELECT imported_hash_sha256 FROM accounts WHERE id = $1`, id).Scan(&last); err != nil {
-		return "", false, err
+		return "", nil, err
 	}
-	if bytes.Equal(last, hashDigest(hash)) {
-		return "", false, nil
+	switch digest = hashDigest(hash); {
+	case bytes.Equal(last, digest):
+		return "", nil, nil
+	case last != nil && len(last) == 0:
+		return "", digest, nil
 	}
-	return hash, last == nil || len(last) > 0, nil
+	return hash, digest, nil
 }
 
 // hashDigest is the SHA-256 of a password hash an import sets, nil for none.

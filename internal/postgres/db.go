@@ -147,10 +147,11 @@ func (db *DB) Atomic(ctx context.Context, fn func(ctx context.Context) error) er
 	return unavailable("unit of work", err)
 }
 
-// errOutsideWriteNotRepeated ends a unit of work that lost its database after it had sent a write
-// elsewhere (the directory): that write stands, and its record is lost with the transaction.
+// errOutsideWriteNotRepeated ends a unit of work that would run again (its database lost before
+// COMMIT, or a conflict) after it had sent a write elsewhere (the directory): that write stands,
+// and its record is lost with the transaction.
 var errOutsideWriteNotRepeated = account.Errorf(account.EUNAVAILABLE,
-	"The database was lost after a change was made in the directory: the change stands, but its record is lost. Check the account.")
+	"A change was made in the directory, but recording it failed: the change stands. Check the account.")
 
 // conn is what a statement runs on: the unit of work's transaction when ctx carries one, else the
 // pool.

@@ -35,6 +35,7 @@ func (s *Directory) AccountForSync(ctx context.Context, username string) (*accou
 func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account, change account.DirectoryChange) error {
 	now := change.Now
 	err := s.db.Transact(ctx, func(tx pgx.Tx) error {
+		var roleBefore string
 		if change.Created {
 			err := tx.QueryRow(ctx, `INSERT INTO accounts
 				(source, directory_dn, username, email, phone, display_name, role, state, state_reason, locked_until, created_at, updated_at,
@@ -47,6 +48,12 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 				return err
 			}
 		} else {
+			if change.NewPerson {
+				var err error
+				if roleBefore, err = forgetPerson(ctx, tx, a.ID, now); err != nil {
+					return err
+				}
+			}
 			tag, err := tx.Exec(ctx, `UPDATE accounts SET source = 'directory', directory_dn = $2, email = $3, phone = $4,
 					display_name = $5, state = $6, state_reason = $7, locked_until = $8, updated_at = $9,
 					failed_attempts = CASE WHEN $12 OR ($6 = 'active' AND state <> 'active') THEN 0 ELSE failed_attempts END,
@@ -61,11 +68,6 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 			if tag.RowsAffected() != 1 {
 				return account.Errorf(account.ENOTFOUND, "no account with id %d", a.ID)
 			}
-			if change.NewPerson {
-				if err := forgetPerson(ctx, tx, a.ID, now); err != nil {
-					return err
-				}
-			}
 		}
 		if change.Created || change.From != a.State {
 			if err := recordDirectoryLock(ctx, tx, a, change); err != nil {
@@ -74,7 +76,7 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 		}
 		kv := []string{"dn", a.DirectoryDN, "state", string(a.State)}
 		if change.NewPerson {
-			kv = append(kv, "new_person", "true")
+			kv = append(kv, "new_person", "true", "role_before", roleBefore)
 		}
 		if change.Created {
 			kv = append(kv, "created", "true")
@@ -102,28 +104,40 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 
 // forgetPerson takes from an account everything of the person it was for, now that its username
 // names another (account.DirectoryChange.NewPerson): the second factor and recovery codes (the one
-// before could still prove them), known devices, remembered wrong passwords, a password hash an
-// import left, every session (none kept), unused codes and reset links.
-func forgetPerson(ctx context.Context, tx pgx.Tx, id int64, now time.Time) error {
+// before could still prove them), known devices, remembered wrong passwords, the counts of their
+// guesses, a password hash an import left and its digest, their language and time zone, what
+// they were told of, every session (none kept), unused codes and reset links, and their open
+// requests to the administrators (denied: approved, they would unlock the new person). It returns
+// the role they had.
+func forgetPerson(ctx context.Context, tx pgx.Tx, id int64, now time.Time) (role string, err error) {
+	if err := tx.QueryRow(ctx, `SELECT role FROM accounts WHERE id = $1`, id).Scan(&role); err != nil {
+		return "", err
+	}
 	for _, q := range []string{
 		`DELETE FROM totp_secrets WHERE account_id = $1`,
 		`DELETE FROM recovery_codes WHERE account_id = $1`,
 		`DELETE FROM devices WHERE account_id = $1`,
 		`DELETE FROM failed_passwords WHERE account_id = $1`,
-		`UPDATE accounts SET password_hash = '' WHERE id = $1`,
+		`DELETE FROM guess_counters WHERE subject = 'account:' || $1::bigint OR subject LIKE 'account:' || $1::bigint || ' %'`,
+		`UPDATE accounts SET password_hash = '', imported_hash_sha256 = NULL, language = '', time_zone = '',
+			expiry_warned_for = NULL, lock_noticed_for = NULL WHERE id = $1`,
 	} {
 		if _, err := tx.Exec(ctx, q, id); err != nil {
-			return err
+			return "", err
 		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE codes SET superseded_at = $2 WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL`, id, now); err != nil {
-		return err
+	for _, q := range []string{
+		`UPDATE codes SET superseded_at = $2 WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL`,
+		`UPDATE reset_tokens SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL`,
+		`UPDATE unlock_requests SET status = 'denied', handled_by = 'directory', handled_at = $2,
+			response = 'The username now belongs to someone else.' WHERE account_id = $1 AND status = 'open'`,
+	} {
+		if _, err := tx.Exec(ctx, q, id, now); err != nil {
+			return "", err
+		}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE reset_tokens SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL`, id, now); err != nil {
-		return err
-	}
-	_, _, err := endAccountSessions(ctx, tx, id, account.KeptSession{})
-	return err
+	_, _, err = endAccountSessions(ctx, tx, id, account.KeptSession{})
+	return role, err
 }
 
 // recordDirectoryLock keeps the lock history true to the directory: the open locks close when the

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,6 +161,9 @@ func TestANewPersonUnderADirectoryUsernameTakesNothingOfTheOneBefore(t *testing.
 		`INSERT INTO codes (account_id, purpose, channel, destination, code_hash, created_at, expires_at, max_attempts)
 			VALUES ($1, 'unlock', 'email', 'jane@example.org', '\x05', now(), now() + interval '1 hour', 5)`,
 		`INSERT INTO reset_tokens (account_id, token_hash, created_at, expires_at) VALUES ($1, '\x06', now(), now() + interval '1 hour')`,
+		`INSERT INTO guess_counters (scope, subject, window_start, count) VALUES ('code_guess', 'account:' || $1::bigint || ' from 192.0.2.1', now(), 3)`,
+		`INSERT INTO unlock_requests (reference, account_id, login, created_at) VALUES ('UR-TEST-0001', $1, 'jsmith', now())`,
+		`UPDATE accounts SET language = 'zh-CN', time_zone = 'Asia/Shanghai' WHERE id = $1`,
 	} {
 		if _, err := db.Pool.Exec(ctx, q, id); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -179,7 +183,10 @@ func TestANewPersonUnderADirectoryUsernameTakesNothingOfTheOneBefore(t *testing.
 			(SELECT count(*) FROM totp_secrets WHERE account_id = $1) + (SELECT count(*) FROM recovery_codes WHERE account_id = $1)
 			+ (SELECT count(*) FROM devices WHERE account_id = $1) + (SELECT count(*) FROM failed_passwords WHERE account_id = $1)
 			+ (SELECT count(*) FROM codes WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL)
-			+ (SELECT count(*) FROM reset_tokens WHERE account_id = $1 AND used_at IS NULL)`, id).Scan(&n); err != nil {
+			+ (SELECT count(*) FROM reset_tokens WHERE account_id = $1 AND used_at IS NULL)
+			+ (SELECT count(*) FROM guess_counters WHERE subject LIKE 'account:' || $1::bigint || '%')
+			+ (SELECT count(*) FROM unlock_requests WHERE account_id = $1 AND status = 'open')
+			+ (SELECT count(*) FROM accounts WHERE id = $1 AND (language <> '' OR time_zone <> ''))`, id).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -200,8 +207,8 @@ func TestANewPersonUnderADirectoryUsernameTakesNothingOfTheOneBefore(t *testing.
 	moved := *jane
 	moved.DirectoryDN = "uid=jsmith,ou=moved,dc=example,dc=org"
 	save(&moved, false)
-	if n := left(); n != 6 {
-		t.Fatalf("a move left %d of jane's 6 things, want all", n)
+	if n := left(); n != 9 {
+		t.Fatalf("a move left %d of jane's 9 things, want all", n)
 	}
 	if _, ok, err := sessions.FindCtx(ctx, "jane's laptop"); err != nil || !ok {
 		t.Fatalf("a move ended jane's session (%v)", err)
@@ -222,5 +229,10 @@ func TestANewPersonUnderADirectoryUsernameTakesNothingOfTheOneBefore(t *testing.
 	}
 	if got.DirectoryID != "id-john" || got.Role != account.RoleUser || got.FailedAttempts != 0 || got.PasswordHash != "" {
 		t.Errorf("john's account: id %q, role %s, count %d, hash %q; want his, a user's, 0, none", got.DirectoryID, got.Role, got.FailedAttempts, got.PasswordHash)
+	}
+	var details string
+	if err := db.Pool.QueryRow(ctx, `SELECT details FROM audit_events WHERE account_id = $1 AND action = 'directory.synced'
+		ORDER BY id DESC LIMIT 1`, id).Scan(&details); err != nil || !strings.Contains(details, `"new_person":"true"`) || !strings.Contains(details, `"role_before":"admin"`) {
+		t.Errorf("the audit event says %s (%v); want the new person and the role before", details, err)
 	}
 }

@@ -208,9 +208,9 @@ func ptr[T any](v T) *T { return &v }
 
 // An account whose hash an import or the API set before the digest of that hash was kept: the
 // migration marks it (from the audit log), and the next hash a sync sends is taken as the one it
-// sent before: set, with no session ended and nobody told, since a sign-in may have upgraded the
-// stored hash meanwhile. An account no import ever gave a hash is not marked: a hash for it is a
-// new password.
+// sent before: its digest kept, the password left as it is (a sign-in may have upgraded the
+// stored hash meanwhile, or the owner chosen another), no session ended and nobody told. An
+// account no import ever gave a hash is not marked: a hash for it is a new password.
 func TestImportedHashMigrationMarksTheAccountsAnImportGaveAHash(t *testing.T) {
 	p := newPasswordSetEnv(t)
 	ctx := context.Background()
@@ -241,7 +241,8 @@ func TestImportedHashMigrationMarksTheAccountsAnImportGaveAHash(t *testing.T) {
 			applied = applied || (st.Version == 16 && st.Applied)
 		}
 	}
-	if _, err := p.db.Pool.Exec(ctx, `UPDATE accounts SET password_hash = $2 WHERE id = $1`, p.a.ID, p.hash("the CRM's passphrase for alice")); err != nil {
+	upgraded := p.hash("the CRM's passphrase for alice")
+	if _, err := p.db.Pool.Exec(ctx, `UPDATE accounts SET password_hash = $2 WHERE id = $1`, p.a.ID, upgraded); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Up(ctx); err != nil {
@@ -270,6 +271,10 @@ func TestImportedHashMigrationMarksTheAccountsAnImportGaveAHash(t *testing.T) {
 	}
 	if d := digest(p.a.ID); len(d) != 32 {
 		t.Errorf("the digest after the sync is %x, want the hash's", d)
+	}
+	var stored string
+	if err := p.db.Pool.QueryRow(ctx, `SELECT password_hash FROM accounts WHERE id = $1`, p.a.ID).Scan(&stored); err != nil || stored != upgraded {
+		t.Errorf("the sync's first hash after the migration replaced the stored one (%v)", err)
 	}
 	// Carol's first hash from a sync is a new password.
 	other := p.hash("the CRM's passphrase for carol")

@@ -58,9 +58,6 @@ func (s *signInPages) loginSubmit(w http.ResponseWriter, r *http.Request) error 
 // loginData is what the sign-in form shows again after a failure.
 type loginData struct{ Username string }
 
-// startSession signs the browser in after a successful sign-in, whatever the method. epoch is the
-// account's session epoch when the sign-in began: if the account's sessions end meanwhile, this one
-// is refused at its first request.
 // signInAgain ends the session and asks for the password again: the button of the page a
 // sensitive page shows without a recent sign-in (site.NeedFreshAuth).
 func (s *signInPages) signInAgain(w http.ResponseWriter, r *http.Request) error {
@@ -68,6 +65,9 @@ func (s *signInPages) signInAgain(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// startSession signs the browser in after a successful sign-in, whatever the method. epoch is the
+// account's session epoch when the sign-in began: if the account's sessions end meanwhile, this one
+// is refused at its first request.
 func (s *signInPages) startSession(w http.ResponseWriter, r *http.Request, res *account.SignInResult, epoch int64) error {
 	// A new session id at every sign-in: an id planted before sign-in is worthless after it.
 	if err := s.sessions.RenewToken(r.Context()); err != nil {

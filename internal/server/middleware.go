@@ -19,8 +19,9 @@ func (s *Server) requireAccount(next http.Handler) http.Handler {
 	})
 }
 
-// requireFreshAuth guards the pages of sensitive changes: without a recent proof the session ends
-// and the password is asked for again.
+// requireFreshAuth guards the pages of sensitive changes: without a recent proof the password is
+// asked for again (site.NeedFreshAuth: a submission ends the session, a page offers a button that
+// does).
 func (s *Server) requireFreshAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.site.RecentlyAuthenticated(r) {
