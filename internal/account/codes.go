@@ -358,7 +358,7 @@ func sendKey(a *Account, login string) string {
 	if a.ID != 0 {
 		return accountKey(a.ID)
 	}
-	return "login:" + strings.ToLower(login)
+	return loginKey(login)
 }
 
 // The languages messages are written in.

@@ -14,30 +14,33 @@ import (
 
 type outsideWritesKey struct{}
 
+// outsideWrites is the mark of the unit of work of ctx, nil outside one.
+func outsideWrites(ctx context.Context) *atomic.Bool {
+	sent, _ := ctx.Value(outsideWritesKey{}).(*atomic.Bool)
+	return sent
+}
+
 // WithOutsideWrites gives a unit of work's context the mark of writes sent outside the database.
 func WithOutsideWrites(ctx context.Context) context.Context {
-	if _, ok := ctx.Value(outsideWritesKey{}).(*atomic.Bool); ok {
+	if inUnitOfWork(ctx) {
 		return ctx
 	}
 	return context.WithValue(ctx, outsideWritesKey{}, new(atomic.Bool))
 }
 
 // inUnitOfWork reports whether ctx is a unit of work's (one WithOutsideWrites gave).
-func inUnitOfWork(ctx context.Context) bool {
-	_, ok := ctx.Value(outsideWritesKey{}).(*atomic.Bool)
-	return ok
-}
+func inUnitOfWork(ctx context.Context) bool { return outsideWrites(ctx) != nil }
 
 // WroteOutside reports whether the unit of work of ctx has sent a write outside the database.
 func WroteOutside(ctx context.Context) bool {
-	sent, ok := ctx.Value(outsideWritesKey{}).(*atomic.Bool)
-	return ok && sent.Load()
+	sent := outsideWrites(ctx)
+	return sent != nil && sent.Load()
 }
 
 // NoteOutsideWrite marks the unit of work of ctx, if any, before a write goes outside the
 // database (the directory operations call it): even a write that then fails may have been taken.
 func NoteOutsideWrite(ctx context.Context) {
-	if sent, ok := ctx.Value(outsideWritesKey{}).(*atomic.Bool); ok {
+	if sent := outsideWrites(ctx); sent != nil {
 		sent.Store(true)
 	}
 }

@@ -20,12 +20,14 @@ const accountColumns = `id, username, email, phone, display_name, role, state, s
 	password_hash, language, expires_at, failed_attempts, last_sign_in_at, created_at, updated_at, session_epoch, time_zone,
 	source, coalesce(directory_dn, ''), coalesce(directory_id, ''), password_expires_at`
 
-func scanAccount(row pgx.Row) (*account.Account, error) {
+// scanAccount reads a row of accountColumns, and then of extra's columns into extra.
+func scanAccount(row pgx.Row, extra ...any) (*account.Account, error) {
 	var a account.Account
 	var role, state, source string
-	err := row.Scan(&a.ID, &a.Username, &a.Email, &a.Phone, &a.DisplayName, &role, &state, &a.Reason,
+	err := row.Scan(append([]any{&a.ID, &a.Username, &a.Email, &a.Phone, &a.DisplayName, &role, &state, &a.Reason,
 		&a.LockedUntil, &a.PasswordHash, &a.Language, &a.ExpiresAt, &a.FailedAttempts, &a.LastSignInAt,
-		&a.CreatedAt, &a.UpdatedAt, &a.SessionEpoch, &a.TimeZone, &source, &a.DirectoryDN, &a.DirectoryID, &a.PasswordExpiresAt)
+		&a.CreatedAt, &a.UpdatedAt, &a.SessionEpoch, &a.TimeZone, &source, &a.DirectoryDN, &a.DirectoryID, &a.PasswordExpiresAt},
+		extra...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +151,9 @@ func (s *Accounts) ImportAccounts(ctx context.Context, rows []account.ImportRow,
 // importRow writes one row of an import and audits it; it reports whether it created the account.
 func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason string, actor account.Actor, notice account.PasswordNotice, now time.Time) (bool, error) {
 	a := r.Account
-	before, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE lower(username) = lower($1) FOR UPDATE`, a.Username))
+	var lastImported []byte // imported_hash_sha256
+	before, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+`, imported_hash_sha256 FROM accounts
+		WHERE lower(username) = lower($1) FOR UPDATE`, a.Username), &lastImported)
 	inserted := errors.Is(err, pgx.ErrNoRows)
 	if err != nil && !inserted {
 		return false, err
@@ -173,15 +177,11 @@ func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason strin
 			change.AccountID = a.ID
 		}
 	} else {
-		var hash string
-		var digest []byte
-		hash, digest, err = newImportedHash(ctx, tx, a.ID, r.PasswordHash)
-		if err == nil {
-			_, err = tx.Exec(ctx, `UPDATE accounts SET email = $2, phone = $3, display_name = $4,
-					password_hash = CASE WHEN $5 = '' THEN password_hash ELSE $5 END,
-					imported_hash_sha256 = coalesce($6, imported_hash_sha256), updated_at = $7
-				WHERE id = $1`, a.ID, a.Email, a.Phone, a.DisplayName, hash, digest, now)
-		}
+		hash, digest := newImportedHash(lastImported, r.PasswordHash)
+		_, err = tx.Exec(ctx, `UPDATE accounts SET email = $2, phone = $3, display_name = $4,
+				password_hash = CASE WHEN $5 = '' THEN password_hash ELSE $5 END,
+				imported_hash_sha256 = coalesce($6, imported_hash_sha256), updated_at = $7
+			WHERE id = $1`, a.ID, a.Email, a.Phone, a.DisplayName, hash, digest, now)
 		if err == nil && hash != "" && hash != before.PasswordHash {
 			err = passwordReplaced(ctx, tx, before, notice, now)
 		}
@@ -200,28 +200,24 @@ func importRow(ctx context.Context, tx pgx.Tx, r account.ImportRow, reason strin
 	return inserted, err
 }
 
-// newImportedHash is the hash a row sets for the existing account id, and the digest to keep of it
-// (nil: the one kept stays). The password stays ("") when the row has no hash or sends the one an
+// newImportedHash is the hash a row sets for an existing account whose kept digest is last, and the
+// digest to keep of it (nil: the one kept stays). The password stays ("") when the row has no hash or sends the one an
 // import or the API set last (imported_hash_sha256): a sync sending the same hash every night thus
 // neither takes back the upgrade a sign-in made of it nor the password its owner has chosen since.
 // It stays too, with the hash's digest kept from now on, when an import set the account's hash
 // before digests were kept (an empty one): the hash sent may well be that one, and the stored
 // hash may be its upgrade or the owner's own choice since.
-func newImportedHash(ctx context.Context, tx pgx.Tx, id int64, hash string) (set string, digest []byte, err error) {
+func newImportedHash(last []byte, hash string) (set string, digest []byte) {
 	if hash == "" {
-		return "", nil, nil
-	}
-	var last []byte
-	if err := tx.QueryRow(ctx, `SELECT imported_hash_sha256 FROM accounts WHERE id = $1`, id).Scan(&last); err != nil {
-		return "", nil, err
+		return "", nil
 	}
 	switch digest = hashDigest(hash); {
 	case bytes.Equal(last, digest):
-		return "", nil, nil
+		return "", nil
 	case last != nil && len(last) == 0:
-		return "", digest, nil
+		return "", digest
 	}
-	return hash, digest, nil
+	return hash, digest
 }
 
 // hashDigest is the SHA-256 of a password hash an import sets, nil for none.

@@ -110,9 +110,9 @@ func (s *Directory) SaveDirectoryAccount(ctx context.Context, a *account.Account
 // requests to the administrators (denied: approved, they would unlock the new person). It returns
 // the role they had.
 func forgetPerson(ctx context.Context, tx pgx.Tx, id int64, now time.Time) (role string, err error) {
-	if err := tx.QueryRow(ctx, `SELECT role FROM accounts WHERE id = $1`, id).Scan(&role); err != nil {
-		return "", err
-	}
+	// One round trip: the role is read before the account's update that follows in the caller.
+	var b pgx.Batch
+	b.Queue(`SELECT role FROM accounts WHERE id = $1`, id).QueryRow(func(row pgx.Row) error { return row.Scan(&role) })
 	for _, q := range []string{
 		`DELETE FROM totp_secrets WHERE account_id = $1`,
 		`DELETE FROM recovery_codes WHERE account_id = $1`,
@@ -122,9 +122,7 @@ func forgetPerson(ctx context.Context, tx pgx.Tx, id int64, now time.Time) (role
 		`UPDATE accounts SET password_hash = '', imported_hash_sha256 = NULL, language = '', time_zone = '',
 			expiry_warned_for = NULL, lock_noticed_for = NULL WHERE id = $1`,
 	} {
-		if _, err := tx.Exec(ctx, q, id); err != nil {
-			return "", err
-		}
+		b.Queue(q, id)
 	}
 	for _, q := range []string{
 		`UPDATE codes SET superseded_at = $2 WHERE account_id = $1 AND used_at IS NULL AND superseded_at IS NULL`,
@@ -132,9 +130,10 @@ func forgetPerson(ctx context.Context, tx pgx.Tx, id int64, now time.Time) (role
 		`UPDATE unlock_requests SET status = 'denied', handled_by = 'directory', handled_at = $2,
 			response = 'The username now belongs to someone else.' WHERE account_id = $1 AND status = 'open'`,
 	} {
-		if _, err := tx.Exec(ctx, q, id, now); err != nil {
-			return "", err
-		}
+		b.Queue(q, id, now)
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return "", err
 	}
 	_, _, err = endAccountSessions(ctx, tx, id, account.KeptSession{})
 	return role, err
